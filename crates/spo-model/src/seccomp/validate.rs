@@ -1,0 +1,290 @@
+//! Semantic checks of a seccomp profile. Every problem is reported, each
+//! with the field path it is about, so one run of `spoc validate` shows them
+//! all.
+
+use std::collections::HashMap;
+
+use super::{ActionName, Operator, SeccompSpec, SyscallRule};
+use crate::problem::{FieldPath, Problem};
+use crate::suggest::did_you_mean;
+use crate::syscalls;
+use crate::Arch;
+
+/// Largest errno the kernel passes through (`MAX_ERRNO`).
+pub const MAX_ERRNO: u32 = 4095;
+/// Syscalls every process needs to terminate: blocking them makes a
+/// container hang on exit (Kubernetes issue 85191).
+const EXIT_SYSCALLS: &[&str] = &["exit", "exit_group"];
+
+/// Check a spec; `base` is the path of the spec in its document (`spec` for
+/// a custom resource, the root for OCI/Docker JSON).
+pub fn validate(spec: &SeccompSpec, base: &FieldPath) -> Vec<Problem> {
+    let mut out = Vec::new();
+    check_default(spec, base, &mut out);
+    check_arches(spec, base, &mut out);
+    let all_names = syscalls::all_names();
+    for (i, rule) in spec.syscalls.iter().enumerate() {
+        check_rule(spec, rule, &base.key("syscalls").index(i), &all_names, &mut out);
+    }
+    check_contradictions(spec, base, &mut out);
+    check_exit(spec, base, &mut out);
+    out
+}
+
+fn check_default(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
+    if let Some(e) = spec.default_errno_ret {
+        if !matches!(spec.default_action, ActionName::Errno | ActionName::Trace) {
+            out.push(
+                Problem::error(
+                    base.key("defaultErrnoRet"),
+                    format!("`defaultErrnoRet` has no effect with default action {}", spec.default_action),
+                )
+                .with_help("remove `defaultErrnoRet`, or set `defaultAction` to SCMP_ACT_ERRNO"),
+            );
+        } else if e > MAX_ERRNO {
+            out.push(errno_range(base.key("defaultErrnoRet"), e));
+        }
+    }
+    if spec.default_action == ActionName::Notify && spec.listener_path.is_none() {
+        out.push(notify_without_listener(base.key("defaultAction")));
+    }
+}
+
+fn errno_range(path: FieldPath, e: u32) -> Problem {
+    Problem::error(path, format!("errno {e} is out of range"))
+        .with_help(format!("use a value from 1 to {MAX_ERRNO}, such as 1 (EPERM) or 38 (ENOSYS)"))
+}
+
+fn notify_without_listener(path: FieldPath) -> Problem {
+    Problem::error(path, "SCMP_ACT_NOTIFY needs a listener, and `listenerPath` is not set")
+        .with_help("set `listenerPath` to the notify agent's socket, or use another action")
+}
+
+fn check_arches(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
+    let mut seen: Vec<Arch> = Vec::new();
+    for (i, a) in spec.architectures.iter().enumerate() {
+        let path = base.key("architectures").index(i);
+        if seen.contains(a) {
+            out.push(Problem::warning(path.clone(), format!("{a} is listed twice")));
+        }
+        seen.push(*a);
+        if !a.is_supported() {
+            out.push(
+                Problem::warning(path, format!("spo-rs has no syscall table for {a}; filters cannot be compiled for it"))
+                    .with_help("remove it, or compile for the other architectures with `--arch`"),
+            );
+        }
+    }
+}
+
+fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&'static str], out: &mut Vec<Problem>) {
+    if rule.names.is_empty() && rule.name.is_none() {
+        out.push(
+            Problem::error(path.clone(), "rule names no syscall")
+                .with_help("add the syscalls this rule is for under `names`"),
+        );
+    }
+    let arches = if spec.arch_map.is_empty() { spec.architectures.clone() } else { Vec::new() };
+    let names = rule.names.iter().enumerate().map(|(j, n)| (path.key("names").index(j), n));
+    for (npath, name) in names.chain(rule.name.iter().map(|n| (path.key("name"), n))) {
+        if !syscalls::is_known_anywhere(name) {
+            let mut p = Problem::error(npath, format!("unknown syscall `{name}`"));
+            if let Some(s) = did_you_mean(name, all.iter().copied()) {
+                p = p.with_help(format!("did you mean `{s}`?"));
+            } else {
+                p = p.with_help("syscall names are lowercase, as in `man 2 syscalls`");
+            }
+            out.push(p);
+        } else if !arches.is_empty()
+            && arches.iter().filter(|a| a.is_supported()).all(|a| a.syscall_number(name).is_none())
+        {
+            let list: Vec<_> = arches.iter().map(|a| a.scmp_name()).collect();
+            out.push(Problem::warning(
+                npath,
+                format!("`{name}` does not exist on {}; the rule never matches", list.join(", ")),
+            ));
+        }
+    }
+    if let Some(e) = rule.errno_ret {
+        if !matches!(rule.action, ActionName::Errno | ActionName::Trace) {
+            out.push(
+                Problem::error(path.key("errnoRet"), format!("`errnoRet` has no effect with action {}", rule.action))
+                    .with_help("remove `errnoRet`, or set `action` to SCMP_ACT_ERRNO"),
+            );
+        } else if e > MAX_ERRNO {
+            out.push(errno_range(path.key("errnoRet"), e));
+        }
+    }
+    if rule.action == ActionName::Notify && spec.listener_path.is_none() {
+        out.push(notify_without_listener(path.key("action")));
+    }
+    if rule.args.len() > 6 {
+        out.push(
+            Problem::error(path.key("args"), format!("{} argument conditions, but a syscall has at most 6 arguments", rule.args.len()))
+                .with_help("split the rule, or drop conditions"),
+        );
+    }
+    for (j, arg) in rule.args.iter().enumerate() {
+        let apath = path.key("args").index(j);
+        if arg.index > 5 {
+            out.push(
+                Problem::error(apath.key("index"), format!("argument index {} is out of range", arg.index))
+                    .with_help("syscall arguments are numbered 0 to 5"),
+            );
+        }
+        if arg.op == Operator::MaskedEqual && arg.value_two & !arg.value != 0 {
+            out.push(
+                Problem::warning(
+                    apath.key("valueTwo"),
+                    format!("`valueTwo` {:#x} has bits outside the mask {:#x}; the condition never holds", arg.value_two, arg.value),
+                )
+                .with_help("for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected masked value"),
+            );
+        }
+    }
+    for (which, cond) in [("includes", &rule.includes), ("excludes", &rule.excludes)] {
+        let cpath = path.key(which);
+        for (j, a) in cond.arches.iter().enumerate() {
+            if a.parse::<Arch>().is_err() {
+                let mut p = Problem::error(cpath.key("arches").index(j), format!("unknown architecture `{a}`"));
+                if let Some(s) = did_you_mean(a, Arch::all_names()) {
+                    p = p.with_help(format!("did you mean `{s}`?"));
+                }
+                out.push(p);
+            }
+        }
+        if let Some(k) = &cond.min_kernel {
+            if k.parse::<super::KernelVersion>().is_err() {
+                out.push(
+                    Problem::error(cpath.key("minKernel"), format!("invalid kernel version `{k}`"))
+                        .with_help("write MAJOR.MINOR, such as \"5.8\""),
+                );
+            }
+        }
+        for (j, c) in cond.caps.iter().enumerate() {
+            if !c.starts_with("CAP_") {
+                out.push(
+                    Problem::warning(cpath.key("caps").index(j), format!("capability `{c}` does not start with CAP_"))
+                        .with_help(format!("did you mean `CAP_{}`?", c.to_ascii_uppercase())),
+                );
+            }
+        }
+    }
+}
+
+/// Two rules for the same syscall under the same conditions but with
+/// different actions: which one wins is an accident of the compiler.
+fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
+    let mut first: HashMap<(String, String), (usize, usize, ActionName, Option<u32>)> = HashMap::new();
+    for (i, rule) in spec.syscalls.iter().enumerate() {
+        let mut args: Vec<_> = rule.args.iter().map(|a| (a.index, a.op, a.value, a.value_two)).collect();
+        args.sort();
+        let cond = format!("{args:?}{:?}{:?}", rule.includes, rule.excludes);
+        for (j, name) in rule.all_names().enumerate() {
+            let key = (name.to_owned(), cond.clone());
+            let this = (i, j, rule.action, rule.errno_ret);
+            match first.get(&key) {
+                None => {
+                    first.insert(key, this);
+                }
+                Some(&(fi, fj, faction, ferrno)) if faction != rule.action || ferrno != rule.errno_ret => {
+                    let here = base.key("syscalls").index(i).key("names").index(j);
+                    let there = base.key("syscalls").index(fi).key("names").index(fj);
+                    out.push(
+                        Problem::error(
+                            here,
+                            format!("`{name}` already has action {faction} under the same conditions; this rule says {}", rule.action),
+                        )
+                        .with_related(there, "first rule for it here")
+                        .with_help("keep one of the two rules"),
+                    );
+                }
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn check_exit(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
+    let permits = |a: ActionName| matches!(a, ActionName::Allow | ActionName::Log);
+    for (i, rule) in spec.syscalls.iter().enumerate() {
+        for (j, name) in rule.all_names().enumerate() {
+            if EXIT_SYSCALLS.contains(&name) && !permits(rule.action) && rule.args.is_empty() {
+                out.push(
+                    Problem::error(
+                        base.key("syscalls").index(i).key("names").index(j),
+                        format!("the profile blocks `{name}`, so processes cannot exit"),
+                    )
+                    .with_help("a blocked exit leaves the container spinning (Kubernetes issue 85191); allow it"),
+                );
+            }
+        }
+    }
+    if permits(spec.default_action) {
+        return;
+    }
+    for name in EXIT_SYSCALLS {
+        let allowed = spec.syscalls.iter().any(|r| {
+            permits(r.action) && r.args.is_empty() && r.includes.is_empty() && r.all_names().any(|n| n == *name)
+        });
+        if !allowed {
+            out.push(
+                Problem::warning(
+                    base.key("defaultAction"),
+                    format!("`{name}` is not allowed, and the default action {} blocks it", spec.default_action),
+                )
+                .with_help(format!("add `{name}` to an SCMP_ACT_ALLOW rule so processes can exit (Kubernetes issue 85191)")),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seccomp::{ArgCondition, SyscallRule};
+
+    fn messages(spec: &SeccompSpec) -> Vec<String> {
+        validate(spec, &FieldPath::root().key("spec"))
+            .into_iter()
+            .map(|p| format!("{} {}: {} / {}", p.severity, p.path, p.message, p.help.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_path() {
+        let mut spec = SeccompSpec::new(ActionName::Errno);
+        spec.syscalls.push(SyscallRule::new(&["exit", "exit_group", "mkdirr"], ActionName::Allow));
+        let mut r = SyscallRule::new(&["read"], ActionName::Allow);
+        r.errno_ret = Some(1);
+        r.args = (0..7).map(|i| ArgCondition { index: i, value: 0, value_two: 0, op: Operator::Equal }).collect();
+        spec.syscalls.push(r);
+        spec.syscalls.push(SyscallRule::new(&["read"], ActionName::KillProcess));
+        let m = messages(&spec);
+        assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[0].names[2]: unknown syscall `mkdirr` / did you mean `mkdir`?")), "{m:#?}");
+        assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].errnoRet")), "{m:#?}");
+        assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].args: 7 argument")), "{m:#?}");
+        assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].args[6].index")), "{m:#?}");
+        assert_eq!(m.iter().filter(|x| x.starts_with("error")).count(), 4, "{m:#?}");
+    }
+
+    #[test]
+    fn flags_contradictions_and_blocked_exit() {
+        let mut spec = SeccompSpec::new(ActionName::Allow);
+        spec.syscalls.push(SyscallRule::new(&["ptrace"], ActionName::Errno));
+        spec.syscalls.push(SyscallRule::new(&["ptrace", "exit_group"], ActionName::KillProcess));
+        let p = validate(&spec, &FieldPath::root());
+        let contra = p.iter().find(|p| p.message.contains("already has action")).expect("contradiction");
+        assert_eq!(contra.path.to_string(), "syscalls[1].names[0]");
+        assert_eq!(contra.related[0].0.to_string(), "syscalls[0].names[0]");
+        assert!(p.iter().any(|p| p.message.contains("blocks `exit_group`")));
+    }
+
+    #[test]
+    fn a_clean_profile_has_no_problems() {
+        let mut spec = SeccompSpec::new(ActionName::Errno);
+        spec.architectures = vec![Arch::X86_64];
+        spec.syscalls.push(SyscallRule::new(&["exit", "exit_group", "read", "write"], ActionName::Allow));
+        assert_eq!(validate(&spec, &FieldPath::root()), vec![]);
+    }
+}

@@ -1,0 +1,7 @@
+//! The spo-rs node agent library: what puts profiles on a machine and tells
+//! the truth about them. Kernel and tool access sits behind small traits
+//! whose real implementations are the ones the tests use.
+
+mod error;
+
+pub use error::NodeError;

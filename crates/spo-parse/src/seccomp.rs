@@ -1,0 +1,1 @@
+//! Seccomp profiles from text.

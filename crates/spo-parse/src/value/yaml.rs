@@ -1,0 +1,267 @@
+//! YAML to the spanned tree, through yaml-rust2's event stream (whose
+//! markers count characters; they are mapped back to byte offsets here).
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use super::{Kind, Member, Node};
+use crate::{Diagnostic, Span};
+
+/// Most nodes one file may expand to (aliases can multiply them).
+const MAX_NODES: usize = 1_000_000;
+
+/// Parse every document of a YAML stream (`---`-separated). Returns the
+/// documents read before any syntax error, and the diagnostics.
+pub fn parse_yaml(text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
+    let offsets = CharOffsets::new(text);
+    let mut b = Builder { text, offsets: &offsets, stack: Vec::new(), docs: Vec::new(), anchors: HashMap::new(), diags: Vec::new(), nodes: 0 };
+    let mut parser = Parser::new_from_str(text);
+    if let Err(e) = parser.load(&mut b, true) {
+        let at = offsets.byte(e.marker().index());
+        let msg = e.info().to_owned();
+        b.diags.push(
+            Diagnostic::error(Span::new(at, next_char_end(text, at)), format!("YAML syntax error: {msg}"))
+                .with_help(yaml_help(&msg)),
+        );
+    }
+    (b.docs, b.diags)
+}
+
+fn yaml_help(msg: &str) -> &'static str {
+    if msg.contains("tab") {
+        "YAML indentation uses spaces, not tabs"
+    } else if msg.contains("mapping values are not allowed") {
+        "a value containing `: ` needs quotes, or the line above is indented wrongly"
+    } else if msg.contains("did not find expected") {
+        "check the indentation and the brackets of the lines above"
+    } else {
+        "check the indentation and quoting near this place"
+    }
+}
+
+fn next_char_end(text: &str, at: usize) -> usize {
+    at + text.get(at..).and_then(|s| s.chars().next()).map_or(0, char::len_utf8)
+}
+
+/// Character index to byte offset.
+struct CharOffsets {
+    /// `None` when the text is ASCII and the two coincide.
+    table: Option<Vec<usize>>,
+    len: usize,
+}
+
+impl CharOffsets {
+    fn new(text: &str) -> Self {
+        let table = (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
+        CharOffsets { table, len: text.len() }
+    }
+
+    fn byte(&self, idx: usize) -> usize {
+        match &self.table {
+            None => idx.min(self.len),
+            Some(t) => t.get(idx).copied().unwrap_or(self.len),
+        }
+    }
+}
+
+enum Frame {
+    Seq { start: usize, anchor: usize, items: Vec<Node> },
+    Map { start: usize, anchor: usize, members: Vec<Member>, key: Option<(String, Span)> },
+}
+
+struct Builder<'a> {
+    text: &'a str,
+    offsets: &'a CharOffsets,
+    stack: Vec<Frame>,
+    docs: Vec<Node>,
+    anchors: HashMap<usize, Node>,
+    diags: Vec<Diagnostic>,
+    nodes: usize,
+}
+
+impl Builder<'_> {
+    fn scalar_end(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
+        let line_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
+        let guess = match style {
+            TScalarStyle::Plain => start + value.len(),
+            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => start + value.len() + 2,
+            _ => line_end,
+        };
+        guess.min(line_end).max(start)
+    }
+
+    fn push(&mut self, node: Node) {
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            if self.nodes == MAX_NODES + 1 {
+                self.diags.push(Diagnostic::error(node.span, format!("the document expands to more than {MAX_NODES} values")));
+            }
+            return;
+        }
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { members, key, .. }) => match key.take() {
+                None => {
+                    let k = match &node.kind {
+                        Kind::String(s) | Kind::Number(s) => s.clone(),
+                        Kind::Bool(b) => b.to_string(),
+                        Kind::Null => "null".into(),
+                        _ => {
+                            self.diags.push(
+                                Diagnostic::error(node.span, "a mapping key must be a plain value")
+                                    .with_help("use a string as the key"),
+                            );
+                            String::new()
+                        }
+                    };
+                    *key = Some((k, node.span));
+                }
+                Some((k, key_span)) => {
+                    if let Some(prev) = members.iter().find(|m| m.key == k) {
+                        self.diags.push(
+                            Diagnostic::error(key_span, format!("duplicate key `{k}`"))
+                                .with_secondary(prev.key_span, "first defined here")
+                                .with_help("keep one of the two"),
+                        );
+                    }
+                    members.push(Member { key: k, key_span, value: node });
+                }
+            },
+        }
+    }
+
+    fn remember(&mut self, anchor: usize, node: &Node) {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+    }
+}
+
+fn plain_kind(v: &str) -> Kind {
+    match v {
+        "" | "~" | "null" | "Null" | "NULL" => Kind::Null,
+        "true" | "True" | "TRUE" => Kind::Bool(true),
+        "false" | "False" | "FALSE" => Kind::Bool(false),
+        _ if looks_numeric(v) => Kind::Number(v.to_owned()),
+        _ => Kind::String(v.to_owned()),
+    }
+}
+
+fn looks_numeric(v: &str) -> bool {
+    let body = v.strip_prefix(['-', '+']).unwrap_or(v);
+    if let Some(hex) = body.strip_prefix("0x") {
+        return !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    if let Some(oct) = body.strip_prefix("0o") {
+        return !oct.is_empty() && oct.chars().all(|c| c.is_digit(8));
+    }
+    !body.is_empty()
+        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && body.parse::<f64>().is_ok()
+}
+
+impl MarkedEventReceiver for Builder<'_> {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let at = self.offsets.byte(mark.index());
+        match ev {
+            Event::Scalar(value, style, anchor, _tag) => {
+                let kind = if style == TScalarStyle::Plain { plain_kind(&value) } else { Kind::String(value.clone()) };
+                let end = self.scalar_end(at, &value, style);
+                let node = Node { span: Span::new(at, end), kind };
+                self.remember(anchor, &node);
+                self.push(node);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { start: at, anchor, items: Vec::new() }),
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Frame::Map { start: at, anchor, members: Vec::new(), key: None })
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let Some(frame) = self.stack.pop() else { return };
+                let (start, anchor, kind) = match frame {
+                    Frame::Seq { start, anchor, items } => (start, anchor, Kind::Array(items)),
+                    Frame::Map { start, anchor, members, .. } => (start, anchor, Kind::Object(members)),
+                };
+                let end = last_end(&kind).unwrap_or(at).max(start);
+                let node = Node { span: Span::new(start, end), kind };
+                self.remember(anchor, &node);
+                self.push(node);
+            }
+            Event::Alias(id) => {
+                let node = match self.anchors.get(&id) {
+                    Some(n) => Node { span: Span::new(at, at + 1), kind: n.kind.clone() },
+                    None => {
+                        self.diags.push(Diagnostic::error(Span::point(at), "alias to an unknown anchor"));
+                        Node { span: Span::point(at), kind: Kind::Null }
+                    }
+                };
+                self.nodes += count(&node.kind);
+                self.push(node);
+            }
+            Event::DocumentEnd | Event::DocumentStart | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+        }
+    }
+}
+
+fn last_end(kind: &Kind) -> Option<usize> {
+    match kind {
+        Kind::Array(items) => items.last().map(|n| n.span.end),
+        Kind::Object(ms) => ms.last().map(|m| m.value.span.end.max(m.key_span.end)),
+        _ => None,
+    }
+}
+
+fn count(kind: &Kind) -> usize {
+    match kind {
+        Kind::Array(items) => items.iter().map(|n| 1 + count(&n.kind)).sum(),
+        Kind::Object(ms) => ms.iter().map(|m| 1 + count(&m.value.kind)).sum(),
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spo_model::FieldPath;
+
+    #[test]
+    fn spans_point_at_values_and_keys() {
+        let text = "kind: SeccompProfile\nspec:\n  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - names: [read, \"wrïte\"]\n    action: SCMP_ACT_ALLOW\n";
+        let (docs, d) = parse_yaml(text);
+        assert!(d.is_empty(), "{d:?}");
+        let doc = &docs[0];
+        let sp = doc.span_of(&FieldPath::parse("spec.syscalls[0].names[1]"));
+        assert_eq!(&text[sp.range()], "\"wrïte\"");
+        let sp = doc.span_of(&FieldPath::parse("spec.defaultAction").at_key());
+        assert_eq!(&text[sp.range()], "defaultAction");
+    }
+
+    #[test]
+    fn several_documents_and_scalar_types() {
+        let (docs, d) = parse_yaml("a: 1\n---\nb: [true, ~, 0x10, '5']\n");
+        assert!(d.is_empty());
+        assert_eq!(docs.len(), 2);
+        let Kind::Array(items) = &docs[1].get("b").unwrap().kind else { panic!() };
+        assert_eq!(items[0].kind, Kind::Bool(true));
+        assert_eq!(items[1].kind, Kind::Null);
+        assert_eq!(items[2].kind, Kind::Number("0x10".into()));
+        assert_eq!(items[3].kind, Kind::String("5".into()));
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let (_, d) = parse_yaml("a:\n  b: 1\n c: 2\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.starts_with("YAML syntax error"));
+        assert!(d[0].span.start > 3);
+    }
+
+    #[test]
+    fn duplicate_keys_are_errors() {
+        let (_, d) = parse_yaml("a: 1\na: 2\n");
+        assert_eq!(d.len(), 1);
+        assert!(d[0].message.contains("duplicate key `a`"));
+    }
+}
