@@ -49,6 +49,12 @@ X32_ABSENT = {"uselib", "create_module", "get_kernel_syms", "query_module",
               "map_shadow_stack", "uretprobe", "uprobe"}
 
 
+# ARM private syscalls (__ARM_NR_BASE + n, arch/arm/include/uapi/asm/unistd.h):
+# not in the generic tables, but profiles (Docker's default) name them.
+ARM_PRIVATE = {"breakpoint": 0x0f0001, "cacheflush": 0x0f0002, "usr26": 0x0f0003,
+               "usr32": 0x0f0004, "set_tls": 0x0f0005, "get_tls": 0x0f0006}
+
+
 def module_dir():
     d = tempfile.mkdtemp()
     out = subprocess.run(["go", "mod", "download", "-json", f"golang.org/x/sys@{XSYS_VERSION}"],
@@ -85,6 +91,9 @@ def main():
     tables = []
     for name, suffix in ARCHES:
         tables.append((name, read_table(os.path.join(d, f"zsysnum_linux_{suffix}.go"))))
+    for name, table in tables:
+        if name == "ARM":
+            table.update(ARM_PRIVATE)
     amd64 = dict(tables[0][1])
     x32 = {}
     for sc, nr in amd64.items():

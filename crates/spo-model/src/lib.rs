@@ -8,6 +8,7 @@
 //! `spo-parse`'s job, and turning them into kernel formats is `spo-compile`'s.
 
 pub mod arch;
+pub mod errno;
 mod error;
 pub mod objname;
 pub mod problem;

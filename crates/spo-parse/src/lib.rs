@@ -7,6 +7,7 @@
 //! line/column for a span.
 
 mod diagnostic;
+pub mod document;
 mod error;
 pub mod seccomp;
 mod source;

@@ -80,6 +80,10 @@ pub struct SeccompSpec {
     /// errno for an `SCMP_ACT_ERRNO` default action (Docker, OCI).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_errno_ret: Option<u32>,
+    /// containers-common: the default errno by name (`ENOSYS`); used when
+    /// `defaultErrnoRet` is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_errno: Option<String>,
     /// Architectures the filter accepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub architectures: Vec<Arch>,
@@ -112,6 +116,7 @@ impl SeccompSpec {
         Self {
             default_action,
             default_errno_ret: None,
+            default_errno: None,
             architectures: Vec::new(),
             arch_map: Vec::new(),
             flags: Vec::new(),
@@ -121,6 +126,14 @@ impl SeccompSpec {
             base_profile_name: None,
             disabled: None,
         }
+    }
+}
+
+impl SeccompSpec {
+    /// The errno of the default action: `defaultErrnoRet`, else the number
+    /// of the symbolic `defaultErrno`.
+    pub fn effective_default_errno(&self) -> Option<u32> {
+        self.default_errno_ret.or_else(|| self.default_errno.as_deref().and_then(crate::errno::errno_number))
     }
 }
 
@@ -151,6 +164,10 @@ pub struct SyscallRule {
     /// errno (for `SCMP_ACT_ERRNO`) or trace data (for `SCMP_ACT_TRACE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub errno_ret: Option<u32>,
+    /// containers-common: the errno by name (`EPERM`); used when `errnoRet`
+    /// is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<String>,
     /// Argument conditions, all of which must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub args: Vec<ArgCondition>,
@@ -173,11 +190,18 @@ impl SyscallRule {
             name: None,
             action,
             errno_ret: None,
+            errno: None,
             args: Vec::new(),
             comment: None,
             includes: Conditions::default(),
             excludes: Conditions::default(),
         }
+    }
+
+    /// The errno (or trace data) of this rule: `errnoRet`, else the number
+    /// of the symbolic `errno`.
+    pub fn effective_errno(&self) -> Option<u32> {
+        self.errno_ret.or_else(|| self.errno.as_deref().and_then(crate::errno::errno_number))
     }
 
     /// `names` plus the old single `name`.

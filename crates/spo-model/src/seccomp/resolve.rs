@@ -272,13 +272,13 @@ pub fn arches_for(spec: &SeccompSpec, target: &Target) -> Vec<Arch> {
 /// Evaluate a profile against a target into a flat filter.
 pub fn resolve(spec: &SeccompSpec, target: &Target) -> Filter {
     let mut filter = Filter::new(
-        Action::from_name(spec.default_action, spec.default_errno_ret),
+        Action::from_name(spec.default_action, spec.effective_default_errno()),
         arches_for(spec, target),
     );
     filter.flags = spec.flags.clone();
     filter.listener_path = spec.listener_path.clone();
     for rule in spec.syscalls.iter().filter(|r| rule_applies(r, target)) {
-        let action = Action::from_name(rule.action, rule.errno_ret);
+        let action = Action::from_name(rule.action, rule.effective_errno());
         let args: Vec<ArgCmp> = rule.args.iter().map(ArgCmp::from).collect();
         for name in rule.all_names() {
             filter.rules.push(FilterRule { syscall: name.to_owned(), action, args: args.clone() });

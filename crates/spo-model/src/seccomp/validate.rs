@@ -48,6 +48,27 @@ fn check_default(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
     if spec.default_action == ActionName::Notify && spec.listener_path.is_none() {
         out.push(notify_without_listener(base.key("defaultAction")));
     }
+    check_errno_name(spec.default_errno.as_deref(), spec.default_errno_ret, base.key("defaultErrno"), out);
+}
+
+/// containers-common writes the errno twice, by number and by name: they
+/// must agree, and the name must exist.
+fn check_errno_name(name: Option<&str>, number: Option<u32>, path: FieldPath, out: &mut Vec<Problem>) {
+    let Some(name) = name else { return };
+    match crate::errno::errno_number(name) {
+        None => {
+            let mut p = Problem::error(path, format!("unknown errno `{name}`"));
+            if let Some(s) = did_you_mean(name, crate::errno::errno_names()) {
+                p = p.with_help(format!("did you mean `{s}`?"));
+            }
+            out.push(p);
+        }
+        Some(n) if number.is_some_and(|x| x != n) => out.push(
+            Problem::warning(path, format!("`{name}` is {n}, but the numeric errno says {}; the number wins", number.unwrap_or(0)))
+                .with_help("make the two agree"),
+        ),
+        Some(_) => {}
+    }
 }
 
 fn errno_range(path: FieldPath, e: u32) -> Problem {
@@ -118,6 +139,7 @@ fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&
     if rule.action == ActionName::Notify && spec.listener_path.is_none() {
         out.push(notify_without_listener(path.key("action")));
     }
+    check_errno_name(rule.errno.as_deref(), rule.errno_ret, path.key("errno"), out);
     if rule.args.len() > 6 {
         out.push(
             Problem::error(path.key("args"), format!("{} argument conditions, but a syscall has at most 6 arguments", rule.args.len()))
@@ -146,7 +168,10 @@ fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&
         let cpath = path.key(which);
         for (j, a) in cond.arches.iter().enumerate() {
             if a.parse::<Arch>().is_err() {
-                let mut p = Problem::error(cpath.key("arches").index(j), format!("unknown architecture `{a}`"));
+                let mut p = Problem::warning(
+                    cpath.key("arches").index(j),
+                    format!("unknown architecture `{a}`; this condition never matches it"),
+                );
                 if let Some(s) = did_you_mean(a, Arch::all_names()) {
                     p = p.with_help(format!("did you mean `{s}`?"));
                 }

@@ -8,6 +8,7 @@
 //! event stream, which carries positions.
 
 mod json;
+pub mod lower;
 mod yaml;
 
 use spo_model::{FieldPath, PathSegment};
