@@ -23,4 +23,64 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// A BPF program's byte length is not a whole number of instructions.
+    #[error("a BPF program is a whole number of 8-byte instructions, got {bytes} bytes")]
+    BpfLength {
+        /// Length in bytes.
+        bytes: usize,
+    },
+    /// A BPF program is empty or longer than the kernel accepts.
+    #[error("the kernel accepts 1 to {max} BPF instructions, got {insns}")]
+    BpfSize {
+        /// Instructions in the program.
+        insns: usize,
+        /// `BPF_MAXINSNS`.
+        max: usize,
+    },
+    /// `prctl(PR_SET_NO_NEW_PRIVS)` failed.
+    #[error("cannot set no_new_privs before installing the seccomp filter")]
+    NoNewPrivs {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel does not accept these seccomp(2) flags.
+    #[error("the kernel does not accept the seccomp flags {flags}")]
+    SeccompFlags {
+        /// The flags, by name.
+        flags: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel refused a seccomp filter.
+    #[error("the kernel refused the seccomp filter ({insns} instructions, flags {flags}): {why}")]
+    SeccompRefused {
+        /// Program length.
+        insns: usize,
+        /// The flags, by name.
+        flags: String,
+        /// What the errno means here.
+        why: &'static str,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The audit netlink socket failed.
+    #[error("cannot {op} the audit netlink socket")]
+    AuditSocket {
+        /// What was attempted.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An audit record lacks a field or has a malformed one.
+    #[error("audit record has no valid `{field}`: {text}")]
+    AuditRecord {
+        /// The field.
+        field: &'static str,
+        /// The record text.
+        text: String,
+    },
 }

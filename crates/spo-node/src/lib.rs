@@ -2,6 +2,8 @@
 //! the truth about them. Kernel and tool access sits behind small traits
 //! whose real implementations are the ones the tests use.
 
+pub mod audit;
 mod error;
+pub mod seccomp;
 
 pub use error::NodeError;

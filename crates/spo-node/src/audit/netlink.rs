@@ -1,0 +1,231 @@
+//! An `AF_NETLINK`/`NETLINK_AUDIT` socket bound to the read-log multicast
+//! group.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use crate::NodeError;
+
+/// The multicast group that receives a copy of every audit record.
+pub const AUDIT_NLGRP_READLOG: u32 = 1;
+
+/// Record type of a seccomp event (`AUDIT_SECCOMP`).
+pub const AUDIT_SECCOMP: u16 = 1326;
+
+/// `sizeof(struct nlmsghdr)`.
+const NLMSG_HDRLEN: usize = 16;
+
+/// Largest audit message (`MAX_AUDIT_MESSAGE_LENGTH`) plus the header.
+const RECV_BUF: usize = 8970 + NLMSG_HDRLEN;
+
+/// One audit record: its type and its text
+/// (`audit(1700000000.123:42): key=value ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Record type (`AUDIT_SECCOMP` is 1326).
+    pub record_type: u16,
+    /// The record text, without trailing NUL bytes or newline.
+    pub text: String,
+}
+
+/// A socket receiving every audit record the kernel emits.
+#[derive(Debug)]
+pub struct AuditSocket {
+    fd: OwnedFd,
+    buf: Vec<u8>,
+    pending: Vec<AuditRecord>,
+}
+
+impl AuditSocket {
+    /// Open the socket and join `AUDIT_NLGRP_READLOG` (needs
+    /// `CAP_AUDIT_READ`). Records emitted from now on are queued until read.
+    pub fn open() -> Result<AuditSocket, NodeError> {
+        let err = |op: &'static str| NodeError::AuditSocket {
+            op,
+            source: io::Error::last_os_error(),
+        };
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let raw = unsafe {
+            libc::socket(
+                libc::AF_NETLINK,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::NETLINK_AUDIT,
+            )
+        };
+        if raw < 0 {
+            return Err(err("open"));
+        }
+        // SAFETY: `raw` is a fresh descriptor owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: sockaddr_nl is plain data; all-zero is a valid value.
+        let mut addr: libc::sockaddr_nl = unsafe { mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
+        addr.nl_groups = AUDIT_NLGRP_READLOG;
+        // SAFETY: `addr` is a live sockaddr_nl and its exact size is passed.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_nl).cast(),
+                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(err("bind to the read-log group of"));
+        }
+        Ok(AuditSocket {
+            fd,
+            buf: vec![0; RECV_BUF],
+            pending: Vec::new(),
+        })
+    }
+
+    /// The next record, waiting at most `timeout`; `None` when none arrived
+    /// in time.
+    pub fn recv(&mut self, timeout: Duration) -> Result<Option<AuditRecord>, NodeError> {
+        if !self.pending.is_empty() {
+            return Ok(Some(self.pending.remove(0)));
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !self.wait_readable(left)? {
+                return Ok(None);
+            }
+            // SAFETY: `buf` is a live, writable buffer of the given length.
+            let n = unsafe {
+                libc::recv(
+                    self.fd.as_raw_fd(),
+                    self.buf.as_mut_ptr().cast(),
+                    self.buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                match e.kind() {
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                    _ => {
+                        return Err(NodeError::AuditSocket {
+                            op: "receive from",
+                            source: e,
+                        })
+                    }
+                }
+            }
+            self.pending = split_messages(&self.buf[..n as usize]);
+            if !self.pending.is_empty() {
+                return Ok(Some(self.pending.remove(0)));
+            }
+        }
+    }
+
+    /// Read records until one satisfies `pred` or `timeout` passes.
+    pub fn wait_for(
+        &mut self,
+        timeout: Duration,
+        mut pred: impl FnMut(&AuditRecord) -> bool,
+    ) -> Result<Option<AuditRecord>, NodeError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.recv(left)? {
+                Some(r) if pred(&r) => return Ok(Some(r)),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn wait_readable(&self, timeout: Duration) -> Result<bool, NodeError> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+        loop {
+            // SAFETY: one live pollfd.
+            let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if rc >= 0 {
+                return Ok(rc > 0);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(NodeError::AuditSocket {
+                    op: "poll",
+                    source: e,
+                });
+            }
+        }
+    }
+}
+
+/// The records in one datagram. The audit subsystem sends one record per
+/// datagram, but the netlink framing allows several, so walk them all.
+/// A header whose length field is out of range is read up to the end of the
+/// datagram rather than dropped.
+fn split_messages(mut data: &[u8]) -> Vec<AuditRecord> {
+    let mut out = Vec::new();
+    while data.len() >= NLMSG_HDRLEN {
+        let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
+        let record_type = u16::from_ne_bytes([data[4], data[5]]);
+        let end = if (NLMSG_HDRLEN..=data.len()).contains(&len) {
+            len
+        } else {
+            data.len()
+        };
+        let payload = &data[NLMSG_HDRLEN..end];
+        let text = String::from_utf8_lossy(payload);
+        let text = text.trim_end_matches(['\0', '\n']).to_owned();
+        out.push(AuditRecord { record_type, text });
+        let next = (end + 3) & !3;
+        data = data.get(next..).unwrap_or(&[]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(ty: u16, text: &str, len_field: Option<u32>) -> Vec<u8> {
+        let len = (NLMSG_HDRLEN + text.len()) as u32;
+        let mut v = len_field.unwrap_or(len).to_ne_bytes().to_vec();
+        v.extend(ty.to_ne_bytes());
+        v.extend([0u8; 10]);
+        v.extend(text.as_bytes());
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    #[test]
+    fn datagrams_split_into_records() {
+        let mut d = message(1326, "audit(1.2:3): pid=4\0", None);
+        d.extend(message(1300, "audit(1.2:4): x=y", None));
+        let recs = split_messages(&d);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(
+            recs[0],
+            AuditRecord {
+                record_type: 1326,
+                text: "audit(1.2:3): pid=4".into()
+            }
+        );
+        assert_eq!(recs[1].record_type, 1300);
+        assert_eq!(recs[1].text, "audit(1.2:4): x=y");
+    }
+
+    #[test]
+    fn a_bad_length_field_reads_to_the_end() {
+        let d = message(1326, "audit(1.2:3): a=b", Some(9999));
+        let recs = split_messages(&d);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(recs[0].text, "audit(1.2:3): a=b");
+        assert!(split_messages(&[1, 2, 3]).is_empty());
+    }
+}
