@@ -161,6 +161,21 @@ impl Filter {
         }
     }
 
+    /// The same filter in complain mode: every action that would block or
+    /// divert a call (everything but allow) becomes `Log`, so nothing is
+    /// blocked and the kernel logs every would-be violation. The bad-arch
+    /// action is kept: a foreign-architecture call is not a profile
+    /// violation but an escape attempt.
+    pub fn to_complain(&self) -> Filter {
+        let log = |a: Action| if a == Action::Allow { a } else { Action::Log };
+        let mut f = self.clone();
+        f.default_action = log(f.default_action);
+        for r in &mut f.rules {
+            r.action = log(r.action);
+        }
+        f
+    }
+
     /// The reference semantics every compiled program must agree with: the
     /// action for syscall `nr` of `arch` with arguments `args`.
     ///
@@ -343,6 +358,18 @@ mod tests {
         assert_eq!(f.evaluate(Arch::X86_64, nr, &[2, 0, 0, 0, 0, 0]), Action::Errno(9));
         assert_eq!(f.evaluate(Arch::X86_64, 0, &[0; 6]), Action::Errno(1));
         assert_eq!(f.evaluate(Arch::Aarch64, nr, &[0; 6]), Action::KillProcess);
+    }
+
+    #[test]
+    fn complain_mode_logs_instead_of_blocking() {
+        let mut f = Filter::new(Action::Errno(1), vec![Arch::X86_64]);
+        f.rules.push(FilterRule { syscall: "read".into(), action: Action::Allow, args: vec![] });
+        f.rules.push(FilterRule { syscall: "ptrace".into(), action: Action::KillProcess, args: vec![] });
+        let c = f.to_complain();
+        assert_eq!(c.default_action, Action::Log);
+        assert_eq!(c.rules[0].action, Action::Allow);
+        assert_eq!(c.rules[1].action, Action::Log);
+        assert_eq!(c.bad_arch_action, Action::KillProcess);
     }
 
     #[test]
