@@ -16,7 +16,7 @@ const MAX_NODES: usize = 1_000_000;
 /// documents read before any syntax error, and the diagnostics.
 pub fn parse_yaml(text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
     let offsets = CharOffsets::new(text);
-    let mut b = Builder { text, offsets: &offsets, stack: Vec::new(), docs: Vec::new(), anchors: HashMap::new(), diags: Vec::new(), nodes: 0 };
+    let mut b = Builder { text, offsets: &offsets, stack: Vec::new(), docs: Vec::new(), anchors: HashMap::new(), diags: Vec::new(), nodes: 0, overflowed: false };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
         let at = offsets.byte(e.marker().index());
@@ -79,9 +79,23 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     diags: Vec<Diagnostic>,
     nodes: usize,
+    overflowed: bool,
 }
 
 impl Builder<'_> {
+    /// Count `n` more nodes; past the limit, report once and stop building.
+    fn account(&mut self, n: usize, span: Span) -> bool {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES && !self.overflowed {
+            self.overflowed = true;
+            self.diags.push(
+                Diagnostic::error(span, format!("the document expands to more than {MAX_NODES} values"))
+                    .with_help("aliases (`*name`) multiply what they refer to; use fewer of them"),
+            );
+        }
+        !self.overflowed
+    }
+
     fn scalar_end(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
         let line_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
         let guess = match style {
@@ -93,11 +107,7 @@ impl Builder<'_> {
     }
 
     fn push(&mut self, node: Node) {
-        self.nodes += 1;
-        if self.nodes > MAX_NODES {
-            if self.nodes == MAX_NODES + 1 {
-                self.diags.push(Diagnostic::error(node.span, format!("the document expands to more than {MAX_NODES} values")));
-            }
+        if !self.account(1, node.span) {
             return;
         }
         match self.stack.last_mut() {
@@ -190,6 +200,10 @@ impl MarkedEventReceiver for Builder<'_> {
                 self.push(node);
             }
             Event::Alias(id) => {
+                let size = self.anchors.get(&id).map_or(0, |n| count(&n.kind));
+                if !self.account(size, Span::new(at, at + 1)) {
+                    return;
+                }
                 let node = match self.anchors.get(&id) {
                     Some(n) => Node { span: Span::new(at, at + 1), kind: n.kind.clone() },
                     None => {
@@ -197,7 +211,6 @@ impl MarkedEventReceiver for Builder<'_> {
                         Node { span: Span::point(at), kind: Kind::Null }
                     }
                 };
-                self.nodes += count(&node.kind);
                 self.push(node);
             }
             Event::DocumentEnd | Event::DocumentStart | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Install what building and testing spo-rs needs on Debian (12 or newer).
+# Installs only what is missing, so a second run costs nothing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  pkg-config libseccomp-dev linux-libc-dev
+  # SELinux: secilc/secil2tree (CIL compiler), semodule (offline policy store), refpolicy in CIL
+  secilc policycoreutils semodule-utils selinux-policy-default
+  # AppArmor: apparmor_parser and the profiles it must accept
+  apparmor apparmor-profiles apparmor-profiles-extra
+  # real-world seccomp profiles shipped by Debian
+  golang-github-docker-docker-dev golang-github-containers-common
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&2; exit 1; }
