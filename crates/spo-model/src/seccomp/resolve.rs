@@ -179,20 +179,33 @@ impl Filter {
     /// The reference semantics every compiled program must agree with: the
     /// action for syscall `nr` of `arch` with arguments `args`.
     ///
-    /// Rules for one syscall are considered together: a rule whose
-    /// conditions all hold applies; when several apply, the most
-    /// restrictive action wins (libseccomp's precedence: kill process, kill
-    /// thread, trap, errno, user notif, trace, log, allow).
+    /// Rules for one syscall are considered together, as libseccomp 2.5
+    /// (and so runc and crun) combine them:
+    /// - a rule whose action is the default action is ignored (libseccomp
+    ///   refuses it and the runtimes skip it);
+    /// - an unconditional rule subsumes every conditional rule of the same
+    ///   syscall, whatever their order; of several unconditional rules the
+    ///   first one counts;
+    /// - otherwise a rule whose conditions all hold applies, and when
+    ///   several apply the most restrictive action wins (kill process, kill
+    ///   thread, trap, errno, user notif, trace, log, allow).
     pub fn evaluate(&self, arch: Arch, nr: u32, args: &[u64; 6]) -> Action {
         if !self.arches.contains(&arch) {
             return self.bad_arch_action;
         }
         let mut verdict: Option<Action> = None;
-        for rule in &self.rules {
-            if arch.syscall_number(&rule.syscall) != Some(nr) {
-                continue;
-            }
-            if rule.args.iter().all(|c| c.matches(args[usize::from(c.index)], arch.bits())) {
+        let rules = self
+            .rules
+            .iter()
+            .filter(|r| r.action != self.default_action && arch.syscall_number(&r.syscall) == Some(nr));
+        if let Some(r) = rules.clone().find(|r| r.args.is_empty()) {
+            return r.action;
+        }
+        for rule in rules {
+            // An argument index past 5 names no argument: the condition never holds.
+            let holds =
+                |c: &ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, arch.bits()));
+            if rule.args.iter().all(holds) {
                 verdict = Some(match verdict {
                     Some(v) => most_restrictive(v, rule.action),
                     None => rule.action,
@@ -347,7 +360,11 @@ mod tests {
     #[test]
     fn evaluation_picks_the_most_restrictive_matching_rule() {
         let mut f = Filter::new(Action::Errno(1), vec![Arch::X86_64]);
-        f.rules.push(FilterRule { syscall: "write".into(), action: Action::Allow, args: vec![] });
+        f.rules.push(FilterRule {
+            syscall: "write".into(),
+            action: Action::Allow,
+            args: vec![ArgCmp { index: 0, op: Operator::LessOrEqual, value: 2, value_two: 0 }],
+        });
         f.rules.push(FilterRule {
             syscall: "write".into(),
             action: Action::Errno(9),
@@ -370,6 +387,25 @@ mod tests {
         assert_eq!(c.rules[0].action, Action::Allow);
         assert_eq!(c.rules[1].action, Action::Log);
         assert_eq!(c.bad_arch_action, Action::KillProcess);
+    }
+
+    #[test]
+    fn unconditional_rules_subsume_conditional_ones_as_in_libseccomp() {
+        let eq2 = vec![ArgCmp { index: 0, op: Operator::Equal, value: 2, value_two: 0 }];
+        let mut f = Filter::new(Action::Errno(1), vec![Arch::X86_64]);
+        let rule = |name: &str, action, args: &Vec<ArgCmp>| FilterRule {
+            syscall: name.into(),
+            action,
+            args: args.clone(),
+        };
+        f.rules.push(rule("write", Action::Errno(9), &eq2));
+        f.rules.push(rule("write", Action::Allow, &vec![]));
+        f.rules.push(rule("write", Action::Trap, &vec![]));
+        f.rules.push(rule("read", Action::Allow, &vec![]));
+        f.rules.push(rule("read", Action::Errno(1), &eq2));
+        let nr = |n| Arch::X86_64.syscall_number(n).unwrap();
+        assert_eq!(f.evaluate(Arch::X86_64, nr("write"), &[2, 0, 0, 0, 0, 0]), Action::Allow);
+        assert_eq!(f.evaluate(Arch::X86_64, nr("read"), &[2, 0, 0, 0, 0, 0]), Action::Allow);
     }
 
     #[test]
