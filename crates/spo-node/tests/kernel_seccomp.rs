@@ -244,6 +244,106 @@ fn log_action_allows_and_reaches_the_audit_socket() {
 }
 
 #[test]
+fn errno_denials_are_audited_with_the_log_flag() {
+    if !seccomp_usable() {
+        return;
+    }
+    // SAFETY: geteuid has no failure mode.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: reading the audit multicast group needs root");
+        return;
+    }
+    let logged =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
+    if !logged.split_whitespace().any(|a| a == "errno") {
+        eprintln!(
+            "SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `errno` ({})",
+            logged.trim()
+        );
+        return;
+    }
+    let Ok(mut audit) = AuditSocket::open() else {
+        eprintln!("SKIPPED: no audit netlink socket");
+        return;
+    };
+    let mut f = Filter::new(Action::Allow, vec![native()]);
+    f.rules.push(rule("getppid", Action::Errno(77), vec![]));
+    fn body() -> i32 {
+        getppid_raw();
+        errno()
+    }
+    let log = libc::SECCOMP_FILTER_FLAG_LOG as u32;
+    let (pid, outcome) = in_child(&program(&f), log, body);
+    assert_eq!(outcome, Outcome::Exited(77));
+    let nr = native().syscall_number("getppid").unwrap();
+    let record = audit
+        .wait_for(Duration::from_secs(5), |r| {
+            r.record_type == AUDIT_SECCOMP
+                && SeccompRecord::parse(&r.text)
+                    .is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
+        })
+        .expect("audit socket works")
+        .unwrap_or_else(|| panic!("no SECCOMP record for the denied call of pid {pid}"));
+    let rec = SeccompRecord::parse(&record.text).unwrap();
+    // The kernel logs the action without its data: the errno is not in
+    // the record.
+    assert_eq!(rec.action(), Action::Errno(0), "{}", record.text);
+    assert_eq!(rec.code, spo_model::seccomp::ret::ERRNO, "{}", record.text);
+}
+
+#[test]
+fn kill_thread_kills_a_single_threaded_process() {
+    if !seccomp_usable() {
+        return;
+    }
+    let mut f = Filter::new(Action::Allow, vec![native()]);
+    f.rules.push(rule("getppid", Action::KillThread, vec![]));
+    fn body() -> i32 {
+        getppid_raw();
+        0
+    }
+    assert_eq!(
+        in_child(&program(&f), 0, body).1,
+        Outcome::Signaled(libc::SIGSYS)
+    );
+}
+
+#[test]
+fn the_new_listener_flag_returns_a_notification_fd() {
+    if !seccomp_usable() {
+        return;
+    }
+    let mut f = Filter::new(Action::Allow, vec![native()]);
+    f.rules.push(rule("getppid", Action::Notify, vec![]));
+    let prog = program(&f);
+    let flags = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
+    // SAFETY: the child only makes system calls before `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = match prog.install_raw(flags) {
+            // SAFETY: fcntl on the descriptor the kernel just returned.
+            Ok(Some(fd))
+                if unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFD) }
+                    >= 0 =>
+            {
+                // With the listener closed, a notified call fails with ENOSYS.
+                drop(fd);
+                if getppid_raw() == -1 && errno() == libc::ENOSYS {
+                    0
+                } else {
+                    2
+                }
+            }
+            Ok(_) => 1,
+            Err(e) => 100 + e.raw_os_error().unwrap_or(0).min(100),
+        };
+        // SAFETY: leave the child.
+        unsafe { libc::_exit(code) };
+    }
+    assert_eq!(wait(pid), Outcome::Exited(0));
+}
+
+#[test]
 fn argument_conditions_compare_all_64_bits() {
     if !seccomp_usable() {
         return;

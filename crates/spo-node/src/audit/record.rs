@@ -33,7 +33,8 @@ pub struct SeccompRecord {
     pub compat: bool,
     /// Instruction pointer of the call.
     pub ip: u64,
-    /// The filter's return value.
+    /// The filter's action (`SECCOMP_RET_*`). The kernel logs the action
+    /// part only: an errno or trace value is always zero here.
     pub code: u32,
 }
 
@@ -86,7 +87,7 @@ impl SeccompRecord {
         })
     }
 
-    /// The action the filter returned.
+    /// The action the filter returned, with zero data (see [`Self::code`]).
     pub fn action(&self) -> Action {
         Action::from_ret(self.code)
     }
