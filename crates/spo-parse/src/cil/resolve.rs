@@ -1,0 +1,296 @@
+//! Name resolution: every type, class, permission, macro and template a
+//! statement names must be declared in the file or in the base it builds
+//! on, and each miss is reported at the name, with a suggestion.
+//!
+//! As in secilc, a name that does not resolve inside an `optional` only
+//! disables that optional: it is a warning here, not an error. Macro bodies
+//! and abstract blocks are resolved where they are used, so their names are
+//! not checked in place.
+
+use spo_model::suggest::did_you_mean;
+
+use super::schema::{spec, Arg, Ns};
+use super::shape::{is_operator, MAX_DEPTH};
+use super::symbols::{resolve_in, Origin, Symbols};
+use super::syntax::{Ast, Expr};
+use crate::{Diagnostic, Severity, Span};
+
+struct Ctx<'s> {
+    file: &'s Symbols,
+    base: &'s Symbols,
+    path: Vec<String>,
+    /// Name of the innermost enclosing optional.
+    optional: Option<String>,
+    /// Inside a macro body or an abstract block.
+    silent: bool,
+    out: Vec<Diagnostic>,
+}
+
+/// Check every name `ast` uses against its own declarations (`file`) and
+/// the base.
+pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic> {
+    let mut cx = Ctx { file, base, path: Vec::new(), optional: None, silent: false, out: Vec::new() };
+    for e in ast.roots() {
+        cx.stmt(e, 0);
+    }
+    cx.out
+}
+
+impl Ctx<'_> {
+    fn find(&self, ns: Ns, name: &str) -> Option<String> {
+        resolve_in(self.file, Some(self.base), ns, name, &self.path)
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        if self.silent {
+            return;
+        }
+        match &self.optional {
+            Some(o) => {
+                let o = o.clone();
+                let mut d = d;
+                d.severity = Severity::Warning;
+                d = d.with_note(format!("inside `(optional {o} ...)`: the whole optional block will be left out of the policy"));
+                self.out.push(d);
+            }
+            None => self.out.push(d),
+        }
+    }
+
+    fn missing(&mut self, ns: Ns, name: &str, span: Span) {
+        let mut d = Diagnostic::error(span, format!("{} `{name}` is not declared", ns.noun())).with_label(format!("unknown {}", ns.noun()));
+        let last = name.rsplit('.').next().unwrap_or(name);
+        let cands = self.file.names(ns).chain(self.base.names(ns));
+        if let Some(s) = did_you_mean(last, cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len())) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        } else {
+            d = d.with_help(match ns {
+                Ns::Block => "declare the template, or add the CIL file that declares it with `--cil-base`".to_owned(),
+                _ => format!("declare it with `({} {name})`, or add the policy that declares it with `--cil-base`", decl_keyword(ns)),
+            });
+        }
+        self.report(d);
+    }
+
+    fn reference(&mut self, ns: Ns, e: Expr<'_, '_>) -> Option<String> {
+        let name = e.atom()?;
+        match self.find(ns, name) {
+            Some(q) => Some(q),
+            None => {
+                self.missing(ns, name, e.span());
+                None
+            }
+        }
+    }
+
+    fn stmt(&mut self, e: Expr<'_, '_>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let Some(kw) = e.keyword() else { return };
+        let Some(sp) = spec(kw) else { return };
+        let args: Vec<_> = e.children().skip(1).collect();
+        if args.len() < sp.required {
+            return;
+        }
+        match kw {
+            "block" => {
+                let Some(name) = args[0].atom() else { return };
+                let abstract_ = args[1..].iter().any(|a| a.keyword() == Some("blockabstract"));
+                let was = self.silent;
+                self.silent |= abstract_;
+                self.path.push(name.to_owned());
+                for a in &args[1..] {
+                    self.stmt(*a, depth + 1);
+                }
+                self.path.pop();
+                self.silent = was;
+                return;
+            }
+            "macro" => {
+                let was = self.silent;
+                self.silent = true;
+                for a in &args[2..] {
+                    self.stmt(*a, depth + 1);
+                }
+                self.silent = was;
+                return;
+            }
+            "optional" => {
+                let prev = self.optional.replace(args[0].atom().unwrap_or("").to_owned());
+                for a in &args[1..] {
+                    self.stmt(*a, depth + 1);
+                }
+                self.optional = prev;
+                return;
+            }
+            "in" => {
+                let (target, body) = match args[0].symbol() {
+                    Some("before" | "after") if args.len() > 1 => (args[1], &args[2..]),
+                    _ => (args[0], &args[1..]),
+                };
+                let Some(q) = self.reference(Ns::Block, target) else { return };
+                let saved = std::mem::replace(&mut self.path, q.split('.').map(str::to_owned).collect());
+                for a in body {
+                    self.stmt(*a, depth + 1);
+                }
+                self.path = saved;
+                return;
+            }
+            "typeattributeset" | "roleattributeset" => {
+                let ns = if kw == "typeattributeset" { Ns::Type } else { Ns::Role };
+                if let Some(q) = self.reference(ns, args[0]) {
+                    let is_attr = self.file.attributes.contains(&q) || self.base.attributes.contains(&q);
+                    if !is_attr {
+                        let what = if ns == Ns::Type { "type attribute" } else { "role attribute" };
+                        self.report(
+                            Diagnostic::error(args[0].span(), format!("`{q}` is not a {what}"))
+                                .with_help(format!("`{kw}` adds members to an attribute declared with `({} NAME)`", if ns == Ns::Type { "typeattribute" } else { "roleattribute" })),
+                        );
+                    }
+                }
+                self.set(ns, args[1], 0);
+                return;
+            }
+            "typetransition" if args.len() == 4 => {
+                self.reference(Ns::Type, args[0]);
+                self.target(args[1]);
+                self.reference(Ns::Class, args[2]);
+                self.reference(Ns::Type, args[3]);
+                return;
+            }
+            _ => {}
+        }
+        let fixed = if sp.args.last() == Some(&Arg::Body) { sp.args.len() - 1 } else { sp.args.len() };
+        for (i, a) in args.iter().enumerate() {
+            let kind = if i < fixed { sp.args[i] } else { Arg::Body };
+            match kind {
+                Arg::Ref(ns) if ns.resolved() => {
+                    self.reference(ns, *a);
+                }
+                Arg::Target => self.target(*a),
+                Arg::Set(ns) if ns.resolved() => self.set(ns, *a, 0),
+                Arg::Cond => {
+                    let ns = if kw == "tunableif" { Ns::Tunable } else { Ns::Bool };
+                    self.set(ns, *a, 0);
+                }
+                Arg::ClassPerms => self.class_perms(*a),
+                Arg::Body => self.stmt(*a, depth + 1),
+                _ => {}
+            }
+        }
+    }
+
+    fn target(&mut self, e: Expr<'_, '_>) {
+        if !matches!(e.atom(), Some("self" | "notself" | "other")) {
+            self.reference(Ns::Type, e);
+        }
+    }
+
+    fn set(&mut self, ns: Ns, e: Expr<'_, '_>, depth: usize) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        match e.atom() {
+            Some(a) if is_operator(a) => {}
+            Some(_) => {
+                self.reference(ns, e);
+            }
+            None => {
+                for c in e.children() {
+                    self.set(ns, c, depth + 1);
+                }
+            }
+        }
+    }
+
+    fn class_perms(&mut self, e: Expr<'_, '_>) {
+        if !e.is_list() {
+            self.reference(Ns::ClassPermission, e);
+            return;
+        }
+        let kids: Vec<_> = e.children().collect();
+        if kids.len() != 2 {
+            return;
+        }
+        let Some(class) = self.reference(Ns::Class, kids[0]) else { return };
+        let mut perms: Vec<(String, Span)> = Vec::new();
+        collect_perms(kids[1], &mut perms, 0);
+        for (p, span) in perms {
+            if !self.has_perm(&class, &p) {
+                let cands = self.class_perm_names(&class);
+                let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`")).with_label("unknown permission");
+                if let Some(s) = did_you_mean(&p, cands.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                } else {
+                    let mut c = cands;
+                    c.sort();
+                    let shown: Vec<_> = c.iter().take(12).map(String::as_str).collect();
+                    d = d.with_help(format!("`{class}` has: {}{}", shown.join(" "), if c.len() > 12 { " ..." } else { "" }));
+                }
+                self.report(d);
+            }
+        }
+    }
+
+    fn has_perm(&self, class: &str, p: &str) -> bool {
+        let direct = |s: &Symbols| s.perms.get(class).is_some_and(|ps| ps.contains(p));
+        let common = |s: &Symbols| {
+            let k = self.file.class_common.get(class).or_else(|| self.base.class_common.get(class));
+            k.and_then(|k| s.perms.get(k)).is_some_and(|ps| ps.contains(p))
+        };
+        direct(self.file) || direct(self.base) || common(self.file) || common(self.base)
+    }
+
+    fn class_perm_names(&self, class: &str) -> Vec<String> {
+        let mut v = Vec::new();
+        let k = self.file.class_common.get(class).or_else(|| self.base.class_common.get(class)).cloned();
+        for s in [self.file, self.base] {
+            for key in std::iter::once(class).chain(k.as_deref()) {
+                if let Some(ps) = s.perms.get(key) {
+                    v.extend(ps.iter().cloned());
+                }
+            }
+        }
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn collect_perms(e: Expr<'_, '_>, out: &mut Vec<(String, Span)>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    match e.atom() {
+        Some(a) if is_operator(a) => {}
+        Some(a) => out.push((a.to_owned(), e.span())),
+        None => {
+            for c in e.children() {
+                collect_perms(c, out, depth + 1);
+            }
+        }
+    }
+}
+
+fn decl_keyword(ns: Ns) -> &'static str {
+    match ns {
+        Ns::Type => "type",
+        Ns::Bool => "boolean",
+        other => other.noun(),
+    }
+}
+
+/// Duplicate declarations as diagnostics.
+pub fn duplicates(file: &Symbols) -> Vec<Diagnostic> {
+    file.duplicates
+        .iter()
+        .map(|(ns, name, span, first)| {
+            let d = Diagnostic::error(*span, format!("{} `{name}` is declared twice", ns.noun())).with_label("declared again here");
+            match first {
+                Origin::File(f) => d.with_secondary(*f, "first declared here").with_help("remove one of the declarations"),
+                Origin::Base => d.with_help("the base policy already declares it: rename yours or use the existing one"),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,337 @@
+//! CIL text to a flat syntax tree.
+//!
+//! CIL is S-expressions: symbols, `"strings"`, `;` comments and parentheses.
+//! The tree is stored in pre-order in one vector (each node knows where its
+//! subtree ends), because the largest real policies have millions of tokens
+//! and one allocation per list would dominate the parse time. Tokens are
+//! recognised with `nom`; the nesting is tracked with an explicit stack, so
+//! deep input cannot overflow the call stack.
+//!
+//! Errors do not stop the parse: a stray `)` is reported and skipped, a bad
+//! character is reported and skipped, and an unclosed `(` is reported at the
+//! opener that most likely lacks its `)` (judged by indentation), not at the
+//! end of the file.
+
+use nom::bytes::complete::{take_till, take_while, take_while1};
+use nom::IResult;
+
+use crate::{Diagnostic, Span};
+
+/// Index of a node in an [`Ast`].
+pub type NodeId = u32;
+
+/// What a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    /// A bare symbol: keyword, name, number, operator.
+    Symbol(&'a str),
+    /// A `"quoted string"`, without its quotes.
+    Str(&'a str),
+    /// A parenthesised list.
+    List,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Node<'a> {
+    kind: Kind<'a>,
+    start: u32,
+    end: u32,
+    /// Index one past the last node of this node's subtree.
+    next: u32,
+}
+
+/// A parsed CIL file: every top-level expression, borrowing from the text.
+#[derive(Debug, Clone)]
+pub struct Ast<'a> {
+    text: &'a str,
+    nodes: Vec<Node<'a>>,
+}
+
+/// A node of an [`Ast`], with access to its children.
+#[derive(Debug, Clone, Copy)]
+pub struct Expr<'t, 'a> {
+    ast: &'t Ast<'a>,
+    id: NodeId,
+}
+
+impl<'a> Ast<'a> {
+    /// The text this tree was parsed from.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// The top-level expressions.
+    pub fn roots(&self) -> Children<'_, 'a> {
+        Children { ast: self, at: 0, end: self.nodes.len() as u32 }
+    }
+
+    /// Number of nodes (symbols, strings and lists).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the file holds no expression.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+}
+
+impl<'t, 'a> Expr<'t, 'a> {
+    fn node(&self) -> &'t Node<'a> {
+        &self.ast.nodes[self.id as usize]
+    }
+
+    /// What this node is.
+    pub fn kind(&self) -> Kind<'a> {
+        self.node().kind
+    }
+
+    /// Where it is in the text (for a list, from `(` to `)` inclusive).
+    pub fn span(&self) -> Span {
+        let n = self.node();
+        Span::new(n.start as usize, n.end as usize)
+    }
+
+    /// The symbol, if this is one.
+    pub fn symbol(&self) -> Option<&'a str> {
+        match self.node().kind {
+            Kind::Symbol(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The symbol or string text, if this is an atom.
+    pub fn atom(&self) -> Option<&'a str> {
+        match self.node().kind {
+            Kind::Symbol(s) | Kind::Str(s) => Some(s),
+            Kind::List => None,
+        }
+    }
+
+    /// Whether this is a list.
+    pub fn is_list(&self) -> bool {
+        matches!(self.node().kind, Kind::List)
+    }
+
+    /// The elements of a list (nothing for an atom).
+    pub fn children(&self) -> Children<'t, 'a> {
+        let n = self.node();
+        let at = if matches!(n.kind, Kind::List) { self.id + 1 } else { n.next };
+        Children { ast: self.ast, at, end: n.next }
+    }
+
+    /// The first element of a list when it is a symbol: the keyword of a
+    /// statement.
+    pub fn keyword(&self) -> Option<&'a str> {
+        self.children().next().and_then(|c| c.symbol())
+    }
+}
+
+/// Iterator over sibling nodes.
+#[derive(Debug, Clone)]
+pub struct Children<'t, 'a> {
+    ast: &'t Ast<'a>,
+    at: u32,
+    end: u32,
+}
+
+impl<'t, 'a> Iterator for Children<'t, 'a> {
+    type Item = Expr<'t, 'a>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.at >= self.end {
+            return None;
+        }
+        let id = self.at;
+        self.at = self.ast.nodes[id as usize].next;
+        Some(Expr { ast: self.ast, id })
+    }
+}
+
+/// Bytes the CIL lexer accepts in a symbol.
+pub fn is_symbol_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b"[].@=/*-_$%+!|&^:~`#{}'<>?,".contains(&c)
+}
+
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\r' | '\n')
+}
+
+fn symbol(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| c.is_ascii() && is_symbol_byte(c as u8))(i)
+}
+
+fn spaces(i: &str) -> IResult<&str, &str> {
+    take_while(is_space)(i)
+}
+
+fn comment(i: &str) -> IResult<&str, &str> {
+    take_till(|c| c == '\n')(i)
+}
+
+fn push<'a>(nodes: &mut Vec<Node<'a>>, kind: Kind<'a>, start: usize, end: usize) {
+    let idx = nodes.len() as u32;
+    nodes.push(Node { kind, start: start as u32, end: end as u32, next: idx + 1 });
+}
+
+struct Open {
+    node: usize,
+    start: usize,
+    /// Column of the `(` when it was the first token on its line.
+    line_col: Option<(usize, usize)>,
+}
+
+/// Parse CIL text into a tree. Never fails: returns the tree built so far
+/// and every syntax error.
+pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
+    let mut nodes: Vec<Node<'_>> = Vec::with_capacity(text.len() / 5);
+    let mut diags = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
+    // The first opener judged (by indentation) to lack its `)`.
+    let mut suspect: Option<usize> = None;
+    let mut line = 0usize;
+    let mut line_start = 0usize;
+    let mut first_on_line = true;
+    let mut rest = text;
+    let at = |rest: &str| text.len() - rest.len();
+    loop {
+        // Whitespace, counting lines.
+        if let Ok((r, ws)) = spaces(rest) {
+            if let Some(nl) = ws.rfind('\n') {
+                line += ws.bytes().filter(|&b| b == b'\n').count();
+                line_start = at(rest) + nl + 1;
+                first_on_line = true;
+            }
+            rest = r;
+        }
+        let Some(c) = rest.chars().next() else { break };
+        let pos = at(rest);
+        match c {
+            ';' => {
+                if let Ok((r, _)) = comment(rest) {
+                    rest = r;
+                }
+                continue;
+            }
+            '(' => {
+                let col = pos - line_start;
+                let line_col = first_on_line.then_some((line, col));
+                if let (Some((l, c)), None) = (line_col, suspect) {
+                    // A statement starting at or left of an enclosing list
+                    // that opened on an earlier line and is still open:
+                    // that list probably lacks its `)`.
+                    if let Some(o) = stack.iter().find(|o| o.line_col.is_some_and(|(ol, oc)| ol < l && oc >= c)) {
+                        suspect = Some(o.start);
+                    }
+                }
+                stack.push(Open { node: nodes.len(), start: pos, line_col });
+                push(&mut nodes, Kind::List, pos, pos + 1);
+                rest = &rest[1..];
+            }
+            ')' => {
+                rest = &rest[1..];
+                match stack.pop() {
+                    Some(open) => {
+                        let len = nodes.len() as u32;
+                        let n = &mut nodes[open.node];
+                        n.next = len;
+                        n.end = (pos + 1) as u32;
+                    }
+                    None => diags.push(
+                        Diagnostic::error(Span::new(pos, pos + 1), "unexpected `)`: no statement is open here")
+                            .with_label("this parenthesis closes nothing")
+                            .with_help("remove it, or add the missing `(` before it"),
+                    ),
+                }
+            }
+            '"' => {
+                let body = &rest[1..];
+                match body.find(['"', '\n']) {
+                    Some(n) if body.as_bytes()[n] == b'"' => {
+                        push(&mut nodes, Kind::Str(&body[..n]), pos, pos + n + 2);
+                        rest = &body[n + 1..];
+                    }
+                    _ => {
+                        let end = pos + 1 + body.find('\n').unwrap_or(body.len());
+                        diags.push(
+                            Diagnostic::error(Span::new(pos, end), "unterminated string")
+                                .with_help("close the string with `\"` on the same line"),
+                        );
+                        rest = &text[end..];
+                    }
+                }
+            }
+            _ => match symbol(rest) {
+                Ok((r, s)) => {
+                    push(&mut nodes, Kind::Symbol(s), pos, pos + s.len());
+                    rest = r;
+                }
+                Err(_) => {
+                    let len = c.len_utf8();
+                    let shown = if c.is_control() { format!("{:?}", c) } else { format!("`{c}`") };
+                    diags.push(
+                        Diagnostic::error(Span::new(pos, pos + len), format!("invalid character {shown}"))
+                            .with_help("CIL symbols use letters, digits and `[].@=/*-_$%+!|&^:~`#{}'<>?,`; quote other text with `\"`"),
+                    );
+                    rest = &rest[len..];
+                }
+            },
+        }
+        first_on_line = false;
+    }
+    if !stack.is_empty() {
+        let innermost = stack.last().map_or(0, |o| o.start);
+        let at = suspect.unwrap_or(innermost);
+        let n = stack.len();
+        let mut d = Diagnostic::error(Span::new(at, at + 1), "unclosed `(`: this statement has no matching `)`")
+            .with_label("opened here")
+            .with_help("add the missing `)` at the end of this statement");
+        if n > 1 {
+            d = d.with_note(format!("{n} parentheses are still open at the end of the file"));
+        }
+        diags.push(d);
+        // Close what is open, so the tree stays well formed.
+        let len = nodes.len() as u32;
+        for o in stack.drain(..) {
+            nodes[o.node].next = len;
+            nodes[o.node].end = text.len() as u32;
+        }
+    }
+    let _ = line;
+    (Ast { text, nodes }, diags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_nested_lists() {
+        let (ast, d) = parse_tree("(allow a b (file (read write))) ; c\n(type \"x\")");
+        assert!(d.is_empty(), "{d:?}");
+        let roots: Vec<_> = ast.roots().collect();
+        assert_eq!(roots.len(), 2);
+        assert_eq!(roots[0].keyword(), Some("allow"));
+        let kids: Vec<_> = roots[0].children().collect();
+        assert_eq!(kids.len(), 4);
+        assert_eq!(kids[3].children().count(), 2);
+        assert_eq!(roots[1].children().nth(1).map(|e| e.kind()), Some(Kind::Str("x")));
+        assert_eq!(&ast.text()[kids[3].span().range()], "(file (read write))");
+    }
+
+    #[test]
+    fn points_at_the_opener_that_lacks_its_close() {
+        let text = "(block b\n    (type t)\n    (allow t t (file (read))\n    (type u)\n)\n";
+        let (_, d) = parse_tree(text);
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].span.start, text.find("(allow").unwrap());
+    }
+
+    #[test]
+    fn reports_stray_close_and_bad_characters() {
+        let (_, d) = parse_tree("(type a))\n(type \u{1}b)");
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].span.start, 8);
+        assert!(d[1].message.contains("invalid character"));
+    }
+}
