@@ -13,6 +13,7 @@ mod error;
 pub mod objname;
 pub mod problem;
 pub mod seccomp;
+pub mod selinux;
 pub mod suggest;
 pub mod syscalls;
 
