@@ -1,1 +1,48 @@
-fn main() {}
+//! `spoc`: the spo-rs command line. Argument parsing only; each verb lives
+//! in `commands/<verb>.rs` and the logic in the library crates.
+
+mod commands;
+mod kinds;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Validate, compile, simulate and run seccomp, SELinux and AppArmor profiles.
+#[derive(Debug, Parser)]
+#[command(name = "spoc", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check profiles and report every problem, located.
+    Validate(commands::validate::Args),
+    /// Compile a profile to what the kernel or policy tools consume.
+    Compile(commands::compile::Args),
+    /// Show what a syscall would get from a seccomp profile.
+    Simulate(commands::simulate::Args),
+    /// Run a command under a seccomp profile.
+    Run(commands::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => commands::validate::main(&a),
+        Command::Compile(a) => commands::compile::main(&a),
+        Command::Simulate(a) => commands::simulate::main(&a),
+        Command::Run(a) => commands::run::run(&a.profile, a.complain, &a.command)
+            .map(|code| u8::try_from(code).unwrap_or(1)),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

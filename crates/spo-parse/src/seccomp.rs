@@ -9,7 +9,7 @@
 
 use spo_model::objname::check_object_name;
 use spo_model::seccomp::{
-    validate, ActionName, ArchMapEntry, ArgCondition, Conditions, FilterFlag, ObjectMeta, Operator, SeccompProfile,
+    validate_partial, ActionName, Unread, ArchMapEntry, ArgCondition, Conditions, FilterFlag, ObjectMeta, Operator, SeccompProfile,
     SeccompSpec, SyscallRule, API_GROUP,
 };
 use spo_model::{Arch, FieldPath};
@@ -133,26 +133,13 @@ pub fn parse_spec(text: &str) -> Result<SeccompDocument, ParseError> {
 /// Lower one document, whatever its format, and validate it.
 pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
     let mut lw = Lowerer::new();
-    let result = match kind_of(doc) {
-        DocKind::SeccompJson => {
-            if let Some(seccomp) = doc.get("linux").and_then(|l| l.get("seccomp")) {
-                lower_spec(&mut lw, seccomp, "linux.seccomp").map(|spec| SeccompDocument {
-                    format: Format::OciConfig,
-                    metadata: None,
-                    spec,
-                    root: doc.clone(),
-                    base: FieldPath::root().key("linux").key("seccomp"),
-                })
-            } else {
-                lower_spec(&mut lw, doc, "profile").map(|spec| SeccompDocument {
-                    format: Format::Json,
-                    metadata: None,
-                    spec,
-                    root: doc.clone(),
-                    base: FieldPath::root(),
-                })
-            }
-        }
+    let read = match kind_of(doc) {
+        DocKind::SeccompJson => match doc.get("linux").and_then(|l| l.get("seccomp")) {
+            Some(seccomp) => lower_spec(&mut lw, seccomp, "linux.seccomp").map(|r| {
+                (r, Format::OciConfig, None, FieldPath::root().key("linux").key("seccomp"))
+            }),
+            None => lower_spec(&mut lw, doc, "profile").map(|r| (r, Format::Json, None, FieldPath::root())),
+        },
         DocKind::Resource(kind) if kind == "SeccompProfile" => lower_resource(&mut lw, doc),
         DocKind::Resource(kind) => {
             let span = doc.get("kind").map_or(doc.span, |k| k.span);
@@ -168,26 +155,40 @@ pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) 
             None
         }
     };
+    let Some((spec_read, format, metadata, base)) = read else { return (None, lw.diags) };
+    let shape_ok = lw.diags.iter().all(|d| !d.is_error());
     let mut diags = lw.diags;
-    if let Some(d) = &result {
-        for p in validate(&d.spec, &d.base) {
-            diags.push(problem_to_diagnostic(&d.root, &p));
-        }
+    for p in validate_partial(&spec_read.spec, &base, &spec_read.unread) {
+        diags.push(problem_to_diagnostic(doc, &p));
     }
-    (result, diags)
+    let doc = (shape_ok && spec_read.complete).then(|| SeccompDocument {
+        format,
+        metadata,
+        spec: spec_read.spec,
+        root: doc.clone(),
+        base,
+    });
+    (doc, diags)
 }
 
-fn lower_resource(lw: &mut Lowerer, doc: &Node) -> Option<SeccompDocument> {
+/// A spec as far as it could be read.
+struct SpecRead {
+    spec: SeccompSpec,
+    /// Actions that were placeholders for unreadable values.
+    unread: Unread,
+    /// Whether every field was read.
+    complete: bool,
+}
+
+type ResourceRead = (SpecRead, Format, Option<ObjectMeta>, FieldPath);
+
+fn lower_resource(lw: &mut Lowerer, doc: &Node) -> Option<ResourceRead> {
     lw.object(doc, "SeccompProfile", CR_FIELDS)?;
     if let Some(av) = doc.get("apiVersion") {
         if let Some(s) = lw.string(av, "apiVersion") {
             let ok = s.split_once('/').is_some_and(|(g, v)| g == API_GROUP && API_VERSIONS.contains(&v));
             if !ok {
-                lw.error(
-                    av.span,
-                    format!("unsupported apiVersion `{s}`"),
-                    Some(format!("use `{API_GROUP}/v1`")),
-                );
+                lw.error(av.span, format!("unsupported apiVersion `{s}`"), Some(format!("use `{API_GROUP}/v1`")));
             }
         }
     } else {
@@ -198,8 +199,8 @@ fn lower_resource(lw: &mut Lowerer, doc: &Node) -> Option<SeccompDocument> {
         lw.missing(doc, "spec", "SeccompProfile", "`spec: {defaultAction: SCMP_ACT_ERRNO}`");
         return None;
     };
-    let spec = lower_spec(lw, spec_node, "spec")?;
-    Some(SeccompDocument { format: Format::Resource, metadata, spec, root: doc.clone(), base: FieldPath::root().key("spec") })
+    let read = lower_spec(lw, spec_node, "spec")?;
+    Some((read, Format::Resource, metadata, FieldPath::root().key("spec")))
 }
 
 /// Read Kubernetes object metadata (unknown members are kept out, not
@@ -251,7 +252,7 @@ fn action_names() -> Vec<&'static str> {
     ActionName::names().collect()
 }
 
-fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SeccompSpec> {
+fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SpecRead> {
     let members = lw.object(node, what, SPEC_FIELDS)?;
     let actions = action_names();
     let default_action = match field(members, "defaultAction") {
@@ -262,6 +263,7 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SeccompSpec> 
         }
     };
     let mut spec = SeccompSpec::new(default_action.unwrap_or(ActionName::Errno));
+    let mut unread = Unread { default_action: default_action.is_none(), rule_actions: Vec::new() };
     let mut ok = default_action.is_some();
     if let Some(n) = field(members, "defaultErrnoRet").filter(|n| !is_null(n)) {
         spec.default_errno_ret = lw.u32(n, "defaultErrnoRet");
@@ -324,16 +326,22 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SeccompSpec> 
     }
     if let Some(n) = field(members, "syscalls") {
         for item in lw.array(n, "syscalls").unwrap_or(&[]) {
-            match lower_rule(lw, item, &actions) {
-                Some(r) => spec.syscalls.push(r),
-                None => ok = false,
+            // Unreadable entries keep their place, so that field paths of
+            // the entries after them stay right.
+            let (rule, complete) = lower_rule(lw, item, &actions)
+                .unwrap_or_else(|| (SyscallRule::new(&[], ActionName::Allow), false));
+            if !complete {
+                unread.rule_actions.push(spec.syscalls.len());
+                ok = false;
             }
+            spec.syscalls.push(rule);
         }
     }
-    ok.then_some(spec)
+    Some(SpecRead { spec, unread, complete: ok })
 }
 
-fn lower_rule(lw: &mut Lowerer, node: &Node, actions: &[&str]) -> Option<SyscallRule> {
+/// A rule as far as it could be read, and whether all of it could.
+fn lower_rule(lw: &mut Lowerer, node: &Node, actions: &[&str]) -> Option<(SyscallRule, bool)> {
     let members = lw.object(node, "syscalls entry", RULE_FIELDS)?;
     let mut ok = true;
     let action = match field(members, "action") {
@@ -408,7 +416,7 @@ fn lower_rule(lw: &mut Lowerer, node: &Node, actions: &[&str]) -> Option<Syscall
             }
         }
     }
-    ok.then_some(rule)
+    Some((rule, ok))
 }
 
 #[cfg(test)]

@@ -17,8 +17,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use names::{ret, Action, ActionName, FilterFlag, Operator, DEFAULT_ERRNO};
-pub use resolve::{resolve, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS};
-pub use validate::validate;
+pub use resolve::{
+    resolve, restrictiveness, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS,
+};
+pub use validate::{validate, validate_partial, Unread};
 
 use crate::Arch;
 

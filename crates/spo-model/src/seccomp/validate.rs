@@ -19,15 +19,38 @@ const EXIT_SYSCALLS: &[&str] = &["exit", "exit_group"];
 /// Check a spec; `base` is the path of the spec in its document (`spec` for
 /// a custom resource, the root for OCI/Docker JSON).
 pub fn validate(spec: &SeccompSpec, base: &FieldPath) -> Vec<Problem> {
+    validate_partial(spec, base, &Unread::default())
+}
+
+/// Which actions of a spec could not be read (a parser found an unknown
+/// action name and put a placeholder there). Checks that depend on those
+/// actions are skipped, so a typo in one field does not hide, or invent,
+/// problems elsewhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unread {
+    /// The default action is a placeholder.
+    pub default_action: bool,
+    /// Indexes of rules whose action is a placeholder.
+    pub rule_actions: Vec<usize>,
+}
+
+/// [`validate`] for a spec read with errors: every check that does not
+/// depend on an unread action still runs.
+pub fn validate_partial(spec: &SeccompSpec, base: &FieldPath, unread: &Unread) -> Vec<Problem> {
     let mut out = Vec::new();
-    check_default(spec, base, &mut out);
+    if !unread.default_action {
+        check_default(spec, base, &mut out);
+    }
     check_arches(spec, base, &mut out);
     let all_names = syscalls::all_names();
     for (i, rule) in spec.syscalls.iter().enumerate() {
-        check_rule(spec, rule, &base.key("syscalls").index(i), &all_names, &mut out);
+        let known = !unread.rule_actions.contains(&i);
+        check_rule(spec, rule, &base.key("syscalls").index(i), &all_names, known, &mut out);
     }
-    check_contradictions(spec, base, &mut out);
-    check_exit(spec, base, &mut out);
+    check_contradictions(spec, base, &unread.rule_actions, &mut out);
+    if !unread.default_action {
+        check_exit(spec, base, &unread.rule_actions, &mut out);
+    }
     out
 }
 
@@ -64,8 +87,14 @@ fn check_errno_name(name: Option<&str>, number: Option<u32>, path: FieldPath, ou
             out.push(p);
         }
         Some(n) if number.is_some_and(|x| x != n) => out.push(
-            Problem::warning(path, format!("`{name}` is {n}, but the numeric errno says {}; the number wins", number.unwrap_or(0)))
-                .with_help("make the two agree"),
+            Problem::warning(
+                path,
+                format!(
+                    "`{name}` is {n}, but the numeric errno says {}; the number wins",
+                    number.unwrap_or(0)
+                ),
+            )
+            .with_help("make the two agree"),
         ),
         Some(_) => {}
     }
@@ -91,14 +120,24 @@ fn check_arches(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
         seen.push(*a);
         if !a.is_supported() {
             out.push(
-                Problem::warning(path, format!("spo-rs has no syscall table for {a}; filters cannot be compiled for it"))
-                    .with_help("remove it, or compile for the other architectures with `--arch`"),
+                Problem::warning(
+                    path,
+                    format!("spo-rs has no syscall table for {a}; filters cannot be compiled for it"),
+                )
+                .with_help("remove it, or compile for the other architectures with `--arch`"),
             );
         }
     }
 }
 
-fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&'static str], out: &mut Vec<Problem>) {
+fn check_rule(
+    spec: &SeccompSpec,
+    rule: &SyscallRule,
+    path: &FieldPath,
+    all: &[&'static str],
+    action_known: bool,
+    out: &mut Vec<Problem>,
+) {
     if rule.names.is_empty() && rule.name.is_none() {
         out.push(
             Problem::error(path.clone(), "rule names no syscall")
@@ -126,24 +165,16 @@ fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&
             ));
         }
     }
-    if let Some(e) = rule.errno_ret {
-        if !matches!(rule.action, ActionName::Errno | ActionName::Trace) {
-            out.push(
-                Problem::error(path.key("errnoRet"), format!("`errnoRet` has no effect with action {}", rule.action))
-                    .with_help("remove `errnoRet`, or set `action` to SCMP_ACT_ERRNO"),
-            );
-        } else if e > MAX_ERRNO {
-            out.push(errno_range(path.key("errnoRet"), e));
-        }
+    if action_known {
+        check_rule_action(spec, rule, path, out);
     }
-    if rule.action == ActionName::Notify && spec.listener_path.is_none() {
-        out.push(notify_without_listener(path.key("action")));
-    }
-    check_errno_name(rule.errno.as_deref(), rule.errno_ret, path.key("errno"), out);
     if rule.args.len() > 6 {
         out.push(
-            Problem::error(path.key("args"), format!("{} argument conditions, but a syscall has at most 6 arguments", rule.args.len()))
-                .with_help("split the rule, or drop conditions"),
+            Problem::error(
+                path.key("args"),
+                format!("{} argument conditions, but a syscall has at most 6 arguments", rule.args.len()),
+            )
+            .with_help("split the rule, or drop conditions"),
         );
     }
     for (j, arg) in rule.args.iter().enumerate() {
@@ -158,9 +189,14 @@ fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&
             out.push(
                 Problem::warning(
                     apath.key("valueTwo"),
-                    format!("`valueTwo` {:#x} has bits outside the mask {:#x}; the condition never holds", arg.value_two, arg.value),
+                    format!(
+                        "`valueTwo` {:#x} has bits outside the mask {:#x}; the condition never holds",
+                        arg.value_two, arg.value
+                    ),
                 )
-                .with_help("for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected masked value"),
+                .with_help(
+                    "for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected masked value",
+                ),
             );
         }
     }
@@ -189,19 +225,42 @@ fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, all: &[&
         for (j, c) in cond.caps.iter().enumerate() {
             if !c.starts_with("CAP_") {
                 out.push(
-                    Problem::warning(cpath.key("caps").index(j), format!("capability `{c}` does not start with CAP_"))
-                        .with_help(format!("did you mean `CAP_{}`?", c.to_ascii_uppercase())),
+                    Problem::warning(
+                        cpath.key("caps").index(j),
+                        format!("capability `{c}` does not start with CAP_"),
+                    )
+                    .with_help(format!("did you mean `CAP_{}`?", c.to_ascii_uppercase())),
                 );
             }
         }
     }
 }
 
+fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, out: &mut Vec<Problem>) {
+    if let Some(e) = rule.errno_ret {
+        if !matches!(rule.action, ActionName::Errno | ActionName::Trace) {
+            out.push(
+                Problem::error(
+                    path.key("errnoRet"),
+                    format!("`errnoRet` has no effect with action {}", rule.action),
+                )
+                .with_help("remove `errnoRet`, or set `action` to SCMP_ACT_ERRNO"),
+            );
+        } else if e > MAX_ERRNO {
+            out.push(errno_range(path.key("errnoRet"), e));
+        }
+    }
+    if rule.action == ActionName::Notify && spec.listener_path.is_none() {
+        out.push(notify_without_listener(path.key("action")));
+    }
+    check_errno_name(rule.errno.as_deref(), rule.errno_ret, path.key("errno"), out);
+}
+
 /// Two rules for the same syscall under the same conditions but with
 /// different actions: which one wins is an accident of the compiler.
-fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
+fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
     let mut first: HashMap<(String, String), (usize, usize, ActionName, Option<u32>)> = HashMap::new();
-    for (i, rule) in spec.syscalls.iter().enumerate() {
+    for (i, rule) in spec.syscalls.iter().enumerate().filter(|(i, _)| !unread.contains(i)) {
         let mut args: Vec<_> = rule.args.iter().map(|a| (a.index, a.op, a.value, a.value_two)).collect();
         args.sort();
         let cond = format!("{args:?}{:?}{:?}", rule.includes, rule.excludes);
@@ -230,9 +289,9 @@ fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Prob
     }
 }
 
-fn check_exit(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
+fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
     let permits = |a: ActionName| matches!(a, ActionName::Allow | ActionName::Log);
-    for (i, rule) in spec.syscalls.iter().enumerate() {
+    for (i, rule) in spec.syscalls.iter().enumerate().filter(|(i, _)| !unread.contains(i)) {
         for (j, name) in rule.all_names().enumerate() {
             if EXIT_SYSCALLS.contains(&name) && !permits(rule.action) && rule.args.is_empty() {
                 out.push(
@@ -240,7 +299,9 @@ fn check_exit(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
                         base.key("syscalls").index(i).key("names").index(j),
                         format!("the profile blocks `{name}`, so processes cannot exit"),
                     )
-                    .with_help("a blocked exit leaves the container spinning (Kubernetes issue 85191); allow it"),
+                    .with_help(
+                        "a blocked exit leaves the container spinning (Kubernetes issue 85191); allow it",
+                    ),
                 );
             }
         }
@@ -249,16 +310,28 @@ fn check_exit(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
         return;
     }
     for name in EXIT_SYSCALLS {
+        if !unread.is_empty() {
+            // An unread rule may be the one allowing it.
+            break;
+        }
         let allowed = spec.syscalls.iter().any(|r| {
-            permits(r.action) && r.args.is_empty() && r.includes.is_empty() && r.all_names().any(|n| n == *name)
+            permits(r.action)
+                && r.args.is_empty()
+                && r.includes.is_empty()
+                && r.all_names().any(|n| n == *name)
         });
         if !allowed {
             out.push(
                 Problem::warning(
                     base.key("defaultAction"),
-                    format!("`{name}` is not allowed, and the default action {} blocks it", spec.default_action),
+                    format!(
+                        "`{name}` is not allowed, and the default action {} blocks it",
+                        spec.default_action
+                    ),
                 )
-                .with_help(format!("add `{name}` to an SCMP_ACT_ALLOW rule so processes can exit (Kubernetes issue 85191)")),
+                .with_help(format!(
+                    "add `{name}` to an SCMP_ACT_ALLOW rule so processes can exit (Kubernetes issue 85191)"
+                )),
             );
         }
     }
@@ -282,11 +355,17 @@ mod tests {
         spec.syscalls.push(SyscallRule::new(&["exit", "exit_group", "mkdirr"], ActionName::Allow));
         let mut r = SyscallRule::new(&["read"], ActionName::Allow);
         r.errno_ret = Some(1);
-        r.args = (0..7).map(|i| ArgCondition { index: i, value: 0, value_two: 0, op: Operator::Equal }).collect();
+        r.args =
+            (0..7).map(|i| ArgCondition { index: i, value: 0, value_two: 0, op: Operator::Equal }).collect();
         spec.syscalls.push(r);
         spec.syscalls.push(SyscallRule::new(&["read"], ActionName::KillProcess));
         let m = messages(&spec);
-        assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[0].names[2]: unknown syscall `mkdirr` / did you mean `mkdir`?")), "{m:#?}");
+        assert!(
+            m.iter().any(|x| x.starts_with(
+                "error spec.syscalls[0].names[2]: unknown syscall `mkdirr` / did you mean `mkdir`?"
+            )),
+            "{m:#?}"
+        );
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].errnoRet")), "{m:#?}");
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].args: 7 argument")), "{m:#?}");
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].args[6].index")), "{m:#?}");

@@ -158,8 +158,15 @@ impl Lowerer {
         }
     }
 
-    /// Report a required member that is missing from `obj`.
+    /// Report a required member that is missing from `obj`, unless a
+    /// misspelling of it is there (already reported as an unknown field
+    /// with a suggestion: one mistake, one error).
     pub fn missing(&mut self, obj: &Node, field: &str, what: &str, example: &str) {
+        if let Kind::Object(members) = &obj.kind {
+            if members.iter().any(|m| did_you_mean(&m.key, [field]).is_some()) {
+                return;
+            }
+        }
         self.error(
             Span::new(obj.span.start, obj.span.start + 1),
             format!("`{what}` is missing the required field `{field}`"),

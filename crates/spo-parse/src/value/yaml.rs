@@ -194,6 +194,9 @@ impl MarkedEventReceiver for Builder<'_> {
                     Frame::Seq { start, anchor, items } => (start, anchor, Kind::Array(items)),
                     Frame::Map { start, anchor, members, .. } => (start, anchor, Kind::Object(members)),
                 };
+                // A block mapping's start event comes only once its first
+                // `:` is seen; its first key is where it really starts.
+                let start = first_start(&kind).map_or(start, |f| f.min(start));
                 let end = last_end(&kind).unwrap_or(at).max(start);
                 let node = Node { span: Span::new(start, end), kind };
                 self.remember(anchor, &node);
@@ -215,6 +218,14 @@ impl MarkedEventReceiver for Builder<'_> {
             }
             Event::DocumentEnd | Event::DocumentStart | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
+    }
+}
+
+fn first_start(kind: &Kind) -> Option<usize> {
+    match kind {
+        Kind::Array(items) => items.first().map(|n| n.span.start),
+        Kind::Object(ms) => ms.first().map(|m| m.key_span.start.min(m.value.span.start)),
+        _ => None,
     }
 }
 

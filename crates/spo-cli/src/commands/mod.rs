@@ -1,0 +1,29 @@
+//! One module per `spoc` verb.
+
+pub mod compile;
+pub mod run;
+pub mod simulate;
+pub mod validate;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Arguments of `spoc run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The seccomp profile to apply.
+    #[arg(long, short, value_name = "FILE")]
+    pub profile: PathBuf,
+    /// Log instead of blocking: every non-allow action becomes SCMP_ACT_LOG.
+    #[arg(long)]
+    pub complain: bool,
+    /// The command and its arguments.
+    #[arg(required = true, last = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
+}
+
+/// Whether stderr is a terminal that wants colour.
+pub fn color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}

@@ -1,0 +1,99 @@
+//! `spoc validate FILE...`: every problem of every file, located; exit
+//! status 0 when all files are valid (warnings allowed), 1 otherwise.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use spo_parse::document::{kind_of, parse_documents, DocKind};
+use spo_parse::Diagnostic;
+
+use crate::kinds::{self, FileKind};
+use crate::render::{render, OutputFormat};
+
+/// Arguments of `spoc validate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Profiles to check: seccomp JSON, custom resources (YAML/JSON), CIL, AppArmor text.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Output format of the diagnostics.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: OutputFormat,
+    /// CIL declarations to resolve names against instead of the built-in
+    /// container base (a file or a directory; repeatable).
+    #[arg(long = "cil-base", value_name = "PATH")]
+    pub cil_base: Vec<PathBuf>,
+    /// Where AppArmor `#include <...>` files are found (repeatable; default /etc/apparmor.d).
+    #[arg(short = 'I', long = "include", value_name = "DIR")]
+    pub include: Vec<PathBuf>,
+    /// Print nothing for valid files.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Diagnostics of one file, with the text they point into.
+pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
+
+/// Check one file; the result may include other files (AppArmor includes).
+pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagnostics>> {
+    let own = |d: Vec<Diagnostic>| vec![(path.to_path_buf(), text.to_owned(), d)];
+    match kinds::detect(path, text) {
+        FileKind::Documents => {
+            let (docs, mut diags) = parse_documents(text);
+            for doc in &docs {
+                match kind_of(doc) {
+                    DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document(doc).1),
+                    DocKind::Resource(k) if k == "SeccompProfile" => diags.extend(spo_parse::seccomp::lower_document(doc).1),
+                    DocKind::Resource(k) => {
+                        let span = doc.get("kind").map_or(doc.span, |n| n.span);
+                        diags.push(
+                            Diagnostic::error(span, format!("unsupported kind `{k}`"))
+                                .with_help("spoc validates SeccompProfile, SelinuxProfile, RawSelinuxProfile and AppArmorProfile resources"),
+                        );
+                    }
+                    DocKind::Unknown => diags.push(
+                        Diagnostic::error(spo_parse::Span::new(doc.span.start, doc.span.start + 1), "not a profile: no `kind` and no `defaultAction`")
+                            .with_help("write a custom resource (apiVersion, kind, spec) or an OCI seccomp object"),
+                    ),
+                }
+            }
+            if docs.is_empty() && diags.is_empty() {
+                diags.push(Diagnostic::error(spo_parse::Span::point(0), "the file holds no profile"));
+            }
+            diags.sort_by_key(|d| d.span.start);
+            Ok(own(diags))
+        }
+        FileKind::Cil | FileKind::AppArmor => Ok(own(vec![Diagnostic::error(
+            spo_parse::Span::point(0),
+            "this build of spoc reads seccomp profiles only",
+        )])),
+    }
+}
+
+/// Run `spoc validate`.
+pub fn main(args: &Args) -> Result<u8> {
+    let color = super::color();
+    let mut failed = 0usize;
+    for path in &args.files {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let groups = check_file(path, &text, args)?;
+        let (mut errors, mut warnings) = (0, 0);
+        for (p, t, diags) in &groups {
+            errors += diags.iter().filter(|d| d.is_error()).count();
+            warnings += diags.iter().filter(|d| !d.is_error()).count();
+            let out = render(args.format, p, t, diags, color);
+            match args.format {
+                OutputFormat::Human => eprint!("{out}"),
+                OutputFormat::Json => print!("{out}"),
+            }
+        }
+        if errors > 0 {
+            failed += 1;
+        }
+        if args.format == OutputFormat::Human && !(args.quiet && errors == 0) {
+            let verdict = if errors > 0 { "invalid" } else { "valid" };
+            eprintln!("{}: {verdict} ({errors} error(s), {warnings} warning(s))", path.display());
+        }
+    }
+    Ok(u8::from(failed > 0))
+}

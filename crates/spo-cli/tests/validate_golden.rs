@@ -1,0 +1,75 @@
+//! `spoc validate` on every invalid fixture: the exit status is 1 and the
+//! rendered diagnostics equal the `.stderr` file beside the input (refresh
+//! with `SPO_BLESS=1`). Valid examples exit 0.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn spoc() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_spoc"));
+    c.env("NO_COLOR", "1");
+    c
+}
+
+fn fixtures(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| !p.extension().is_some_and(|e| e == "stderr" || e == "jsonl"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn invalid_fixtures_match_their_golden_diagnostics() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let bless = std::env::var_os("SPO_BLESS").is_some();
+    let mut mismatches = Vec::new();
+    let files = fixtures(&root.join("tests/fixtures/seccomp/invalid"));
+    assert!(files.len() >= 5);
+    for input in files {
+        let rel = input.strip_prefix(root).unwrap();
+        let out = spoc().current_dir(root).arg("validate").arg(rel).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{} should be invalid", rel.display());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let golden = input.with_extension(format!("{}.stderr", input.extension().unwrap().to_str().unwrap()));
+        if bless {
+            std::fs::write(&golden, &stderr).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&golden).unwrap_or_default();
+        if want != stderr {
+            mismatches.push(format!("{}:\n--- expected\n{want}\n--- got\n{stderr}", rel.display()));
+        }
+    }
+    assert!(mismatches.is_empty(), "set SPO_BLESS=1 to accept:\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn json_diagnostics_carry_location_and_help() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = spoc()
+        .current_dir(root)
+        .args(["validate", "--format", "json", "tests/fixtures/seccomp/invalid/typos.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let mkdirr = lines.iter().find(|v| v["message"] == "unknown syscall `mkdirr`").expect("mkdirr diagnostic");
+    assert_eq!(mkdirr["line"], 6);
+    assert_eq!(mkdirr["column"], 47);
+    assert_eq!(mkdirr["severity"], "error");
+    assert_eq!(mkdirr["help"], "did you mean `mkdir`?");
+    assert_eq!(mkdirr["file"], "tests/fixtures/seccomp/invalid/typos.json");
+}
+
+#[test]
+fn shipped_examples_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let files = fixtures(&root.join("examples/seccomp"));
+    let out = spoc().current_dir(&root).arg("validate").args(&files).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
