@@ -3,6 +3,9 @@
 //! Pure functions: a profile in, bytes or text out, deterministic so that
 //! golden tests can pin the output.
 
+pub mod bpf;
+pub mod cil;
 mod error;
+pub mod seccomp;
 
 pub use error::CompileError;

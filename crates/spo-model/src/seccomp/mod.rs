@@ -8,6 +8,7 @@
 //! capabilities, kernel version) into a [`Filter`], the flat rule list a
 //! compiler consumes.
 
+mod merge;
 mod names;
 mod resolve;
 mod validate;
@@ -16,6 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use merge::{diff, merge, resolve_base, ArchDiff, MAX_BASE_DEPTH};
 pub use names::{ret, Action, ActionName, FilterFlag, Operator, DEFAULT_ERRNO};
 pub use resolve::{
     resolve, restrictiveness, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS,
