@@ -22,4 +22,22 @@ pub enum ModelError {
     /// The profile failed validation; the problems say where and why.
     #[error("profile is invalid: {count} problem(s), first: {first}")]
     Invalid { count: usize, first: String },
+    /// `merge` was given no profile.
+    #[error("nothing to merge: no profile given")]
+    MergeNothing,
+    /// Profiles to merge disagree on the default action.
+    #[error("cannot merge profiles with different default actions: the first has {first}, profile {index} has {other}")]
+    MergeDefaultAction { index: usize, first: String, other: String },
+    /// A `baseProfileName` chain loops.
+    #[error("baseProfileName cycle: {chain}")]
+    BaseProfileCycle { chain: String },
+    /// A `baseProfileName` chain is longer than the limit.
+    #[error("baseProfileName chain deeper than {limit}: {chain}")]
+    BaseProfileDepth { chain: String, limit: usize },
+    /// A `baseProfileName` names no known profile.
+    #[error("base profile `{name}` not found (chain: {chain})")]
+    BaseProfileMissing { name: String, chain: String },
+    /// A base profile's default action differs from the profile's.
+    #[error("base profile `{base}` has default action {other}, but the profile has {first}")]
+    BaseProfileDefaultAction { base: String, first: String, other: String },
 }
