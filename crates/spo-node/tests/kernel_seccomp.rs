@@ -21,9 +21,10 @@ enum Outcome {
     Signaled(i32),
 }
 
-/// Compile `filter` into kernel bytes.
+/// Compile `filter` with the spo-rs compiler into kernel bytes.
 fn compile(filter: &Filter) -> Vec<u8> {
-    hand::compile(filter)
+    let insns = spo_compile::seccomp::compile(filter).expect("the filter compiles");
+    spo_compile::bpf::to_bytes(&insns)
 }
 
 fn seccomp_usable() -> bool {
@@ -389,24 +390,179 @@ fn argument_conditions_compare_all_64_bits() {
     );
 }
 
+/// Values around the edges the comparisons care about, in both halves.
+const GRID_A0: [u64; 9] = [
+    0,
+    5,
+    7,
+    0xffff_ffff,
+    0x1_0000_0000,
+    0x1_0000_0005,
+    0x7fff_ffff_ffff_ffff,
+    0xffff_ffff_0000_0000,
+    u64::MAX,
+];
+const GRID_A1: [u64; 6] = [0, 1, 3, 0x1200, 0x12ff, 0x1_0000_1234];
+
+/// One pipe write per grid case: the errno of getpriority(a0, a1), or 0.
+fn grid_body(write_fd: i32) -> i32 {
+    for a0 in GRID_A0 {
+        for a1 in GRID_A1 {
+            // SAFETY: getpriority takes two integers.
+            let r = unsafe { libc::syscall(libc::SYS_getpriority, a0, a1) };
+            let e = if r == -1 { errno().min(255) as u8 } else { 0 };
+            // SAFETY: writes one byte from a live local.
+            if unsafe { libc::write(write_fd, (&e as *const u8).cast(), 1) } != 1 {
+                return 1;
+            }
+        }
+    }
+    0
+}
+
+#[test]
+fn the_kernel_agrees_with_the_model_on_every_operator() {
+    if !seccomp_usable() {
+        return;
+    }
+    let cmp = |index, op, value, value_two| ArgCmp {
+        index,
+        op,
+        value,
+        value_two,
+    };
+    let mut f = Filter::new(Action::Allow, vec![native()]);
+    f.rules.push(rule(
+        "getpriority",
+        Action::Errno(80),
+        vec![cmp(0, Operator::Equal, 5, 0)],
+    ));
+    f.rules.push(rule(
+        "getpriority",
+        Action::Errno(81),
+        vec![
+            cmp(0, Operator::GreaterThan, 0x1_0000_0000, 0),
+            cmp(1, Operator::MaskedEqual, 0xff00, 0x1200),
+        ],
+    ));
+    f.rules.push(rule(
+        "getpriority",
+        Action::Errno(82),
+        vec![cmp(0, Operator::GreaterOrEqual, 0xffff_ffff_0000_0000, 0)],
+    ));
+    f.rules.push(rule(
+        "getpriority",
+        Action::Errno(83),
+        vec![
+            cmp(1, Operator::LessThan, 3, 0),
+            cmp(0, Operator::NotEqual, 0, 0),
+        ],
+    ));
+    f.rules.push(rule(
+        "getpriority",
+        Action::Errno(84),
+        vec![cmp(1, Operator::LessOrEqual, 0, 0)],
+    ));
+    let prog = program(&f);
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let [read_fd, write_fd] = fds;
+    // SAFETY: the child only makes system calls before `_exit`.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        let code = match prog.install_raw(0) {
+            Ok(_) => grid_body(write_fd),
+            Err(_) => 2,
+        };
+        // SAFETY: leave the child.
+        unsafe { libc::_exit(code) };
+    }
+    // SAFETY: the parent's copy of the write end is no longer needed.
+    unsafe { libc::close(write_fd) };
+    let outcome = wait(pid);
+    let mut got = vec![0u8; GRID_A0.len() * GRID_A1.len()];
+    // SAFETY: reads into a live buffer of the given length.
+    let n = unsafe { libc::read(read_fd, got.as_mut_ptr().cast(), got.len()) };
+    // SAFETY: done with the read end.
+    unsafe { libc::close(read_fd) };
+    assert_eq!(outcome, Outcome::Exited(0));
+    assert_eq!(n as usize, got.len(), "the child reported every case");
+    let nr = native().syscall_number("getpriority").unwrap();
+    let mut mismatches = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let cases = GRID_A0
+        .iter()
+        .flat_map(|a0| GRID_A1.iter().map(move |a1| (*a0, *a1)));
+    for ((a0, a1), e) in cases.zip(got) {
+        let want = f.evaluate(native(), nr, &[a0, a1, 0, 0, 0, 0]);
+        let kernel = if (80..=84).contains(&e) {
+            Action::Errno(u16::from(e))
+        } else {
+            Action::Allow
+        };
+        seen.insert(kernel);
+        if want != kernel {
+            mismatches.push(format!(
+                "getpriority({a0:#x}, {a1:#x}): model {want}, kernel {kernel} (errno {e})"
+            ));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    // The grid reaches every rule and the default.
+    assert_eq!(seen.len(), 6, "verdicts seen: {seen:?}");
+}
+
 #[cfg(target_arch = "x86_64")]
 mod wrong_arch {
     use super::*;
 
-    /// getpid through the i386 entry point; returns the raw result.
-    fn int80_getpid() -> i64 {
-        let ret: i64;
-        // SAFETY: `int 0x80` with eax = 20 is the i386 getpid, which takes
-        // no arguments; the compat entry may clobber r8-r11, declared here.
+    /// i386 call `nr` with all-zero arguments through `int 0x80`; returns
+    /// the raw result (a negative errno on failure).
+    fn int80(nr: i32) -> i64 {
+        let ret: i32;
+        // SAFETY: the calls used here (getpid, and mkdir on a null path,
+        // which fails with EFAULT) touch no memory of ours; ebx, ecx and edx
+        // are zeroed; the compat entry may clobber r8-r11, declared here.
         unsafe {
             std::arch::asm!(
+                "push rbx",
+                "xor ebx, ebx",
                 "int 0x80",
-                inlateout("rax") 20i64 => ret,
+                "pop rbx",
+                inlateout("eax") nr => ret,
+                inlateout("ecx") 0 => _,
+                inlateout("edx") 0 => _,
                 out("r8") _, out("r9") _, out("r10") _, out("r11") _,
-                options(nostack),
             );
         }
-        ret
+        i64::from(ret)
+    }
+
+    /// getpid through the i386 entry point.
+    fn int80_getpid() -> i64 {
+        int80(20)
+    }
+
+    /// Whether the i386 entry works without a filter (IA32 emulation may be
+    /// compiled out or disabled at boot).
+    fn ia32_entry_works() -> bool {
+        fn body() -> i32 {
+            // SAFETY: getpid has no failure mode.
+            let pid = i64::from(unsafe { libc::getpid() });
+            i32::from(int80_getpid() != pid)
+        }
+        // SAFETY: the child only makes system calls before `_exit`.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: leave the child.
+            unsafe { libc::_exit(body()) };
+        }
+        let works = wait(pid) == Outcome::Exited(0);
+        if !works {
+            eprintln!("SKIPPED: the i386 syscall entry (IA32 emulation) is disabled");
+        }
+        works
     }
 
     fn x86_64_only() -> Filter {
@@ -417,32 +573,50 @@ mod wrong_arch {
 
     #[test]
     fn an_i386_call_gets_the_bad_arch_action() {
-        if !seccomp_usable() {
+        if !seccomp_usable() || !ia32_entry_works() {
             return;
         }
         fn body() -> i32 {
-            // SAFETY: getpid has no failure mode.
-            let pid = i64::from(unsafe { libc::getpid() });
-            if int80_getpid() == pid {
-                0
-            } else {
-                1
-            }
-        }
-        // Without a filter, the i386 entry must work, or there is nothing to test.
-        // SAFETY: see `in_child`; here no filter is installed at all.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: leave the child.
-            unsafe { libc::_exit(body()) };
-        }
-        if wait(pid) != Outcome::Exited(0) {
-            eprintln!("SKIPPED: the i386 syscall entry (IA32 emulation) is disabled");
-            return;
+            int80_getpid();
+            0
         }
         assert_eq!(
             in_child(&program(&x86_64_only()), 0, body).1,
             Outcome::Signaled(libc::SIGSYS)
+        );
+    }
+
+    #[test]
+    fn a_listed_i386_table_is_enforced_with_i386_numbers() {
+        if !seccomp_usable() || !ia32_entry_works() {
+            return;
+        }
+        // getpid is 39 on x86_64 and 20 on i386: the rule must be compiled
+        // per architecture table.
+        let mut f = Filter::new(Action::Allow, vec![Arch::X86_64, Arch::X86]);
+        f.rules.push(rule("getpid", Action::Errno(77), vec![]));
+        fn body() -> i32 {
+            // SAFETY: getpid takes no arguments.
+            let native = unsafe { libc::syscall(libc::SYS_getpid) };
+            let native_errno = errno();
+            let mut failures = 0;
+            if int80_getpid() != -77 {
+                failures |= 1;
+            }
+            if native != -1 || native_errno != 77 {
+                failures |= 2;
+            }
+            // i386 call 39 is mkdir, not getpid: unaffected by the rule
+            // (it fails on the bad pointer, with EFAULT, not 77).
+            if int80(39) == -77 {
+                failures |= 4;
+            }
+            failures
+        }
+        assert_eq!(
+            in_child(&program(&f), 0, body).1,
+            Outcome::Exited(0),
+            "bit 1: i386 getpid not denied, 2: x86_64 getpid not denied, 4: i386 call 39 denied"
         );
     }
 
@@ -504,80 +678,5 @@ fn the_installer_names_what_the_kernel_refused() {
             unsafe { libc::_exit(code) };
         }
         assert_eq!(wait(pid), Outcome::Exited(want), "flags {flags:#x}");
-    }
-}
-
-/// A minimal straight-line filter compiler for these tests: one native
-/// architecture, rules in order of restrictiveness, equality conditions.
-mod hand {
-    use super::*;
-
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const JGE_K: u16 = 0x35;
-    const RET_K: u16 = 0x06;
-
-    struct Insn(u16, u8, u8, u32);
-
-    pub fn compile(f: &Filter) -> Vec<u8> {
-        let arch = f.arches[0];
-        let mut rules: Vec<&FilterRule> = f.rules.iter().collect();
-        // Most restrictive first, as the model's evaluation orders overlaps.
-        rules.sort_by_key(|r| r.action.permits());
-        let mut p = vec![Insn(LD_W_ABS, 0, 0, 4)];
-        // Jumps to the bad-arch return are patched at the end.
-        let mut to_bad = vec![p.len()];
-        p.push(Insn(JEQ_K, 0, 0, arch.audit_arch()));
-        p.push(Insn(LD_W_ABS, 0, 0, 0));
-        if arch == Arch::X86_64 {
-            to_bad.push(p.len());
-            p.push(Insn(JGE_K, 0, 0, spo_model::arch::X32_SYSCALL_BIT));
-        }
-        for r in rules {
-            let mut block = vec![
-                Insn(LD_W_ABS, 0, 0, 0),
-                Insn(JEQ_K, 0, 0, arch.syscall_number(&r.syscall).unwrap()),
-            ];
-            for c in &r.args {
-                assert_eq!(c.op, Operator::Equal, "the hand compiler knows EQ only");
-                let off = 16 + 8 * u32::from(c.index);
-                let (lo, hi) = if cfg!(target_endian = "little") {
-                    (off, off + 4)
-                } else {
-                    (off + 4, off)
-                };
-                block.push(Insn(LD_W_ABS, 0, 0, lo));
-                block.push(Insn(JEQ_K, 0, 0, c.value as u32));
-                block.push(Insn(LD_W_ABS, 0, 0, hi));
-                block.push(Insn(JEQ_K, 0, 0, (c.value >> 32) as u32));
-            }
-            block.push(Insn(RET_K, 0, 0, r.action.to_ret()));
-            let n = block.len();
-            for (i, insn) in block.iter_mut().enumerate() {
-                if insn.0 == JEQ_K {
-                    insn.2 = (n - 1 - i) as u8;
-                }
-            }
-            p.extend(block);
-        }
-        p.push(Insn(RET_K, 0, 0, f.default_action.to_ret()));
-        let bad = p.len();
-        p.push(Insn(RET_K, 0, 0, f.bad_arch_action.to_ret()));
-        for i in to_bad {
-            let dist = (bad - i - 1) as u8;
-            if p[i].0 == JEQ_K {
-                p[i].2 = dist;
-            } else {
-                p[i].1 = dist;
-            }
-        }
-        p.iter()
-            .flat_map(|Insn(code, jt, jf, k)| {
-                let mut b = code.to_ne_bytes().to_vec();
-                b.extend([*jt, *jf]);
-                b.extend(k.to_ne_bytes());
-                b
-            })
-            .collect()
     }
 }
