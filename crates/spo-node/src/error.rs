@@ -83,4 +83,16 @@ pub enum NodeError {
         /// The record text.
         text: String,
     },
+    /// An external tool ran and refused its input.
+    #[error("`{tool}` failed for `{subject}` (exit status {status:?})")]
+    ToolFailed {
+        /// The program.
+        tool: String,
+        /// What it was working on (a module name).
+        subject: String,
+        /// Exit status, if it exited.
+        status: Option<i32>,
+        /// What it printed.
+        output: String,
+    },
 }

@@ -5,5 +5,6 @@
 pub mod audit;
 mod error;
 pub mod seccomp;
+pub mod selinux;
 
 pub use error::NodeError;

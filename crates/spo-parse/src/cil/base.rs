@@ -78,6 +78,36 @@ impl Base {
         diags.into_iter().filter(Diagnostic::is_error).collect()
     }
 
+    /// Whether the global name `name` is declared in table `ns`.
+    pub fn has(&self, ns: super::Ns, name: &str) -> bool {
+        self.symbols.get(ns, name.trim_start_matches('.')).is_some()
+    }
+
+    /// Whether class (or class map) `class` has permission `perm`, directly
+    /// or through its common.
+    pub fn class_has_perm(&self, class: &str, perm: &str) -> bool {
+        let s = &self.symbols;
+        s.perms.get(class).is_some_and(|p| p.contains(perm))
+            || s.class_common.get(class).and_then(|k| s.perms.get(k)).is_some_and(|p| p.contains(perm))
+    }
+
+    /// The permissions of a class, sorted.
+    pub fn class_perms(&self, class: &str) -> Vec<&str> {
+        let s = &self.symbols;
+        let mut v: Vec<&str> = s.perms.get(class).into_iter().flatten().map(String::as_str).collect();
+        if let Some(k) = s.class_common.get(class) {
+            v.extend(s.perms.get(k).into_iter().flatten().map(String::as_str));
+        }
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The closest declared name of table `ns`, for "did you mean".
+    pub fn suggest(&self, ns: super::Ns, name: &str) -> Option<&str> {
+        spo_model::suggest::did_you_mean(name, self.symbols.names(ns).filter(|c| c.len() + 3 >= name.len() && name.len() + 3 >= c.len()))
+    }
+
     /// The declared names.
     pub fn symbols(&self) -> &Symbols {
         &self.symbols

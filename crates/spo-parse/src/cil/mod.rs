@@ -11,6 +11,8 @@
 //! its tree and a base. Both return plain [`Diagnostic`]s with byte spans.
 
 pub mod base;
+pub mod cr;
+mod raw;
 pub mod schema;
 mod resolve;
 mod shape;
@@ -18,6 +20,7 @@ mod symbols;
 mod syntax;
 
 pub use base::Base;
+pub use raw::{check_raw, INHERITABLE, RESTRICTED};
 pub use schema::Ns;
 pub use shape::valid_decl_name;
 pub use symbols::Symbols;
