@@ -244,6 +244,56 @@ fn log_action_allows_and_reaches_the_audit_socket() {
     assert_eq!(rec.syscall_name(), Some("getppid"));
 }
 
+/// Logged calls the burst test makes.
+const BURST: usize = 2000;
+
+#[test]
+fn a_burst_of_logged_calls_arrives_complete() {
+    if !seccomp_usable() {
+        return;
+    }
+    // SAFETY: geteuid has no failure mode.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: reading the audit multicast group needs root");
+        return;
+    }
+    let Ok(mut audit) = AuditSocket::open() else {
+        eprintln!("SKIPPED: no audit netlink socket");
+        return;
+    };
+    let mut f = Filter::new(Action::Allow, vec![native()]);
+    f.rules.push(rule("getppid", Action::Log, vec![]));
+    fn body() -> i32 {
+        for _ in 0..BURST {
+            getppid_raw();
+        }
+        0
+    }
+    let (pid, outcome) = in_child(&program(&f), 0, body);
+    assert_eq!(outcome, Outcome::Exited(0));
+    let nr = native().syscall_number("getppid").unwrap();
+    let mut count = 0;
+    while count < BURST {
+        let got = audit
+            .wait_for(Duration::from_secs(5), |r| {
+                r.record_type == AUDIT_SECCOMP
+                    && SeccompRecord::parse(&r.text)
+                        .is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
+            })
+            .expect("audit socket works");
+        if got.is_none() {
+            break;
+        }
+        count += 1;
+    }
+    assert_eq!(
+        count,
+        BURST,
+        "records lost (socket overruns: {})",
+        audit.overruns()
+    );
+}
+
 #[test]
 fn errno_denials_are_audited_with_the_log_flag() {
     if !seccomp_usable() {

@@ -31,12 +31,17 @@ pub struct AuditRecord {
     pub text: String,
 }
 
+/// Receive buffer asked for: bursts of records (a complain-mode run of a
+/// busy program logs thousands) must not overflow between two reads.
+const RCVBUF_BYTES: libc::c_int = 4 << 20;
+
 /// A socket receiving every audit record the kernel emits.
 #[derive(Debug)]
 pub struct AuditSocket {
     fd: OwnedFd,
     buf: Vec<u8>,
     pending: Vec<AuditRecord>,
+    overruns: u64,
 }
 
 impl AuditSocket {
@@ -75,11 +80,35 @@ impl AuditSocket {
         if rc < 0 {
             return Err(err("bind to the read-log group of"));
         }
+        // Best effort: the forced size needs CAP_NET_ADMIN, the plain one is
+        // capped by net.core.rmem_max; either beats the default.
+        for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {
+            // SAFETY: passes a live c_int and its size.
+            let rc = unsafe {
+                libc::setsockopt(
+                    fd.as_raw_fd(),
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&RCVBUF_BYTES as *const libc::c_int).cast(),
+                    mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if rc == 0 {
+                break;
+            }
+        }
         Ok(AuditSocket {
             fd,
             buf: vec![0; RECV_BUF],
             pending: Vec::new(),
+            overruns: 0,
         })
+    }
+
+    /// How many times the kernel reported that records were dropped
+    /// because this socket's buffer was full (`ENOBUFS`).
+    pub fn overruns(&self) -> u64 {
+        self.overruns
     }
 
     /// The next record, waiting at most `timeout`; `None` when none arrived
@@ -105,8 +134,13 @@ impl AuditSocket {
             };
             if n < 0 {
                 let e = io::Error::last_os_error();
-                match e.kind() {
-                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                match e.raw_os_error() {
+                    Some(libc::EAGAIN | libc::EINTR) => continue,
+                    // Records were lost, but the socket still works.
+                    Some(libc::ENOBUFS) => {
+                        self.overruns += 1;
+                        continue;
+                    }
                     _ => {
                         return Err(NodeError::AuditSocket {
                             op: "receive from",
