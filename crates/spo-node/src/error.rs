@@ -95,4 +95,12 @@ pub enum NodeError {
         /// What it printed.
         output: String,
     },
+    /// The HTTP server could not listen.
+    #[error("cannot listen on `{addr}`: {reason}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why (the server library reports no typed error).
+        reason: String,
+    },
 }

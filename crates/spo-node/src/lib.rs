@@ -2,9 +2,16 @@
 //! the truth about them. Kernel and tool access sits behind small traits
 //! whose real implementations are the ones the tests use.
 
+pub mod agent;
 pub mod audit;
+pub mod enrich;
+pub mod http;
+pub mod metrics;
 mod error;
 pub mod seccomp;
+pub mod status;
+pub mod store;
+pub mod verify;
 pub mod selinux;
 
 pub use error::NodeError;

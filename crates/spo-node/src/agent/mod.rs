@@ -1,0 +1,673 @@
+//! The agent: from a directory of manifests to profiles in force, with a
+//! status that tells the truth.
+//!
+//! One loop, one thread: every scan interval the [`manifests::Scanner`]
+//! reports changed files; the agent rebuilds the catalog of documents
+//! (first definition of a kind/name wins, later ones are reported), and
+//! for each document whose text changed asks its [`Installer`] to compile
+//! and install it. Installs happen before removals, so renaming a profile
+//! never leaves a gap. What can go wrong leaves the previous version in
+//! force and says so:
+//!
+//! - a file with a syntax error: every profile it defined keeps its
+//!   installed version and shows `Error` with the location;
+//! - an invalid profile: `Error` with every diagnostic; the version in
+//!   force (if any) is still reported as `version`;
+//! - an install that fails: `Error`, retried on the next scan.
+//!
+//! A deleted profile is `Terminating`: its current file goes at once (no
+//! new container can reference it) and its versions stay while a running
+//! process uses them (the verifier says which).
+
+pub mod installer;
+pub mod manifests;
+pub mod seccomp;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use installer::{Catalog, Installed, Installer, ManifestDoc, Rejected};
+use manifests::{report, ParsedFile, Scanner};
+
+use crate::enrich::{Attributor, EventRing, StreamCounters};
+use crate::metrics::Metrics;
+use crate::status::{
+    EnricherStatus, Mode, NodeStatus, Phase, ProblemReport, ProfileKind, ProfileStatus,
+};
+use crate::store::sha256_hex;
+use crate::verify::{self, ProfileIndex};
+use crate::NodeError;
+
+/// Agent settings.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The manifests directory.
+    pub manifests: PathBuf,
+    /// The kubelet root (`/var/lib/kubelet`).
+    pub kubelet_root: PathBuf,
+    /// The agent's own state (SELinux policy store, event log).
+    pub state: PathBuf,
+    /// Node name for status and metrics.
+    pub node: String,
+    /// How often the manifests are scanned.
+    pub interval: Duration,
+    /// How often running processes are verified.
+    pub verify_interval: Duration,
+    /// Where `/proc` is.
+    pub proc_root: PathBuf,
+}
+
+impl AgentConfig {
+    /// Settings with the defaults for everything but the directories.
+    pub fn new(manifests: PathBuf, kubelet_root: PathBuf, state: PathBuf) -> AgentConfig {
+        AgentConfig {
+            manifests,
+            kubelet_root,
+            state,
+            node: hostname(),
+            interval: Duration::from_millis(250),
+            verify_interval: Duration::from_secs(1),
+            proc_root: PathBuf::from("/proc"),
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// State shared between the agent loop, the enricher and the HTTP server.
+#[derive(Debug)]
+pub struct Shared {
+    /// The last published status.
+    pub status: RwLock<NodeStatus>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Recent audit events.
+    pub ring: Arc<EventRing>,
+    /// Audit stream counters.
+    pub counters: Arc<StreamCounters>,
+    /// Process attribution.
+    pub attributor: Arc<Attributor>,
+    /// The audit source's name and, when there is none, why.
+    pub source: RwLock<(String, Option<String>)>,
+}
+
+impl Shared {
+    /// Shared state with bundles looked up through `bundle_patterns`.
+    pub fn new(bundle_patterns: Vec<String>) -> Shared {
+        Shared {
+            status: RwLock::new(NodeStatus::default()),
+            metrics: Arc::new(Metrics::default()),
+            ring: Arc::new(EventRing::default()),
+            counters: Arc::new(StreamCounters::default()),
+            attributor: Arc::new(Attributor::new(bundle_patterns)),
+            source: RwLock::new(("none".into(), None)),
+        }
+    }
+
+    /// The status now, with live enricher counters.
+    pub fn snapshot(&self) -> NodeStatus {
+        let mut s = self.status.read().map(|g| g.clone()).unwrap_or_default();
+        let (source, error) = self.source.read().map(|g| g.clone()).unwrap_or_default();
+        s.enricher = EnricherStatus {
+            source,
+            records: self.counters.records.load(Ordering::Relaxed),
+            events: self.counters.events.load(Ordering::Relaxed),
+            lost: self.counters.lost.load(Ordering::Relaxed),
+            error,
+        };
+        s
+    }
+}
+
+type Key = (ProfileKind, String);
+
+#[derive(Debug)]
+struct Entry {
+    status: ProfileStatus,
+    /// Fingerprint of the document last acted on.
+    doc_key: Option<String>,
+    installed: Option<Installed>,
+    retry: bool,
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The node agent.
+pub struct Agent {
+    cfg: AgentConfig,
+    scanner: Scanner,
+    files: BTreeMap<PathBuf, ParsedFile>,
+    last_names: BTreeMap<PathBuf, Vec<Key>>,
+    installers: Vec<Box<dyn Installer>>,
+    entries: BTreeMap<Key, Entry>,
+    shared: Arc<Shared>,
+    in_use: BTreeMap<Key, (BTreeSet<String>, usize)>,
+    file_errors: Vec<ProblemReport>,
+    ready: bool,
+    last_verify: Option<Instant>,
+    processes: Vec<crate::status::ProcessCheck>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("manifests", &self.cfg.manifests)
+            .field("profiles", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Agent {
+    /// An agent with the built-in seccomp installer.
+    pub fn new(cfg: AgentConfig, shared: Arc<Shared>) -> Result<Agent, NodeError> {
+        let seccomp = seccomp::SeccompInstaller::new(&cfg.kubelet_root)?;
+        crate::store::atomic::ensure_dir(&cfg.state)?;
+        let mut a = Agent {
+            scanner: Scanner::new(&cfg.manifests, cfg.interval),
+            cfg,
+            files: BTreeMap::new(),
+            last_names: BTreeMap::new(),
+            installers: Vec::new(),
+            entries: BTreeMap::new(),
+            shared,
+            in_use: BTreeMap::new(),
+            file_errors: Vec::new(),
+            ready: false,
+            last_verify: None,
+            processes: Vec::new(),
+        };
+        a.add_installer(Box::new(seccomp));
+        Ok(a)
+    }
+
+    /// Add an installer; it takes over its kinds from any earlier one.
+    pub fn add_installer(&mut self, installer: Box<dyn Installer>) {
+        let kinds = installer.kinds().to_vec();
+        self.installers
+            .retain(|i| !i.kinds().iter().any(|k| kinds.contains(k)));
+        self.installers.push(installer);
+    }
+
+    /// The shared state.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Whether the first full scan is done.
+    pub fn is_ready(&self) -> bool {
+        self.ready
+    }
+
+    fn installer_index(&self, kind: ProfileKind) -> Option<usize> {
+        self.installers
+            .iter()
+            .position(|i| i.kinds().contains(&kind))
+    }
+
+    /// Run until `stop` is set.
+    pub fn run(&mut self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let started = Instant::now();
+            self.tick();
+            if self
+                .last_verify
+                .is_none_or(|t| t.elapsed() >= self.cfg.verify_interval)
+            {
+                self.verify();
+            }
+            let spent = started.elapsed();
+            std::thread::sleep(self.cfg.interval.saturating_sub(spent));
+        }
+    }
+
+    /// One scan and reconcile. Returns whether anything changed.
+    pub fn tick(&mut self) -> bool {
+        let changes = self.scanner.scan();
+        let retry = self
+            .entries
+            .values()
+            .any(|e| e.retry || e.status.status == Phase::Terminating);
+        let became_ready = !self.ready && self.scanner.settled();
+        if changes.is_empty() && !retry && !became_ready {
+            return false;
+        }
+        let mut changed_files: BTreeSet<PathBuf> = BTreeSet::new();
+        for p in changes.removed {
+            self.files.remove(&p);
+            self.last_names.remove(&p);
+            changed_files.insert(p);
+        }
+        for f in changes.changed {
+            changed_files.insert(f.path.clone());
+            self.files.insert(f.path.clone(), f);
+        }
+        self.reconcile(&changed_files);
+        if became_ready {
+            self.ready = true;
+            self.adopt_orphans();
+            self.reconcile(&BTreeSet::new());
+        }
+        self.publish();
+        true
+    }
+
+    /// Profiles installed on disk that no manifest defines (deleted while
+    /// the agent was down): terminate them.
+    fn adopt_orphans(&mut self) {
+        for inst in &self.installers {
+            for &kind in inst.kinds() {
+                for name in inst.installed_names(kind) {
+                    let key = (kind, name.clone());
+                    if self.entries.contains_key(&key) {
+                        continue;
+                    }
+                    let installed = inst.current(kind, &name);
+                    self.entries.insert(
+                        key,
+                        Entry {
+                            status: new_status(kind, &name, Phase::Terminating),
+                            doc_key: None,
+                            installed,
+                            retry: true,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn reconcile(&mut self, changed_files: &BTreeSet<PathBuf>) {
+        let mut catalog: Catalog = BTreeMap::new();
+        let mut texts: BTreeMap<Key, (PathBuf, usize)> = BTreeMap::new();
+        let mut protected: BTreeMap<Key, Vec<ProblemReport>> = BTreeMap::new();
+        let mut file_errors = Vec::new();
+        let mut duplicates: BTreeMap<Key, Vec<ProblemReport>> = BTreeMap::new();
+        for (path, pf) in &self.files {
+            file_errors.extend(pf.problems.iter().cloned());
+            if pf.docs.is_empty() && !pf.problems.is_empty() {
+                for k in self.last_names.get(path).into_iter().flatten() {
+                    protected.insert(k.clone(), pf.problems.clone());
+                }
+                continue;
+            }
+            let mut names = Vec::new();
+            for (i, d) in pf.docs.iter().enumerate() {
+                let key = (d.kind, d.name.clone());
+                if let Some(first) = catalog.get(&key) {
+                    let msg = format!(
+                        "{} `{}` is also defined at {}:{}; this definition is ignored",
+                        d.kind.as_str(),
+                        d.name,
+                        first.location.file.display(),
+                        first.location.line
+                    );
+                    let r = ProblemReport {
+                        location: Some(d.location.clone()),
+                        message: msg,
+                        help: None,
+                    };
+                    file_errors.push(r.clone());
+                    duplicates.entry(key).or_default().push(r);
+                    continue;
+                }
+                names.push(key.clone());
+                texts.insert(key.clone(), (path.clone(), i));
+                catalog.insert(key, d.clone());
+            }
+            self.last_names.insert(path.clone(), names);
+        }
+        self.file_errors = file_errors;
+        let any_change = !changed_files.is_empty();
+
+        // Installs and updates first.
+        let keys: Vec<Key> = catalog.keys().cloned().collect();
+        for key in keys {
+            let doc = &catalog[&key];
+            let pf = &self.files[&texts[&key].0];
+            let fingerprint = fingerprint(doc, &pf.text);
+            let has_base = doc
+                .node
+                .get("spec")
+                .and_then(|s| s.get("baseProfileName"))
+                .is_some();
+            let ii = self.installer_index(key.0);
+            let entry = self.entries.entry(key.clone()).or_insert_with(|| {
+                let installed = ii.and_then(|i| self.installers[i].current(key.0, &key.1));
+                Entry {
+                    status: new_status(key.0, &key.1, Phase::Pending),
+                    doc_key: None,
+                    installed,
+                    retry: false,
+                }
+            });
+            entry.status.source = Some(doc.location.clone());
+            entry.status.mode = doc.mode;
+            let dup = duplicates.remove(&key);
+            let same = entry.doc_key.as_deref() == Some(fingerprint.as_str())
+                && entry.status.status != Phase::Terminating
+                && !entry.retry
+                && !(has_base && any_change);
+            if same && dup.is_none() {
+                continue;
+            }
+            entry.doc_key = Some(fingerprint);
+            entry.retry = false;
+            entry.status.errors = dup.unwrap_or_default();
+            entry.status.message = None;
+            let Some(ii) = ii else {
+                set_phase(entry, Phase::Pending);
+                entry.status.message = Some(format!(
+                    "no installer for {} on this node yet",
+                    key.0.as_str()
+                ));
+                continue;
+            };
+            let inst = &mut self.installers[ii];
+            let metrics = &self.shared.metrics;
+            if doc.disabled {
+                if entry.installed.is_some() {
+                    match inst.remove(key.0, &key.1) {
+                        Ok(()) => {
+                            entry.installed = None;
+                            metrics.profile_op(key.0, "delete");
+                        }
+                        Err(e) => {
+                            metrics.profile_error(key.0, "cannot-remove");
+                            entry.retry = true;
+                            entry.status.errors.push(plain(&e));
+                        }
+                    }
+                }
+                let keep = self
+                    .in_use
+                    .get(&key)
+                    .map(|u| u.0.clone())
+                    .unwrap_or_default();
+                let _ = inst.prune(key.0, &key.1, &keep);
+                set_phase(entry, Phase::Disabled);
+                entry.status.message = Some("disabled in the manifest: not installed".into());
+                sync_installed(entry);
+                continue;
+            }
+            match inst.compile(doc, &catalog) {
+                Ok(c) => {
+                    entry
+                        .status
+                        .errors
+                        .extend(c.warnings.iter().map(|d| report(&pf.path, &pf.text, d)));
+                    let hash = sha256_hex(&c.bytes);
+                    if entry.installed.as_ref().map(|i| &i.hash) == Some(&hash) {
+                        set_phase(entry, Phase::Installed);
+                    } else {
+                        set_phase(entry, Phase::InProgress);
+                        match inst.install(key.0, &key.1, &c) {
+                            Ok(i) => {
+                                if i.written {
+                                    metrics.profile_op(key.0, "update");
+                                }
+                                entry.installed = Some(i);
+                                set_phase(entry, Phase::Installed);
+                            }
+                            Err(e) => {
+                                metrics.profile_error(key.0, "cannot-install");
+                                entry.retry = true;
+                                entry.status.errors.push(plain(&e));
+                                entry.status.message = Some(
+                                    "install failed; the previous version stays in force".into(),
+                                );
+                                set_phase(entry, Phase::Error);
+                            }
+                        }
+                    }
+                    let mut keep = self
+                        .in_use
+                        .get(&key)
+                        .map(|u| u.0.clone())
+                        .unwrap_or_default();
+                    keep.extend(entry.installed.as_ref().map(|i| i.hash.clone()));
+                    let _ = inst.prune(key.0, &key.1, &keep);
+                }
+                Err(Rejected::Invalid(diags)) => {
+                    metrics.profile_error(key.0, "invalid-profile");
+                    entry.status.errors.extend(
+                        diags
+                            .iter()
+                            .filter(|d| d.is_error())
+                            .map(|d| report(&pf.path, &pf.text, d)),
+                    );
+                    entry.status.message = Some(if entry.installed.is_some() {
+                        "invalid; the previous version stays in force".into()
+                    } else {
+                        "invalid; not installed".into()
+                    });
+                    set_phase(entry, Phase::Error);
+                }
+                Err(Rejected::Waiting(why)) => {
+                    entry.retry = false;
+                    entry.status.message = Some(why);
+                    set_phase(entry, Phase::Pending);
+                }
+            }
+            sync_installed(entry);
+        }
+
+        // Profiles of files that no longer parse keep their version.
+        for (key, problems) in &protected {
+            if let Some(entry) = self.entries.get_mut(key) {
+                entry.status.errors = problems.clone();
+                entry.status.message = Some(if entry.installed.is_some() {
+                    "the manifest no longer parses; the previous version stays in force".into()
+                } else {
+                    "the manifest does not parse".into()
+                });
+                entry.doc_key = None;
+                set_phase(entry, Phase::Error);
+            }
+        }
+
+        // Then removals.
+        if !self.ready {
+            return;
+        }
+        let gone: Vec<Key> = self
+            .entries
+            .keys()
+            .filter(|k| !catalog.contains_key(*k) && !protected.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            let Some(ii) = self.installer_index(key.0) else {
+                self.entries.remove(&key);
+                continue;
+            };
+            let Some(entry) = self.entries.get_mut(&key) else {
+                continue;
+            };
+            let inst = &mut self.installers[ii];
+            if entry.status.status != Phase::Terminating {
+                set_phase(entry, Phase::Terminating);
+                entry.doc_key = None;
+            }
+            if entry.installed.is_some() || inst.current(key.0, &key.1).is_some() {
+                match inst.remove(key.0, &key.1) {
+                    Ok(()) => {
+                        entry.installed = None;
+                        self.shared.metrics.profile_op(key.0, "delete");
+                    }
+                    Err(e) => {
+                        self.shared.metrics.profile_error(key.0, "cannot-remove");
+                        entry.status.errors = vec![plain(&e)];
+                        entry.retry = true;
+                        continue;
+                    }
+                }
+            }
+            let keep = self
+                .in_use
+                .get(&key)
+                .map(|u| u.0.clone())
+                .unwrap_or_default();
+            if keep.is_empty() {
+                let _ = inst.prune(key.0, &key.1, &keep);
+                self.entries.remove(&key);
+            } else {
+                let _ = inst.prune(key.0, &key.1, &keep);
+                entry.status.message = Some(format!(
+                    "deleted; kept while {} process(es) use it",
+                    self.in_use[&key].1
+                ));
+                sync_installed(entry);
+            }
+        }
+    }
+
+    /// Check running processes and refresh what is in use.
+    pub fn verify(&mut self) {
+        self.last_verify = Some(Instant::now());
+        let mut versions = HashMap::new();
+        let mut index = ProfileIndex::new();
+        for ((kind, name), e) in &self.entries {
+            if *kind != ProfileKind::SeccompProfile {
+                continue;
+            }
+            index.insert(
+                name.clone(),
+                (
+                    e.status.status,
+                    e.installed.as_ref().map(|i| i.hash.clone()),
+                ),
+            );
+            if let Some(i) = &e.installed {
+                versions.insert(i.hash.clone(), name.clone());
+            }
+        }
+        let seccomp_dir = self.cfg.kubelet_root.join(seccomp::OPERATOR_DIR);
+        for name in index.keys() {
+            for h in version_hashes(&seccomp_dir.join(name)) {
+                versions.entry(h).or_insert_with(|| name.clone());
+            }
+        }
+        let attributor = self.shared.attributor.clone();
+        attributor.set_versions(versions);
+        let (checks, live) = verify::scan(&self.cfg.proc_root, &attributor, &index);
+        attributor.retain_containers(&live);
+        let mut in_use: BTreeMap<Key, (BTreeSet<String>, usize)> = BTreeMap::new();
+        for c in &checks {
+            if let Some(name) = &c.profile {
+                let u = in_use
+                    .entry((ProfileKind::SeccompProfile, name.clone()))
+                    .or_default();
+                u.0.extend(c.profile_version.clone());
+                u.1 += 1;
+            }
+        }
+        let changed = in_use != self.in_use || checks != self.processes;
+        self.in_use = in_use;
+        self.processes = checks;
+        if changed {
+            self.publish();
+        }
+    }
+
+    fn publish(&mut self) {
+        let mut profiles: Vec<ProfileStatus> = self
+            .entries
+            .iter()
+            .map(|(k, e)| {
+                let mut s = e.status.clone();
+                s.in_use_by = self.in_use.get(k).map_or(0, |u| u.1);
+                s
+            })
+            .collect();
+        profiles.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+        let status = NodeStatus {
+            node: self.cfg.node.clone(),
+            ready: self.ready,
+            manifests: self.cfg.manifests.clone(),
+            profiles,
+            file_errors: self.file_errors.clone(),
+            processes: self.processes.clone(),
+            enricher: EnricherStatus::default(),
+        };
+        if let Ok(mut g) = self.shared.status.write() {
+            *g = status;
+        }
+    }
+}
+
+fn version_hashes(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn new_status(kind: ProfileKind, name: &str, phase: Phase) -> ProfileStatus {
+    ProfileStatus {
+        kind,
+        name: name.to_owned(),
+        status: phase,
+        mode: Mode::Enforce,
+        source: None,
+        version: None,
+        path: None,
+        localhost_profile: None,
+        errors: Vec::new(),
+        message: None,
+        in_use_by: 0,
+        updated: now_secs(),
+    }
+}
+
+fn set_phase(entry: &mut Entry, phase: Phase) {
+    if entry.status.status != phase {
+        entry.status.status = phase;
+        entry.status.updated = now_secs();
+    }
+}
+
+fn sync_installed(entry: &mut Entry) {
+    entry.status.version = entry.installed.as_ref().map(|i| i.hash.clone());
+    entry.status.path = entry.installed.as_ref().map(|i| i.path.clone());
+    entry.status.localhost_profile = entry.installed.as_ref().and_then(|i| i.reference.clone());
+}
+
+fn plain(e: &NodeError) -> ProblemReport {
+    let mut message = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        src = s.source();
+    }
+    ProblemReport {
+        location: None,
+        message,
+        help: None,
+    }
+}
+
+/// What identifies a document's effect: its text, mode and state.
+fn fingerprint(doc: &ManifestDoc, text: &str) -> String {
+    let body = text.get(doc.node.span.range()).unwrap_or("");
+    sha256_hex(format!("{:?}|{:?}|{}|{body}", doc.mode, doc.kind, doc.disabled).as_bytes())
+}

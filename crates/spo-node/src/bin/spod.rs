@@ -1,0 +1,188 @@
+//! `spod`: the spo-rs node agent, standalone.
+//!
+//! Watches a directory of profile manifests, installs them (seccomp for
+//! the kubelet under `--kubelet-root`), verifies running processes,
+//! enriches audit events, and serves `/status`, `/metrics`,
+//! `/violations`, `/healthz` and `/readyz` on `--listen`.
+//!
+//! There is no shutdown hook on purpose: every write is atomic, so the
+//! default action of SIGTERM (or a SIGKILL) cannot leave a partial file.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use spo_node::agent::{Agent, AgentConfig, Shared};
+use spo_node::enrich::bundle::DEFAULT_BUNDLE_PATTERNS;
+use spo_node::enrich::source::{self, RecordSource, AUDITD_LOG};
+use spo_node::enrich::{Enricher, EventLog};
+use spo_node::http::HttpServer;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AuditSource {
+    /// The best available: netlink, else auditd's log, else /dev/kmsg.
+    Auto,
+    /// The audit netlink multicast group.
+    Netlink,
+    /// auditd's log file (`--auditd-log`).
+    Auditd,
+    /// /dev/kmsg (rate-limited by the kernel).
+    Kmsg,
+    /// No enrichment.
+    None,
+}
+
+/// The spo-rs node agent.
+#[derive(Debug, Parser)]
+#[command(name = "spod", version)]
+struct Args {
+    /// Directory of profile manifests (YAML or JSON, several documents per file).
+    #[arg(long, value_name = "DIR")]
+    manifests: PathBuf,
+    /// The kubelet root; seccomp profiles go to KUBELET_ROOT/seccomp/operator/NAME.json.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/kubelet")]
+    kubelet_root: PathBuf,
+    /// The agent's own state: policy stores and the event log.
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/spod")]
+    state: PathBuf,
+    /// Address of the status, metrics and health endpoints.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100")]
+    listen: String,
+    /// Node name in status, events and metrics (default: the host name).
+    #[arg(long)]
+    node: Option<String>,
+    /// Where audit records come from.
+    #[arg(long, value_enum, default_value = "auto")]
+    audit_source: AuditSource,
+    /// auditd's log, for `--audit-source auditd` or as a fallback.
+    #[arg(long, value_name = "FILE", default_value = AUDITD_LOG)]
+    auditd_log: PathBuf,
+    /// The JSON-lines event log (default: STATE/events.jsonl).
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Where runtime bundles are, `{id}` standing for the container id and
+    /// `*` for one directory level (repeatable; default: containerd,
+    /// CRI-O/podman and Docker locations).
+    #[arg(long = "bundle-pattern", value_name = "PATTERN")]
+    bundle_patterns: Vec<String>,
+    /// Manifest scan interval in milliseconds.
+    #[arg(long, default_value_t = 250)]
+    interval_ms: u64,
+    /// Scan and install once, print the status as JSON, and exit (1 if any
+    /// profile is in Error).
+    #[arg(long)]
+    once: bool,
+}
+
+fn open_source(args: &Args) -> std::result::Result<Box<dyn RecordSource>, String> {
+    match args.audit_source {
+        AuditSource::Auto => source::open_best(&args.auditd_log),
+        AuditSource::Netlink => source::NetlinkSource::open()
+            .map(|s| Box::new(s) as Box<dyn RecordSource>)
+            .map_err(|e| e.to_string()),
+        AuditSource::Auditd => source::AuditdLogSource::open(&args.auditd_log)
+            .map(|s| Box::new(s) as Box<dyn RecordSource>)
+            .map_err(|e| e.to_string()),
+        AuditSource::Kmsg => source::KmsgSource::open()
+            .map(|s| Box::new(s) as Box<dyn RecordSource>)
+            .map_err(|e| e.to_string()),
+        AuditSource::None => Err("disabled with --audit-source none".into()),
+    }
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let mut cfg = AgentConfig::new(
+        args.manifests.clone(),
+        args.kubelet_root.clone(),
+        args.state.clone(),
+    );
+    if let Some(n) = &args.node {
+        cfg.node = n.clone();
+    }
+    cfg.interval = Duration::from_millis(args.interval_ms.max(10));
+    let patterns = if args.bundle_patterns.is_empty() {
+        DEFAULT_BUNDLE_PATTERNS
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect()
+    } else {
+        args.bundle_patterns.clone()
+    };
+    let shared = Arc::new(Shared::new(patterns));
+    let mut agent = Agent::new(cfg.clone(), shared.clone()).context("cannot start the agent")?;
+
+    if args.once {
+        while !agent.is_ready() {
+            agent.tick();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agent.verify();
+        let status = shared.snapshot();
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        let errors = status
+            .profiles
+            .iter()
+            .any(|p| p.status == spo_node::status::Phase::Error);
+        std::process::exit(i32::from(errors || !status.file_errors.is_empty()));
+    }
+
+    let server = HttpServer::start(&args.listen, shared.clone())?;
+    eprintln!("spod: listening on {}", server.addr());
+
+    match open_source(&args) {
+        Ok(mut src) => {
+            if let Ok(mut g) = shared.source.write() {
+                *g = (src.name().to_owned(), None);
+            }
+            let events = args
+                .events
+                .clone()
+                .unwrap_or_else(|| args.state.join("events.jsonl"));
+            let log = EventLog::open(&events)
+                .with_context(|| format!("cannot open {}", events.display()))?;
+            let mut enricher = Enricher::new(
+                cfg.node.clone(),
+                shared.attributor.clone(),
+                shared.metrics.clone(),
+                shared.ring.clone(),
+                shared.counters.clone(),
+                Some(log),
+            );
+            let sh = shared.clone();
+            std::thread::Builder::new()
+                .name("spod-audit".into())
+                .spawn(move || loop {
+                    match src.next(Duration::from_millis(100)) {
+                        Ok(Some((ty, text))) => {
+                            enricher.handle(ty, &text);
+                        }
+                        Ok(None) => enricher.flush(),
+                        Err(e) => {
+                            eprintln!("spod: audit source failed: {e}");
+                            if let Ok(mut g) = sh.source.write() {
+                                g.1 = Some(e.to_string());
+                            }
+                            std::thread::sleep(Duration::from_secs(1));
+                        }
+                    }
+                    sh.counters
+                        .lost
+                        .store(src.lost(), std::sync::atomic::Ordering::Relaxed);
+                })?;
+        }
+        Err(why) => {
+            eprintln!("spod: no audit source, enrichment is off: {why}");
+            if let Ok(mut g) = shared.source.write() {
+                *g = ("none".into(), Some(why));
+            }
+        }
+    }
+
+    let stop = AtomicBool::new(false);
+    agent.run(&stop);
+    Ok(())
+}
