@@ -730,3 +730,107 @@ fn the_installer_names_what_the_kernel_refused() {
         assert_eq!(wait(pid), Outcome::Exited(want), "flags {flags:#x}");
     }
 }
+
+/// Seccomp profile files under `dir` (JSON and YAML).
+fn profile_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("json" | "yaml" | "yml")
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What the kernel should do to a child that calls `exit_group(0)`, then
+/// `exit(0)`, then executes an undefined instruction.
+fn predicted_exit(f: &Filter) -> Outcome {
+    let arch = native();
+    for name in ["exit_group", "exit"] {
+        let nr = arch.syscall_number(name).unwrap();
+        match f.evaluate(arch, nr, &[0; 6]) {
+            a if a.permits() => return Outcome::Exited(0),
+            Action::KillProcess | Action::KillThread | Action::Trap => {
+                return Outcome::Signaled(libc::SIGSYS)
+            }
+            _ => {}
+        }
+    }
+    Outcome::Signaled(libc::SIGILL)
+}
+
+#[cfg(target_arch = "x86_64")]
+fn exit_child() -> i32 {
+    // SAFETY: leaves the process by whichever route the filter allows; the
+    // final undefined instruction ends it with SIGILL whatever the filter.
+    unsafe {
+        libc::syscall(libc::SYS_exit_group, 0);
+        libc::syscall(libc::SYS_exit, 0);
+        std::arch::asm!("ud2", options(noreturn));
+    }
+}
+
+/// Every real-world profile shipped with the repository (and the shared
+/// corpus, when present) compiles to a program the kernel accepts and
+/// enforces as the model predicts for the calls that end a process.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn real_world_profiles_load_into_the_kernel() {
+    if !seccomp_usable() {
+        return;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = profile_files(&root.join("crates/spo-parse/tests/fixtures/seccomp/valid"));
+    files.extend(profile_files(&root.join("examples/seccomp")));
+    let shared = root.join("../shared/corpus/seccomp");
+    if shared.exists() {
+        files.extend(profile_files(&shared));
+    } else {
+        eprintln!("SKIPPED (shared corpus part): {} absent", shared.display());
+    }
+    assert!(
+        files.len() >= 5,
+        "expected the repository's profiles, found {}",
+        files.len()
+    );
+    let target = spo_model::seccomp::Target::default();
+    let mut failures = Vec::new();
+    let mut loaded = 0;
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let file = spo_parse::seccomp::parse_file(&text);
+        if file.has_errors() {
+            continue;
+        }
+        for doc in &file.documents {
+            let filter = spo_model::seccomp::resolve(&doc.spec, &target);
+            let prog = match spo_compile::seccomp::compile(&filter) {
+                Ok(insns) => Program::from_bytes(&spo_compile::bpf::to_bytes(&insns)).unwrap(),
+                Err(e) => {
+                    failures.push(format!("{}: does not compile: {e}", path.display()));
+                    continue;
+                }
+            };
+            let want = predicted_exit(&filter);
+            let (_, got) = in_child(&prog, 0, exit_child);
+            if got != want {
+                failures.push(format!(
+                    "{} ({} instructions): expected {want:?}, got {got:?} (exit status 100+ is an install errno)",
+                    path.display(),
+                    prog.len()
+                ));
+            }
+            loaded += 1;
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(loaded >= 5, "only {loaded} profiles were loaded");
+    eprintln!("{loaded} real-world profiles loaded and enforced");
+}
