@@ -213,3 +213,43 @@ fn a_profile_that_blocks_execve_is_refused_with_a_reason() {
         assert!(marker.exists());
     }
 }
+
+#[test]
+fn docker_default_runs_a_shell_and_blocks_namespace_creation() {
+    if !usable() {
+        return;
+    }
+    let profile =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seccomp/docker-default.json");
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists());
+    let Some(unshare) = unshare else {
+        eprintln!("SKIPPED: no unshare binary (Debian util-linux)");
+        return;
+    };
+    let script = format!(
+        "echo started; {} --user true; echo unshare=$?",
+        unshare.display()
+    );
+    let out = run(
+        &profile,
+        false,
+        &["/bin/sh".as_ref(), "-c".as_ref(), script.as_ref()],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert!(stdout.contains("started"), "stdout: {stdout}");
+    // Without CAP_SYS_ADMIN in the target, Docker's profile denies unshare.
+    assert!(
+        stdout.contains("unshare=1"),
+        "stdout: {stdout}; stderr: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "stderr: {}",
+        stderr(&out)
+    );
+}
