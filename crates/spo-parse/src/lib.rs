@@ -8,6 +8,7 @@
 
 pub mod cil;
 mod diagnostic;
+pub mod apparmor;
 pub mod document;
 mod error;
 pub mod seccomp;
