@@ -95,6 +95,32 @@ pub enum NodeError {
         /// What it printed.
         output: String,
     },
+    /// A recorder could not set up, run or read its kernel facility.
+    #[error("{recorder} recorder: cannot {op}")]
+    Recorder {
+        /// Which recorder (`ebpf`, `ptrace`, `logs`).
+        recorder: &'static str,
+        /// What was attempted.
+        op: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel's verifier refused the recorder's eBPF program.
+    #[error("the kernel refused the eBPF recorder program: {log}")]
+    BpfRefused {
+        /// The verifier's log, last lines.
+        log: String,
+        /// The kernel's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The recorded workload could not be run as asked.
+    #[error("{what}")]
+    Workload {
+        /// What went wrong.
+        what: String,
+    },
     /// The HTTP server could not listen.
     #[error("cannot listen on `{addr}`: {reason}")]
     Listen {

@@ -8,6 +8,7 @@ pub mod enrich;
 pub mod http;
 pub mod metrics;
 mod error;
+pub mod record;
 pub mod seccomp;
 pub mod status;
 pub mod store;

@@ -1,0 +1,309 @@
+//! One recording from start to finish: contain the workload, start it
+//! under a recorder, wait for it to be ready, drive it with the trigger,
+//! stop it, and collect what the recorder saw.
+//!
+//! The sequencing lives here, once, so the three recorders differ only in
+//! how they observe calls; that is what lets a test demand that they agree.
+#![allow(unsafe_code)]
+
+use std::ffi::OsString;
+use std::fmt;
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::str::FromStr;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::cgroup::{self, Cgroup};
+use super::set::SyscallSet;
+use super::{ebpf, logs, ptrace};
+use crate::NodeError;
+
+/// How calls are observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RecorderKind {
+    /// An eBPF program on the `sys_enter` raw tracepoint counting calls of
+    /// the workload's cgroup: cheapest, needs `CAP_BPF` and `CAP_PERFMON`.
+    Ebpf,
+    /// ptrace on every process and thread of the workload: needs nothing
+    /// but is slow.
+    Ptrace,
+    /// A seccomp filter logging every call, read back from the audit
+    /// netlink socket: the mechanism complain mode uses.
+    Logs,
+}
+
+impl RecorderKind {
+    /// Every recorder.
+    pub const ALL: &'static [RecorderKind] = &[RecorderKind::Ebpf, RecorderKind::Ptrace, RecorderKind::Logs];
+
+    /// The name used on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecorderKind::Ebpf => "ebpf",
+            RecorderKind::Ptrace => "ptrace",
+            RecorderKind::Logs => "logs",
+        }
+    }
+
+    /// The best recorder this host supports: eBPF where the kernel accepts
+    /// the program, ptrace otherwise.
+    pub fn best_available() -> RecorderKind {
+        if ebpf::available() {
+            RecorderKind::Ebpf
+        } else {
+            RecorderKind::Ptrace
+        }
+    }
+}
+
+impl fmt::Display for RecorderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RecorderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        RecorderKind::ALL
+            .iter()
+            .copied()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown recorder `{s}` (expected ebpf, ptrace or logs)"))
+    }
+}
+
+/// What to record and how.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The workload: program and arguments.
+    pub command: Vec<OsString>,
+    /// The recorder.
+    pub recorder: RecorderKind,
+    /// A shell command line that drives the workload once it is ready
+    /// (run with `sh -c`, not recorded); the workload is stopped when it
+    /// exits. Without it, the recording ends when the workload exits.
+    pub trigger: Option<String>,
+    /// Wait this long after start (after the port, if any) before the
+    /// trigger runs.
+    pub ready_delay: Option<Duration>,
+    /// The workload is ready when this TCP port on the loopback accepts
+    /// connections.
+    pub ready_port: Option<u16>,
+    /// Give up waiting for readiness after this long.
+    pub ready_timeout: Duration,
+    /// Time between SIGTERM and SIGKILL when stopping the workload.
+    pub grace: Duration,
+}
+
+impl Plan {
+    /// A plan to record `command` with `recorder` until it exits.
+    pub fn new(command: Vec<OsString>, recorder: RecorderKind) -> Plan {
+        Plan {
+            command,
+            recorder,
+            trigger: None,
+            ready_delay: None,
+            ready_port: None,
+            ready_timeout: Duration::from_secs(60),
+            grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What a recording found.
+#[derive(Debug, Clone)]
+pub struct Recording {
+    /// The calls seen.
+    pub syscalls: SyscallSet,
+    /// How the workload's first process ended.
+    pub workload: ExitStatus,
+    /// How the trigger ended, when there was one.
+    pub trigger: Option<ExitStatus>,
+    /// How long the recording took.
+    pub elapsed: Duration,
+    /// Things the user should know (workload killed, numbers unknown).
+    pub notes: Vec<String>,
+}
+
+/// A workload running under a recorder.
+pub(super) trait Running: Send {
+    /// Pid of the workload's first process.
+    fn pid(&self) -> u32;
+    /// The first process's exit status once it has exited (and is reaped).
+    fn try_wait(&mut self) -> Result<Option<ExitStatus>, NodeError>;
+    /// Distinct calls seen so far.
+    fn seen(&mut self) -> usize;
+    /// Everything seen; called once every process of the workload is gone.
+    fn finish(self: Box<Self>) -> Result<(SyscallSet, Vec<String>), NodeError>;
+}
+
+/// How often the progress callback runs.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Record `plan`. `progress` is called about every 100 ms with the time
+/// since the start and the distinct calls seen so far.
+pub fn record(plan: &Plan, progress: &mut dyn FnMut(Duration, usize)) -> Result<Recording, NodeError> {
+    let Some((program, args)) = plan.command.split_first() else {
+        return Err(NodeError::Workload { what: "no command to record".into() });
+    };
+    let cg = Cgroup::create()?;
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    let procs = cg.procs_writer()?;
+    // SAFETY: the hook makes one write(2) on a descriptor opened before the
+    // fork and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || cgroup::join(&procs));
+    }
+    let start = Instant::now();
+    let mut run = match plan.recorder {
+        RecorderKind::Ebpf => ebpf::start(cmd, &cg)?,
+        RecorderKind::Ptrace => ptrace::start(cmd)?,
+        RecorderKind::Logs => logs::start(cmd)?,
+    };
+    let mut notes = Vec::new();
+    let mut tick = |run: &mut Box<dyn Running>| progress(start.elapsed(), run.seen());
+
+    let outcome = drive(plan, &mut run, &cg, &mut notes, &mut tick);
+    if outcome.is_err() {
+        cg.kill_all();
+    }
+    // Every process must be gone before the recorder's set is final.
+    if !cg.wait_empty(plan.grace) {
+        cg.kill_all();
+        cg.wait_empty(Duration::from_secs(5));
+    }
+    let workload = wait_reaped(&mut run)?;
+    let trigger = outcome?;
+    let (syscalls, more) = run.finish()?;
+    notes.extend(more);
+    Ok(Recording { syscalls, workload, trigger, elapsed: start.elapsed(), notes })
+}
+
+/// Run the trigger phase (if any) and stop the workload; returns the
+/// trigger's status.
+fn drive(
+    plan: &Plan,
+    run: &mut Box<dyn Running>,
+    cg: &Cgroup,
+    notes: &mut Vec<String>,
+    tick: &mut dyn FnMut(&mut Box<dyn Running>),
+) -> Result<Option<ExitStatus>, NodeError> {
+    let Some(trigger) = &plan.trigger else {
+        // No trigger: the recording lasts as long as the workload.
+        while run.try_wait()?.is_none() {
+            tick(run);
+            thread::sleep(TICK);
+        }
+        if cg.populated() {
+            notes.push("processes the workload left behind were stopped".into());
+            stop(plan, run, cg, notes)?;
+        }
+        tick(run);
+        return Ok(None);
+    };
+    wait_ready(plan, run, tick)?;
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(trigger)
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|source| NodeError::Spawn { tool: "sh".into(), source })?;
+    let status = loop {
+        if let Some(s) = child.try_wait().map_err(|source| NodeError::Io {
+            op: "wait for the trigger",
+            path: "sh".into(),
+            source,
+        })? {
+            break s;
+        }
+        tick(run);
+        thread::sleep(TICK);
+    };
+    if let Some(s) = run.try_wait()? {
+        notes.push(format!("the workload exited ({s}) before the trigger finished"));
+    }
+    stop(plan, run, cg, notes)?;
+    tick(run);
+    Ok(Some(status))
+}
+
+/// Wait until the workload is ready: its port accepts a connection, then
+/// the delay passed. Fails if it exits or times out first.
+fn wait_ready(
+    plan: &Plan,
+    run: &mut Box<dyn Running>,
+    tick: &mut dyn FnMut(&mut Box<dyn Running>),
+) -> Result<(), NodeError> {
+    let deadline = Instant::now() + plan.ready_timeout;
+    let check_exit = |run: &mut Box<dyn Running>| -> Result<(), NodeError> {
+        match run.try_wait()? {
+            Some(s) => Err(NodeError::Workload { what: format!("the workload exited ({s}) before it was ready") }),
+            None => Ok(()),
+        }
+    };
+    if let Some(port) = plan.ready_port {
+        let addrs = [SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port))];
+        loop {
+            check_exit(run)?;
+            if addrs.iter().any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok()) {
+                break;
+            }
+            if Instant::now() >= deadline {
+                return Err(NodeError::Workload {
+                    what: format!("port {port} did not accept connections within {:?}", plan.ready_timeout),
+                });
+            }
+            tick(run);
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let delay = plan.ready_delay.unwrap_or(if plan.ready_port.is_some() { Duration::ZERO } else { Duration::from_secs(1) });
+    let until = Instant::now() + delay;
+    while Instant::now() < until {
+        check_exit(run)?;
+        tick(run);
+        thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
+    }
+    check_exit(run)
+}
+
+/// SIGTERM to the first process (and to any process left when it is already
+/// gone), SIGKILL to the whole cgroup after the grace period.
+fn stop(plan: &Plan, run: &mut Box<dyn Running>, cg: &Cgroup, notes: &mut Vec<String>) -> Result<(), NodeError> {
+    if run.try_wait()?.is_none() {
+        cgroup::signal(run.pid(), libc::SIGTERM);
+    } else {
+        for pid in cg.pids() {
+            cgroup::signal(pid, libc::SIGTERM);
+        }
+    }
+    let deadline = Instant::now() + plan.grace;
+    while cg.populated() {
+        run.try_wait()?;
+        if Instant::now() >= deadline {
+            notes.push(format!("the workload did not stop within {:?} of SIGTERM and was killed", plan.grace));
+            cg.kill_all();
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// The first process's status, waiting for the recorder to reap it.
+fn wait_reaped(run: &mut Box<dyn Running>) -> Result<ExitStatus, NodeError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(s) = run.try_wait()? {
+            return Ok(s);
+        }
+        if Instant::now() >= deadline {
+            return Err(NodeError::Workload { what: format!("process {} did not exit", run.pid()) });
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+}
