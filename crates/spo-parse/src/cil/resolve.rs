@@ -65,7 +65,7 @@ impl Ctx<'_> {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else {
             d = d.with_help(match ns {
-                Ns::Block => "declare the template, or add the CIL file that declares it with `--cil-base`".to_owned(),
+                Ns::Block | Ns::Macro => format!("add the CIL file that declares this {} with `--cil-base`", ns.noun()),
                 _ => format!("declare it with `({} {name})`, or add the policy that declares it with `--cil-base`", decl_keyword(ns)),
             });
         }
