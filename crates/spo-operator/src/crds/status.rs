@@ -1,0 +1,59 @@
+//! Status shared by the profile kinds.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a profile is in its life, aggregated over the nodes (SPO's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ProfileState {
+    /// Accepted, not yet picked up by any node.
+    Pending,
+    /// Some nodes are installing it.
+    InProgress,
+    /// Installed on every node.
+    Installed,
+    /// Being deleted; waits until no workload uses it.
+    Terminating,
+    /// At least one node failed to install it (the condition says why;
+    /// SPO leaves the status empty here).
+    Error,
+    /// Installed on some nodes only.
+    Partial,
+    /// `disabled: true`: kept but not installed.
+    Disabled,
+}
+
+impl ProfileState {
+    /// The name written in `.status.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileState::Pending => "Pending",
+            ProfileState::InProgress => "InProgress",
+            ProfileState::Installed => "Installed",
+            ProfileState::Terminating => "Terminating",
+            ProfileState::Error => "Error",
+            ProfileState::Partial => "Partial",
+            ProfileState::Disabled => "Disabled",
+        }
+    }
+}
+
+/// Status of a seccomp or AppArmor profile.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileStatus {
+    /// Aggregated state over the nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ProfileState>,
+    /// Conditions, one per type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Pods using the profile (`namespace/name`); a profile in use is not
+    /// deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub active_workloads: Vec<String>,
+    /// What to write in a pod's `securityContext.*Profile.localhostProfile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub localhost_profile: Option<String>,
+}

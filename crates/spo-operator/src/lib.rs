@@ -1,0 +1,14 @@
+//! The Kubernetes side of spo-rs.
+//!
+//! For now this crate owns the custom resource definitions: the Rust types
+//! of every spo-rs custom resource ([`crds`]), the CRD documents generated
+//! from them (so the schema the API server enforces can never drift from
+//! the types the operator deserialises), and conversions to the `spo-model`
+//! profile types the rest of the workspace speaks. The controllers and
+//! admission webhooks will live beside them.
+
+pub mod crds;
+mod error;
+
+pub use crds::{all_crds, all_crds_yaml, crd_files};
+pub use error::OperatorError;
