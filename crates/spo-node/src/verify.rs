@@ -137,7 +137,7 @@ pub fn scan(
             .and_then(|c| c.apparmor_profile.as_ref())
         {
             let got = apparmor.as_deref().unwrap_or("none");
-            if want != "unconfined" && !got.split(" (").next().is_some_and(|g| g == want) {
+            if want != "unconfined" && got.split(" (").next() != Some(want.as_str()) {
                 problems.push(format!("expected AppArmor profile `{want}`, found {got}"));
             }
         }

@@ -574,8 +574,33 @@ impl Agent {
             }
         }
         let changed = in_use != self.in_use || checks != self.processes;
+        let released: Vec<Key> = self
+            .in_use
+            .iter()
+            .filter(|(k, (versions, _))| {
+                in_use
+                    .get(*k)
+                    .is_none_or(|(now, _)| !versions.is_subset(now))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
         self.in_use = in_use;
         self.processes = checks;
+        // Versions no running process holds any more can go now.
+        for key in released {
+            let Some(ii) = self.installer_index(key.0) else {
+                continue;
+            };
+            let mut keep = self
+                .in_use
+                .get(&key)
+                .map(|u| u.0.clone())
+                .unwrap_or_default();
+            if let Some(i) = self.entries.get(&key).and_then(|e| e.installed.as_ref()) {
+                keep.insert(i.hash.clone());
+            }
+            let _ = self.installers[ii].prune(key.0, &key.1, &keep);
+        }
         if changed {
             self.publish();
         }

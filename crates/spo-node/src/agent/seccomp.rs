@@ -35,8 +35,10 @@ pub struct SeccompInstaller {
 impl SeccompInstaller {
     /// An installer writing under `kubelet_root`.
     pub fn new(kubelet_root: &Path) -> Result<SeccompInstaller, NodeError> {
-        let mut target = Target::default();
-        target.kernel = kernel_version();
+        let target = Target {
+            kernel: kernel_version(),
+            ..Target::default()
+        };
         Ok(SeccompInstaller {
             store: VersionedStore::open(kubelet_root.join(OPERATOR_DIR), "json")?,
             target,

@@ -1,0 +1,273 @@
+//! The agent's reconcile loop on real directories: installs, updates,
+//! renames, deletions, broken manifests, disabled profiles and names that
+//! would escape the target directory.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use spo_node::agent::{Agent, AgentConfig, Shared};
+use spo_node::status::{Mode, NodeStatus, Phase, ProfileStatus};
+use spo_node::store::sha256_hex;
+
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    manifests: PathBuf,
+    operator: PathBuf,
+    agent: Agent,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let manifests = tmp.path().join("manifests");
+    fs::create_dir(&manifests).unwrap();
+    let mut cfg = AgentConfig::new(
+        manifests.clone(),
+        tmp.path().join("kubelet"),
+        tmp.path().join("state"),
+    );
+    cfg.interval = Duration::from_millis(0);
+    cfg.node = "test-node".into();
+    // No process on this machine carries these test profiles: an empty
+    // /proc keeps verification out of the way.
+    cfg.proc_root = tmp.path().join("no-proc");
+    let agent = Agent::new(cfg, Arc::new(Shared::new(Vec::new()))).unwrap();
+    Fixture {
+        operator: tmp.path().join("kubelet/seccomp/operator"),
+        _tmp: tmp,
+        manifests,
+        agent,
+    }
+}
+
+impl Fixture {
+    fn settle(&mut self) -> NodeStatus {
+        for _ in 0..5 {
+            self.agent.tick();
+        }
+        self.agent.verify();
+        self.agent.shared().snapshot()
+    }
+
+    fn write(&self, file: &str, text: &str) {
+        let tmp = self.manifests.join(format!(".{file}.tmp"));
+        fs::write(&tmp, text).unwrap();
+        fs::rename(tmp, self.manifests.join(file)).unwrap();
+    }
+}
+
+fn profile(name: &str, extra_meta: &str, spec: &str) -> String {
+    format!(
+        "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata:\n  name: {name}\n{extra_meta}spec:\n{spec}"
+    )
+}
+
+const DENY_MKDIR: &str = "  defaultAction: SCMP_ACT_ALLOW\n  syscalls:\n  - action: SCMP_ACT_ERRNO\n    errnoRet: 1\n    names: [mkdir, mkdirat]\n";
+
+fn find<'a>(s: &'a NodeStatus, name: &str) -> &'a ProfileStatus {
+    s.profiles
+        .iter()
+        .find(|p| p.name == name)
+        .unwrap_or_else(|| panic!("no {name} in {s:#?}"))
+}
+
+fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+}
+
+#[test]
+fn install_update_break_and_delete() {
+    let mut f = fixture();
+    f.write(
+        "a.yaml",
+        &format!(
+            "{}---\n{}",
+            profile("one", "", DENY_MKDIR),
+            profile("two", "", DENY_MKDIR)
+        ),
+    );
+    let s = f.settle();
+    assert!(s.ready);
+    let one = find(&s, "one");
+    assert_eq!(one.status, Phase::Installed, "{one:#?}");
+    assert_eq!(one.localhost_profile.as_deref(), Some("operator/one.json"));
+    let installed = fs::read(f.operator.join("one.json")).unwrap();
+    assert_eq!(
+        one.version.as_deref(),
+        Some(sha256_hex(&installed).as_str())
+    );
+    let v1 = one.version.clone().unwrap();
+    let j = read_json(&f.operator.join("one.json"));
+    assert_eq!(j["defaultAction"], "SCMP_ACT_ALLOW");
+    assert_eq!(j["syscalls"][0]["action"], "SCMP_ACT_ERRNO");
+    assert_eq!(find(&s, "two").source.as_ref().unwrap().line, 12);
+
+    // Complain mode: every blocking action becomes SCMP_ACT_LOG.
+    let complain = "  annotations:\n    spo-rs.io/mode: complain\n";
+    f.write(
+        "a.yaml",
+        &format!(
+            "{}---\n{}",
+            profile("one", complain, DENY_MKDIR),
+            profile("two", "", DENY_MKDIR)
+        ),
+    );
+    let s = f.settle();
+    let one = find(&s, "one");
+    assert_eq!((one.status, one.mode), (Phase::Installed, Mode::Complain));
+    let v2 = one.version.clone().unwrap();
+    assert_ne!(v1, v2);
+    assert_eq!(
+        read_json(&f.operator.join("one.json"))["syscalls"][0]["action"],
+        "SCMP_ACT_LOG"
+    );
+    // The previous version is pruned once nothing uses it.
+    assert!(!f.operator.join(format!("one/{v1}.json")).exists());
+    assert!(f.operator.join(format!("one/{v2}.json")).exists());
+
+    // A semantic error: Error with the location, the old version in force.
+    let bad = DENY_MKDIR.replace("mkdirat", "mkdirrat");
+    f.write(
+        "a.yaml",
+        &format!(
+            "{}---\n{}",
+            profile("one", complain, &bad),
+            profile("two", "", DENY_MKDIR)
+        ),
+    );
+    let s = f.settle();
+    let one = find(&s, "one");
+    assert_eq!(one.status, Phase::Error);
+    assert_eq!(one.version.as_deref(), Some(v2.as_str()));
+    let err = &one.errors[0];
+    assert!(err.message.contains("mkdirrat"), "{err:?}");
+    let loc = err.location.as_ref().unwrap();
+    assert_eq!(
+        (loc.file.file_name().unwrap().to_str(), loc.line),
+        (Some("a.yaml"), 12)
+    );
+    assert_eq!(
+        sha256_hex(&fs::read(f.operator.join("one.json")).unwrap()),
+        v2
+    );
+    assert_eq!(find(&s, "two").status, Phase::Installed);
+    let metrics = f.agent.shared().metrics.render(&s);
+    assert!(
+        metrics.contains("spo_profiles{kind=\"SeccompProfile\",status=\"Error\"} 1"),
+        "{metrics}"
+    );
+
+    // A syntax error: both profiles of the file keep their versions.
+    f.write("a.yaml", "apiVersion: [unclosed\n");
+    let s = f.settle();
+    assert_eq!(find(&s, "one").status, Phase::Error);
+    assert_eq!(find(&s, "two").status, Phase::Error);
+    assert!(f.operator.join("two.json").exists());
+    assert!(!s.file_errors.is_empty());
+
+    // Fixed again, then deleted: files go, status goes.
+    f.write("a.yaml", &profile("one", "", DENY_MKDIR));
+    let s = f.settle();
+    assert_eq!(find(&s, "one").status, Phase::Installed);
+    assert!(!s.profiles.iter().any(|p| p.name == "two"), "{s:#?}");
+    assert!(!f.operator.join("two.json").exists());
+    assert!(!f.operator.join("two").exists());
+    fs::remove_file(f.manifests.join("a.yaml")).unwrap();
+    let s = f.settle();
+    assert!(s.profiles.is_empty(), "{s:#?}");
+    assert_eq!(fs::read_dir(&f.operator).unwrap().count(), 0);
+}
+
+#[test]
+fn renames_disabled_profiles_duplicates_and_hostile_names() {
+    let mut f = fixture();
+    f.write("a.yaml", &profile("web", "", DENY_MKDIR));
+    let s = f.settle();
+    let v = find(&s, "web").version.clone().unwrap();
+    // Renaming the file changes nothing but the source.
+    fs::rename(f.manifests.join("a.yaml"), f.manifests.join("b.yaml")).unwrap();
+    let s = f.settle();
+    let web = find(&s, "web");
+    assert_eq!(web.version.as_deref(), Some(v.as_str()));
+    assert!(web.source.as_ref().unwrap().file.ends_with("b.yaml"));
+    // Renaming the profile installs the new name before removing the old.
+    f.write("b.yaml", &profile("web2", "", DENY_MKDIR));
+    let s = f.settle();
+    assert_eq!(find(&s, "web2").status, Phase::Installed);
+    assert!(!f.operator.join("web.json").exists());
+
+    // Disabled: kept in status, not installed.
+    f.write(
+        "b.yaml",
+        &profile("web2", "", &format!("{DENY_MKDIR}  disabled: true\n")),
+    );
+    let s = f.settle();
+    assert_eq!(find(&s, "web2").status, Phase::Disabled);
+    assert!(!f.operator.join("web2.json").exists());
+
+    // The same name twice: the first file wins, the second is reported.
+    f.write("c.yaml", &profile("web2", "", DENY_MKDIR));
+    let s = f.settle();
+    assert_eq!(find(&s, "web2").status, Phase::Disabled);
+    assert!(
+        s.file_errors
+            .iter()
+            .any(|e| e.message.contains("also defined")),
+        "{:#?}",
+        s.file_errors
+    );
+
+    // Names that would escape the directory never reach the disk.
+    for bad in ["../escape", "a/b", "\"x\\0y\"", &"a".repeat(254), "UPPER"] {
+        f.write("d.yaml", &profile(bad, "", DENY_MKDIR));
+        let s = f.settle();
+        assert!(
+            s.file_errors
+                .iter()
+                .any(|e| e.message.starts_with("invalid profile name")),
+            "{bad}: {:#?}",
+            s.file_errors
+        );
+    }
+    let kubelet = f.operator.parent().unwrap().parent().unwrap();
+    let mut all = Vec::new();
+    walk(kubelet, &mut all);
+    assert!(all.iter().all(|p| p.starts_with(&f.operator)), "{all:?}");
+    assert!(!all.iter().any(|p| p.to_string_lossy().contains("escape")));
+}
+
+#[test]
+fn base_profiles_are_merged_and_waited_for() {
+    let mut f = fixture();
+    let child = "  defaultAction: SCMP_ACT_ERRNO\n  baseProfileName: base\n  syscalls:\n  - action: SCMP_ACT_ALLOW\n    names: [read]\n";
+    f.write("child.yaml", &profile("child", "", child));
+    let s = f.settle();
+    let c = find(&s, "child");
+    assert_eq!(c.status, Phase::Pending);
+    assert!(
+        c.message
+            .as_deref()
+            .unwrap_or("")
+            .contains("base profile `base`"),
+        "{c:#?}"
+    );
+    f.write("base.yaml", &profile("base", "", "  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - action: SCMP_ACT_ALLOW\n    names: [write]\n"));
+    let s = f.settle();
+    assert_eq!(find(&s, "child").status, Phase::Installed);
+    let j = read_json(&f.operator.join("child.json"));
+    assert_eq!(
+        j["syscalls"][0]["names"],
+        serde_json::json!(["write", "read"])
+    );
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            walk(&e.path(), out);
+        } else {
+            out.push(e.path());
+        }
+    }
+}
