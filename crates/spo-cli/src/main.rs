@@ -27,6 +27,14 @@ enum Command {
     Simulate(commands::simulate::Args),
     /// Run a command under a seccomp profile.
     Run(commands::RunArgs),
+    /// Record a workload's syscalls into a profile.
+    Record(commands::record::Args),
+    /// Union several seccomp profiles.
+    Merge(commands::merge::Args),
+    /// Show syscalls added and removed between two seccomp profiles.
+    Diff(commands::diff::Args),
+    /// Install a SELinux profile into an offline policy store.
+    Install(commands::install::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +43,10 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::main(&a),
         Command::Compile(a) => commands::compile::main(&a),
         Command::Simulate(a) => commands::simulate::main(&a),
+        Command::Record(a) => commands::record::main(&a),
+        Command::Merge(a) => commands::merge::main(&a),
+        Command::Diff(a) => commands::diff::main(&a),
+        Command::Install(a) => commands::install::main(&a),
         Command::Run(a) => commands::run::run(&a.profile, a.complain, &a.command)
             .map(|code| u8::try_from(code).unwrap_or(1)),
     };

@@ -16,6 +16,8 @@ pub enum Emit {
     Bpf,
     /// Readable seccomp BPF.
     Disasm,
+    /// SELinux CIL (from a SelinuxProfile or RawSelinuxProfile).
+    Cil,
 }
 
 /// Arguments of `spoc compile`.
@@ -42,13 +44,28 @@ pub struct Args {
 
 /// Run `spoc compile`.
 pub fn main(args: &Args) -> Result<u8> {
-    let bytes = compile_seccomp(args)?;
+    let bytes = match args.emit {
+        Emit::Bpf | Emit::Disasm => compile_seccomp(args)?,
+        Emit::Cil => compile_cil(args)?,
+    };
     let Some(bytes) = bytes else { return Ok(1) };
     match &args.output {
         Some(path) => std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?,
         None => std::io::stdout().write_all(&bytes).context("cannot write to standard output")?,
     }
     Ok(0)
+}
+
+fn compile_cil(args: &Args) -> Result<Option<Vec<u8>>> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    match crate::kinds::selinux::compile_cil(&args.file, &text)? {
+        Ok(cil) => Ok(Some(cil.into_bytes())),
+        Err(diags) => {
+            eprint!("{}", render(OutputFormat::Human, &args.file, &text, &diags, super::color()));
+            eprintln!("{}: invalid, nothing compiled", args.file.display());
+            Ok(None)
+        }
+    }
 }
 
 fn compile_seccomp(args: &Args) -> Result<Option<Vec<u8>>> {
@@ -75,5 +92,6 @@ fn compile_seccomp(args: &Args) -> Result<Option<Vec<u8>>> {
     Ok(Some(match args.emit {
         Emit::Bpf => spo_compile::bpf::to_bytes(&prog),
         Emit::Disasm => spo_compile::bpf::disassemble(&prog).into_bytes(),
+        Emit::Cil => unreachable!("handled by compile_cil"),
     }))
 }

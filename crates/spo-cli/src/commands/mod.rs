@@ -1,6 +1,10 @@
 //! One module per `spoc` verb.
 
 pub mod compile;
+pub mod diff;
+pub mod install;
+pub mod merge;
+pub mod record;
 pub mod run;
 pub mod simulate;
 pub mod validate;

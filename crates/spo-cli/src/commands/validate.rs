@@ -34,38 +34,56 @@ pub struct Args {
 /// Diagnostics of one file, with the text they point into.
 pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
 
+/// Resource kinds handled by the SELinux glue.
+const SELINUX_KINDS: &[&str] = &["SelinuxProfile", "RawSelinuxProfile"];
+
 /// Check one file; the result may include other files (AppArmor includes).
 pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagnostics>> {
     let own = |d: Vec<Diagnostic>| vec![(path.to_path_buf(), text.to_owned(), d)];
     match kinds::detect(path, text) {
         FileKind::Documents => {
             let (docs, mut diags) = parse_documents(text);
+            let mut selinux = false;
             for doc in &docs {
                 match kind_of(doc) {
                     DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document(doc).1),
-                    DocKind::Resource(k) if k == "SeccompProfile" => diags.extend(spo_parse::seccomp::lower_document(doc).1),
+                    DocKind::Resource(k) if k == "SeccompProfile" => {
+                        diags.extend(spo_parse::seccomp::lower_document(doc).1)
+                    }
+                    DocKind::Resource(k) if SELINUX_KINDS.contains(&k.as_str()) => selinux = true,
                     DocKind::Resource(k) => {
                         let span = doc.get("kind").map_or(doc.span, |n| n.span);
-                        diags.push(
-                            Diagnostic::error(span, format!("unsupported kind `{k}`"))
-                                .with_help("spoc validates SeccompProfile, SelinuxProfile, RawSelinuxProfile and AppArmorProfile resources"),
-                        );
+                        let known = ["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile"];
+                        let mut d = Diagnostic::error(span, format!("unsupported kind `{k}`"));
+                        d.help = Some(match spo_model::suggest::did_you_mean(&k, known) {
+                            Some(s) => format!("did you mean `{s}`?"),
+                            None => format!("spoc validates {}", known.join(", ")),
+                        });
+                        diags.push(d);
                     }
                     DocKind::Unknown => diags.push(
-                        Diagnostic::error(spo_parse::Span::new(doc.span.start, doc.span.start + 1), "not a profile: no `kind` and no `defaultAction`")
-                            .with_help("write a custom resource (apiVersion, kind, spec) or an OCI seccomp object"),
+                        Diagnostic::error(
+                            spo_parse::Span::new(doc.span.start, doc.span.start + 1),
+                            "not a profile: no `kind` and no `defaultAction`",
+                        )
+                        .with_help("write a custom resource (apiVersion, kind, spec) or an OCI seccomp object"),
                     ),
                 }
+            }
+            if selinux && diags.iter().all(|d| !d.message.starts_with("YAML syntax error")) {
+                diags.extend(kinds::selinux::validate(path, text, &args.cil_base)?);
             }
             if docs.is_empty() && diags.is_empty() {
                 diags.push(Diagnostic::error(spo_parse::Span::point(0), "the file holds no profile"));
             }
             diags.sort_by_key(|d| d.span.start);
+            diags.dedup();
             Ok(own(diags))
         }
-        FileKind::Cil | FileKind::AppArmor => Ok(own(vec![Diagnostic::error(
+        FileKind::Cil => Ok(own(kinds::selinux::validate(path, text, &args.cil_base)?)),
+        FileKind::AppArmor => Ok(own(vec![Diagnostic::error(
             spo_parse::Span::point(0),
-            "this build of spoc reads seccomp profiles only",
+            "this build of spoc reads seccomp and SELinux profiles only",
         )])),
     }
 }

@@ -1,6 +1,7 @@
 //! Per-profile-kind glue between the command line and the libraries.
 
 pub mod seccomp;
+pub mod selinux;
 
 use std::path::Path;
 
