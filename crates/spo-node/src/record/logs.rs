@@ -85,8 +85,9 @@ struct Logged {
     program: Arc<Program>,
 }
 
-/// Spawn `cmd` in a new audit session under the log-everything filter.
-pub(super) fn start(mut cmd: Command) -> Result<Box<dyn Running>, NodeError> {
+/// Spawn `cmd` in a new audit session, under the log-everything filter
+/// when `install` is set.
+pub(super) fn start(mut cmd: Command, install: bool) -> Result<Box<dyn Running>, NodeError> {
     let program = Arc::new(log_everything_program()?);
     let mut sock = AuditSocket::open()?;
     // SAFETY: getuid(2) cannot fail.
@@ -99,7 +100,10 @@ pub(super) fn start(mut cmd: Command) -> Result<Box<dyn Running>, NodeError> {
     unsafe {
         cmd.pre_exec(move || {
             new_audit_session(&uid_text)?;
-            prog.install_raw(0).map(|_| ())
+            if install {
+                prog.install_raw(0)?;
+            }
+            Ok(())
         });
     }
     let shared = Arc::new(Shared { ses: AtomicI64::new(-1), ..Shared::default() });

@@ -96,6 +96,11 @@ pub struct Plan {
     pub ready_timeout: Duration,
     /// Time between SIGTERM and SIGKILL when stopping the workload.
     pub grace: Duration,
+    /// Logs recorder only: do not install the log-everything filter, and
+    /// collect the records of the filter the workload installs itself (a
+    /// container runtime given an `SCMP_ACT_LOG` profile records exactly
+    /// what it does after applying the filter).
+    pub workload_filter: bool,
 }
 
 impl Plan {
@@ -109,6 +114,7 @@ impl Plan {
             ready_port: None,
             ready_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(5),
+            workload_filter: false,
         }
     }
 }
@@ -162,7 +168,7 @@ pub fn record(plan: &Plan, progress: &mut dyn FnMut(Duration, usize)) -> Result<
     let mut run = match plan.recorder {
         RecorderKind::Ebpf => ebpf::start(cmd, &cg)?,
         RecorderKind::Ptrace => ptrace::start(cmd)?,
-        RecorderKind::Logs => logs::start(cmd)?,
+        RecorderKind::Logs => logs::start(cmd, !plan.workload_filter)?,
     };
     let mut notes = Vec::new();
     let mut tick = |run: &mut Box<dyn Running>| progress(start.elapsed(), run.seen());
