@@ -9,7 +9,8 @@
 //! just before `execve`.
 #![allow(unsafe_code)]
 
-mod common;
+mod spod_common;
+use spod_common as common;
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

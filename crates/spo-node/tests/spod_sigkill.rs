@@ -7,7 +7,8 @@
 //!
 //! `SPOD_SIGKILL_ROUNDS` (default 6) sets how many kills; CI can raise it.
 
-mod common;
+mod spod_common;
+use spod_common as common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
