@@ -246,3 +246,52 @@ fn chain(e: &dyn std::error::Error) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spo_model::seccomp::{Filter, FilterRule};
+
+    #[test]
+    fn programs_are_found_like_execvp_finds_them() {
+        let sh = find_program(OsStr::new("sh")).expect("sh is on PATH");
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(
+            find_program(OsStr::new("/bin/sh")),
+            Ok(PathBuf::from("/bin/sh"))
+        );
+        assert_eq!(find_program(OsStr::new("/no/such/program")), Err(127));
+        assert_eq!(
+            find_program(OsStr::new("no-such-program-anywhere")),
+            Err(127)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(find_program(plain.as_os_str()), Err(126));
+        assert_eq!(
+            find_program(dir.path().as_os_str()),
+            Err(126),
+            "a directory is not a program"
+        );
+    }
+
+    #[test]
+    fn a_filter_that_blocks_execve_is_refused() {
+        let native = Arch::native().unwrap();
+        let p = Path::new("p.json");
+        let mut f = Filter::new(Action::Allow, vec![native]);
+        assert!(check_exec_allowed(&f, native, p).is_ok());
+        f.rules.push(FilterRule {
+            syscall: "execve".into(),
+            action: Action::Errno(1),
+            args: vec![],
+        });
+        let err = check_exec_allowed(&f, native, p).unwrap_err().to_string();
+        assert!(err.contains("execve gets SCMP_ACT_ERRNO(1)"), "{err}");
+        assert!(check_exec_allowed(&f.to_complain(), native, p).is_ok());
+        let f = Filter::new(Action::KillProcess, vec![native]);
+        assert!(check_exec_allowed(&f, native, p).is_err());
+    }
+}
