@@ -3,6 +3,7 @@
 //! Pure functions: a profile in, bytes or text out, deterministic so that
 //! golden tests can pin the output.
 
+pub mod apparmor;
 pub mod bpf;
 pub mod cil;
 mod error;

@@ -7,6 +7,7 @@
 //! I/O: turning text into these types, with byte spans for diagnostics, is
 //! `spo-parse`'s job, and turning them into kernel formats is `spo-compile`'s.
 
+pub mod apparmor;
 pub mod arch;
 pub mod errno;
 mod error;

@@ -12,6 +12,7 @@ mod lexer;
 pub mod names;
 mod parser;
 mod resolve;
+pub mod resource;
 mod rules;
 
 pub use parser::{parse, Parsed};

@@ -36,50 +36,9 @@ pub const KEYWORDS: &[&str] = &[
     "userns",
 ];
 
-/// Linux capabilities, without the `CAP_` prefix, lowercase.
-pub const CAPABILITIES: &[&str] = &[
-    "chown",
-    "dac_override",
-    "dac_read_search",
-    "fowner",
-    "fsetid",
-    "kill",
-    "setgid",
-    "setuid",
-    "setpcap",
-    "linux_immutable",
-    "net_bind_service",
-    "net_broadcast",
-    "net_admin",
-    "net_raw",
-    "ipc_lock",
-    "ipc_owner",
-    "sys_module",
-    "sys_rawio",
-    "sys_chroot",
-    "sys_ptrace",
-    "sys_pacct",
-    "sys_admin",
-    "sys_boot",
-    "sys_nice",
-    "sys_resource",
-    "sys_time",
-    "sys_tty_config",
-    "mknod",
-    "lease",
-    "audit_write",
-    "audit_control",
-    "setfcap",
-    "mac_override",
-    "mac_admin",
-    "syslog",
-    "wake_alarm",
-    "block_suspend",
-    "audit_read",
-    "perfmon",
-    "bpf",
-    "checkpoint_restore",
-];
+/// Linux capabilities, without the `CAP_` prefix, lowercase (the model's
+/// table, so the resource checks and the parser agree).
+pub use spo_model::apparmor::CAPABILITIES;
 
 /// Profile flags that `flags=(...)` accepts as plain words.
 pub const FLAGS: &[&str] = &[
