@@ -121,6 +121,15 @@ pub enum NodeError {
         /// What went wrong.
         what: String,
     },
+    /// An agent's HTTP endpoint could not be reached.
+    #[error("cannot reach the agent at `{addr}`")]
+    Connect {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The HTTP server could not listen.
     #[error("cannot listen on `{addr}`: {reason}")]
     Listen {

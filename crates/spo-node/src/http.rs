@@ -132,3 +132,91 @@ fn serve(req: Request, shared: &Shared) {
     }
     let _ = req.respond(resp);
 }
+
+/// A minimal client for these endpoints: `GET path` on `addr` over plain
+/// HTTP/1.1, returning the status code and body (chunked bodies are
+/// decoded). Enough for `spoc status` without an HTTP client dependency.
+pub fn get(addr: &str, path: &str) -> Result<(u16, String), NodeError> {
+    use std::io::{Read, Write};
+    let fail = |e: std::io::Error| NodeError::Connect {
+        addr: addr.to_owned(),
+        source: e,
+    };
+    let mut s = std::net::TcpStream::connect(addr).map_err(fail)?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(fail)?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(fail)?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).map_err(fail)?;
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    Ok((
+        code,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+    ))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].strip_prefix("\r\n").unwrap_or(&rest[n..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_are_decoded() {
+        assert_eq!(
+            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            "hello world"
+        );
+        assert_eq!(query("/violations?profile=a&since=60", "since"), Some("60"));
+        assert_eq!(query("/violations?profile=a", "since"), None);
+    }
+
+    #[test]
+    fn serves_status_health_and_metrics() {
+        let shared = Arc::new(Shared::new(Vec::new()));
+        let server = HttpServer::start("127.0.0.1:0", shared.clone()).unwrap();
+        assert_eq!(
+            get(server.addr(), "/healthz").unwrap(),
+            (200, "ok\n".to_owned())
+        );
+        assert_eq!(get(server.addr(), "/readyz").unwrap().0, 503);
+        shared.status.write().unwrap().ready = true;
+        assert_eq!(get(server.addr(), "/readyz").unwrap().0, 200);
+        let (code, body) = get(server.addr(), "/status").unwrap();
+        assert_eq!(code, 200);
+        let st: crate::status::NodeStatus = serde_json::from_str(&body).unwrap();
+        assert!(st.ready);
+        let (_, m) = get(server.addr(), "/metrics").unwrap();
+        assert!(m.contains("spo_ready 1"), "{m}");
+        assert_eq!(get(server.addr(), "/nope").unwrap().0, 404);
+    }
+}
