@@ -3,6 +3,7 @@
 //! whose real implementations are the ones the tests use.
 
 pub mod agent;
+pub mod apparmor;
 pub mod audit;
 pub mod enrich;
 pub mod http;
