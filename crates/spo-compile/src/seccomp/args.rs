@@ -11,25 +11,74 @@ use spo_model::seccomp::{ArgCmp, Operator};
 
 use super::emit::{Emitter, Target};
 use super::plan::Check;
-use crate::bpf::{data, op};
+use crate::bpf::{data, op, Insn};
 
 /// Emit an argument check; returns its entry.
 pub(crate) fn emit_check(e: &mut Emitter, check: &Check) -> Target {
     let mut next = Target::Ret(check.fallback);
-    for (conds, ret) in check.rules.iter().rev() {
-        let mut pass = Target::Ret(*ret);
-        for c in conds.iter().rev() {
-            pass = emit_cmp(e, c, check, pass, next);
+    let rules = &check.rules;
+    let mut end = rules.len();
+    while end > 0 {
+        // Consecutive rules that each test one argument for equality with
+        // the same high word share the high-word test and the low-word load.
+        let key = |i: usize| match rules[i].0.as_slice() {
+            [c] if c.op == Operator::Equal => Some((c.index, (c.value >> 32) as u32)),
+            _ => None,
+        };
+        let mut start = end - 1;
+        if let Some(k) = key(start) {
+            while start > 0 && key(start - 1) == Some(k) {
+                start -= 1;
+            }
         }
-        next = pass;
+        if end - start > 1 {
+            next = emit_eq_group(e, check, &rules[start..end], next);
+        } else {
+            let (conds, ret) = &rules[start];
+            let mut pass = Target::Ret(*ret);
+            for c in conds.iter().rev() {
+                pass = emit_cmp(e, c, check, pass, next);
+            }
+            next = pass;
+        }
+        end = start;
     }
     next
 }
 
+/// Word offsets (low, high) of argument `index`.
+fn offsets(index: u8, check: &Check) -> (u32, u32) {
+    let base = data::ARGS + 8 * u32::from(index);
+    if check.big_endian {
+        (base + 4, base)
+    } else {
+        (base, base + 4)
+    }
+}
+
+/// Rules `arg == v1`, `arg == v2`, ... (one argument, one high word), in
+/// order.
+fn emit_eq_group(e: &mut Emitter, check: &Check, group: &[(Vec<ArgCmp>, u32)], next: Target) -> Target {
+    let c0 = group[0].0[0];
+    let (lo_off, hi_off) = offsets(c0.index, check);
+    let mut lo = next;
+    for (i, (conds, ret)) in group.iter().enumerate().rev() {
+        let before = e.len();
+        lo = e.jump(op::JEQ_K, conds[0].value as u32, Target::Ret(*ret), lo);
+        if i == 0 && e.len() != before {
+            lo = Target::At(e.push(Insn::stmt(op::LD_ABS_W, lo_off)));
+        }
+    }
+    if check.bits == 64 {
+        e.load_jump(hi_off, None, op::JEQ_K, (c0.value >> 32) as u32, lo, next)
+    } else {
+        lo
+    }
+}
+
 /// One comparison: on to `t` when it holds, to `f` when not.
 fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) -> Target {
-    let base = data::ARGS + 8 * u32::from(c.index);
-    let (lo_off, hi_off) = if check.big_endian { (base + 4, base) } else { (base, base + 4) };
+    let (lo_off, hi_off) = offsets(c.index, check);
     let (vlo, vhi) = (c.value as u32, (c.value >> 32) as u32);
     let wide = check.bits == 64;
     match c.op {
@@ -50,18 +99,29 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
                 Operator::LessThan => (op::JGE_K, f, t),
                 _ => (op::JGT_K, f, t),
             };
-            let lo = e.load_jump(lo_off, None, code, vlo, yes, no);
+            let lo = match (code, vlo) {
+                (op::JGE_K, 0) => yes,
+                (op::JGT_K, u32::MAX) => no,
+                _ => e.load_jump(lo_off, None, code, vlo, yes, no),
+            };
             if !wide {
                 return lo;
             }
             // High word greater: decided; equal: the low word decides.
+            let before_equal = e.len();
             let equal = e.jump(op::JEQ_K, vhi, lo, no);
             let before = e.len();
-            let entry = e.jump(op::JGT_K, vhi, yes, equal);
-            if e.len() == before {
+            let entry = if vhi == u32::MAX {
+                // Nothing is above: only the equality test is needed.
+                equal
+            } else {
+                e.jump(op::JGT_K, vhi, yes, equal)
+            };
+            let emitted = if vhi == u32::MAX { e.len() != before_equal } else { e.len() != before };
+            if !emitted {
                 return entry;
             }
-            Target::At(e.push(crate::bpf::Insn::stmt(op::LD_ABS_W, hi_off)))
+            Target::At(e.push(Insn::stmt(op::LD_ABS_W, hi_off)))
         }
         Operator::MaskedEqual => {
             let (mlo, mhi) = (c.value as u32, (c.value >> 32) as u32);

@@ -30,6 +30,11 @@ use emit::{Emitter, Target};
 use plan::{Leaf, Range, Section};
 use tree::Node;
 
+/// Instructions a search tree and its leaf should execute at most (the
+/// arch check and the `nr` load add three): a bound the tree shaping aims
+/// for, not a guarantee.
+const MAX_TREE_COST: u64 = 11;
+
 /// Compiler options.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -71,7 +76,7 @@ pub fn compile_with(filter: &Filter, opts: &Options) -> Result<Vec<Insn>, Compil
 }
 
 fn emit_section(e: &mut Emitter, s: &Section) -> Target {
-    let root = tree::build(&s.ranges);
+    let root = tree::build(&s.ranges, MAX_TREE_COST);
     let t = emit_node(e, &s.ranges, &root);
     e.load_jump_entry(data::NR, t)
 }

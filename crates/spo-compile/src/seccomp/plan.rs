@@ -4,8 +4,8 @@
 //! covers the whole 32-bit syscall-number space as a sorted list of
 //! [`Range`]s, each with one [`Leaf`]: either a return value decided by the
 //! number alone, or an argument check. x86_64 and x32 share a token: numbers
-//! from `0x4000_0000` up belong to x32, the rest to x86_64 (as libseccomp
-//! splits them), and the half of an architecture that is not in the filter
+//! from `0x4000_0000` up belong to x32, the rest and -1 to x86_64 (as
+//! libseccomp splits them), and the half of an architecture that is not in the filter
 //! gets the bad-architecture action.
 //!
 //! Rules combine as [`Filter::evaluate`] specifies: rules with the default
@@ -51,6 +51,9 @@ pub(crate) struct Range {
     pub leaf: Leaf,
     /// How much the range matters when shaping the search tree.
     pub weight: u64,
+    /// Whether it holds numbers of the native architecture, whose depth
+    /// the tree bounds.
+    pub native: bool,
 }
 
 /// Everything the filter does for one audit architecture token.
@@ -95,9 +98,14 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
     let mut out = Vec::with_capacity(tokens.len());
     for token in tokens {
         let parts: Vec<Part> = if token == Arch::X86_64.audit_arch() {
+            let (x86_64, x32) = (arches.contains(&Arch::X86_64), arches.contains(&Arch::X32));
+            // -1, which a tracer sets to skip a call, is x86_64's when the
+            // filter has it (libseccomp does the same).
+            let minus_one = if x86_64 || !x32 { Arch::X86_64 } else { Arch::X32 };
             vec![
-                Part { lo: 0, hi: X32_SYSCALL_BIT - 1, arch: Arch::X86_64, present: arches.contains(&Arch::X86_64) },
-                Part { lo: X32_SYSCALL_BIT, hi: u32::MAX, arch: Arch::X32, present: arches.contains(&Arch::X32) },
+                Part { lo: 0, hi: X32_SYSCALL_BIT - 1, arch: Arch::X86_64, present: x86_64 },
+                Part { lo: X32_SYSCALL_BIT, hi: u32::MAX - 1, arch: Arch::X32, present: x32 },
+                Part { lo: u32::MAX, hi: u32::MAX, arch: minus_one, present: x86_64 || x32 },
             ]
         } else {
             let arch = *arches.iter().find(|a| a.audit_arch() == token).unwrap_or(&native);
@@ -105,7 +113,8 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
         };
         let mut ranges: Vec<Range> = Vec::new();
         for part in parts {
-            let scale = if part.arch == native { NATIVE_WEIGHT } else { 1 };
+            let native = part.arch == native;
+            let scale = if native { NATIVE_WEIGHT } else { 1 };
             let domain_hi = part
                 .arch
                 .table()
@@ -120,7 +129,7 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
                 }
             };
             if !part.present {
-                push(&mut ranges, part.lo, part.hi, Leaf::Ret(bad_arch), weight(part.lo, part.hi));
+                push(&mut ranges, part.lo, part.hi, Leaf::Ret(bad_arch), weight(part.lo, part.hi), native);
                 continue;
             }
             let leaves = leaves_for(filter, part.arch, default);
@@ -128,14 +137,14 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
             for (nr, leaf) in leaves.into_iter().filter(|(nr, _)| (part.lo..=part.hi).contains(nr)) {
                 if u64::from(nr) > next {
                     let lo = next as u32;
-                    push(&mut ranges, lo, nr - 1, Leaf::Ret(default), weight(lo, nr - 1));
+                    push(&mut ranges, lo, nr - 1, Leaf::Ret(default), weight(lo, nr - 1), native);
                 }
-                push(&mut ranges, nr, nr, leaf, weight(nr, nr));
+                push(&mut ranges, nr, nr, leaf, weight(nr, nr), native);
                 next = u64::from(nr) + 1;
             }
             if next <= u64::from(part.hi) {
                 let lo = next as u32;
-                push(&mut ranges, lo, part.hi, Leaf::Ret(default), weight(lo, part.hi));
+                push(&mut ranges, lo, part.hi, Leaf::Ret(default), weight(lo, part.hi), native);
             }
         }
         out.push(Section { token, ranges });
@@ -145,15 +154,16 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
 
 /// Append a range, merging it into the previous one when the leaf is the
 /// same.
-fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64) {
+fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64, native: bool) {
     if let Some(last) = ranges.last_mut() {
         if last.leaf == leaf && last.hi.wrapping_add(1) == lo {
             last.hi = hi;
             last.weight += weight;
+            last.native |= native;
             return;
         }
     }
-    ranges.push(Range { lo, hi, leaf, weight });
+    ranges.push(Range { lo, hi, leaf, weight, native });
 }
 
 /// The leaf of every syscall number some rule names on `arch`.
