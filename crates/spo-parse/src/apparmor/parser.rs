@@ -357,6 +357,11 @@ impl Parser<'_> {
         }))
     }
 
+    /// Whether the token after `t` is `=` (so `t` is a condition key).
+    fn next_is_eq(&self, t: &Token) -> bool {
+        token_at(self.src, skip_trivia(self.src, t.span.end).0).tok == Tok::Eq
+    }
+
     fn eat(&mut self, tok: Tok) -> bool {
         if self.peek().tok == tok {
             self.bump();
@@ -817,6 +822,13 @@ impl Parser<'_> {
             match t.tok {
                 Tok::Comma | Tok::Eof | Tok::Close | Tok::Open => return Some(out),
                 Tok::HashInclude if nl => return Some(out),
+                // A rule keyword at the start of a line begins the next
+                // rule: this one lost its comma. (Rules may continue over
+                // lines, but continuation lines hold conditions and
+                // permissions, not rule keywords.)
+                Tok::Word if nl && STATEMENT_KEYWORDS.contains(&t.text.as_str()) && !self.next_is_eq(&t) => {
+                    return Some(out)
+                }
                 Tok::LParen => {
                     // Commas inside parentheses separate list items.
                     out.push(self.bump());
@@ -897,6 +909,33 @@ impl Parser<'_> {
         }))
     }
 }
+
+/// Keywords that only start statements (never a rule's argument).
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "abi",
+    "alias",
+    "allow",
+    "audit",
+    "capability",
+    "change_profile",
+    "dbus",
+    "deny",
+    "include",
+    "io_uring",
+    "link",
+    "mount",
+    "mqueue",
+    "network",
+    "owner",
+    "pivot_root",
+    "profile",
+    "ptrace",
+    "remount",
+    "set",
+    "signal",
+    "umount",
+    "userns",
+];
 
 /// Paths start with `/`, a variable, a glob alternation, `**` or `~`.
 pub fn is_path_like(w: &str) -> bool {

@@ -60,10 +60,15 @@ pub fn validate_resource(
     }
     for doc in &docs {
         let (profile, mut d) = lower_document(doc);
-        let shape_ok = d.iter().all(|x| !x.is_error());
         if let Some(p) = &profile {
-            if shape_ok {
-                d.extend(validate_model(p).iter().map(|pr| problem_to_diagnostic(doc, pr)));
+            // Meaning problems too, even after shape problems (one pass,
+            // every problem), except where a shape problem already points.
+            let shape: Vec<Span> = d.iter().map(|x| x.span).collect();
+            for pr in validate_model(p) {
+                let diag = problem_to_diagnostic(doc, &pr);
+                if !shape.iter().any(|s| s.start <= diag.span.start && diag.span.start < s.end.max(s.start + 1)) {
+                    d.push(diag);
+                }
             }
             if let (Some(policy), Some(node)) = (&p.spec.policy, doc.get("spec").and_then(|s| s.get("policy"))) {
                 let reports = validator.validate(path, policy);

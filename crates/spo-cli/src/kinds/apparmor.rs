@@ -1,0 +1,135 @@
+//! `spoc` verbs for AppArmor: validate profile text or `AppArmorProfile`
+//! manifests, compile manifests (and raw text, for complain mode) to
+//! profile text, install with `apparmor_parser`. Thin: the work is in
+//! `spo_parse::apparmor`, `spo_compile::apparmor` and `spo_node::apparmor`.
+
+use std::path::{Path, PathBuf};
+
+use spo_compile::apparmor::{render, set_complain, Options as RenderOptions};
+use spo_node::apparmor::{AppArmorInstaller, ApparmorParser, Outcome};
+use spo_parse::apparmor::resource::{looks_like_resource, profile_headers, validate_resource};
+use spo_parse::apparmor::{parse, FileReport, Options, Validator};
+use spo_parse::{Diagnostic, Span};
+
+/// Diagnostics grouped by file: (path, text, diagnostics).
+pub type Reports = Vec<(PathBuf, String, Vec<Diagnostic>)>;
+
+fn options(includes: &[PathBuf]) -> Options {
+    if includes.is_empty() {
+        Options::default()
+    } else {
+        Options { include_dirs: includes.to_vec() }
+    }
+}
+
+fn to_reports(reports: Vec<FileReport>) -> Reports {
+    reports.into_iter().map(|r| (r.path, r.text, r.diagnostics)).collect()
+}
+
+fn has_errors(reports: &Reports) -> bool {
+    reports.iter().any(|(_, _, d)| d.iter().any(Diagnostic::is_error))
+}
+
+/// Every diagnostic of a profile-language file (with its includes, found
+/// in `includes`, default `/etc/apparmor.d`) or of an `AppArmorProfile`
+/// manifest, grouped by file; the first group is `path`'s.
+pub fn validate(path: &Path, text: &str, includes: &[PathBuf]) -> anyhow::Result<Reports> {
+    let mut v = Validator::new(options(includes));
+    if looks_like_resource(text) {
+        return Ok(to_reports(validate_resource(path, text, &mut v).1));
+    }
+    Ok(to_reports(v.validate(path, text)))
+}
+
+/// The profile text for `path`: a manifest rendered (every profile in it),
+/// or profile text as written; with `complain`, every profile's flags say
+/// `complain`. Diagnostics instead when the input has errors.
+pub fn compile(path: &Path, text: &str, complain: bool) -> anyhow::Result<Result<String, Reports>> {
+    compile_with(path, text, complain, &[])
+}
+
+fn compile_with(
+    path: &Path,
+    text: &str,
+    complain: bool,
+    includes: &[PathBuf],
+) -> anyhow::Result<Result<String, Reports>> {
+    let mut v = Validator::new(options(includes));
+    if !looks_like_resource(text) {
+        let reports = to_reports(v.validate(path, text));
+        if has_errors(&reports) {
+            return Ok(Err(reports));
+        }
+        return Ok(Ok(if complain {
+            set_complain(text, &profile_headers(&parse(text).file))
+        } else {
+            text.to_owned()
+        }));
+    }
+    let (docs, reports) = validate_resource(path, text, &mut v);
+    let mut reports = to_reports(reports);
+    if has_errors(&reports) {
+        return Ok(Err(reports));
+    }
+    let mut out = Vec::new();
+    for doc in &docs {
+        let p = &doc.profile;
+        let complain = complain || p.is_complain();
+        match &p.spec.policy {
+            Some(policy) if complain => out.push(set_complain(policy, &profile_headers(&parse(policy).file))),
+            Some(policy) => out.push(policy.clone()),
+            None => match render(p, &RenderOptions { complain }) {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    // Validation passed, so this is not expected; report it
+                    // at the document all the same.
+                    let d = Diagnostic::error(Span::new(doc.root.span.start, doc.root.span.start + 1), e.to_string());
+                    reports[0].2.push(d);
+                    return Ok(Err(reports));
+                }
+            },
+        }
+    }
+    Ok(Ok(out.join("\n")))
+}
+
+/// Compile `path` and load it with `apparmor_parser -r` where the kernel
+/// has AppArmor; elsewhere compile it offline with `apparmor_parser -Q -K`
+/// and say that the kernel cannot load it. Returns what happened, or the
+/// diagnostics when the input has errors.
+pub fn install(
+    path: &Path,
+    text: &str,
+    complain: bool,
+    includes: &[PathBuf],
+) -> anyhow::Result<Result<String, Reports>> {
+    let profile = match compile_with(path, text, complain, includes)? {
+        Ok(t) => t,
+        Err(r) => return Ok(Err(r)),
+    };
+    let name = install_name(path);
+    let mut parser = ApparmorParser::default();
+    if !includes.is_empty() {
+        parser.include_dirs = includes.to_vec();
+    }
+    let outcome = parser.install(&name, &profile)?;
+    Ok(Ok(match outcome {
+        Outcome::Loaded => format!("{}: loaded into the kernel", path.display()),
+        Outcome::CompiledOnly { reason } => format!("{}: {reason}", path.display()),
+        Outcome::Removed | Outcome::NotLoaded { .. } => format!("{}: nothing loaded", path.display()),
+    }))
+}
+
+/// A file name for the profile on the node: the input's stem, made a
+/// valid object name.
+fn install_name(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let cleaned: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect();
+    let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_owned();
+    if trimmed.is_empty() {
+        "profile".into()
+    } else {
+        trimmed
+    }
+}
