@@ -133,3 +133,55 @@ fn install_name(path: &Path) -> String {
         trimmed
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spo_parse::SourceMap;
+
+    fn first_error_line(reports: &Reports) -> (PathBuf, usize) {
+        let (p, text, diags) = reports.iter().find(|(_, _, d)| d.iter().any(Diagnostic::is_error)).expect("an error");
+        let d = diags.iter().find(|d| d.is_error()).expect("an error");
+        (p.clone(), SourceMap::new(text).line_col(d.span.start).0)
+    }
+
+    #[test]
+    fn raw_text_errors_carry_their_line() {
+        let text = "profile p {\n  /etc/hosts r,\n  capability sys_admn,\n}\n";
+        let r = validate(Path::new("p.profile"), text, &[]).expect("validate");
+        assert_eq!(first_error_line(&r), (PathBuf::from("p.profile"), 3));
+    }
+
+    #[test]
+    fn policy_errors_are_located_in_the_manifest() {
+        let text = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: p\nspec:\n  policy: |\n    profile p {\n      /etc/hosts rz,\n    }\n";
+        let r = validate(Path::new("p.yaml"), text, &[]).expect("validate");
+        assert_eq!(first_error_line(&r), (PathBuf::from("p.yaml"), 8));
+        assert!(matches!(compile(Path::new("p.yaml"), text, false).expect("compile"), Err(_)));
+    }
+
+    #[test]
+    fn compile_renders_manifests_and_sets_complain_on_text() {
+        let yaml = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: web\nspec:\n  abstract:\n    filesystem:\n      readOnlyPaths: [/etc/hosts]\n";
+        let out = compile(Path::new("web.yaml"), yaml, true).expect("compile").expect("no errors");
+        assert!(out.contains("profile web flags=(complain,attach_disconnected,mediate_deleted) {"), "{out}");
+        assert!(out.contains("  /etc/hosts r,"), "{out}");
+        let text = "profile p flags=(attach_disconnected) {\n  /etc/hosts r,\n}\n";
+        let out = compile(Path::new("p"), text, true).expect("compile").expect("no errors");
+        assert!(out.starts_with("profile p flags=(complain,attach_disconnected) {"), "{out}");
+    }
+
+    #[test]
+    fn install_compiles_or_loads() {
+        let ok = std::process::Command::new("apparmor_parser").arg("--version").output().is_ok_and(|o| o.status.success())
+            && Path::new("/usr/share/apparmor-features/features").exists()
+            && Path::new("/etc/apparmor.d/tunables/global").exists();
+        if !ok {
+            eprintln!("SKIPPED: apparmor_parser or Debian's profiles missing");
+            return;
+        }
+        let text = "include <tunables/global>\nprofile spoc-test {\n  include <abstractions/base>\n  /etc/hosts r,\n}\n";
+        let msg = install(Path::new("spoc-test.profile"), text, false, &[]).expect("install").expect("no errors");
+        assert!(msg.contains("loaded") || msg.contains("cannot be loaded"), "{msg}");
+    }
+}
