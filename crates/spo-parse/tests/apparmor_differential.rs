@@ -333,3 +333,42 @@ fn verdicts_match_apparmor_parser() {
     eprintln!("apparmor differential (seed {seed:#x}): verdicts agree on {agree}/{total} ({pct:.1}%), lines on {line_agree}/{line_total} ({line_pct:.1}%), {made} mutations");
     assert!(agree == total && line_agree == line_total, "disagreements:\n{report}");
 }
+
+/// The profile renders collected under `/work/shared/corpus/apparmor`
+/// (moby, containers-common, bane, SPO): same verdict as the parser (three
+/// of them are rightly rejected: two include files that do not exist, one
+/// uses `abstractions/base` without the tunables that define its
+/// variables).
+#[test]
+fn shared_renders_match_apparmor_parser() {
+    let root = Path::new("/work/shared/corpus/apparmor");
+    if !root.is_dir() || !parser_available() || !Path::new(INCLUDE).join("tunables/global").exists() {
+        eprintln!("SKIPPED: {} or apparmor_parser with Debian's profiles missing", root.display());
+        return;
+    }
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).expect("read corpus").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "profile") {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut v = Validator::new(Options { include_dirs: vec![PathBuf::from(INCLUDE)] });
+    let mut bad = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("read");
+        let (ref_ok, _, ref_err) = reference(f);
+        let (our_ok, _, our_err) = ours(&mut v, f, &text);
+        if ref_ok != our_ok {
+            bad.push(format!("{}: parser {ref_ok} ({ref_err}), ours {our_ok} ({our_err})", f.display()));
+        }
+    }
+    assert!(files.len() >= 5, "too few renders under {}", root.display());
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
