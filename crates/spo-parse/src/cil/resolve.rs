@@ -59,9 +59,15 @@ impl Ctx<'_> {
 
     fn missing(&mut self, ns: Ns, name: &str, span: Span) {
         let mut d = Diagnostic::error(span, format!("{} `{name}` is not declared", ns.noun())).with_label(format!("unknown {}", ns.noun()));
+        if self.silent {
+            return;
+        }
         let last = name.rsplit('.').next().unwrap_or(name);
         let cands = self.file.names(ns).chain(self.base.names(ns));
-        if let Some(s) = did_you_mean(last, cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len())) {
+        // Suggestions scan every name; inside optionals (warnings, often
+        // thousands in a real store) they are left out.
+        let suggestion = if self.optional.is_some() { None } else { did_you_mean(last, cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len())) };
+        if let Some(s) = suggestion {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else {
             d = d.with_help(match ns {
