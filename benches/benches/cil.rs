@@ -14,16 +14,24 @@ fn store() -> Vec<(String, PathBuf, String)> {
     let dir = Path::new("/var/lib/selinux/default/active/modules/100");
     let tmp = std::env::temp_dir().join("spo-bench-cil");
     let _ = std::fs::create_dir_all(&tmp);
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut mods: Vec<_> = rd.flatten().map(|e| e.path()).collect();
     mods.sort();
     for m in mods {
-        let Ok(o) = Command::new("bzcat").arg(m.join("cil")).output() else { continue };
+        let Ok(o) = Command::new("bzcat").arg(m.join("cil")).output() else {
+            continue;
+        };
         if !o.status.success() {
             continue;
         }
-        let name = m.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = m
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         let file = tmp.join(format!("{name}.cil"));
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
         if std::fs::write(&file, &text).is_ok() {
@@ -36,36 +44,52 @@ fn store() -> Vec<(String, PathBuf, String)> {
 fn secil2tree(files: &[&Path]) -> Option<Duration> {
     let t = Instant::now();
     for f in files {
-        let st = Command::new("secil2tree").args(["-A", "build", "-o", "/dev/null"]).arg(f).status().ok()?;
+        let st = Command::new("secil2tree")
+            .args(["-A", "build", "-o", "/dev/null"])
+            .arg(f)
+            .status()
+            .ok()?;
         let _ = st;
     }
     Some(t.elapsed())
 }
 
 fn ours(texts: &[&str], base: &Base) -> usize {
-    texts.iter().map(|t| {
-        let (ast, d) = cil::parse(t);
-        d.len() + cil::check_with_own_names(&ast, base).len()
-    }).sum()
+    texts
+        .iter()
+        .map(|t| {
+            let (ast, d) = cil::parse(t);
+            d.len() + cil::check_with_own_names(&ast, base).len()
+        })
+        .sum()
 }
 
 fn bench(c: &mut Criterion) {
     let store = store();
     if store.is_empty() || Command::new("secil2tree").arg("-h").output().is_err() {
-        eprintln!("SKIPPED: needs Debian's selinux-policy-default store and secil2tree (secilc package)");
+        eprintln!(
+            "SKIPPED: needs Debian's selinux-policy-default store and secil2tree (secilc package)"
+        );
         return;
     }
     let mut base = Base::empty();
     for (_, _, t) in &store {
         base.add_cil(t);
     }
-    let Some((_, base_file, base_text)) = store.iter().find(|(n, _, _)| n == "base") else { return };
+    let Some((_, base_file, base_text)) = store.iter().find(|(n, _, _)| n == "base") else {
+        return;
+    };
     let t = Instant::now();
     let (ast, d) = cil::parse(base_text);
     let tp = t.elapsed();
     let t = Instant::now();
     let dc = cil::check_with_own_names(&ast, &base);
-    eprintln!("base: parse {tp:?} ({} diags), check {:?} ({} diags)", d.len(), t.elapsed(), dc.len());
+    eprintln!(
+        "base: parse {tp:?} ({} diags), check {:?} ({} diags)",
+        d.len(),
+        t.elapsed(),
+        dc.len()
+    );
     if std::env::var_os("SPO_BENCH_PROBE").is_some() {
         for x in dc.iter().take(3) {
             eprintln!("{x:?}");
@@ -77,7 +101,12 @@ fn bench(c: &mut Criterion) {
     let all_bytes: usize = all_texts.iter().map(|t| t.len()).sum();
 
     for (label, texts, files, bytes) in [
-        ("base", vec![base_text.as_str()], vec![base_file.as_path()], base_text.len()),
+        (
+            "base",
+            vec![base_text.as_str()],
+            vec![base_file.as_path()],
+            base_text.len(),
+        ),
         ("store", all_texts.clone(), all_files.clone(), all_bytes),
     ] {
         let mut g = c.benchmark_group(format!("cil_{label}"));

@@ -44,7 +44,12 @@ fn data() -> PathBuf {
 fn secilc_accepts(base_files: &[PathBuf], text: &str, dir: &Path) -> bool {
     let f = dir.join("under_test.cil");
     std::fs::write(&f, text).expect("write test file");
-    let st = Command::new("secilc").args(["-o", "/dev/null", "-f", "/dev/null"]).args(base_files).arg(&f).output().expect("run secilc");
+    let st = Command::new("secilc")
+        .args(["-o", "/dev/null", "-f", "/dev/null"])
+        .args(base_files)
+        .arg(&f)
+        .output()
+        .expect("run secilc");
     st.status.success()
 }
 
@@ -85,18 +90,31 @@ fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
                     continue;
                 }
                 let at = parens[rng.below(parens.len())];
-                return (format!("{}{}", &text[..at], &text[at + 1..]), format!("deleted `{}` at byte {at}", &text[at..at + 1]));
+                return (
+                    format!("{}{}", &text[..at], &text[at + 1..]),
+                    format!("deleted `{}` at byte {at}", &text[at..at + 1]),
+                );
             }
             1 => {
                 // Misspell a keyword (the symbol after a `(`).
-                let kws: Vec<_> = syms.iter().filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] == b'(').collect();
+                let kws: Vec<_> = syms
+                    .iter()
+                    .filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] == b'(')
+                    .collect();
                 if kws.is_empty() {
                     continue;
                 }
                 let (s, e) = *kws[rng.below(kws.len())];
                 let word = &text[s..e];
-                let bad = if word.len() > 3 { format!("{}{}", &word[..1], &word[2..]) } else { format!("{word}x") };
-                return (format!("{}{bad}{}", &text[..s], &text[e..]), format!("keyword `{word}` -> `{bad}`"));
+                let bad = if word.len() > 3 {
+                    format!("{}{}", &word[..1], &word[2..])
+                } else {
+                    format!("{word}x")
+                };
+                return (
+                    format!("{}{bad}{}", &text[..s], &text[e..]),
+                    format!("keyword `{word}` -> `{bad}`"),
+                );
             }
             2 | 3 => {
                 // Rename (2) or drop (3) a type declaration.
@@ -108,19 +126,31 @@ fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
                 let end = text[at..].find(')').map_or(text.len(), |n| at + n + 1);
                 let name = text[at + 6..end - 1].trim().to_owned();
                 if rng.below(2) == 0 {
-                    return (format!("{}(type {name}_renamed){}", &text[..at], &text[end..]), format!("renamed type `{name}`"));
+                    return (
+                        format!("{}(type {name}_renamed){}", &text[..at], &text[end..]),
+                        format!("renamed type `{name}`"),
+                    );
                 }
-                return (format!("{}{}", &text[..at], &text[end..]), format!("dropped `(type {name})`"));
+                return (
+                    format!("{}{}", &text[..at], &text[end..]),
+                    format!("dropped `(type {name})`"),
+                );
             }
             _ => {
                 // Misspell a name argument (not a keyword).
-                let args: Vec<_> = syms.iter().filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] != b'(').collect();
+                let args: Vec<_> = syms
+                    .iter()
+                    .filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] != b'(')
+                    .collect();
                 if args.is_empty() {
                     continue;
                 }
                 let (s, e) = *args[rng.below(args.len())];
                 let word = &text[s..e];
-                return (format!("{}{word}q{}", &text[..s], &text[e..]), format!("name `{word}` -> `{word}q`"));
+                return (
+                    format!("{}{word}q{}", &text[..s], &text[e..]),
+                    format!("name `{word}` -> `{word}q`"),
+                );
             }
         }
     }
@@ -133,17 +163,31 @@ fn verdicts_agree_with_secilc() {
         eprintln!("SKIPPED: secilc is not installed (apt-get install secilc)");
         return;
     }
-    let per_file: usize = std::env::var("SPO_CIL_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let seed: u64 = std::env::var("SPO_CIL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5e11_0c11);
+    let per_file: usize = std::env::var("SPO_CIL_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let seed: u64 = std::env::var("SPO_CIL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5e11_0c11);
     let tmp = std::env::temp_dir().join(format!("spo-cil-diff-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
     let data = data();
     let templates: Vec<PathBuf> = {
-        let mut v: Vec<_> = std::fs::read_dir(data.join("templates")).expect("templates").flatten().map(|e| e.path()).collect();
+        let mut v: Vec<_> = std::fs::read_dir(data.join("templates"))
+            .expect("templates")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
         v.sort();
         v
     };
-    let core = vec![fixtures().join("minimal-core.cil"), data.join("refpolicy.cil"), data.join("container-shim.cil")];
+    let core = vec![
+        fixtures().join("minimal-core.cil"),
+        data.join("refpolicy.cil"),
+        data.join("container-shim.cil"),
+    ];
 
     // (name, text, secilc base files, our base)
     let mut cases: Vec<(String, String, Vec<PathBuf>, Base)> = Vec::new();
@@ -157,15 +201,29 @@ fn verdicts_agree_with_secilc() {
             files.push(o.clone());
             base.add_cil(&std::fs::read_to_string(o).expect("read template"));
         }
-        cases.push((t.display().to_string(), std::fs::read_to_string(t).expect("read"), files, base));
+        cases.push((
+            t.display().to_string(),
+            std::fs::read_to_string(t).expect("read"),
+            files,
+            base,
+        ));
     }
-    let mut corpus: Vec<_> = std::fs::read_dir(fixtures().join("corpus")).expect("corpus").flatten().map(|e| e.path()).collect();
+    let mut corpus: Vec<_> = std::fs::read_dir(fixtures().join("corpus"))
+        .expect("corpus")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     corpus.sort();
     let full = Base::default_container_base();
     let mut all_files = core.clone();
     all_files.extend(templates.iter().cloned());
     for f in corpus {
-        cases.push((f.display().to_string(), std::fs::read_to_string(&f).expect("read"), all_files.clone(), full.clone()));
+        cases.push((
+            f.display().to_string(),
+            std::fs::read_to_string(&f).expect("read"),
+            all_files.clone(),
+            full.clone(),
+        ));
     }
 
     let mut rng = Rng(seed);
@@ -200,8 +258,14 @@ fn verdicts_agree_with_secilc() {
                 let old = what.split('`').nth(1).unwrap_or("");
                 let new = what.split('`').nth(3).unwrap_or("");
                 let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).cloned().collect();
-                if !errors.iter().any(|d| d.message.contains(new) || d.message.contains(old)) {
-                    unnamed.push(format!("{name} [{what}]: {}", cil_support::render(&v, &errors[..errors.len().min(2)])));
+                if !errors
+                    .iter()
+                    .any(|d| d.message.contains(new) || d.message.contains(old))
+                {
+                    unnamed.push(format!(
+                        "{name} [{what}]: {}",
+                        cil_support::render(&v, &errors[..errors.len().min(2)])
+                    ));
                 }
             }
         }
@@ -209,6 +273,15 @@ fn verdicts_agree_with_secilc() {
     let _ = std::fs::remove_dir_all(&tmp);
     let pct = 100.0 * agree as f64 / total as f64;
     eprintln!("secilc agreement: {agree}/{total} = {pct:.1}% (seed {seed:#x}, {per_file} mutations per file)");
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
-    assert!(unnamed.is_empty(), "errors that do not name the identifier:\n{}", unnamed.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
+    assert!(
+        unnamed.is_empty(),
+        "errors that do not name the identifier:\n{}",
+        unnamed.join("\n")
+    );
 }

@@ -14,14 +14,23 @@ fn invalid_fixtures_match_their_stderr() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cil/invalid");
     let base = Base::default_container_base();
     let bless = std::env::var_os("SPO_BLESS").is_some();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("fixtures").flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "cil")).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cil"))
+        .collect();
     files.sort();
     assert!(!files.is_empty());
     let mut mismatches = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
         let diags = cil::validate(&text, &base);
-        assert!(diags.iter().any(|d| d.is_error()), "{} has no error", f.display());
+        assert!(
+            diags.iter().any(|d| d.is_error()),
+            "{} has no error",
+            f.display()
+        );
         let got = cil_support::render(&text, &diags);
         let golden = f.with_extension("stderr");
         if bless {
@@ -30,7 +39,10 @@ fn invalid_fixtures_match_their_stderr() {
         }
         let want = std::fs::read_to_string(&golden).unwrap_or_default();
         if want != got {
-            mismatches.push(format!("{}:\n--- expected\n{want}--- got\n{got}", f.display()));
+            mismatches.push(format!(
+                "{}:\n--- expected\n{want}--- got\n{got}",
+                f.display()
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
@@ -42,7 +54,14 @@ fn templates_check_clean_against_the_default_base() {
     for (name, text) in cil::base::TEMPLATES {
         let (ast, d) = cil::parse(text);
         assert!(d.is_empty(), "{name}: {d:?}");
-        let errs: Vec<_> = cil::check_with_own_names(&ast, &base).into_iter().filter(|d| d.is_error()).collect();
-        assert!(errs.is_empty(), "{name}: {}", cil_support::render(text, &errs));
+        let errs: Vec<_> = cil::check_with_own_names(&ast, &base)
+            .into_iter()
+            .filter(|d| d.is_error())
+            .collect();
+        assert!(
+            errs.is_empty(),
+            "{name}: {}",
+            cil_support::render(text, &errs)
+        );
     }
 }

@@ -7,8 +7,31 @@ use spo_parse::cil::{self, Base};
 
 fn cil_like() -> impl Strategy<Value = String> {
     let pieces = prop::sample::select(vec![
-        "(", ")", " ", "\n", "allow", "type", "block", "blockinherit", "container", "process", "file", "(read)", "\"s\"",
-        ";c\n", "optional", "in", "macro", "call", "typeattributeset", "self", "é", "\u{1}", "{", ".", "var_log_t",
+        "(",
+        ")",
+        " ",
+        "\n",
+        "allow",
+        "type",
+        "block",
+        "blockinherit",
+        "container",
+        "process",
+        "file",
+        "(read)",
+        "\"s\"",
+        ";c\n",
+        "optional",
+        "in",
+        "macro",
+        "call",
+        "typeattributeset",
+        "self",
+        "é",
+        "\u{1}",
+        "{",
+        ".",
+        "var_log_t",
     ]);
     prop::collection::vec(pieces, 0..60).prop_map(|v| v.concat())
 }

@@ -28,7 +28,11 @@ fn debian_store_modules_check_clean() {
         store.iter().collect()
     } else {
         base.add_cil(cil::base::REFPOLICY_CIL);
-        store.iter().step_by(10).filter(|(n, _)| n != "base").collect()
+        store
+            .iter()
+            .step_by(10)
+            .filter(|(n, _)| n != "base")
+            .collect()
     };
     let _ = base.add_cil(cil::base::CONTAINER_SHIM_CIL);
     let mut failures = Vec::new();
@@ -37,8 +41,17 @@ fn debian_store_modules_check_clean() {
         d.extend(cil::check_with_own_names(&ast, &base));
         let errs: Vec<_> = d.into_iter().filter(|d| d.is_error()).collect();
         if !errs.is_empty() {
-            failures.push(format!("{name}:\n{}", cil_support::render(text, &errs[..errs.len().min(5)])));
+            failures.push(format!(
+                "{name}:\n{}",
+                cil_support::render(text, &errs[..errs.len().min(5)])
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} modules have errors:\n{}", failures.len(), store.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} modules have errors:\n{}",
+        failures.len(),
+        store.len(),
+        failures.join("\n")
+    );
 }

@@ -6,7 +6,10 @@
 use std::collections::BTreeMap;
 
 use spo_model::seccomp::ObjectMeta;
-use spo_model::selinux::{DenyLists, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxProfile, SelinuxProfileSpec, SELF_KEY};
+use spo_model::selinux::{
+    DenyLists, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxProfile,
+    SelinuxProfileSpec, SELF_KEY,
+};
 use spo_model::{FieldPath, Problem};
 
 use super::{parse, raw, Base, Ns};
@@ -45,20 +48,33 @@ impl Lower<'_> {
             Kind::String(s) | Kind::Number(s) => Some(s.clone()),
             Kind::Bool(b) => Some(b.to_string()),
             _ => {
-                self.diags.push(Diagnostic::error(n.span, format!("{what} must be a string, found {}", n.type_name())));
+                self.diags.push(Diagnostic::error(
+                    n.span,
+                    format!("{what} must be a string, found {}", n.type_name()),
+                ));
                 None
             }
         }
     }
 
-    fn object<'n>(&mut self, n: &'n Node, what: &str, known: &[&str]) -> &'n [crate::value::Member] {
+    fn object<'n>(
+        &mut self,
+        n: &'n Node,
+        what: &str,
+        known: &[&str],
+    ) -> &'n [crate::value::Member] {
         match &n.kind {
             Kind::Object(ms) => {
                 if !known.is_empty() {
                     for m in ms {
                         if !known.contains(&m.key.as_str()) {
-                            let mut d = Diagnostic::error(m.key_span, format!("unknown field `{}` in {what}", m.key));
-                            if let Some(s) = spo_model::suggest::did_you_mean(&m.key, known.iter().copied()) {
+                            let mut d = Diagnostic::error(
+                                m.key_span,
+                                format!("unknown field `{}` in {what}", m.key),
+                            );
+                            if let Some(s) =
+                                spo_model::suggest::did_you_mean(&m.key, known.iter().copied())
+                            {
                                 d = d.with_help(format!("did you mean `{s}`?"));
                             }
                             self.diags.push(d);
@@ -69,7 +85,10 @@ impl Lower<'_> {
             }
             Kind::Null => &[],
             _ => {
-                self.diags.push(Diagnostic::error(n.span, format!("{what} must be a mapping, found {}", n.type_name())));
+                self.diags.push(Diagnostic::error(
+                    n.span,
+                    format!("{what} must be a mapping, found {}", n.type_name()),
+                ));
                 &[]
             }
         }
@@ -93,45 +112,81 @@ impl Lower<'_> {
 pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
     let mut l = Lower { diags };
     let kind = doc.get("kind").and_then(Node::as_str)?.to_owned();
-    let api_version = doc.get("apiVersion").and_then(Node::as_str).unwrap_or("").to_owned();
-    l.object(doc, "the manifest", &["apiVersion", "kind", "metadata", "spec", "status"]);
+    let api_version = doc
+        .get("apiVersion")
+        .and_then(Node::as_str)
+        .unwrap_or("")
+        .to_owned();
+    l.object(
+        doc,
+        "the manifest",
+        &["apiVersion", "kind", "metadata", "spec", "status"],
+    );
     let metadata = l.meta(doc.get("metadata"));
     let spec = doc.get("spec");
     match kind.as_str() {
         "SelinuxProfile" => {
             let mut s = SelinuxProfileSpec::default();
             if let Some(spec) = spec {
-                for m in l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled"]) {
+                for m in l.object(
+                    spec,
+                    "spec",
+                    &["inherit", "mode", "permissive", "allow", "disabled"],
+                ) {
                     match m.key.as_str() {
                         "inherit" => match &m.value.kind {
                             Kind::Array(items) => {
                                 for it in items {
                                     let ms = l.object(it, "an inherit entry", &["kind", "name"]);
-                                    let get = |k: &str| ms.iter().find(|m| m.key == k).map(|m| &m.value);
-                                    let kind = get("kind").and_then(|n| l.string(n, "inherit kind")).unwrap_or_else(|| "System".into());
-                                    let name = get("name").and_then(|n| l.string(n, "inherit name"));
+                                    let get =
+                                        |k: &str| ms.iter().find(|m| m.key == k).map(|m| &m.value);
+                                    let kind = get("kind")
+                                        .and_then(|n| l.string(n, "inherit kind"))
+                                        .unwrap_or_else(|| "System".into());
+                                    let name =
+                                        get("name").and_then(|n| l.string(n, "inherit name"));
                                     match name {
                                         Some(name) => s.inherit.push(PolicyRef { kind, name }),
-                                        None => l.diags.push(Diagnostic::error(it.span, "inherit entry without a name")),
+                                        None => l.diags.push(Diagnostic::error(
+                                            it.span,
+                                            "inherit entry without a name",
+                                        )),
                                     }
                                 }
                             }
-                            _ => l.diags.push(Diagnostic::error(m.value.span, "spec.inherit must be a list")),
+                            _ => l.diags.push(Diagnostic::error(
+                                m.value.span,
+                                "spec.inherit must be a list",
+                            )),
                         },
                         "mode" => s.mode = l.string(&m.value, "spec.mode"),
                         "permissive" => match m.value.kind {
                             Kind::Bool(b) => s.permissive = Some(b),
-                            _ => l.diags.push(Diagnostic::error(m.value.span, "spec.permissive must be true or false")),
+                            _ => l.diags.push(Diagnostic::error(
+                                m.value.span,
+                                "spec.permissive must be true or false",
+                            )),
                         },
-                        "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
+                        "disabled" => {
+                            s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true)
+                        }
                         "allow" => {
                             for t in l.object(&m.value, "spec.allow", &[]) {
                                 let mut classes = BTreeMap::new();
                                 for c in l.object(&t.value, "an allow entry", &[]) {
                                     let perms = match &c.value.kind {
-                                        Kind::Array(ps) => ps.iter().filter_map(|p| l.string(p, "a permission")).collect(),
+                                        Kind::Array(ps) => ps
+                                            .iter()
+                                            .filter_map(|p| l.string(p, "a permission"))
+                                            .collect(),
                                         _ => {
-                                            l.diags.push(Diagnostic::error(c.value.span, format!("the permissions of `{}` must be a list", c.key)));
+                                            l.diags.push(Diagnostic::error(
+                                                c.value.span,
+                                                format!(
+                                                    "the permissions of `{}` must be a list",
+                                                    c.key
+                                                ),
+                                            ));
                                             Vec::new()
                                         }
                                     };
@@ -144,20 +199,34 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
                     }
                 }
             }
-            Some(Manifest::Profile(SelinuxProfile { api_version, kind, metadata, spec: s }))
+            Some(Manifest::Profile(SelinuxProfile {
+                api_version,
+                kind,
+                metadata,
+                spec: s,
+            }))
         }
         "RawSelinuxProfile" => {
             let mut s = RawSelinuxProfileSpec::default();
             if let Some(spec) = spec {
                 for m in l.object(spec, "spec", &["policy", "disabled"]) {
                     match m.key.as_str() {
-                        "policy" => s.policy = l.string(&m.value, "spec.policy").unwrap_or_default(),
-                        "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
+                        "policy" => {
+                            s.policy = l.string(&m.value, "spec.policy").unwrap_or_default()
+                        }
+                        "disabled" => {
+                            s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true)
+                        }
                         _ => {}
                     }
                 }
             }
-            Some(Manifest::Raw(RawSelinuxProfile { api_version, kind, metadata, spec: s }))
+            Some(Manifest::Raw(RawSelinuxProfile {
+                api_version,
+                kind,
+                metadata,
+                spec: s,
+            }))
         }
         _ => None,
     }
@@ -178,7 +247,10 @@ impl ScalarMap {
     /// other styles map every offset to the scalar itself.
     pub fn new(text: &str, span: Span, value: &str) -> Self {
         let fallback = span.start;
-        let mut m = ScalarMap { line_starts: Vec::new(), fallback };
+        let mut m = ScalarMap {
+            line_starts: Vec::new(),
+            fallback,
+        };
         let after = &text[span.start.min(text.len())..];
         if !after.starts_with('|') {
             // Plain or quoted single-line scalar: exact when on one line.
@@ -200,8 +272,13 @@ impl ScalarMap {
             if vline.is_empty() {
                 m.line_starts.push(pos.min(text.len()));
             } else {
-                let ind = *indent.get_or_insert_with(|| src_line.len() - src_line.trim_start_matches(' ').len());
-                if src_line.get(ind..) != Some(vline) && !src_line.get(ind..).is_some_and(|s| s.trim_end() == vline.trim_end()) {
+                let ind = *indent
+                    .get_or_insert_with(|| src_line.len() - src_line.trim_start_matches(' ').len());
+                if src_line.get(ind..) != Some(vline)
+                    && !src_line
+                        .get(ind..)
+                        .is_some_and(|s| s.trim_end() == vline.trim_end())
+                {
                     m.line_starts.clear();
                     return m;
                 }
@@ -220,7 +297,9 @@ impl ScalarMap {
         let before = &value[..off.min(value.len())];
         let line = before.bytes().filter(|&b| b == b'\n').count();
         let col = off - before.rfind('\n').map_or(0, |n| n + 1);
-        self.line_starts.get(line).map_or(self.fallback, |s| s + col)
+        self.line_starts
+            .get(line)
+            .map_or(self.fallback, |s| s + col)
     }
 
     /// Move a diagnostic (spans in the value) into the YAML text.
@@ -245,15 +324,21 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
     for (i, r) in p.spec.inherit.iter().enumerate() {
         if r.kind == "System" && !base.has(Ns::Block, &r.name) {
             out.push(
-                Diagnostic::error(root.span_of(&spec.key("inherit").index(i).key("name")), format!("template `{}` is not declared in the base policy", r.name))
-                    .with_help("add the CIL that declares it with `--cil-base`"),
+                Diagnostic::error(
+                    root.span_of(&spec.key("inherit").index(i).key("name")),
+                    format!("template `{}` is not declared in the base policy", r.name),
+                )
+                .with_help("add the CIL that declares it with `--cil-base`"),
             );
         }
     }
     for (ty, classes) in &p.spec.allow {
         let tp = spec.key("allow").key(ty);
         if ty != SELF_KEY && spo_model::selinux::is_cil_name(ty) && !base.has(Ns::Type, ty) {
-            let mut d = Diagnostic::error(root.span_of(&tp.clone().at_key()), format!("type `{ty}` is not declared"));
+            let mut d = Diagnostic::error(
+                root.span_of(&tp.clone().at_key()),
+                format!("type `{ty}` is not declared"),
+            );
             if let Some(s) = base.suggest(Ns::Type, ty) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
@@ -262,7 +347,10 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
         for (class, perms) in classes {
             let cp = tp.key(class);
             if !base.has(Ns::Class, class) {
-                let mut d = Diagnostic::error(root.span_of(&cp.clone().at_key()), format!("class `{class}` is not declared"));
+                let mut d = Diagnostic::error(
+                    root.span_of(&cp.clone().at_key()),
+                    format!("class `{class}` is not declared"),
+                );
                 if let Some(s) = base.suggest(Ns::Class, class) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
@@ -272,7 +360,10 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
             for (k, perm) in perms.iter().enumerate() {
                 if !base.class_has_perm(class, perm) {
                     let all = base.class_perms(class);
-                    let mut d = Diagnostic::error(root.span_of(&cp.index(k)), format!("class `{class}` has no permission `{perm}`"));
+                    let mut d = Diagnostic::error(
+                        root.span_of(&cp.index(k)),
+                        format!("class `{class}` has no permission `{perm}`"),
+                    );
                     if let Some(s) = spo_model::suggest::did_you_mean(perm, all.iter().copied()) {
                         d = d.with_help(format!("did you mean `{s}`?"));
                     }
@@ -287,20 +378,29 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
 /// Validate every SELinux manifest of a YAML/JSON text: lowering, model
 /// validation, names against `base`, and for raw profiles the CIL itself
 /// (wrapped in its block, as it will be installed) with spans in `text`.
-pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Manifest>, Vec<Diagnostic>) {
+pub fn validate_manifests(
+    text: &str,
+    base: &Base,
+    deny: &DenyLists,
+) -> (Vec<Manifest>, Vec<Diagnostic>) {
     let (docs, mut diags) = crate::value::parse_yaml(text);
     let mut manifests = Vec::new();
     for doc in &docs {
         let Some(m) = lower(doc, &mut diags) else {
             let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
-            diags.push(
-                Diagnostic::error(doc.get("kind").map_or(doc.span, |k| k.span), format!("expected a SelinuxProfile or RawSelinuxProfile, found kind `{kind}`")),
-            );
+            diags.push(Diagnostic::error(
+                doc.get("kind").map_or(doc.span, |k| k.span),
+                format!("expected a SelinuxProfile or RawSelinuxProfile, found kind `{kind}`"),
+            ));
             continue;
         };
         match &m {
             Manifest::Profile(p) => {
-                diags.extend(p.validate(deny).iter().map(|pr| problem_to_diagnostic(doc, pr)));
+                diags.extend(
+                    p.validate(deny)
+                        .iter()
+                        .map(|pr| problem_to_diagnostic(doc, pr)),
+                );
                 diags.extend(check_profile_names(doc, p, base));
             }
             Manifest::Raw(r) => {
@@ -334,9 +434,15 @@ pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnosti
     let wrapped = format!("{prefix}{policy}\n)");
     let (wast, _) = parse(&wrapped);
     for mut d in super::check(&wast, base) {
-        d.span = Span::new(d.span.start.saturating_sub(prefix.len()), d.span.end.saturating_sub(prefix.len()));
+        d.span = Span::new(
+            d.span.start.saturating_sub(prefix.len()),
+            d.span.end.saturating_sub(prefix.len()),
+        );
         for l in &mut d.labels {
-            l.span = Span::new(l.span.start.saturating_sub(prefix.len()), l.span.end.saturating_sub(prefix.len()));
+            l.span = Span::new(
+                l.span.start.saturating_sub(prefix.len()),
+                l.span.end.saturating_sub(prefix.len()),
+            );
         }
         diags.push(d);
     }

@@ -29,7 +29,14 @@ struct Ctx<'s> {
 /// Check every name `ast` uses against its own declarations (`file`) and
 /// the base.
 pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic> {
-    let mut cx = Ctx { file, base, path: Vec::new(), optional: None, silent: false, out: Vec::new() };
+    let mut cx = Ctx {
+        file,
+        base,
+        path: Vec::new(),
+        optional: None,
+        silent: false,
+        out: Vec::new(),
+    };
     for e in ast.roots() {
         cx.stmt(e, 0);
     }
@@ -58,7 +65,8 @@ impl Ctx<'_> {
     }
 
     fn missing(&mut self, ns: Ns, name: &str, span: Span) {
-        let mut d = Diagnostic::error(span, format!("{} `{name}` is not declared", ns.noun())).with_label(format!("unknown {}", ns.noun()));
+        let mut d = Diagnostic::error(span, format!("{} `{name}` is not declared", ns.noun()))
+            .with_label(format!("unknown {}", ns.noun()));
         if self.silent {
             return;
         }
@@ -66,7 +74,14 @@ impl Ctx<'_> {
         let cands = self.file.names(ns).chain(self.base.names(ns));
         // Suggestions scan every name; inside optionals (warnings, often
         // thousands in a real store) they are left out.
-        let suggestion = if self.optional.is_some() { None } else { did_you_mean(last, cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len())) };
+        let suggestion = if self.optional.is_some() {
+            None
+        } else {
+            did_you_mean(
+                last,
+                cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len()),
+            )
+        };
         if let Some(s) = suggestion {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else {
@@ -102,7 +117,9 @@ impl Ctx<'_> {
         match kw {
             "block" => {
                 let Some(name) = args[0].atom() else { return };
-                let abstract_ = args[1..].iter().any(|a| a.keyword() == Some("blockabstract"));
+                let abstract_ = args[1..]
+                    .iter()
+                    .any(|a| a.keyword() == Some("blockabstract"));
                 let was = self.silent;
                 self.silent |= abstract_;
                 self.path.push(name.to_owned());
@@ -123,7 +140,9 @@ impl Ctx<'_> {
                 return;
             }
             "optional" => {
-                let prev = self.optional.replace(args[0].atom().unwrap_or("").to_owned());
+                let prev = self
+                    .optional
+                    .replace(args[0].atom().unwrap_or("").to_owned());
                 for a in &args[1..] {
                     self.stmt(*a, depth + 1);
                 }
@@ -135,8 +154,11 @@ impl Ctx<'_> {
                     Some("before" | "after") if args.len() > 1 => (args[1], &args[2..]),
                     _ => (args[0], &args[1..]),
                 };
-                let Some(q) = self.reference(Ns::Block, target) else { return };
-                let saved = std::mem::replace(&mut self.path, q.split('.').map(str::to_owned).collect());
+                let Some(q) = self.reference(Ns::Block, target) else {
+                    return;
+                };
+                let saved =
+                    std::mem::replace(&mut self.path, q.split('.').map(str::to_owned).collect());
                 for a in body {
                     self.stmt(*a, depth + 1);
                 }
@@ -144,14 +166,30 @@ impl Ctx<'_> {
                 return;
             }
             "typeattributeset" | "roleattributeset" => {
-                let ns = if kw == "typeattributeset" { Ns::Type } else { Ns::Role };
+                let ns = if kw == "typeattributeset" {
+                    Ns::Type
+                } else {
+                    Ns::Role
+                };
                 if let Some(q) = self.reference(ns, args[0]) {
-                    let is_attr = self.file.attributes.contains(&q) || self.base.attributes.contains(&q);
+                    let is_attr =
+                        self.file.attributes.contains(&q) || self.base.attributes.contains(&q);
                     if !is_attr {
-                        let what = if ns == Ns::Type { "type attribute" } else { "role attribute" };
+                        let what = if ns == Ns::Type {
+                            "type attribute"
+                        } else {
+                            "role attribute"
+                        };
                         self.report(
                             Diagnostic::error(args[0].span(), format!("`{q}` is not a {what}"))
-                                .with_help(format!("`{kw}` adds members to an attribute declared with `({} NAME)`", if ns == Ns::Type { "typeattribute" } else { "roleattribute" })),
+                                .with_help(format!(
+                                    "`{kw}` adds members to an attribute declared with `({} NAME)`",
+                                    if ns == Ns::Type {
+                                        "typeattribute"
+                                    } else {
+                                        "roleattribute"
+                                    }
+                                )),
                         );
                     }
                 }
@@ -167,7 +205,11 @@ impl Ctx<'_> {
             }
             _ => {}
         }
-        let fixed = if sp.args.last() == Some(&Arg::Body) { sp.args.len() - 1 } else { sp.args.len() };
+        let fixed = if sp.args.last() == Some(&Arg::Body) {
+            sp.args.len() - 1
+        } else {
+            sp.args.len()
+        };
         for (i, a) in args.iter().enumerate() {
             let kind = if i < fixed { sp.args[i] } else { Arg::Body };
             match kind {
@@ -177,7 +219,11 @@ impl Ctx<'_> {
                 Arg::Target => self.target(*a),
                 Arg::Set(ns) if ns.resolved() => self.set(ns, *a, 0),
                 Arg::Cond => {
-                    let ns = if kw == "tunableif" { Ns::Tunable } else { Ns::Bool };
+                    let ns = if kw == "tunableif" {
+                        Ns::Tunable
+                    } else {
+                        Ns::Bool
+                    };
                     self.set(ns, *a, 0);
                 }
                 Arg::ClassPerms => self.class_perms(*a),
@@ -219,20 +265,28 @@ impl Ctx<'_> {
         if kids.len() != 2 {
             return;
         }
-        let Some(class) = self.reference(Ns::Class, kids[0]) else { return };
+        let Some(class) = self.reference(Ns::Class, kids[0]) else {
+            return;
+        };
         let mut perms: Vec<(String, Span)> = Vec::new();
         collect_perms(kids[1], &mut perms, 0);
         for (p, span) in perms {
             if !self.has_perm(&class, &p) {
                 let cands = self.class_perm_names(&class);
-                let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`")).with_label("unknown permission");
+                let mut d =
+                    Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
+                        .with_label("unknown permission");
                 if let Some(s) = did_you_mean(&p, cands.iter().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else {
                     let mut c = cands;
                     c.sort();
                     let shown: Vec<_> = c.iter().take(12).map(String::as_str).collect();
-                    d = d.with_help(format!("`{class}` has: {}{}", shown.join(" "), if c.len() > 12 { " ..." } else { "" }));
+                    d = d.with_help(format!(
+                        "`{class}` has: {}{}",
+                        shown.join(" "),
+                        if c.len() > 12 { " ..." } else { "" }
+                    ));
                 }
                 self.report(d);
             }
@@ -242,15 +296,25 @@ impl Ctx<'_> {
     fn has_perm(&self, class: &str, p: &str) -> bool {
         let direct = |s: &Symbols| s.perms.get(class).is_some_and(|ps| ps.contains(p));
         let common = |s: &Symbols| {
-            let k = self.file.class_common.get(class).or_else(|| self.base.class_common.get(class));
-            k.and_then(|k| s.perms.get(k)).is_some_and(|ps| ps.contains(p))
+            let k = self
+                .file
+                .class_common
+                .get(class)
+                .or_else(|| self.base.class_common.get(class));
+            k.and_then(|k| s.perms.get(k))
+                .is_some_and(|ps| ps.contains(p))
         };
         direct(self.file) || direct(self.base) || common(self.file) || common(self.base)
     }
 
     fn class_perm_names(&self, class: &str) -> Vec<String> {
         let mut v = Vec::new();
-        let k = self.file.class_common.get(class).or_else(|| self.base.class_common.get(class)).cloned();
+        let k = self
+            .file
+            .class_common
+            .get(class)
+            .or_else(|| self.base.class_common.get(class))
+            .cloned();
         for s in [self.file, self.base] {
             for key in std::iter::once(class).chain(k.as_deref()) {
                 if let Some(ps) = s.perms.get(key) {
@@ -292,10 +356,15 @@ pub fn duplicates(file: &Symbols) -> Vec<Diagnostic> {
     file.duplicates
         .iter()
         .map(|(ns, name, span, first)| {
-            let d = Diagnostic::error(*span, format!("{} `{name}` is declared twice", ns.noun())).with_label("declared again here");
+            let d = Diagnostic::error(*span, format!("{} `{name}` is declared twice", ns.noun()))
+                .with_label("declared again here");
             match first {
-                Origin::File(f) => d.with_secondary(*f, "first declared here").with_help("remove one of the declarations"),
-                Origin::Base => d.with_help("the base policy already declares it: rename yours or use the existing one"),
+                Origin::File(f) => d
+                    .with_secondary(*f, "first declared here")
+                    .with_help("remove one of the declarations"),
+                Origin::Base => d.with_help(
+                    "the base policy already declares it: rename yours or use the existing one",
+                ),
             }
         })
         .collect()

@@ -50,9 +50,25 @@ pub enum Ns {
 
 /// Every table.
 pub const ALL_NS: &[Ns] = &[
-    Ns::Type, Ns::Role, Ns::User, Ns::Class, Ns::Common, Ns::ClassPermission, Ns::Macro, Ns::Block, Ns::Bool,
-    Ns::Tunable, Ns::Sid, Ns::PermissionX, Ns::Sensitivity, Ns::Category, Ns::Level, Ns::LevelRange, Ns::Context,
-    Ns::IpAddr, Ns::PolicyCap,
+    Ns::Type,
+    Ns::Role,
+    Ns::User,
+    Ns::Class,
+    Ns::Common,
+    Ns::ClassPermission,
+    Ns::Macro,
+    Ns::Block,
+    Ns::Bool,
+    Ns::Tunable,
+    Ns::Sid,
+    Ns::PermissionX,
+    Ns::Sensitivity,
+    Ns::Category,
+    Ns::Level,
+    Ns::LevelRange,
+    Ns::Context,
+    Ns::IpAddr,
+    Ns::PolicyCap,
 ];
 
 impl Ns {
@@ -85,7 +101,15 @@ impl Ns {
     pub fn resolved(self) -> bool {
         matches!(
             self,
-            Ns::Type | Ns::Role | Ns::Class | Ns::Common | Ns::ClassPermission | Ns::Macro | Ns::Block | Ns::Bool | Ns::Tunable
+            Ns::Type
+                | Ns::Role
+                | Ns::Class
+                | Ns::Common
+                | Ns::ClassPermission
+                | Ns::Macro
+                | Ns::Block
+                | Ns::Bool
+                | Ns::Tunable
         )
     }
 }
@@ -150,28 +174,54 @@ macro_rules! spec {
 pub fn spec(keyword: &str) -> Option<Spec> {
     Some(match keyword {
         "allow" | "auditallow" | "dontaudit" | "neverallow" | "deny" => {
-            spec!(3, "SOURCE TARGET (CLASS (PERMISSION ...))", [Ref(Type), Target, ClassPerms])
+            spec!(
+                3,
+                "SOURCE TARGET (CLASS (PERMISSION ...))",
+                [Ref(Type), Target, ClassPerms]
+            )
         }
         "allowx" | "auditallowx" | "dontauditx" | "neverallowx" => {
-            spec!(3, "SOURCE TARGET (ioctl CLASS (PERMISSIONX ...))", [Ref(Type), Target, PermX])
+            spec!(
+                3,
+                "SOURCE TARGET (ioctl CLASS (PERMISSIONX ...))",
+                [Ref(Type), Target, PermX]
+            )
         }
         "call" => spec!(1, "MACRO [(ARGUMENT ...)]", [Ref(Macro), List]),
-        "macro" => spec!(2, "NAME ((KIND PARAM) ...) STATEMENT ...", [Decl(Macro), Params, Body]),
+        "macro" => spec!(
+            2,
+            "NAME ((KIND PARAM) ...) STATEMENT ...",
+            [Decl(Macro), Params, Body]
+        ),
         "common" => spec!(2, "NAME (PERMISSION ...)", [Decl(Common), PermDecls]),
         "classcommon" => spec!(2, "CLASS COMMON", [Ref(Class), Ref(Common)]),
         "class" => spec!(2, "NAME (PERMISSION ...)", [Decl(Class), PermDecls]),
         "classorder" => spec!(1, "(CLASS ...)", [Order(Class)]),
         "classpermission" => spec!(1, "NAME", [Decl(ClassPermission)]),
-        "classpermissionset" => spec!(2, "CLASSPERMISSION (CLASS (PERMISSION ...))", [Ref(ClassPermission), ClassPerms]),
+        "classpermissionset" => spec!(
+            2,
+            "CLASSPERMISSION (CLASS (PERMISSION ...))",
+            [Ref(ClassPermission), ClassPerms]
+        ),
         "classmap" => spec!(2, "NAME (PERMISSION ...)", [Decl(Class), PermDecls]),
-        "classmapping" => spec!(3, "CLASSMAP PERMISSION (CLASS (PERMISSION ...))", [Ref(Class), Atom, ClassPerms]),
-        "permissionx" => spec!(2, "NAME (ioctl CLASS (VALUE ...))", [Decl(PermissionX), List]),
+        "classmapping" => spec!(
+            3,
+            "CLASSMAP PERMISSION (CLASS (PERMISSION ...))",
+            [Ref(Class), Atom, ClassPerms]
+        ),
+        "permissionx" => spec!(
+            2,
+            "NAME (ioctl CLASS (VALUE ...))",
+            [Decl(PermissionX), List]
+        ),
         "boolean" => spec!(2, "NAME true|false", [Decl(Bool), BoolValue]),
         "booleanif" => spec!(2, "CONDITION (true|false STATEMENT ...) ...", [Cond, Body]),
         "tunable" => spec!(2, "NAME true|false", [Decl(Tunable), BoolValue]),
         "tunableif" => spec!(2, "CONDITION (true|false STATEMENT ...) ...", [Cond, Body]),
         "true" | "false" => spec!(0, "STATEMENT ...", [Body]),
-        "constrain" | "mlsconstrain" => spec!(2, "(CLASS (PERMISSION ...)) EXPRESSION", [ClassPerms, List]),
+        "constrain" | "mlsconstrain" => {
+            spec!(2, "(CLASS (PERMISSION ...)) EXPRESSION", [ClassPerms, List])
+        }
         "validatetrans" | "mlsvalidatetrans" => spec!(2, "CLASS EXPRESSION", [Ref(Class), List]),
         "block" => spec!(1, "NAME STATEMENT ...", [Decl(Block), Body]),
         "blockabstract" => spec!(1, "NAME", [Ref(Block)]),
@@ -179,16 +229,28 @@ pub fn spec(keyword: &str) -> Option<Spec> {
         "optional" => spec!(1, "NAME STATEMENT ...", [Decl(Block), Body]),
         "in" => spec!(1, "[before|after] BLOCK STATEMENT ...", [Any, Body]),
         "context" => spec!(2, "NAME (USER ROLE TYPE RANGE)", [Decl(Context), Any]),
-        "defaultuser" | "defaultrole" | "defaulttype" => spec!(2, "CLASS source|target", [Order(Class), Atom]),
-        "defaultrange" => spec!(2, "CLASS source|target [low|high|low-high|glblub]", [Order(Class), Atom, Atom]),
+        "defaultuser" | "defaultrole" | "defaulttype" => {
+            spec!(2, "CLASS source|target", [Order(Class), Atom])
+        }
+        "defaultrange" => spec!(
+            2,
+            "CLASS source|target [low|high|low-high|glblub]",
+            [Order(Class), Atom, Atom]
+        ),
         "filecon" => spec!(3, "PATH FILETYPE CONTEXT", [Atom, Atom, Any]),
         "fsuse" => spec!(3, "xattr|task|trans FILESYSTEM CONTEXT", [Atom, Atom, Any]),
-        "genfscon" => spec!(3, "FILESYSTEM PATH [FILETYPE] CONTEXT", [Atom, Atom, Any, Any]),
+        "genfscon" => spec!(
+            3,
+            "FILESYSTEM PATH [FILETYPE] CONTEXT",
+            [Atom, Atom, Any, Any]
+        ),
         "ibpkeycon" => spec!(3, "SUBNET PKEY CONTEXT", [Atom, Any, Any]),
         "ibendportcon" => spec!(3, "DEVICE PORT CONTEXT", [Atom, Atom, Any]),
         "sensitivity" => spec!(1, "NAME", [Decl(Sensitivity)]),
         "sensitivityalias" => spec!(1, "NAME", [Decl(Sensitivity)]),
-        "sensitivityaliasactual" => spec!(2, "ALIAS SENSITIVITY", [Ref(Sensitivity), Ref(Sensitivity)]),
+        "sensitivityaliasactual" => {
+            spec!(2, "ALIAS SENSITIVITY", [Ref(Sensitivity), Ref(Sensitivity)])
+        }
         "sensitivityorder" => spec!(1, "(SENSITIVITY ...)", [Order(Sensitivity)]),
         "category" => spec!(1, "NAME", [Decl(Category)]),
         "categoryalias" => spec!(1, "NAME", [Decl(Category)]),
@@ -198,7 +260,11 @@ pub fn spec(keyword: &str) -> Option<Spec> {
         "sensitivitycategory" => spec!(2, "SENSITIVITY CATEGORIES", [Ref(Sensitivity), Any]),
         "level" => spec!(2, "NAME (SENSITIVITY [CATEGORIES])", [Decl(Level), Any]),
         "levelrange" => spec!(2, "NAME (LOW HIGH)", [Decl(LevelRange), Any]),
-        "rangetransition" => spec!(4, "SOURCE TARGET CLASS RANGE", [Ref(Type), Ref(Type), Ref(Class), Any]),
+        "rangetransition" => spec!(
+            4,
+            "SOURCE TARGET CLASS RANGE",
+            [Ref(Type), Ref(Type), Ref(Class), Any]
+        ),
         "ipaddr" => spec!(2, "NAME ADDRESS", [Decl(IpAddr), Atom]),
         "netifcon" => spec!(3, "INTERFACE IF_CONTEXT PACKET_CONTEXT", [Atom, Any, Any]),
         "nodecon" => spec!(3, "ADDRESS MASK CONTEXT", [Any, Any, Any]),
@@ -211,7 +277,11 @@ pub fn spec(keyword: &str) -> Option<Spec> {
         "roleattribute" => spec!(1, "NAME", [Decl(Role)]),
         "roleattributeset" => spec!(2, "ROLEATTRIBUTE ROLES", [Ref(Role), Set(Role)]),
         "roleallow" => spec!(2, "SOURCE_ROLE TARGET_ROLE", [Ref(Role), Ref(Role)]),
-        "roletransition" => spec!(4, "SOURCE_ROLE TARGET_TYPE CLASS NEW_ROLE", [Ref(Role), Ref(Type), Ref(Class), Ref(Role)]),
+        "roletransition" => spec!(
+            4,
+            "SOURCE_ROLE TARGET_TYPE CLASS NEW_ROLE",
+            [Ref(Role), Ref(Type), Ref(Class), Ref(Role)]
+        ),
         "rolebounds" => spec!(2, "PARENT CHILD", [Ref(Role), Ref(Role)]),
         "sid" => spec!(1, "NAME", [Decl(Sid)]),
         "sidorder" => spec!(1, "(SID ...)", [Order(Sid)]),
@@ -223,8 +293,16 @@ pub fn spec(keyword: &str) -> Option<Spec> {
         "typeattributeset" => spec!(2, "ATTRIBUTE TYPES", [Ref(Type), Set(Type)]),
         "expandtypeattribute" => spec!(2, "ATTRIBUTES true|false", [Set(Type), BoolValue]),
         "typebounds" => spec!(2, "PARENT CHILD", [Ref(Type), Ref(Type)]),
-        "typechange" | "typemember" => spec!(4, "SOURCE TARGET CLASS NEW_TYPE", [Ref(Type), Target, Ref(Class), Ref(Type)]),
-        "typetransition" => spec!(4, "SOURCE TARGET CLASS [\"NAME\"] NEW_TYPE", [Ref(Type), Target, Ref(Class), Atom, Ref(Type)]),
+        "typechange" | "typemember" => spec!(
+            4,
+            "SOURCE TARGET CLASS NEW_TYPE",
+            [Ref(Type), Target, Ref(Class), Ref(Type)]
+        ),
+        "typetransition" => spec!(
+            4,
+            "SOURCE TARGET CLASS [\"NAME\"] NEW_TYPE",
+            [Ref(Type), Target, Ref(Class), Atom, Ref(Type)]
+        ),
         "typepermissive" => spec!(1, "TYPE", [Ref(Type)]),
         "user" => spec!(1, "NAME", [Decl(User)]),
         "userattribute" => spec!(1, "NAME", [Decl(User)]),
@@ -236,27 +314,116 @@ pub fn spec(keyword: &str) -> Option<Spec> {
         "userprefix" => spec!(2, "USER PREFIX", [Ref(User), Atom]),
         "selinuxuser" => spec!(3, "NAME USER RANGE", [Atom, Ref(User), Any]),
         "selinuxuserdefault" => spec!(2, "USER RANGE", [Ref(User), Any]),
-        "iomemcon" | "ioportcon" | "pcidevicecon" | "pirqcon" | "devicetreecon" => spec!(2, "VALUE CONTEXT", [Any, Any]),
+        "iomemcon" | "ioportcon" | "pcidevicecon" | "pirqcon" | "devicetreecon" => {
+            spec!(2, "VALUE CONTEXT", [Any, Any])
+        }
         _ => return None,
     })
 }
 
 /// Every keyword, for "did you mean" suggestions.
 pub const KEYWORDS: &[&str] = &[
-    "allow", "auditallow", "dontaudit", "neverallow", "deny", "allowx", "auditallowx", "dontauditx", "neverallowx",
-    "call", "macro", "common", "classcommon", "class", "classorder", "classpermission", "classpermissionset",
-    "classmap", "classmapping", "permissionx", "boolean", "booleanif", "tunable", "tunableif", "true", "false",
-    "constrain", "mlsconstrain", "validatetrans", "mlsvalidatetrans", "block", "blockabstract", "blockinherit",
-    "optional", "in", "context", "defaultuser", "defaultrole", "defaulttype", "defaultrange", "filecon", "fsuse",
-    "genfscon", "ibpkeycon", "ibendportcon", "sensitivity", "sensitivityalias", "sensitivityaliasactual",
-    "sensitivityorder", "category", "categoryalias", "categoryaliasactual", "categoryorder", "categoryset",
-    "sensitivitycategory", "level", "levelrange", "rangetransition", "ipaddr", "netifcon", "nodecon", "portcon",
-    "mls", "handleunknown", "policycap", "role", "roletype", "roleattribute", "roleattributeset", "roleallow",
-    "roletransition", "rolebounds", "sid", "sidorder", "sidcontext", "type", "typealias", "typealiasactual",
-    "typeattribute", "typeattributeset", "expandtypeattribute", "typebounds", "typechange", "typemember",
-    "typetransition", "typepermissive", "user", "userattribute", "userattributeset", "userrole", "userlevel",
-    "userrange", "userbounds", "userprefix", "selinuxuser", "selinuxuserdefault", "iomemcon", "ioportcon",
-    "pcidevicecon", "pirqcon", "devicetreecon",
+    "allow",
+    "auditallow",
+    "dontaudit",
+    "neverallow",
+    "deny",
+    "allowx",
+    "auditallowx",
+    "dontauditx",
+    "neverallowx",
+    "call",
+    "macro",
+    "common",
+    "classcommon",
+    "class",
+    "classorder",
+    "classpermission",
+    "classpermissionset",
+    "classmap",
+    "classmapping",
+    "permissionx",
+    "boolean",
+    "booleanif",
+    "tunable",
+    "tunableif",
+    "true",
+    "false",
+    "constrain",
+    "mlsconstrain",
+    "validatetrans",
+    "mlsvalidatetrans",
+    "block",
+    "blockabstract",
+    "blockinherit",
+    "optional",
+    "in",
+    "context",
+    "defaultuser",
+    "defaultrole",
+    "defaulttype",
+    "defaultrange",
+    "filecon",
+    "fsuse",
+    "genfscon",
+    "ibpkeycon",
+    "ibendportcon",
+    "sensitivity",
+    "sensitivityalias",
+    "sensitivityaliasactual",
+    "sensitivityorder",
+    "category",
+    "categoryalias",
+    "categoryaliasactual",
+    "categoryorder",
+    "categoryset",
+    "sensitivitycategory",
+    "level",
+    "levelrange",
+    "rangetransition",
+    "ipaddr",
+    "netifcon",
+    "nodecon",
+    "portcon",
+    "mls",
+    "handleunknown",
+    "policycap",
+    "role",
+    "roletype",
+    "roleattribute",
+    "roleattributeset",
+    "roleallow",
+    "roletransition",
+    "rolebounds",
+    "sid",
+    "sidorder",
+    "sidcontext",
+    "type",
+    "typealias",
+    "typealiasactual",
+    "typeattribute",
+    "typeattributeset",
+    "expandtypeattribute",
+    "typebounds",
+    "typechange",
+    "typemember",
+    "typetransition",
+    "typepermissive",
+    "user",
+    "userattribute",
+    "userattributeset",
+    "userrole",
+    "userlevel",
+    "userrange",
+    "userbounds",
+    "userprefix",
+    "selinuxuser",
+    "selinuxuserdefault",
+    "iomemcon",
+    "ioportcon",
+    "pcidevicecon",
+    "pirqcon",
+    "devicetreecon",
 ];
 
 #[cfg(test)]

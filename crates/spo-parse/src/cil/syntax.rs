@@ -62,7 +62,11 @@ impl<'a> Ast<'a> {
 
     /// The top-level expressions.
     pub fn roots(&self) -> Children<'_, 'a> {
-        Children { ast: self, at: 0, end: self.nodes.len() as u32 }
+        Children {
+            ast: self,
+            at: 0,
+            end: self.nodes.len() as u32,
+        }
     }
 
     /// Number of nodes (symbols, strings and lists).
@@ -116,8 +120,16 @@ impl<'t, 'a> Expr<'t, 'a> {
     /// The elements of a list (nothing for an atom).
     pub fn children(&self) -> Children<'t, 'a> {
         let n = self.node();
-        let at = if matches!(n.kind, Kind::List) { self.id + 1 } else { n.next };
-        Children { ast: self.ast, at, end: n.next }
+        let at = if matches!(n.kind, Kind::List) {
+            self.id + 1
+        } else {
+            n.next
+        };
+        Children {
+            ast: self.ast,
+            at,
+            end: n.next,
+        }
     }
 
     /// The first element of a list when it is a symbol: the keyword of a
@@ -171,7 +183,12 @@ fn comment(i: &str) -> IResult<&str, &str> {
 
 fn push<'a>(nodes: &mut Vec<Node<'a>>, kind: Kind<'a>, start: usize, end: usize) {
     let idx = nodes.len() as u32;
-    nodes.push(Node { kind, start: start as u32, end: end as u32, next: idx + 1 });
+    nodes.push(Node {
+        kind,
+        start: start as u32,
+        end: end as u32,
+        next: idx + 1,
+    });
 }
 
 struct Open {
@@ -220,11 +237,18 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                     // A statement starting at or left of an enclosing list
                     // that opened on an earlier line and is still open:
                     // that list probably lacks its `)`.
-                    if let Some(o) = stack.iter().find(|o| o.line_col.is_some_and(|(ol, oc)| ol < l && oc >= c)) {
+                    if let Some(o) = stack
+                        .iter()
+                        .find(|o| o.line_col.is_some_and(|(ol, oc)| ol < l && oc >= c))
+                    {
                         suspect = Some(o.start);
                     }
                 }
-                stack.push(Open { node: nodes.len(), start: pos, line_col });
+                stack.push(Open {
+                    node: nodes.len(),
+                    start: pos,
+                    line_col,
+                });
                 push(&mut nodes, Kind::List, pos, pos + 1);
                 rest = &rest[1..];
             }
@@ -238,9 +262,12 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                         n.end = (pos + 1) as u32;
                     }
                     None => diags.push(
-                        Diagnostic::error(Span::new(pos, pos + 1), "unexpected `)`: no statement is open here")
-                            .with_label("this parenthesis closes nothing")
-                            .with_help("remove it, or add the missing `(` before it"),
+                        Diagnostic::error(
+                            Span::new(pos, pos + 1),
+                            "unexpected `)`: no statement is open here",
+                        )
+                        .with_label("this parenthesis closes nothing")
+                        .with_help("remove it, or add the missing `(` before it"),
                     ),
                 }
             }
@@ -268,7 +295,11 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                 }
                 Err(_) => {
                     let len = c.len_utf8();
-                    let shown = if c.is_control() { format!("{:?}", c) } else { format!("`{c}`") };
+                    let shown = if c.is_control() {
+                        format!("{:?}", c)
+                    } else {
+                        format!("`{c}`")
+                    };
                     diags.push(
                         Diagnostic::error(Span::new(pos, pos + len), format!("invalid character {shown}"))
                             .with_help("CIL symbols use letters, digits and `[].@=/*-_$%+!|&^:~`#{}'<>?,`; quote other text with `\"`"),
@@ -283,11 +314,16 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
         let innermost = stack.last().map_or(0, |o| o.start);
         let at = suspect.unwrap_or(innermost);
         let n = stack.len();
-        let mut d = Diagnostic::error(Span::new(at, at + 1), "unclosed `(`: this statement has no matching `)`")
-            .with_label("opened here")
-            .with_help("add the missing `)` at the end of this statement");
+        let mut d = Diagnostic::error(
+            Span::new(at, at + 1),
+            "unclosed `(`: this statement has no matching `)`",
+        )
+        .with_label("opened here")
+        .with_help("add the missing `)` at the end of this statement");
         if n > 1 {
-            d = d.with_note(format!("{n} parentheses are still open at the end of the file"));
+            d = d.with_note(format!(
+                "{n} parentheses are still open at the end of the file"
+            ));
         }
         diags.push(d);
         // Close what is open, so the tree stays well formed.
@@ -315,7 +351,10 @@ mod tests {
         let kids: Vec<_> = roots[0].children().collect();
         assert_eq!(kids.len(), 4);
         assert_eq!(kids[3].children().count(), 2);
-        assert_eq!(roots[1].children().nth(1).map(|e| e.kind()), Some(Kind::Str("x")));
+        assert_eq!(
+            roots[1].children().nth(1).map(|e| e.kind()),
+            Some(Kind::Str("x"))
+        );
         assert_eq!(&ast.text()[kids[3].span().range()], "(file (read write))");
     }
 

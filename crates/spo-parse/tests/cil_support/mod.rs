@@ -37,13 +37,17 @@ pub fn repo_root() -> PathBuf {
 /// the store is not installed.
 pub fn debian_store() -> Vec<(String, String)> {
     let dir = Path::new("/var/lib/selinux/default/active/modules/100");
-    let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
     let mut mods: Vec<_> = rd.flatten().map(|e| e.path()).collect();
     mods.sort();
     let mut out = Vec::new();
     for m in mods {
         let cil = m.join("cil");
-        let Ok(bytes) = std::fs::read(&cil) else { continue };
+        let Ok(bytes) = std::fs::read(&cil) else {
+            continue;
+        };
         let text = if bytes.starts_with(b"BZh") {
             let o = std::process::Command::new("bzcat").arg(&cil).output();
             match o {
@@ -53,7 +57,13 @@ pub fn debian_store() -> Vec<(String, String)> {
         } else {
             String::from_utf8_lossy(&bytes).into_owned()
         };
-        out.push((m.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
+        out.push((
+            m.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            text,
+        ));
     }
     out
 }
