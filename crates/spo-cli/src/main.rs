@@ -33,8 +33,12 @@ enum Command {
     Merge(commands::merge::Args),
     /// Show syscalls added and removed between two seccomp profiles.
     Diff(commands::diff::Args),
-    /// Install a SELinux profile into an offline policy store.
+    /// Install a SELinux or AppArmor profile with the system's policy tools.
     Install(commands::install::Args),
+    /// Show the profiles a node agent (spod) has installed, and their state.
+    Status(commands::status::Args),
+    /// Summarise would-be violations of complain-mode profiles.
+    Violations(commands::violations::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         Command::Merge(a) => commands::merge::main(&a),
         Command::Diff(a) => commands::diff::main(&a),
         Command::Install(a) => commands::install::main(&a),
+        Command::Status(a) => commands::status::main(&a),
+        Command::Violations(a) => commands::violations::main(&a),
         Command::Run(a) => commands::run::run(&a.profile, a.complain, &a.command)
             .map(|code| u8::try_from(code).unwrap_or(1)),
     };

@@ -18,6 +18,8 @@ pub enum Emit {
     Disasm,
     /// SELinux CIL (from a SelinuxProfile or RawSelinuxProfile).
     Cil,
+    /// AppArmor profile text (from an AppArmorProfile, or profile text for `--complain`).
+    Apparmor,
 }
 
 /// Arguments of `spoc compile`.
@@ -47,6 +49,7 @@ pub fn main(args: &Args) -> Result<u8> {
     let bytes = match args.emit {
         Emit::Bpf | Emit::Disasm => compile_seccomp(args)?,
         Emit::Cil => compile_cil(args)?,
+        Emit::Apparmor => compile_apparmor(args)?,
     };
     let Some(bytes) = bytes else { return Ok(1) };
     match &args.output {
@@ -62,6 +65,20 @@ fn compile_cil(args: &Args) -> Result<Option<Vec<u8>>> {
         Ok(cil) => Ok(Some(cil.into_bytes())),
         Err(diags) => {
             eprint!("{}", render(OutputFormat::Human, &args.file, &text, &diags, super::color()));
+            eprintln!("{}: invalid, nothing compiled", args.file.display());
+            Ok(None)
+        }
+    }
+}
+
+fn compile_apparmor(args: &Args) -> Result<Option<Vec<u8>>> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    match crate::kinds::apparmor::compile(&args.file, &text, args.complain)? {
+        Ok(profile) => Ok(Some(profile.into_bytes())),
+        Err(groups) => {
+            for (p, t, d) in &groups {
+                eprint!("{}", render(OutputFormat::Human, p, t, d, super::color()));
+            }
             eprintln!("{}: invalid, nothing compiled", args.file.display());
             Ok(None)
         }
@@ -92,6 +109,6 @@ fn compile_seccomp(args: &Args) -> Result<Option<Vec<u8>>> {
     Ok(Some(match args.emit {
         Emit::Bpf => spo_compile::bpf::to_bytes(&prog),
         Emit::Disasm => spo_compile::bpf::disassemble(&prog).into_bytes(),
-        Emit::Cil => unreachable!("handled by compile_cil"),
+        Emit::Cil | Emit::Apparmor => unreachable!("handled by compile_cil and compile_apparmor"),
     }))
 }

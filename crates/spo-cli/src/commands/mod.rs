@@ -7,7 +7,9 @@ pub mod merge;
 pub mod record;
 pub mod run;
 pub mod simulate;
+pub mod status;
 pub mod validate;
+pub mod violations;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;

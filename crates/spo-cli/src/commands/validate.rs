@@ -36,6 +36,8 @@ pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
 
 /// Resource kinds handled by the SELinux glue.
 const SELINUX_KINDS: &[&str] = &["SelinuxProfile", "RawSelinuxProfile"];
+/// Every resource kind `spoc validate` reads.
+const KNOWN_KINDS: &[&str] = &["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile", "AppArmorProfile"];
 
 /// Check one file; the result may include other files (AppArmor includes).
 pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagnostics>> {
@@ -43,7 +45,7 @@ pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagno
     match kinds::detect(path, text) {
         FileKind::Documents => {
             let (docs, mut diags) = parse_documents(text);
-            let mut selinux = false;
+            let (mut selinux, mut apparmor) = (false, false);
             for doc in &docs {
                 match kind_of(doc) {
                     DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document(doc).1),
@@ -51,13 +53,14 @@ pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagno
                         diags.extend(spo_parse::seccomp::lower_document(doc).1)
                     }
                     DocKind::Resource(k) if SELINUX_KINDS.contains(&k.as_str()) => selinux = true,
+                    DocKind::Resource(k) if k == "AppArmorProfile" => apparmor = true,
                     DocKind::Resource(k) => {
                         let span = doc.get("kind").map_or(doc.span, |n| n.span);
-                        let known = ["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile"];
+                        let known = KNOWN_KINDS.iter().copied();
                         let mut d = Diagnostic::error(span, format!("unsupported kind `{k}`"));
                         d.help = Some(match spo_model::suggest::did_you_mean(&k, known) {
                             Some(s) => format!("did you mean `{s}`?"),
-                            None => format!("spoc validates {}", known.join(", ")),
+                            None => format!("spoc validates {}", KNOWN_KINDS.join(", ")),
                         });
                         diags.push(d);
                     }
@@ -70,21 +73,31 @@ pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagno
                     ),
                 }
             }
-            if selinux && diags.iter().all(|d| !d.message.starts_with("YAML syntax error")) {
+            let syntax_ok = diags.iter().all(|d| !d.message.starts_with("YAML syntax error"));
+            if selinux && syntax_ok {
                 diags.extend(kinds::selinux::validate(path, text, &args.cil_base)?);
+            }
+            let mut others = Vec::new();
+            if apparmor && syntax_ok {
+                for (p, t, d) in kinds::apparmor::validate(path, text, &args.include)? {
+                    if p == path {
+                        diags.extend(d);
+                    } else {
+                        others.push((p, t, d));
+                    }
+                }
             }
             if docs.is_empty() && diags.is_empty() {
                 diags.push(Diagnostic::error(spo_parse::Span::point(0), "the file holds no profile"));
             }
             diags.sort_by_key(|d| d.span.start);
             diags.dedup();
-            Ok(own(diags))
+            let mut groups = own(diags);
+            groups.extend(others);
+            Ok(groups)
         }
         FileKind::Cil => Ok(own(kinds::selinux::validate(path, text, &args.cil_base)?)),
-        FileKind::AppArmor => Ok(own(vec![Diagnostic::error(
-            spo_parse::Span::point(0),
-            "this build of spoc reads seccomp and SELinux profiles only",
-        )])),
+        FileKind::AppArmor => kinds::apparmor::validate(path, text, &args.include),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Per-profile-kind glue between the command line and the libraries.
 
+pub mod apparmor;
 pub mod seccomp;
 pub mod selinux;
 
