@@ -49,6 +49,38 @@ fn invalid_fixtures_match_their_stderr() {
 }
 
 #[test]
+fn manifest_fixtures_match_their_stderr() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cil/manifests");
+    let base = Base::default_container_base();
+    let bless = std::env::var_os("SPO_BLESS").is_some();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty());
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let (_, diags) =
+            cil::cr::validate_manifests(&text, &base, &spo_model::selinux::DenyLists::default());
+        let got = cil_support::render(&text, &diags);
+        let golden = f.with_extension("stderr");
+        if bless {
+            std::fs::write(&golden, &got).expect("bless");
+        } else {
+            assert_eq!(
+                std::fs::read_to_string(&golden).unwrap_or_default(),
+                got,
+                "{}",
+                f.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn templates_check_clean_against_the_default_base() {
     let base = Base::default_container_base();
     for (name, text) in cil::base::TEMPLATES {

@@ -251,19 +251,23 @@ impl ScalarMap {
             line_starts: Vec::new(),
             fallback,
         };
-        let after = &text[span.start.min(text.len())..];
-        if !after.starts_with('|') {
-            // Plain or quoted single-line scalar: exact when on one line.
-            if !value.contains('\n') {
-                let q = usize::from(after.starts_with('"') || after.starts_with('\''));
-                if after.get(q..q + value.len()) == Some(value) {
-                    m.line_starts.push(span.start + q);
-                }
+        let start = span.start.min(text.len());
+        let after = &text[start..];
+        let mut pos = if after.starts_with(['|', '>']) {
+            // The span starts at the indicator: content begins on the next line.
+            let Some(nl) = after.find('\n') else { return m };
+            start + nl + 1
+        } else if value.contains('\n') {
+            // The span starts at the content: take its whole line.
+            text[..start].rfind('\n').map_or(0, |n| n + 1)
+        } else {
+            // Plain or quoted single-line scalar.
+            let q = usize::from(after.starts_with('"') || after.starts_with('\''));
+            if after.get(q..q + value.len()) == Some(value) {
+                m.line_starts.push(start + q);
             }
             return m;
-        }
-        let Some(nl) = after.find('\n') else { return m };
-        let mut pos = span.start + nl + 1;
+        };
         let mut indent = None;
         for vline in value.split('\n') {
             // Skip to the source line holding this value line.
@@ -274,10 +278,9 @@ impl ScalarMap {
             } else {
                 let ind = *indent
                     .get_or_insert_with(|| src_line.len() - src_line.trim_start_matches(' ').len());
-                if src_line.get(ind..) != Some(vline)
-                    && !src_line
-                        .get(ind..)
-                        .is_some_and(|s| s.trim_end() == vline.trim_end())
+                if !src_line
+                    .get(ind..)
+                    .is_some_and(|s| s == vline || s.trim_end() == vline.trim_end())
                 {
                     m.line_starts.clear();
                     return m;
@@ -322,7 +325,10 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
     let mut out = Vec::new();
     let spec = FieldPath::root().key("spec");
     for (i, r) in p.spec.inherit.iter().enumerate() {
-        if r.kind == "System" && !base.has(Ns::Block, &r.name) {
+        if r.kind == "System"
+            && spo_model::selinux::SYSTEM_TEMPLATES.contains(&r.name.as_str())
+            && !base.has(Ns::Block, &r.name)
+        {
             out.push(
                 Diagnostic::error(
                     root.span_of(&spec.key("inherit").index(i).key("name")),
@@ -424,10 +430,10 @@ pub fn validate_manifests(
 /// escape rules, and names checked as if placed in block `block` on `base`.
 pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnostic> {
     let (ast, mut diags) = parse(policy);
-    diags.extend(raw::check_raw(&ast));
     if diags.iter().any(Diagnostic::is_error) {
         return diags;
     }
+    diags.extend(raw::check_raw(&ast));
     // Check names in place: the same text inside `(block NAME ...)`, whose
     // spans are shifted back into the policy.
     let prefix = format!("(block {block}\n");

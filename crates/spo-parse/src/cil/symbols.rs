@@ -254,7 +254,7 @@ fn collect_stmt(
     let body = sp.args.last() == Some(&Arg::Body);
     for (i, a) in args.iter().enumerate() {
         match sp.args.get(i) {
-            Some(Arg::Decl(ns)) if !(kw == "optional") => {
+            Some(Arg::Decl(ns)) if kw != "optional" => {
                 if let Some(name) = a.atom() {
                     s.declare(*ns, qualify(path, name), origin(a.span()));
                     s.members
