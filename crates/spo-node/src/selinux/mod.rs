@@ -181,6 +181,51 @@ mod tests {
         assert_eq!(e[0].line, None);
     }
 
+    /// A copy of Debian's policy store in a temporary root, or `None` (with
+    /// a loud skip) when the store or semodule is missing.
+    fn offline_store() -> Option<tempfile::TempDir> {
+        let store = Path::new("/var/lib/selinux/default");
+        if !store.join("active").exists() || Command::new("semodule").arg("-h").output().is_err() {
+            eprintln!("SKIPPED: needs semodule and Debian's selinux-policy-default store (apt-get install policycoreutils selinux-policy-default)");
+            return None;
+        }
+        let root = tempfile::tempdir().ok()?;
+        let dest = root.path().join("var/lib/selinux");
+        std::fs::create_dir_all(&dest).ok()?;
+        let ok = Command::new("cp")
+            .arg("-a")
+            .arg(store)
+            .arg(&dest)
+            .status()
+            .ok()?
+            .success();
+        assert!(ok, "copying the policy store failed");
+        Some(root)
+    }
+
+    #[test]
+    fn semodule_rejects_a_bad_module_with_its_line() {
+        let Some(root) = offline_store() else { return };
+        let s = Semodule::offline(root.path());
+        let cil = "(type spo_test_t)\n(allow spo_test_t var_log_t (file (raed)))\n";
+        match s.install("spo_test", cil) {
+            Err(NodeError::ToolFailed { output, .. }) => {
+                let errs = semodule_errors("spo_test", &output);
+                assert!(errs.iter().any(|e| e.line == Some(2)), "{errs:?}");
+            }
+            other => panic!("expected semodule to fail, got {other:?}"),
+        }
+        // Installing for real rebuilds the whole policy (tens of seconds).
+        if std::env::var_os("SPO_SEMODULE_INSTALL").is_some() {
+            s.install(
+                "spo_test",
+                "(type spo_test_t)\n(roletype object_r spo_test_t)\n",
+            )
+            .expect("install");
+            s.remove("spo_test").expect("remove");
+        }
+    }
+
     #[test]
     fn refuses_module_names_that_are_paths() {
         let s = Semodule::offline(Path::new("/nonexistent"));
