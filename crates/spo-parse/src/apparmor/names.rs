@@ -163,9 +163,6 @@ pub const RLIMITS: &[&str] = &[
     "rttime",
 ];
 
-/// File permission letters that stand alone.
-pub const FILE_PERM_LETTERS: &str = "rwaklm";
-
 /// Exec qualifiers: what may stand before `x`.
 pub const EXEC_QUALIFIERS: &[&str] =
     &["i", "p", "P", "c", "C", "u", "U", "pi", "Pi", "ci", "Ci", "pu", "PU", "cu", "CU"];

@@ -253,7 +253,7 @@ impl Parser<'_> {
                 return self.variable(in_profile);
             }
         }
-        self.rule_or_bare_profile(in_profile)
+        self.rule_or_bare_profile()
     }
 
     fn include(&mut self, start: usize) -> Option<Item> {
@@ -330,8 +330,7 @@ impl Parser<'_> {
                     .with_help("move the assignment before the first profile"),
             );
         }
-        if let Some(b) = name_tok.text.strip_prefix("${") {
-            let _ = b;
+        if name_tok.text.starts_with("${") {
             return Some(Item::BoolVariable(Word { text: name_tok.text, span: name_tok.span }));
         }
         let name = name_tok.text.strip_prefix("@{").and_then(|s| s.strip_suffix('}'));
@@ -621,7 +620,7 @@ impl Parser<'_> {
 
     /// A rule (after optional qualifiers), a qualified block, or a profile
     /// introduced by its attachment path.
-    fn rule_or_bare_profile(&mut self, in_profile: bool) -> Option<Item> {
+    fn rule_or_bare_profile(&mut self) -> Option<Item> {
         let start = self.peek().span.start;
         let mut q = Qualifiers::default();
         let mut any_qualifier = false;
@@ -669,7 +668,6 @@ impl Parser<'_> {
             let (items, close) = self.block(t.span);
             return Some(Item::QualifiedBlock { qualifiers: q, items, span: Span::new(start, close.end) });
         }
-        let _ = in_profile;
         match t.tok {
             Tok::Quoted => return self.path_statement(q, start, !any_qualifier),
             Tok::Word => {}
@@ -768,9 +766,7 @@ impl Parser<'_> {
                 let keyword = Word { text: keyword.text, span: keyword.span };
                 let kind = rules::check_rule(&keyword, &words, &mut self.diags);
                 let end = self.pos;
-                if !self.expect_comma(&format!("`{}` rule", keyword.text)) {
-                    return Some(Item::Rule(Rule { qualifiers: q, kind, span: Span::new(start, end) }));
-                }
+                self.expect_comma(&format!("`{}` rule", keyword.text));
                 return Some(Item::Rule(Rule { qualifiers: q, kind, span: Span::new(start, end) }));
             }
             _ => {

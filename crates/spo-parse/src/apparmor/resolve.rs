@@ -161,7 +161,7 @@ impl Walk<'_> {
         for item in items {
             match item {
                 Item::Include(inc) => self.include(file, inc),
-                Item::Abi(inc) if self.find(file, inc).is_none() => self.missing(file, inc, "abi"),
+                Item::Abi(inc) if self.find(inc).is_none() => self.missing(file, inc, "abi"),
                 Item::Variable(def) if !in_profile => {
                     let exists = self.defs.get(&def.name).map(|d| (d.file, d.span));
                     match (def.append, exists) {
@@ -210,7 +210,7 @@ impl Walk<'_> {
     }
 
     /// The files an include names, or `None` when it names nothing.
-    fn find(&self, _file: usize, inc: &Include) -> Option<Vec<PathBuf>> {
+    fn find(&self, inc: &Include) -> Option<Vec<PathBuf>> {
         let name = inc.target.text.as_str();
         let candidates: Vec<PathBuf> = match inc.style {
             IncludeStyle::Angle if !name.starts_with('/') => {
@@ -239,7 +239,7 @@ impl Walk<'_> {
     }
 
     fn include(&mut self, file: usize, inc: &Include) {
-        let Some(paths) = self.find(file, inc) else {
+        let Some(paths) = self.find(inc) else {
             if !inc.if_exists {
                 self.missing(file, inc, "include");
             }
