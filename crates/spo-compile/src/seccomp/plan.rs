@@ -12,7 +12,8 @@
 //! action are ignored, an unconditional rule decides alone, otherwise the
 //! most restrictive matching rule wins.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use spo_model::arch::X32_SYSCALL_BIT;
 use spo_model::seccomp::{restrictiveness, ArgCmp, Filter, Operator};
@@ -96,6 +97,7 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
     let default = filter.default_action.to_ret();
     let bad_arch = filter.bad_arch_action.to_ret();
     let mut out = Vec::with_capacity(tokens.len());
+    let mut cache: Vec<(Arch, Vec<(u32, Leaf)>)> = Vec::new();
     for token in tokens {
         let parts: Vec<Part> = if token == Arch::X86_64.audit_arch() {
             let (x86_64, x32) = (arches.contains(&Arch::X86_64), arches.contains(&Arch::X32));
@@ -132,9 +134,15 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
                 push(&mut ranges, part.lo, part.hi, Leaf::Ret(bad_arch), weight(part.lo, part.hi), native);
                 continue;
             }
-            let leaves = leaves_for(filter, part.arch, default);
+            let leaves = match cache.iter().find(|(a, _)| *a == part.arch) {
+                Some((_, l)) => l,
+                None => {
+                    cache.push((part.arch, leaves_for(filter, part.arch, default)));
+                    &cache[cache.len() - 1].1
+                }
+            };
             let mut next = u64::from(part.lo);
-            for (nr, leaf) in leaves.into_iter().filter(|(nr, _)| (part.lo..=part.hi).contains(nr)) {
+            for (nr, leaf) in leaves.iter().cloned().filter(|(nr, _)| (part.lo..=part.hi).contains(nr)) {
                 if u64::from(nr) > next {
                     let lo = next as u32;
                     push(&mut ranges, lo, nr - 1, Leaf::Ret(default), weight(lo, nr - 1), native);
@@ -166,23 +174,38 @@ fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64, nati
     ranges.push(Range { lo, hi, leaf, weight, native });
 }
 
-/// The leaf of every syscall number some rule names on `arch`.
-fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> BTreeMap<u32, Leaf> {
-    let mut by_nr: BTreeMap<u32, Vec<usize>> = BTreeMap::new();
-    for (i, rule) in filter.rules.iter().enumerate() {
-        if rule.action == filter.default_action {
-            continue;
-        }
-        if let Some(nr) = arch.syscall_number(&rule.syscall) {
-            by_nr.entry(nr).or_default().push(i);
-        }
-    }
+/// Syscall numbers by name for each architecture, built once: the tables
+/// are sorted by name for binary search, and a compiler resolves every rule
+/// on every architecture.
+fn number(arch: Arch, name: &str) -> Option<u32> {
+    static MAPS: OnceLock<Vec<HashMap<&'static str, u32>>> = OnceLock::new();
+    let maps = MAPS.get_or_init(|| {
+        Arch::ALL
+            .iter()
+            .map(|a| a.table().map(|t| t.entries().iter().copied().collect()).unwrap_or_default())
+            .collect()
+    });
+    let i = Arch::ALL.iter().position(|a| *a == arch)?;
+    maps[i].get(name).copied()
+}
+
+/// The leaf of every syscall number some rule names on `arch`, by number.
+fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
+    let mut by_nr: Vec<(u32, usize)> = filter
+        .rules
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.action != filter.default_action)
+        .filter_map(|(i, r)| number(arch, &r.syscall).map(|nr| (nr, i)))
+        .collect();
+    by_nr.sort_unstable();
     let bits = arch.bits();
     let big_endian = arch.audit_arch() & AUDIT_ARCH_LE == 0;
     by_nr
-        .into_iter()
-        .map(|(nr, idx)| {
-            let rules = idx.iter().map(|&i| &filter.rules[i]);
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(|group| {
+            let nr = group[0].0;
+            let rules = group.iter().map(|&(_, i)| &filter.rules[i]);
             if let Some(r) = rules.clone().find(|r| r.args.is_empty()) {
                 return (nr, Leaf::Ret(r.action.to_ret()));
             }

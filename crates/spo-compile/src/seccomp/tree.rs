@@ -2,14 +2,22 @@
 //!
 //! A classic-BPF jump compares the accumulator with a constant, so a
 //! section's ranges are found by a binary search tree of `jge` nodes. The
-//! tree is shaped by dynamic programming to minimise the *expected* number of
-//! instructions executed, each range weighted by how many syscall numbers
-//! of the architecture's table it covers: a long run of allowed syscalls
-//! sits near the root, an isolated denied one deeper. This is the optimal
-//! alphabetic tree problem; Knuth's bound on the root position keeps it
-//! quadratic. One more shape is considered for short stretches: when every
-//! range but one leaf's is a single syscall, a chain of `jeq` tests isolates
-//! those numbers in one comparison each, which a `jge` tree needs two for.
+//! tree is shaped to minimise the *expected* number of instructions
+//! executed, each range weighted by how many syscall numbers of the
+//! architecture's table it covers: a long run of allowed syscalls sits near
+//! the root, an isolated denied one deeper.
+//!
+//! For the native architecture this is solved exactly, as the optimal
+//! alphabetic tree problem, by dynamic programming (Knuth's bound on the
+//! root position keeps it quadratic), with one more shape considered for
+//! short stretches: when every range but one leaf's is a single syscall, a
+//! chain of `jeq` tests isolates those numbers in one comparison each,
+//! which a `jge` tree needs two for. A floor on the weights, and re-weighting
+//! rounds when that is not enough, keep every native leaf within a bound on
+//! the instructions executed. Other architectures (a section of their own,
+//! or x32 numbers under x86_64's token) get a weight-balanced tree, split
+//! where the weight halves: near optimal, and linear-logarithmic, which
+//! keeps compile time low when a filter accepts several architectures.
 
 use super::plan::{Leaf, Range};
 
@@ -25,9 +33,15 @@ pub(crate) enum Node {
 }
 
 /// Longest stretch considered for a `jeq` chain.
-const CHAIN_SPAN: usize = 7;
+const CHAIN_SPAN: usize = 9;
 /// Most `jeq` tests in a chain.
-const CHAIN_TESTS: usize = 3;
+const CHAIN_TESTS: usize = 4;
+/// How many tests below the bound the weight floor aims.
+const FLOOR_SLACK: u64 = 4;
+/// Rounds of re-weighting to bring the deepest leaves within the bound.
+const ROUNDS: usize = 4;
+/// Shortest run of non-native ranges given a subtree of its own.
+const MIN_RUN: usize = 4;
 
 /// Estimated instructions a leaf executes: a `ret`, or an argument check
 /// up to its first rule's verdict.
@@ -41,21 +55,37 @@ fn leaf_cost(r: &Range) -> u64 {
     }
 }
 
-#[derive(Clone, Copy)]
-enum Choice {
-    Leaf,
-    Split(usize),
-    Chain,
+/// What the dynamic program arranges: a range, or a whole subtree over a
+/// run of non-native ranges.
+#[derive(Debug)]
+struct Item {
+    /// First syscall number covered.
+    lo: u32,
+    /// A single-number range (may be isolated by a `jeq`).
+    single: bool,
+    /// Items of one class have the same leaf.
+    class: u32,
+    /// Weight for shaping.
+    weight: u64,
+    /// Cost of the item itself: weight times the leaf's instructions, or
+    /// the subtree's total.
+    fixed: u64,
+    /// The range, or the subtree.
+    node: Option<Node>,
+    range: usize,
 }
 
-/// Rounds of re-weighting to bring the deepest leaves within the bound.
-const ROUNDS: usize = 8;
-
 /// Shape the tree for `ranges` (sorted, covering the number space),
-/// trying to keep every leaf within `max_cost` instructions (tests plus the
-/// leaf's own): the optimal tree for the weights first, then, while some
-/// leaf is too deep, the same with those leaves made heavier.
+/// trying to keep every native leaf within `max_cost` instructions (tests
+/// plus the leaf's own).
 pub(crate) fn build(ranges: &[Range], max_cost: u64) -> Node {
+    if ranges.len() <= 1 {
+        return Node::Leaf(0);
+    }
+    let weights: Vec<u64> = ranges.iter().map(|r| r.weight).collect();
+    if !ranges.iter().any(|r| r.native) {
+        return balanced(ranges, &weights, 0, ranges.len() - 1);
+    }
     // Ranges with equal leaves share a class, so stretches compare cheaply.
     let mut distinct: Vec<&Leaf> = Vec::new();
     let class: Vec<u32> = ranges
@@ -68,9 +98,14 @@ pub(crate) fn build(ranges: &[Range], max_cost: u64) -> Node {
             }
         })
         .collect();
-    let mut weights: Vec<u64> = ranges.iter().map(|r| r.weight).collect();
-    let mut dp = Dp::new(ranges.len());
-    let mut node = dp.optimal(ranges, &class, &weights);
+    // A leaf of weight w sits about log2(total / w) tests deep in a tree
+    // shaped by weight: a floor on the native ranges' weights keeps them
+    // within the bound in the first round, most of the time.
+    let total: u64 = weights.iter().sum();
+    let floor = total >> max_cost.saturating_sub(FLOOR_SLACK).min(63);
+    let mut native_weights: Vec<u64> =
+        ranges.iter().map(|r| if r.native && r.weight > 0 { r.weight.max(floor) } else { r.weight }).collect();
+    let mut node = arrange(ranges, &class, &native_weights, distinct.len() as u32);
     let mut costs = vec![0u64; ranges.len()];
     for _ in 0..ROUNDS {
         leaf_costs(ranges, &node, 0, &mut costs);
@@ -79,14 +114,109 @@ pub(crate) fn build(ranges: &[Range], max_cost: u64) -> Node {
         if deep.is_empty() {
             break;
         }
-        let total: u64 = weights.iter().sum();
+        let total: u64 = native_weights.iter().sum();
         let bump = (total / ranges.len() as u64).max(1);
         for i in deep {
-            weights[i] = weights[i] * 4 + bump;
+            native_weights[i] = native_weights[i] * 4 + bump;
         }
-        node = dp.optimal(ranges, &class, &weights);
+        node = arrange(ranges, &class, &native_weights, distinct.len() as u32);
     }
     node
+}
+
+/// The optimal tree over the native ranges, each long run of non-native
+/// ranges handled as one item with a balanced subtree of its own.
+fn arrange(ranges: &[Range], class: &[u32], weights: &[u64], mut next_class: u32) -> Node {
+    let mut items: Vec<Item> = Vec::with_capacity(ranges.len());
+    let mut i = 0;
+    while i < ranges.len() {
+        let mut j = i;
+        while j < ranges.len() && !ranges[j].native {
+            j += 1;
+        }
+        if j - i >= MIN_RUN {
+            let sub = balanced(ranges, weights, i, j - 1);
+            let mut costs = vec![0u64; ranges.len()];
+            leaf_costs(ranges, &sub, 0, &mut costs);
+            let fixed = (i..j).map(|k| weights[k] * costs[k]).sum();
+            items.push(Item {
+                lo: ranges[i].lo,
+                single: false,
+                class: next_class,
+                weight: weights[i..j].iter().sum(),
+                fixed,
+                node: Some(sub),
+                range: i,
+            });
+            next_class += 1;
+            i = j;
+            continue;
+        }
+        let r = &ranges[i];
+        items.push(Item {
+            lo: r.lo,
+            single: r.lo == r.hi,
+            class: class[i],
+            weight: weights[i],
+            fixed: weights[i] * leaf_cost(r),
+            node: None,
+            range: i,
+        });
+        i += 1;
+    }
+    let mut dp = Dp::new(items.len());
+    dp.solve(&items);
+    let last = items.len() - 1;
+    dp.assemble(&mut items, 0, last)
+}
+
+/// A tree split where the weight halves (by count when there is no
+/// weight), over ranges `i..=j`.
+fn balanced(ranges: &[Range], weights: &[u64], i: usize, j: usize) -> Node {
+    if i == j {
+        return Node::Leaf(i);
+    }
+    if j - i < CHAIN_SPAN {
+        if let Some(chain) = small_chain(ranges, weights, i, j) {
+            return chain;
+        }
+    }
+    let total: u64 = weights[i..=j].iter().sum();
+    let k = if total == 0 {
+        (i + j) / 2
+    } else {
+        let mut acc = 0u64;
+        let mut k = i;
+        for (x, w) in weights.iter().enumerate().take(j).skip(i) {
+            acc += w;
+            k = x;
+            if 2 * acc >= total {
+                // Keep whichever side of this range balances better.
+                if x > i && 2 * (acc - w) >= total - 2 * (acc - w) && 2 * acc - total > total - 2 * (acc - w) {
+                    k = x - 1;
+                }
+                break;
+            }
+        }
+        k
+    };
+    Node::Split {
+        at: ranges[k + 1].lo,
+        lo: Box::new(balanced(ranges, weights, i, k)),
+        hi: Box::new(balanced(ranges, weights, k + 1, j)),
+    }
+}
+
+/// Ranges `i..=j` as a `jeq` chain, when all but one leaf's ranges are
+/// single numbers (at most [`CHAIN_TESTS`] of them).
+fn small_chain(ranges: &[Range], weights: &[u64], i: usize, j: usize) -> Option<Node> {
+    let base = (i..=j).find(|&k| ranges[k].lo != ranges[k].hi).unwrap_or(i);
+    let mut singles: Vec<usize> = (i..=j).filter(|&k| ranges[k].leaf != ranges[base].leaf).collect();
+    if singles.len() > CHAIN_TESTS || singles.iter().any(|&k| ranges[k].lo != ranges[k].hi) {
+        return None;
+    }
+    singles.sort_by(|&a, &b| weights[b].cmp(&weights[a]));
+    Some(Node::Chain { base, singles })
 }
 
 /// Instructions each leaf executes in `node`, `depth` tests above it.
@@ -105,18 +235,28 @@ fn leaf_costs(ranges: &[Range], node: &Node, depth: u64, out: &mut [u64]) {
             // Every range of the stretch that is not a single goes to the base leaf.
             let lo = (*base).min(singles.iter().copied().min().unwrap_or(*base));
             let hi = (*base).max(singles.iter().copied().max().unwrap_or(*base));
-            for i in lo..=hi {
+            for (i, o) in out.iter_mut().enumerate().take(hi + 1).skip(lo) {
                 if !singles.contains(&i) {
-                    out[i] = tests + leaf_cost(&ranges[i]);
+                    *o = tests + leaf_cost(&ranges[i]);
                 }
             }
         }
     }
 }
 
-/// The tables of the dynamic program, kept across rounds.
+/// What the tables chose for a stretch of items.
+#[derive(Clone, Copy)]
+enum Choice {
+    Leaf,
+    /// Split after the stretch's `root`.
+    Split,
+    Chain,
+}
+
+/// The tables of the dynamic program: one cell per stretch `i..=j`,
+/// stored by row in a triangle.
 struct Dp {
-    n: usize,
+    row: Vec<usize>,
     cost: Vec<u64>,
     root: Vec<u32>,
     choice: Vec<Choice>,
@@ -124,25 +264,29 @@ struct Dp {
 
 impl Dp {
     fn new(n: usize) -> Dp {
-        Dp { n, cost: vec![0; n * n], root: vec![0; n * n], choice: vec![Choice::Leaf; n * n] }
+        let row: Vec<usize> = (0..n).map(|i| i * n - i * i.saturating_sub(1) / 2 - i).collect();
+        let cells = n * (n + 1) / 2;
+        Dp { row, cost: vec![0; cells], root: vec![0; cells], choice: vec![Choice::Leaf; cells] }
     }
 
-    /// The optimal alphabetic tree for `weights`.
-    fn optimal(&mut self, ranges: &[Range], class: &[u32], weights: &[u64]) -> Node {
-        let n = self.n;
-        if n <= 1 {
-            return Node::Leaf(0);
-        }
+    fn at(&self, i: usize, j: usize) -> usize {
+        self.row[i] + j
+    }
+
+    /// Fill the tables for the optimal tree over `items`.
+    fn solve(&mut self, items: &[Item]) {
+        let n = items.len();
         let mut prefix = Vec::with_capacity(n + 1);
         prefix.push(0u64);
-        for w in weights {
-            prefix.push(prefix.last().copied().unwrap_or(0) + w);
+        for it in items {
+            prefix.push(prefix.last().copied().unwrap_or(0) + it.weight);
         }
         let w = |i: usize, j: usize| prefix[j + 1] - prefix[i];
-        let at = |i: usize, j: usize| i * n + j;
+        let row = &self.row;
+        let at = |i: usize, j: usize| row[i] + j;
         let (cost, root, choice) = (&mut self.cost, &mut self.root, &mut self.choice);
-        for (i, r) in ranges.iter().enumerate() {
-            cost[at(i, i)] = weights[i] * leaf_cost(r);
+        for (i, it) in items.iter().enumerate() {
+            cost[at(i, i)] = it.fixed;
             root[at(i, i)] = i as u32;
             choice[at(i, i)] = Choice::Leaf;
         }
@@ -167,9 +311,9 @@ impl Dp {
                 let split = best + w(i, j);
                 root[at(i, j)] = best_k as u32;
                 cost[at(i, j)] = split;
-                choice[at(i, j)] = Choice::Split(best_k);
+                choice[at(i, j)] = Choice::Split;
                 if len <= CHAIN_SPAN {
-                    if let Some(c) = chain_cost(&ranges[i..=j], &class[i..=j], &weights[i..=j]) {
+                    if let Some(c) = chain_cost(&items[i..=j]) {
                         if c < split {
                             cost[at(i, j)] = c;
                             choice[at(i, j)] = Choice::Chain;
@@ -178,63 +322,90 @@ impl Dp {
                 }
             }
         }
-        assemble(ranges, class, weights, choice, n, 0, n - 1)
+    }
+
+    /// The tree the tables chose for items `i..=j`, in range indices.
+    fn assemble(&self, items: &mut [Item], i: usize, j: usize) -> Node {
+        let as_leaf = |it: &mut Item| it.node.take().unwrap_or(Node::Leaf(it.range));
+        if i == j {
+            return as_leaf(&mut items[i]);
+        }
+        match self.choice[self.at(i, j)] {
+            Choice::Leaf => as_leaf(&mut items[i]),
+            Choice::Split => {
+                let k = self.root[self.at(i, j)] as usize;
+                let at = items[k + 1].lo;
+                let lo = self.assemble(items, i, k);
+                let hi = self.assemble(items, k + 1, j);
+                Node::Split { at, lo: Box::new(lo), hi: Box::new(hi) }
+            }
+            Choice::Chain => match chain_parts(&items[i..=j]) {
+                Some((base, singles, m)) => Node::Chain {
+                    base: items[i + base].range,
+                    singles: singles[..m].iter().map(|s| items[i + s].range).collect(),
+                },
+                None => as_leaf(&mut items[i]),
+            },
+        }
     }
 }
 
-/// The leaf class most of the stretch's weight reaches, and the
-/// single-number ranges of other classes, when those are all there is
-/// besides it (at most [`CHAIN_TESTS`]).
-fn chain_parts(rs: &[Range], class: &[u32], weights: &[u64]) -> Option<(usize, Vec<usize>)> {
-    let mut base = 0;
-    let mut base_weight = 0;
-    for i in 0..rs.len() {
-        let total: u64 = (0..rs.len()).filter(|&x| class[x] == class[i]).map(|x| weights[x]).sum();
-        if i == 0 || total > base_weight {
-            base = i;
-            base_weight = total;
+/// The class most of the stretch's weight reaches, and the single-number
+/// items of other classes, when those are all there is besides it (at most
+/// [`CHAIN_TESTS`]).
+fn chain_parts(items: &[Item]) -> Option<(usize, [usize; CHAIN_TESTS], usize)> {
+    // Items that are not single numbers can only be the base.
+    let mut base = None;
+    for (i, it) in items.iter().enumerate() {
+        if !it.single {
+            match base {
+                None => base = Some(i),
+                Some(b) if items[b].class == it.class => {}
+                Some(_) => return None,
+            }
         }
     }
-    let mut singles: Vec<usize> = Vec::with_capacity(CHAIN_TESTS);
-    for (i, r) in rs.iter().enumerate() {
-        if class[i] != class[base] {
-            if r.lo != r.hi || singles.len() == CHAIN_TESTS {
+    let base = match base {
+        Some(b) => b,
+        None => {
+            let class_weight = |c: u32| items.iter().filter(|x| x.class == c).map(|x| x.weight).sum::<u64>();
+            let mut best = 0;
+            for i in 1..items.len() {
+                if class_weight(items[i].class) > class_weight(items[best].class) {
+                    best = i;
+                }
+            }
+            best
+        }
+    };
+    if items.iter().any(|it| it.node.is_some() && it.class == items[base].class) {
+        return None;
+    }
+    let mut singles = [0usize; CHAIN_TESTS];
+    let mut m = 0;
+    for (i, it) in items.iter().enumerate() {
+        if it.class != items[base].class {
+            if !it.single || m == CHAIN_TESTS {
                 return None;
             }
-            singles.push(i);
+            singles[m] = i;
+            m += 1;
         }
     }
     // Heaviest first: every test costs one instruction to all that reach it.
-    singles.sort_by(|&a, &b| (weights[b] * leaf_cost(&rs[b])).cmp(&(weights[a] * leaf_cost(&rs[a]))));
-    Some((base, singles))
+    singles[..m].sort_by(|&a, &b| items[b].weight.cmp(&items[a].weight));
+    Some((base, singles, m))
 }
 
-fn chain_cost(rs: &[Range], class: &[u32], weights: &[u64]) -> Option<u64> {
-    let (base, singles) = chain_parts(rs, class, weights)?;
-    let mut remaining: u64 = weights.iter().sum();
-    let mut cost = 0;
-    for s in singles {
-        cost += remaining + weights[s] * leaf_cost(&rs[s]);
-        remaining -= weights[s];
+/// Cost of the stretch as a `jeq` chain: every test is paid by all items
+/// that reach it.
+fn chain_cost(items: &[Item]) -> Option<u64> {
+    let (_, singles, m) = chain_parts(items)?;
+    let mut remaining: u64 = items.iter().map(|it| it.weight).sum();
+    let mut cost: u64 = items.iter().map(|it| it.fixed).sum();
+    for &s in &singles[..m] {
+        cost += remaining;
+        remaining -= items[s].weight;
     }
-    Some(cost + remaining * leaf_cost(&rs[base]))
-}
-
-/// The tree the tables chose for ranges `i..=j`.
-fn assemble(ranges: &[Range], class: &[u32], weights: &[u64], choice: &[Choice], n: usize, i: usize, j: usize) -> Node {
-    if i == j {
-        return Node::Leaf(i);
-    }
-    match choice[i * n + j] {
-        Choice::Leaf => Node::Leaf(i),
-        Choice::Split(k) => Node::Split {
-            at: ranges[k + 1].lo,
-            lo: Box::new(assemble(ranges, class, weights, choice, n, i, k)),
-            hi: Box::new(assemble(ranges, class, weights, choice, n, k + 1, j)),
-        },
-        Choice::Chain => match chain_parts(&ranges[i..=j], &class[i..=j], &weights[i..=j]) {
-            Some((base, singles)) => Node::Chain { base: base + i, singles: singles.into_iter().map(|s| s + i).collect() },
-            None => Node::Leaf(i),
-        },
-    }
+    Some(cost)
 }
