@@ -157,7 +157,7 @@ mod tests {
         let text = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: p\nspec:\n  policy: |\n    profile p {\n      /etc/hosts rz,\n    }\n";
         let r = validate(Path::new("p.yaml"), text, &[]).expect("validate");
         assert_eq!(first_error_line(&r), (PathBuf::from("p.yaml"), 8));
-        assert!(matches!(compile(Path::new("p.yaml"), text, false).expect("compile"), Err(_)));
+        assert!(compile(Path::new("p.yaml"), text, false).expect("compile").is_err());
     }
 
     #[test]
