@@ -157,6 +157,8 @@ mod tests {
         let text = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: p\nspec:\n  policy: |\n    profile p {\n      /etc/hosts rz,\n    }\n";
         let r = validate(Path::new("p.yaml"), text, &[]).expect("validate");
         assert_eq!(first_error_line(&r), (PathBuf::from("p.yaml"), 8));
+        let d = r[0].2.iter().find(|d| d.is_error()).expect("an error");
+        assert_eq!(&text[d.span.start..d.span.end], "z");
         assert!(compile(Path::new("p.yaml"), text, false).expect("compile").is_err());
     }
 

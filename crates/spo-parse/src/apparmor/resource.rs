@@ -247,16 +247,20 @@ struct OffsetMap {
 
 impl OffsetMap {
     fn new(file: &str, node: &Node, policy: &str) -> Self {
+        // The scalar's span may cover only its first line (block scalars),
+        // so each line is looked for right after the previous one: only
+        // blanks (indentation, line breaks) may lie between them.
         let mut lines = Vec::new();
-        let mut cursor = node.span.start;
-        let end = node.span.end.min(file.len());
+        let mut cursor = node.span.start.min(file.len());
         let mut pos = 0;
         for line in policy.split_inclusive('\n') {
             let content = line.trim_end_matches(['\n', '\r']);
             if !content.is_empty() {
-                if let Some(i) = file.get(cursor..end).and_then(|s| s.find(content)) {
-                    lines.push((pos, cursor + i));
-                    cursor += i + content.len();
+                if let Some(i) = file.get(cursor..).and_then(|s| s.find(content)) {
+                    if file[cursor..cursor + i].chars().all(char::is_whitespace) {
+                        lines.push((pos, cursor + i));
+                        cursor += i + content.len();
+                    }
                 }
             }
             pos += line.len();
