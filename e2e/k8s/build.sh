@@ -10,7 +10,8 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-version="$(awk '$1 == "require" && $2 == "k8s.io/kubernetes" { print $3 }' "$here/go.mod")"
+version="$(awk '$1 == "require" { $1 = "" ; $0 = $0 } $1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$here/go.mod")"
+[[ -n "$version" ]] || { echo "build-k8s: no k8s.io/kubernetes version in $here/go.mod" >&2; exit 1; }
 out="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/spo-rs/k8s/$version/bin}"
 mkdir -p "$out"
 

@@ -1,0 +1,335 @@
+//! Starting and stopping the control plane: etcd, kube-apiserver and
+//! kube-controller-manager as processes on 127.0.0.1, each on a free port,
+//! with everything (certificates, data, logs, kubeconfig, pid file) under
+//! one directory.
+//!
+//! There is no kubelet: objects are stored, validated, defaulted and
+//! controlled (namespaces, service accounts, garbage collection), but no
+//! pod runs. That is what the operator's API-level tests need.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::binaries::Binaries;
+use crate::certs::{self, Pki};
+use crate::process;
+use crate::E2eError;
+
+/// How long the API server may take to report ready. Generous: on two busy
+/// cores its first start (it compiles its OpenAPI models) can take a while.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// A running control plane.
+#[derive(Debug)]
+pub struct Cluster {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    server: String,
+    stopped: bool,
+}
+
+impl Cluster {
+    /// Start etcd, the API server and the controller manager with state in
+    /// `dir`, and return once the API server's `/readyz` answers `ok`. On
+    /// failure everything already started is stopped again.
+    pub fn up(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
+        std::fs::create_dir_all(dir).map_err(E2eError::io(dir))?;
+        let dir = dir.canonicalize().map_err(E2eError::io(dir))?;
+        if dir.to_str().is_none() {
+            return Err(E2eError::Io {
+                path: dir,
+                source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path is not UTF-8"),
+            });
+        }
+        if process::recorded(&dir)?.iter().any(process::alive) {
+            return Err(E2eError::AlreadyRunning { dir });
+        }
+        match start(&dir, bins) {
+            Ok(cluster) => Ok(cluster),
+            Err(e) => {
+                let _ = process::stop_all(&dir, Duration::from_secs(5));
+                Err(e)
+            }
+        }
+    }
+
+    /// The administrator's kubeconfig (`DIR/kubeconfig`).
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The API server's URL.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// The cluster directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A client with administrator rights.
+    pub async fn client(&self) -> Result<kube::Client, E2eError> {
+        client_for(&self.kubeconfig).await
+    }
+
+    /// Leave the cluster running when this value is dropped (the command
+    /// line's `up`); `down` stops it later.
+    pub fn detach(mut self) {
+        self.stopped = true;
+    }
+
+    /// Stop every process of the cluster.
+    pub fn down(mut self) -> Result<(), E2eError> {
+        self.stopped = true;
+        down(&self.dir).map(|_| ())
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = down(&self.dir);
+        }
+    }
+}
+
+/// Stop what `up` started in `dir`, by recorded process id; returns the
+/// names of the processes that were still running.
+pub fn down(dir: &Path) -> Result<Vec<String>, E2eError> {
+    process::stop_all(dir, Duration::from_secs(10))
+}
+
+/// A client for the cluster described by a kubeconfig file.
+pub async fn client_for(kubeconfig: &Path) -> Result<kube::Client, E2eError> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| E2eError::Manifest {
+        path: kubeconfig.to_owned(),
+        reason: e.to_string(),
+    })?;
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .map_err(|e| E2eError::Manifest {
+                path: kubeconfig.to_owned(),
+                reason: e.to_string(),
+            })?;
+    kube::Client::try_from(config).map_err(|source| E2eError::Kube {
+        context: "building the client".into(),
+        source,
+    })
+}
+
+fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
+    let pki = certs::generate(&dir.join("pki"))?;
+    let [etcd_client, etcd_peer, api, cm_port] = free_ports()?;
+    let d = |p: &str| dir.join(p).display().to_string();
+    let f = |p: &Path| p.display().to_string();
+
+    let mut etcd = Command::new(bins.path("etcd"));
+    etcd.args([
+        "--name=spo-e2e".to_owned(),
+        format!("--data-dir={}", d("etcd")),
+        format!("--listen-client-urls=http://127.0.0.1:{etcd_client}"),
+        format!("--advertise-client-urls=http://127.0.0.1:{etcd_client}"),
+        format!("--listen-peer-urls=http://127.0.0.1:{etcd_peer}"),
+        format!("--initial-advertise-peer-urls=http://127.0.0.1:{etcd_peer}"),
+        format!("--initial-cluster=spo-e2e=http://127.0.0.1:{etcd_peer}"),
+        // Test data: durability is not worth an fsync per write.
+        "--unsafe-no-fsync".to_owned(),
+        "--log-level=warn".to_owned(),
+    ]);
+    let etcd = process::spawn(dir, "etcd", etcd)?;
+    wait_until(&etcd, "etcd /health", Duration::from_secs(30), || {
+        etcd_healthy(etcd_client)
+    })?;
+
+    let (sa_key, sa_pub) = &pki.service_account;
+    let mut apiserver = Command::new(bins.path("kube-apiserver"));
+    apiserver.args([
+        format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
+        "--bind-address=127.0.0.1".to_owned(),
+        "--advertise-address=127.0.0.1".to_owned(),
+        format!("--secure-port={api}"),
+        format!("--cert-dir={}", d("apiserver")),
+        format!("--tls-cert-file={}", f(&pki.apiserver.0)),
+        format!("--tls-private-key-file={}", f(&pki.apiserver.1)),
+        format!("--client-ca-file={}", f(&pki.ca_crt)),
+        "--service-account-issuer=https://kubernetes.default.svc".to_owned(),
+        format!("--service-account-key-file={}", f(sa_pub)),
+        format!("--service-account-signing-key-file={}", f(sa_key)),
+        "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
+        "--authorization-mode=Node,RBAC".to_owned(),
+        "--allow-privileged=true".to_owned(),
+        // A loopback address cannot be published as the endpoint of the
+        // `kubernetes` service; nothing in the tests needs it.
+        "--endpoint-reconciler-type=none".to_owned(),
+        "--profiling=false".to_owned(),
+    ]);
+    let apiserver = process::spawn(dir, "kube-apiserver", apiserver)?;
+
+    let server = format!("https://127.0.0.1:{api}");
+    let kubeconfig = dir.join("kubeconfig");
+    write_kubeconfig(&kubeconfig, &server, &pki, &pki.admin)?;
+    let cm_kubeconfig = dir.join("controller-manager.kubeconfig");
+    write_kubeconfig(&cm_kubeconfig, &server, &pki, &pki.controller_manager)?;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(E2eError::io(dir))?;
+    let client = rt.block_on(client_for(&kubeconfig))?;
+    wait_until(&apiserver, "kube-apiserver /readyz", READY_TIMEOUT, || {
+        rt.block_on(async {
+            let req = http::Request::get("/readyz")
+                .body(Vec::new())
+                .expect("static request");
+            matches!(client.request_text(req).await, Ok(body) if body.trim() == "ok")
+        })
+    })?;
+
+    let mut cm = Command::new(bins.path("kube-controller-manager"));
+    let cmk = f(&cm_kubeconfig);
+    cm.args([
+        format!("--kubeconfig={cmk}"),
+        format!("--authentication-kubeconfig={cmk}"),
+        format!("--authorization-kubeconfig={cmk}"),
+        "--bind-address=127.0.0.1".to_owned(),
+        format!("--secure-port={cm_port}"),
+        format!("--cert-dir={}", d("controller-manager")),
+        format!("--service-account-private-key-file={}", f(sa_key)),
+        format!("--root-ca-file={}", f(&pki.ca_crt)),
+        format!("--cluster-signing-cert-file={}", f(&pki.ca_crt)),
+        format!("--cluster-signing-key-file={}", f(&pki.ca_key)),
+        "--use-service-account-credentials=true".to_owned(),
+        "--leader-elect=false".to_owned(),
+    ]);
+    process::spawn(dir, "kube-controller-manager", cm)?;
+
+    Ok(Cluster {
+        dir: dir.to_owned(),
+        kubeconfig,
+        server,
+        stopped: false,
+    })
+}
+
+/// Poll `ready` every 200 ms until it holds, failing early with the log
+/// tail if the process exits.
+fn wait_until(
+    rec: &process::Recorded,
+    what: &str,
+    timeout: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Result<(), E2eError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if ready() {
+            return Ok(());
+        }
+        if !process::alive(rec) {
+            return Err(E2eError::Exited {
+                component: rec.name.clone(),
+                log_tail: process::log_tail(&rec.log, 20),
+            });
+        }
+        if Instant::now() >= deadline {
+            return Err(E2eError::Timeout {
+                what: what.to_owned(),
+                seconds: timeout.as_secs(),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// etcd's `/health` over plain HTTP on loopback.
+fn etcd_healthy(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body.contains("\"health\":\"true\"")
+}
+
+/// Four distinct free loopback ports. They are released before the
+/// components bind them, a window in which another program could take one;
+/// the component then fails to start and `up` reports it.
+fn free_ports() -> Result<[u16; 4], E2eError> {
+    let bind = || TcpListener::bind(("127.0.0.1", 0)).map_err(E2eError::io("127.0.0.1:0"));
+    let listeners = [bind()?, bind()?, bind()?, bind()?];
+    let mut ports = [0u16; 4];
+    for (port, l) in ports.iter_mut().zip(&listeners) {
+        *port = l.local_addr().map_err(E2eError::io("127.0.0.1:0"))?.port();
+    }
+    Ok(ports)
+}
+
+fn write_kubeconfig(
+    path: &Path,
+    server: &str,
+    pki: &Pki,
+    user: &(PathBuf, PathBuf),
+) -> Result<(), E2eError> {
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "spo-e2e", "cluster": {
+            "server": server,
+            "certificate-authority": pki.ca_crt,
+        }}],
+        "users": [{"name": "spo-e2e", "user": {
+            "client-certificate": user.0,
+            "client-key": user.1,
+        }}],
+        "contexts": [{"name": "spo-e2e", "context": {"cluster": "spo-e2e", "user": "spo-e2e"}}],
+        "current-context": "spo-e2e",
+    });
+    // JSON is YAML: kubectl and kube-rs read it as a kubeconfig.
+    let text = serde_json::to_string_pretty(&config).expect("JSON value serialises");
+    std::fs::write(path, text + "\n").map_err(E2eError::io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct() {
+        let ports = free_ports().expect("ports");
+        for (i, a) in ports.iter().enumerate() {
+            assert!(*a > 0);
+            assert!(!ports[i + 1..].contains(a));
+        }
+    }
+
+    #[test]
+    fn kubeconfig_parses_with_kube() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pki = Pki {
+            ca_crt: "/x/ca.crt".into(),
+            ca_key: "/x/ca.key".into(),
+            apiserver: ("/x/a.crt".into(), "/x/a.key".into()),
+            admin: ("/x/admin.crt".into(), "/x/admin.key".into()),
+            controller_manager: ("/x/c.crt".into(), "/x/c.key".into()),
+            service_account: ("/x/sa.key".into(), "/x/sa.pub".into()),
+        };
+        let path = dir.path().join("kubeconfig");
+        write_kubeconfig(&path, "https://127.0.0.1:6443", &pki, &pki.admin).expect("write");
+        let kc = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig parses");
+        assert_eq!(kc.current_context.as_deref(), Some("spo-e2e"));
+        let cluster = kc.clusters[0].cluster.as_ref().expect("cluster");
+        assert_eq!(cluster.server.as_deref(), Some("https://127.0.0.1:6443"));
+        let user = kc.auth_infos[0].auth_info.as_ref().expect("user");
+        assert_eq!(user.client_certificate.as_deref(), Some("/x/admin.crt"));
+    }
+}

@@ -1,0 +1,322 @@
+//! The CRDs in `deploy/crds/` on a real API server: every one is accepted
+//! and becomes Established, an object of every kind round-trips, the
+//! status subresource and the deprecated SPO version names work, and the
+//! schema rejects what it should.
+//!
+//! Needs the control plane binaries (see `docs/e2e.md`). Without them the
+//! test says SKIPPED and passes; `SPO_E2E=1` builds them first (slow the
+//! first time).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use spo_e2e::{manifests, Binaries, Cluster};
+use spo_model::seccomp::{ActionName, Operator};
+use spo_model::Arch;
+use spo_operator::crds::{
+    AppArmorProfile, AppArmorProfileSpec, BoundKind, InheritKind, MergeStrategy, PolicyRef,
+    ProfileBinding, ProfileBindingSpec, ProfileRecording, ProfileRecordingSpec, ProfileRef,
+    ProfileState, ProfileStatus, RawSelinuxProfile, RawSelinuxProfileSpec, RecordedKind, Recorder,
+    SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall, SecurityProfileNodeStatus,
+    SecurityProfileNodeStatusSpec, SelinuxProfile, SelinuxProfileSpec,
+};
+
+const NS: &str = "spo-e2e";
+
+#[test]
+fn crds_are_established_and_objects_round_trip() {
+    let bins = match Binaries::for_tests() {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            eprintln!(
+                "SKIPPED: crds_are_established_and_objects_round_trip needs the Kubernetes binaries in {} \
+                 (build them with `cargo run -p spo-e2e -- build`, or set SPO_E2E=1)",
+                Binaries::cache_dir().display()
+            );
+            return;
+        }
+        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = Instant::now();
+    let cluster = Cluster::up(dir.path(), &bins).unwrap_or_else(|e| panic!("cluster up: {e}"));
+    eprintln!("cluster ready in {:.1} s", start.elapsed().as_secs_f64());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(exercise(&cluster));
+    eprintln!("test body done at {:.1} s", start.elapsed().as_secs_f64());
+    cluster.down().expect("cluster down");
+}
+
+async fn exercise(cluster: &Cluster) {
+    let client = cluster.client().await.expect("client");
+
+    // Every committed CRD applies and becomes Established.
+    let crd_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds");
+    let mut names = Vec::new();
+    for file in manifests::yaml_files(&crd_dir).expect("deploy/crds") {
+        for doc in manifests::load(&file).expect("CRD yaml") {
+            let applied = manifests::apply(&client, &doc).await.unwrap_or_else(|e| {
+                panic!(
+                    "{} rejected: {e} ({:?})",
+                    file.display(),
+                    std::error::Error::source(&e)
+                )
+            });
+            names.push(applied.metadata.name.expect("CRD name"));
+        }
+    }
+    assert_eq!(names.len(), spo_operator::all_crds().len());
+    manifests::wait_established(&client, &names, Duration::from_secs(30))
+        .await
+        .expect("CRDs established");
+
+    let nss: Api<Namespace> = Api::all(client.clone());
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(NS.into());
+    nss.create(&PostParams::default(), &ns)
+        .await
+        .expect("namespace");
+
+    // SeccompProfile: create, read back, then write status.
+    let sp_spec = SeccompProfileSpec {
+        default_action: ActionName::Errno,
+        default_errno_ret: Some(38),
+        architectures: vec![Arch::X86_64, Arch::Aarch64],
+        flags: vec![],
+        listener_path: None,
+        listener_metadata: None,
+        syscalls: vec![SeccompSyscall {
+            names: vec!["personality".into()],
+            action: ActionName::Allow,
+            errno_ret: None,
+            args: vec![SeccompArg {
+                index: 0,
+                value: 0xffff_ffff,
+                value_two: 8,
+                op: Operator::MaskedEqual,
+            }],
+        }],
+        base_profile_name: None,
+        disabled: false,
+    };
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+    let created = sps
+        .create(
+            &PostParams::default(),
+            &SeccompProfile::new("web", sp_spec.clone()),
+        )
+        .await
+        .expect("create sp");
+    assert!(created.metadata.uid.is_some());
+    let got = sps.get("web").await.expect("get sp");
+    assert_eq!(got.spec, sp_spec);
+    let status = serde_json::json!({"status": {"status": "Installed", "localhostProfile": "operator/spo-e2e/web.json"}});
+    sps.patch_status("web", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("status subresource");
+    let got = sps.get("web").await.expect("get sp");
+    assert_eq!(
+        got.status,
+        Some(ProfileStatus {
+            status: Some(ProfileState::Installed),
+            localhost_profile: Some("operator/spo-e2e/web.json".into()),
+            ..ProfileStatus::default()
+        })
+    );
+    // The main resource ignores status, the status subresource ignores spec.
+    assert_eq!(got.spec, sp_spec);
+
+    // Every other kind round-trips.
+    let selinux = SelinuxProfileSpec {
+        inherit: vec![PolicyRef {
+            kind: InheritKind::System,
+            name: "container".into(),
+        }],
+        allow: [(
+            "var_log_t".to_owned(),
+            [(
+                "file".to_owned(),
+                vec!["read".to_owned(), "open".to_owned()],
+            )]
+            .into(),
+        )]
+        .into(),
+        mode: None,
+        permissive: None,
+        disabled: false,
+    };
+    round_trip(&client, SelinuxProfile::new("logs", selinux)).await;
+    round_trip(
+        &client,
+        RawSelinuxProfile::new(
+            "raw",
+            RawSelinuxProfileSpec {
+                policy: "(block raw (blockinherit container))".into(),
+                disabled: false,
+            },
+        ),
+    )
+    .await;
+    round_trip(
+        &client,
+        AppArmorProfile::new(
+            "aa",
+            AppArmorProfileSpec {
+                complain_mode: true,
+                ..Default::default()
+            },
+        ),
+    )
+    .await;
+    round_trip(
+        &client,
+        ProfileBinding::new(
+            "bind",
+            ProfileBindingSpec {
+                profile_ref: ProfileRef {
+                    kind: BoundKind::SeccompProfile,
+                    name: "web".into(),
+                },
+                image: "nginx:1.27".into(),
+            },
+        ),
+    )
+    .await;
+    round_trip(
+        &client,
+        ProfileRecording::new(
+            "rec",
+            ProfileRecordingSpec {
+                kind: RecordedKind::SeccompProfile,
+                recorder: Recorder::Bpf,
+                pod_selector: serde_json::from_value(
+                    serde_json::json!({"matchLabels": {"app": "web"}}),
+                )
+                .unwrap(),
+                containers: vec![],
+                merge_strategy: MergeStrategy::Containers,
+                disable_profile_after_recording: false,
+            },
+        ),
+    )
+    .await;
+    round_trip(
+        &client,
+        SecurityProfileNodeStatus::new(
+            "web-node1",
+            SecurityProfileNodeStatusSpec {
+                node_name: "node1".into(),
+                profile_kind: "SeccompProfile".into(),
+                profile_name: "web".into(),
+            },
+        ),
+    )
+    .await;
+
+    // A manifest written for SPO (v1beta1, defaults left out) applies
+    // unchanged and reads back as v1 with the schema's defaults filled in.
+    let legacy = serde_json::json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1beta1",
+        "kind": "SeccompProfile",
+        "metadata": {"name": "legacy", "namespace": NS},
+        "spec": {"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]},
+    });
+    manifests::apply(&client, &legacy)
+        .await
+        .expect("v1beta1 SeccompProfile");
+    let got = sps.get("legacy").await.expect("legacy read as v1");
+    assert_eq!(got.spec.default_action, ActionName::Log);
+    assert!(!got.spec.disabled);
+
+    // The schema rejects what the types cannot hold.
+    let gvk = GroupVersionKind::gvk(spo_operator::crds::GROUP, "v1", "SeccompProfile");
+    let raw: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NS, &ApiResource::from_gvk(&gvk));
+    for (name, spec) in [
+        (
+            "bad-action",
+            serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"}),
+        ),
+        (
+            "bad-index",
+            serde_json::json!({"defaultAction": "SCMP_ACT_LOG",
+            "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"], "args": [{"index": 6, "op": "SCMP_CMP_EQ"}]}]}),
+        ),
+        (
+            "bad-errno",
+            serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000}),
+        ),
+        (
+            "no-names",
+            serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": []}]}),
+        ),
+        (
+            "bad-arch",
+            serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "architectures": ["SCMP_ARCH_VAX"]}),
+        ),
+    ] {
+        let obj: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": format!("{}/v1", spo_operator::crds::GROUP),
+            "kind": "SeccompProfile",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+        .unwrap();
+        match raw.create(&PostParams::default(), &obj).await {
+            Err(kube::Error::Api(s)) if s.code == 422 => {}
+            other => panic!("{name}: expected 422 Invalid, got {other:?}"),
+        }
+    }
+}
+
+async fn round_trip<K>(client: &kube::Client, obj: K)
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + HasSpec,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), NS);
+    let name = obj.meta().name.clone().expect("name");
+    api.create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {} {name}: {e}", K::kind(&Default::default())));
+    let got = api.get(&name).await.expect("read back");
+    assert_eq!(
+        got.spec_json(),
+        obj.spec_json(),
+        "{} {name}",
+        K::kind(&Default::default())
+    );
+}
+
+/// The spec of a custom resource, as JSON, to compare what was written with
+/// what the server returns.
+trait HasSpec {
+    fn spec_json(&self) -> serde_json::Value;
+}
+
+macro_rules! has_spec {
+    ($($t:ty),*) => {$(
+        impl HasSpec for $t {
+            fn spec_json(&self) -> serde_json::Value { serde_json::to_value(&self.spec).unwrap() }
+        }
+    )*};
+}
+has_spec!(
+    SelinuxProfile,
+    RawSelinuxProfile,
+    AppArmorProfile,
+    ProfileBinding,
+    ProfileRecording,
+    SecurityProfileNodeStatus
+);
