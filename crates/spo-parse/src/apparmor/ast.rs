@@ -40,6 +40,8 @@ pub enum Item {
     Profile(Profile),
     /// A rule.
     Rule(Rule),
+    /// `if CONDITION { ... } else { ... }`.
+    Conditional { condition: Vec<Word>, then: Vec<Item>, otherwise: Vec<Item>, span: Span },
     /// `audit { ... }`: qualifiers over a block of rules.
     QualifiedBlock { qualifiers: Qualifiers, items: Vec<Item>, span: Span },
 }

@@ -16,6 +16,7 @@ pub const KEYWORDS: &[&str] = &[
     "deny",
     "file",
     "hat",
+    "if",
     "include",
     "io_uring",
     "link",

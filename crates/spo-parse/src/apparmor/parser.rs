@@ -142,6 +142,12 @@ impl Parser<'_> {
     /// A `{ ... }` body whose `{` is the next token. Returns the items and
     /// the span of the `}`.
     fn block(&mut self, open: Span) -> (Vec<Item>, Span) {
+        self.block_in(open, true)
+    }
+
+    /// A block whose items are in profile context or not (a conditional at
+    /// the top level holds preamble statements).
+    fn block_in(&mut self, open: Span, in_profile: bool) -> (Vec<Item>, Span) {
         self.bump();
         if self.depth >= MAX_DEPTH {
             self.error(Diagnostic::error(open, "blocks nested too deeply"));
@@ -151,7 +157,7 @@ impl Parser<'_> {
             return (Vec::new(), Span::point(self.src.len()));
         }
         self.depth += 1;
-        let items = self.items(true);
+        let items = self.items(in_profile);
         self.depth -= 1;
         let t = self.peek();
         if t.tok == Tok::Close {
@@ -238,6 +244,10 @@ impl Parser<'_> {
                 self.bump();
                 return self.profile(ProfileKind::Hat, t.span.start, None);
             }
+            "if" => {
+                self.bump();
+                return self.conditional(t.span.start, in_profile);
+            }
             _ => {}
         }
         if w.starts_with('^') {
@@ -254,6 +264,74 @@ impl Parser<'_> {
             }
         }
         self.rule_or_bare_profile()
+    }
+
+    /// `if [not] ${BOOL} | defined @{VAR} [and|or ...] { ... } [else ...]`.
+    fn conditional(&mut self, start: usize, in_profile: bool) -> Option<Item> {
+        let mut condition = Vec::new();
+        let mut after_defined = false;
+        loop {
+            let t = self.peek();
+            match t.tok {
+                Tok::Open => break,
+                Tok::Word | Tok::LParen | Tok::RParen => {
+                    let refs_before = self.refs.len();
+                    self.bump();
+                    let w = t.text.as_str();
+                    let is_var = (w.starts_with("${") || w.starts_with("@{")) && w.ends_with('}');
+                    if after_defined {
+                        // `defined @{V}` asks whether V exists: not a use.
+                        self.refs.truncate(refs_before);
+                    }
+                    after_defined = w == "defined";
+                    if !(is_var || matches!(w, "not" | "defined" | "and" | "or" | "(" | ")")) {
+                        self.error(Diagnostic::error(t.span, format!("unexpected `{w}` in a condition")).with_help(
+                            "a condition is made of `${BOOL}`, `defined @{VAR}`, `not`, `and`, `or` and parentheses",
+                        ));
+                    }
+                    condition.push(Word { text: t.text, span: t.span });
+                }
+                _ => {
+                    self.error(Diagnostic::error(
+                        t.span,
+                        format!("expected `{{` after the condition, found {}", describe(&t)),
+                    ));
+                    self.recover();
+                    return None;
+                }
+            }
+        }
+        if condition.is_empty() {
+            let t = self.peek();
+            self.error(Diagnostic::error(t.span, "`if` needs a condition").with_help("for example `if ${ENABLED} {`"));
+        }
+        let open = self.peek().span;
+        let (then, close) = self.block_in(open, in_profile);
+        let mut otherwise = Vec::new();
+        let mut end = close.end;
+        let t = self.peek();
+        if t.tok == Tok::Word && t.text == "else" {
+            self.bump();
+            let n = self.peek();
+            if n.tok == Tok::Word && n.text == "if" {
+                self.bump();
+                if let Some(item) = self.conditional(n.span.start, in_profile) {
+                    otherwise.push(item);
+                }
+                end = self.pos;
+            } else if n.tok == Tok::Open {
+                let (items, close) = self.block_in(n.span, in_profile);
+                otherwise = items;
+                end = close.end;
+            } else {
+                self.error(Diagnostic::error(
+                    n.span,
+                    format!("expected `{{` or `if` after `else`, found {}", describe(&n)),
+                ));
+                self.recover();
+            }
+        }
+        Some(Item::Conditional { condition, then, otherwise, span: Span::new(start, end) })
     }
 
     fn include(&mut self, start: usize) -> Option<Item> {

@@ -198,6 +198,10 @@ impl Walk<'_> {
                 }
                 Item::Profile(p) => self.items(file, &p.items, true),
                 Item::QualifiedBlock { items, .. } => self.items(file, items, in_profile),
+                Item::Conditional { then, otherwise, .. } => {
+                    self.items(file, then, in_profile);
+                    self.items(file, otherwise, in_profile);
+                }
                 _ => {}
             }
         }

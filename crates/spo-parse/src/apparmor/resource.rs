@@ -315,6 +315,10 @@ fn collect_headers(items: &[Item], out: &mut Vec<ProfileHeader>) {
                 collect_headers(&p.items, out);
             }
             Item::QualifiedBlock { items, .. } => collect_headers(items, out),
+            Item::Conditional { then, otherwise, .. } => {
+                collect_headers(then, out);
+                collect_headers(otherwise, out);
+            }
             _ => {}
         }
     }

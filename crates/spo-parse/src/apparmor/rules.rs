@@ -375,6 +375,7 @@ fn check_exec_conflicts(items: &[Item], diags: &mut Vec<Diagnostic>) {
         match item {
             Item::Profile(p) => check_exec_conflicts(&p.items, diags),
             Item::QualifiedBlock { items, .. } => walk.extend(items.iter()),
+            Item::Conditional { then, otherwise, .. } => walk.extend(then.iter().chain(otherwise)),
             Item::Rule(Rule { qualifiers, kind: RuleKind::File(f), .. }) if !qualifiers.deny => {
                 let Some(exec) = f.exec.as_deref() else { continue };
                 let key = (qualifiers.owner, f.path.text.as_str());
