@@ -10,8 +10,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::authorization::v1::{
+    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use spo_e2e::{manifests, Binaries, Cluster};
 use spo_model::seccomp::{ActionName, Operator};
@@ -48,13 +52,17 @@ fn crds_are_established_and_objects_round_trip() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(exercise(&cluster));
+    rt.block_on(async {
+        let client = cluster.client().await.expect("client");
+        crds_and_objects(&client).await;
+        deployment_and_rbac(&client).await;
+    });
     eprintln!("test body done at {:.1} s", start.elapsed().as_secs_f64());
     cluster.down().expect("cluster down");
 }
 
-async fn exercise(cluster: &Cluster) {
-    let client = cluster.client().await.expect("client");
+async fn crds_and_objects(client: &kube::Client) {
+    let client = client.clone();
 
     // Every committed CRD applies and becomes Established.
     let crd_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/crds");
@@ -320,3 +328,121 @@ has_spec!(
     ProfileRecording,
     SecurityProfileNodeStatus
 );
+
+/// The namespace, RBAC, operator Deployment and spod DaemonSet manifests
+/// apply; the roles grant what each workload needs and nothing more; the
+/// controller manager acts on the Deployment.
+async fn deployment_and_rbac(client: &kube::Client) {
+    let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    for file in ["namespace.yaml", "rbac.yaml", "operator.yaml", "spod.yaml"] {
+        for doc in manifests::load(&deploy.join(file)).expect("manifest") {
+            manifests::apply(client, &doc).await.unwrap_or_else(|e| {
+                panic!(
+                    "deploy/{file} rejected: {e} ({:?})",
+                    std::error::Error::source(&e)
+                )
+            });
+        }
+    }
+
+    let sar: Api<SubjectAccessReview> = Api::all(client.clone());
+    let can =
+        |sa: &'static str, verb: &'static str, group: &'static str, resource: &'static str| {
+            let sar = sar.clone();
+            async move {
+                let (resource, subresource) = match resource.split_once('/') {
+                    Some((r, s)) => (r, Some(s.to_owned())),
+                    None => (resource, None),
+                };
+                let review = SubjectAccessReview {
+                    spec: SubjectAccessReviewSpec {
+                        user: Some(format!(
+                            "system:serviceaccount:security-profiles-operator:{sa}"
+                        )),
+                        groups: Some(vec!["system:serviceaccounts".into()]),
+                        resource_attributes: Some(ResourceAttributes {
+                            namespace: Some(NS.into()),
+                            verb: Some(verb.into()),
+                            group: Some(group.into()),
+                            resource: Some(resource.into()),
+                            subresource,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                let done = sar
+                    .create(&PostParams::default(), &review)
+                    .await
+                    .expect("SubjectAccessReview");
+                done.status.expect("review status").allowed
+            }
+        };
+    let g = spo_operator::crds::GROUP;
+    let expectations = [
+        ("spod", "create", g, "securityprofilenodestatuses", true),
+        (
+            "spod",
+            "patch",
+            g,
+            "securityprofilenodestatuses/status",
+            true,
+        ),
+        ("spod", "watch", g, "seccompprofiles", true),
+        ("spod", "update", g, "seccompprofiles", false),
+        ("spod", "patch", g, "seccompprofiles/status", false),
+        ("spod", "get", "", "secrets", false),
+        ("spo-operator", "patch", g, "seccompprofiles/status", true),
+        (
+            "spo-operator",
+            "update",
+            g,
+            "seccompprofiles/finalizers",
+            true,
+        ),
+        (
+            "spo-operator",
+            "delete",
+            g,
+            "securityprofilenodestatuses",
+            true,
+        ),
+        (
+            "spo-operator",
+            "create",
+            g,
+            "securityprofilenodestatuses",
+            false,
+        ),
+        ("spo-operator", "create", g, "seccompprofiles", false),
+        ("spo-operator", "list", "", "secrets", false),
+        ("spo-operator", "delete", "", "pods", false),
+    ];
+    for (sa, verb, group, resource, expected) in expectations {
+        assert_eq!(
+            can(sa, verb, group, resource).await,
+            expected,
+            "{sa} {verb} {resource}"
+        );
+    }
+
+    // The controller manager is running: it turns the Deployment into a
+    // ReplicaSet (its pods stay Pending: there is no node).
+    let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "security-profiles-operator");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = rss
+            .list(&ListParams::default().labels("app.kubernetes.io/name=spo-operator"))
+            .await
+            .expect("list");
+        if !list.items.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no ReplicaSet for the spo-operator Deployment after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
