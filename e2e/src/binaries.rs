@@ -11,7 +11,12 @@ use crate::E2eError;
 
 const GO_MOD: &str = include_str!("../k8s/go.mod");
 
-/// Every binary the harness needs.
+/// The binaries without which there is no cluster. The controller manager
+/// (garbage collection, service accounts, Deployments) and kubectl are used
+/// when present, and the tests that need them say so when they are not.
+pub const REQUIRED: [&str; 2] = ["etcd", "kube-apiserver"];
+
+/// Every binary the build script makes, in build order.
 pub const NAMES: [&str; 4] = [
     "etcd",
     "kube-apiserver",
@@ -61,10 +66,10 @@ impl Binaries {
             .join("bin")
     }
 
-    /// The cached binaries, if all are there.
+    /// The cached binaries, if at least the [`REQUIRED`] ones are there.
     pub fn cached() -> Result<Binaries, E2eError> {
         let dir = Self::cache_dir();
-        if NAMES.iter().all(|n| dir.join(n).is_file()) {
+        if REQUIRED.iter().all(|n| dir.join(n).is_file()) {
             Ok(Binaries { dir })
         } else {
             Err(E2eError::NotBuilt { dir })
@@ -113,6 +118,16 @@ impl Binaries {
     /// Path of one binary.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+
+    /// Whether one binary is there.
+    pub fn has(&self, name: &str) -> bool {
+        self.path(name).is_file()
+    }
+
+    /// The binaries of [`NAMES`] that are not built yet.
+    pub fn missing(&self) -> Vec<&'static str> {
+        NAMES.iter().copied().filter(|n| !self.has(n)).collect()
     }
 
     /// The directory.

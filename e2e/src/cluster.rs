@@ -28,6 +28,7 @@ pub struct Cluster {
     dir: PathBuf,
     kubeconfig: PathBuf,
     server: String,
+    controller_manager: bool,
     stopped: bool,
 }
 
@@ -64,6 +65,12 @@ impl Cluster {
     /// The API server's URL.
     pub fn server(&self) -> &str {
         &self.server
+    }
+
+    /// Whether kube-controller-manager runs (it is skipped when its binary
+    /// is not built).
+    pub fn has_controller_manager(&self) -> bool {
+        self.controller_manager
     }
 
     /// The cluster directory.
@@ -190,6 +197,15 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
         })
     })?;
 
+    if !bins.has("kube-controller-manager") {
+        return Ok(Cluster {
+            dir: dir.to_owned(),
+            kubeconfig,
+            server,
+            controller_manager: false,
+            stopped: false,
+        });
+    }
     let mut cm = Command::new(bins.path("kube-controller-manager"));
     let cmk = f(&cm_kubeconfig);
     cm.args([
@@ -212,6 +228,7 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
         dir: dir.to_owned(),
         kubeconfig,
         server,
+        controller_manager: true,
         stopped: false,
     })
 }

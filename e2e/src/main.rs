@@ -66,6 +66,13 @@ fn main() -> Result<()> {
                     Binaries::build()?
                 }
             };
+            let missing = bins.missing();
+            if !missing.is_empty() {
+                eprintln!(
+                    "spo-e2e: not built yet, running without: {}",
+                    missing.join(", ")
+                );
+            }
             let start = Instant::now();
             let c = Cluster::up(&dir, &bins)
                 .with_context(|| format!("starting the cluster in {}", dir.display()))?;
@@ -74,7 +81,9 @@ fn main() -> Result<()> {
                 c.server(),
                 start.elapsed().as_secs_f64()
             );
-            eprintln!("spo-e2e: kubectl is {}", bins.path("kubectl").display());
+            if bins.has("kubectl") {
+                eprintln!("spo-e2e: kubectl is {}", bins.path("kubectl").display());
+            }
             println!("KUBECONFIG={}", c.kubeconfig().display());
             c.detach();
         }
