@@ -92,12 +92,22 @@ pub async fn apply(client: &kube::Client, object: &Value) -> Result<DynamicObjec
         reason: e.to_string(),
     })?;
     let ctx = |what: &str| format!("{what} {} {name}", gvk.kind);
-    let (resource, caps) = kube::discovery::pinned_kind(client, &gvk)
-        .await
-        .map_err(|source| E2eError::Kube {
-            context: ctx("discovering"),
-            source,
-        })?;
+    // A CRD's kinds reach discovery a moment after it is Established.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (resource, caps) = loop {
+        match kube::discovery::pinned_kind(client, &gvk).await {
+            Ok(found) => break found,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(source) => {
+                return Err(E2eError::Kube {
+                    context: ctx("discovering"),
+                    source,
+                })
+            }
+        }
+    };
     let api: Api<DynamicObject> = match (&caps.scope, obj.metadata.namespace.as_deref()) {
         (kube::discovery::Scope::Namespaced, Some(ns)) => {
             Api::namespaced_with(client.clone(), ns, &resource)
