@@ -28,13 +28,23 @@ pub struct ManifestDoc {
     pub node: Node,
     /// `spec.disabled: true` or `spec.state: Disabled`.
     pub disabled: bool,
+    /// `spec.baseProfileName`, when set.
+    pub base: Option<String>,
     /// Enforce or complain.
     pub mode: Mode,
 }
 
+impl ManifestDoc {
+    /// Whether the tree was dropped to save memory (see
+    /// [`super::manifests::ParsedFile::strip`]); the span is kept.
+    pub fn is_stripped(&self) -> bool {
+        matches!(self.node.kind, spo_parse::value::Kind::Null)
+    }
+}
+
 /// Every document currently in the manifests, by kind and name, for
 /// installers that resolve references between profiles.
-pub type Catalog = BTreeMap<(ProfileKind, String), ManifestDoc>;
+pub type Catalog<'a> = BTreeMap<(ProfileKind, String), &'a ManifestDoc>;
 
 /// A document turned into what gets installed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,12 +78,12 @@ pub struct Installed {
 }
 
 /// Compiles and installs one or more profile kinds.
-pub trait Installer: Send {
+pub trait Installer: Send + Sync {
     /// The kinds this installer handles.
     fn kinds(&self) -> &[ProfileKind];
 
     /// Validate and compile `doc` (complain mode applied).
-    fn compile(&self, doc: &ManifestDoc, catalog: &Catalog) -> Result<Compiled, Rejected>;
+    fn compile(&self, doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<Compiled, Rejected>;
 
     /// Put `compiled` in force as the current version of `name`, without
     /// disturbing the version in force until the new one is complete.
@@ -83,6 +93,19 @@ pub trait Installer: Send {
         name: &str,
         compiled: &Compiled,
     ) -> Result<Installed, NodeError>;
+
+    /// Install several at once; the default installs one by one. Stores
+    /// that can share the cost of durability (one sync for the batch)
+    /// override it. One result per item, in order.
+    fn install_many(
+        &mut self,
+        items: &[(ProfileKind, &str, &Compiled)],
+    ) -> Vec<Result<Installed, NodeError>> {
+        items
+            .iter()
+            .map(|(k, n, c)| self.install(*k, n, c))
+            .collect()
+    }
 
     /// Take `name` out of force.
     fn remove(&mut self, kind: ProfileKind, name: &str) -> Result<(), NodeError>;

@@ -61,6 +61,26 @@ pub struct ParsedFile {
     pub text: String,
 }
 
+impl ParsedFile {
+    /// Drop the documents' trees, keeping their spans and metadata: a
+    /// thousand parsed profiles would otherwise stay in memory for good.
+    /// [`ParsedFile::reparse`] brings them back when a document must be
+    /// compiled again.
+    pub fn strip(&mut self) {
+        for d in &mut self.docs {
+            d.node = Node {
+                span: d.node.span,
+                kind: Kind::Null,
+            };
+        }
+    }
+
+    /// The documents with their trees, parsed again from the kept text.
+    pub fn reparse(&self) -> Vec<ManifestDoc> {
+        parse_file(&self.path, self.text.clone()).docs
+    }
+}
+
 /// Changes found by one scan.
 #[derive(Debug, Default)]
 pub struct Changes {
@@ -137,7 +157,9 @@ impl Scanner {
                 continue;
             };
             t.parsed = Some(sig);
-            changes.changed.push(parse_file(&path, text));
+            let mut parsed = parse_file(&path, text);
+            parsed.strip();
+            changes.changed.push(parsed);
         }
         changes
     }
@@ -295,6 +317,10 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
                 None if permissive && kind != ProfileKind::SeccompProfile => Mode::Complain,
                 None => Mode::Enforce,
             };
+            let base = spec
+                .get("baseProfileName")
+                .and_then(Node::as_str)
+                .map(str::to_owned);
             docs.push(ManifestDoc {
                 kind,
                 name,
@@ -302,6 +328,7 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
                 node,
                 disabled,
                 mode,
+                base,
             });
         }
     }

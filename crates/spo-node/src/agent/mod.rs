@@ -21,6 +21,7 @@
 
 pub mod installer;
 pub mod manifests;
+mod memory;
 pub mod seccomp;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -254,6 +255,9 @@ impl Agent {
             self.files.insert(f.path.clone(), f);
         }
         self.reconcile(&changed_files);
+        if changed_files.len() > 16 {
+            memory::release_free_memory();
+        }
         if became_ready {
             self.ready = true;
             self.adopt_orphans();
@@ -324,24 +328,72 @@ impl Agent {
                 }
                 names.push(key.clone());
                 texts.insert(key.clone(), (path.clone(), i));
-                catalog.insert(key, d.clone());
+                catalog.insert(key, d);
             }
             self.last_names.insert(path.clone(), names);
         }
         self.file_errors = file_errors;
         let any_change = !changed_files.is_empty();
 
-        // Installs and updates first.
+        // Installs and updates first, compiled one by one and written in
+        // one batch per installer.
+        let mut to_install: Vec<(usize, Key, installer::Compiled)> = Vec::new();
         let keys: Vec<Key> = catalog.keys().cloned().collect();
+        // Compiling is pure and dominates a cold start: spread the
+        // documents that need it over the machine's cores.
+        let mut prints: BTreeMap<Key, String> = BTreeMap::new();
+        let mut work: Vec<(usize, Key)> = Vec::new();
+        for key in &keys {
+            let doc = catalog[key];
+            let pf = &self.files[&texts[key].0];
+            let print = fingerprint(doc, &pf.text);
+            let has_base = doc.base.is_some();
+            let stale = self.entries.get(key).is_none_or(|e| {
+                e.doc_key.as_deref() != Some(print.as_str())
+                    || e.status.status == Phase::Terminating
+                    || e.retry
+                    || (has_base && any_change)
+            });
+            if let Some(ii) = self
+                .installer_index(key.0)
+                .filter(|_| stale && !doc.disabled)
+            {
+                work.push((ii, key.clone()));
+            }
+            prints.insert(key.clone(), print);
+        }
+        // Trees were dropped after parsing; bring back those of the base
+        // profiles the work needs (rare), the rest are reparsed per file
+        // by the compiling threads.
+        let mut restored: BTreeMap<Key, ManifestDoc> = BTreeMap::new();
+        let mut wanted: Vec<String> = work
+            .iter()
+            .filter_map(|(_, k)| catalog[k].base.clone())
+            .collect();
+        while let Some(base) = wanted.pop() {
+            let key = (ProfileKind::SeccompProfile, base);
+            if restored.contains_key(&key) {
+                continue;
+            }
+            let (Some(doc), Some((path, i))) = (catalog.get(&key), texts.get(&key)) else {
+                continue;
+            };
+            wanted.extend(doc.base.clone());
+            if let Some(fresh) = self.files[path].reparse().into_iter().nth(*i) {
+                restored.insert(key, fresh);
+            }
+        }
+        let mut full: Catalog<'_> = catalog.clone();
+        for (k, d) in &restored {
+            full.insert(k.clone(), d);
+        }
+        let mut compiled = compile_parallel(&self.installers, &full, &self.files, &texts, &work);
+
         for key in keys {
-            let doc = &catalog[&key];
+            let doc = catalog[&key];
             let pf = &self.files[&texts[&key].0];
-            let fingerprint = fingerprint(doc, &pf.text);
-            let has_base = doc
-                .node
-                .get("spec")
-                .and_then(|s| s.get("baseProfileName"))
-                .is_some();
+            let fingerprint = prints.remove(&key).unwrap_or_default();
+            let has_base = doc.base.is_some();
             let ii = self.installer_index(key.0);
             let entry = self.entries.entry(key.clone()).or_insert_with(|| {
                 let installed = ii.and_then(|i| self.installers[i].current(key.0, &key.1));
@@ -401,7 +453,13 @@ impl Agent {
                 sync_installed(entry);
                 continue;
             }
-            match inst.compile(doc, &catalog) {
+            let result = compiled.remove(&key).unwrap_or_else(|| {
+                Err(Rejected::Waiting(
+                    "compilation did not finish; retrying".into(),
+                ))
+            });
+            entry.retry |= matches!(result, Err(Rejected::Waiting(_)));
+            match result {
                 Ok(c) => {
                     entry
                         .status
@@ -410,34 +468,19 @@ impl Agent {
                     let hash = sha256_hex(&c.bytes);
                     if entry.installed.as_ref().map(|i| &i.hash) == Some(&hash) {
                         set_phase(entry, Phase::Installed);
+                        // Versions left by an earlier run that stopped
+                        // before pruning.
+                        let mut keep = self
+                            .in_use
+                            .get(&key)
+                            .map(|u| u.0.clone())
+                            .unwrap_or_default();
+                        keep.insert(hash);
+                        let _ = inst.prune(key.0, &key.1, &keep);
                     } else {
                         set_phase(entry, Phase::InProgress);
-                        match inst.install(key.0, &key.1, &c) {
-                            Ok(i) => {
-                                if i.written {
-                                    metrics.profile_op(key.0, "update");
-                                }
-                                entry.installed = Some(i);
-                                set_phase(entry, Phase::Installed);
-                            }
-                            Err(e) => {
-                                metrics.profile_error(key.0, "cannot-install");
-                                entry.retry = true;
-                                entry.status.errors.push(plain(&e));
-                                entry.status.message = Some(
-                                    "install failed; the previous version stays in force".into(),
-                                );
-                                set_phase(entry, Phase::Error);
-                            }
-                        }
+                        to_install.push((ii, key.clone(), c));
                     }
-                    let mut keep = self
-                        .in_use
-                        .get(&key)
-                        .map(|u| u.0.clone())
-                        .unwrap_or_default();
-                    keep.extend(entry.installed.as_ref().map(|i| i.hash.clone()));
-                    let _ = inst.prune(key.0, &key.1, &keep);
                 }
                 Err(Rejected::Invalid(diags)) => {
                     metrics.profile_error(key.0, "invalid-profile");
@@ -461,6 +504,52 @@ impl Agent {
                 }
             }
             sync_installed(entry);
+        }
+
+        for ii in 0..self.installers.len() {
+            let items: Vec<(ProfileKind, &str, &installer::Compiled)> = to_install
+                .iter()
+                .filter(|(i, _, _)| *i == ii)
+                .map(|(_, k, c)| (k.0, k.1.as_str(), c))
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            let results = self.installers[ii].install_many(&items);
+            let keys: Vec<Key> = items
+                .iter()
+                .map(|(k, n, _)| (*k, (*n).to_owned()))
+                .collect();
+            for (key, r) in keys.into_iter().zip(results) {
+                let Some(entry) = self.entries.get_mut(&key) else {
+                    continue;
+                };
+                match r {
+                    Ok(i) => {
+                        if i.written {
+                            self.shared.metrics.profile_op(key.0, "update");
+                        }
+                        entry.installed = Some(i);
+                        set_phase(entry, Phase::Installed);
+                    }
+                    Err(e) => {
+                        self.shared.metrics.profile_error(key.0, "cannot-install");
+                        entry.retry = true;
+                        entry.status.errors.push(plain(&e));
+                        entry.status.message =
+                            Some("install failed; the previous version stays in force".into());
+                        set_phase(entry, Phase::Error);
+                    }
+                }
+                sync_installed(entry);
+                let mut keep = self
+                    .in_use
+                    .get(&key)
+                    .map(|u| u.0.clone())
+                    .unwrap_or_default();
+                keep.extend(entry.installed.as_ref().map(|i| i.hash.clone()));
+                let _ = self.installers[ii].prune(key.0, &key.1, &keep);
+            }
         }
 
         // Profiles of files that no longer parse keep their version.
@@ -630,6 +719,57 @@ impl Agent {
             *g = status;
         }
     }
+}
+
+/// Compile `work` (installer index, key) on up to as many threads as
+/// there are cores. Each thread takes whole files, parses each once more
+/// (the scan kept only metadata), compiles the documents it needs from it
+/// and drops the trees, so memory stays bounded by one file per thread.
+fn compile_parallel(
+    installers: &[Box<dyn Installer>],
+    catalog: &Catalog<'_>,
+    files: &BTreeMap<PathBuf, ParsedFile>,
+    texts: &BTreeMap<Key, (PathBuf, usize)>,
+    work: &[(usize, Key)],
+) -> HashMap<Key, Result<installer::Compiled, Rejected>> {
+    let mut by_file: BTreeMap<&Path, Vec<(usize, &Key)>> = BTreeMap::new();
+    for (ii, key) in work {
+        if let Some((path, _)) = texts.get(key) {
+            by_file.entry(path.as_path()).or_default().push((*ii, key));
+        }
+    }
+    let groups: Vec<(&Path, Vec<(usize, &Key)>)> = by_file.into_iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len() / 32 + 1)
+        .max(1);
+    let chunk = groups.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut out = Vec::new();
+                    for (path, items) in part {
+                        let fresh = files[*path].reparse();
+                        for (ii, key) in items {
+                            let Some((_, i)) = texts.get(*key) else {
+                                continue;
+                            };
+                            if let Some(doc) = fresh.get(*i) {
+                                out.push(((*key).clone(), installers[*ii].compile(doc, catalog)));
+                            }
+                        }
+                    }
+                    out
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
 }
 
 fn version_hashes(dir: &Path) -> Vec<String> {

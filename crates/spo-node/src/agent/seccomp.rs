@@ -60,7 +60,7 @@ fn kernel_version() -> Option<spo_model::seccomp::KernelVersion> {
 }
 
 /// Lower a seccomp document and merge its base profiles from `catalog`.
-pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog) -> Result<SeccompSpec, Rejected> {
+pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, Rejected> {
     let (lowered, diags) = lower_document(&doc.node);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Rejected::Invalid(diags));
@@ -199,7 +199,7 @@ impl Installer for SeccompInstaller {
         &[ProfileKind::SeccompProfile]
     }
 
-    fn compile(&self, doc: &ManifestDoc, catalog: &Catalog) -> Result<Compiled, Rejected> {
+    fn compile(&self, doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<Compiled, Rejected> {
         let filter = filter_of(doc, catalog, &self.target)?;
         if filter.arches.iter().all(|a| !a.is_supported()) {
             return Err(Rejected::Invalid(vec![Diagnostic::error(
@@ -226,6 +226,29 @@ impl Installer for SeccompInstaller {
             reference: Some(format!("operator/{name}.json")),
             written: s.written,
         })
+    }
+
+    fn install_many(
+        &mut self,
+        items: &[(ProfileKind, &str, &Compiled)],
+    ) -> Vec<Result<Installed, NodeError>> {
+        let batch: Vec<(&str, &[u8])> = items
+            .iter()
+            .map(|(_, n, c)| (*n, c.bytes.as_slice()))
+            .collect();
+        self.store
+            .install_many(&batch)
+            .into_iter()
+            .zip(items)
+            .map(|(r, (_, name, _))| {
+                r.map(|s| Installed {
+                    hash: s.hash,
+                    path: s.path,
+                    reference: Some(format!("operator/{name}.json")),
+                    written: s.written,
+                })
+            })
+            .collect()
     }
 
     fn remove(&mut self, _kind: ProfileKind, name: &str) -> Result<(), NodeError> {

@@ -109,6 +109,61 @@ impl VersionedStore {
         })
     }
 
+    /// Install several profiles at once with the guarantee of
+    /// [`VersionedStore::install`] for each, at the cost of two file-system
+    /// syncs in all: every version copy lands before any current file
+    /// moves. Returns one result per item, in order.
+    pub fn install_many(&self, items: &[(&str, &[u8])]) -> Vec<Result<Stored, NodeError>> {
+        let mut out: Vec<Result<Stored, NodeError>> = Vec::with_capacity(items.len());
+        let mut versions = Vec::new();
+        let mut currents = Vec::new();
+        for (name, bytes) in items {
+            let hash = sha256_hex(bytes);
+            let path = self.current_path(name);
+            let version_path = self.version_path(name, &hash);
+            let mut written = false;
+            let r = (|| {
+                if fs::read(&version_path).ok().as_deref() != Some(*bytes) {
+                    atomic::ensure_dir(&self.dir.join(name))?;
+                    versions.push(atomic::stage(&version_path, bytes)?);
+                    written = true;
+                }
+                if fs::read(&path).ok().as_deref() != Some(*bytes) {
+                    currents.push(atomic::stage(&path, bytes)?);
+                    written = true;
+                }
+                Ok(())
+            })();
+            out.push(r.map(|()| Stored {
+                hash,
+                path,
+                version_path,
+                written,
+            }));
+        }
+        versions.extend(currents);
+        if let Err(e) = atomic::commit_staged(&self.dir, versions) {
+            let msg = e.to_string();
+            return out
+                .into_iter()
+                .map(|r| {
+                    r.and_then(|s| {
+                        if s.written {
+                            Err(NodeError::Io {
+                                op: "commit the batch containing",
+                                path: s.path,
+                                source: std::io::Error::other(msg.clone()),
+                            })
+                        } else {
+                            Ok(s)
+                        }
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+
     /// Remove the current file of `name` (its versions stay until
     /// [`VersionedStore::prune`] drops them).
     pub fn remove_current(&self, name: &str) -> Result<(), NodeError> {

@@ -1,0 +1,250 @@
+//! The node agent's figures, against the goals and against a floor
+//! measured in the same run:
+//!
+//! 1. cold start: 1,000 seccomp profiles (a quarter of them the full
+//!    Docker default, the rest a web-server allow list) installed from an
+//!    empty kubelet root, in a fresh process; wall time and peak RSS. The
+//!    floor is writing the same 1,000 output files with plain `fs::write`
+//!    (no parsing, no validation, no fsync).
+//! 2. steady state: the same agent with its HTTP server, scanning and
+//!    verifying for three seconds; RSS.
+//! 3. enricher throughput: a child under a filter that logs `getppid`
+//!    calls it N times; the enricher reads the audit netlink stream and
+//!    must see every one of the N records (the kernel's count), at a rate
+//!    in records per second. Needs root; skipped with a message otherwise.
+//!
+//! Goals: 1,000 profiles in under 1 s, RSS under 30 MB, at least 100,000
+//! records/s with none dropped. Run with `cargo bench -p spo-benches --bench
+//! spod`; `SPOD_BENCH_PROFILES` and `SPOD_BENCH_RECORDS` change the sizes.
+#![allow(unsafe_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use spo_model::seccomp::{Action, Filter, FilterRule};
+use spo_model::Arch;
+use spo_node::agent::{Agent, AgentConfig, Shared};
+use spo_node::enrich::{Attributor, Enricher, EventLog, EventRing, StreamCounters};
+use spo_node::metrics::Metrics;
+use spo_node::seccomp::Program;
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/seccomp")
+}
+
+/// `VmHWM` and `VmRSS` of this process, in KiB.
+fn rss_kib() -> (u64, u64) {
+    let s = fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let get = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    };
+    (get("VmHWM:"), get("VmRSS:"))
+}
+
+/// Write `n` manifests into `dir`.
+fn make_manifests(dir: &Path, n: usize) {
+    fs::create_dir_all(dir).unwrap();
+    let web = fs::read_to_string(examples().join("web-server.yaml")).unwrap();
+    let docker = fs::read_to_string(examples().join("docker-default.json")).unwrap();
+    for i in 0..n {
+        if i % 4 == 0 {
+            fs::write(dir.join(format!("docker-{i}.json")), &docker).unwrap();
+        } else {
+            let text = web.replace("name: web-server", &format!("name: web-{i}"));
+            fs::write(dir.join(format!("web-{i}.yaml")), text).unwrap();
+        }
+    }
+}
+
+fn config(root: &Path) -> AgentConfig {
+    let mut cfg = AgentConfig::new(root.join("m"), root.join("k"), root.join("s"));
+    cfg.interval = Duration::from_millis(250);
+    cfg
+}
+
+/// Child role: install everything from cold, print `ms hwm_kib`.
+fn role_cold(root: &Path) {
+    let shared = Arc::new(Shared::new(Vec::new()));
+    let t = Instant::now();
+    let mut agent = Agent::new(config(root), shared.clone()).unwrap();
+    while !agent.is_ready() {
+        agent.tick();
+    }
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    let st = shared.snapshot();
+    let installed = st
+        .profiles
+        .iter()
+        .filter(|p| p.status == spo_node::status::Phase::Installed)
+        .count();
+    println!("{ms:.1} {} {installed}", rss_kib().0);
+}
+
+/// Child role: run the agent with its HTTP server for three seconds,
+/// print `rss_kib hwm_kib`.
+fn role_steady(root: &Path) {
+    let shared = Arc::new(Shared::new(Vec::new()));
+    let _server = spo_node::http::HttpServer::start("127.0.0.1:0", shared.clone()).unwrap();
+    let mut agent = Agent::new(config(root), shared.clone()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        flag.store(true, Ordering::Relaxed);
+    });
+    agent.run(&stop);
+    let (hwm, rss) = rss_kib();
+    println!("{rss} {hwm}");
+}
+
+fn child(role: &str, root: &Path) -> Vec<f64> {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .env("SPOD_BENCH_ROLE", role)
+        .env("SPOD_BENCH_ROOT", root)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect()
+}
+
+fn bench_install(n: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    make_manifests(&tmp.path().join("m"), n);
+    let cold = child("cold", tmp.path());
+    let steady = child("steady", tmp.path());
+    // Floor: write the same outputs with no parsing, checking or fsync.
+    let outputs: Vec<(PathBuf, Vec<u8>)> = fs::read_dir(tmp.path().join("k/seccomp/operator"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.path(), fs::read(e.path()).unwrap()))
+        .collect();
+    let floor_dir = tmp.path().join("floor");
+    fs::create_dir(&floor_dir).unwrap();
+    let t = Instant::now();
+    for (p, b) in &outputs {
+        fs::write(floor_dir.join(p.file_name().unwrap()), b).unwrap();
+    }
+    let floor_ms = t.elapsed().as_secs_f64() * 1e3;
+    let (ms, hwm, installed) = (cold[0], cold[1] / 1024.0, cold[2]);
+    println!("spod cold start: {installed} of {n} profiles installed in {ms:.1} ms (goal < 1000 ms), peak RSS {hwm:.1} MiB (goal < 30)");
+    println!(
+        "  floor (plain fs::write of the {} outputs): {floor_ms:.1} ms; spod/floor = {:.1}x",
+        outputs.len(),
+        ms / floor_ms.max(0.001)
+    );
+    println!(
+        "spod steady state with {n} profiles: RSS {:.1} MiB, peak {:.1} MiB (goal < 30)",
+        steady[0] / 1024.0,
+        steady[1] / 1024.0
+    );
+}
+
+fn bench_enricher(records: usize) {
+    let Ok(mut src) = spo_node::enrich::source::NetlinkSource::open() else {
+        println!("SKIPPED: enricher throughput needs root and the audit netlink socket");
+        return;
+    };
+    use spo_node::enrich::source::RecordSource;
+    let tmp = tempfile::tempdir().unwrap();
+    let counters = Arc::new(StreamCounters::default());
+    let mut enricher = Enricher::new(
+        "bench".into(),
+        Arc::new(Attributor::new(Vec::new())),
+        Arc::new(Metrics::default()),
+        Arc::new(EventRing::default()),
+        counters.clone(),
+        Some(EventLog::open(&tmp.path().join("events.jsonl")).unwrap()),
+    );
+    let mut f = Filter::new(Action::Allow, vec![Arch::X86_64]);
+    f.rules.push(FilterRule {
+        syscall: "getppid".into(),
+        action: Action::Log,
+        args: vec![],
+    });
+    let insns = spo_compile::seccomp::compile(&f).unwrap();
+    let prog = Program::from_bytes(&spo_compile::bpf::to_bytes(&insns)).unwrap();
+    // SAFETY: the child only makes system calls (install_raw does not
+    // allocate) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0);
+    if pid == 0 {
+        std::thread::sleep(Duration::from_millis(200));
+        if prog.install_raw(0).is_ok() {
+            for _ in 0..records {
+                // SAFETY: getppid has no arguments and no side effects.
+                unsafe { libc::getppid() };
+            }
+        }
+        // SAFETY: leave without running the parent's exit hooks.
+        unsafe { libc::_exit(0) };
+    }
+    let mut seen = 0usize;
+    let mut first: Option<Instant> = None;
+    let mut last = Instant::now();
+    let give_up = Instant::now() + Duration::from_secs(120);
+    while seen < records && Instant::now() < give_up {
+        match src.next(Duration::from_secs(2)) {
+            Ok(Some((ty, text))) => {
+                if let Some(e) = enricher.handle(ty, &text) {
+                    if e.pid == pid as u32 && e.syscall == "getppid" {
+                        first.get_or_insert_with(Instant::now);
+                        last = Instant::now();
+                        seen += 1;
+                    }
+                }
+            }
+            Ok(None) if first.is_some() => break,
+            _ => {}
+        }
+    }
+    enricher.flush();
+    let mut status = 0;
+    // SAFETY: reaping our own child.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    let secs = first
+        .map_or(0.0, |f| last.duration_since(f).as_secs_f64())
+        .max(1e-9);
+    println!(
+        "enricher: {seen} of {records} kernel records enriched ({} missing, {} buffer overruns reported), {:.0} records/s (goal >= 100000, none dropped)",
+        records - seen,
+        src.lost(),
+        seen as f64 / secs
+    );
+}
+
+fn main() {
+    if let (Ok(role), Ok(root)) = (
+        std::env::var("SPOD_BENCH_ROLE"),
+        std::env::var("SPOD_BENCH_ROOT"),
+    ) {
+        match role.as_str() {
+            "cold" => role_cold(Path::new(&root)),
+            _ => role_steady(Path::new(&root)),
+        }
+        return;
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes
+    // nothing: run small then.
+    let full = std::env::args().any(|a| a == "--bench");
+    let n = env_usize("SPOD_BENCH_PROFILES", if full { 1000 } else { 50 });
+    let records = env_usize("SPOD_BENCH_RECORDS", if full { 1_000_000 } else { 1000 });
+    bench_install(n);
+    bench_enricher(records);
+}
