@@ -242,7 +242,7 @@ pub fn check_path(path: &str) -> Result<(), String> {
             path.escape_debug()
         ));
     }
-    for bad in ['#', '"', '\0'] {
+    for bad in ['#', '"', '\0', '!'] {
         if path.contains(bad) {
             return Err(format!(
                 "path `{}` contains `{bad}`, which the profile language does not allow in a path",
@@ -254,21 +254,30 @@ pub fn check_path(path: &str) -> Result<(), String> {
         return Err(format!("path `{path}` contains `->`, which would start an exec or link target"));
     }
     let mut depth = 0usize;
+    let mut parens = 0usize;
     for c in path.chars() {
         match c {
+            '(' => parens += 1,
+            ')' if parens == 0 => return Err(format!("path `{path}` has a `)` that closes no `(`")),
+            ')' => parens -= 1,
             '{' => depth += 1,
             '}' if depth == 0 => {
                 return Err(format!("path `{path}` has a `}}` that closes no `{{`, which would end the profile"))
             }
             '}' => depth -= 1,
-            ',' if depth == 0 => return Err(format!(
+            ',' if depth == 0 => {
+                return Err(format!(
                 "path `{path}` has a `,` outside `{{...}}`, which would end the rule; write alternatives as `{{a,b}}`"
-            )),
+            ))
+            }
             _ => {}
         }
     }
     if depth != 0 {
         return Err(format!("path `{path}` has an unclosed `{{`"));
+    }
+    if parens != 0 {
+        return Err(format!("path `{path}` has an unclosed `(`"));
     }
     let mut rest = path;
     while let Some(i) = rest.find("@{") {
@@ -397,11 +406,20 @@ mod tests {
             "/a{b",
             "/a\"b",
             "/a @{X}",
+            "/a)",
+            "/a(b",
+            "/a!b",
         ] {
             assert!(check_path(bad).is_err(), "{bad:?} accepted");
         }
-        for good in ["/etc/nginx/**", "/proc/@{pid}/cgroup", "/usr/{bin,sbin}/x{,.real}", "@{HOME}/.config/", "/[a-z]*"]
-        {
+        for good in [
+            "/etc/nginx/**",
+            "/proc/@{pid}/cgroup",
+            "/usr/{bin,sbin}/x{,.real}",
+            "@{HOME}/.config/",
+            "/[a-z]*",
+            "/a=b(c)",
+        ] {
             assert_eq!(check_path(good), Ok(()), "{good:?}");
         }
     }

@@ -146,11 +146,15 @@ fn angle(s: &str) -> IResult<&str, &str> {
 }
 
 /// Length of a bare word: up to a blank, or (outside glob braces) one of
-/// `,()=` or the start of `->`/`+=`. Braces nest; a `}` that closes
-/// nothing ends the word.
+/// `,()=` or the start of `->`/`+=`/`<=`. Braces nest; a `}` that closes
+/// nothing ends the word. A word that starts with `/` is a path, and
+/// paths may hold `=`, `+=`, `<=` and balanced parentheses, as
+/// `apparmor_parser` reads them (`/a=b r,` is a rule on the path `/a=b`).
 fn word_len(s: &str) -> usize {
     let b = s.as_bytes();
+    let path = b.first() == Some(&b'/');
     let mut depth = 0usize;
+    let mut parens = 0usize;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -159,6 +163,9 @@ fn word_len(s: &str) -> usize {
             b'{' => depth += 1,
             b'}' if depth == 0 => break,
             b'}' => depth -= 1,
+            b'(' if path => parens += 1,
+            b')' if path && parens > 0 => parens -= 1,
+            b'=' | b'+' | b'<' if path => {}
             b',' | b'(' | b')' | b'=' | b'"' if depth == 0 => break,
             b'-' if depth == 0 && b.get(i + 1) == Some(&b'>') => break,
             b'+' if depth == 0 && b.get(i + 1) == Some(&b'=') => break,
@@ -286,6 +293,16 @@ mod tests {
             ]
         );
         assert_eq!(t[15].1, "b c");
+    }
+
+    #[test]
+    fn paths_keep_equals_and_balanced_parentheses() {
+        let t = toks("/a=b(c) r, peer=(label=/usr/bin/x)");
+        assert_eq!(t[0], (Tok::Word, "/a=b(c)".into()));
+        assert_eq!(t[3], (Tok::Word, "peer".into()));
+        assert_eq!(t[6], (Tok::Word, "label".into()));
+        assert_eq!(t[8], (Tok::Word, "/usr/bin/x".into()));
+        assert_eq!(t[9].0, Tok::RParen);
     }
 
     #[test]
