@@ -730,6 +730,7 @@ impl Parser<'_> {
                             return None;
                         }
                     }
+                    self.error(newer_syntax(Span::new(t.span.start, self.pos), "rule priorities"));
                     any_qualifier = true;
                     continue;
                 }
@@ -840,6 +841,9 @@ impl Parser<'_> {
             "capability" | "network" | "signal" | "ptrace" | "unix" | "dbus" | "mount" | "remount" | "umount"
             | "pivot_root" | "change_profile" | "userns" | "io_uring" | "mqueue" | "all" => {
                 let keyword = self.bump();
+                if ["userns", "io_uring", "mqueue", "all"].contains(&kw) {
+                    self.error(newer_syntax(keyword.span, &format!("`{kw}` rules")));
+                }
                 let words = self.rule_words()?;
                 let keyword = Word { text: keyword.text, span: keyword.span };
                 let kind = rules::check_rule(&keyword, &words, &mut self.diags);
@@ -1024,6 +1028,13 @@ fn is_perm_word(w: &str) -> bool {
 /// Short words that look like a permission set (for a better help line).
 fn is_perm_like(w: &str) -> bool {
     w.len() <= 4 && w.chars().all(|c| c.is_ascii_alphabetic())
+}
+
+/// A warning for syntax that AppArmor 3 (`apparmor_parser` 3.x, as in
+/// Debian 12) rejects: it is valid for AppArmor 4 kernels and tools.
+fn newer_syntax(span: Span, what: &str) -> Diagnostic {
+    Diagnostic::warning(span, format!("{what} need AppArmor 4.0 or later"))
+        .with_help("apparmor_parser 3.x rejects this profile; load it only where AppArmor 4 is installed")
 }
 
 /// A token for a message.
