@@ -176,7 +176,7 @@ async fn crds_and_objects(client: &kube::Client) {
         AppArmorProfile::new(
             "aa",
             AppArmorProfileSpec {
-                complain_mode: true,
+                complain_mode: Some(true),
                 ..Default::default()
             },
         ),

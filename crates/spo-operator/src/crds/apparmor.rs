@@ -4,6 +4,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use spo_model::apparmor as model;
+
 use super::status::ProfileStatus;
 
 /// An AppArmor profile, loaded with `apparmor_parser` on every node.
@@ -22,6 +24,9 @@ use super::status::ProfileStatus;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AppArmorProfileSpec {
+    /// Enforce (the default) or Complain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<AppArmorMode>,
     /// Allow lists the profile is generated from.
     #[serde(default, rename = "abstract", skip_serializing_if = "Option::is_none")]
     pub abstract_: Option<AppArmorAbstract>,
@@ -29,9 +34,9 @@ pub struct AppArmorProfileSpec {
     /// used instead of `abstract` when set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
-    /// Log violations instead of denying them.
-    #[serde(default)]
-    pub complain_mode: bool,
+    /// SPO's older switch for Complain mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complain_mode: Option<bool>,
     /// Keep the object but install nothing.
     #[serde(default)]
     pub disabled: bool,
@@ -87,8 +92,8 @@ pub struct AppArmorFilesystemRules {
 #[serde(rename_all = "camelCase")]
 pub struct AppArmorNetworkRules {
     /// Raw sockets.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub allow_raw: Option<bool>,
+    #[serde(default)]
+    pub allow_raw: bool,
     /// TCP and UDP.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_protocols: Option<AppArmorProtocols>,
@@ -98,11 +103,11 @@ pub struct AppArmorNetworkRules {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AppArmorProtocols {
     /// TCP sockets.
-    #[serde(default, rename = "allowTcp", skip_serializing_if = "Option::is_none")]
-    pub allow_tcp: Option<bool>,
+    #[serde(default, rename = "allowTcp")]
+    pub allow_tcp: bool,
     /// UDP sockets.
-    #[serde(default, rename = "allowUdp", skip_serializing_if = "Option::is_none")]
-    pub allow_udp: Option<bool>,
+    #[serde(default, rename = "allowUdp")]
+    pub allow_udp: bool,
 }
 
 /// Capabilities allowed.
@@ -112,6 +117,97 @@ pub struct AppArmorCapabilityRules {
     /// Capability names without the `CAP_` prefix, lower case (`net_bind_service`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_capabilities: Vec<String>,
+}
+
+/// Whether denials are enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AppArmorMode {
+    /// Deny and log.
+    Enforce,
+    /// Log only.
+    Complain,
+}
+
+impl From<AppArmorMode> for model::Mode {
+    fn from(m: AppArmorMode) -> Self {
+        match m {
+            AppArmorMode::Enforce => model::Mode::Enforce,
+            AppArmorMode::Complain => model::Mode::Complain,
+        }
+    }
+}
+
+impl From<model::Mode> for AppArmorMode {
+    fn from(m: model::Mode) -> Self {
+        match m {
+            model::Mode::Enforce => AppArmorMode::Enforce,
+            model::Mode::Complain => AppArmorMode::Complain,
+        }
+    }
+}
+
+impl From<AppArmorProfileSpec> for model::AppArmorSpec {
+    fn from(s: AppArmorProfileSpec) -> Self {
+        model::AppArmorSpec {
+            mode: s.mode.map(Into::into),
+            complain_mode: s.complain_mode,
+            abstract_: s.abstract_.map(|a| model::Abstract {
+                executable: a.executable.map(|e| model::Executable {
+                    allowed_executables: e.allowed_executables,
+                    allowed_libraries: e.allowed_libraries,
+                }),
+                filesystem: a.filesystem.map(|f| model::Filesystem {
+                    read_only_paths: f.read_only_paths,
+                    write_only_paths: f.write_only_paths,
+                    read_write_paths: f.read_write_paths,
+                }),
+                network: a.network.map(|n| model::Network {
+                    allow_raw: n.allow_raw,
+                    allowed_protocols: n.allowed_protocols.map(|p| model::Protocols {
+                        allow_tcp: p.allow_tcp,
+                        allow_udp: p.allow_udp,
+                    }),
+                }),
+                capability: a.capability.map(|c| model::Capability {
+                    allowed_capabilities: c.allowed_capabilities,
+                }),
+            }),
+            policy: s.policy,
+            disabled: s.disabled,
+        }
+    }
+}
+
+impl From<model::AppArmorSpec> for AppArmorProfileSpec {
+    fn from(s: model::AppArmorSpec) -> Self {
+        AppArmorProfileSpec {
+            mode: s.mode.map(Into::into),
+            complain_mode: s.complain_mode,
+            abstract_: s.abstract_.map(|a| AppArmorAbstract {
+                executable: a.executable.map(|e| AppArmorExecutableRules {
+                    allowed_executables: e.allowed_executables,
+                    allowed_libraries: e.allowed_libraries,
+                }),
+                filesystem: a.filesystem.map(|f| AppArmorFilesystemRules {
+                    read_only_paths: f.read_only_paths,
+                    write_only_paths: f.write_only_paths,
+                    read_write_paths: f.read_write_paths,
+                }),
+                network: a.network.map(|n| AppArmorNetworkRules {
+                    allow_raw: n.allow_raw,
+                    allowed_protocols: n.allowed_protocols.map(|p| AppArmorProtocols {
+                        allow_tcp: p.allow_tcp,
+                        allow_udp: p.allow_udp,
+                    }),
+                }),
+                capability: a.capability.map(|c| AppArmorCapabilityRules {
+                    allowed_capabilities: c.allowed_capabilities,
+                }),
+            }),
+            policy: s.policy,
+            disabled: s.disabled,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -135,21 +231,46 @@ mod tests {
             abs.executable.as_ref().unwrap().allowed_executables,
             ["/usr/bin/nginx"]
         );
-        assert_eq!(
+        assert!(
             abs.network
                 .as_ref()
                 .unwrap()
                 .allowed_protocols
                 .as_ref()
                 .unwrap()
-                .allow_tcp,
-            Some(true)
+                .allow_tcp
         );
-        assert!(spec.complain_mode);
+        assert_eq!(spec.complain_mode, Some(true));
         let back = serde_json::to_value(&spec).expect("json");
         assert_eq!(
             back["abstract"]["network"]["allowedProtocols"]["allowTcp"],
-            true
+            serde_json::json!(true)
         );
+    }
+
+    #[test]
+    fn spec_converts_to_the_model_and_back() {
+        let spec: AppArmorProfileSpec = serde_json::from_value(serde_json::json!({
+            "mode": "Complain",
+            "abstract": {
+                "executable": {"allowedExecutables": ["/bin/sh"], "allowedLibraries": ["/lib/**"]},
+                "filesystem": {"readWritePaths": ["/tmp/**"]},
+                "network": {"allowRaw": true, "allowedProtocols": {"allowUdp": true}},
+                "capability": {"allowedCapabilities": ["chown"]},
+            },
+            "disabled": true,
+        }))
+        .expect("spec");
+        let model: model::AppArmorSpec = spec.clone().into();
+        assert_eq!(model.mode, Some(model::Mode::Complain));
+        let net = model.abstract_.as_ref().unwrap().network.as_ref().unwrap();
+        assert!(net.allow_raw);
+        assert!(net.allowed_protocols.as_ref().unwrap().allow_udp);
+        assert!(model.disabled);
+        // What the model writes reads back as the same resource spec.
+        let via_json: AppArmorProfileSpec =
+            serde_json::from_value(serde_json::to_value(&model).unwrap()).expect("model JSON");
+        assert_eq!(via_json, spec);
+        assert_eq!(AppArmorProfileSpec::from(model), spec);
     }
 }

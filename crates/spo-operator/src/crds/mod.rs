@@ -27,7 +27,7 @@ use kube::CustomResourceExt;
 
 pub use apparmor::{
     AppArmorAbstract, AppArmorCapabilityRules, AppArmorExecutableRules, AppArmorFilesystemRules,
-    AppArmorNetworkRules, AppArmorProfile, AppArmorProfileSpec, AppArmorProtocols,
+    AppArmorMode, AppArmorNetworkRules, AppArmorProfile, AppArmorProfileSpec, AppArmorProtocols,
 };
 pub use binding::{
     BoundKind, ProfileBinding, ProfileBindingSpec, ProfileBindingStatus, ProfileRef,

@@ -8,7 +8,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use spo_model::selinux as model;
+
 use super::status::ProfileState;
+use crate::OperatorError;
 
 /// An SELinux policy built from a base policy plus allow rules, installed
 /// with `semodule` on every node.
@@ -119,6 +122,100 @@ pub struct RawSelinuxProfileSpec {
     pub disabled: bool,
 }
 
+impl InheritKind {
+    /// The name written in `inherit[].kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InheritKind::System => "System",
+            InheritKind::SelinuxProfile => "SelinuxProfile",
+        }
+    }
+}
+
+impl SelinuxMode {
+    /// The name written in `mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelinuxMode::Enforcing => "Enforcing",
+            SelinuxMode::Permissive => "Permissive",
+        }
+    }
+}
+
+impl From<SelinuxProfileSpec> for model::SelinuxProfileSpec {
+    fn from(s: SelinuxProfileSpec) -> Self {
+        model::SelinuxProfileSpec {
+            inherit: s
+                .inherit
+                .into_iter()
+                .map(|r| model::PolicyRef {
+                    kind: r.kind.as_str().to_owned(),
+                    name: r.name,
+                })
+                .collect(),
+            mode: s.mode.map(|m| m.as_str().to_owned()),
+            permissive: s.permissive,
+            allow: s.allow,
+            disabled: s.disabled.then_some(true),
+        }
+    }
+}
+
+/// A model profile as a custom resource spec: the model keeps `mode` and
+/// `inherit[].kind` as free text (so it can report a misspelling with its
+/// location); the resource accepts only the known names.
+impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
+    type Error = OperatorError;
+
+    fn try_from(s: model::SelinuxProfileSpec) -> Result<Self, OperatorError> {
+        let refuse = |field: String| OperatorError::NotExpressible {
+            kind: "SelinuxProfile",
+            field,
+            reason: "not a known value",
+        };
+        let mode = match s.mode.as_deref() {
+            None => None,
+            Some("Enforcing") => Some(SelinuxMode::Enforcing),
+            Some("Permissive") => Some(SelinuxMode::Permissive),
+            Some(_) => return Err(refuse("mode".into())),
+        };
+        let mut inherit = Vec::with_capacity(s.inherit.len());
+        for (i, r) in s.inherit.into_iter().enumerate() {
+            let kind = match r.kind.as_str() {
+                "System" => InheritKind::System,
+                "SelinuxProfile" => InheritKind::SelinuxProfile,
+                _ => return Err(refuse(format!("inherit[{i}].kind"))),
+            };
+            inherit.push(PolicyRef { kind, name: r.name });
+        }
+        Ok(SelinuxProfileSpec {
+            inherit,
+            allow: s.allow,
+            mode,
+            permissive: s.permissive,
+            disabled: s.disabled.unwrap_or(false),
+        })
+    }
+}
+
+impl From<RawSelinuxProfileSpec> for model::RawSelinuxProfileSpec {
+    fn from(s: RawSelinuxProfileSpec) -> Self {
+        model::RawSelinuxProfileSpec {
+            policy: s.policy,
+            disabled: s.disabled.then_some(true),
+        }
+    }
+}
+
+impl From<model::RawSelinuxProfileSpec> for RawSelinuxProfileSpec {
+    fn from(s: model::RawSelinuxProfileSpec) -> Self {
+        RawSelinuxProfileSpec {
+            policy: s.policy,
+            disabled: s.disabled.unwrap_or(false),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +233,55 @@ mod tests {
         let back = serde_json::to_value(&spec).expect("json");
         assert_eq!(back["inherit"][0]["kind"], "System");
         assert!(back.get("mode").is_none());
+    }
+
+    #[test]
+    fn spec_converts_to_the_model_and_back() {
+        let spec = SelinuxProfileSpec {
+            inherit: vec![PolicyRef {
+                kind: InheritKind::SelinuxProfile,
+                name: "base".into(),
+            }],
+            allow: [(
+                "@self".to_owned(),
+                [("tcp_socket".to_owned(), vec!["listen".to_owned()])].into(),
+            )]
+            .into(),
+            mode: Some(SelinuxMode::Permissive),
+            permissive: None,
+            disabled: true,
+        };
+        let model: model::SelinuxProfileSpec = spec.clone().into();
+        assert_eq!(model.inherit[0].kind, "SelinuxProfile");
+        assert_eq!(model.mode.as_deref(), Some("Permissive"));
+        assert_eq!(model.disabled, Some(true));
+        assert_eq!(
+            SelinuxProfileSpec::try_from(model).expect("expressible"),
+            spec
+        );
+
+        let raw = RawSelinuxProfileSpec {
+            policy: "(allow a b (file (read)))".into(),
+            disabled: false,
+        };
+        let model: model::RawSelinuxProfileSpec = raw.clone().into();
+        assert_eq!(model.disabled, None);
+        assert_eq!(RawSelinuxProfileSpec::from(model), raw);
+    }
+
+    #[test]
+    fn misspelt_model_values_are_refused_with_their_path() {
+        let mut model = model::SelinuxProfileSpec::default();
+        model.inherit.push(model::PolicyRef {
+            kind: "Sytem".into(),
+            name: "container".into(),
+        });
+        let err = SelinuxProfileSpec::try_from(model.clone()).expect_err("bad kind");
+        assert!(err.to_string().contains("inherit[0].kind"), "{err}");
+        model.inherit.clear();
+        model.mode = Some("Enforce".into());
+        let err = SelinuxProfileSpec::try_from(model).expect_err("bad mode");
+        assert!(err.to_string().contains("`mode`"), "{err}");
     }
 
     #[test]
