@@ -12,6 +12,7 @@
 
 pub mod base;
 pub mod cr;
+mod fxhash;
 mod raw;
 mod resolve;
 pub mod schema;

@@ -7,7 +7,11 @@
 //! and abstract blocks are resolved where they are used, so their names are
 //! not checked in place.
 
+use std::borrow::Cow;
+
 use spo_model::suggest::did_you_mean;
+
+use super::fxhash::{FxHashMap, FxHashSet};
 
 use super::schema::{spec, Arg, Ns};
 use super::shape::{is_operator, MAX_DEPTH};
@@ -24,6 +28,8 @@ struct Ctx<'s> {
     /// Inside a macro body or an abstract block.
     silent: bool,
     out: Vec<Diagnostic>,
+    /// Permission sets per class, looked up once per class.
+    perm_cache: FxHashMap<String, Vec<&'s FxHashSet<String>>>,
 }
 
 /// Check every name `ast` uses against its own declarations (`file`) and
@@ -36,6 +42,7 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
         optional: None,
         silent: false,
         out: Vec::new(),
+        perm_cache: FxHashMap::default(),
     };
     for e in ast.roots() {
         cx.stmt(e, 0);
@@ -43,8 +50,8 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
     cx.out
 }
 
-impl Ctx<'_> {
-    fn find(&self, ns: Ns, name: &str) -> Option<String> {
+impl<'s> Ctx<'s> {
+    fn find<'n>(&self, ns: Ns, name: &'n str) -> Option<Cow<'n, str>> {
         resolve_in(self.file, Some(self.base), ns, name, &self.path)
     }
 
@@ -93,7 +100,7 @@ impl Ctx<'_> {
         self.report(d);
     }
 
-    fn reference(&mut self, ns: Ns, e: Expr<'_, '_>) -> Option<String> {
+    fn reference<'a>(&mut self, ns: Ns, e: Expr<'_, 'a>) -> Option<Cow<'a, str>> {
         let name = e.atom()?;
         match self.find(ns, name) {
             Some(q) => Some(q),
@@ -110,7 +117,7 @@ impl Ctx<'_> {
         }
         let Some(kw) = e.keyword() else { return };
         let Some(sp) = spec(kw) else { return };
-        let args: Vec<_> = e.children().skip(1).collect();
+        let args = e.args();
         if args.len() < sp.required {
             return;
         }
@@ -172,8 +179,8 @@ impl Ctx<'_> {
                     Ns::Role
                 };
                 if let Some(q) = self.reference(ns, args[0]) {
-                    let is_attr =
-                        self.file.attributes.contains(&q) || self.base.attributes.contains(&q);
+                    let is_attr = self.file.attributes.contains(q.as_ref())
+                        || self.base.attributes.contains(q.as_ref());
                     if !is_attr {
                         let what = if ns == Ns::Type {
                             "type attribute"
@@ -268,15 +275,23 @@ impl Ctx<'_> {
         let Some(class) = self.reference(Ns::Class, kids[0]) else {
             return;
         };
-        let mut perms: Vec<(String, Span)> = Vec::new();
+        let mut perms: Vec<(&str, Span)> = Vec::new();
         collect_perms(kids[1], &mut perms, 0);
+        if !self.perm_cache.contains_key(class.as_ref()) {
+            let sets = self.perm_sets(&class);
+            self.perm_cache.insert(class.to_string(), sets);
+        }
         for (p, span) in perms {
-            if !self.has_perm(&class, &p) {
+            let known = self
+                .perm_cache
+                .get(class.as_ref())
+                .is_some_and(|sets| sets.iter().any(|s| s.contains(p)));
+            if !known {
                 let cands = self.class_perm_names(&class);
                 let mut d =
                     Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
                         .with_label("unknown permission");
-                if let Some(s) = did_you_mean(&p, cands.iter().map(String::as_str)) {
+                if let Some(s) = did_you_mean(p, cands.iter().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else {
                     let mut c = cands;
@@ -293,18 +308,22 @@ impl Ctx<'_> {
         }
     }
 
-    fn has_perm(&self, class: &str, p: &str) -> bool {
-        let direct = |s: &Symbols| s.perms.get(class).is_some_and(|ps| ps.contains(p));
-        let common = |s: &Symbols| {
-            let k = self
-                .file
-                .class_common
-                .get(class)
-                .or_else(|| self.base.class_common.get(class));
-            k.and_then(|k| s.perms.get(k))
-                .is_some_and(|ps| ps.contains(p))
-        };
-        direct(self.file) || direct(self.base) || common(self.file) || common(self.base)
+    /// The permission sets of `class`: its own and its common's, from the
+    /// file and the base.
+    fn perm_sets(&self, class: &str) -> Vec<&'s FxHashSet<String>> {
+        let (file, base) = (self.file, self.base);
+        let common = file
+            .class_common
+            .get(class)
+            .or_else(|| base.class_common.get(class));
+        let mut v = Vec::new();
+        for s in [file, base] {
+            v.extend(s.perms.get(class));
+            if let Some(k) = common {
+                v.extend(s.perms.get(k));
+            }
+        }
+        v
     }
 
     fn class_perm_names(&self, class: &str) -> Vec<String> {
@@ -328,13 +347,13 @@ impl Ctx<'_> {
     }
 }
 
-fn collect_perms(e: Expr<'_, '_>, out: &mut Vec<(String, Span)>, depth: usize) {
+fn collect_perms<'a>(e: Expr<'_, 'a>, out: &mut Vec<(&'a str, Span)>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
     match e.atom() {
         Some(a) if is_operator(a) => {}
-        Some(a) => out.push((a.to_owned(), e.span())),
+        Some(a) => out.push((a, e.span())),
         None => {
             for c in e.children() {
                 collect_perms(c, out, depth + 1);

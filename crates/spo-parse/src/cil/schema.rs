@@ -171,7 +171,22 @@ macro_rules! spec {
 }
 
 /// The shape of statement `keyword`, or `None` if CIL has no such keyword.
+/// (A hash lookup: this runs several times for every statement.)
 pub fn spec(keyword: &str) -> Option<Spec> {
+    static TABLE: std::sync::OnceLock<super::fxhash::FxHashMap<&'static str, Spec>> =
+        std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            KEYWORDS
+                .iter()
+                .filter_map(|k| spec_of(k).map(|s| (*k, s)))
+                .collect()
+        })
+        .get(keyword)
+        .copied()
+}
+
+fn spec_of(keyword: &str) -> Option<Spec> {
     Some(match keyword {
         "allow" | "auditallow" | "dontaudit" | "neverallow" | "deny" => {
             spec!(
@@ -434,6 +449,9 @@ mod tests {
     fn every_listed_keyword_has_a_shape() {
         for k in KEYWORDS {
             assert!(spec(k).is_some(), "{k}");
+        }
+        for k in ["deny", "in", "true", "devicetreecon"] {
+            assert!(KEYWORDS.contains(&k));
         }
         assert!(spec("alow").is_none());
     }

@@ -6,7 +6,10 @@
 //! block `x.y` is looked up as `x.y.NAME`, `x.NAME`, then `NAME`, as secilc
 //! does; a leading `.` means the global one.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use super::fxhash::{FxHashMap as HashMap, FxHashSet};
 
 use super::schema::{spec, Arg, Ns};
 use super::syntax::{Ast, Expr};
@@ -28,9 +31,9 @@ pub enum Origin {
 pub struct Symbols {
     tables: Vec<HashMap<String, Origin>>,
     /// Type and role attributes (subset of the type/role tables).
-    pub(crate) attributes: HashSet<String>,
+    pub(crate) attributes: FxHashSet<String>,
     /// Permissions of each class, class map and common.
-    pub(crate) perms: HashMap<String, HashSet<String>>,
+    pub(crate) perms: HashMap<String, FxHashSet<String>>,
     /// Common of each class.
     pub(crate) class_common: HashMap<String, String>,
     /// Names declared directly in each block, relative to it.
@@ -79,7 +82,7 @@ impl Symbols {
 
     pub(crate) fn declare(&mut self, ns: Ns, qualified: String, origin: Origin) {
         if self.tables.is_empty() {
-            self.tables = vec![HashMap::new(); TABLES];
+            self.tables = vec![HashMap::default(); TABLES];
         }
         let t = &mut self.tables[ns as usize];
         match t.get(&qualified) {
@@ -98,7 +101,7 @@ impl Symbols {
     pub fn merge(&mut self, other: &Symbols) {
         for (i, t) in other.tables.iter().enumerate() {
             if self.tables.is_empty() {
-                self.tables = vec![HashMap::new(); TABLES];
+                self.tables = vec![HashMap::default(); TABLES];
             }
             for k in t.keys() {
                 self.tables[i].entry(k.clone()).or_insert(Origin::Base);
@@ -142,7 +145,7 @@ fn qualify(path: &[String], name: &str) -> String {
 /// declarations (no spans kept, no duplicates reported).
 pub fn collect(ast: &Ast<'_>, origin_base: bool) -> Symbols {
     let mut s = Symbols {
-        tables: vec![HashMap::new(); TABLES],
+        tables: vec![HashMap::default(); TABLES],
         ..Symbols::default()
     };
     let mut path = Vec::new();
@@ -164,7 +167,7 @@ fn collect_stmt(
     }
     let Some(kw) = e.keyword() else { return };
     let Some(sp) = spec(kw) else { return };
-    let args: Vec<_> = e.children().skip(1).collect();
+    let args = e.args();
     let origin = |span| {
         if base {
             Origin::Base
@@ -343,24 +346,24 @@ fn copy_members(
 
 /// Resolve `name` used inside blocks `scope` in table `ns`: the qualified
 /// name found, searching from the innermost block outwards.
-pub fn resolve_in(
+pub fn resolve_in<'n>(
     s: &Symbols,
     base: Option<&Symbols>,
     ns: Ns,
-    name: &str,
+    name: &'n str,
     scope: &[String],
-) -> Option<String> {
+) -> Option<Cow<'n, str>> {
     let has = |q: &str| s.get(ns, q).is_some() || base.is_some_and(|b| b.get(ns, q).is_some());
     if let Some(g) = name.strip_prefix('.') {
-        return has(g).then(|| g.to_owned());
+        return has(g).then_some(Cow::Borrowed(g));
     }
     if scope.is_empty() {
-        return has(name).then(|| name.to_owned());
+        return has(name).then_some(Cow::Borrowed(name));
     }
     for k in (0..=scope.len()).rev() {
         let q = qualify(&scope[..k], name);
         if has(&q) {
-            return Some(q);
+            return Some(Cow::Owned(q));
         }
     }
     None

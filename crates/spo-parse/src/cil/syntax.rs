@@ -12,7 +12,7 @@
 //! opener that most likely lacks its `)` (judged by indentation), not at the
 //! end of the file.
 
-use nom::bytes::complete::{take_till, take_while, take_while1};
+use nom::bytes::complete::{take_till, take_while1};
 use nom::IResult;
 
 use crate::{Diagnostic, Span};
@@ -31,9 +31,14 @@ pub enum Kind<'a> {
     List,
 }
 
+const SYMBOL: u8 = 0;
+const STRING: u8 = 1;
+const LIST: u8 = 2;
+
+/// 16 bytes per node: the text is not copied, only located.
 #[derive(Debug, Clone, Copy)]
-struct Node<'a> {
-    kind: Kind<'a>,
+struct Node {
+    tag: u8,
     start: u32,
     end: u32,
     /// Index one past the last node of this node's subtree.
@@ -44,7 +49,7 @@ struct Node<'a> {
 #[derive(Debug, Clone)]
 pub struct Ast<'a> {
     text: &'a str,
-    nodes: Vec<Node<'a>>,
+    nodes: Vec<Node>,
 }
 
 /// A node of an [`Ast`], with access to its children.
@@ -81,13 +86,22 @@ impl<'a> Ast<'a> {
 }
 
 impl<'t, 'a> Expr<'t, 'a> {
-    fn node(&self) -> &'t Node<'a> {
+    fn node(&self) -> &'t Node {
         &self.ast.nodes[self.id as usize]
     }
 
     /// What this node is.
     pub fn kind(&self) -> Kind<'a> {
-        self.node().kind
+        let n = self.node();
+        let text = self.ast.text;
+        match n.tag {
+            SYMBOL => Kind::Symbol(text.get(n.start as usize..n.end as usize).unwrap_or("")),
+            STRING => Kind::Str(
+                text.get(n.start as usize + 1..(n.end as usize).saturating_sub(1))
+                    .unwrap_or(""),
+            ),
+            _ => Kind::List,
+        }
     }
 
     /// Where it is in the text (for a list, from `(` to `)` inclusive).
@@ -98,7 +112,7 @@ impl<'t, 'a> Expr<'t, 'a> {
 
     /// The symbol, if this is one.
     pub fn symbol(&self) -> Option<&'a str> {
-        match self.node().kind {
+        match self.kind() {
             Kind::Symbol(s) => Some(s),
             _ => None,
         }
@@ -106,7 +120,7 @@ impl<'t, 'a> Expr<'t, 'a> {
 
     /// The symbol or string text, if this is an atom.
     pub fn atom(&self) -> Option<&'a str> {
-        match self.node().kind {
+        match self.kind() {
             Kind::Symbol(s) | Kind::Str(s) => Some(s),
             Kind::List => None,
         }
@@ -114,17 +128,13 @@ impl<'t, 'a> Expr<'t, 'a> {
 
     /// Whether this is a list.
     pub fn is_list(&self) -> bool {
-        matches!(self.node().kind, Kind::List)
+        self.node().tag == LIST
     }
 
     /// The elements of a list (nothing for an atom).
     pub fn children(&self) -> Children<'t, 'a> {
         let n = self.node();
-        let at = if matches!(n.kind, Kind::List) {
-            self.id + 1
-        } else {
-            n.next
-        };
+        let at = if n.tag == LIST { self.id + 1 } else { n.next };
         Children {
             ast: self.ast,
             at,
@@ -136,6 +146,46 @@ impl<'t, 'a> Expr<'t, 'a> {
     /// statement.
     pub fn keyword(&self) -> Option<&'a str> {
         self.children().next().and_then(|c| c.symbol())
+    }
+}
+
+/// The arguments of a statement (its elements after the keyword), kept on
+/// the stack for the usual handful: checking visits every statement of
+/// files with hundreds of thousands of them.
+#[derive(Debug, Clone)]
+pub(crate) enum ArgList<'t, 'a> {
+    Inline([Expr<'t, 'a>; 8], usize),
+    Heap(Vec<Expr<'t, 'a>>),
+}
+
+impl<'t, 'a> std::ops::Deref for ArgList<'t, 'a> {
+    type Target = [Expr<'t, 'a>];
+
+    fn deref(&self) -> &Self::Target {
+        match self {
+            ArgList::Inline(a, n) => &a[..*n],
+            ArgList::Heap(v) => v,
+        }
+    }
+}
+
+impl<'t, 'a> Expr<'t, 'a> {
+    /// The elements after the first (the arguments of a statement).
+    pub(crate) fn args(&self) -> ArgList<'t, 'a> {
+        let mut buf = [*self; 8];
+        let mut n = 0;
+        let mut it = self.children().skip(1);
+        for a in it.by_ref() {
+            if n == buf.len() {
+                let mut v = buf.to_vec();
+                v.push(a);
+                v.extend(it);
+                return ArgList::Heap(v);
+            }
+            buf[n] = a;
+            n += 1;
+        }
+        ArgList::Inline(buf, n)
     }
 }
 
@@ -162,29 +212,38 @@ impl<'t, 'a> Iterator for Children<'t, 'a> {
 
 /// Bytes the CIL lexer accepts in a symbol.
 pub fn is_symbol_byte(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"[].@=/*-_$%+!|&^:~`#{}'<>?,".contains(&c)
+    SYMBOL_BYTES[c as usize]
 }
 
-fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n')
+const SYMBOL_BYTES: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric();
+        c += 1;
+    }
+    let extra = b"[].@=/*-_$%+!|&^:~`#{}'<>?,";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+fn symbol(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_while1(is_symbol_byte)(i)
 }
 
-fn symbol(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| c.is_ascii() && is_symbol_byte(c as u8))(i)
+fn comment(i: &[u8]) -> IResult<&[u8], &[u8]> {
+    take_till(|c| c == b'\n')(i)
 }
 
-fn spaces(i: &str) -> IResult<&str, &str> {
-    take_while(is_space)(i)
-}
-
-fn comment(i: &str) -> IResult<&str, &str> {
-    take_till(|c| c == '\n')(i)
-}
-
-fn push<'a>(nodes: &mut Vec<Node<'a>>, kind: Kind<'a>, start: usize, end: usize) {
+fn push(nodes: &mut Vec<Node>, tag: u8, start: usize, end: usize) {
     let idx = nodes.len() as u32;
     nodes.push(Node {
-        kind,
+        tag,
         start: start as u32,
         end: end as u32,
         next: idx + 1,
@@ -201,7 +260,8 @@ struct Open {
 /// Parse CIL text into a tree. Never fails: returns the tree built so far
 /// and every syntax error.
 pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
-    let mut nodes: Vec<Node<'_>> = Vec::with_capacity(text.len() / 5);
+    let bytes = text.as_bytes();
+    let mut nodes: Vec<Node> = Vec::with_capacity(text.len() / 4);
     let mut diags = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
     // The first opener judged (by indentation) to lack its `)`.
@@ -209,30 +269,30 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
     let mut line = 0usize;
     let mut line_start = 0usize;
     let mut first_on_line = true;
-    let mut rest = text;
-    let at = |rest: &str| text.len() - rest.len();
-    loop {
-        // Whitespace, counting lines.
-        if let Ok((r, ws)) = spaces(rest) {
-            if let Some(nl) = ws.rfind('\n') {
-                line += ws.bytes().filter(|&b| b == b'\n').count();
-                line_start = at(rest) + nl + 1;
-                first_on_line = true;
-            }
-            rest = r;
-        }
-        let Some(c) = rest.chars().next() else { break };
-        let pos = at(rest);
+    let mut pos = 0usize;
+    while pos < bytes.len() {
+        let c = bytes[pos];
         match c {
-            ';' => {
-                if let Ok((r, _)) = comment(rest) {
-                    rest = r;
-                }
+            b' ' | b'\t' | b'\r' => {
+                pos += 1;
                 continue;
             }
-            '(' => {
-                let col = pos - line_start;
-                let line_col = first_on_line.then_some((line, col));
+            b'\n' => {
+                pos += 1;
+                line += 1;
+                line_start = pos;
+                first_on_line = true;
+                continue;
+            }
+            b';' => {
+                pos = match comment(&bytes[pos..]) {
+                    Ok((r, _)) => bytes.len() - r.len(),
+                    Err(_) => bytes.len(),
+                };
+                continue;
+            }
+            b'(' => {
+                let line_col = first_on_line.then_some((line, pos - line_start));
                 if let (Some((l, c)), None) = (line_col, suspect) {
                     // A statement starting at or left of an enclosing list
                     // that opened on an earlier line and is still open:
@@ -249,11 +309,10 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                     start: pos,
                     line_col,
                 });
-                push(&mut nodes, Kind::List, pos, pos + 1);
-                rest = &rest[1..];
+                push(&mut nodes, LIST, pos, pos + 1);
+                pos += 1;
             }
-            ')' => {
-                rest = &rest[1..];
+            b')' => {
                 match stack.pop() {
                     Some(open) => {
                         let len = nodes.len() as u32;
@@ -270,41 +329,44 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                         .with_help("remove it, or add the missing `(` before it"),
                     ),
                 }
+                pos += 1;
             }
-            '"' => {
-                let body = &rest[1..];
-                match body.find(['"', '\n']) {
-                    Some(n) if body.as_bytes()[n] == b'"' => {
-                        push(&mut nodes, Kind::Str(&body[..n]), pos, pos + n + 2);
-                        rest = &body[n + 1..];
+            b'"' => {
+                let body = &bytes[pos + 1..];
+                match body.iter().position(|&b| b == b'"' || b == b'\n') {
+                    Some(n) if body[n] == b'"' => {
+                        push(&mut nodes, STRING, pos, pos + n + 2);
+                        pos += n + 2;
                     }
                     _ => {
-                        let end = pos + 1 + body.find('\n').unwrap_or(body.len());
+                        let end =
+                            pos + 1 + body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
                         diags.push(
                             Diagnostic::error(Span::new(pos, end), "unterminated string")
                                 .with_help("close the string with `\"` on the same line"),
                         );
-                        rest = &text[end..];
+                        pos = end;
                     }
                 }
             }
-            _ => match symbol(rest) {
-                Ok((r, s)) => {
-                    push(&mut nodes, Kind::Symbol(s), pos, pos + s.len());
-                    rest = r;
+            _ => match symbol(&bytes[pos..]) {
+                Ok((_, sym)) => {
+                    push(&mut nodes, SYMBOL, pos, pos + sym.len());
+                    pos += sym.len();
                 }
                 Err(_) => {
-                    let len = c.len_utf8();
-                    let shown = if c.is_control() {
-                        format!("{:?}", c)
+                    let ch = text[pos..].chars().next().unwrap_or('?');
+                    let len = ch.len_utf8();
+                    let shown = if ch.is_control() {
+                        format!("{ch:?}")
                     } else {
-                        format!("`{c}`")
+                        format!("`{ch}`")
                     };
                     diags.push(
                         Diagnostic::error(Span::new(pos, pos + len), format!("invalid character {shown}"))
                             .with_help("CIL symbols use letters, digits and `[].@=/*-_$%+!|&^:~`#{}'<>?,`; quote other text with `\"`"),
                     );
-                    rest = &rest[len..];
+                    pos += len;
                 }
             },
         }
