@@ -26,7 +26,9 @@ fn skip(why: &str) -> bool {
 fn cannot_run() -> bool {
     // SAFETY-free check: geteuid via the environment is not reliable, ask /proc.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let root = status
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
     if !root {
         return skip("recorder tests need root");
     }
@@ -39,7 +41,12 @@ fn cannot_run() -> bool {
 fn probe() -> Option<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/probe.c");
     let out = std::env::temp_dir().join(format!("spo-probe-{}", std::process::id()));
-    match Command::new("cc").args(["-O1", "-pthread", "-o"]).arg(&out).arg(&src).status() {
+    match Command::new("cc")
+        .args(["-O1", "-pthread", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+    {
         Ok(s) if s.success() => Some(out),
         Ok(s) => {
             skip(&format!("cc failed ({s}) on {}", src.display()));
@@ -56,7 +63,11 @@ fn run(kind: RecorderKind, program: &Path) -> Recording {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let plan = Plan::new(vec![OsString::from(program)], kind);
     let rec = record(&plan, &mut |_, _| {}).unwrap_or_else(|e| panic!("{kind}: {e}"));
-    assert!(rec.workload.success(), "{kind}: the probe failed: {}", rec.workload);
+    assert!(
+        rec.workload.success(),
+        "{kind}: the probe failed: {}",
+        rec.workload
+    );
     rec
 }
 
@@ -76,17 +87,36 @@ fn every_recorder_sees_the_same_calls_including_thread_fork_exec_and_compat() {
     } else {
         eprintln!("SKIPPED: the eBPF recorder (this kernel refuses the program); comparing ptrace and logs only");
     }
-    let results: Vec<(RecorderKind, BTreeSet<(Arch, &str)>)> =
-        kinds.iter().map(|k| (*k, names(&run(*k, &program)))).collect();
+    let results: Vec<(RecorderKind, BTreeSet<(Arch, &str)>)> = kinds
+        .iter()
+        .map(|k| (*k, names(&run(*k, &program))))
+        .collect();
     let _ = std::fs::remove_file(&program);
     let native = Arch::native().unwrap();
     for (kind, set) in &results {
-        for call in ["getcpu", "getpriority", "times", "execve", "clone", "wait4", "futex"] {
-            assert!(set.contains(&(native, call)), "{kind} missed {call}: {set:?}");
+        for call in [
+            "getcpu",
+            "getpriority",
+            "times",
+            "execve",
+            "clone",
+            "wait4",
+            "futex",
+        ] {
+            assert!(
+                set.contains(&(native, call)),
+                "{kind} missed {call}: {set:?}"
+            );
         }
         if native == Arch::X86_64 {
-            assert!(set.contains(&(Arch::X86, "getppid")), "{kind} missed the int $0x80 getppid: {set:?}");
-            assert!(!set.contains(&(native, "getppid")), "{kind} saw a native getppid the probe never made");
+            assert!(
+                set.contains(&(Arch::X86, "getppid")),
+                "{kind} missed the int $0x80 getppid: {set:?}"
+            );
+            assert!(
+                !set.contains(&(native, "getppid")),
+                "{kind} saw a native getppid the probe never made"
+            );
         }
     }
     let (first_kind, first) = &results[0];
@@ -114,11 +144,17 @@ fn a_trigger_drives_a_server_that_is_then_stopped() {
     let mut ticks = 0;
     let rec = record(&plan, &mut |_, _| ticks += 1).unwrap();
     assert!(rec.trigger.unwrap().success());
-    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&rec.workload), Some(libc_sigterm()));
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&rec.workload),
+        Some(libc_sigterm())
+    );
     assert!(ticks > 0, "no progress was reported");
     let set = names(&rec);
     let native = Arch::native().unwrap();
-    assert!(set.contains(&(native, "clock_nanosleep")) || set.contains(&(native, "nanosleep")), "{set:?}");
+    assert!(
+        set.contains(&(native, "clock_nanosleep")) || set.contains(&(native, "nanosleep")),
+        "{set:?}"
+    );
 
     // A failing trigger is reported as such.
     plan.trigger = Some("exit 3".into());

@@ -74,7 +74,8 @@ pub struct Args {
 }
 
 fn seconds(s: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(s).with_context(|| format!("{what} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(s)
+        .with_context(|| format!("{what} must be a non-negative number of seconds"))
 }
 
 /// Run `spoc record`.
@@ -86,7 +87,10 @@ pub fn main(args: &Args) -> Result<u8> {
     let mut plan = Plan::new(args.command.clone(), recorder);
     plan.trigger = args.trigger.clone();
     plan.ready_port = args.ready_port;
-    plan.ready_delay = args.ready_delay.map(|s| seconds(s, "--ready-delay")).transpose()?;
+    plan.ready_delay = args
+        .ready_delay
+        .map(|s| seconds(s, "--ready-delay"))
+        .transpose()?;
     plan.grace = seconds(args.grace, "--grace")?;
     plan.workload_filter = args.workload_filter;
     if args.workload_filter && recorder != RecorderKind::Logs {
@@ -101,11 +105,15 @@ pub fn main(args: &Args) -> Result<u8> {
     let mut progress = |elapsed: Duration, seen: usize| {
         if tty && elapsed >= last + Duration::from_millis(200) {
             last = elapsed;
-            eprint!("\rspoc: recording with {recorder}: {:.1}s, {seen} syscalls seen ", elapsed.as_secs_f64());
+            eprint!(
+                "\rspoc: recording with {recorder}: {:.1}s, {seen} syscalls seen ",
+                elapsed.as_secs_f64()
+            );
             let _ = std::io::stderr().flush();
         }
     };
-    let rec = record(&plan, &mut progress).with_context(|| format!("recording with {recorder} failed"))?;
+    let rec = record(&plan, &mut progress)
+        .with_context(|| format!("recording with {recorder} failed"))?;
     if tty {
         eprintln!();
     }
@@ -115,10 +123,13 @@ pub fn main(args: &Args) -> Result<u8> {
     for arch in rec.syscalls.arches() {
         let (_, unknown) = rec.syscalls.names(arch);
         if !unknown.is_empty() {
-            eprintln!("spoc: warning: syscall numbers unknown on {arch} were left out: {unknown:?}");
+            eprintln!(
+                "spoc: warning: syscall numbers unknown on {arch} were left out: {unknown:?}"
+            );
         }
     }
-    let native = Arch::native().context("spo-rs has no syscall table for this machine's architecture")?;
+    let native =
+        Arch::native().context("spo-rs has no syscall table for this machine's architecture")?;
     let mut spec = rec.syscalls.to_spec(native);
     if let Some(base) = &base {
         spec = merge(&[spec, base.clone()]).context("cannot merge the base profile")?;
@@ -149,7 +160,8 @@ fn base_spec(base: &str) -> Result<Option<SeccompSpec>> {
         "runc" => ("the runc base list".to_owned(), BASE_RUNC.to_owned()),
         "crun" => ("the crun base list".to_owned(), BASE_CRUN.to_owned()),
         path => {
-            let t = std::fs::read_to_string(path).with_context(|| format!("--base: cannot read {path}"))?;
+            let t = std::fs::read_to_string(path)
+                .with_context(|| format!("--base: cannot read {path}"))?;
             (path.to_owned(), t)
         }
     };
@@ -162,7 +174,13 @@ pub fn read_one(origin: &str, text: &str) -> Result<SeccompSpec> {
     if file.has_errors() {
         eprint!(
             "{}",
-            crate::render::render(crate::render::OutputFormat::Human, Path::new(origin), text, &file.diagnostics, super::color())
+            crate::render::render(
+                crate::render::OutputFormat::Human,
+                Path::new(origin),
+                text,
+                &file.diagnostics,
+                super::color()
+            )
         );
         bail!("{origin} is not a valid seccomp profile");
     }
@@ -170,16 +188,33 @@ pub fn read_one(origin: &str, text: &str) -> Result<SeccompSpec> {
     if specs.len() == 1 {
         return Ok(specs.remove(0));
     }
-    merge(&specs).with_context(|| format!("{origin} holds {} profiles that cannot be merged", specs.len()))
+    merge(&specs).with_context(|| {
+        format!(
+            "{origin} holds {} profiles that cannot be merged",
+            specs.len()
+        )
+    })
 }
 
 /// A valid object name from a file name: lowercase, other characters `-`.
 fn name_from(path: &Path) -> String {
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = stem.strip_suffix(".profile").unwrap_or(&stem).to_ascii_lowercase();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = stem
+        .strip_suffix(".profile")
+        .unwrap_or(&stem)
+        .to_ascii_lowercase();
     let n: String = stem
         .chars()
-        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
     let n = n.trim_matches(|c| c == '-' || c == '.').to_owned();
     if n.is_empty() {
@@ -190,7 +225,12 @@ fn name_from(path: &Path) -> String {
 }
 
 /// Write `spec` to `path` as a custom resource (YAML) or OCI JSON.
-pub fn write_profile(path: &Path, name: &str, spec: &SeccompSpec, format: ProfileFormat) -> Result<()> {
+pub fn write_profile(
+    path: &Path,
+    name: &str,
+    spec: &SeccompSpec,
+    format: ProfileFormat,
+) -> Result<()> {
     let text = match format {
         ProfileFormat::Crd => {
             let v = serde_json::to_value(SeccompProfile::new(name, spec.clone()))?;
@@ -226,9 +266,13 @@ pub fn to_yaml(v: &Value) -> String {
 
 fn plain(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
         && s.starts_with(|c: char| c.is_ascii_alphabetic())
-        && !matches!(s, "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "Y" | "N")
+        && !matches!(
+            s,
+            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "Y" | "N"
+        )
 }
 
 fn scalar(v: &Value) -> String {
@@ -302,10 +346,14 @@ mod tests {
     fn yaml_reads_back_as_the_same_profile() {
         let mut spec = SeccompSpec::new(spo_model::seccomp::ActionName::Errno);
         spec.architectures = vec![Arch::X86_64, Arch::X86];
-        let mut rule = spo_model::seccomp::SyscallRule::new(&["read", "write"], spo_model::seccomp::ActionName::Allow);
+        let mut rule = spo_model::seccomp::SyscallRule::new(
+            &["read", "write"],
+            spo_model::seccomp::ActionName::Allow,
+        );
         rule.comment = Some("recorded on SCMP_ARCH_X86_64: \"x\" # y".into());
         spec.syscalls.push(rule);
-        let yaml = to_yaml(&serde_json::to_value(SeccompProfile::new("demo", spec.clone())).unwrap());
+        let yaml =
+            to_yaml(&serde_json::to_value(SeccompProfile::new("demo", spec.clone())).unwrap());
         let back = read_one("test", &yaml).unwrap();
         assert_eq!(back, spec, "{yaml}");
         assert!(BASE_RUNC.contains("exit_group") && BASE_CRUN.contains("rt_sigreturn"));

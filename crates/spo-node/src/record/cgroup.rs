@@ -45,13 +45,27 @@ impl Cgroup {
     pub fn create() -> Result<Cgroup, NodeError> {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
         let root = cgroup2_root().ok_or_else(|| NodeError::Workload {
-            what: "no cgroup v2 hierarchy is mounted; the recorder needs one to contain the workload".into(),
+            what:
+                "no cgroup v2 hierarchy is mounted; the recorder needs one to contain the workload"
+                    .into(),
         })?;
-        let name = format!("spo-record-{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "spo-record-{}-{}",
+            std::process::id(),
+            SERIAL.fetch_add(1, Ordering::Relaxed)
+        );
         let path = root.join(name);
-        fs::create_dir(&path).map_err(|source| NodeError::Io { op: "create the cgroup", path: path.clone(), source })?;
+        fs::create_dir(&path).map_err(|source| NodeError::Io {
+            op: "create the cgroup",
+            path: path.clone(),
+            source,
+        })?;
         let id = fs::metadata(&path)
-            .map_err(|source| NodeError::Io { op: "stat the cgroup", path: path.clone(), source })?
+            .map_err(|source| NodeError::Io {
+                op: "stat the cgroup",
+                path: path.clone(),
+                source,
+            })?
             .ino();
         Ok(Cgroup { path, id })
     }
@@ -74,7 +88,11 @@ impl Cgroup {
         let f = fs::OpenOptions::new()
             .write(true)
             .open(&p)
-            .map_err(|source| NodeError::Io { op: "open", path: p, source })?;
+            .map_err(|source| NodeError::Io {
+                op: "open",
+                path: p,
+                source,
+            })?;
         Ok(f.into())
     }
 

@@ -106,15 +106,23 @@ pub(super) fn start(mut cmd: Command, install: bool) -> Result<Box<dyn Running>,
             Ok(())
         });
     }
-    let shared = Arc::new(Shared { ses: AtomicI64::new(-1), ..Shared::default() });
+    let shared = Arc::new(Shared {
+        ses: AtomicI64::new(-1),
+        ..Shared::default()
+    });
     let sh = Arc::clone(&shared);
     let reader = thread::Builder::new()
         .name("spo-audit".into())
         .spawn(move || read(&mut sock, &sh))
-        .map_err(|source| NodeError::Recorder { recorder: RECORDER, op: "start the audit reader".into(), source })?;
-    let child = cmd
-        .spawn()
-        .map_err(|source| NodeError::Spawn { tool: format!("{:?}", cmd.get_program()), source })?;
+        .map_err(|source| NodeError::Recorder {
+            recorder: RECORDER,
+            op: "start the audit reader".into(),
+            source,
+        })?;
+    let child = cmd.spawn().map_err(|source| NodeError::Spawn {
+        tool: format!("{:?}", cmd.get_program()),
+        source,
+    })?;
     let ses_path = format!("/proc/{}/sessionid", child.id());
     let ses: u32 = fs::read_to_string(&ses_path)
         .ok()
@@ -127,14 +135,25 @@ pub(super) fn start(mut cmd: Command, install: bool) -> Result<Box<dyn Running>,
         });
     }
     shared.ses.store(i64::from(ses), Ordering::Relaxed);
-    Ok(Box::new(Logged { child, status: None, shared, reader: Some(reader), program }))
+    Ok(Box::new(Logged {
+        child,
+        status: None,
+        shared,
+        reader: Some(reader),
+        program,
+    }))
 }
 
 /// Write our uid to `/proc/self/loginuid`, which gives this process a new
 /// audit session id inherited by all its descendants. No allocation.
 fn new_audit_session(uid: &[u8]) -> io::Result<()> {
     // SAFETY: a NUL-terminated static path; the descriptor is closed below.
-    let fd = unsafe { libc::open(c"/proc/self/loginuid".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    let fd = unsafe {
+        libc::open(
+            c"/proc/self/loginuid".as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -164,21 +183,31 @@ fn read(sock: &mut AuditSocket, shared: &Shared) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
             Err(e) => {
-                let why = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
-                shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{e}: {why}"));
+                let why = std::error::Error::source(&e)
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                shared
+                    .errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(format!("{e}: {why}"));
                 continue;
             }
         };
         if rec.record_type != AUDIT_SECCOMP {
             continue;
         }
-        let Ok(r) = SeccompRecord::parse(&rec.text) else { continue };
+        let Ok(r) = SeccompRecord::parse(&rec.text) else {
+            continue;
+        };
         let marker = shared.marker.load(Ordering::Relaxed);
         if marker != 0 && r.pid == marker {
             shared.drained.store(true, Ordering::Relaxed);
             return;
         }
-        let (Some(ses), Some(arch)) = (session_of(&rec.text), arch_of(r.arch, r.syscall)) else { continue };
+        let (Some(ses), Some(arch)) = (session_of(&rec.text), arch_of(r.arch, r.syscall)) else {
+            continue;
+        };
         if r.action() != Action::Log || ses == SID_UNSET {
             continue;
         }
@@ -249,11 +278,14 @@ impl Running for Logged {
 
     fn try_wait(&mut self) -> Result<Option<ExitStatus>, NodeError> {
         if self.status.is_none() {
-            self.status = self.child.try_wait().map_err(|source| NodeError::Recorder {
-                recorder: RECORDER,
-                op: "wait for the workload".into(),
-                source,
-            })?;
+            self.status = self
+                .child
+                .try_wait()
+                .map_err(|source| NodeError::Recorder {
+                    recorder: RECORDER,
+                    op: "wait for the workload".into(),
+                    source,
+                })?;
         }
         Ok(self.status)
     }
@@ -272,7 +304,8 @@ impl Running for Logged {
         if let Some(h) = self.reader.take() {
             let _ = h.join();
         }
-        let errors = std::mem::take(&mut *self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
+        let errors =
+            std::mem::take(&mut *self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
         if !errors.is_empty() {
             return Err(NodeError::Workload {
                 what: format!(
@@ -287,7 +320,13 @@ impl Running for Logged {
             });
         }
         let ses = self.shared.ses.load(Ordering::Relaxed) as u32;
-        let set = self.shared.sets.lock().unwrap_or_else(|e| e.into_inner()).remove(&ses).unwrap_or_default();
+        let set = self
+            .shared
+            .sets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&ses)
+            .unwrap_or_default();
         Ok((set, Vec::new()))
     }
 }

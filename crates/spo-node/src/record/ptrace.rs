@@ -63,7 +63,11 @@ struct Traced {
 }
 
 fn os_err(op: &str) -> NodeError {
-    NodeError::Recorder { recorder: RECORDER, op: op.to_owned(), source: io::Error::last_os_error() }
+    NodeError::Recorder {
+        recorder: RECORDER,
+        op: op.to_owned(),
+        source: io::Error::last_os_error(),
+    }
 }
 
 /// Spawn `cmd` traced.
@@ -86,7 +90,10 @@ pub(super) fn start(mut cmd: Command) -> Result<Box<dyn Running>, NodeError> {
             let child = match cmd.spawn() {
                 Ok(c) => c,
                 Err(source) => {
-                    let _ = tx.send(Err(NodeError::Spawn { tool: format!("{:?}", cmd.get_program()), source }));
+                    let _ = tx.send(Err(NodeError::Spawn {
+                        tool: format!("{:?}", cmd.get_program()),
+                        source,
+                    }));
                     return Ok(SyscallSet::new());
                 }
             };
@@ -94,9 +101,19 @@ pub(super) fn start(mut cmd: Command) -> Result<Box<dyn Running>, NodeError> {
             let _ = tx.send(Ok(pid));
             trace(pid, &sh)
         })
-        .map_err(|source| NodeError::Recorder { recorder: RECORDER, op: "start the tracing thread".into(), source })?;
-    let pid = rx.recv().map_err(|_| NodeError::Workload { what: "the tracing thread ended early".into() })??;
-    Ok(Box::new(Traced { pid, shared, tracer: Some(tracer) }))
+        .map_err(|source| NodeError::Recorder {
+            recorder: RECORDER,
+            op: "start the tracing thread".into(),
+            source,
+        })?;
+    let pid = rx.recv().map_err(|_| NodeError::Workload {
+        what: "the tracing thread ended early".into(),
+    })??;
+    Ok(Box::new(Traced {
+        pid,
+        shared,
+        tracer: Some(tracer),
+    }))
 }
 
 /// Resume a stopped tracee until its next syscall stop, delivering `sig`.
@@ -148,12 +165,19 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
             match e.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ECHILD) => break,
-                _ => return Err(NodeError::Recorder { recorder: RECORDER, op: "wait for tracees".into(), source: e }),
+                _ => {
+                    return Err(NodeError::Recorder {
+                        recorder: RECORDER,
+                        op: "wait for tracees".into(),
+                        source: e,
+                    })
+                }
             }
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
             if pid == root {
-                *shared.root.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExitStatus::from_raw(status));
+                *shared.root.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(ExitStatus::from_raw(status));
             }
             continue;
         }
@@ -209,8 +233,12 @@ impl Running for Traced {
     }
 
     fn finish(mut self: Box<Self>) -> Result<(SyscallSet, Vec<String>), NodeError> {
-        let handle = self.tracer.take().ok_or_else(|| NodeError::Workload { what: "recording finished twice".into() })?;
-        let set = handle.join().map_err(|_| NodeError::Workload { what: "the tracing thread panicked".into() })??;
+        let handle = self.tracer.take().ok_or_else(|| NodeError::Workload {
+            what: "recording finished twice".into(),
+        })?;
+        let set = handle.join().map_err(|_| NodeError::Workload {
+            what: "the tracing thread panicked".into(),
+        })??;
         Ok((set, Vec::new()))
     }
 }

@@ -36,7 +36,8 @@ pub enum RecorderKind {
 
 impl RecorderKind {
     /// Every recorder.
-    pub const ALL: &'static [RecorderKind] = &[RecorderKind::Ebpf, RecorderKind::Ptrace, RecorderKind::Logs];
+    pub const ALL: &'static [RecorderKind] =
+        &[RecorderKind::Ebpf, RecorderKind::Ptrace, RecorderKind::Logs];
 
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
@@ -151,9 +152,14 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Record `plan`. `progress` is called about every 100 ms with the time
 /// since the start and the distinct calls seen so far.
-pub fn record(plan: &Plan, progress: &mut dyn FnMut(Duration, usize)) -> Result<Recording, NodeError> {
+pub fn record(
+    plan: &Plan,
+    progress: &mut dyn FnMut(Duration, usize),
+) -> Result<Recording, NodeError> {
     let Some((program, args)) = plan.command.split_first() else {
-        return Err(NodeError::Workload { what: "no command to record".into() });
+        return Err(NodeError::Workload {
+            what: "no command to record".into(),
+        });
     };
     let cg = Cgroup::create()?;
     let mut cmd = Command::new(program);
@@ -186,7 +192,13 @@ pub fn record(plan: &Plan, progress: &mut dyn FnMut(Duration, usize)) -> Result<
     let trigger = outcome?;
     let (syscalls, more) = run.finish()?;
     notes.extend(more);
-    Ok(Recording { syscalls, workload, trigger, elapsed: start.elapsed(), notes })
+    Ok(Recording {
+        syscalls,
+        workload,
+        trigger,
+        elapsed: start.elapsed(),
+        notes,
+    })
 }
 
 /// Run the trigger phase (if any) and stop the workload; returns the
@@ -217,7 +229,10 @@ fn drive(
         .arg(trigger)
         .stdin(Stdio::null())
         .spawn()
-        .map_err(|source| NodeError::Spawn { tool: "sh".into(), source })?;
+        .map_err(|source| NodeError::Spawn {
+            tool: "sh".into(),
+            source,
+        })?;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|source| NodeError::Io {
             op: "wait for the trigger",
@@ -230,7 +245,9 @@ fn drive(
         thread::sleep(TICK);
     };
     if let Some(s) = run.try_wait()? {
-        notes.push(format!("the workload exited ({s}) before the trigger finished"));
+        notes.push(format!(
+            "the workload exited ({s}) before the trigger finished"
+        ));
     }
     stop(plan, run, cg, notes)?;
     tick(run);
@@ -247,27 +264,42 @@ fn wait_ready(
     let deadline = Instant::now() + plan.ready_timeout;
     let check_exit = |run: &mut Box<dyn Running>| -> Result<(), NodeError> {
         match run.try_wait()? {
-            Some(s) => Err(NodeError::Workload { what: format!("the workload exited ({s}) before it was ready") }),
+            Some(s) => Err(NodeError::Workload {
+                what: format!("the workload exited ({s}) before it was ready"),
+            }),
             None => Ok(()),
         }
     };
     if let Some(port) = plan.ready_port {
-        let addrs = [SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port))];
+        let addrs = [
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port)),
+        ];
         loop {
             check_exit(run)?;
-            if addrs.iter().any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok()) {
+            if addrs
+                .iter()
+                .any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
+            {
                 break;
             }
             if Instant::now() >= deadline {
                 return Err(NodeError::Workload {
-                    what: format!("port {port} did not accept connections within {:?}", plan.ready_timeout),
+                    what: format!(
+                        "port {port} did not accept connections within {:?}",
+                        plan.ready_timeout
+                    ),
                 });
             }
             tick(run);
             thread::sleep(Duration::from_millis(50));
         }
     }
-    let delay = plan.ready_delay.unwrap_or(if plan.ready_port.is_some() { Duration::ZERO } else { Duration::from_secs(1) });
+    let delay = plan.ready_delay.unwrap_or(if plan.ready_port.is_some() {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(1)
+    });
     let until = Instant::now() + delay;
     while Instant::now() < until {
         check_exit(run)?;
@@ -279,7 +311,12 @@ fn wait_ready(
 
 /// SIGTERM to the first process (and to any process left when it is already
 /// gone), SIGKILL to the whole cgroup after the grace period.
-fn stop(plan: &Plan, run: &mut Box<dyn Running>, cg: &Cgroup, notes: &mut Vec<String>) -> Result<(), NodeError> {
+fn stop(
+    plan: &Plan,
+    run: &mut Box<dyn Running>,
+    cg: &Cgroup,
+    notes: &mut Vec<String>,
+) -> Result<(), NodeError> {
     if run.try_wait()?.is_none() {
         cgroup::signal(run.pid(), libc::SIGTERM);
     } else {
@@ -291,7 +328,10 @@ fn stop(plan: &Plan, run: &mut Box<dyn Running>, cg: &Cgroup, notes: &mut Vec<St
     while cg.populated() {
         run.try_wait()?;
         if Instant::now() >= deadline {
-            notes.push(format!("the workload did not stop within {:?} of SIGTERM and was killed", plan.grace));
+            notes.push(format!(
+                "the workload did not stop within {:?} of SIGTERM and was killed",
+                plan.grace
+            ));
             cg.kill_all();
             break;
         }
@@ -308,7 +348,9 @@ fn wait_reaped(run: &mut Box<dyn Running>) -> Result<ExitStatus, NodeError> {
             return Ok(s);
         }
         if Instant::now() >= deadline {
-            return Err(NodeError::Workload { what: format!("process {} did not exit", run.pid()) });
+            return Err(NodeError::Workload {
+                what: format!("process {} did not exit", run.pid()),
+            });
         }
         thread::sleep(Duration::from_millis(5));
     }
