@@ -81,7 +81,10 @@ impl Outcome {
 }
 
 fn bad(index: usize, reason: impl Into<String>) -> CompileError {
-    CompileError::BadProgram { index, reason: reason.into() }
+    CompileError::BadProgram {
+        index,
+        reason: reason.into(),
+    }
 }
 
 /// Whether seccomp accepts this opcode at all.
@@ -108,8 +111,7 @@ fn allowed(code: u16) -> bool {
         let (class, opn, src) = (code & 0x07, code & 0xf0, code & 0x08);
         let rest = code & !0xff;
         rest == 0
-            && ((class == ALU
-                && matches!(opn, ADD | SUB | MUL | DIV | AND | OR | XOR | LSH | RSH))
+            && ((class == ALU && matches!(opn, ADD | SUB | MUL | DIV | AND | OR | XOR | LSH | RSH))
                 || (class == JMP && matches!(opn, JEQ | JGE | JGT | JSET)))
             && (src == K || src == X)
     }
@@ -121,22 +123,35 @@ pub fn check(prog: &[Insn]) -> Result<(), CompileError> {
         return Err(bad(0, "the program is empty"));
     }
     if prog.len() > BPF_MAXINSNS {
-        return Err(CompileError::TooLong { len: prog.len(), max: BPF_MAXINSNS });
+        return Err(CompileError::TooLong {
+            len: prog.len(),
+            max: BPF_MAXINSNS,
+        });
     }
     let n = prog.len();
     for (pc, i) in prog.iter().enumerate() {
         if !allowed(i.code) {
-            return Err(bad(pc, format!("opcode {:#06x} is not allowed in a seccomp filter", i.code)));
+            return Err(bad(
+                pc,
+                format!("opcode {:#06x} is not allowed in a seccomp filter", i.code),
+            ));
         }
         let class = i.code & 0x07;
         if i.code == op::LD | op::W | op::ABS && (i.k % 4 != 0 || i.k >= data::SIZE) {
-            return Err(bad(pc, format!("load from offset {} is outside seccomp_data or unaligned", i.k)));
+            return Err(bad(
+                pc,
+                format!(
+                    "load from offset {} is outside seccomp_data or unaligned",
+                    i.k
+                ),
+            ));
         }
         let mem_access = (class == op::LD || class == op::LDX) && i.code & 0xe0 == op::MEM;
-        if mem_access || i.code == op::ST || i.code == op::STX {
-            if i.k as usize >= MEMWORDS {
-                return Err(bad(pc, format!("scratch memory cell {} does not exist", i.k)));
-            }
+        if (mem_access || i.code == op::ST || i.code == op::STX) && i.k as usize >= MEMWORDS {
+            return Err(bad(
+                pc,
+                format!("scratch memory cell {} does not exist", i.k),
+            ));
         }
         if class == op::ALU && i.code & 0x08 == op::K {
             let opn = i.code & 0xf0;
@@ -178,8 +193,17 @@ fn check_memory(prog: &[Insn]) -> Result<(), CompileError> {
         let class = i.code & 0x07;
         if i.code == op::ST || i.code == op::STX {
             mem |= 1 << i.k;
-        } else if i.code & !0x07 == op::MEM && (class == op::LD || class == op::LDX) && mem & (1 << i.k) == 0 {
-            return Err(bad(pc, format!("scratch memory cell {} may be read before it is written", i.k)));
+        } else if i.code & !0x07 == op::MEM
+            && (class == op::LD || class == op::LDX)
+            && mem & (1 << i.k) == 0
+        {
+            return Err(bad(
+                pc,
+                format!(
+                    "scratch memory cell {} may be read before it is written",
+                    i.k
+                ),
+            ));
         }
         if class == op::RET {
             continue;
@@ -255,7 +279,13 @@ pub fn run_checked(prog: &[Insn], d: &SeccompData) -> Outcome {
                     op::MUL => a.wrapping_mul(src),
                     op::DIV => match a.checked_div(src) {
                         Some(v) => v,
-                        None => return Outcome { ret: 0, executed, loaded },
+                        None => {
+                            return Outcome {
+                                ret: 0,
+                                executed,
+                                loaded,
+                            }
+                        }
                     },
                     op::OR => a | src,
                     op::AND => a & src,
@@ -281,7 +311,11 @@ pub fn run_checked(prog: &[Insn], d: &SeccompData) -> Outcome {
             }
             op::RET => {
                 let ret = if i.code & 0x18 == op::A { a } else { i.k };
-                return Outcome { ret, executed, loaded };
+                return Outcome {
+                    ret,
+                    executed,
+                    loaded,
+                };
             }
             _ => {
                 if i.code & 0xf8 == op::TXA {
@@ -292,7 +326,11 @@ pub fn run_checked(prog: &[Insn], d: &SeccompData) -> Outcome {
             }
         }
     }
-    Outcome { ret: 0, executed, loaded }
+    Outcome {
+        ret: 0,
+        executed,
+        loaded,
+    }
 }
 
 #[cfg(test)]
@@ -301,7 +339,11 @@ mod tests {
     use crate::bpf::op::*;
 
     fn x86_64(nr: u32) -> SeccompData {
-        SeccompData { nr, arch: 0xc000_003e, ..SeccompData::default() }
+        SeccompData {
+            nr,
+            arch: 0xc000_003e,
+            ..SeccompData::default()
+        }
     }
 
     #[test]
@@ -318,8 +360,18 @@ mod tests {
         let o = run(&prog, &x86_64(1)).unwrap();
         assert_eq!((o.ret, o.executed, o.loaded), (0x7fff_0000, 5, 0b11));
         assert_eq!(run(&prog, &x86_64(2)).unwrap().ret, 0x0005_0001);
-        let other = SeccompData { arch: 3, ..x86_64(1) };
-        assert_eq!(run(&prog, &other).unwrap(), Outcome { ret: 0, executed: 3, loaded: 0b10 });
+        let other = SeccompData {
+            arch: 3,
+            ..x86_64(1)
+        };
+        assert_eq!(
+            run(&prog, &other).unwrap(),
+            Outcome {
+                ret: 0,
+                executed: 3,
+                loaded: 0b10
+            }
+        );
     }
 
     #[test]
@@ -347,7 +399,15 @@ mod tests {
             (vec![Insn::stmt(JMP_JA, 1), ret], 0),
             (vec![ret, Insn::stmt(LD_ABS_W, 0)], 1),
             (vec![Insn::stmt(LD | MEM, 3), ret], 0),
-            (vec![Insn::jump(JEQ_K, 0, 0, 1), Insn::stmt(ST, 3), Insn::stmt(LD | MEM, 3), ret], 2),
+            (
+                vec![
+                    Insn::jump(JEQ_K, 0, 0, 1),
+                    Insn::stmt(ST, 3),
+                    Insn::stmt(LD | MEM, 3),
+                    ret,
+                ],
+                2,
+            ),
         ];
         for (prog, index) in cases {
             match check(&prog) {
@@ -355,7 +415,13 @@ mod tests {
                 other => panic!("{prog:?} gave {other:?}"),
             }
         }
-        let ok = [Insn::stmt(LD | IMM, 7), Insn::stmt(ST, 3), Insn::stmt(LDX | MEM, 3), Insn::stmt(MISC | TXA, 0), Insn::stmt(RET | A, 0)];
+        let ok = [
+            Insn::stmt(LD | IMM, 7),
+            Insn::stmt(ST, 3),
+            Insn::stmt(LDX | MEM, 3),
+            Insn::stmt(MISC | TXA, 0),
+            Insn::stmt(RET | A, 0),
+        ];
         assert_eq!(run(&ok, &x86_64(0)).unwrap().ret, 7);
         let long = vec![ret; BPF_MAXINSNS + 1];
         assert!(matches!(check(&long), Err(CompileError::TooLong { .. })));
@@ -363,7 +429,11 @@ mod tests {
 
     #[test]
     fn division_by_zero_register_returns_zero() {
-        let prog = [Insn::stmt(LD | IMM, 7), Insn::stmt(ALU | DIV | X, 0), Insn::stmt(RET_K, 0x7fff_0000)];
+        let prog = [
+            Insn::stmt(LD | IMM, 7),
+            Insn::stmt(ALU | DIV | X, 0),
+            Insn::stmt(RET_K, 0x7fff_0000),
+        ];
         assert_eq!(run(&prog, &x86_64(0)).unwrap().ret, 0);
     }
 }

@@ -16,11 +16,26 @@ pub fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
+/// Whether the long runs were asked for (`SPO_SECCOMP_FULL=1`): every
+/// fixture on every architecture set, instead of a sample that keeps the
+/// default test run within seconds.
+pub fn full_run() -> bool {
+    std::env::var_os("SPO_SECCOMP_FULL").is_some_and(|v| v == "1")
+}
+
 /// A Docker/OCI/SPO JSON profile resolved for an x86_64 node with Docker's
 /// default capabilities.
 pub fn filter_from_json(text: &str) -> Filter {
-    let spec: SeccompSpec = spo_parse::seccomp::parse_spec(text).expect("profile parses").spec;
-    resolve(&spec, &Target { native: Arch::X86_64, ..Target::default() })
+    let spec: SeccompSpec = spo_parse::seccomp::parse_spec(text)
+        .expect("profile parses")
+        .spec;
+    resolve(
+        &spec,
+        &Target {
+            native: Arch::X86_64,
+            ..Target::default()
+        },
+    )
 }
 
 /// Every profile under `tests/fixtures/profiles`, sorted by file name.
@@ -35,7 +50,10 @@ pub fn fixture_profiles() -> Vec<(String, Filter)> {
         .into_iter()
         .map(|p| {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, filter_from_json(&std::fs::read_to_string(&p).unwrap()))
+            (
+                name,
+                filter_from_json(&std::fs::read_to_string(&p).unwrap()),
+            )
         })
         .collect()
 }
@@ -48,7 +66,11 @@ pub fn abi_of(arches: &[Arch], token: u32, nr: u32) -> Option<Arch> {
         if nr == u32::MAX && arches.contains(&Arch::X86_64) {
             return Some(Arch::X86_64);
         }
-        let a = if nr >= X32_SYSCALL_BIT { Arch::X32 } else { Arch::X86_64 };
+        let a = if nr >= X32_SYSCALL_BIT {
+            Arch::X32
+        } else {
+            Arch::X86_64
+        };
         return arches.contains(&a).then_some(a);
     }
     arches.iter().copied().find(|a| a.audit_arch() == token)
@@ -75,8 +97,23 @@ pub fn probe_numbers(arch: Arch) -> Vec<u32> {
     let table = arch.table().expect("table");
     let mut v: Vec<u32> = table.entries().iter().map(|e| e.1).collect();
     let max = v.iter().copied().max().unwrap_or(0);
-    let base = if arch == Arch::X32 { X32_SYSCALL_BIT } else { 0 };
-    v.extend([base, base + 1, max + 1, max + 2, max + 1000, base.wrapping_sub(1), 0x3fff_ffff, 0x4000_0000, 0x7fff_ffff, 0xffff_ffff]);
+    let base = if arch == Arch::X32 {
+        X32_SYSCALL_BIT
+    } else {
+        0
+    };
+    v.extend([
+        base,
+        base + 1,
+        max + 1,
+        max + 2,
+        max + 1000,
+        base.wrapping_sub(1),
+        0x3fff_ffff,
+        0x4000_0000,
+        0x7fff_ffff,
+        0xffff_ffff,
+    ]);
     for nr in base..max {
         if table.name(nr).is_none() {
             v.push(nr);
@@ -144,13 +181,24 @@ pub fn probe_args(filter: &Filter, arch: Arch, nr: u32, seed: u64) -> Vec<[u64; 
 
 /// Run `prog` for one call.
 pub fn run(prog: &[Insn], token: u32, nr: u32, args: &[u64; 6]) -> interp::Outcome {
-    let d = SeccompData { nr, arch: token, instruction_pointer: 0x7f00_dead_beef, args: *args };
+    let d = SeccompData {
+        nr,
+        arch: token,
+        instruction_pointer: 0x7f00_dead_beef,
+        args: *args,
+    };
     interp::run_checked(prog, &d)
 }
 
 /// Every mismatch between `prog` and `Filter::evaluate` over the probe
 /// grid of `arches` (plus an unknown token), at most `limit` of them.
-pub fn mismatches(filter: &Filter, arches: &[Arch], prog: &[Insn], seed: u64, skip: &dyn Fn(Arch, u32) -> bool) -> Vec<String> {
+pub fn mismatches(
+    filter: &Filter,
+    arches: &[Arch],
+    prog: &[Insn],
+    seed: u64,
+    skip: &dyn Fn(Arch, u32) -> bool,
+) -> Vec<String> {
     interp::check(prog).expect("the kernel would accept the program");
     let mut filter = filter.clone();
     filter.arches = arches.to_vec();
@@ -162,19 +210,29 @@ pub fn mismatches(filter: &Filter, arches: &[Arch], prog: &[Insn], seed: u64, sk
             if let Some(nr) = a.syscall_number(&r.syscall) {
                 per_nr
                     .entry((a, nr))
-                    .or_insert_with(|| Filter { rules: Vec::new(), ..filter.clone() })
+                    .or_insert_with(|| Filter {
+                        rules: Vec::new(),
+                        ..filter.clone()
+                    })
                     .rules
                     .push(r.clone());
             }
         }
     }
-    let empty = Filter { rules: Vec::new(), ..filter.clone() };
+    let empty = Filter {
+        rules: Vec::new(),
+        ..filter.clone()
+    };
     let mut bad = Vec::new();
     let mut tokens: Vec<u32> = arches.iter().map(|a| a.audit_arch()).collect();
     tokens.push(0x1234_5678);
     tokens.dedup();
     for &token in &tokens {
-        let mut probe_arches: Vec<Arch> = arches.iter().copied().filter(|a| a.audit_arch() == token).collect();
+        let mut probe_arches: Vec<Arch> = arches
+            .iter()
+            .copied()
+            .filter(|a| a.audit_arch() == token)
+            .collect();
         if token == Arch::X86_64.audit_arch() {
             probe_arches = vec![Arch::X86_64, Arch::X32];
         }
