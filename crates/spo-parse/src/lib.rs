@@ -6,6 +6,7 @@
 //! (with line, column, caret) is the caller's job; [`SourceMap`] gives
 //! line/column for a span.
 
+pub mod audit;
 pub mod cil;
 mod diagnostic;
 pub mod apparmor;
