@@ -34,6 +34,15 @@ pub enum ProfileFormat {
     Oci,
 }
 
+/// Which profile `--from-audit` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditKind {
+    /// A `SelinuxProfile` whose `allow` map permits the AVC denials.
+    Selinux,
+    /// An `AppArmorProfile` abstract permitting the APPARMOR records.
+    Apparmor,
+}
+
 /// Arguments of `spoc record`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -68,8 +77,24 @@ pub struct Args {
     /// Profile name (default: the output file's stem).
     #[arg(long)]
     pub name: Option<String>,
+    /// Instead of running a workload, read audit records (raw, auditd log or kernel log form) from FILE.
+    #[arg(long, value_name = "FILE", requires = "kind")]
+    pub from_audit: Option<PathBuf>,
+    /// With --from-audit: the kind of profile to write.
+    #[arg(long, value_enum)]
+    pub kind: Option<AuditKind>,
+    /// With --from-audit: only records of this SELinux source type or AppArmor profile.
+    #[arg(long, value_name = "NAME")]
+    pub domain: Option<String>,
+    /// With --from-audit --kind selinux: the container template the profile inherits.
+    #[arg(long, value_name = "TEMPLATE", default_value = "container")]
+    pub inherit: String,
     /// The workload and its arguments.
-    #[arg(required = true, last = true, value_name = "CMD")]
+    #[arg(
+        required_unless_present = "from_audit",
+        last = true,
+        value_name = "CMD"
+    )]
     pub command: Vec<OsString>,
 }
 
@@ -80,6 +105,9 @@ fn seconds(s: f64, what: &str) -> Result<Duration> {
 
 /// Run `spoc record`.
 pub fn main(args: &Args) -> Result<u8> {
+    if let Some(path) = &args.from_audit {
+        return from_audit(args, path);
+    }
     let recorder = args.recorder.unwrap_or_else(RecorderKind::best_available);
     let base = base_spec(&args.base)?;
     let name = args.name.clone().unwrap_or_else(|| name_from(&args.output));
@@ -150,6 +178,73 @@ pub fn main(args: &Args) -> Result<u8> {
     } else if !rec.workload.success() {
         eprintln!("spoc: warning: the workload exited with {}", rec.workload);
     }
+    Ok(0)
+}
+
+/// `--from-audit`: SELinux or AppArmor denials to a profile, like
+/// audit2allow.
+fn from_audit(args: &Args, path: &Path) -> Result<u8> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let name = args.name.clone().unwrap_or_else(|| name_from(&args.output));
+    spo_model::objname::check_object_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    let domain = args.domain.as_deref();
+    let (value, diags, used) = match args.kind {
+        Some(AuditKind::Selinux) => {
+            let (avcs, diags) = spo_parse::audit::avc::parse(&text);
+            let allow = spo_parse::audit::avc::allow_map(&avcs, domain);
+            let n = allow.values().map(|c| c.len()).sum::<usize>();
+            let spec = spo_model::selinux::SelinuxProfileSpec {
+                inherit: vec![spo_model::selinux::PolicyRef {
+                    kind: "System".into(),
+                    name: args.inherit.clone(),
+                }],
+                allow,
+                ..Default::default()
+            };
+            let profile = serde_json::json!({
+                "apiVersion": format!("{}/v1", spo_model::seccomp::API_GROUP),
+                "kind": "SelinuxProfile",
+                "metadata": {"name": name},
+                "spec": spec,
+            });
+            (profile, diags, n)
+        }
+        Some(AuditKind::Apparmor) => {
+            let (events, diags) = spo_parse::audit::apparmor::parse(&text);
+            let abs = spo_parse::audit::apparmor::to_abstract(&events, domain);
+            let n = events.len();
+            let spec = spo_model::apparmor::AppArmorSpec {
+                abstract_: Some(abs),
+                ..Default::default()
+            };
+            let profile = spo_model::apparmor::AppArmorProfile::new(&name, spec);
+            (serde_json::to_value(profile)?, diags, n)
+        }
+        None => bail!("--from-audit needs --kind selinux or --kind apparmor"),
+    };
+    if !diags.is_empty() {
+        eprint!(
+            "{}",
+            crate::render::render(
+                crate::render::OutputFormat::Human,
+                path,
+                &text,
+                &diags,
+                super::color()
+            )
+        );
+    }
+    if used == 0 {
+        bail!("{} holds no record a rule can be made from", path.display());
+    }
+    std::fs::write(&args.output, to_yaml(&value))
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!(
+        "spoc: wrote {} from {}",
+        args.output.display(),
+        path.display()
+    );
     Ok(0)
 }
 
@@ -268,7 +363,7 @@ fn plain(s: &str) -> bool {
     !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
-        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
         && !matches!(
             s,
             "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "Y" | "N"
