@@ -55,3 +55,72 @@ fn debian_store_modules_check_clean() {
         failures.join("\n")
     );
 }
+
+/// With `SPO_CIL_STORE=full`, also mutate store modules and compare our
+/// verdict (module checked against the rest of the store) with secilc's on
+/// the whole store (`SPO_CIL_STORE_MUTATIONS`, default 10; each secilc run
+/// compiles the full policy, about 5 s).
+#[test]
+fn store_mutations_agree_with_secilc() {
+    if std::env::var("SPO_CIL_STORE").ok().as_deref() != Some("full") {
+        eprintln!("SKIPPED: store mutations run with SPO_CIL_STORE=full (about 5 s per mutation)");
+        return;
+    }
+    let store = cil_support::debian_store();
+    if store.is_empty()
+        || std::process::Command::new("secilc")
+            .arg("--help")
+            .output()
+            .is_err()
+    {
+        eprintln!("SKIPPED: needs the Debian store and secilc");
+        return;
+    }
+    let n: usize = std::env::var("SPO_CIL_STORE_MUTATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    let dir = std::env::temp_dir().join(format!("spo-cil-store-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let files: Vec<_> = store
+        .iter()
+        .map(|(name, text)| {
+            let f = dir.join(format!("{name}.cil"));
+            std::fs::write(&f, text).expect("write module");
+            f
+        })
+        .collect();
+    let mut rng = cil_support::Rng(0x5707e);
+    let mut disagreements = Vec::new();
+    for _ in 0..n {
+        let i = rng.below(store.len());
+        let (name, text) = &store[i];
+        let (mutated, what) = cil_support::mutate(text, &mut rng);
+        std::fs::write(&files[i], &mutated).expect("write mutation");
+        let theirs = std::process::Command::new("secilc")
+            .args(["-o", "/dev/null", "-f", "/dev/null", "-N"])
+            .args(&files)
+            .output()
+            .expect("secilc")
+            .status
+            .success();
+        std::fs::write(&files[i], text).expect("restore module");
+        let mut base = Base::empty();
+        for (j, (_, t)) in store.iter().enumerate() {
+            if j != i {
+                base.add_cil(t);
+            }
+        }
+        let diags = cil::validate(&mutated, &base);
+        let ours = !diags.iter().any(|d| d.is_error());
+        eprintln!("{name} [{what}]: secilc {theirs}, ours {ours}");
+        if ours != theirs {
+            disagreements.push(format!(
+                "{name} [{what}]: secilc {theirs}, ours {ours}\n{}",
+                cil_support::render(&mutated, &diags[..diags.len().min(3)])
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}

@@ -30,6 +30,8 @@ struct Ctx<'s> {
     out: Vec<Diagnostic>,
     /// Permission sets per class, looked up once per class.
     perm_cache: FxHashMap<String, Vec<&'s FxHashSet<String>>>,
+    /// Reused buffer of permission spans.
+    perm_buf: Vec<Span>,
 }
 
 /// Check every name `ast` uses against its own declarations (`file`) and
@@ -43,6 +45,7 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
         silent: false,
         out: Vec::new(),
         perm_cache: FxHashMap::default(),
+        perm_buf: Vec::new(),
     };
     for e in ast.roots() {
         cx.stmt(e, 0);
@@ -268,20 +271,23 @@ impl<'s> Ctx<'s> {
             self.reference(Ns::ClassPermission, e);
             return;
         }
-        let kids: Vec<_> = e.children().collect();
+        let kids = e.items();
         if kids.len() != 2 {
             return;
         }
         let Some(class) = self.reference(Ns::Class, kids[0]) else {
             return;
         };
-        let mut perms: Vec<(&str, Span)> = Vec::new();
+        let mut perms = std::mem::take(&mut self.perm_buf);
+        perms.clear();
         collect_perms(kids[1], &mut perms, 0);
+        let text = e.source();
         if !self.perm_cache.contains_key(class.as_ref()) {
             let sets = self.perm_sets(&class);
             self.perm_cache.insert(class.to_string(), sets);
         }
-        for (p, span) in perms {
+        for &span in &perms {
+            let p = &text[span.range()];
             let known = self
                 .perm_cache
                 .get(class.as_ref())
@@ -306,6 +312,7 @@ impl<'s> Ctx<'s> {
                 self.report(d);
             }
         }
+        self.perm_buf = perms;
     }
 
     /// The permission sets of `class`: its own and its common's, from the
@@ -347,13 +354,13 @@ impl<'s> Ctx<'s> {
     }
 }
 
-fn collect_perms<'a>(e: Expr<'_, 'a>, out: &mut Vec<(&'a str, Span)>, depth: usize) {
+fn collect_perms(e: Expr<'_, '_>, out: &mut Vec<Span>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
     match e.atom() {
         Some(a) if is_operator(a) => {}
-        Some(a) => out.push((a, e.span())),
+        Some(_) => out.push(e.span()),
         None => {
             for c in e.children() {
                 collect_perms(c, out, depth + 1);

@@ -120,7 +120,8 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
         }
         _ => {}
     }
-    let args: Vec<Expr<'_, '_>> = items.collect();
+    let _ = items;
+    let args = e.args();
     arguments(kw, sp, e, &args, depth, out);
 }
 
@@ -175,15 +176,16 @@ fn arguments(
         return;
     }
     // `(typetransition S T C NEW)` has no name argument.
-    let kinds: Vec<Arg> = if kw == "typetransition" && args.len() == 4 {
-        vec![
-            Arg::Ref(Ns::Type),
-            Arg::Target,
-            Arg::Ref(Ns::Class),
-            Arg::Ref(Ns::Type),
-        ]
+    const TYPETRANSITION4: &[Arg] = &[
+        Arg::Ref(Ns::Type),
+        Arg::Target,
+        Arg::Ref(Ns::Class),
+        Arg::Ref(Ns::Type),
+    ];
+    let kinds: &[Arg] = if kw == "typetransition" && args.len() == 4 {
+        TYPETRANSITION4
     } else {
-        sp.args.to_vec()
+        sp.args
     };
     for (i, a) in args.iter().enumerate() {
         let kind = if i < fixed { kinds[i] } else { Arg::Body };
@@ -430,7 +432,7 @@ fn class_perms(kw: &str, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         // A named classpermission.
         return;
     }
-    let kids: Vec<_> = a.children().collect();
+    let kids = a.items();
     let help = "write `(CLASS (PERMISSION ...))`, as in `(file (read open))`";
     if kids.len() != 2 {
         out.push(

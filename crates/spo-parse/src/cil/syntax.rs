@@ -172,9 +172,23 @@ impl<'t, 'a> std::ops::Deref for ArgList<'t, 'a> {
 impl<'t, 'a> Expr<'t, 'a> {
     /// The elements after the first (the arguments of a statement).
     pub(crate) fn args(&self) -> ArgList<'t, 'a> {
+        self.small(1)
+    }
+
+    /// All elements of a list, on the stack when there are few.
+    pub(crate) fn items(&self) -> ArgList<'t, 'a> {
+        self.small(0)
+    }
+
+    /// The whole input text.
+    pub(crate) fn source(&self) -> &'a str {
+        self.ast.text
+    }
+
+    fn small(&self, skip: usize) -> ArgList<'t, 'a> {
         let mut buf = [*self; 8];
         let mut n = 0;
-        let mut it = self.children().skip(1);
+        let mut it = self.children().skip(skip);
         for a in it.by_ref() {
             if n == buf.len() {
                 let mut v = buf.to_vec();

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use spo_parse::cil;
 use spo_parse::{Diagnostic, SourceMap};
 
 /// Render diagnostics as `LINE:COL: severity: message` lines, with the
@@ -66,4 +67,123 @@ pub fn debian_store() -> Vec<(String, String)> {
         ));
     }
     out
+}
+
+/// xorshift64: deterministic mutations from a seed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Token positions: (start, end) of every symbol in `text` outside comments.
+pub fn symbols(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b';' => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            c if cil::is_symbol_byte(c) => {
+                let s = i;
+                while i < b.len() && cil::is_symbol_byte(b[i]) {
+                    i += 1;
+                }
+                out.push((s, i));
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// One deterministic mutation of `text`, and its description.
+pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
+    let syms = symbols(text);
+    for _ in 0..20 {
+        match rng.below(5) {
+            0 => {
+                // Delete a parenthesis.
+                let parens: Vec<usize> = text.match_indices(['(', ')']).map(|(i, _)| i).collect();
+                if parens.is_empty() {
+                    continue;
+                }
+                let at = parens[rng.below(parens.len())];
+                return (
+                    format!("{}{}", &text[..at], &text[at + 1..]),
+                    format!("deleted `{}` at byte {at}", &text[at..at + 1]),
+                );
+            }
+            1 => {
+                // Misspell a keyword (the symbol after a `(`).
+                let kws: Vec<_> = syms
+                    .iter()
+                    .filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] == b'(')
+                    .collect();
+                if kws.is_empty() {
+                    continue;
+                }
+                let (s, e) = *kws[rng.below(kws.len())];
+                let word = &text[s..e];
+                let bad = if word.len() > 3 {
+                    format!("{}{}", &word[..1], &word[2..])
+                } else {
+                    format!("{word}x")
+                };
+                return (
+                    format!("{}{bad}{}", &text[..s], &text[e..]),
+                    format!("keyword `{word}` -> `{bad}`"),
+                );
+            }
+            2 | 3 => {
+                // Rename (2) or drop (3) a type declaration.
+                let decls: Vec<usize> = text.match_indices("(type ").map(|(i, _)| i).collect();
+                if decls.is_empty() {
+                    continue;
+                }
+                let at = decls[rng.below(decls.len())];
+                let end = text[at..].find(')').map_or(text.len(), |n| at + n + 1);
+                let name = text[at + 6..end - 1].trim().to_owned();
+                if rng.below(2) == 0 {
+                    return (
+                        format!("{}(type {name}_renamed){}", &text[..at], &text[end..]),
+                        format!("renamed type `{name}`"),
+                    );
+                }
+                return (
+                    format!("{}{}", &text[..at], &text[end..]),
+                    format!("dropped `(type {name})`"),
+                );
+            }
+            _ => {
+                // Misspell a name argument (not a keyword).
+                let args: Vec<_> = syms
+                    .iter()
+                    .filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] != b'(')
+                    .collect();
+                if args.is_empty() {
+                    continue;
+                }
+                let (s, e) = *args[rng.below(args.len())];
+                let word = &text[s..e];
+                return (
+                    format!("{}{word}q{}", &text[..s], &text[e..]),
+                    format!("name `{word}` -> `{word}q`"),
+                );
+            }
+        }
+    }
+    (text.to_owned(), "unchanged".into())
 }
