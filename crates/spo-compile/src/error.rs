@@ -42,4 +42,19 @@ pub enum CompileError {
         /// The first, with its field path.
         first: String,
     },
+    /// A compiled program returns something else than the filter's
+    /// reference semantics.
+    #[error("the program returns {got:#010x} for syscall {nr} of architecture {token:#x} with arguments {args:x?}, the filter says {want:#010x}")]
+    Disagrees {
+        /// `seccomp_data.arch`.
+        token: u32,
+        /// Syscall number.
+        nr: u32,
+        /// Arguments.
+        args: [u64; 6],
+        /// What the program returned.
+        got: u32,
+        /// What `Filter::evaluate` says.
+        want: u32,
+    },
 }

@@ -20,6 +20,7 @@ mod args;
 mod emit;
 mod plan;
 mod tree;
+mod verify;
 
 use spo_model::seccomp::Filter;
 use spo_model::Arch;
@@ -29,6 +30,7 @@ use crate::CompileError;
 use emit::{Emitter, Target};
 use plan::{Leaf, Range, Section};
 use tree::Node;
+pub use verify::{abi_of, verify};
 
 /// Instructions a search tree and its leaf should execute at most (the
 /// arch check and the `nr` load add three): a bound the tree shaping aims
