@@ -271,3 +271,150 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         }
     }
 }
+
+fn have(tool: &str) -> bool {
+    std::process::Command::new(tool)
+        .arg("--help")
+        .output()
+        .is_ok()
+}
+
+#[test]
+fn apparmor_and_selinux_profiles_go_through_their_installers() {
+    use spo_node::agent::lsm::{AppArmorProfiles, SelinuxProfiles};
+    let mut f = fixture();
+    let state = f.manifests.parent().unwrap().join("state");
+    let parser = spo_node::apparmor::ApparmorParser::default();
+    if !have("apparmor_parser") || !parser.features.exists() {
+        eprintln!("SKIPPED: AppArmor part needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)");
+    } else {
+        f.agent
+            .add_installer(Box::new(AppArmorProfiles::new(&state, parser).unwrap()));
+        let aa = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: web-aa\n  annotations:\n    spo-rs.io/mode: complain\nspec:\n  abstract:\n    executable:\n      allowedExecutables: [/bin/busybox]\n    filesystem:\n      readOnlyPaths: [/etc/passwd]\n";
+        f.write("aa.yaml", aa);
+        let s = f.settle();
+        let p = find(&s, "web-aa");
+        assert_eq!(p.status, Phase::Installed, "{p:#?}");
+        let text = fs::read_to_string(p.path.as_ref().unwrap()).unwrap();
+        assert!(text.contains("complain"), "{text}");
+        if !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+            assert!(
+                p.message
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("cannot be loaded"),
+                "{p:#?}"
+            );
+        }
+        // A profile apparmor_parser refuses: Error, previous version kept.
+        f.write("aa.yaml", &aa.replace("/etc/passwd", "relative/path"));
+        let s = f.settle();
+        let bad = find(&s, "web-aa");
+        assert_eq!(bad.status, Phase::Error, "{bad:#?}");
+        assert_eq!(bad.version, p.version);
+    }
+    // semodule rebuilds the whole Debian policy on each call (about 20 s
+    // here): the SELinux part runs with SPOD_TEST_SELINUX=1 (CI sets it).
+    if std::env::var_os("SPOD_TEST_SELINUX").is_none() {
+        eprintln!("SKIPPED: SELinux part (set SPOD_TEST_SELINUX=1; it takes about a minute)");
+        return;
+    }
+    if !have("semodule") || !std::path::Path::new("/var/lib/selinux/default/active").exists() {
+        eprintln!("SKIPPED: SELinux part needs semodule and selinux-policy-default (apt-get install policycoreutils selinux-policy-default)");
+        return;
+    }
+    let root = spo_node::agent::lsm::offline_policy_root(&state).unwrap();
+    f.agent.add_installer(Box::new(
+        SelinuxProfiles::new(&state, spo_node::selinux::Semodule::offline(&root)).unwrap(),
+    ));
+    let raw = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: RawSelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  policy: |\n    (type process)\n    (allow process var_log_t (dir (open read getattr search)))\n";
+    f.write("se.yaml", raw);
+    let s = f.settle();
+    let p = find(&s, "errorlogger");
+    assert_eq!(p.status, Phase::Installed, "{p:#?}");
+    assert_eq!(p.localhost_profile.as_deref(), Some("errorlogger.process"));
+    let modules = std::process::Command::new("semodule")
+        .arg("-p")
+        .arg(&root)
+        .args(["-s", "default", "-l"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&modules.stdout)
+        .lines()
+        .any(|l| l.trim() == "errorlogger"));
+    // semodule refuses an unknown type: Error, the module stays.
+    f.write("se.yaml", &raw.replace("var_log_t", "no_such_type_t"));
+    let s = f.settle();
+    assert_eq!(
+        find(&s, "errorlogger").status,
+        Phase::Error,
+        "{:#?}",
+        find(&s, "errorlogger")
+    );
+    assert_eq!(find(&s, "errorlogger").version, p.version);
+}
+
+/// Records what the agent asks of the SELinux tool and refuses modules
+/// that mention `refuse_me`.
+#[derive(Default)]
+struct FakeSemodule(std::sync::Mutex<Vec<String>>);
+
+impl spo_node::selinux::SelinuxInstaller for FakeSemodule {
+    fn install(&self, name: &str, cil: &str) -> Result<(), spo_node::NodeError> {
+        self.0.lock().unwrap().push(format!("install {name}"));
+        if cil.contains("refuse_me") {
+            return Err(spo_node::NodeError::ToolFailed {
+                tool: "semodule".into(),
+                subject: name.into(),
+                status: Some(1),
+                output: "Failed to resolve allow statement".into(),
+            });
+        }
+        Ok(())
+    }
+    fn remove(&self, name: &str) -> Result<(), spo_node::NodeError> {
+        self.0.lock().unwrap().push(format!("remove {name}"));
+        Ok(())
+    }
+}
+
+#[test]
+fn selinux_updates_refusals_and_complain_mode_reach_the_tool() {
+    use spo_node::agent::lsm::SelinuxProfiles;
+    let mut f = fixture();
+    let state = f.manifests.parent().unwrap().join("state");
+    f.agent.add_installer(Box::new(
+        SelinuxProfiles::new(&state, FakeSemodule::default()).unwrap(),
+    ));
+    let raw = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: RawSelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  policy: |\n    (type process)\n    (allow process var_log_t (dir (open read getattr search)))\n";
+    f.write("se.yaml", raw);
+    let s = f.settle();
+    let p = find(&s, "errorlogger").clone();
+    assert_eq!(p.status, Phase::Installed, "{p:#?}");
+    f.write("se.yaml", &raw.replace("var_log_t", "refuse_me"));
+    let s = f.settle();
+    let bad = find(&s, "errorlogger");
+    assert_eq!(bad.status, Phase::Error, "{bad:#?}");
+    assert!(
+        bad.errors[0].message.contains("Failed to resolve"),
+        "{bad:#?}"
+    );
+    assert_eq!(bad.version, p.version);
+    let complain = raw.replace(
+        "  name: errorlogger\n",
+        "  name: errorlogger\n  annotations:\n    spo-rs.io/mode: complain\n",
+    );
+    f.write("se.yaml", &complain);
+    let s = f.settle();
+    let c = find(&s, "errorlogger");
+    assert_eq!(
+        (c.status, c.mode),
+        (Phase::Installed, Mode::Complain),
+        "{c:#?}"
+    );
+    let cil = fs::read_to_string(c.path.as_ref().unwrap()).unwrap();
+    assert!(cil.contains("(typepermissive process)"), "{cil}");
+    fs::remove_file(f.manifests.join("se.yaml")).unwrap();
+    let s = f.settle();
+    assert!(s.profiles.is_empty(), "{s:#?}");
+}

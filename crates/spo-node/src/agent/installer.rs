@@ -75,6 +75,8 @@ pub struct Installed {
     pub reference: Option<String>,
     /// Whether anything was written.
     pub written: bool,
+    /// Something the user should know (compiled but not loaded, ...).
+    pub note: Option<String>,
 }
 
 /// Compiles and installs one or more profile kinds.

@@ -298,6 +298,9 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
             let permissive = matches!(
                 spec.get("permissive").map(|n| &n.kind),
                 Some(Kind::Bool(true))
+            ) || matches!(
+                spec.get("complainMode").map(|n| &n.kind),
+                Some(Kind::Bool(true))
             ) || spec
                 .get("mode")
                 .and_then(Node::as_str)

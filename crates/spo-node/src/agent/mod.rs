@@ -20,6 +20,7 @@
 //! process uses them (the verifier says which).
 
 pub mod installer;
+pub mod lsm;
 pub mod manifests;
 mod memory;
 pub mod seccomp;
@@ -157,6 +158,7 @@ pub struct Agent {
     in_use: BTreeMap<Key, (BTreeSet<String>, usize)>,
     file_errors: Vec<ProblemReport>,
     ready: bool,
+    missing: BTreeMap<ProfileKind, String>,
     last_verify: Option<Instant>,
     processes: Vec<crate::status::ProcessCheck>,
 }
@@ -186,6 +188,7 @@ impl Agent {
             in_use: BTreeMap::new(),
             file_errors: Vec::new(),
             ready: false,
+            missing: BTreeMap::new(),
             last_verify: None,
             processes: Vec::new(),
         };
@@ -199,6 +202,12 @@ impl Agent {
         self.installers
             .retain(|i| !i.kinds().iter().any(|k| kinds.contains(k)));
         self.installers.push(installer);
+    }
+
+    /// Say why `kind` has no installer on this node; profiles of that kind
+    /// stay `Pending` with this message.
+    pub fn explain_missing(&mut self, kind: ProfileKind, why: &str) {
+        self.missing.insert(kind, why.to_owned());
     }
 
     /// The shared state.
@@ -420,10 +429,10 @@ impl Agent {
             entry.status.message = None;
             let Some(ii) = ii else {
                 set_phase(entry, Phase::Pending);
-                entry.status.message = Some(format!(
-                    "no installer for {} on this node yet",
-                    key.0.as_str()
-                ));
+                entry.status.message = Some(match self.missing.get(&key.0) {
+                    Some(why) => format!("no installer for {} on this node: {why}", key.0.as_str()),
+                    None => format!("no installer for {} on this node", key.0.as_str()),
+                });
                 continue;
             };
             let inst = &mut self.installers[ii];
@@ -814,10 +823,27 @@ fn sync_installed(entry: &mut Entry) {
     entry.status.version = entry.installed.as_ref().map(|i| i.hash.clone());
     entry.status.path = entry.installed.as_ref().map(|i| i.path.clone());
     entry.status.localhost_profile = entry.installed.as_ref().and_then(|i| i.reference.clone());
+    if let Some(note) = entry.installed.as_ref().and_then(|i| i.note.clone()) {
+        if entry.status.status == Phase::Installed {
+            entry.status.message = Some(note);
+        }
+    }
 }
 
 fn plain(e: &NodeError) -> ProblemReport {
     let mut message = e.to_string();
+    if let NodeError::ToolFailed { output, .. } = e {
+        let out: Vec<&str> = output
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .take(8)
+            .collect();
+        if !out.is_empty() {
+            message.push_str(": ");
+            message.push_str(&out.join(" | "));
+        }
+    }
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         message.push_str(": ");
@@ -832,7 +858,17 @@ fn plain(e: &NodeError) -> ProblemReport {
 }
 
 /// What identifies a document's effect: its text, mode and state.
+///
+/// The whole file's text is hashed, not the document's span: a YAML
+/// parser may end a mapping's span before a trailing block scalar (a
+/// `policy: |` body), and an edit there must not go unnoticed. An edit to
+/// one document of a file recompiles its siblings too, which is cheap.
 fn fingerprint(doc: &ManifestDoc, text: &str) -> String {
-    let body = text.get(doc.node.span.range()).unwrap_or("");
-    sha256_hex(format!("{:?}|{:?}|{}|{body}", doc.mode, doc.kind, doc.disabled).as_bytes())
+    sha256_hex(
+        format!(
+            "{:?}|{:?}|{}|{}|{text}",
+            doc.mode, doc.kind, doc.disabled, doc.node.span.start
+        )
+        .as_bytes(),
+    )
 }

@@ -225,6 +225,7 @@ impl Installer for SeccompInstaller {
             path: s.path,
             reference: Some(format!("operator/{name}.json")),
             written: s.written,
+            note: None,
         })
     }
 
@@ -246,6 +247,7 @@ impl Installer for SeccompInstaller {
                     path: s.path,
                     reference: Some(format!("operator/{name}.json")),
                     written: s.written,
+                    note: None,
                 })
             })
             .collect()
@@ -271,6 +273,7 @@ impl Installer for SeccompInstaller {
             path: self.store.current_path(name),
             reference: Some(format!("operator/{name}.json")),
             written: false,
+            note: None,
         })
     }
 

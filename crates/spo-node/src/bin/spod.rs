@@ -15,11 +15,15 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
+use spo_node::agent::lsm::{offline_policy_root, AppArmorProfiles, SelinuxProfiles};
 use spo_node::agent::{Agent, AgentConfig, Shared};
+use spo_node::apparmor::ApparmorParser;
 use spo_node::enrich::bundle::DEFAULT_BUNDLE_PATTERNS;
 use spo_node::enrich::source::{self, RecordSource, AUDITD_LOG};
 use spo_node::enrich::{Enricher, EventLog};
 use spo_node::http::HttpServer;
+use spo_node::selinux::Semodule;
+use spo_node::status::ProfileKind;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum AuditSource {
@@ -32,6 +36,16 @@ enum AuditSource {
     /// /dev/kmsg (rate-limited by the kernel).
     Kmsg,
     /// No enrichment.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SelinuxStore {
+    /// `semodule -p STATE/selinux/root -n`: no kernel policy is touched.
+    Offline,
+    /// `semodule` on the running system, reloading the policy.
+    System,
+    /// SELinux profiles stay Pending.
     None,
 }
 
@@ -71,6 +85,10 @@ struct Args {
     /// Manifest scan interval in milliseconds.
     #[arg(long, default_value_t = 250)]
     interval_ms: u64,
+    /// Where SELinux modules go: a policy store under STATE/selinux/root
+    /// (seeded from the system's), the running system's store, or nowhere.
+    #[arg(long, value_enum, default_value = "offline")]
+    selinux_store: SelinuxStore,
     /// Scan and install once, print the status as JSON, and exit (1 if any
     /// profile is in Error).
     #[arg(long)]
@@ -114,6 +132,27 @@ fn main() -> Result<()> {
     };
     let shared = Arc::new(Shared::new(patterns));
     let mut agent = Agent::new(cfg.clone(), shared.clone()).context("cannot start the agent")?;
+    agent.add_installer(Box::new(
+        AppArmorProfiles::new(&args.state, ApparmorParser::default())
+            .context("cannot set up AppArmor")?,
+    ));
+    let semodule = match args.selinux_store {
+        SelinuxStore::Offline => {
+            offline_policy_root(&args.state).map(|root| Semodule::offline(&root))
+        }
+        SelinuxStore::System => Ok(Semodule::system()),
+        SelinuxStore::None => Err("disabled with --selinux-store none".to_owned()),
+    };
+    match semodule {
+        Ok(s) => agent.add_installer(Box::new(
+            SelinuxProfiles::new(&args.state, s).context("cannot set up SELinux")?,
+        )),
+        Err(why) => {
+            for kind in [ProfileKind::SelinuxProfile, ProfileKind::RawSelinuxProfile] {
+                agent.explain_missing(kind, &why);
+            }
+        }
+    }
 
     if args.once {
         while !agent.is_ready() {

@@ -1,0 +1,289 @@
+//! AppArmor and SELinux profiles through the installers of their modules.
+//!
+//! Both follow the same recipe as seccomp: the manifest is validated and
+//! compiled with the parsers `spoc` uses, the result is handed to the
+//! kernel-facing tool (`apparmor_parser`, `semodule`), and only when the
+//! tool accepted it is the text recorded, content-addressed, under
+//! `STATE/{apparmor,selinux}/profiles`. The tool's refusal leaves the
+//! version in force untouched (`apparmor_parser -r` and `semodule -i`
+//! replace atomically or not at all) and is reported as `Error`.
+//!
+//! Complain mode: AppArmor profiles are rendered with `flags=(complain)`;
+//! SELinux profiles get `(typepermissive process)` in their block.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use spo_parse::Diagnostic;
+
+use super::installer::{Catalog, Compiled, Installed, Installer, ManifestDoc, Rejected};
+use crate::apparmor::{AppArmorInstaller, Outcome};
+use crate::selinux::SelinuxInstaller;
+use crate::status::{Mode, ProfileKind};
+use crate::store::VersionedStore;
+use crate::NodeError;
+
+fn invalid(doc: &ManifestDoc, message: String) -> Rejected {
+    Rejected::Invalid(vec![Diagnostic::error(doc.node.span, message)])
+}
+
+fn errors_only(diags: Vec<Diagnostic>) -> Option<Vec<Diagnostic>> {
+    let errs: Vec<Diagnostic> = diags.into_iter().filter(Diagnostic::is_error).collect();
+    (!errs.is_empty()).then_some(errs)
+}
+
+/// `AppArmorProfile` manifests through an [`AppArmorInstaller`].
+#[derive(Debug)]
+pub struct AppArmorProfiles<T> {
+    store: VersionedStore,
+    tool: T,
+    notes: Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+impl<T: AppArmorInstaller> AppArmorProfiles<T> {
+    /// Record installed texts under `state/apparmor/profiles`.
+    pub fn new(state: &Path, tool: T) -> Result<Self, NodeError> {
+        Ok(AppArmorProfiles {
+            store: VersionedStore::open(state.join("apparmor/profiles"), "apparmor")?,
+            tool,
+            notes: Mutex::new(Default::default()),
+        })
+    }
+}
+
+impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
+    fn kinds(&self) -> &[ProfileKind] {
+        &[ProfileKind::AppArmorProfile]
+    }
+
+    fn compile(&self, doc: &ManifestDoc, _catalog: &Catalog<'_>) -> Result<Compiled, Rejected> {
+        let (profile, diags) = spo_parse::apparmor::resource::lower_document(&doc.node);
+        if let Some(errs) = errors_only(diags) {
+            return Err(Rejected::Invalid(errs));
+        }
+        let Some(profile) = profile else {
+            return Err(invalid(doc, "not an AppArmorProfile".into()));
+        };
+        let opts = spo_compile::apparmor::Options {
+            complain: doc.mode == Mode::Complain,
+        };
+        let text = spo_compile::apparmor::render(&profile, &opts)
+            .map_err(|e| invalid(doc, e.to_string()))?;
+        Ok(Compiled {
+            bytes: text.into_bytes(),
+            warnings: Vec::new(),
+        })
+    }
+
+    fn install(
+        &mut self,
+        _kind: ProfileKind,
+        name: &str,
+        compiled: &Compiled,
+    ) -> Result<Installed, NodeError> {
+        let text = String::from_utf8_lossy(&compiled.bytes);
+        let outcome = self.tool.install(name, &text)?;
+        let s = self.store.install(name, &compiled.bytes)?;
+        if let (Outcome::CompiledOnly { reason }, Ok(mut g)) = (&outcome, self.notes.lock()) {
+            g.insert(name.to_owned(), reason.clone());
+        }
+        Ok(Installed {
+            hash: s.hash,
+            path: s.path,
+            reference: Some(name.to_owned()),
+            written: s.written,
+            note: match outcome {
+                Outcome::CompiledOnly { reason } => Some(reason),
+                _ => None,
+            },
+        })
+    }
+
+    fn remove(&mut self, _kind: ProfileKind, name: &str) -> Result<(), NodeError> {
+        if let Ok(text) = std::fs::read_to_string(self.store.current_path(name)) {
+            self.tool.remove(name, &text)?;
+        }
+        self.store.remove_current(name)
+    }
+
+    fn prune(
+        &mut self,
+        _kind: ProfileKind,
+        name: &str,
+        keep: &BTreeSet<String>,
+    ) -> Result<(), NodeError> {
+        self.store.prune(name, keep).map(drop)
+    }
+
+    fn current(&self, _kind: ProfileKind, name: &str) -> Option<Installed> {
+        Some(Installed {
+            hash: self.store.current_hash(name)?,
+            path: self.store.current_path(name),
+            reference: Some(name.to_owned()),
+            written: false,
+            note: self.notes.lock().ok()?.get(name).cloned(),
+        })
+    }
+
+    fn installed_names(&self, _kind: ProfileKind) -> BTreeSet<String> {
+        self.store.names()
+    }
+}
+
+/// `SelinuxProfile` and `RawSelinuxProfile` manifests through a
+/// [`SelinuxInstaller`] (for a standalone node, `semodule` on a policy
+/// store under `STATE/selinux/root`).
+#[derive(Debug)]
+pub struct SelinuxProfiles<T> {
+    store: VersionedStore,
+    tool: T,
+}
+
+impl<T: SelinuxInstaller> SelinuxProfiles<T> {
+    /// Record installed modules under `state/selinux/profiles`.
+    pub fn new(state: &Path, tool: T) -> Result<Self, NodeError> {
+        Ok(SelinuxProfiles {
+            store: VersionedStore::open(state.join("selinux/profiles"), "cil")?,
+            tool,
+        })
+    }
+}
+
+/// The policy root a standalone agent uses: `STATE/selinux/root`, seeded
+/// once from the system's store (`/var/lib/selinux/default`, from
+/// `selinux-policy-default`) when it has none. Returns why not when it
+/// cannot.
+pub fn offline_policy_root(state: &Path) -> Result<PathBuf, String> {
+    let root = state.join("selinux/root");
+    let store = root.join("var/lib/selinux/default");
+    if store.join("active").exists() {
+        return Ok(root);
+    }
+    let system = Path::new("/var/lib/selinux/default");
+    if !system.join("active").exists() {
+        return Err(
+            "no SELinux policy store: install selinux-policy-default or seed STATE/selinux/root"
+                .into(),
+        );
+    }
+    std::fs::create_dir_all(root.join("var/lib/selinux")).map_err(|e| e.to_string())?;
+    let ok = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(system)
+        .arg(root.join("var/lib/selinux"))
+        .status()
+        .map_err(|e| e.to_string())?
+        .success();
+    if ok {
+        Ok(root)
+    } else {
+        Err("copying the system policy store failed".into())
+    }
+}
+
+/// The module name of a compiled CIL text: its block name.
+fn module_name(cil: &str) -> Option<&str> {
+    cil.strip_prefix("(block ")?
+        .split(|c: char| c.is_whitespace() || c == ')')
+        .next()
+}
+
+impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
+    fn kinds(&self) -> &[ProfileKind] {
+        &[ProfileKind::SelinuxProfile, ProfileKind::RawSelinuxProfile]
+    }
+
+    fn compile(&self, doc: &ManifestDoc, _catalog: &Catalog<'_>) -> Result<Compiled, Rejected> {
+        use spo_parse::cil::cr::{lower, Manifest};
+        let mut diags = Vec::new();
+        let manifest = lower(&doc.node, &mut diags);
+        if let Some(errs) = errors_only(diags) {
+            return Err(Rejected::Invalid(errs));
+        }
+        let mut cil = match manifest {
+            Some(Manifest::Profile(p)) => spo_compile::cil::selinux_profile_to_cil(
+                &p,
+                &spo_model::selinux::DenyLists::default(),
+            )
+            .map_err(|e| invalid(doc, e.to_string()))?,
+            Some(Manifest::Raw(r)) => spo_compile::cil::wrap_raw(&r).cil,
+            None => return Err(invalid(doc, "not a SELinux profile".into())),
+        };
+        if doc.mode == Mode::Complain && !cil.contains("(typepermissive process)") {
+            if let Some(end) = cil.trim_end().strip_suffix(')').map(str::len) {
+                cil.insert_str(end, "    (typepermissive process)\n");
+            }
+        }
+        Ok(Compiled {
+            bytes: cil.into_bytes(),
+            warnings: Vec::new(),
+        })
+    }
+
+    fn install(
+        &mut self,
+        _kind: ProfileKind,
+        name: &str,
+        compiled: &Compiled,
+    ) -> Result<Installed, NodeError> {
+        let cil = String::from_utf8_lossy(&compiled.bytes);
+        let module = module_name(&cil).unwrap_or(name).to_owned();
+        self.tool.install(&module, &cil)?;
+        let s = self.store.install(name, &compiled.bytes)?;
+        Ok(Installed {
+            hash: s.hash,
+            path: s.path,
+            reference: Some(format!("{module}.process")),
+            written: s.written,
+            note: None,
+        })
+    }
+
+    fn remove(&mut self, _kind: ProfileKind, name: &str) -> Result<(), NodeError> {
+        if let Ok(cil) = std::fs::read_to_string(self.store.current_path(name)) {
+            if let Some(module) = module_name(&cil) {
+                self.tool.remove(module)?;
+            }
+        }
+        self.store.remove_current(name)
+    }
+
+    fn prune(
+        &mut self,
+        _kind: ProfileKind,
+        name: &str,
+        keep: &BTreeSet<String>,
+    ) -> Result<(), NodeError> {
+        self.store.prune(name, keep).map(drop)
+    }
+
+    fn current(&self, _kind: ProfileKind, name: &str) -> Option<Installed> {
+        let cil = std::fs::read_to_string(self.store.current_path(name)).ok()?;
+        Some(Installed {
+            hash: self.store.current_hash(name)?,
+            path: self.store.current_path(name),
+            reference: module_name(&cil).map(|m| format!("{m}.process")),
+            written: false,
+            note: None,
+        })
+    }
+
+    fn installed_names(&self, _kind: ProfileKind) -> BTreeSet<String> {
+        self.store.names()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_names_come_from_the_block() {
+        assert_eq!(
+            module_name("(block web_ns\n    (blockinherit container)\n)\n"),
+            Some("web_ns")
+        );
+        assert_eq!(module_name("(type x)"), None);
+    }
+}
