@@ -40,7 +40,9 @@ fn cannot_run() -> bool {
 
 fn probe() -> Option<PathBuf> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs/probe.c");
-    let out = std::env::temp_dir().join(format!("spo-probe-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("spo-probe-{}-{n}", std::process::id()));
     match Command::new("cc")
         .args(["-O1", "-pthread", "-o"])
         .arg(&out)
@@ -166,6 +168,39 @@ fn a_trigger_drives_a_server_that_is_then_stopped() {
     plan.ready_port = Some(1);
     let e = record(&plan, &mut |_, _| {}).unwrap_err();
     assert!(e.to_string().contains("before it was ready"), "{e}");
+}
+
+#[test]
+fn concurrent_log_recordings_see_only_their_own_workload() {
+    if cannot_run() {
+        return;
+    }
+    let Some(program) = probe() else { return };
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let busy = Plan::new(vec![OsString::from(&program)], RecorderKind::Logs);
+    let quiet = Plan::new(vec!["sleep".into(), "0.5".into()], RecorderKind::Logs);
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| record(&busy, &mut |_, _| {}));
+        let b = s.spawn(|| record(&quiet, &mut |_, _| {}));
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let _ = std::fs::remove_file(&program);
+    let native = Arch::native().unwrap();
+    let (a, b) = (names(&a), names(&b));
+    for call in ["getcpu", "getpriority", "times"] {
+        assert!(
+            a.contains(&(native, call)),
+            "the probe's {call} is missing: {a:?}"
+        );
+        assert!(
+            !b.contains(&(native, call)),
+            "the probe's {call} leaked into the other recording: {b:?}"
+        );
+    }
+    assert!(
+        b.contains(&(native, "clock_nanosleep")) || b.contains(&(native, "nanosleep")),
+        "{b:?}"
+    );
 }
 
 fn libc_sigterm() -> i32 {

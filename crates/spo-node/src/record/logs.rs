@@ -271,6 +271,14 @@ fn run_marker(program: &Program, shared: &Shared) -> Result<(), NodeError> {
     Ok(())
 }
 
+impl Drop for Logged {
+    fn drop(&mut self) {
+        // A recording abandoned before `finish` must not leave the reader
+        // running.
+        self.shared.stop.store(true, Ordering::Relaxed);
+    }
+}
+
 impl Running for Logged {
     fn pid(&self) -> u32 {
         self.child.id()
