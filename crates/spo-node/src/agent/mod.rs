@@ -525,6 +525,8 @@ impl Agent {
                 continue;
             }
             let results = self.installers[ii].install_many(&items);
+            // A slow tool (semodule) must not hide what faster installers
+            // already did: publish per installer.
             let keys: Vec<Key> = items
                 .iter()
                 .map(|(k, n, _)| (*k, (*n).to_owned()))
@@ -559,6 +561,15 @@ impl Agent {
                 keep.extend(entry.installed.as_ref().map(|i| i.hash.clone()));
                 let _ = self.installers[ii].prune(key.0, &key.1, &keep);
             }
+            publish(&Published {
+                cfg: &self.cfg,
+                ready: self.ready,
+                entries: &self.entries,
+                in_use: &self.in_use,
+                file_errors: &self.file_errors,
+                processes: &self.processes,
+                shared: &self.shared,
+            });
         }
 
         // Profiles of files that no longer parse keep their version.
@@ -705,28 +716,52 @@ impl Agent {
     }
 
     fn publish(&mut self) {
-        let mut profiles: Vec<ProfileStatus> = self
-            .entries
-            .iter()
-            .map(|(k, e)| {
-                let mut s = e.status.clone();
-                s.in_use_by = self.in_use.get(k).map_or(0, |u| u.1);
-                s
-            })
-            .collect();
-        profiles.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-        let status = NodeStatus {
-            node: self.cfg.node.clone(),
+        publish(&Published {
+            cfg: &self.cfg,
             ready: self.ready,
-            manifests: self.cfg.manifests.clone(),
-            profiles,
-            file_errors: self.file_errors.clone(),
-            processes: self.processes.clone(),
-            enricher: EnricherStatus::default(),
-        };
-        if let Ok(mut g) = self.shared.status.write() {
-            *g = status;
-        }
+            entries: &self.entries,
+            in_use: &self.in_use,
+            file_errors: &self.file_errors,
+            processes: &self.processes,
+            shared: &self.shared,
+        });
+    }
+}
+
+/// What [`publish`] reads: the agent's fields other than its files, so a
+/// reconcile can publish while it borrows them.
+struct Published<'a> {
+    cfg: &'a AgentConfig,
+    ready: bool,
+    entries: &'a BTreeMap<Key, Entry>,
+    in_use: &'a BTreeMap<Key, (BTreeSet<String>, usize)>,
+    file_errors: &'a [ProblemReport],
+    processes: &'a [crate::status::ProcessCheck],
+    shared: &'a Shared,
+}
+
+fn publish(p: &Published<'_>) {
+    let mut profiles: Vec<ProfileStatus> = p
+        .entries
+        .iter()
+        .map(|(k, e)| {
+            let mut s = e.status.clone();
+            s.in_use_by = p.in_use.get(k).map_or(0, |u| u.1);
+            s
+        })
+        .collect();
+    profiles.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    let status = NodeStatus {
+        node: p.cfg.node.clone(),
+        ready: p.ready,
+        manifests: p.cfg.manifests.clone(),
+        profiles,
+        file_errors: p.file_errors.to_vec(),
+        processes: p.processes.to_vec(),
+        enricher: EnricherStatus::default(),
+    };
+    if let Ok(mut g) = p.shared.status.write() {
+        *g = status;
     }
 }
 
