@@ -90,6 +90,13 @@ fn bench(c: &mut Criterion) {
         t.elapsed(),
         dc.len()
     );
+    if std::env::var_os("SPO_BENCH_PROFILE").is_some() {
+        // A steady loop for a profiler.
+        for _ in 0..30 {
+            std::hint::black_box(ours(&[base_text.as_str()], &base));
+        }
+        return;
+    }
     if std::env::var_os("SPO_BENCH_PROBE").is_some() {
         for x in dc.iter().take(3) {
             eprintln!("{x:?}");
