@@ -53,6 +53,8 @@ struct SyscallInfo {
 struct Shared {
     seen: AtomicUsize,
     root: Mutex<Option<ExitStatus>>,
+    /// Tracees alive; empty once the tracer is done.
+    live: Mutex<HashSet<i32>>,
 }
 
 #[derive(Debug)]
@@ -156,6 +158,12 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
     }
     resume(root, 0);
     let mut known: HashSet<i32> = HashSet::from([root]);
+    let live = |f: &dyn Fn(&mut HashSet<i32>)| {
+        f(&mut shared.live.lock().unwrap_or_else(|e| e.into_inner()))
+    };
+    live(&|l| {
+        l.insert(root);
+    });
     let mut info = SyscallInfo::default();
     loop {
         // SAFETY: waitpid with a valid pointer to an int.
@@ -175,6 +183,9 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
             }
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
+            live(&|l| {
+                l.remove(&pid);
+            });
             if pid == root {
                 *shared.root.lock().unwrap_or_else(|e| e.into_inner()) =
                     Some(ExitStatus::from_raw(status));
@@ -185,7 +196,13 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
             continue;
         }
         let sig = libc::WSTOPSIG(status);
-        if known.insert(pid) && sig == libc::SIGSTOP {
+        let first = known.insert(pid);
+        if first {
+            live(&|l| {
+                l.insert(pid);
+            });
+        }
+        if first && sig == libc::SIGSTOP {
             // A new thread or child starts with a SIGSTOP of its own.
             resume(pid, 0);
             continue;
@@ -216,10 +233,16 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
             resume(pid, sig);
         }
     }
+    live(&|l| l.clear());
     Ok(set)
 }
 
 impl Running for Traced {
+    fn live_pids(&self) -> Option<Vec<u32>> {
+        let live = self.shared.live.lock().unwrap_or_else(|e| e.into_inner());
+        Some(live.iter().map(|p| *p as u32).collect())
+    }
+
     fn pid(&self) -> u32 {
         self.pid
     }

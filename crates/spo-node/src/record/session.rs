@@ -145,6 +145,57 @@ pub(super) trait Running: Send {
     fn seen(&mut self) -> usize;
     /// Everything seen; called once every process of the workload is gone.
     fn finish(self: Box<Self>) -> Result<(SyscallSet, Vec<String>), NodeError>;
+    /// Processes of the workload still alive, for a recorder that tracks
+    /// them itself; `None` when it does not.
+    fn live_pids(&self) -> Option<Vec<u32>> {
+        None
+    }
+}
+
+/// Where the workload's processes are: its cgroup, or (ptrace where no
+/// cgroup can be made) the tracer's own list.
+#[derive(Debug)]
+enum Group {
+    Cgroup(Cgroup),
+    Traced,
+}
+
+impl Group {
+    fn pids(&self, run: &dyn Running) -> Vec<u32> {
+        match self {
+            Group::Cgroup(c) => c.pids(),
+            Group::Traced => run.live_pids().unwrap_or_default(),
+        }
+    }
+
+    fn populated(&self, run: &dyn Running) -> bool {
+        match self {
+            Group::Cgroup(c) => c.populated(),
+            Group::Traced => !run.live_pids().unwrap_or_default().is_empty(),
+        }
+    }
+
+    fn kill_all(&self, run: &dyn Running) {
+        match self {
+            Group::Cgroup(c) => c.kill_all(),
+            Group::Traced => {
+                for pid in self.pids(run) {
+                    cgroup::signal(pid, libc::SIGKILL);
+                }
+            }
+        }
+    }
+
+    fn wait_empty(&self, run: &dyn Running, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while self.populated(run) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
 }
 
 /// How often the progress callback runs.
@@ -161,32 +212,50 @@ pub fn record(
             what: "no command to record".into(),
         });
     };
-    let cg = Cgroup::create()?;
+    let mut notes = Vec::new();
+    let cg = match Cgroup::create() {
+        Ok(cg) => Group::Cgroup(cg),
+        // ptrace sees every process of the workload by itself, so it can do
+        // without a cgroup (an unprivileged user may not create one).
+        Err(e) if plan.recorder == RecorderKind::Ptrace => {
+            notes.push(format!(
+                "no cgroup for the workload ({e}); tracking its processes by ptrace alone"
+            ));
+            Group::Traced
+        }
+        Err(e) => return Err(e),
+    };
     let mut cmd = Command::new(program);
     cmd.args(args);
-    let procs = cg.procs_writer()?;
-    // SAFETY: the hook makes one write(2) on a descriptor opened before the
-    // fork and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || cgroup::join(&procs));
+    if let Group::Cgroup(c) = &cg {
+        let procs = c.procs_writer()?;
+        // SAFETY: the hook makes one write(2) on a descriptor opened before
+        // the fork and allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || cgroup::join(&procs));
+        }
     }
     let start = Instant::now();
-    let mut run = match plan.recorder {
-        RecorderKind::Ebpf => ebpf::start(cmd, &cg)?,
-        RecorderKind::Ptrace => ptrace::start(cmd)?,
-        RecorderKind::Logs => logs::start(cmd, !plan.workload_filter)?,
+    let mut run = match (plan.recorder, &cg) {
+        (RecorderKind::Ebpf, Group::Cgroup(c)) => ebpf::start(cmd, c)?,
+        (RecorderKind::Ptrace, _) => ptrace::start(cmd)?,
+        (RecorderKind::Logs, _) => logs::start(cmd, !plan.workload_filter)?,
+        (RecorderKind::Ebpf, Group::Traced) => {
+            return Err(NodeError::Workload {
+                what: "the eBPF recorder needs a cgroup".into(),
+            })
+        }
     };
-    let mut notes = Vec::new();
     let mut tick = |run: &mut Box<dyn Running>| progress(start.elapsed(), run.seen());
 
     let outcome = drive(plan, &mut run, &cg, &mut notes, &mut tick);
     if outcome.is_err() {
-        cg.kill_all();
+        cg.kill_all(&*run);
     }
     // Every process must be gone before the recorder's set is final.
-    if !cg.wait_empty(plan.grace) {
-        cg.kill_all();
-        cg.wait_empty(Duration::from_secs(5));
+    if !cg.wait_empty(&*run, plan.grace) {
+        cg.kill_all(&*run);
+        cg.wait_empty(&*run, Duration::from_secs(5));
     }
     let workload = wait_reaped(&mut run)?;
     let trigger = outcome?;
@@ -206,7 +275,7 @@ pub fn record(
 fn drive(
     plan: &Plan,
     run: &mut Box<dyn Running>,
-    cg: &Cgroup,
+    cg: &Group,
     notes: &mut Vec<String>,
     tick: &mut dyn FnMut(&mut Box<dyn Running>),
 ) -> Result<Option<ExitStatus>, NodeError> {
@@ -216,7 +285,7 @@ fn drive(
             tick(run);
             thread::sleep(TICK);
         }
-        if cg.populated() {
+        if cg.populated(&**run) {
             notes.push("processes the workload left behind were stopped".into());
             stop(plan, run, cg, notes)?;
         }
@@ -314,25 +383,25 @@ fn wait_ready(
 fn stop(
     plan: &Plan,
     run: &mut Box<dyn Running>,
-    cg: &Cgroup,
+    cg: &Group,
     notes: &mut Vec<String>,
 ) -> Result<(), NodeError> {
     if run.try_wait()?.is_none() {
         cgroup::signal(run.pid(), libc::SIGTERM);
     } else {
-        for pid in cg.pids() {
+        for pid in cg.pids(&**run) {
             cgroup::signal(pid, libc::SIGTERM);
         }
     }
     let deadline = Instant::now() + plan.grace;
-    while cg.populated() {
+    while cg.populated(&**run) {
         run.try_wait()?;
         if Instant::now() >= deadline {
             notes.push(format!(
                 "the workload did not stop within {:?} of SIGTERM and was killed",
                 plan.grace
             ));
-            cg.kill_all();
+            cg.kill_all(&**run);
             break;
         }
         thread::sleep(Duration::from_millis(10));
