@@ -167,6 +167,13 @@ fn collect_stmt(
     }
     let Some(kw) = e.keyword() else { return };
     let Some(sp) = spec(kw) else { return };
+    // Most statements (rules) declare nothing: skip them without looking
+    // at their arguments.
+    let declares = sp.args.iter().any(|a| matches!(a, Arg::Decl(_) | Arg::Body))
+        || matches!(kw, "blockinherit" | "classcommon" | "in");
+    if !declares {
+        return;
+    }
     let args = e.args();
     let origin = |span| {
         if base {
