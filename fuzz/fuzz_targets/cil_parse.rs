@@ -6,7 +6,9 @@ use libfuzzer_sys::fuzz_target;
 use spo_parse::cil::{self, Base};
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let base = Base::default_container_base();
     for d in cil::validate(text, &base) {
         assert!(d.span.start <= d.span.end && d.span.end <= text.len());

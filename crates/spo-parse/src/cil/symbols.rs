@@ -169,7 +169,10 @@ fn collect_stmt(
     let Some(sp) = spec(kw) else { return };
     // Most statements (rules) declare nothing: skip them without looking
     // at their arguments.
-    let declares = sp.args.iter().any(|a| matches!(a, Arg::Decl(_) | Arg::Body))
+    let declares = sp
+        .args
+        .iter()
+        .any(|a| matches!(a, Arg::Decl(_) | Arg::Body))
         || matches!(kw, "blockinherit" | "classcommon" | "in");
     if !declares {
         return;
