@@ -128,6 +128,7 @@ pub fn main(args: &Args) -> Result<u8> {
         bail!("--ready-port and --ready-delay only make sense with --trigger");
     }
 
+    survive_interrupt();
     let tty = std::io::stderr().is_terminal();
     let mut last = Duration::ZERO;
     let mut progress = |elapsed: Duration, seen: usize| {
@@ -246,6 +247,20 @@ fn from_audit(args: &Args, path: &Path) -> Result<u8> {
         path.display()
     );
     Ok(0)
+}
+
+/// Ctrl-C reaches the workload and the trigger too (one process group):
+/// they stop, and spoc must live on to write the profile and remove the
+/// workload's cgroup. A handler rather than `SIG_IGN`, because an ignored
+/// signal would stay ignored in the workload across exec, and a handler is
+/// reset there.
+fn survive_interrupt() {
+    extern "C" fn noted(_: libc::c_int) {}
+    // SAFETY: installs an async-signal-safe handler that does nothing.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGINT, noted as *const () as libc::sighandler_t);
+    }
 }
 
 /// The base profile `--base` names, if any.
