@@ -4,10 +4,10 @@
 //! 1. `ld [arch]` and one `jeq` per audit architecture token, native first;
 //!    any other token returns the bad-architecture action;
 //! 2. per token, `ld [nr]` and a search tree over syscall-number ranges that
-//!    share a verdict ([`tree`]), weighted by how many syscall numbers each
+//!    share a verdict (`tree.rs`), weighted by how many syscall numbers each
 //!    range covers so that frequent verdicts sit near the root;
 //! 3. at the leaves, a `ret`, or for syscalls with argument conditions a
-//!    chain of 64-bit comparisons ([`args`]).
+//!    chain of 64-bit comparisons (`args.rs`).
 //!
 //! Verdicts that need no argument are decided from `arch` and `nr` alone,
 //! which lets the kernel's action cache skip the filter for them. Rules are
