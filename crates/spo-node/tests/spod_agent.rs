@@ -173,6 +173,21 @@ fn install_update_break_and_delete() {
     assert!(!s.profiles.iter().any(|p| p.name == "two"), "{s:#?}");
     assert!(!f.operator.join("two.json").exists());
     assert!(!f.operator.join("two").exists());
+    // An unreadable directory is not an empty one: nothing is removed.
+    let aside = f.manifests.with_extension("aside");
+    fs::rename(&f.manifests, &aside).unwrap();
+    let s = f.settle();
+    assert_eq!(find(&s, "one").status, Phase::Installed);
+    assert!(
+        s.file_errors[0]
+            .message
+            .contains("cannot read the manifests directory"),
+        "{:?}",
+        s.file_errors
+    );
+    assert!(f.operator.join("one.json").exists());
+    fs::rename(&aside, &f.manifests).unwrap();
+    assert!(f.settle().file_errors.is_empty());
     fs::remove_file(f.manifests.join("a.yaml")).unwrap();
     let s = f.settle();
     assert!(s.profiles.is_empty(), "{s:#?}");

@@ -88,6 +88,8 @@ pub struct Changes {
     pub changed: Vec<ParsedFile>,
     /// Files gone.
     pub removed: Vec<PathBuf>,
+    /// Why the directory could not be read, when it could not.
+    pub unreadable: Option<String>,
 }
 
 impl Changes {
@@ -121,8 +123,16 @@ impl Scanner {
         self.files.values().all(|t| t.parsed == Some(t.seen))
     }
 
-    /// Look for changes.
+    /// Look for changes. When the directory itself cannot be read (not
+    /// mounted yet, permissions), nothing is reported: an unreadable
+    /// directory must not look like one whose manifests were all deleted.
     pub fn scan(&mut self) -> Changes {
+        if let Err(e) = fs::read_dir(&self.dir) {
+            return Changes {
+                unreadable: Some(e.to_string()),
+                ..Changes::default()
+            };
+        }
         let mut found = BTreeMap::new();
         collect(&self.dir, 0, &mut found);
         let mut changes = Changes::default();

@@ -159,6 +159,7 @@ pub struct Agent {
     file_errors: Vec<ProblemReport>,
     ready: bool,
     missing: BTreeMap<ProfileKind, String>,
+    dir_unreadable: bool,
     last_verify: Option<Instant>,
     processes: Vec<crate::status::ProcessCheck>,
 }
@@ -189,6 +190,7 @@ impl Agent {
             file_errors: Vec::new(),
             ready: false,
             missing: BTreeMap::new(),
+            dir_unreadable: false,
             last_verify: None,
             processes: Vec::new(),
         };
@@ -245,12 +247,29 @@ impl Agent {
     /// One scan and reconcile. Returns whether anything changed.
     pub fn tick(&mut self) -> bool {
         let changes = self.scanner.scan();
+        if let Some(why) = &changes.unreadable {
+            self.dir_unreadable = true;
+            let message = format!(
+                "cannot read the manifests directory {}: {why}",
+                self.cfg.manifests.display()
+            );
+            if self.file_errors.first().map(|e| &e.message) != Some(&message) {
+                self.file_errors = vec![ProblemReport {
+                    location: None,
+                    message,
+                    help: None,
+                }];
+                self.publish();
+            }
+            return false;
+        }
         let retry = self
             .entries
             .values()
             .any(|e| e.retry || e.status.status == Phase::Terminating);
         let became_ready = !self.ready && self.scanner.settled();
-        if changes.is_empty() && !retry && !became_ready {
+        let recovered = std::mem::take(&mut self.dir_unreadable);
+        if changes.is_empty() && !retry && !became_ready && !recovered {
             return false;
         }
         let mut changed_files: BTreeSet<PathBuf> = BTreeSet::new();
