@@ -53,8 +53,9 @@ fn main() -> ExitCode {
         Command::Install(a) => commands::install::main(&a),
         Command::Status(a) => commands::status::main(&a),
         Command::Violations(a) => commands::violations::main(&a),
-        Command::Run(a) => commands::run::run(&a.profile, a.complain, &a.command)
-            .map(|code| u8::try_from(code).unwrap_or(1)),
+        Command::Run(a) => {
+            commands::run::run(&a.profile, a.complain, &a.command).map(|code| u8::try_from(code).unwrap_or(1))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

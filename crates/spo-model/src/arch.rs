@@ -80,11 +80,8 @@ arches! {
 impl Arch {
     /// The architecture this program was built for, if spo-rs knows it.
     pub fn native() -> Option<Arch> {
-        let name = if cfg!(all(target_arch = "x86_64", target_pointer_width = "32")) {
-            "x32"
-        } else {
-            std::env::consts::ARCH
-        };
+        let name =
+            if cfg!(all(target_arch = "x86_64", target_pointer_width = "32")) { "x32" } else { std::env::consts::ARCH };
         name.parse().ok()
     }
 
@@ -95,9 +92,7 @@ impl Arch {
 
     /// Every name `from_str` accepts, for "did you mean" suggestions.
     pub fn all_names() -> impl Iterator<Item = &'static str> {
-        Arch::ALL
-            .iter()
-            .flat_map(|a| std::iter::once(a.scmp_name()).chain(a.aliases().iter().copied()))
+        Arch::ALL.iter().flat_map(|a| std::iter::once(a.scmp_name()).chain(a.aliases().iter().copied()))
     }
 
     /// Resolve a syscall name on this architecture.

@@ -26,7 +26,9 @@ pub enum ModelError {
     #[error("nothing to merge: no profile given")]
     MergeNothing,
     /// Profiles to merge disagree on the default action.
-    #[error("cannot merge profiles with different default actions: the first has {first}, profile {index} has {other}")]
+    #[error(
+        "cannot merge profiles with different default actions: the first has {first}, profile {index} has {other}"
+    )]
     MergeDefaultAction { index: usize, first: String, other: String },
     /// A `baseProfileName` chain loops.
     #[error("baseProfileName cycle: {chain}")]

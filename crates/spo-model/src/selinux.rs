@@ -148,8 +148,7 @@ impl Default for DenyLists {
 /// Whether `s` is a CIL identifier: a letter, then letters, digits, `_`, `-`.
 pub fn is_cil_identifier(s: &str) -> bool {
     let mut b = s.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    b.next().is_some_and(|c| c.is_ascii_alphabetic()) && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
 /// Whether `s` is a possibly block-qualified CIL name (`a.b.c`).
@@ -161,18 +160,12 @@ fn api_version_problems(api: &str, kind: &str, want_kind: &str, out: &mut Vec<Pr
     let ok = [format!("{API_GROUP}/v1"), format!("{API_GROUP}/v1alpha2")];
     if !ok.iter().any(|v| v == api) {
         out.push(
-            Problem::error(
-                FieldPath::root().key("apiVersion"),
-                format!("unsupported apiVersion `{api}`"),
-            )
-            .with_help(format!("use `{API_GROUP}/v1`")),
+            Problem::error(FieldPath::root().key("apiVersion"), format!("unsupported apiVersion `{api}`"))
+                .with_help(format!("use `{API_GROUP}/v1`")),
         );
     }
     if kind != want_kind {
-        out.push(Problem::error(
-            FieldPath::root().key("kind"),
-            format!("expected kind `{want_kind}`, found `{kind}`"),
-        ));
+        out.push(Problem::error(FieldPath::root().key("kind"), format!("expected kind `{want_kind}`, found `{kind}`")));
     }
 }
 
@@ -195,11 +188,8 @@ fn metadata_problems(meta: &ObjectMeta, out: &mut Vec<Problem>) {
                 out.push(Problem::error(path.key("name"), e));
             } else if !is_cil_identifier(name) {
                 out.push(
-                    Problem::error(
-                        path.key("name"),
-                        format!("name `{name}` cannot name a CIL block"),
-                    )
-                    .with_help("start the name with a letter and leave out `.`"),
+                    Problem::error(path.key("name"), format!("name `{name}` cannot name a CIL block"))
+                        .with_help("start the name with a letter and leave out `.`"),
                 );
             }
         }
@@ -246,19 +236,10 @@ impl SelinuxProfile {
             match r.kind.as_str() {
                 "System" => {
                     if !SYSTEM_TEMPLATES.contains(&r.name.as_str()) {
-                        let mut pr = Problem::error(
-                            p.key("name"),
-                            format!("`{}` is not a container template", r.name),
-                        );
-                        pr = match crate::suggest::did_you_mean(
-                            &r.name,
-                            SYSTEM_TEMPLATES.iter().copied(),
-                        ) {
+                        let mut pr = Problem::error(p.key("name"), format!("`{}` is not a container template", r.name));
+                        pr = match crate::suggest::did_you_mean(&r.name, SYSTEM_TEMPLATES.iter().copied()) {
                             Some(s) => pr.with_help(format!("did you mean `{s}`?")),
-                            None => pr.with_help(format!(
-                                "system templates: {}",
-                                SYSTEM_TEMPLATES.join(", ")
-                            )),
+                            None => pr.with_help(format!("system templates: {}", SYSTEM_TEMPLATES.join(", "))),
                         };
                         out.push(pr);
                     }
@@ -267,10 +248,7 @@ impl SelinuxProfile {
                     if let Err(e) = check_object_name(&r.name) {
                         out.push(Problem::error(p.key("name"), e));
                     } else if !is_cil_identifier(&r.name) {
-                        out.push(Problem::error(
-                            p.key("name"),
-                            format!("`{}` cannot name a CIL block", r.name),
-                        ));
+                        out.push(Problem::error(p.key("name"), format!("`{}` cannot name a CIL block", r.name)));
                     }
                 }
                 other => out.push(
@@ -284,19 +262,11 @@ impl SelinuxProfile {
             let tp = allow.key(ty);
             if ty != SELF_KEY && !is_cil_name(ty) {
                 out.push(
-                    Problem::error(
-                        tp.clone().at_key(),
-                        format!("`{ty}` is not a valid SELinux type name"),
-                    )
-                    .with_help(
-                        "use letters, digits, `_` and `-`, starting with a letter, or `@self`",
-                    ),
+                    Problem::error(tp.clone().at_key(), format!("`{ty}` is not a valid SELinux type name"))
+                        .with_help("use letters, digits, `_` and `-`, starting with a letter, or `@self`"),
                 );
             } else if deny.types.iter().any(|d| d == ty) {
-                out.push(Problem::error(
-                    tp.clone().at_key(),
-                    format!("access to type `{ty}` is denied by policy"),
-                ));
+                out.push(Problem::error(tp.clone().at_key(), format!("access to type `{ty}` is denied by policy")));
             }
             if classes.is_empty() {
                 out.push(Problem::warning(
@@ -307,34 +277,19 @@ impl SelinuxProfile {
             for (class, perms) in classes {
                 let cp = tp.key(class);
                 if !is_cil_identifier(class) {
-                    out.push(Problem::error(
-                        cp.clone().at_key(),
-                        format!("`{class}` is not a valid class name"),
-                    ));
+                    out.push(Problem::error(cp.clone().at_key(), format!("`{class}` is not a valid class name")));
                 } else if deny.classes.iter().any(|d| d == class) {
-                    out.push(Problem::error(
-                        cp.clone().at_key(),
-                        format!("class `{class}` is denied by policy"),
-                    ));
+                    out.push(Problem::error(cp.clone().at_key(), format!("class `{class}` is denied by policy")));
                 }
                 if perms.is_empty() {
-                    out.push(Problem::error(
-                        cp.clone(),
-                        format!("no permissions listed for class `{class}`"),
-                    ));
+                    out.push(Problem::error(cp.clone(), format!("no permissions listed for class `{class}`")));
                 }
                 for (k, perm) in perms.iter().enumerate() {
                     let pp = cp.index(k);
                     if !is_cil_identifier(perm) {
-                        out.push(Problem::error(
-                            pp,
-                            format!("`{perm}` is not a valid permission name"),
-                        ));
+                        out.push(Problem::error(pp, format!("`{perm}` is not a valid permission name")));
                     } else if deny.permissions.iter().any(|d| d == perm) {
-                        out.push(Problem::error(
-                            pp,
-                            format!("permission `{perm}` is denied by policy"),
-                        ));
+                        out.push(Problem::error(pp, format!("permission `{perm}` is denied by policy")));
                     }
                 }
             }
@@ -373,11 +328,7 @@ mod tests {
         SelinuxProfile {
             api_version: format!("{API_GROUP}/v1"),
             kind: "SelinuxProfile".into(),
-            metadata: ObjectMeta {
-                name: Some(name.into()),
-                namespace: Some("ns".into()),
-                ..ObjectMeta::default()
-            },
+            metadata: ObjectMeta { name: Some(name.into()), namespace: Some("ns".into()), ..ObjectMeta::default() },
             spec: SelinuxProfileSpec::default(),
         }
     }
@@ -385,48 +336,24 @@ mod tests {
     #[test]
     fn rejects_injection_and_denied_names_with_paths() {
         let mut p = profile("web");
+        p.spec.allow.insert("var_log_t) (allow".into(), BTreeMap::new());
+        p.spec.allow.insert("shadow_t".into(), BTreeMap::from([("file".into(), vec!["read".into()])]));
         p.spec
             .allow
-            .insert("var_log_t) (allow".into(), BTreeMap::new());
-        p.spec.allow.insert(
-            "shadow_t".into(),
-            BTreeMap::from([("file".into(), vec!["read".into()])]),
-        );
-        p.spec.allow.insert(
-            "@self".into(),
-            BTreeMap::from([(
-                "tcp_socket".into(),
-                vec!["listen".into(), "mac_admin".into()],
-            )]),
-        );
+            .insert("@self".into(), BTreeMap::from([("tcp_socket".into(), vec!["listen".into(), "mac_admin".into()])]));
         let problems = p.validate(&DenyLists::default());
-        let paths: Vec<String> = problems
-            .iter()
-            .filter(|p| p.severity == crate::Severity::Error)
-            .map(|p| p.path.to_string())
-            .collect();
-        assert!(
-            paths.contains(&"spec.allow.var_log_t) (allow".to_string()),
-            "{paths:?}"
-        );
-        assert!(
-            paths.contains(&"spec.allow.shadow_t".to_string()),
-            "{paths:?}"
-        );
-        assert!(
-            paths.contains(&"spec.allow.@self.tcp_socket[1]".to_string()),
-            "{paths:?}"
-        );
+        let paths: Vec<String> =
+            problems.iter().filter(|p| p.severity == crate::Severity::Error).map(|p| p.path.to_string()).collect();
+        assert!(paths.contains(&"spec.allow.var_log_t) (allow".to_string()), "{paths:?}");
+        assert!(paths.contains(&"spec.allow.shadow_t".to_string()), "{paths:?}");
+        assert!(paths.contains(&"spec.allow.@self.tcp_socket[1]".to_string()), "{paths:?}");
         assert_eq!(p.block_name(), "web_ns");
     }
 
     #[test]
     fn names_with_dots_cannot_name_blocks() {
         let p = profile("web.v2");
-        assert!(p
-            .validate(&DenyLists::default())
-            .iter()
-            .any(|p| p.path.to_string() == "metadata.name"));
+        assert!(p.validate(&DenyLists::default()).iter().any(|p| p.path.to_string() == "metadata.name"));
         assert!(profile("web").validate(&DenyLists::default()).is_empty());
     }
 }

@@ -6,10 +6,10 @@
 //! (with line, column, caret) is the caller's job; [`SourceMap`] gives
 //! line/column for a span.
 
+pub mod apparmor;
 pub mod audit;
 pub mod cil;
 mod diagnostic;
-pub mod apparmor;
 pub mod document;
 mod error;
 pub mod seccomp;

@@ -9,8 +9,8 @@
 
 use spo_model::objname::check_object_name;
 use spo_model::seccomp::{
-    validate_partial, ActionName, Unread, ArchMapEntry, ArgCondition, Conditions, FilterFlag, ObjectMeta, Operator, SeccompProfile,
-    SeccompSpec, SyscallRule, API_GROUP,
+    validate_partial, ActionName, ArchMapEntry, ArgCondition, Conditions, FilterFlag, ObjectMeta, Operator,
+    SeccompProfile, SeccompSpec, SyscallRule, Unread, API_GROUP,
 };
 use spo_model::{Arch, FieldPath};
 
@@ -32,7 +32,8 @@ const SPEC_FIELDS: &[&str] = &[
     "baseProfileName",
     "disabled",
 ];
-const RULE_FIELDS: &[&str] = &["names", "name", "action", "errnoRet", "errno", "args", "comment", "includes", "excludes"];
+const RULE_FIELDS: &[&str] =
+    &["names", "name", "action", "errnoRet", "errno", "args", "comment", "includes", "excludes"];
 const ARG_FIELDS: &[&str] = &["index", "value", "valueTwo", "op"];
 const COND_FIELDS: &[&str] = &["caps", "arches", "minKernel"];
 const ARCHMAP_FIELDS: &[&str] = &["architecture", "subArchitectures"];
@@ -125,7 +126,10 @@ pub fn parse_spec(text: &str) -> Result<SeccompDocument, ParseError> {
     match file.documents.len() {
         1 => Ok(file.documents.remove(0)),
         n => Err(ParseError::Invalid {
-            diagnostics: vec![Diagnostic::error(crate::Span::point(0), format!("expected one seccomp profile, found {n}"))],
+            diagnostics: vec![Diagnostic::error(
+                crate::Span::point(0),
+                format!("expected one seccomp profile, found {n}"),
+            )],
         }),
     }
 }
@@ -135,9 +139,8 @@ pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) 
     let mut lw = Lowerer::new();
     let read = match kind_of(doc) {
         DocKind::SeccompJson => match doc.get("linux").and_then(|l| l.get("seccomp")) {
-            Some(seccomp) => lower_spec(&mut lw, seccomp, "linux.seccomp").map(|r| {
-                (r, Format::OciConfig, None, FieldPath::root().key("linux").key("seccomp"))
-            }),
+            Some(seccomp) => lower_spec(&mut lw, seccomp, "linux.seccomp")
+                .map(|r| (r, Format::OciConfig, None, FieldPath::root().key("linux").key("seccomp"))),
             None => lower_spec(&mut lw, doc, "profile").map(|r| (r, Format::Json, None, FieldPath::root())),
         },
         DocKind::Resource(kind) if kind == "SeccompProfile" => lower_resource(&mut lw, doc),
@@ -328,8 +331,8 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SpecRead> {
         for item in lw.array(n, "syscalls").unwrap_or(&[]) {
             // Unreadable entries keep their place, so that field paths of
             // the entries after them stay right.
-            let (rule, complete) = lower_rule(lw, item, &actions)
-                .unwrap_or_else(|| (SyscallRule::new(&[], ActionName::Allow), false));
+            let (rule, complete) =
+                lower_rule(lw, item, &actions).unwrap_or_else(|| (SyscallRule::new(&[], ActionName::Allow), false));
             if !complete {
                 unread.rule_actions.push(spec.syscalls.len());
                 ok = false;

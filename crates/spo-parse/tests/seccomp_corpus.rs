@@ -25,7 +25,11 @@ fn check_all(files: &[PathBuf]) -> usize {
         let text = std::fs::read_to_string(f).unwrap();
         let parsed = parse_file(&text);
         if parsed.has_errors() || parsed.documents.is_empty() {
-            failures.push(format!("{}: {:?}", f.display(), parsed.diagnostics.iter().filter(|d| d.is_error()).map(|d| &d.message).collect::<Vec<_>>()));
+            failures.push(format!(
+                "{}: {:?}",
+                f.display(),
+                parsed.diagnostics.iter().filter(|d| d.is_error()).map(|d| &d.message).collect::<Vec<_>>()
+            ));
         }
     }
     assert!(failures.is_empty(), "profiles that failed to load:\n{}", failures.join("\n"));

@@ -11,7 +11,12 @@ const BASE_YAML: &str = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkin
 fn check(text: &str) {
     let f = parse_file(text);
     for d in &f.diagnostics {
-        assert!(d.span.start <= d.span.end && d.span.end <= text.len(), "span {:?} outside input of {} bytes", d.span, text.len());
+        assert!(
+            d.span.start <= d.span.end && d.span.end <= text.len(),
+            "span {:?} outside input of {} bytes",
+            d.span,
+            text.len()
+        );
         assert!(!d.message.is_empty());
     }
 }
@@ -63,7 +68,9 @@ fn yaml_alias_bombs_are_bounded() {
     let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 0..12 {
         let prev = if i == 0 { "a".to_owned() } else { format!("b{}", i - 1) };
-        text.push_str(&format!("b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        text.push_str(&format!(
+            "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+        ));
     }
     let f = parse_file(&text);
     assert!(f.diagnostics.iter().any(|d| d.message.contains("expands to more than")), "{:?}", f.diagnostics);

@@ -105,7 +105,8 @@ fn compile_seccomp(args: &Args) -> Result<Option<Vec<u8>>> {
     if args.complain {
         filter = filter.to_complain();
     }
-    let prog = spo_compile::seccomp::compile(&filter).with_context(|| format!("cannot compile {}", args.file.display()))?;
+    let prog =
+        spo_compile::seccomp::compile(&filter).with_context(|| format!("cannot compile {}", args.file.display()))?;
     Ok(Some(match args.emit {
         Emit::Bpf => spo_compile::bpf::to_bytes(&prog),
         Emit::Disasm => spo_compile::bpf::disassemble(&prog).into_bytes(),

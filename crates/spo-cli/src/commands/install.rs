@@ -56,7 +56,8 @@ pub fn main(args: &Args) -> Result<u8> {
             }
         };
     }
-    let root = args.root.as_deref().context("installing a SELinux module needs --root DIR (an offline policy store)")?;
+    let root =
+        args.root.as_deref().context("installing a SELinux module needs --root DIR (an offline policy store)")?;
     match kinds::selinux::install(&args.file, &text, root)? {
         Ok(modules) => {
             for m in &modules {

@@ -33,47 +33,25 @@ use crate::render::{render, OutputFormat};
 /// could not be started, with the exit status a shell would give (126 or
 /// 127); refusals before the start are errors.
 pub fn run(profile: &Path, complain: bool, cmd: &[OsString]) -> Result<i32> {
-    let Some((program, args)) = cmd.split_first() else {
-        bail!("no command to run")
-    };
+    let Some((program, args)) = cmd.split_first() else { bail!("no command to run") };
     let (text, file) = read(profile)?;
     if file.has_errors() {
-        eprint!(
-            "{}",
-            render(
-                OutputFormat::Human,
-                profile,
-                &text,
-                &file.diagnostics,
-                super::color()
-            )
-        );
-        bail!(
-            "{} is not a valid seccomp profile; nothing was run",
-            profile.display()
-        );
+        eprint!("{}", render(OutputFormat::Human, profile, &text, &file.diagnostics, super::color()));
+        bail!("{} is not a valid seccomp profile; nothing was run", profile.display());
     }
     let doc = match file.documents.as_slice() {
         [doc] => doc,
-        docs => bail!(
-            "{} holds {} seccomp profiles; spoc run needs exactly one",
-            profile.display(),
-            docs.len()
-        ),
+        docs => bail!("{} holds {} seccomp profiles; spoc run needs exactly one", profile.display(), docs.len()),
     };
     if doc.spec.disabled == Some(true) {
-        bail!(
-            "{} is marked `disabled: true`; nothing was run",
-            profile.display()
-        );
+        bail!("{} is marked `disabled: true`; nothing was run", profile.display());
     }
     let mut filter = TargetArgs::default().filter(doc)?;
     if complain {
         filter = filter.to_complain();
         warn_if_log_is_not_logged();
     }
-    let native =
-        Arch::native().context("spo-rs has no syscall table for this machine's architecture")?;
+    let native = Arch::native().context("spo-rs has no syscall table for this machine's architecture")?;
     if !filter.arches.contains(&native) {
         let listed: Vec<String> = filter.arches.iter().map(Arch::to_string).collect();
         bail!(
@@ -90,12 +68,10 @@ pub fn run(profile: &Path, complain: bool, cmd: &[OsString]) -> Result<i32> {
              SCMP_ACT_NOTIFY calls will fail with ENOSYS",
             profile.display()
         );
-        filter
-            .flags
-            .retain(|f| *f != FilterFlag::NewListener && *f != FilterFlag::WaitKillableRecv);
+        filter.flags.retain(|f| *f != FilterFlag::NewListener && *f != FilterFlag::WaitKillableRecv);
     }
-    let insns = spo_compile::seccomp::compile(&filter)
-        .with_context(|| format!("cannot compile {}", profile.display()))?;
+    let insns =
+        spo_compile::seccomp::compile(&filter).with_context(|| format!("cannot compile {}", profile.display()))?;
     let prog = Program::from_bytes(&spo_compile::bpf::to_bytes(&insns))?;
     let flags = flag_bits(&filter.flags);
 
@@ -104,11 +80,7 @@ pub fn run(profile: &Path, complain: bool, cmd: &[OsString]) -> Result<i32> {
     let path = match find_program(program) {
         Ok(path) => path,
         Err(code) => {
-            let why = if code == 127 {
-                "not found"
-            } else {
-                "not an executable file"
-            };
+            let why = if code == 127 { "not found" } else { "not an executable file" };
             eprintln!("spoc: cannot execute {}: {why}", program.to_string_lossy());
             return Ok(code);
         }
@@ -122,51 +94,29 @@ pub fn run(profile: &Path, complain: bool, cmd: &[OsString]) -> Result<i32> {
     // hook only installs the filter and records that it did.
     unsafe {
         command.pre_exec(move || {
-            prog.install(flags)
-                .map_err(|e| io::Error::other(chain(&e)))?;
+            prog.install(flags).map_err(|e| io::Error::other(chain(&e)))?;
             mark.store(true, Ordering::SeqCst);
             Ok(())
         });
     }
     let err = command.exec();
     if !installed.load(Ordering::SeqCst) {
-        return Err(anyhow::Error::new(err).context(format!(
-            "cannot install the filter from {}",
-            profile.display()
-        )));
+        return Err(anyhow::Error::new(err).context(format!("cannot install the filter from {}", profile.display())));
     }
     eprintln!("spoc: cannot execute {}: {err}", program.to_string_lossy());
-    Ok(if err.kind() == io::ErrorKind::NotFound {
-        127
-    } else {
-        126
-    })
+    Ok(if err.kind() == io::ErrorKind::NotFound { 127 } else { 126 })
 }
 
 /// Refuse a profile under which `execve` itself would not go ahead: the
 /// command would fail to start with a confusing error, or be killed.
-fn check_exec_allowed(
-    filter: &spo_model::seccomp::Filter,
-    native: Arch,
-    profile: &Path,
-) -> Result<()> {
+fn check_exec_allowed(filter: &spo_model::seccomp::Filter, native: Arch, profile: &Path) -> Result<()> {
     let Some(nr) = native.syscall_number("execve") else {
         return Ok(());
     };
     // execve's arguments are pointers; judge with no arguments and with
     // typical pointer values, and refuse only when both are blocked.
-    let pointers = [
-        0x7ffd_0000_1000,
-        0x7ffd_0000_2000,
-        0x7ffd_0000_3000,
-        0,
-        0,
-        0,
-    ];
-    let verdicts = [
-        filter.evaluate(native, nr, &[0; 6]),
-        filter.evaluate(native, nr, &pointers),
-    ];
+    let pointers = [0x7ffd_0000_1000, 0x7ffd_0000_2000, 0x7ffd_0000_3000, 0, 0, 0];
+    let verdicts = [filter.evaluate(native, nr, &[0; 6]), filter.evaluate(native, nr, &pointers)];
     if let Some(blocked) = verdicts.iter().copied().find(|a| !a.permits()) {
         if !verdicts.iter().any(|a| a.permits()) {
             bail!(
@@ -184,11 +134,7 @@ fn describe(a: Action) -> String {
     match a {
         Action::Errno(e) => {
             let text = io::Error::from_raw_os_error(i32::from(e)).to_string();
-            let text = text
-                .split(" (os error")
-                .next()
-                .unwrap_or_default()
-                .to_owned();
+            let text = text.split(" (os error").next().unwrap_or_default().to_owned();
             format!("{a}, \"{text}\"")
         }
         other => other.to_string(),
@@ -198,10 +144,7 @@ fn describe(a: Action) -> String {
 /// The file `execvp` would run for `program`, or the shell's exit status
 /// for the failure: 127 when there is none, 126 when it is not executable.
 fn find_program(program: &OsStr) -> std::result::Result<PathBuf, i32> {
-    let executable = |p: &Path| {
-        p.metadata()
-            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
+    let executable = |p: &Path| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
     if program.as_bytes().contains(&b'/') {
         let p = PathBuf::from(program);
         return if executable(&p) {
@@ -256,25 +199,15 @@ mod tests {
     fn programs_are_found_like_execvp_finds_them() {
         let sh = find_program(OsStr::new("sh")).expect("sh is on PATH");
         assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
-        assert_eq!(
-            find_program(OsStr::new("/bin/sh")),
-            Ok(PathBuf::from("/bin/sh"))
-        );
+        assert_eq!(find_program(OsStr::new("/bin/sh")), Ok(PathBuf::from("/bin/sh")));
         assert_eq!(find_program(OsStr::new("/no/such/program")), Err(127));
-        assert_eq!(
-            find_program(OsStr::new("no-such-program-anywhere")),
-            Err(127)
-        );
+        assert_eq!(find_program(OsStr::new("no-such-program-anywhere")), Err(127));
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain");
         std::fs::write(&plain, "#!/bin/sh\n").unwrap();
         std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert_eq!(find_program(plain.as_os_str()), Err(126));
-        assert_eq!(
-            find_program(dir.path().as_os_str()),
-            Err(126),
-            "a directory is not a program"
-        );
+        assert_eq!(find_program(dir.path().as_os_str()), Err(126), "a directory is not a program");
     }
 
     #[test]
@@ -283,11 +216,7 @@ mod tests {
         let p = Path::new("p.json");
         let mut f = Filter::new(Action::Allow, vec![native]);
         assert!(check_exec_allowed(&f, native, p).is_ok());
-        f.rules.push(FilterRule {
-            syscall: "execve".into(),
-            action: Action::Errno(1),
-            args: vec![],
-        });
+        f.rules.push(FilterRule { syscall: "execve".into(), action: Action::Errno(1), args: vec![] });
         let err = check_exec_allowed(&f, native, p).unwrap_err().to_string();
         assert!(err.contains("execve gets SCMP_ACT_ERRNO(1)"), "{err}");
         assert!(check_exec_allowed(&f.to_complain(), native, p).is_ok());

@@ -175,14 +175,16 @@ mod tests {
 
     #[test]
     fn install_compiles_or_loads() {
-        let ok = std::process::Command::new("apparmor_parser").arg("--version").output().is_ok_and(|o| o.status.success())
-            && Path::new("/usr/share/apparmor-features/features").exists()
-            && Path::new("/etc/apparmor.d/tunables/global").exists();
+        let ok =
+            std::process::Command::new("apparmor_parser").arg("--version").output().is_ok_and(|o| o.status.success())
+                && Path::new("/usr/share/apparmor-features/features").exists()
+                && Path::new("/etc/apparmor.d/tunables/global").exists();
         if !ok {
             eprintln!("SKIPPED: apparmor_parser or Debian's profiles missing");
             return;
         }
-        let text = "include <tunables/global>\nprofile spoc-test {\n  include <abstractions/base>\n  /etc/hosts r,\n}\n";
+        let text =
+            "include <tunables/global>\nprofile spoc-test {\n  include <abstractions/base>\n  /etc/hosts r,\n}\n";
         let msg = install(Path::new("spoc-test.profile"), text, false, &[]).expect("install").expect("no errors");
         assert!(msg.contains("loaded") || msg.contains("cannot be loaded"), "{msg}");
     }

@@ -31,7 +31,13 @@ pub fn detect(path: &Path, text: &str) -> FileKind {
         .find(|l| !l.is_empty() && !l.starts_with(';') && !(l.starts_with('#') && !l.starts_with("#include")));
     match first {
         Some(l) if l.starts_with('(') => FileKind::Cil,
-        Some(l) if l.starts_with('{') || l.starts_with('[') || l.starts_with("apiVersion") || l.starts_with("kind") || l == "---" => {
+        Some(l)
+            if l.starts_with('{')
+                || l.starts_with('[')
+                || l.starts_with("apiVersion")
+                || l.starts_with("kind")
+                || l == "---" =>
+        {
             FileKind::Documents
         }
         Some(l)

@@ -41,8 +41,7 @@ pub fn load_base(bases: &[PathBuf]) -> anyhow::Result<Base> {
             vec![p.clone()]
         };
         for f in files {
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("cannot read {}", f.display()))?;
+            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
             let errs = base.add_cil(&text);
             if let Some(e) = errs.first() {
                 let (l, c) = SourceMap::new(&text).line_col(e.span.start);
@@ -64,25 +63,14 @@ pub fn validate(path: &Path, text: &str, bases: &[PathBuf]) -> anyhow::Result<Ve
 }
 
 /// The modules a manifest or CIL file installs: (module name, CIL).
-fn modules(
-    path: &Path,
-    text: &str,
-    base: &Base,
-) -> Result<Vec<(String, String, Origin)>, Vec<Diagnostic>> {
+fn modules(path: &Path, text: &str, base: &Base) -> Result<Vec<(String, String, Origin)>, Vec<Diagnostic>> {
     if is_cil(path, text) {
         let diags = cil::validate(text, base);
         if diags.iter().any(Diagnostic::is_error) {
             return Err(diags);
         }
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().replace(['.', ' '], "_"))
-            .unwrap_or_default();
-        let name = if spo_model::selinux::is_cil_identifier(&stem) {
-            stem
-        } else {
-            "module".into()
-        };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().replace(['.', ' '], "_")).unwrap_or_default();
+        let name = if spo_model::selinux::is_cil_identifier(&stem) { stem } else { "module".into() };
         return Ok(vec![(name, text.to_owned(), Origin::Cil)]);
     }
     let (manifests, diags) = validate_manifests(text, base, &DenyLists::default());
@@ -101,11 +89,7 @@ fn modules(
                 out.push((
                     r.block_name(),
                     w.cil,
-                    Origin::Raw {
-                        doc: i,
-                        line_offset: w.line_offset,
-                        column_offset: w.column_offset,
-                    },
+                    Origin::Raw { doc: i, line_offset: w.line_offset, column_offset: w.column_offset },
                 ));
             }
         }
@@ -117,33 +101,20 @@ fn modules(
 enum Origin {
     Cil,
     Profile(usize),
-    Raw {
-        doc: usize,
-        line_offset: usize,
-        column_offset: usize,
-    },
+    Raw { doc: usize, line_offset: usize, column_offset: usize },
 }
 
 /// The CIL a manifest compiles to (all documents, concatenated), or the
 /// diagnostics that prevent it.
 pub fn compile_cil(path: &Path, text: &str) -> anyhow::Result<Result<String, Vec<Diagnostic>>> {
     let base = Base::default_container_base();
-    Ok(modules(path, text, &base).map(|ms| {
-        ms.into_iter()
-            .map(|(_, c, _)| c)
-            .collect::<Vec<_>>()
-            .join("")
-    }))
+    Ok(modules(path, text, &base).map(|ms| ms.into_iter().map(|(_, c, _)| c).collect::<Vec<_>>().join("")))
 }
 
 /// Validate, compile and install into the policy store under `root` with
 /// `semodule -p ROOT -n`. Returns the installed module names, or the
 /// diagnostics (ours, or semodule's mapped back to the user's file).
-pub fn install(
-    path: &Path,
-    text: &str,
-    root: &Path,
-) -> anyhow::Result<Result<Vec<String>, Vec<Diagnostic>>> {
+pub fn install(path: &Path, text: &str, root: &Path) -> anyhow::Result<Result<Vec<String>, Vec<Diagnostic>>> {
     let base = Base::default_container_base();
     let mods = match modules(path, text, &base) {
         Ok(m) => m,
@@ -163,44 +134,24 @@ pub fn install(
     Ok(Ok(names))
 }
 
-fn map_semodule(
-    text: &str,
-    name: &str,
-    cil: &str,
-    origin: Origin,
-    output: &str,
-) -> Vec<Diagnostic> {
+fn map_semodule(text: &str, name: &str, cil: &str, origin: Origin, output: &str) -> Vec<Diagnostic> {
     let errors = semodule_errors(name, output);
-    let context: Vec<String> = errors
-        .iter()
-        .filter(|e| e.line.is_none())
-        .map(|e| e.message.clone())
-        .collect();
+    let context: Vec<String> = errors.iter().filter(|e| e.line.is_none()).map(|e| e.message.clone()).collect();
     let mut out = Vec::new();
     for e in errors.iter().filter(|e| e.line.is_some()) {
         let line = e.line.unwrap_or(1);
         let span = match origin {
             Origin::Cil => line_span(text, line, 0),
-            Origin::Raw {
-                doc,
-                line_offset,
-                column_offset,
-            } => {
+            Origin::Raw { doc, line_offset, column_offset } => {
                 let (docs, _) = parse_yaml(text);
-                let policy = docs
-                    .get(doc)
-                    .and_then(|d| d.get("spec"))
-                    .and_then(|s| s.get("policy"));
+                let policy = docs.get(doc).and_then(|d| d.get("spec")).and_then(|s| s.get("policy"));
                 match (policy, policy.and_then(|p| p.as_str())) {
                     (Some(node), Some(value)) => {
                         let pl = line.saturating_sub(line_offset).max(1);
                         let off = SourceMap::new(value).line_start(pl).unwrap_or(0);
                         let _ = column_offset;
                         let at = ScalarMap::new(text, node.span, value).map(value, off);
-                        Span::new(
-                            at,
-                            at + value[off..].find('\n').unwrap_or(value.len() - off),
-                        )
+                        Span::new(at, at + value[off..].find('\n').unwrap_or(value.len() - off))
                     }
                     _ => Span::point(0),
                 }

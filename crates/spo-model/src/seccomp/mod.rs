@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use merge::{diff, merge, resolve_base, ArchDiff, MAX_BASE_DEPTH};
 pub use names::{ret, Action, ActionName, FilterFlag, Operator, DEFAULT_ERRNO};
-pub use resolve::{
-    resolve, restrictiveness, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS,
-};
+pub use resolve::{resolve, restrictiveness, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS};
 pub use validate::{validate, validate_partial, Unread};
 
 use crate::Arch;

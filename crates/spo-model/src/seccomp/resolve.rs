@@ -203,8 +203,7 @@ impl Filter {
         }
         for rule in rules {
             // An argument index past 5 names no argument: the condition never holds.
-            let holds =
-                |c: &ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, arch.bits()));
+            let holds = |c: &ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, arch.bits()));
             if rule.args.iter().all(holds) {
                 verdict = Some(match verdict {
                     Some(v) => most_restrictive(v, rule.action),
@@ -299,10 +298,8 @@ pub fn arches_for(spec: &SeccompSpec, target: &Target) -> Vec<Arch> {
 
 /// Evaluate a profile against a target into a flat filter.
 pub fn resolve(spec: &SeccompSpec, target: &Target) -> Filter {
-    let mut filter = Filter::new(
-        Action::from_name(spec.default_action, spec.effective_default_errno()),
-        arches_for(spec, target),
-    );
+    let mut filter =
+        Filter::new(Action::from_name(spec.default_action, spec.effective_default_errno()), arches_for(spec, target));
     filter.flags = spec.flags.clone();
     filter.listener_path = spec.listener_path.clone();
     for rule in spec.syscalls.iter().filter(|r| rule_applies(r, target)) {
@@ -393,11 +390,8 @@ mod tests {
     fn unconditional_rules_subsume_conditional_ones_as_in_libseccomp() {
         let eq2 = vec![ArgCmp { index: 0, op: Operator::Equal, value: 2, value_two: 0 }];
         let mut f = Filter::new(Action::Errno(1), vec![Arch::X86_64]);
-        let rule = |name: &str, action, args: &Vec<ArgCmp>| FilterRule {
-            syscall: name.into(),
-            action,
-            args: args.clone(),
-        };
+        let rule =
+            |name: &str, action, args: &Vec<ArgCmp>| FilterRule { syscall: name.into(), action, args: args.clone() };
         f.rules.push(rule("write", Action::Errno(9), &eq2));
         f.rules.push(rule("write", Action::Allow, &vec![]));
         f.rules.push(rule("write", Action::Trap, &vec![]));

@@ -89,10 +89,7 @@ fn check_errno_name(name: Option<&str>, number: Option<u32>, path: FieldPath, ou
         Some(n) if number.is_some_and(|x| x != n) => out.push(
             Problem::warning(
                 path,
-                format!(
-                    "`{name}` is {n}, but the numeric errno says {}; the number wins",
-                    number.unwrap_or(0)
-                ),
+                format!("`{name}` is {n}, but the numeric errno says {}; the number wins", number.unwrap_or(0)),
             )
             .with_help("make the two agree"),
         ),
@@ -194,9 +191,7 @@ fn check_rule(
                         arg.value_two, arg.value
                     ),
                 )
-                .with_help(
-                    "for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected masked value",
-                ),
+                .with_help("for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected masked value"),
             );
         }
     }
@@ -225,11 +220,8 @@ fn check_rule(
         for (j, c) in cond.caps.iter().enumerate() {
             if !c.starts_with("CAP_") {
                 out.push(
-                    Problem::warning(
-                        cpath.key("caps").index(j),
-                        format!("capability `{c}` does not start with CAP_"),
-                    )
-                    .with_help(format!("did you mean `CAP_{}`?", c.to_ascii_uppercase())),
+                    Problem::warning(cpath.key("caps").index(j), format!("capability `{c}` does not start with CAP_"))
+                        .with_help(format!("did you mean `CAP_{}`?", c.to_ascii_uppercase())),
                 );
             }
         }
@@ -240,11 +232,8 @@ fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, o
     if let Some(e) = rule.errno_ret {
         if !matches!(rule.action, ActionName::Errno | ActionName::Trace) {
             out.push(
-                Problem::error(
-                    path.key("errnoRet"),
-                    format!("`errnoRet` has no effect with action {}", rule.action),
-                )
-                .with_help("remove `errnoRet`, or set `action` to SCMP_ACT_ERRNO"),
+                Problem::error(path.key("errnoRet"), format!("`errnoRet` has no effect with action {}", rule.action))
+                    .with_help("remove `errnoRet`, or set `action` to SCMP_ACT_ERRNO"),
             );
         } else if e > MAX_ERRNO {
             out.push(errno_range(path.key("errnoRet"), e));
@@ -277,7 +266,10 @@ fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], 
                     out.push(
                         Problem::error(
                             here,
-                            format!("`{name}` already has action {faction} under the same conditions; this rule says {}", rule.action),
+                            format!(
+                                "`{name}` already has action {faction} under the same conditions; this rule says {}",
+                                rule.action
+                            ),
                         )
                         .with_related(there, "first rule for it here")
                         .with_help("keep one of the two rules"),
@@ -299,9 +291,7 @@ fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut 
                         base.key("syscalls").index(i).key("names").index(j),
                         format!("the profile blocks `{name}`, so processes cannot exit"),
                     )
-                    .with_help(
-                        "a blocked exit leaves the container spinning (Kubernetes issue 85191); allow it",
-                    ),
+                    .with_help("a blocked exit leaves the container spinning (Kubernetes issue 85191); allow it"),
                 );
             }
         }
@@ -315,19 +305,13 @@ fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut 
             break;
         }
         let allowed = spec.syscalls.iter().any(|r| {
-            permits(r.action)
-                && r.args.is_empty()
-                && r.includes.is_empty()
-                && r.all_names().any(|n| n == *name)
+            permits(r.action) && r.args.is_empty() && r.includes.is_empty() && r.all_names().any(|n| n == *name)
         });
         if !allowed {
             out.push(
                 Problem::warning(
                     base.key("defaultAction"),
-                    format!(
-                        "`{name}` is not allowed, and the default action {} blocks it",
-                        spec.default_action
-                    ),
+                    format!("`{name}` is not allowed, and the default action {} blocks it", spec.default_action),
                 )
                 .with_help(format!(
                     "add `{name}` to an SCMP_ACT_ALLOW rule so processes can exit (Kubernetes issue 85191)"
@@ -355,15 +339,14 @@ mod tests {
         spec.syscalls.push(SyscallRule::new(&["exit", "exit_group", "mkdirr"], ActionName::Allow));
         let mut r = SyscallRule::new(&["read"], ActionName::Allow);
         r.errno_ret = Some(1);
-        r.args =
-            (0..7).map(|i| ArgCondition { index: i, value: 0, value_two: 0, op: Operator::Equal }).collect();
+        r.args = (0..7).map(|i| ArgCondition { index: i, value: 0, value_two: 0, op: Operator::Equal }).collect();
         spec.syscalls.push(r);
         spec.syscalls.push(SyscallRule::new(&["read"], ActionName::KillProcess));
         let m = messages(&spec);
         assert!(
-            m.iter().any(|x| x.starts_with(
-                "error spec.syscalls[0].names[2]: unknown syscall `mkdirr` / did you mean `mkdir`?"
-            )),
+            m.iter()
+                .any(|x| x
+                    .starts_with("error spec.syscalls[0].names[2]: unknown syscall `mkdirr` / did you mean `mkdir`?")),
             "{m:#?}"
         );
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].errnoRet")), "{m:#?}");

@@ -20,10 +20,7 @@ pub(crate) const fn table(by_name: &'static [(&'static str, u32)]) -> SyscallTab
 impl SyscallTable {
     /// The number of `name`, if this architecture has it.
     pub fn number(&self, name: &str) -> Option<u32> {
-        self.by_name
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
-            .map(|i| self.by_name[i].1)
+        self.by_name.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| self.by_name[i].1)
     }
 
     /// The name of syscall `nr`, if this architecture has it.
@@ -54,20 +51,13 @@ impl SyscallTable {
 
 /// Whether any supported architecture has a syscall called `name`.
 pub fn is_known_anywhere(name: &str) -> bool {
-    crate::Arch::ALL
-        .iter()
-        .filter_map(|a| a.table())
-        .any(|t| t.number(name).is_some())
+    crate::Arch::ALL.iter().filter_map(|a| a.table()).any(|t| t.number(name).is_some())
 }
 
 /// Every syscall name of every supported architecture, sorted and
 /// deduplicated (for suggestions).
 pub fn all_names() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = crate::Arch::ALL
-        .iter()
-        .filter_map(|a| a.table())
-        .flat_map(|t| t.names())
-        .collect();
+    let mut v: Vec<&'static str> = crate::Arch::ALL.iter().filter_map(|a| a.table()).flat_map(|t| t.names()).collect();
     v.sort_unstable();
     v.dedup();
     v

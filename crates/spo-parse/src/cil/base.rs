@@ -19,42 +19,15 @@ pub const CONTAINER_SHIM_CIL: &str = include_str!("../../../../data/selinux/cont
 
 /// The udica container templates, by file name.
 pub const TEMPLATES: &[(&str, &str)] = &[
-    (
-        "base_container.cil",
-        include_str!("../../../../data/selinux/templates/base_container.cil"),
-    ),
-    (
-        "config_container.cil",
-        include_str!("../../../../data/selinux/templates/config_container.cil"),
-    ),
-    (
-        "home_container.cil",
-        include_str!("../../../../data/selinux/templates/home_container.cil"),
-    ),
-    (
-        "log_container.cil",
-        include_str!("../../../../data/selinux/templates/log_container.cil"),
-    ),
-    (
-        "net_container.cil",
-        include_str!("../../../../data/selinux/templates/net_container.cil"),
-    ),
-    (
-        "tmp_container.cil",
-        include_str!("../../../../data/selinux/templates/tmp_container.cil"),
-    ),
-    (
-        "tty_container.cil",
-        include_str!("../../../../data/selinux/templates/tty_container.cil"),
-    ),
-    (
-        "virt_container.cil",
-        include_str!("../../../../data/selinux/templates/virt_container.cil"),
-    ),
-    (
-        "x_container.cil",
-        include_str!("../../../../data/selinux/templates/x_container.cil"),
-    ),
+    ("base_container.cil", include_str!("../../../../data/selinux/templates/base_container.cil")),
+    ("config_container.cil", include_str!("../../../../data/selinux/templates/config_container.cil")),
+    ("home_container.cil", include_str!("../../../../data/selinux/templates/home_container.cil")),
+    ("log_container.cil", include_str!("../../../../data/selinux/templates/log_container.cil")),
+    ("net_container.cil", include_str!("../../../../data/selinux/templates/net_container.cil")),
+    ("tmp_container.cil", include_str!("../../../../data/selinux/templates/tmp_container.cil")),
+    ("tty_container.cil", include_str!("../../../../data/selinux/templates/tty_container.cil")),
+    ("virt_container.cil", include_str!("../../../../data/selinux/templates/virt_container.cil")),
+    ("x_container.cil", include_str!("../../../../data/selinux/templates/x_container.cil")),
 ];
 
 /// Names a checked file may use without declaring them.
@@ -115,22 +88,13 @@ impl Base {
     pub fn class_has_perm(&self, class: &str, perm: &str) -> bool {
         let s = &self.symbols;
         s.perms.get(class).is_some_and(|p| p.contains(perm))
-            || s.class_common
-                .get(class)
-                .and_then(|k| s.perms.get(k))
-                .is_some_and(|p| p.contains(perm))
+            || s.class_common.get(class).and_then(|k| s.perms.get(k)).is_some_and(|p| p.contains(perm))
     }
 
     /// The permissions of a class, sorted.
     pub fn class_perms(&self, class: &str) -> Vec<&str> {
         let s = &self.symbols;
-        let mut v: Vec<&str> = s
-            .perms
-            .get(class)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
+        let mut v: Vec<&str> = s.perms.get(class).into_iter().flatten().map(String::as_str).collect();
         if let Some(k) = s.class_common.get(class) {
             v.extend(s.perms.get(k).into_iter().flatten().map(String::as_str));
         }
@@ -143,9 +107,7 @@ impl Base {
     pub fn suggest(&self, ns: super::Ns, name: &str) -> Option<&str> {
         spo_model::suggest::did_you_mean(
             name,
-            self.symbols
-                .names(ns)
-                .filter(|c| c.len() + 3 >= name.len() && name.len() + 3 >= c.len()),
+            self.symbols.names(ns).filter(|c| c.len() + 3 >= name.len() && name.len() + 3 >= c.len()),
         )
     }
 

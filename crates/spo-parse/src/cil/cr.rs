@@ -7,8 +7,7 @@ use std::collections::BTreeMap;
 
 use spo_model::seccomp::ObjectMeta;
 use spo_model::selinux::{
-    DenyLists, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxProfile,
-    SelinuxProfileSpec, SELF_KEY,
+    DenyLists, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxProfile, SelinuxProfileSpec, SELF_KEY,
 };
 use spo_model::{FieldPath, Problem};
 
@@ -48,33 +47,20 @@ impl Lower<'_> {
             Kind::String(s) | Kind::Number(s) => Some(s.clone()),
             Kind::Bool(b) => Some(b.to_string()),
             _ => {
-                self.diags.push(Diagnostic::error(
-                    n.span,
-                    format!("{what} must be a string, found {}", n.type_name()),
-                ));
+                self.diags.push(Diagnostic::error(n.span, format!("{what} must be a string, found {}", n.type_name())));
                 None
             }
         }
     }
 
-    fn object<'n>(
-        &mut self,
-        n: &'n Node,
-        what: &str,
-        known: &[&str],
-    ) -> &'n [crate::value::Member] {
+    fn object<'n>(&mut self, n: &'n Node, what: &str, known: &[&str]) -> &'n [crate::value::Member] {
         match &n.kind {
             Kind::Object(ms) => {
                 if !known.is_empty() {
                     for m in ms {
                         if !known.contains(&m.key.as_str()) {
-                            let mut d = Diagnostic::error(
-                                m.key_span,
-                                format!("unknown field `{}` in {what}", m.key),
-                            );
-                            if let Some(s) =
-                                spo_model::suggest::did_you_mean(&m.key, known.iter().copied())
-                            {
+                            let mut d = Diagnostic::error(m.key_span, format!("unknown field `{}` in {what}", m.key));
+                            if let Some(s) = spo_model::suggest::did_you_mean(&m.key, known.iter().copied()) {
                                 d = d.with_help(format!("did you mean `{s}`?"));
                             }
                             self.diags.push(d);
@@ -85,10 +71,8 @@ impl Lower<'_> {
             }
             Kind::Null => &[],
             _ => {
-                self.diags.push(Diagnostic::error(
-                    n.span,
-                    format!("{what} must be a mapping, found {}", n.type_name()),
-                ));
+                self.diags
+                    .push(Diagnostic::error(n.span, format!("{what} must be a mapping, found {}", n.type_name())));
                 &[]
             }
         }
@@ -112,80 +96,53 @@ impl Lower<'_> {
 pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
     let mut l = Lower { diags };
     let kind = doc.get("kind").and_then(Node::as_str)?.to_owned();
-    let api_version = doc
-        .get("apiVersion")
-        .and_then(Node::as_str)
-        .unwrap_or("")
-        .to_owned();
-    l.object(
-        doc,
-        "the manifest",
-        &["apiVersion", "kind", "metadata", "spec", "status"],
-    );
+    let api_version = doc.get("apiVersion").and_then(Node::as_str).unwrap_or("").to_owned();
+    l.object(doc, "the manifest", &["apiVersion", "kind", "metadata", "spec", "status"]);
     let metadata = l.meta(doc.get("metadata"));
     let spec = doc.get("spec");
     match kind.as_str() {
         "SelinuxProfile" => {
             let mut s = SelinuxProfileSpec::default();
             if let Some(spec) = spec {
-                for m in l.object(
-                    spec,
-                    "spec",
-                    &["inherit", "mode", "permissive", "allow", "disabled"],
-                ) {
+                for m in l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled"]) {
                     match m.key.as_str() {
                         "inherit" => match &m.value.kind {
                             Kind::Array(items) => {
                                 for it in items {
                                     let ms = l.object(it, "an inherit entry", &["kind", "name"]);
-                                    let get =
-                                        |k: &str| ms.iter().find(|m| m.key == k).map(|m| &m.value);
+                                    let get = |k: &str| ms.iter().find(|m| m.key == k).map(|m| &m.value);
                                     let kind = get("kind")
                                         .and_then(|n| l.string(n, "inherit kind"))
                                         .unwrap_or_else(|| "System".into());
-                                    let name =
-                                        get("name").and_then(|n| l.string(n, "inherit name"));
+                                    let name = get("name").and_then(|n| l.string(n, "inherit name"));
                                     match name {
                                         Some(name) => s.inherit.push(PolicyRef { kind, name }),
-                                        None => l.diags.push(Diagnostic::error(
-                                            it.span,
-                                            "inherit entry without a name",
-                                        )),
+                                        None => {
+                                            l.diags.push(Diagnostic::error(it.span, "inherit entry without a name"))
+                                        }
                                     }
                                 }
                             }
-                            _ => l.diags.push(Diagnostic::error(
-                                m.value.span,
-                                "spec.inherit must be a list",
-                            )),
+                            _ => l.diags.push(Diagnostic::error(m.value.span, "spec.inherit must be a list")),
                         },
                         "mode" => s.mode = l.string(&m.value, "spec.mode"),
                         "permissive" => match m.value.kind {
                             Kind::Bool(b) => s.permissive = Some(b),
-                            _ => l.diags.push(Diagnostic::error(
-                                m.value.span,
-                                "spec.permissive must be true or false",
-                            )),
+                            _ => l.diags.push(Diagnostic::error(m.value.span, "spec.permissive must be true or false")),
                         },
-                        "disabled" => {
-                            s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true)
-                        }
+                        "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
                         "allow" => {
                             for t in l.object(&m.value, "spec.allow", &[]) {
                                 let mut classes = BTreeMap::new();
                                 for c in l.object(&t.value, "an allow entry", &[]) {
                                     let perms = match &c.value.kind {
-                                        Kind::Array(ps) => ps
-                                            .iter()
-                                            .filter_map(|p| l.string(p, "a permission"))
-                                            .collect(),
+                                        Kind::Array(ps) => {
+                                            ps.iter().filter_map(|p| l.string(p, "a permission")).collect()
+                                        }
                                         _ => {
                                             l.diags.push(Diagnostic::error(
                                                 c.value.span,
-                                                format!(
-                                                    "the permissions of `{}` must be a list",
-                                                    c.key
-                                                ),
+                                                format!("the permissions of `{}` must be a list", c.key),
                                             ));
                                             Vec::new()
                                         }
@@ -199,34 +156,20 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
                     }
                 }
             }
-            Some(Manifest::Profile(SelinuxProfile {
-                api_version,
-                kind,
-                metadata,
-                spec: s,
-            }))
+            Some(Manifest::Profile(SelinuxProfile { api_version, kind, metadata, spec: s }))
         }
         "RawSelinuxProfile" => {
             let mut s = RawSelinuxProfileSpec::default();
             if let Some(spec) = spec {
                 for m in l.object(spec, "spec", &["policy", "disabled"]) {
                     match m.key.as_str() {
-                        "policy" => {
-                            s.policy = l.string(&m.value, "spec.policy").unwrap_or_default()
-                        }
-                        "disabled" => {
-                            s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true)
-                        }
+                        "policy" => s.policy = l.string(&m.value, "spec.policy").unwrap_or_default(),
+                        "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
                         _ => {}
                     }
                 }
             }
-            Some(Manifest::Raw(RawSelinuxProfile {
-                api_version,
-                kind,
-                metadata,
-                spec: s,
-            }))
+            Some(Manifest::Raw(RawSelinuxProfile { api_version, kind, metadata, spec: s }))
         }
         _ => None,
     }
@@ -247,10 +190,7 @@ impl ScalarMap {
     /// other styles map every offset to the scalar itself.
     pub fn new(text: &str, span: Span, value: &str) -> Self {
         let fallback = span.start;
-        let mut m = ScalarMap {
-            line_starts: Vec::new(),
-            fallback,
-        };
+        let mut m = ScalarMap { line_starts: Vec::new(), fallback };
         let start = span.start.min(text.len());
         let after = &text[start..];
         let mut pos = if after.starts_with(['|', '>']) {
@@ -276,12 +216,8 @@ impl ScalarMap {
             if vline.is_empty() {
                 m.line_starts.push(pos.min(text.len()));
             } else {
-                let ind = *indent
-                    .get_or_insert_with(|| src_line.len() - src_line.trim_start_matches(' ').len());
-                if !src_line
-                    .get(ind..)
-                    .is_some_and(|s| s == vline || s.trim_end() == vline.trim_end())
-                {
+                let ind = *indent.get_or_insert_with(|| src_line.len() - src_line.trim_start_matches(' ').len());
+                if !src_line.get(ind..).is_some_and(|s| s == vline || s.trim_end() == vline.trim_end()) {
                     m.line_starts.clear();
                     return m;
                 }
@@ -300,9 +236,7 @@ impl ScalarMap {
         let before = &value[..off.min(value.len())];
         let line = before.bytes().filter(|&b| b == b'\n').count();
         let col = off - before.rfind('\n').map_or(0, |n| n + 1);
-        self.line_starts
-            .get(line)
-            .map_or(self.fallback, |s| s + col)
+        self.line_starts.get(line).map_or(self.fallback, |s| s + col)
     }
 
     /// Move a diagnostic (spans in the value) into the YAML text.
@@ -341,10 +275,7 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
     for (ty, classes) in &p.spec.allow {
         let tp = spec.key("allow").key(ty);
         if ty != SELF_KEY && spo_model::selinux::is_cil_name(ty) && !base.has(Ns::Type, ty) {
-            let mut d = Diagnostic::error(
-                root.span_of(&tp.clone().at_key()),
-                format!("type `{ty}` is not declared"),
-            );
+            let mut d = Diagnostic::error(root.span_of(&tp.clone().at_key()), format!("type `{ty}` is not declared"));
             if let Some(s) = base.suggest(Ns::Type, ty) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
@@ -353,10 +284,8 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
         for (class, perms) in classes {
             let cp = tp.key(class);
             if !base.has(Ns::Class, class) {
-                let mut d = Diagnostic::error(
-                    root.span_of(&cp.clone().at_key()),
-                    format!("class `{class}` is not declared"),
-                );
+                let mut d =
+                    Diagnostic::error(root.span_of(&cp.clone().at_key()), format!("class `{class}` is not declared"));
                 if let Some(s) = base.suggest(Ns::Class, class) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
@@ -384,11 +313,7 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
 /// Validate every SELinux manifest of a YAML/JSON text: lowering, model
 /// validation, names against `base`, and for raw profiles the CIL itself
 /// (wrapped in its block, as it will be installed) with spans in `text`.
-pub fn validate_manifests(
-    text: &str,
-    base: &Base,
-    deny: &DenyLists,
-) -> (Vec<Manifest>, Vec<Diagnostic>) {
+pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Manifest>, Vec<Diagnostic>) {
     let (docs, mut diags) = crate::value::parse_yaml(text);
     let mut manifests = Vec::new();
     for doc in &docs {
@@ -402,11 +327,7 @@ pub fn validate_manifests(
         };
         match &m {
             Manifest::Profile(p) => {
-                diags.extend(
-                    p.validate(deny)
-                        .iter()
-                        .map(|pr| problem_to_diagnostic(doc, pr)),
-                );
+                diags.extend(p.validate(deny).iter().map(|pr| problem_to_diagnostic(doc, pr)));
                 diags.extend(check_profile_names(doc, p, base));
             }
             Manifest::Raw(r) => {
@@ -440,15 +361,9 @@ pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnosti
     let wrapped = format!("{prefix}{policy}\n)");
     let (wast, _) = parse(&wrapped);
     for mut d in super::check(&wast, base) {
-        d.span = Span::new(
-            d.span.start.saturating_sub(prefix.len()),
-            d.span.end.saturating_sub(prefix.len()),
-        );
+        d.span = Span::new(d.span.start.saturating_sub(prefix.len()), d.span.end.saturating_sub(prefix.len()));
         for l in &mut d.labels {
-            l.span = Span::new(
-                l.span.start.saturating_sub(prefix.len()),
-                l.span.end.saturating_sub(prefix.len()),
-            );
+            l.span = Span::new(l.span.start.saturating_sub(prefix.len()), l.span.end.saturating_sub(prefix.len()));
         }
         diags.push(d);
     }

@@ -77,8 +77,7 @@ fn base_clashes(file: &Symbols, base: &Base) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for ns in schema::ALL_NS {
         for (name, origin) in file.entries(*ns) {
-            if let (symbols::Origin::File(span), Some(_)) = (origin, base.symbols().get(*ns, name))
-            {
+            if let (symbols::Origin::File(span), Some(_)) = (origin, base.symbols().get(*ns, name)) {
                 // Optionals share the block table; their names never clash.
                 out.push(
                     Diagnostic::error(span, format!("{} `{name}` is already declared by the base policy", ns.noun()))

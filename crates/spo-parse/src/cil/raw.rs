@@ -86,8 +86,14 @@ pub fn check_raw(ast: &Ast<'_>) -> Vec<Diagnostic> {
                 match args.as_slice() {
                     [t] if t.symbol().is_some_and(|n| INHERITABLE.contains(&n)) => {}
                     [t] => out.push(
-                        Diagnostic::error(t.span(), format!("a RawSelinuxProfile may only inherit the container templates, not {}", t.atom().map_or("a list".into(), |n| format!("`{n}`"))))
-                            .with_help(format!("inherit one of: {}", INHERITABLE.join(", "))),
+                        Diagnostic::error(
+                            t.span(),
+                            format!(
+                                "a RawSelinuxProfile may only inherit the container templates, not {}",
+                                t.atom().map_or("a list".into(), |n| format!("`{n}`"))
+                            ),
+                        )
+                        .with_help(format!("inherit one of: {}", INHERITABLE.join(", "))),
                     ),
                     _ => {}
                 }

@@ -67,7 +67,9 @@ impl<'s> Ctx<'s> {
                 let o = o.clone();
                 let mut d = d;
                 d.severity = Severity::Warning;
-                d = d.with_note(format!("inside `(optional {o} ...)`: the whole optional block will be left out of the policy"));
+                d = d.with_note(format!(
+                    "inside `(optional {o} ...)`: the whole optional block will be left out of the policy"
+                ));
                 self.out.push(d);
             }
             None => self.out.push(d),
@@ -87,17 +89,17 @@ impl<'s> Ctx<'s> {
         let suggestion = if self.optional.is_some() {
             None
         } else {
-            did_you_mean(
-                last,
-                cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len()),
-            )
+            did_you_mean(last, cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len()))
         };
         if let Some(s) = suggestion {
             d = d.with_help(format!("did you mean `{s}`?"));
         } else {
             d = d.with_help(match ns {
                 Ns::Block | Ns::Macro => format!("add the CIL file that declares this {} with `--cil-base`", ns.noun()),
-                _ => format!("declare it with `({} {name})`, or add the policy that declares it with `--cil-base`", decl_keyword(ns)),
+                _ => format!(
+                    "declare it with `({} {name})`, or add the policy that declares it with `--cil-base`",
+                    decl_keyword(ns)
+                ),
             });
         }
         self.report(d);
@@ -127,9 +129,7 @@ impl<'s> Ctx<'s> {
         match kw {
             "block" => {
                 let Some(name) = args[0].atom() else { return };
-                let abstract_ = args[1..]
-                    .iter()
-                    .any(|a| a.keyword() == Some("blockabstract"));
+                let abstract_ = args[1..].iter().any(|a| a.keyword() == Some("blockabstract"));
                 let was = self.silent;
                 self.silent |= abstract_;
                 self.path.push(name.to_owned());
@@ -150,9 +150,7 @@ impl<'s> Ctx<'s> {
                 return;
             }
             "optional" => {
-                let prev = self
-                    .optional
-                    .replace(args[0].atom().unwrap_or("").to_owned());
+                let prev = self.optional.replace(args[0].atom().unwrap_or("").to_owned());
                 for a in &args[1..] {
                     self.stmt(*a, depth + 1);
                 }
@@ -167,8 +165,7 @@ impl<'s> Ctx<'s> {
                 let Some(q) = self.reference(Ns::Block, target) else {
                     return;
                 };
-                let saved =
-                    std::mem::replace(&mut self.path, q.split('.').map(str::to_owned).collect());
+                let saved = std::mem::replace(&mut self.path, q.split('.').map(str::to_owned).collect());
                 for a in body {
                     self.stmt(*a, depth + 1);
                 }
@@ -176,31 +173,18 @@ impl<'s> Ctx<'s> {
                 return;
             }
             "typeattributeset" | "roleattributeset" => {
-                let ns = if kw == "typeattributeset" {
-                    Ns::Type
-                } else {
-                    Ns::Role
-                };
+                let ns = if kw == "typeattributeset" { Ns::Type } else { Ns::Role };
                 if let Some(q) = self.reference(ns, args[0]) {
-                    let is_attr = self.file.attributes.contains(q.as_ref())
-                        || self.base.attributes.contains(q.as_ref());
+                    let is_attr =
+                        self.file.attributes.contains(q.as_ref()) || self.base.attributes.contains(q.as_ref());
                     if !is_attr {
-                        let what = if ns == Ns::Type {
-                            "type attribute"
-                        } else {
-                            "role attribute"
-                        };
-                        self.report(
-                            Diagnostic::error(args[0].span(), format!("`{q}` is not a {what}"))
-                                .with_help(format!(
-                                    "`{kw}` adds members to an attribute declared with `({} NAME)`",
-                                    if ns == Ns::Type {
-                                        "typeattribute"
-                                    } else {
-                                        "roleattribute"
-                                    }
-                                )),
-                        );
+                        let what = if ns == Ns::Type { "type attribute" } else { "role attribute" };
+                        self.report(Diagnostic::error(args[0].span(), format!("`{q}` is not a {what}")).with_help(
+                            format!(
+                                "`{kw}` adds members to an attribute declared with `({} NAME)`",
+                                if ns == Ns::Type { "typeattribute" } else { "roleattribute" }
+                            ),
+                        ));
                     }
                 }
                 self.set(ns, args[1], 0);
@@ -215,11 +199,7 @@ impl<'s> Ctx<'s> {
             }
             _ => {}
         }
-        let fixed = if sp.args.last() == Some(&Arg::Body) {
-            sp.args.len() - 1
-        } else {
-            sp.args.len()
-        };
+        let fixed = if sp.args.last() == Some(&Arg::Body) { sp.args.len() - 1 } else { sp.args.len() };
         for (i, a) in args.iter().enumerate() {
             let kind = if i < fixed { sp.args[i] } else { Arg::Body };
             match kind {
@@ -229,11 +209,7 @@ impl<'s> Ctx<'s> {
                 Arg::Target => self.target(*a),
                 Arg::Set(ns) if ns.resolved() => self.set(ns, *a, 0),
                 Arg::Cond => {
-                    let ns = if kw == "tunableif" {
-                        Ns::Tunable
-                    } else {
-                        Ns::Bool
-                    };
+                    let ns = if kw == "tunableif" { Ns::Tunable } else { Ns::Bool };
                     self.set(ns, *a, 0);
                 }
                 Arg::ClassPerms => self.class_perms(*a),
@@ -288,15 +264,11 @@ impl<'s> Ctx<'s> {
         }
         for &span in &perms {
             let p = &text[span.range()];
-            let known = self
-                .perm_cache
-                .get(class.as_ref())
-                .is_some_and(|sets| sets.iter().any(|s| s.contains(p)));
+            let known = self.perm_cache.get(class.as_ref()).is_some_and(|sets| sets.iter().any(|s| s.contains(p)));
             if !known {
                 let cands = self.class_perm_names(&class);
-                let mut d =
-                    Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
-                        .with_label("unknown permission");
+                let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
+                    .with_label("unknown permission");
                 if let Some(s) = did_you_mean(p, cands.iter().map(String::as_str)) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 } else {
@@ -319,10 +291,7 @@ impl<'s> Ctx<'s> {
     /// file and the base.
     fn perm_sets(&self, class: &str) -> Vec<&'s FxHashSet<String>> {
         let (file, base) = (self.file, self.base);
-        let common = file
-            .class_common
-            .get(class)
-            .or_else(|| base.class_common.get(class));
+        let common = file.class_common.get(class).or_else(|| base.class_common.get(class));
         let mut v = Vec::new();
         for s in [file, base] {
             v.extend(s.perms.get(class));
@@ -335,12 +304,7 @@ impl<'s> Ctx<'s> {
 
     fn class_perm_names(&self, class: &str) -> Vec<String> {
         let mut v = Vec::new();
-        let k = self
-            .file
-            .class_common
-            .get(class)
-            .or_else(|| self.base.class_common.get(class))
-            .cloned();
+        let k = self.file.class_common.get(class).or_else(|| self.base.class_common.get(class)).cloned();
         for s in [self.file, self.base] {
             for key in std::iter::once(class).chain(k.as_deref()) {
                 if let Some(ps) = s.perms.get(key) {
@@ -385,12 +349,12 @@ pub fn duplicates(file: &Symbols) -> Vec<Diagnostic> {
             let d = Diagnostic::error(*span, format!("{} `{name}` is declared twice", ns.noun()))
                 .with_label("declared again here");
             match first {
-                Origin::File(f) => d
-                    .with_secondary(*f, "first declared here")
-                    .with_help("remove one of the declarations"),
-                Origin::Base => d.with_help(
-                    "the base policy already declares it: rename yours or use the existing one",
-                ),
+                Origin::File(f) => {
+                    d.with_secondary(*f, "first declared here").with_help("remove one of the declarations")
+                }
+                Origin::Base => {
+                    d.with_help("the base policy already declares it: rename yours or use the existing one")
+                }
             }
         })
         .collect()

@@ -173,62 +173,31 @@ macro_rules! spec {
 /// The shape of statement `keyword`, or `None` if CIL has no such keyword.
 /// (A hash lookup: this runs several times for every statement.)
 pub fn spec(keyword: &str) -> Option<Spec> {
-    static TABLE: std::sync::OnceLock<super::fxhash::FxHashMap<&'static str, Spec>> =
-        std::sync::OnceLock::new();
-    TABLE
-        .get_or_init(|| {
-            KEYWORDS
-                .iter()
-                .filter_map(|k| spec_of(k).map(|s| (*k, s)))
-                .collect()
-        })
-        .get(keyword)
-        .copied()
+    static TABLE: std::sync::OnceLock<super::fxhash::FxHashMap<&'static str, Spec>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| KEYWORDS.iter().filter_map(|k| spec_of(k).map(|s| (*k, s))).collect()).get(keyword).copied()
 }
 
 fn spec_of(keyword: &str) -> Option<Spec> {
     Some(match keyword {
         "allow" | "auditallow" | "dontaudit" | "neverallow" | "deny" => {
-            spec!(
-                3,
-                "SOURCE TARGET (CLASS (PERMISSION ...))",
-                [Ref(Type), Target, ClassPerms]
-            )
+            spec!(3, "SOURCE TARGET (CLASS (PERMISSION ...))", [Ref(Type), Target, ClassPerms])
         }
         "allowx" | "auditallowx" | "dontauditx" | "neverallowx" => {
-            spec!(
-                3,
-                "SOURCE TARGET (ioctl CLASS (PERMISSIONX ...))",
-                [Ref(Type), Target, PermX]
-            )
+            spec!(3, "SOURCE TARGET (ioctl CLASS (PERMISSIONX ...))", [Ref(Type), Target, PermX])
         }
         "call" => spec!(1, "MACRO [(ARGUMENT ...)]", [Ref(Macro), List]),
-        "macro" => spec!(
-            2,
-            "NAME ((KIND PARAM) ...) STATEMENT ...",
-            [Decl(Macro), Params, Body]
-        ),
+        "macro" => spec!(2, "NAME ((KIND PARAM) ...) STATEMENT ...", [Decl(Macro), Params, Body]),
         "common" => spec!(2, "NAME (PERMISSION ...)", [Decl(Common), PermDecls]),
         "classcommon" => spec!(2, "CLASS COMMON", [Ref(Class), Ref(Common)]),
         "class" => spec!(2, "NAME (PERMISSION ...)", [Decl(Class), PermDecls]),
         "classorder" => spec!(1, "(CLASS ...)", [Order(Class)]),
         "classpermission" => spec!(1, "NAME", [Decl(ClassPermission)]),
-        "classpermissionset" => spec!(
-            2,
-            "CLASSPERMISSION (CLASS (PERMISSION ...))",
-            [Ref(ClassPermission), ClassPerms]
-        ),
+        "classpermissionset" => {
+            spec!(2, "CLASSPERMISSION (CLASS (PERMISSION ...))", [Ref(ClassPermission), ClassPerms])
+        }
         "classmap" => spec!(2, "NAME (PERMISSION ...)", [Decl(Class), PermDecls]),
-        "classmapping" => spec!(
-            3,
-            "CLASSMAP PERMISSION (CLASS (PERMISSION ...))",
-            [Ref(Class), Atom, ClassPerms]
-        ),
-        "permissionx" => spec!(
-            2,
-            "NAME (ioctl CLASS (VALUE ...))",
-            [Decl(PermissionX), List]
-        ),
+        "classmapping" => spec!(3, "CLASSMAP PERMISSION (CLASS (PERMISSION ...))", [Ref(Class), Atom, ClassPerms]),
+        "permissionx" => spec!(2, "NAME (ioctl CLASS (VALUE ...))", [Decl(PermissionX), List]),
         "boolean" => spec!(2, "NAME true|false", [Decl(Bool), BoolValue]),
         "booleanif" => spec!(2, "CONDITION (true|false STATEMENT ...) ...", [Cond, Body]),
         "tunable" => spec!(2, "NAME true|false", [Decl(Tunable), BoolValue]),
@@ -247,18 +216,10 @@ fn spec_of(keyword: &str) -> Option<Spec> {
         "defaultuser" | "defaultrole" | "defaulttype" => {
             spec!(2, "CLASS source|target", [Order(Class), Atom])
         }
-        "defaultrange" => spec!(
-            2,
-            "CLASS source|target [low|high|low-high|glblub]",
-            [Order(Class), Atom, Atom]
-        ),
+        "defaultrange" => spec!(2, "CLASS source|target [low|high|low-high|glblub]", [Order(Class), Atom, Atom]),
         "filecon" => spec!(3, "PATH FILETYPE CONTEXT", [Atom, Atom, Any]),
         "fsuse" => spec!(3, "xattr|task|trans FILESYSTEM CONTEXT", [Atom, Atom, Any]),
-        "genfscon" => spec!(
-            3,
-            "FILESYSTEM PATH [FILETYPE] CONTEXT",
-            [Atom, Atom, Any, Any]
-        ),
+        "genfscon" => spec!(3, "FILESYSTEM PATH [FILETYPE] CONTEXT", [Atom, Atom, Any, Any]),
         "ibpkeycon" => spec!(3, "SUBNET PKEY CONTEXT", [Atom, Any, Any]),
         "ibendportcon" => spec!(3, "DEVICE PORT CONTEXT", [Atom, Atom, Any]),
         "sensitivity" => spec!(1, "NAME", [Decl(Sensitivity)]),
@@ -275,11 +236,7 @@ fn spec_of(keyword: &str) -> Option<Spec> {
         "sensitivitycategory" => spec!(2, "SENSITIVITY CATEGORIES", [Ref(Sensitivity), Any]),
         "level" => spec!(2, "NAME (SENSITIVITY [CATEGORIES])", [Decl(Level), Any]),
         "levelrange" => spec!(2, "NAME (LOW HIGH)", [Decl(LevelRange), Any]),
-        "rangetransition" => spec!(
-            4,
-            "SOURCE TARGET CLASS RANGE",
-            [Ref(Type), Ref(Type), Ref(Class), Any]
-        ),
+        "rangetransition" => spec!(4, "SOURCE TARGET CLASS RANGE", [Ref(Type), Ref(Type), Ref(Class), Any]),
         "ipaddr" => spec!(2, "NAME ADDRESS", [Decl(IpAddr), Atom]),
         "netifcon" => spec!(3, "INTERFACE IF_CONTEXT PACKET_CONTEXT", [Atom, Any, Any]),
         "nodecon" => spec!(3, "ADDRESS MASK CONTEXT", [Any, Any, Any]),
@@ -292,11 +249,9 @@ fn spec_of(keyword: &str) -> Option<Spec> {
         "roleattribute" => spec!(1, "NAME", [Decl(Role)]),
         "roleattributeset" => spec!(2, "ROLEATTRIBUTE ROLES", [Ref(Role), Set(Role)]),
         "roleallow" => spec!(2, "SOURCE_ROLE TARGET_ROLE", [Ref(Role), Ref(Role)]),
-        "roletransition" => spec!(
-            4,
-            "SOURCE_ROLE TARGET_TYPE CLASS NEW_ROLE",
-            [Ref(Role), Ref(Type), Ref(Class), Ref(Role)]
-        ),
+        "roletransition" => {
+            spec!(4, "SOURCE_ROLE TARGET_TYPE CLASS NEW_ROLE", [Ref(Role), Ref(Type), Ref(Class), Ref(Role)])
+        }
         "rolebounds" => spec!(2, "PARENT CHILD", [Ref(Role), Ref(Role)]),
         "sid" => spec!(1, "NAME", [Decl(Sid)]),
         "sidorder" => spec!(1, "(SID ...)", [Order(Sid)]),
@@ -308,16 +263,12 @@ fn spec_of(keyword: &str) -> Option<Spec> {
         "typeattributeset" => spec!(2, "ATTRIBUTE TYPES", [Ref(Type), Set(Type)]),
         "expandtypeattribute" => spec!(2, "ATTRIBUTES true|false", [Set(Type), BoolValue]),
         "typebounds" => spec!(2, "PARENT CHILD", [Ref(Type), Ref(Type)]),
-        "typechange" | "typemember" => spec!(
-            4,
-            "SOURCE TARGET CLASS NEW_TYPE",
-            [Ref(Type), Target, Ref(Class), Ref(Type)]
-        ),
-        "typetransition" => spec!(
-            4,
-            "SOURCE TARGET CLASS [\"NAME\"] NEW_TYPE",
-            [Ref(Type), Target, Ref(Class), Atom, Ref(Type)]
-        ),
+        "typechange" | "typemember" => {
+            spec!(4, "SOURCE TARGET CLASS NEW_TYPE", [Ref(Type), Target, Ref(Class), Ref(Type)])
+        }
+        "typetransition" => {
+            spec!(4, "SOURCE TARGET CLASS [\"NAME\"] NEW_TYPE", [Ref(Type), Target, Ref(Class), Atom, Ref(Type)])
+        }
         "typepermissive" => spec!(1, "TYPE", [Ref(Type)]),
         "user" => spec!(1, "NAME", [Decl(User)]),
         "userattribute" => spec!(1, "NAME", [Decl(User)]),

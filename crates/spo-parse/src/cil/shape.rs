@@ -36,8 +36,7 @@ pub enum Parent {
 /// digits, `_` or `-`.
 pub fn valid_decl_name(name: &str) -> bool {
     let mut b = name.bytes();
-    b.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+    b.next().is_some_and(|c| c.is_ascii_alphabetic()) && b.all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
 }
 
 /// Names CIL reserves in the type table.
@@ -53,22 +52,13 @@ fn describe(e: &Expr<'_, '_>) -> String {
 
 fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagnostic>) {
     if depth > MAX_DEPTH {
-        out.push(Diagnostic::error(
-            e.span(),
-            format!("statements are nested more than {MAX_DEPTH} deep"),
-        ));
+        out.push(Diagnostic::error(e.span(), format!("statements are nested more than {MAX_DEPTH} deep")));
         return;
     }
     if !e.is_list() {
         out.push(
-            Diagnostic::error(
-                e.span(),
-                format!(
-                    "expected a statement in parentheses, found {}",
-                    describe(&e)
-                ),
-            )
-            .with_help("every CIL statement is a list such as `(type my_t)`"),
+            Diagnostic::error(e.span(), format!("expected a statement in parentheses, found {}", describe(&e)))
+                .with_help("every CIL statement is a list such as `(type my_t)`"),
         );
         return;
     }
@@ -82,17 +72,13 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
     };
     let Some(kw) = head.symbol() else {
         out.push(
-            Diagnostic::error(
-                head.span(),
-                format!("expected a keyword after `(`, found {}", describe(&head)),
-            )
-            .with_help("a statement starts with its keyword, as in `(allow ...)`"),
+            Diagnostic::error(head.span(), format!("expected a keyword after `(`, found {}", describe(&head)))
+                .with_help("a statement starts with its keyword, as in `(allow ...)`"),
         );
         return;
     };
     let Some(sp) = spec(kw) else {
-        let mut d = Diagnostic::error(head.span(), format!("unknown keyword `{kw}`"))
-            .with_label("not a CIL statement");
+        let mut d = Diagnostic::error(head.span(), format!("unknown keyword `{kw}`")).with_label("not a CIL statement");
         if let Some(s) = did_you_mean(kw, KEYWORDS.iter().copied()) {
             d = d.with_help(format!("did you mean `{s}`?"));
         }
@@ -102,11 +88,8 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
     match (kw, parent) {
         ("true" | "false", Parent::Top) => {
             out.push(
-                Diagnostic::error(
-                    head.span(),
-                    format!("`{kw}` branch outside `booleanif` or `tunableif`"),
-                )
-                .with_help("wrap it in `(booleanif CONDITION ...)`"),
+                Diagnostic::error(head.span(), format!("`{kw}` branch outside `booleanif` or `tunableif`"))
+                    .with_help("wrap it in `(booleanif CONDITION ...)`"),
             );
             return;
         }
@@ -125,32 +108,16 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
     arguments(kw, sp, e, &args, depth, out);
 }
 
-fn arguments(
-    kw: &str,
-    sp: Spec,
-    stmt: Expr<'_, '_>,
-    args: &[Expr<'_, '_>],
-    depth: usize,
-    out: &mut Vec<Diagnostic>,
-) {
+fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: &[Expr<'_, '_>], depth: usize, out: &mut Vec<Diagnostic>) {
     let body = sp.args.last() == Some(&Arg::Body);
-    let fixed = if body {
-        sp.args.len() - 1
-    } else {
-        sp.args.len()
-    };
+    let fixed = if body { sp.args.len() - 1 } else { sp.args.len() };
     if args.len() < sp.required {
         let end = stmt.span().end;
         let at = Span::new(end.saturating_sub(1), end);
         out.push(
             Diagnostic::error(
                 at,
-                format!(
-                    "`{kw}` needs {} argument{}, found {}",
-                    sp.required,
-                    plural(sp.required),
-                    args.len()
-                ),
+                format!("`{kw}` needs {} argument{}, found {}", sp.required, plural(sp.required), args.len()),
             )
             .with_label("missing arguments before this `)`")
             .with_help(format!("write `({kw} {})`", sp.usage)),
@@ -176,25 +143,12 @@ fn arguments(
         return;
     }
     // `(typetransition S T C NEW)` has no name argument.
-    const TYPETRANSITION4: &[Arg] = &[
-        Arg::Ref(Ns::Type),
-        Arg::Target,
-        Arg::Ref(Ns::Class),
-        Arg::Ref(Ns::Type),
-    ];
-    let kinds: &[Arg] = if kw == "typetransition" && args.len() == 4 {
-        TYPETRANSITION4
-    } else {
-        sp.args
-    };
+    const TYPETRANSITION4: &[Arg] = &[Arg::Ref(Ns::Type), Arg::Target, Arg::Ref(Ns::Class), Arg::Ref(Ns::Type)];
+    let kinds: &[Arg] = if kw == "typetransition" && args.len() == 4 { TYPETRANSITION4 } else { sp.args };
     for (i, a) in args.iter().enumerate() {
         let kind = if i < fixed { kinds[i] } else { Arg::Body };
         if kind == Arg::Body {
-            let parent = if matches!(kw, "booleanif" | "tunableif") {
-                Parent::Conditional
-            } else {
-                Parent::Top
-            };
+            let parent = if matches!(kw, "booleanif" | "tunableif") { Parent::Conditional } else { Parent::Top };
             if kw == "in" && i == 1 && matches!(args[0].symbol(), Some("before" | "after")) {
                 // `(in after BLOCK ...)`: the block name is not a statement.
                 if !a.is_list() {
@@ -221,11 +175,8 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         Arg::Decl(ns) => match a.atom() {
             Some(name) => check_decl_name(kw, ns, name, a.span(), out),
             None => out.push(
-                Diagnostic::error(
-                    a.span(),
-                    format!("`{kw}` expects a name to declare, found a list"),
-                )
-                .with_help(format!("write `({kw} NAME ...)`")),
+                Diagnostic::error(a.span(), format!("`{kw}` expects a name to declare, found a list"))
+                    .with_help(format!("write `({kw} NAME ...)`")),
             ),
         },
         Arg::Ref(ns) => {
@@ -238,10 +189,7 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         }
         Arg::Target => {
             if a.is_list() {
-                out.push(Diagnostic::error(
-                    a.span(),
-                    format!("`{kw}` expects a target type or `self`, found a list"),
-                ));
+                out.push(Diagnostic::error(a.span(), format!("`{kw}` expects a target type or `self`, found a list")));
             }
         }
         Arg::Set(_) | Arg::Cond => set_expr(kw, a, 0, out),
@@ -249,11 +197,8 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         Arg::PermX => {
             if a.is_list() && a.children().count() != 3 {
                 out.push(
-                    Diagnostic::error(
-                        a.span(),
-                        format!("`{kw}` expects `(ioctl CLASS (VALUE ...))`"),
-                    )
-                    .with_help("an extended permission has a kind, a class and a list of values"),
+                    Diagnostic::error(a.span(), format!("`{kw}` expects `(ioctl CLASS (VALUE ...))`"))
+                        .with_help("an extended permission has a kind, a class and a list of values"),
                 );
             }
         }
@@ -262,10 +207,7 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
                 out.push(
                     Diagnostic::error(
                         a.span(),
-                        format!(
-                            "`{kw}` expects a list of permissions, found {}",
-                            describe(&a)
-                        ),
+                        format!("`{kw}` expects a list of permissions, found {}", describe(&a)),
                     )
                     .with_help("write the permissions in parentheses, as in `(read write)`"),
                 );
@@ -274,38 +216,23 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
             for p in a.children() {
                 match p.atom() {
                     Some(name) if valid_decl_name(name) => {}
-                    Some(name) => out.push(Diagnostic::error(
-                        p.span(),
-                        format!("invalid permission name `{name}`"),
-                    )),
-                    None => out.push(Diagnostic::error(
-                        p.span(),
-                        "expected a permission name, found a list",
-                    )),
+                    Some(name) => out.push(Diagnostic::error(p.span(), format!("invalid permission name `{name}`"))),
+                    None => out.push(Diagnostic::error(p.span(), "expected a permission name, found a list")),
                 }
             }
         }
         Arg::Order(_) => {
             if a.is_list() && a.children().any(|c| c.is_list()) {
-                out.push(Diagnostic::error(
-                    a.span(),
-                    format!("`{kw}` expects a flat list of names"),
-                ));
+                out.push(Diagnostic::error(a.span(), format!("`{kw}` expects a flat list of names")));
             } else if !a.is_list() && !kw.starts_with("default") {
-                out.push(Diagnostic::error(
-                    a.span(),
-                    format!("`{kw}` expects a list of names in parentheses"),
-                ));
+                out.push(Diagnostic::error(a.span(), format!("`{kw}` expects a list of names in parentheses")));
             }
         }
         Arg::BoolValue => {
             if !matches!(a.symbol(), Some("true" | "false")) {
                 out.push(
-                    Diagnostic::error(
-                        a.span(),
-                        format!("expected `true` or `false`, found {}", describe(&a)),
-                    )
-                    .with_help("the value is lowercase `true` or `false`"),
+                    Diagnostic::error(a.span(), format!("expected `true` or `false`, found {}", describe(&a)))
+                        .with_help("the value is lowercase `true` or `false`"),
                 );
             }
         }
@@ -319,9 +246,7 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
             }
             for p in a.children() {
                 let kids: Vec<_> = p.children().collect();
-                let ok = kids.len() == 2
-                    && kids[0].symbol().is_some_and(is_param_kind)
-                    && kids[1].atom().is_some();
+                let ok = kids.len() == 2 && kids[0].symbol().is_some_and(is_param_kind) && kids[1].atom().is_some();
                 if !ok {
                     out.push(
                         Diagnostic::error(p.span(), "a macro parameter is `(KIND NAME)`")
@@ -332,18 +257,12 @@ fn argument(kw: &str, kind: Arg, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         }
         Arg::Atom => {
             if a.is_list() {
-                out.push(Diagnostic::error(
-                    a.span(),
-                    format!("`{kw}` expects a single value here, found a list"),
-                ));
+                out.push(Diagnostic::error(a.span(), format!("`{kw}` expects a single value here, found a list")));
             }
         }
         Arg::List => {
             if !a.is_list() {
-                out.push(Diagnostic::error(
-                    a.span(),
-                    format!("`{kw}` expects a list here, found {}", describe(&a)),
-                ));
+                out.push(Diagnostic::error(a.span(), format!("`{kw}` expects a list here, found {}", describe(&a))));
             }
         }
         Arg::Any | Arg::Body => {}
@@ -381,24 +300,16 @@ fn check_decl_name(kw: &str, ns: Ns, name: &str, span: Span, out: &mut Vec<Diagn
             None => "a name cannot be empty".to_string(),
             Some(c) if !c.is_ascii_alphabetic() => format!("`{name}` does not start with a letter"),
             _ => {
-                let bad = name
-                    .chars()
-                    .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
-                    .unwrap_or('?');
+                let bad = name.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-')).unwrap_or('?');
                 format!("`{name}` contains `{bad}`")
             }
         };
         out.push(
             Diagnostic::error(span, format!("invalid {} name in `{kw}`: {why}", ns.noun()))
-                .with_help(
-                    "declared names start with a letter and use only letters, digits, `_` and `-`",
-                ),
+                .with_help("declared names start with a letter and use only letters, digits, `_` and `-`"),
         );
     } else if ns == Ns::Type && RESERVED.contains(&name) {
-        out.push(Diagnostic::error(
-            span,
-            format!("`{name}` is a reserved word and cannot be declared"),
-        ));
+        out.push(Diagnostic::error(span, format!("`{name}` is a reserved word and cannot be declared")));
     }
 }
 
@@ -412,10 +323,7 @@ fn set_expr(kw: &str, a: Expr<'_, '_>, depth: usize, out: &mut Vec<Diagnostic>) 
     }
     if a.is_list() {
         if a.children().next().is_none() && kw != "typeattributeset" && kw != "roleattributeset" {
-            out.push(Diagnostic::error(
-                a.span(),
-                format!("empty expression in `{kw}`"),
-            ));
+            out.push(Diagnostic::error(a.span(), format!("empty expression in `{kw}`")));
         }
         for c in a.children() {
             set_expr(kw, c, depth + 1, out);
@@ -449,19 +357,13 @@ fn class_perms(kw: &str, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         return;
     }
     if kids[0].is_list() {
-        out.push(
-            Diagnostic::error(kids[0].span(), "expected a class name, found a list")
-                .with_help(help),
-        );
+        out.push(Diagnostic::error(kids[0].span(), "expected a class name, found a list").with_help(help));
     }
     if !kids[1].is_list() {
         out.push(
             Diagnostic::error(
                 kids[1].span(),
-                format!(
-                    "the permissions must be in parentheses, found {}",
-                    describe(&kids[1])
-                ),
+                format!("the permissions must be in parentheses, found {}", describe(&kids[1])),
             )
             .with_help(format!(
                 "write `({} ({}))`",

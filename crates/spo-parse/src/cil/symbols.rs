@@ -58,16 +58,12 @@ impl Symbols {
 
     /// Every name of table `ns`.
     pub fn names(&self, ns: Ns) -> impl Iterator<Item = &str> {
-        self.table(ns)
-            .into_iter()
-            .flat_map(|t| t.keys().map(String::as_str))
+        self.table(ns).into_iter().flat_map(|t| t.keys().map(String::as_str))
     }
 
     /// Every name of table `ns` with its origin.
     pub fn entries(&self, ns: Ns) -> impl Iterator<Item = (&str, Origin)> {
-        self.table(ns)
-            .into_iter()
-            .flat_map(|t| t.iter().map(|(k, v)| (k.as_str(), *v)))
+        self.table(ns).into_iter().flat_map(|t| t.iter().map(|(k, v)| (k.as_str(), *v)))
     }
 
     /// Number of declared names over all tables.
@@ -109,21 +105,13 @@ impl Symbols {
         }
         self.attributes.extend(other.attributes.iter().cloned());
         for (k, v) in &other.perms {
-            self.perms
-                .entry(k.clone())
-                .or_default()
-                .extend(v.iter().cloned());
+            self.perms.entry(k.clone()).or_default().extend(v.iter().cloned());
         }
         for (k, v) in &other.class_common {
-            self.class_common
-                .entry(k.clone())
-                .or_insert_with(|| v.clone());
+            self.class_common.entry(k.clone()).or_insert_with(|| v.clone());
         }
         for (k, v) in &other.members {
-            self.members
-                .entry(k.clone())
-                .or_default()
-                .extend(v.iter().cloned());
+            self.members.entry(k.clone()).or_default().extend(v.iter().cloned());
         }
     }
 }
@@ -144,10 +132,7 @@ fn qualify(path: &[String], name: &str) -> String {
 /// Collect the declarations of `ast`. `origin_base` marks them as base
 /// declarations (no spans kept, no duplicates reported).
 pub fn collect(ast: &Ast<'_>, origin_base: bool) -> Symbols {
-    let mut s = Symbols {
-        tables: vec![HashMap::default(); TABLES],
-        ..Symbols::default()
-    };
+    let mut s = Symbols { tables: vec![HashMap::default(); TABLES], ..Symbols::default() };
     let mut path = Vec::new();
     for e in ast.roots() {
         collect_stmt(&mut s, e, &mut path, origin_base, 0);
@@ -155,13 +140,7 @@ pub fn collect(ast: &Ast<'_>, origin_base: bool) -> Symbols {
     s
 }
 
-fn collect_stmt(
-    s: &mut Symbols,
-    e: Expr<'_, '_>,
-    path: &mut Vec<String>,
-    base: bool,
-    depth: usize,
-) {
+fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: bool, depth: usize) {
     if depth > super::shape::MAX_DEPTH {
         return;
     }
@@ -169,10 +148,7 @@ fn collect_stmt(
     let Some(sp) = spec(kw) else { return };
     // Most statements (rules) declare nothing: skip them without looking
     // at their arguments.
-    let declares = sp
-        .args
-        .iter()
-        .any(|a| matches!(a, Arg::Decl(_) | Arg::Body))
+    let declares = sp.args.iter().any(|a| matches!(a, Arg::Decl(_) | Arg::Body))
         || matches!(kw, "blockinherit" | "classcommon" | "in");
     if !declares {
         return;
@@ -192,10 +168,7 @@ fn collect_stmt(
             };
             let q = qualify(path, name);
             s.declare(Ns::Block, q.clone(), origin(args[0].span()));
-            s.members
-                .entry(path.join("."))
-                .or_default()
-                .push((Ns::Block, name.to_owned()));
+            s.members.entry(path.join(".")).or_default().push((Ns::Block, name.to_owned()));
             path.push(name.to_owned());
             for a in &args[1..] {
                 collect_stmt(s, *a, path, base, depth + 1);
@@ -206,38 +179,24 @@ fn collect_stmt(
         "macro" => {
             if let Some(name) = args.first().and_then(|a| a.atom()) {
                 s.declare(Ns::Macro, qualify(path, name), origin(args[0].span()));
-                s.members
-                    .entry(path.join("."))
-                    .or_default()
-                    .push((Ns::Macro, name.to_owned()));
+                s.members.entry(path.join(".")).or_default().push((Ns::Macro, name.to_owned()));
             }
             // Declarations in a macro body exist only at its call sites.
             return;
         }
         "blockinherit" => {
             if let Some(t) = args.first().and_then(|a| a.atom()) {
-                s.inherits
-                    .push((path.join("."), t.to_owned(), path.clone()));
+                s.inherits.push((path.join("."), t.to_owned(), path.clone()));
             }
             return;
         }
         "in" => {
             let (target, body) = match args.first().and_then(|a| a.symbol()) {
-                Some("before" | "after") => (
-                    args.get(1).and_then(|a| a.atom()),
-                    args.get(2..).unwrap_or(&[]),
-                ),
-                _ => (
-                    args.first().and_then(|a| a.atom()),
-                    args.get(1..).unwrap_or(&[]),
-                ),
+                Some("before" | "after") => (args.get(1).and_then(|a| a.atom()), args.get(2..).unwrap_or(&[])),
+                _ => (args.first().and_then(|a| a.atom()), args.get(1..).unwrap_or(&[])),
             };
             let Some(target) = target else { return };
-            let mut inner: Vec<String> = target
-                .trim_start_matches('.')
-                .split('.')
-                .map(str::to_owned)
-                .collect();
+            let mut inner: Vec<String> = target.trim_start_matches('.').split('.').map(str::to_owned).collect();
             for a in body {
                 collect_stmt(s, *a, &mut inner, base, depth + 1);
             }
@@ -250,10 +209,7 @@ fn collect_stmt(
             }
         }
         "classcommon" => {
-            if let (Some(c), Some(k)) = (
-                args.first().and_then(|a| a.atom()),
-                args.get(1).and_then(|a| a.atom()),
-            ) {
+            if let (Some(c), Some(k)) = (args.first().and_then(|a| a.atom()), args.get(1).and_then(|a| a.atom())) {
                 s.class_common.insert(c.to_owned(), k.to_owned());
             }
         }
@@ -270,10 +226,7 @@ fn collect_stmt(
             Some(Arg::Decl(ns)) if kw != "optional" => {
                 if let Some(name) = a.atom() {
                     s.declare(*ns, qualify(path, name), origin(a.span()));
-                    s.members
-                        .entry(path.join("."))
-                        .or_default()
-                        .push((*ns, name.to_owned()));
+                    s.members.entry(path.join(".")).or_default().push((*ns, name.to_owned()));
                 }
             }
             _ if body && i + 1 >= sp.args.len() => collect_stmt(s, *a, path, base, depth + 1),
@@ -326,22 +279,11 @@ fn copy_members(
             format!("{into}.{rel}")
         }
     };
-    let lists = [
-        s.members.get(template),
-        base.and_then(|b| b.members.get(template)),
-    ];
+    let lists = [s.members.get(template), base.and_then(|b| b.members.get(template))];
     for (ns, rel) in lists.into_iter().flatten().flatten() {
         added.push((*ns, prefix(rel)));
         if *ns == Ns::Block {
-            copy_members(
-                s,
-                base,
-                inherits,
-                &format!("{template}.{rel}"),
-                &prefix(rel),
-                added,
-                seen,
-            );
+            copy_members(s, base, inherits, &format!("{template}.{rel}"), &prefix(rel), added, seen);
         }
     }
     let base_inh = base.map(|b| b.inherits.as_slice()).unwrap_or(&[]);

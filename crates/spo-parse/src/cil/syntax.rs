@@ -67,11 +67,7 @@ impl<'a> Ast<'a> {
 
     /// The top-level expressions.
     pub fn roots(&self) -> Children<'_, 'a> {
-        Children {
-            ast: self,
-            at: 0,
-            end: self.nodes.len() as u32,
-        }
+        Children { ast: self, at: 0, end: self.nodes.len() as u32 }
     }
 
     /// Number of nodes (symbols, strings and lists).
@@ -96,10 +92,7 @@ impl<'t, 'a> Expr<'t, 'a> {
         let text = self.ast.text;
         match n.tag {
             SYMBOL => Kind::Symbol(text.get(n.start as usize..n.end as usize).unwrap_or("")),
-            STRING => Kind::Str(
-                text.get(n.start as usize + 1..(n.end as usize).saturating_sub(1))
-                    .unwrap_or(""),
-            ),
+            STRING => Kind::Str(text.get(n.start as usize + 1..(n.end as usize).saturating_sub(1)).unwrap_or("")),
             _ => Kind::List,
         }
     }
@@ -135,11 +128,7 @@ impl<'t, 'a> Expr<'t, 'a> {
     pub fn children(&self) -> Children<'t, 'a> {
         let n = self.node();
         let at = if n.tag == LIST { self.id + 1 } else { n.next };
-        Children {
-            ast: self.ast,
-            at,
-            end: n.next,
-        }
+        Children { ast: self.ast, at, end: n.next }
     }
 
     /// The first element of a list when it is a symbol: the keyword of a
@@ -256,12 +245,7 @@ fn comment(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 fn push(nodes: &mut Vec<Node>, tag: u8, start: usize, end: usize) {
     let idx = nodes.len() as u32;
-    nodes.push(Node {
-        tag,
-        start: start as u32,
-        end: end as u32,
-        next: idx + 1,
-    });
+    nodes.push(Node { tag, start: start as u32, end: end as u32, next: idx + 1 });
 }
 
 struct Open {
@@ -311,18 +295,11 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                     // A statement starting at or left of an enclosing list
                     // that opened on an earlier line and is still open:
                     // that list probably lacks its `)`.
-                    if let Some(o) = stack
-                        .iter()
-                        .find(|o| o.line_col.is_some_and(|(ol, oc)| ol < l && oc >= c))
-                    {
+                    if let Some(o) = stack.iter().find(|o| o.line_col.is_some_and(|(ol, oc)| ol < l && oc >= c)) {
                         suspect = Some(o.start);
                     }
                 }
-                stack.push(Open {
-                    node: nodes.len(),
-                    start: pos,
-                    line_col,
-                });
+                stack.push(Open { node: nodes.len(), start: pos, line_col });
                 push(&mut nodes, LIST, pos, pos + 1);
                 pos += 1;
             }
@@ -335,12 +312,9 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                         n.end = (pos + 1) as u32;
                     }
                     None => diags.push(
-                        Diagnostic::error(
-                            Span::new(pos, pos + 1),
-                            "unexpected `)`: no statement is open here",
-                        )
-                        .with_label("this parenthesis closes nothing")
-                        .with_help("remove it, or add the missing `(` before it"),
+                        Diagnostic::error(Span::new(pos, pos + 1), "unexpected `)`: no statement is open here")
+                            .with_label("this parenthesis closes nothing")
+                            .with_help("remove it, or add the missing `(` before it"),
                     ),
                 }
                 pos += 1;
@@ -353,8 +327,7 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                         pos += n + 2;
                     }
                     _ => {
-                        let end =
-                            pos + 1 + body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+                        let end = pos + 1 + body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
                         diags.push(
                             Diagnostic::error(Span::new(pos, end), "unterminated string")
                                 .with_help("close the string with `\"` on the same line"),
@@ -371,11 +344,7 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                 Err(_) => {
                     let ch = text[pos..].chars().next().unwrap_or('?');
                     let len = ch.len_utf8();
-                    let shown = if ch.is_control() {
-                        format!("{ch:?}")
-                    } else {
-                        format!("`{ch}`")
-                    };
+                    let shown = if ch.is_control() { format!("{ch:?}") } else { format!("`{ch}`") };
                     diags.push(
                         Diagnostic::error(Span::new(pos, pos + len), format!("invalid character {shown}"))
                             .with_help("CIL symbols use letters, digits and `[].@=/*-_$%+!|&^:~`#{}'<>?,`; quote other text with `\"`"),
@@ -390,16 +359,11 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
         let innermost = stack.last().map_or(0, |o| o.start);
         let at = suspect.unwrap_or(innermost);
         let n = stack.len();
-        let mut d = Diagnostic::error(
-            Span::new(at, at + 1),
-            "unclosed `(`: this statement has no matching `)`",
-        )
-        .with_label("opened here")
-        .with_help("add the missing `)` at the end of this statement");
+        let mut d = Diagnostic::error(Span::new(at, at + 1), "unclosed `(`: this statement has no matching `)`")
+            .with_label("opened here")
+            .with_help("add the missing `)` at the end of this statement");
         if n > 1 {
-            d = d.with_note(format!(
-                "{n} parentheses are still open at the end of the file"
-            ));
+            d = d.with_note(format!("{n} parentheses are still open at the end of the file"));
         }
         diags.push(d);
         // Close what is open, so the tree stays well formed.
@@ -427,10 +391,7 @@ mod tests {
         let kids: Vec<_> = roots[0].children().collect();
         assert_eq!(kids.len(), 4);
         assert_eq!(kids[3].children().count(), 2);
-        assert_eq!(
-            roots[1].children().nth(1).map(|e| e.kind()),
-            Some(Kind::Str("x"))
-        );
+        assert_eq!(roots[1].children().nth(1).map(|e| e.kind()), Some(Kind::Str("x")));
         assert_eq!(&ast.text()[kids[3].span().range()], "(file (read write))");
     }
 

@@ -96,7 +96,8 @@ impl Parser<'_> {
             self.pos += word.len();
             Ok(Node { span: Span::new(start, self.pos), kind })
         } else {
-            let end = self.s[start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(self.s.len(), |n| start + n);
+            let end =
+                self.s[start..].iter().position(|b| !b.is_ascii_alphanumeric()).map_or(self.s.len(), |n| start + n);
             Err(Diagnostic::error(Span::new(start, end), format!("unknown literal `{}`", &self.text[start..end]))
                 .with_help(format!("did you mean `{word}`? strings need double quotes")))
         }
@@ -117,7 +118,9 @@ impl Parser<'_> {
         if digits(self) == 0 {
             return Err(self.unexpected("a digit"));
         }
-        if self.s[start..].starts_with(b"0") && self.pos - start > 1 || self.s[start..].starts_with(b"-0") && self.pos - start > 2 {
+        if self.s[start..].starts_with(b"0") && self.pos - start > 1
+            || self.s[start..].starts_with(b"-0") && self.pos - start > 2
+        {
             return Err(Diagnostic::error(Span::new(start, self.pos), "numbers must not have leading zeros")
                 .with_help("write hexadecimal or octal values as decimal; JSON has only decimal numbers"));
         }
@@ -137,7 +140,8 @@ impl Parser<'_> {
             }
         }
         if self.s.get(self.pos).is_some_and(|b| b.is_ascii_alphabetic()) {
-            return Err(self.unexpected("`,` or the end of the value")
+            return Err(self
+                .unexpected("`,` or the end of the value")
                 .with_help("JSON has only decimal numbers; write 0x10 as 16"));
         }
         Ok(Node { span: Span::new(start, self.pos), kind: Kind::Number(self.text[start..self.pos].to_owned()) })
@@ -172,14 +176,19 @@ impl Parser<'_> {
                         Some(b't') => out.push('\t'),
                         Some(b'u') => out.push(self.unicode_escape()?),
                         _ => {
-                            return Err(Diagnostic::error(Span::new(self.pos - 2, self.pos.min(self.s.len())), "invalid escape in string")
-                                .with_help("valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"))
+                            return Err(Diagnostic::error(
+                                Span::new(self.pos - 2, self.pos.min(self.s.len())),
+                                "invalid escape in string",
+                            )
+                            .with_help("valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"))
                         }
                     }
                 }
                 0..=0x1f => {
                     return Err(Diagnostic::error(Span::new(self.pos, self.pos + 1), "control character in string")
-                        .with_help("a string cannot span lines; escape a newline as \\n or close the string with `\"`"))
+                        .with_help(
+                            "a string cannot span lines; escape a newline as \\n or close the string with `\"`",
+                        ))
                 }
                 _ => {
                     let c = self.text[self.pos..].chars().next().unwrap_or('\u{fffd}');
@@ -197,8 +206,10 @@ impl Parser<'_> {
                 self.pos += 4;
                 Ok(v)
             }
-            None => Err(Diagnostic::error(Span::new(self.pos - 2, (self.pos + 4).min(self.s.len())), "invalid \\u escape")
-                .with_help("write four hexadecimal digits, such as \\u00e9")),
+            None => {
+                Err(Diagnostic::error(Span::new(self.pos - 2, (self.pos + 4).min(self.s.len())), "invalid \\u escape")
+                    .with_help("write four hexadecimal digits, such as \\u00e9"))
+            }
         }
     }
 
@@ -238,8 +249,9 @@ impl Parser<'_> {
                     return Ok(Node { span: Span::new(start, self.pos), kind: Kind::Array(items) });
                 }
                 None => {
-                    return Err(Diagnostic::error(Span::new(start, start + 1), "unclosed `[`")
-                        .with_help("add the missing `]`"))
+                    return Err(
+                        Diagnostic::error(Span::new(start, start + 1), "unclosed `[`").with_help("add the missing `]`")
+                    )
                 }
                 _ => return Err(self.unexpected("`,` or `]`")),
             }
@@ -264,7 +276,9 @@ impl Parser<'_> {
                         .with_help("remove the last `,`"))
                 }
                 None => {
-                    return Err(Diagnostic::error(Span::new(start, start + 1), "unclosed `{`").with_help("add the missing `}`"))
+                    return Err(
+                        Diagnostic::error(Span::new(start, start + 1), "unclosed `{`").with_help("add the missing `}`")
+                    )
                 }
                 _ => return Err(self.unexpected("a key in double quotes")),
             }
@@ -294,7 +308,9 @@ impl Parser<'_> {
                     return Ok(Node { span: Span::new(start, self.pos), kind: Kind::Object(members) });
                 }
                 None => {
-                    return Err(Diagnostic::error(Span::new(start, start + 1), "unclosed `{`").with_help("add the missing `}`"))
+                    return Err(
+                        Diagnostic::error(Span::new(start, start + 1), "unclosed `{`").with_help("add the missing `}`")
+                    )
                 }
                 Some(b'"') => return Err(self.unexpected("`,` or `}`").with_help("add a `,` between members")),
                 _ => return Err(self.unexpected("`,` or `}`")),

@@ -124,7 +124,11 @@ impl Lowerer {
             } else {
                 "the value must fit in 64 bits (at most 18446744073709551615)"
             };
-            self.error(node.span, format!("`{what}` must be a non-negative integer, found `{text}`"), Some(help.into()));
+            self.error(
+                node.span,
+                format!("`{what}` must be a non-negative integer, found `{text}`"),
+                Some(help.into()),
+            );
         }
         parsed
     }

@@ -16,7 +16,16 @@ const MAX_NODES: usize = 1_000_000;
 /// documents read before any syntax error, and the diagnostics.
 pub fn parse_yaml(text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
     let offsets = CharOffsets::new(text);
-    let mut b = Builder { text, offsets: &offsets, stack: Vec::new(), docs: Vec::new(), anchors: HashMap::new(), diags: Vec::new(), nodes: 0, overflowed: false };
+    let mut b = Builder {
+        text,
+        offsets: &offsets,
+        stack: Vec::new(),
+        docs: Vec::new(),
+        anchors: HashMap::new(),
+        diags: Vec::new(),
+        nodes: 0,
+        overflowed: false,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
         let at = offsets.byte(e.marker().index());
@@ -168,9 +177,7 @@ fn looks_numeric(v: &str) -> bool {
     if let Some(oct) = body.strip_prefix("0o") {
         return !oct.is_empty() && oct.chars().all(|c| c.is_digit(8));
     }
-    !body.is_empty()
-        && body.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        && body.parse::<f64>().is_ok()
+    !body.is_empty() && body.starts_with(|c: char| c.is_ascii_digit() || c == '.') && body.parse::<f64>().is_ok()
 }
 
 impl MarkedEventReceiver for Builder<'_> {
