@@ -28,7 +28,7 @@ pub fn detect(path: &Path, text: &str) -> FileKind {
     let first = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with(';') && !(l.starts_with('#') && !l.starts_with("#include")));
+        .find(|l| !l.is_empty() && !l.starts_with(';') && (!l.starts_with('#') || l.starts_with("#include")));
     match first {
         Some(l) if l.starts_with('(') => FileKind::Cil,
         Some(l)

@@ -248,7 +248,9 @@ fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, o
 /// Two rules for the same syscall under the same conditions but with
 /// different actions: which one wins is an accident of the compiler.
 fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
-    let mut first: HashMap<(String, String), (usize, usize, ActionName, Option<u32>)> = HashMap::new();
+    // (syscall, conditions) -> (rule index, name index, action, errno) of its first rule
+    type Seen = (usize, usize, ActionName, Option<u32>);
+    let mut first: HashMap<(String, String), Seen> = HashMap::new();
     for (i, rule) in spec.syscalls.iter().enumerate().filter(|(i, _)| !unread.contains(i)) {
         let mut args: Vec<_> = rule.args.iter().map(|a| (a.index, a.op, a.value, a.value_two)).collect();
         args.sort();

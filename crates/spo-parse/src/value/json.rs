@@ -32,6 +32,9 @@ struct Parser<'a> {
 
 type PResult<T> = Result<T, Diagnostic>;
 
+// A syntax error ends the parse, so the large error type is built once per
+// file at most; boxing it would cost an allocation for nothing.
+#[allow(clippy::result_large_err)]
 impl Parser<'_> {
     fn document(&mut self) -> PResult<Node> {
         self.ws();
