@@ -33,10 +33,7 @@ use spo_node::metrics::Metrics;
 use spo_node::seccomp::Program;
 
 fn env_usize(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
+    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
 }
 
 fn examples() -> PathBuf {
@@ -47,10 +44,7 @@ fn examples() -> PathBuf {
 fn rss_kib() -> (u64, u64) {
     let s = fs::read_to_string("/proc/self/status").unwrap_or_default();
     let get = |k: &str| {
-        s.lines()
-            .find_map(|l| l.strip_prefix(k))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        s.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
     };
     (get("VmHWM:"), get("VmRSS:"))
 }
@@ -60,10 +54,7 @@ fn rss_kib() -> (u64, u64) {
 fn cpu_ms() -> f64 {
     let stat = fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
+    let f: Vec<f64> = after.split_whitespace().filter_map(|x| x.parse().ok()).collect();
     // After the command name: the state letter (not a number, dropped
     // here), then ppid ... cmajflt, utime, stime: numbers 10 and 11.
     let ticks = f.get(10).copied().unwrap_or(0.0) + f.get(11).copied().unwrap_or(0.0);
@@ -101,11 +92,7 @@ fn role_cold(root: &Path) {
     }
     let ms = t.elapsed().as_secs_f64() * 1e3;
     let st = shared.snapshot();
-    let installed = st
-        .profiles
-        .iter()
-        .filter(|p| p.status == spo_node::status::Phase::Installed)
-        .count();
+    let installed = st.profiles.iter().filter(|p| p.status == spo_node::status::Phase::Installed).count();
     println!("{ms:.1} {} {installed} {:.1}", rss_kib().0, cpu_ms());
 }
 
@@ -133,9 +120,7 @@ fn child(role: &str, root: &Path) -> Vec<f64> {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    text.split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect()
+    text.split_whitespace().filter_map(|x| x.parse().ok()).collect()
 }
 
 fn bench_install(n: usize) {
@@ -192,11 +177,7 @@ fn bench_enricher(records: usize) {
         Some(EventLog::open(&tmp.path().join("events.jsonl")).unwrap()),
     );
     let mut f = Filter::new(Action::Allow, vec![Arch::X86_64]);
-    f.rules.push(FilterRule {
-        syscall: "getppid".into(),
-        action: Action::Log,
-        args: vec![],
-    });
+    f.rules.push(FilterRule { syscall: "getppid".into(), action: Action::Log, args: vec![] });
     let insns = spo_compile::seccomp::compile(&f).unwrap();
     let prog = Program::from_bytes(&spo_compile::bpf::to_bytes(&insns)).unwrap();
     // SAFETY: the child only makes system calls (install_raw does not
@@ -214,6 +195,7 @@ fn bench_enricher(records: usize) {
         // SAFETY: leave without running the parent's exit hooks.
         unsafe { libc::_exit(0) };
     }
+    let lost_before = kernel_lost();
     let forked = Instant::now();
     let mut child_done: Option<Instant> = None;
     let mut seen = 0usize;
@@ -250,22 +232,59 @@ fn bench_enricher(records: usize) {
         child_done = Some(Instant::now());
     }
     let producer = child_done.map_or(0.0, |d| d.duration_since(forked).as_secs_f64() - 0.2);
-    let lag_ms = child_done.map_or(0.0, |d| {
-        last.saturating_duration_since(d).as_secs_f64() * 1e3
-    });
-    let secs = first
-        .map_or(0.0, |f| last.duration_since(f).as_secs_f64())
-        .max(1e-9);
+    let lag_ms = child_done.map_or(0.0, |d| last.saturating_duration_since(d).as_secs_f64() * 1e3);
+    let secs = first.map_or(0.0, |f| last.duration_since(f).as_secs_f64()).max(1e-9);
     println!(
         "enricher: {seen} of {records} kernel records enriched ({} missing, {} buffer overruns reported), {:.0} records/s (goal >= 100000, none dropped)",
         records - seen,
         src.lost(),
         seen as f64 / secs
     );
+    if let (Some(a), Some(b)) = (lost_before, kernel_lost()) {
+        println!(
+            "  the kernel's own lost counter moved by {} during the flood (records it dropped before any listener; other audit traffic on the machine counts too)",
+            b.wrapping_sub(a)
+        );
+    }
     println!(
         "  the kernel produced them at {:.0} records/s (the child's loop); the enricher finished {lag_ms:.0} ms after the child",
         records as f64 / producer.max(1e-9)
     );
+}
+
+/// The kernel's count of audit records it dropped (`lost` of
+/// `AUDIT_GET`), or `None` when it cannot be asked.
+fn kernel_lost() -> Option<u32> {
+    // SAFETY: a plain netlink socket; every buffer passed below is a live
+    // local of the size given, and the descriptor is closed before return.
+    unsafe {
+        let fd = libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_AUDIT);
+        if fd < 0 {
+            return None;
+        }
+        // struct nlmsghdr: len, type = AUDIT_GET (1000), flags = NLM_F_REQUEST, seq, pid.
+        let mut req = [0u8; 16];
+        req[0..4].copy_from_slice(&16u32.to_ne_bytes());
+        req[4..6].copy_from_slice(&1000u16.to_ne_bytes());
+        req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+        let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+        addr.nl_family = libc::AF_NETLINK as u16;
+        let sent = libc::sendto(
+            fd,
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        );
+        let mut buf = [0u8; 512];
+        let n = if sent == 16 { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), 0) } else { -1 };
+        libc::close(fd);
+        // Reply: nlmsghdr (16 bytes) then struct audit_status, whose
+        // seventh u32 is `lost`.
+        let ty = u16::from_ne_bytes([buf[4], buf[5]]);
+        (n >= 16 + 28 && ty == 1000).then(|| u32::from_ne_bytes([buf[40], buf[41], buf[42], buf[43]]))
+    }
 }
 
 /// The enricher alone, on records already in memory: what it can take
@@ -304,10 +323,7 @@ fn bench_enricher_offline(records: usize) {
 }
 
 fn main() {
-    if let (Ok(role), Ok(root)) = (
-        std::env::var("SPOD_BENCH_ROLE"),
-        std::env::var("SPOD_BENCH_ROOT"),
-    ) {
+    if let (Ok(role), Ok(root)) = (std::env::var("SPOD_BENCH_ROLE"), std::env::var("SPOD_BENCH_ROOT")) {
         match role.as_str() {
             "cold" => role_cold(Path::new(&root)),
             _ => role_steady(Path::new(&root)),
