@@ -171,7 +171,7 @@ fn a_containerd_container_is_verified_and_its_events_attributed() {
     assert_eq!(check["seccompMode"], 2);
     assert_eq!(check["ok"], true, "{check:#}");
 
-    let ev = wait_for(10, "the container's umask event", || {
+    let ev = wait_for(20, "the container's umask event", || {
         let (_, body) = spod.get("/violations?profile=ct-demo");
         let evs: serde_json::Value = serde_json::from_str(&body).ok()?;
         evs.as_array()?

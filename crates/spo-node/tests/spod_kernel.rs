@@ -148,9 +148,9 @@ fn install_verify_complain_and_break() {
         // lives on, so the event can be attributed through /proc. (The
         // short-lived `mkdir` process may be gone before its record is read;
         // its event is then reported unattributed.)
-        let script = format!("umask 077; mkdir {} && sleep 2", allowed.display());
+        let script = format!("umask 077; mkdir {} && exec sleep 25", allowed.display());
         let mut child = run_under(&json, "demo", &v2, &script);
-        let ev = wait_for(5, "an attributed umask event", || {
+        let ev = wait_for(20, "an attributed umask event", || {
             let (_, body) = spod.get("/violations?profile=demo");
             let evs: serde_json::Value = serde_json::from_str(&body).ok()?;
             evs.as_array()?
@@ -162,6 +162,7 @@ fn install_verify_complain_and_break() {
         assert_eq!(ev["profile"], "demo");
         assert_eq!(ev["node"], "test-node");
         assert!(allowed.exists(), "complain mode must not block");
+        child.kill().unwrap();
         child.wait().unwrap();
         let (_, metrics) = spod.get("/metrics");
         let line = metrics
