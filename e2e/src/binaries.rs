@@ -17,12 +17,7 @@ const GO_MOD: &str = include_str!("../k8s/go.mod");
 pub const REQUIRED: [&str; 2] = ["etcd", "kube-apiserver"];
 
 /// Every binary the build script makes, in build order.
-pub const NAMES: [&str; 4] = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kubectl",
-];
+pub const NAMES: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl"];
 
 /// The Kubernetes version pinned in `e2e/k8s/go.mod` (`v1.37.2`).
 pub fn kubernetes_version() -> &'static str {
@@ -32,9 +27,7 @@ pub fn kubernetes_version() -> &'static str {
             let l = l.trim();
             let l = l.strip_prefix("require ").unwrap_or(l).trim_start();
             let rest = l.strip_prefix("k8s.io/kubernetes ")?;
-            rest.split_whitespace()
-                .next()
-                .filter(|v| v.starts_with('v'))
+            rest.split_whitespace().next().filter(|v| v.starts_with('v'))
         })
         .unwrap_or("unknown")
 }
@@ -61,9 +54,7 @@ impl Binaries {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
             .unwrap_or_else(|| PathBuf::from("/tmp"));
-        base.join("spo-rs/k8s")
-            .join(kubernetes_version())
-            .join("bin")
+        base.join("spo-rs/k8s").join(kubernetes_version()).join("bin")
     }
 
     /// The cached binaries, if at least the [`REQUIRED`] ones are there.
@@ -85,10 +76,7 @@ impl Binaries {
             .arg(&script)
             .arg(&dir)
             .status()
-            .map_err(|source| E2eError::Spawn {
-                program: script.display().to_string(),
-                source,
-            })?;
+            .map_err(|source| E2eError::Spawn { program: script.display().to_string(), source })?;
         if !status.success() {
             return Err(E2eError::Command {
                 program: script.display().to_string(),
@@ -105,9 +93,7 @@ impl Binaries {
     pub fn for_tests() -> Result<Option<Binaries>, E2eError> {
         match Self::cached() {
             Ok(b) => Ok(Some(b)),
-            Err(E2eError::NotBuilt { .. })
-                if std::env::var_os("SPO_E2E").is_some_and(|v| v == "1") =>
-            {
+            Err(E2eError::NotBuilt { .. }) if std::env::var_os("SPO_E2E").is_some_and(|v| v == "1") => {
                 Self::build().map(Some)
             }
             Err(E2eError::NotBuilt { .. }) => Ok(None),

@@ -61,86 +61,61 @@ pub fn generate(dir: &Path) -> Result<Pki, E2eError> {
         "keyUsage=critical,keyCertSign,cRLSign",
     ])?;
 
-    let leaf =
-        |name: &str, subject: &str, san: Option<&str>| -> Result<(PathBuf, PathBuf), E2eError> {
-            let crt = p(&format!("{name}.crt"));
-            let key = p(&format!("{name}.key"));
-            let mut args = vec![
-                "req",
-                "-x509",
-                "-config",
-                s(&config),
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                s(&key),
-                "-out",
-                s(&crt),
-                "-days",
-                "30",
-                "-subj",
-                subject,
-                "-CA",
-                s(&ca_crt),
-                "-CAkey",
-                s(&ca_key),
-                "-addext",
-                "basicConstraints=critical,CA:FALSE",
-                "-addext",
-                "keyUsage=critical,digitalSignature",
-            ];
-            let san_ext;
-            if let Some(san) = san {
-                san_ext = format!("subjectAltName={san}");
-                args.extend([
-                    "-addext",
-                    "extendedKeyUsage=serverAuth",
-                    "-addext",
-                    &san_ext,
-                ]);
-                openssl(&args)?;
-            } else {
-                args.extend(["-addext", "extendedKeyUsage=clientAuth"]);
-                openssl(&args)?;
-            }
-            Ok((crt, key))
-        };
+    let leaf = |name: &str, subject: &str, san: Option<&str>| -> Result<(PathBuf, PathBuf), E2eError> {
+        let crt = p(&format!("{name}.crt"));
+        let key = p(&format!("{name}.key"));
+        let mut args = vec![
+            "req",
+            "-x509",
+            "-config",
+            s(&config),
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            s(&key),
+            "-out",
+            s(&crt),
+            "-days",
+            "30",
+            "-subj",
+            subject,
+            "-CA",
+            s(&ca_crt),
+            "-CAkey",
+            s(&ca_key),
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "keyUsage=critical,digitalSignature",
+        ];
+        let san_ext;
+        if let Some(san) = san {
+            san_ext = format!("subjectAltName={san}");
+            args.extend(["-addext", "extendedKeyUsage=serverAuth", "-addext", &san_ext]);
+            openssl(&args)?;
+        } else {
+            args.extend(["-addext", "extendedKeyUsage=clientAuth"]);
+            openssl(&args)?;
+        }
+        Ok((crt, key))
+    };
     let apiserver = leaf(
         "apiserver",
         "/CN=kube-apiserver",
         Some("IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc"),
     )?;
     let admin = leaf("admin", "/O=system:masters/CN=spo-e2e-admin", None)?;
-    let controller_manager = leaf(
-        "controller-manager",
-        "/CN=system:kube-controller-manager",
-        None,
-    )?;
+    let controller_manager = leaf("controller-manager", "/CN=system:kube-controller-manager", None)?;
 
     let sa_key = p("sa.key");
     let sa_pub = p("sa.pub");
-    openssl(&[
-        "genpkey",
-        "-algorithm",
-        "EC",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-out",
-        s(&sa_key),
-    ])?;
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", s(&sa_key)])?;
     openssl(&["pkey", "-in", s(&sa_key), "-pubout", "-out", s(&sa_pub)])?;
 
-    Ok(Pki {
-        ca_crt,
-        ca_key,
-        apiserver,
-        admin,
-        controller_manager,
-        service_account: (sa_key, sa_pub),
-    })
+    Ok(Pki { ca_crt, ca_key, apiserver, admin, controller_manager, service_account: (sa_key, sa_pub) })
 }
 
 fn s(p: &Path) -> &str {
@@ -153,10 +128,7 @@ fn openssl(args: &[&str]) -> Result<(), E2eError> {
     let out = Command::new("openssl")
         .args(args)
         .output()
-        .map_err(|source| E2eError::Spawn {
-            program: "openssl".into(),
-            source,
-        })?;
+        .map_err(|source| E2eError::Spawn { program: "openssl".into(), source })?;
     if out.status.success() {
         Ok(())
     } else {
@@ -173,11 +145,8 @@ mod tests {
     use super::*;
 
     fn text(cert: &Path) -> String {
-        let out = Command::new("openssl")
-            .args(["x509", "-noout", "-text", "-in"])
-            .arg(cert)
-            .output()
-            .expect("openssl runs");
+        let out =
+            Command::new("openssl").args(["x509", "-noout", "-text", "-in"]).arg(cert).output().expect("openssl runs");
         assert!(out.status.success());
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
@@ -197,11 +166,7 @@ mod tests {
                 .arg(cert)
                 .output()
                 .expect("openssl verify");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         }
         let server = text(&pki.apiserver.0);
         assert!(server.contains("IP Address:127.0.0.1"), "{server}");
@@ -209,8 +174,6 @@ mod tests {
         let admin = text(&pki.admin.0);
         assert!(admin.contains("O = system:masters"), "{admin}");
         assert!(admin.contains("TLS Web Client Authentication"));
-        assert!(std::fs::read_to_string(&pki.service_account.1)
-            .expect("sa.pub")
-            .contains("PUBLIC KEY"));
+        assert!(std::fs::read_to_string(&pki.service_account.1).expect("sa.pub").contains("PUBLIC KEY"));
     }
 }

@@ -112,21 +112,12 @@ pub fn down(dir: &Path) -> Result<Vec<String>, E2eError> {
 
 /// A client for the cluster described by a kubeconfig file.
 pub async fn client_for(kubeconfig: &Path) -> Result<kube::Client, E2eError> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig).map_err(|e| E2eError::Manifest {
-        path: kubeconfig.to_owned(),
-        reason: e.to_string(),
-    })?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await
-            .map_err(|e| E2eError::Manifest {
-                path: kubeconfig.to_owned(),
-                reason: e.to_string(),
-            })?;
-    kube::Client::try_from(config).map_err(|source| E2eError::Kube {
-        context: "building the client".into(),
-        source,
-    })
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| E2eError::Manifest { path: kubeconfig.to_owned(), reason: e.to_string() })?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+        .await
+        .map_err(|e| E2eError::Manifest { path: kubeconfig.to_owned(), reason: e.to_string() })?;
+    kube::Client::try_from(config).map_err(|source| E2eError::Kube { context: "building the client".into(), source })
 }
 
 fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
@@ -149,9 +140,7 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
         "--log-level=warn".to_owned(),
     ]);
     let etcd = process::spawn(dir, "etcd", etcd)?;
-    wait_until(&etcd, "etcd /health", Duration::from_secs(30), || {
-        etcd_healthy(etcd_client)
-    })?;
+    wait_until(&etcd, "etcd /health", Duration::from_secs(30), || etcd_healthy(etcd_client))?;
 
     let (sa_key, sa_pub) = &pki.service_account;
     let mut apiserver = Command::new(bins.path("kube-apiserver"));
@@ -183,28 +172,17 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
     let cm_kubeconfig = dir.join("controller-manager.kubeconfig");
     write_kubeconfig(&cm_kubeconfig, &server, &pki, &pki.controller_manager)?;
 
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(E2eError::io(dir))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(E2eError::io(dir))?;
     let client = rt.block_on(client_for(&kubeconfig))?;
     wait_until(&apiserver, "kube-apiserver /readyz", READY_TIMEOUT, || {
         rt.block_on(async {
-            let req = http::Request::get("/readyz")
-                .body(Vec::new())
-                .expect("static request");
+            let req = http::Request::get("/readyz").body(Vec::new()).expect("static request");
             matches!(client.request_text(req).await, Ok(body) if body.trim() == "ok")
         })
     })?;
 
     if !bins.has("kube-controller-manager") {
-        return Ok(Cluster {
-            dir: dir.to_owned(),
-            kubeconfig,
-            server,
-            controller_manager: false,
-            stopped: false,
-        });
+        return Ok(Cluster { dir: dir.to_owned(), kubeconfig, server, controller_manager: false, stopped: false });
     }
     let mut cm = Command::new(bins.path("kube-controller-manager"));
     let cmk = f(&cm_kubeconfig);
@@ -224,13 +202,7 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
     ]);
     process::spawn(dir, "kube-controller-manager", cm)?;
 
-    Ok(Cluster {
-        dir: dir.to_owned(),
-        kubeconfig,
-        server,
-        controller_manager: true,
-        stopped: false,
-    })
+    Ok(Cluster { dir: dir.to_owned(), kubeconfig, server, controller_manager: true, stopped: false })
 }
 
 /// Poll `ready` every 200 ms until it holds, failing early with the log
@@ -247,16 +219,10 @@ fn wait_until(
             return Ok(());
         }
         if !process::alive(rec) {
-            return Err(E2eError::Exited {
-                component: rec.name.clone(),
-                log_tail: process::log_tail(&rec.log, 20),
-            });
+            return Err(E2eError::Exited { component: rec.name.clone(), log_tail: process::log_tail(&rec.log, 20) });
         }
         if Instant::now() >= deadline {
-            return Err(E2eError::Timeout {
-                what: what.to_owned(),
-                seconds: timeout.as_secs(),
-            });
+            return Err(E2eError::Timeout { what: what.to_owned(), seconds: timeout.as_secs() });
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -268,9 +234,7 @@ fn etcd_healthy(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-        .is_err()
-    {
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").is_err() {
         return false;
     }
     let mut body = String::new();
@@ -291,12 +255,7 @@ fn free_ports() -> Result<[u16; 4], E2eError> {
     Ok(ports)
 }
 
-fn write_kubeconfig(
-    path: &Path,
-    server: &str,
-    pki: &Pki,
-    user: &(PathBuf, PathBuf),
-) -> Result<(), E2eError> {
+fn write_kubeconfig(path: &Path, server: &str, pki: &Pki, user: &(PathBuf, PathBuf)) -> Result<(), E2eError> {
     let config = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",

@@ -13,10 +13,7 @@ use clap::{Parser, Subcommand};
 use spo_e2e::{binaries, cluster, Binaries, Cluster};
 
 #[derive(Parser)]
-#[command(
-    name = "spo-e2e",
-    about = "Run a local Kubernetes control plane for spo-rs end-to-end tests"
-)]
+#[command(name = "spo-e2e", about = "Run a local Kubernetes control plane for spo-rs end-to-end tests")]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
@@ -68,19 +65,11 @@ fn main() -> Result<()> {
             };
             let missing = bins.missing();
             if !missing.is_empty() {
-                eprintln!(
-                    "spo-e2e: not built yet, running without: {}",
-                    missing.join(", ")
-                );
+                eprintln!("spo-e2e: not built yet, running without: {}", missing.join(", "));
             }
             let start = Instant::now();
-            let c = Cluster::up(&dir, &bins)
-                .with_context(|| format!("starting the cluster in {}", dir.display()))?;
-            eprintln!(
-                "spo-e2e: API server {} ready in {:.1} s",
-                c.server(),
-                start.elapsed().as_secs_f64()
-            );
+            let c = Cluster::up(&dir, &bins).with_context(|| format!("starting the cluster in {}", dir.display()))?;
+            eprintln!("spo-e2e: API server {} ready in {:.1} s", c.server(), start.elapsed().as_secs_f64());
             if bins.has("kubectl") {
                 eprintln!("spo-e2e: kubectl is {}", bins.path("kubectl").display());
             }
@@ -88,8 +77,7 @@ fn main() -> Result<()> {
             c.detach();
         }
         Cmd::Down { dir } => {
-            let stopped = cluster::down(&dir)
-                .with_context(|| format!("stopping the cluster in {}", dir.display()))?;
+            let stopped = cluster::down(&dir).with_context(|| format!("stopping the cluster in {}", dir.display()))?;
             if stopped.is_empty() {
                 eprintln!("spo-e2e: nothing was running in {}", dir.display());
             } else {

@@ -19,10 +19,7 @@ pub const FIELD_MANAGER: &str = "spo-e2e";
 /// Every document of a YAML file, as JSON values (empty documents skipped).
 pub fn load(path: &Path) -> Result<Vec<Value>, E2eError> {
     let text = std::fs::read_to_string(path).map_err(E2eError::io(path))?;
-    parse(&text).map_err(|reason| E2eError::Manifest {
-        path: path.to_owned(),
-        reason,
-    })
+    parse(&text).map_err(|reason| E2eError::Manifest { path: path.to_owned(), reason })
 }
 
 /// Every `*.yaml` file of a directory, sorted by name.
@@ -39,10 +36,7 @@ pub fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, E2eError> {
 /// Parse a YAML stream into JSON values.
 pub fn parse(text: &str) -> Result<Vec<Value>, String> {
     let docs = YamlLoader::load_from_str(text).map_err(|e| e.to_string())?;
-    docs.into_iter()
-        .filter(|d| !d.is_null())
-        .map(to_json)
-        .collect()
+    docs.into_iter().filter(|d| !d.is_null()).map(to_json).collect()
 }
 
 fn to_json(y: Yaml) -> Result<Value, String> {
@@ -50,14 +44,9 @@ fn to_json(y: Yaml) -> Result<Value, String> {
         Yaml::Null => Value::Null,
         Yaml::Boolean(b) => Value::Bool(b),
         Yaml::Integer(i) => Value::from(i),
-        Yaml::Real(r) => r
-            .parse::<f64>()
-            .map(Value::from)
-            .map_err(|e| format!("number {r}: {e}"))?,
+        Yaml::Real(r) => r.parse::<f64>().map(Value::from).map_err(|e| format!("number {r}: {e}"))?,
         Yaml::String(s) => Value::String(s),
-        Yaml::Array(items) => {
-            Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?)
-        }
+        Yaml::Array(items) => Value::Array(items.into_iter().map(to_json).collect::<Result<_, _>>()?),
         Yaml::Hash(h) => {
             let mut map = serde_json::Map::new();
             for (k, v) in h {
@@ -77,72 +66,45 @@ fn to_json(y: Yaml) -> Result<Value, String> {
 
 /// Server-side apply one object of any kind.
 pub async fn apply(client: &kube::Client, object: &Value) -> Result<DynamicObject, E2eError> {
-    let obj: DynamicObject =
-        serde_json::from_value(object.clone()).map_err(|e| E2eError::Manifest {
-            path: PathBuf::from("<object>"),
-            reason: e.to_string(),
-        })?;
+    let obj: DynamicObject = serde_json::from_value(object.clone())
+        .map_err(|e| E2eError::Manifest { path: PathBuf::from("<object>"), reason: e.to_string() })?;
     let types = obj.types.clone().ok_or_else(|| E2eError::Manifest {
         path: PathBuf::from("<object>"),
         reason: "no apiVersion or kind".into(),
     })?;
     let name = obj.metadata.name.clone().unwrap_or_default();
-    let gvk = GroupVersionKind::try_from(&types).map_err(|e| E2eError::Manifest {
-        path: PathBuf::from("<object>"),
-        reason: e.to_string(),
-    })?;
+    let gvk = GroupVersionKind::try_from(&types)
+        .map_err(|e| E2eError::Manifest { path: PathBuf::from("<object>"), reason: e.to_string() })?;
     let ctx = |what: &str| format!("{what} {} {name}", gvk.kind);
     // A CRD's kinds reach discovery a moment after it is Established.
     let deadline = Instant::now() + Duration::from_secs(10);
     let (resource, caps) = loop {
         match kube::discovery::pinned_kind(client, &gvk).await {
             Ok(found) => break found,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(source) => {
-                return Err(E2eError::Kube {
-                    context: ctx("discovering"),
-                    source,
-                })
-            }
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(source) => return Err(E2eError::Kube { context: ctx("discovering"), source }),
         }
     };
     let api: Api<DynamicObject> = match (&caps.scope, obj.metadata.namespace.as_deref()) {
-        (kube::discovery::Scope::Namespaced, Some(ns)) => {
-            Api::namespaced_with(client.clone(), ns, &resource)
-        }
-        (kube::discovery::Scope::Namespaced, None) => {
-            Api::default_namespaced_with(client.clone(), &resource)
-        }
+        (kube::discovery::Scope::Namespaced, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resource),
+        (kube::discovery::Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
         (kube::discovery::Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
     };
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await
-    .map_err(|source| E2eError::Kube {
-        context: ctx("applying"),
-        source,
-    })
+    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
+        .await
+        .map_err(|source| E2eError::Kube { context: ctx("applying"), source })
 }
 
 /// Wait until every named CRD reports `Established=True`.
-pub async fn wait_established(
-    client: &kube::Client,
-    names: &[String],
-    timeout: Duration,
-) -> Result<(), E2eError> {
+pub async fn wait_established(client: &kube::Client, names: &[String], timeout: Duration) -> Result<(), E2eError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let deadline = Instant::now() + timeout;
     for name in names {
         loop {
-            let crd = api.get(name).await.map_err(|source| E2eError::Kube {
-                context: format!("reading CRD {name}"),
-                source,
-            })?;
+            let crd = api
+                .get(name)
+                .await
+                .map_err(|source| E2eError::Kube { context: format!("reading CRD {name}"), source })?;
             let established = crd
                 .status
                 .and_then(|s| s.conditions)
@@ -153,10 +115,7 @@ pub async fn wait_established(
                 break;
             }
             if Instant::now() >= deadline {
-                return Err(E2eError::Timeout {
-                    what: format!("CRD {name} Established"),
-                    seconds: timeout.as_secs(),
-                });
+                return Err(E2eError::Timeout { what: format!("CRD {name} Established"), seconds: timeout.as_secs() });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -173,10 +132,7 @@ mod tests {
         let docs = parse("a: 1\nb: [x, 2.5, true]\n---\n---\nc: {d: null, 3: e}\n").expect("valid");
         assert_eq!(
             docs,
-            vec![
-                serde_json::json!({"a": 1, "b": ["x", 2.5, true]}),
-                serde_json::json!({"c": {"d": null, "3": "e"}})
-            ]
+            vec![serde_json::json!({"a": 1, "b": ["x", 2.5, true]}), serde_json::json!({"c": {"d": null, "3": "e"}})]
         );
         assert!(parse("a: [").is_err());
     }
@@ -188,8 +144,7 @@ mod tests {
         assert!(files.len() >= 7);
         for f in files {
             let docs = load(&f).expect("CRD file");
-            let crd: CustomResourceDefinition =
-                serde_json::from_value(docs[0].clone()).expect("a CRD");
+            let crd: CustomResourceDefinition = serde_json::from_value(docs[0].clone()).expect("a CRD");
             assert!(crd.spec.versions.iter().any(|v| v.storage));
         }
     }

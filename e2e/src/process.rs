@@ -41,27 +41,15 @@ pub(crate) fn spawn(dir: &Path, name: &str, mut cmd: Command) -> Result<Recorded
         .stderr(err)
         .process_group(0)
         .spawn()
-        .map_err(|source| E2eError::Spawn {
-            program: name.to_owned(),
-            source,
-        })?;
+        .map_err(|source| E2eError::Spawn { program: name.to_owned(), source })?;
     let pid = child.id();
     // The child is not waited for here: it outlives this process when run
     // from the command line. `alive` treats a zombie as gone.
     drop(child);
     let start_time = stat(pid).map(|s| s.1).unwrap_or(0);
-    let rec = Recorded {
-        name: name.to_owned(),
-        pid,
-        start_time,
-        log,
-    };
+    let rec = Recorded { name: name.to_owned(), pid, start_time, log };
     let path = pid_file(dir);
-    let mut f = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(E2eError::io(&path))?;
+    let mut f = OpenOptions::new().create(true).append(true).open(&path).map_err(E2eError::io(&path))?;
     writeln!(f, "{} {} {}", rec.name, rec.pid, rec.start_time).map_err(E2eError::io(&path))?;
     Ok(rec)
 }
@@ -82,12 +70,7 @@ pub(crate) fn recorded(dir: &Path) -> Result<Vec<Recorded>, E2eError> {
             let pid = f.next()?.parse().ok()?;
             let start_time = f.next()?.parse().ok()?;
             let log = dir.join("logs").join(format!("{name}.log"));
-            Some(Recorded {
-                name,
-                pid,
-                start_time,
-                log,
-            })
+            Some(Recorded { name, pid, start_time, log })
         })
         .collect())
 }
@@ -108,8 +91,10 @@ pub(crate) fn alive(rec: &Recorded) -> bool {
     matches!(stat(rec.pid), Some((state, start)) if state != 'Z' && start == rec.start_time)
 }
 
-/// SIGTERM every recorded live process, newest first; SIGKILL what is still
-/// there after `grace`. Removes the pid file when all are gone.
+/// Stop every recorded live process, newest first, each before the next
+/// (the API server shuts down in a second while etcd is up, but keeps
+/// retrying when etcd goes first): SIGTERM, then SIGKILL after `grace`.
+/// Removes the pid file when all are gone.
 pub(crate) fn stop_all(dir: &Path, grace: Duration) -> Result<Vec<String>, E2eError> {
     let mut recs = recorded(dir)?;
     recs.reverse();
@@ -117,23 +102,15 @@ pub(crate) fn stop_all(dir: &Path, grace: Duration) -> Result<Vec<String>, E2eEr
     for rec in recs.iter().filter(|r| alive(r)) {
         signal(rec.pid, "TERM")?;
         stopped.push(rec.name.clone());
-    }
-    let deadline = Instant::now() + grace;
-    while recs.iter().any(alive) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for rec in recs.iter().filter(|r| alive(r)) {
-        signal(rec.pid, "KILL")?;
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while recs.iter().any(alive) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if let Some(rec) = recs.iter().find(|r| alive(r)) {
-        return Err(E2eError::Timeout {
-            what: format!("stopping {} (pid {})", rec.name, rec.pid),
-            seconds: 5,
-        });
+        if !wait_gone(rec, grace) {
+            signal(rec.pid, "KILL")?;
+            if !wait_gone(rec, Duration::from_secs(5)) {
+                return Err(E2eError::Timeout {
+                    what: format!("stopping {} (pid {})", rec.name, rec.pid),
+                    seconds: grace.as_secs() + 5,
+                });
+            }
+        }
     }
     let path = pid_file(dir);
     match std::fs::remove_file(&path) {
@@ -142,6 +119,17 @@ pub(crate) fn stop_all(dir: &Path, grace: Duration) -> Result<Vec<String>, E2eEr
         Err(e) => return Err(E2eError::Io { path, source: e }),
     }
     Ok(stopped)
+}
+
+fn wait_gone(rec: &Recorded, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while alive(rec) {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
 }
 
 fn signal(pid: u32, sig: &str) -> Result<(), E2eError> {
@@ -154,10 +142,7 @@ fn signal(pid: u32, sig: &str) -> Result<(), E2eError> {
         .stderr(Stdio::null())
         .status()
         .map(|_| ())
-        .map_err(|source| E2eError::Spawn {
-            program: "kill".into(),
-            source,
-        })
+        .map_err(|source| E2eError::Spawn { program: "kill".into(), source })
 }
 
 /// The last `n` lines of a log file.
@@ -189,17 +174,9 @@ mod tests {
     fn a_recycled_pid_is_not_ours() {
         let me = std::process::id();
         let (_, start) = stat(me).expect("own stat");
-        let rec = Recorded {
-            name: "x".into(),
-            pid: me,
-            start_time: start + 1,
-            log: PathBuf::new(),
-        };
+        let rec = Recorded { name: "x".into(), pid: me, start_time: start + 1, log: PathBuf::new() };
         assert!(!alive(&rec));
-        let rec = Recorded {
-            start_time: start,
-            ..rec
-        };
+        let rec = Recorded { start_time: start, ..rec };
         assert!(alive(&rec));
     }
 }

@@ -11,9 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::authorization::v1::{
-    ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
-};
+use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -21,11 +19,10 @@ use spo_e2e::{manifests, Binaries, Cluster};
 use spo_model::seccomp::{ActionName, Operator};
 use spo_model::Arch;
 use spo_operator::crds::{
-    AppArmorProfile, AppArmorProfileSpec, BoundKind, InheritKind, MergeStrategy, PolicyRef,
-    ProfileBinding, ProfileBindingSpec, ProfileRecording, ProfileRecordingSpec, ProfileRef,
-    ProfileState, ProfileStatus, RawSelinuxProfile, RawSelinuxProfileSpec, RecordedKind, Recorder,
-    SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall, SecurityProfileNodeStatus,
-    SecurityProfileNodeStatusSpec, SelinuxProfile, SelinuxProfileSpec,
+    AppArmorProfile, AppArmorProfileSpec, BoundKind, InheritKind, MergeStrategy, PolicyRef, ProfileBinding,
+    ProfileBindingSpec, ProfileRecording, ProfileRecordingSpec, ProfileRef, ProfileState, ProfileStatus,
+    RawSelinuxProfile, RawSelinuxProfileSpec, RecordedKind, Recorder, SeccompArg, SeccompProfile, SeccompProfileSpec,
+    SeccompSyscall, SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SelinuxProfile, SelinuxProfileSpec,
 };
 
 const NS: &str = "spo-e2e";
@@ -48,13 +45,15 @@ fn crds_are_established_and_objects_round_trip() {
     let start = Instant::now();
     let cluster = Cluster::up(dir.path(), &bins).unwrap_or_else(|e| panic!("cluster up: {e}"));
     eprintln!("cluster ready in {:.1} s", start.elapsed().as_secs_f64());
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         let client = cluster.client().await.expect("client");
         crds_and_objects(&client).await;
+        if bins.has("kubectl") {
+            printer_columns(&bins.path("kubectl"), cluster.kubeconfig());
+        } else {
+            eprintln!("SKIPPED: printer column check: kubectl is not built");
+        }
         deployment_and_rbac(&client, cluster.has_controller_manager()).await;
     });
     eprintln!("test body done at {:.1} s", start.elapsed().as_secs_f64());
@@ -69,27 +68,19 @@ async fn crds_and_objects(client: &kube::Client) {
     let mut names = Vec::new();
     for file in manifests::yaml_files(&crd_dir).expect("deploy/crds") {
         for doc in manifests::load(&file).expect("CRD yaml") {
-            let applied = manifests::apply(&client, &doc).await.unwrap_or_else(|e| {
-                panic!(
-                    "{} rejected: {e} ({:?})",
-                    file.display(),
-                    std::error::Error::source(&e)
-                )
-            });
+            let applied = manifests::apply(&client, &doc)
+                .await
+                .unwrap_or_else(|e| panic!("{} rejected: {e} ({:?})", file.display(), std::error::Error::source(&e)));
             names.push(applied.metadata.name.expect("CRD name"));
         }
     }
     assert_eq!(names.len(), spo_operator::all_crds().len());
-    manifests::wait_established(&client, &names, Duration::from_secs(30))
-        .await
-        .expect("CRDs established");
+    manifests::wait_established(&client, &names, Duration::from_secs(30)).await.expect("CRDs established");
 
     let nss: Api<Namespace> = Api::all(client.clone());
     let mut ns = Namespace::default();
     ns.metadata.name = Some(NS.into());
-    nss.create(&PostParams::default(), &ns)
-        .await
-        .expect("namespace");
+    nss.create(&PostParams::default(), &ns).await.expect("namespace");
 
     // SeccompProfile: create, read back, then write status.
     let sp_spec = SeccompProfileSpec {
@@ -103,31 +94,20 @@ async fn crds_and_objects(client: &kube::Client) {
             names: vec!["personality".into()],
             action: ActionName::Allow,
             errno_ret: None,
-            args: vec![SeccompArg {
-                index: 0,
-                value: 0xffff_ffff,
-                value_two: 8,
-                op: Operator::MaskedEqual,
-            }],
+            args: vec![SeccompArg { index: 0, value: 0xffff_ffff, value_two: 8, op: Operator::MaskedEqual }],
         }],
         base_profile_name: None,
         disabled: false,
     };
     let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
-    let created = sps
-        .create(
-            &PostParams::default(),
-            &SeccompProfile::new("web", sp_spec.clone()),
-        )
-        .await
-        .expect("create sp");
+    let created =
+        sps.create(&PostParams::default(), &SeccompProfile::new("web", sp_spec.clone())).await.expect("create sp");
     assert!(created.metadata.uid.is_some());
     let got = sps.get("web").await.expect("get sp");
     assert_eq!(got.spec, sp_spec);
-    let status = serde_json::json!({"status": {"status": "Installed", "localhostProfile": "operator/spo-e2e/web.json"}});
-    sps.patch_status("web", &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .expect("status subresource");
+    let status =
+        serde_json::json!({"status": {"status": "Installed", "localhostProfile": "operator/spo-e2e/web.json"}});
+    sps.patch_status("web", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status subresource");
     let got = sps.get("web").await.expect("get sp");
     assert_eq!(
         got.status,
@@ -142,19 +122,9 @@ async fn crds_and_objects(client: &kube::Client) {
 
     // Every other kind round-trips.
     let selinux = SelinuxProfileSpec {
-        inherit: vec![PolicyRef {
-            kind: InheritKind::System,
-            name: "container".into(),
-        }],
-        allow: [(
-            "var_log_t".to_owned(),
-            [(
-                "file".to_owned(),
-                vec!["read".to_owned(), "open".to_owned()],
-            )]
+        inherit: vec![PolicyRef { kind: InheritKind::System, name: "container".into() }],
+        allow: [("var_log_t".to_owned(), [("file".to_owned(), vec!["read".to_owned(), "open".to_owned()])].into())]
             .into(),
-        )]
-        .into(),
         mode: None,
         permissive: None,
         disabled: false,
@@ -164,22 +134,13 @@ async fn crds_and_objects(client: &kube::Client) {
         &client,
         RawSelinuxProfile::new(
             "raw",
-            RawSelinuxProfileSpec {
-                policy: "(block raw (blockinherit container))".into(),
-                disabled: false,
-            },
+            RawSelinuxProfileSpec { policy: "(block raw (blockinherit container))".into(), disabled: false },
         ),
     )
     .await;
     round_trip(
         &client,
-        AppArmorProfile::new(
-            "aa",
-            AppArmorProfileSpec {
-                complain_mode: Some(true),
-                ..Default::default()
-            },
-        ),
+        AppArmorProfile::new("aa", AppArmorProfileSpec { complain_mode: Some(true), ..Default::default() }),
     )
     .await;
     round_trip(
@@ -187,10 +148,7 @@ async fn crds_and_objects(client: &kube::Client) {
         ProfileBinding::new(
             "bind",
             ProfileBindingSpec {
-                profile_ref: ProfileRef {
-                    kind: BoundKind::SeccompProfile,
-                    name: "web".into(),
-                },
+                profile_ref: ProfileRef { kind: BoundKind::SeccompProfile, name: "web".into() },
                 image: "nginx:1.27".into(),
             },
         ),
@@ -203,10 +161,7 @@ async fn crds_and_objects(client: &kube::Client) {
             ProfileRecordingSpec {
                 kind: RecordedKind::SeccompProfile,
                 recorder: Recorder::Bpf,
-                pod_selector: serde_json::from_value(
-                    serde_json::json!({"matchLabels": {"app": "web"}}),
-                )
-                .unwrap(),
+                pod_selector: serde_json::from_value(serde_json::json!({"matchLabels": {"app": "web"}})).unwrap(),
                 containers: vec![],
                 merge_strategy: MergeStrategy::Containers,
                 disable_profile_after_recording: false,
@@ -235,38 +190,33 @@ async fn crds_and_objects(client: &kube::Client) {
         "metadata": {"name": "legacy", "namespace": NS},
         "spec": {"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]},
     });
-    manifests::apply(&client, &legacy)
-        .await
-        .expect("v1beta1 SeccompProfile");
+    manifests::apply(&client, &legacy).await.expect("v1beta1 SeccompProfile");
     let got = sps.get("legacy").await.expect("legacy read as v1");
     assert_eq!(got.spec.default_action, ActionName::Log);
     assert!(!got.spec.disabled);
 
     // The schema rejects what the types cannot hold.
     let gvk = GroupVersionKind::gvk(spo_operator::crds::GROUP, "v1", "SeccompProfile");
-    let raw: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), NS, &ApiResource::from_gvk(&gvk));
+    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ApiResource::from_gvk(&gvk));
     for (name, spec) in [
-        (
-            "bad-action",
-            serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"}),
-        ),
+        ("bad-action", serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"})),
         (
             "bad-index",
             serde_json::json!({"defaultAction": "SCMP_ACT_LOG",
             "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"], "args": [{"index": 6, "op": "SCMP_CMP_EQ"}]}]}),
         ),
-        (
-            "bad-errno",
-            serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000}),
-        ),
+        ("bad-errno", serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000})),
         (
             "no-names",
             serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": []}]}),
         ),
+        ("bad-arch", serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "architectures": ["SCMP_ARCH_VAX"]})),
+        // The API server holds integers as int64: an operand in the upper
+        // half of u64 arrives as a float and is refused (docs/e2e.md).
         (
-            "bad-arch",
-            serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "architectures": ["SCMP_ARCH_VAX"]}),
+            "huge-operand",
+            serde_json::json!({"defaultAction": "SCMP_ACT_LOG",
+            "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["ioctl"], "args": [{"index": 1, "value": u64::MAX, "op": "SCMP_CMP_EQ"}]}]}),
         ),
     ] {
         let obj: DynamicObject = serde_json::from_value(serde_json::json!({
@@ -299,12 +249,7 @@ where
         .await
         .unwrap_or_else(|e| panic!("create {} {name}: {e}", K::kind(&Default::default())));
     let got = api.get(&name).await.expect("read back");
-    assert_eq!(
-        got.spec_json(),
-        obj.spec_json(),
-        "{} {name}",
-        K::kind(&Default::default())
-    );
+    assert_eq!(got.spec_json(), obj.spec_json(), "{} {name}", K::kind(&Default::default()));
 }
 
 /// The spec of a custom resource, as JSON, to compare what was written with
@@ -329,6 +274,24 @@ has_spec!(
     SecurityProfileNodeStatus
 );
 
+/// `kubectl get` shows the status columns the CRD declares.
+fn printer_columns(kubectl: &Path, kubeconfig: &Path) {
+    let out = std::process::Command::new(kubectl)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["get", "sp", "web", "-n", NS, "-o", "wide"])
+        .output()
+        .expect("kubectl runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATUS", "AGE", "LOCALHOSTPROFILE"]);
+    let row: Vec<&str> = lines.next().expect("row").split_whitespace().collect();
+    assert_eq!(row[..2], ["web", "Installed"]);
+    assert_eq!(row[3], "operator/spo-e2e/web.json");
+}
+
 /// The namespace, RBAC, operator Deployment and spod DaemonSet manifests
 /// apply; the roles grant what each workload needs and nothing more; the
 /// controller manager acts on the Deployment.
@@ -336,95 +299,58 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
     for file in ["namespace.yaml", "rbac.yaml", "operator.yaml", "spod.yaml"] {
         for doc in manifests::load(&deploy.join(file)).expect("manifest") {
-            manifests::apply(client, &doc).await.unwrap_or_else(|e| {
-                panic!(
-                    "deploy/{file} rejected: {e} ({:?})",
-                    std::error::Error::source(&e)
-                )
-            });
+            manifests::apply(client, &doc)
+                .await
+                .unwrap_or_else(|e| panic!("deploy/{file} rejected: {e} ({:?})", std::error::Error::source(&e)));
         }
     }
 
     let sar: Api<SubjectAccessReview> = Api::all(client.clone());
-    let can =
-        |sa: &'static str, verb: &'static str, group: &'static str, resource: &'static str| {
-            let sar = sar.clone();
-            async move {
-                let (resource, subresource) = match resource.split_once('/') {
-                    Some((r, s)) => (r, Some(s.to_owned())),
-                    None => (resource, None),
-                };
-                let review = SubjectAccessReview {
-                    spec: SubjectAccessReviewSpec {
-                        user: Some(format!(
-                            "system:serviceaccount:security-profiles-operator:{sa}"
-                        )),
-                        groups: Some(vec!["system:serviceaccounts".into()]),
-                        resource_attributes: Some(ResourceAttributes {
-                            namespace: Some(NS.into()),
-                            verb: Some(verb.into()),
-                            group: Some(group.into()),
-                            resource: Some(resource.into()),
-                            subresource,
-                            ..Default::default()
-                        }),
+    let can = |sa: &'static str, verb: &'static str, group: &'static str, resource: &'static str| {
+        let sar = sar.clone();
+        async move {
+            let (resource, subresource) = match resource.split_once('/') {
+                Some((r, s)) => (r, Some(s.to_owned())),
+                None => (resource, None),
+            };
+            let review = SubjectAccessReview {
+                spec: SubjectAccessReviewSpec {
+                    user: Some(format!("system:serviceaccount:security-profiles-operator:{sa}")),
+                    groups: Some(vec!["system:serviceaccounts".into()]),
+                    resource_attributes: Some(ResourceAttributes {
+                        namespace: Some(NS.into()),
+                        verb: Some(verb.into()),
+                        group: Some(group.into()),
+                        resource: Some(resource.into()),
+                        subresource,
                         ..Default::default()
-                    },
+                    }),
                     ..Default::default()
-                };
-                let done = sar
-                    .create(&PostParams::default(), &review)
-                    .await
-                    .expect("SubjectAccessReview");
-                done.status.expect("review status").allowed
-            }
-        };
+                },
+                ..Default::default()
+            };
+            let done = sar.create(&PostParams::default(), &review).await.expect("SubjectAccessReview");
+            done.status.expect("review status").allowed
+        }
+    };
     let g = spo_operator::crds::GROUP;
     let expectations = [
         ("spod", "create", g, "securityprofilenodestatuses", true),
-        (
-            "spod",
-            "patch",
-            g,
-            "securityprofilenodestatuses/status",
-            true,
-        ),
+        ("spod", "patch", g, "securityprofilenodestatuses/status", true),
         ("spod", "watch", g, "seccompprofiles", true),
         ("spod", "update", g, "seccompprofiles", false),
         ("spod", "patch", g, "seccompprofiles/status", false),
         ("spod", "get", "", "secrets", false),
         ("spo-operator", "patch", g, "seccompprofiles/status", true),
-        (
-            "spo-operator",
-            "update",
-            g,
-            "seccompprofiles/finalizers",
-            true,
-        ),
-        (
-            "spo-operator",
-            "delete",
-            g,
-            "securityprofilenodestatuses",
-            true,
-        ),
-        (
-            "spo-operator",
-            "create",
-            g,
-            "securityprofilenodestatuses",
-            false,
-        ),
+        ("spo-operator", "update", g, "seccompprofiles/finalizers", true),
+        ("spo-operator", "delete", g, "securityprofilenodestatuses", true),
+        ("spo-operator", "create", g, "securityprofilenodestatuses", false),
         ("spo-operator", "create", g, "seccompprofiles", false),
         ("spo-operator", "list", "", "secrets", false),
         ("spo-operator", "delete", "", "pods", false),
     ];
     for (sa, verb, group, resource, expected) in expectations {
-        assert_eq!(
-            can(sa, verb, group, resource).await,
-            expected,
-            "{sa} {verb} {resource}"
-        );
+        assert_eq!(can(sa, verb, group, resource).await, expected, "{sa} {verb} {resource}");
     }
 
     // The controller manager is running: it turns the Deployment into a
@@ -436,17 +362,11 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
     let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "security-profiles-operator");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let list = rss
-            .list(&ListParams::default().labels("app.kubernetes.io/name=spo-operator"))
-            .await
-            .expect("list");
+        let list = rss.list(&ListParams::default().labels("app.kubernetes.io/name=spo-operator")).await.expect("list");
         if !list.items.is_empty() {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "no ReplicaSet for the spo-operator Deployment after 30 s"
-        );
+        assert!(Instant::now() < deadline, "no ReplicaSet for the spo-operator Deployment after 30 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
