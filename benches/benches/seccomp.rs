@@ -11,26 +11,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use spo_compile::bpf::interp::{run_checked, SeccompData};
 use spo_compile::bpf::{self, Insn};
 use spo_compile::seccomp::{compile_with, Options};
 use spo_model::seccomp::{resolve, Action, Filter, Operator, Target};
 use spo_model::Arch;
 
-const PROFILES: &[&str] = &[
-    "docker-default",
-    "moby-default-docker29",
-    "containers-common",
-    "containerd-default",
-    "spo-baseprofile-runc",
-];
-const ARCH_SETS: &[(&str, &[Arch])] = &[
-    ("x86_64", &[Arch::X86_64]),
-    ("x86_64+x86+x32", &[Arch::X86_64, Arch::X86, Arch::X32]),
-];
+const PROFILES: &[&str] =
+    &["docker-default", "moby-default-docker29", "containers-common", "containerd-default", "spo-baseprofile-runc"];
+const ARCH_SETS: &[(&str, &[Arch])] =
+    &[("x86_64", &[Arch::X86_64]), ("x86_64+x86+x32", &[Arch::X86_64, Arch::X86, Arch::X32])];
 
 fn load(name: &str) -> Filter {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,13 +29,7 @@ fn load(name: &str) -> Filter {
         .join(format!("{name}.json"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let doc = spo_parse::seccomp::parse_spec(&text).unwrap_or_else(|e| panic!("{name}: {e}"));
-    resolve(
-        &doc.spec,
-        &Target {
-            native: Arch::X86_64,
-            ..Target::default()
-        },
-    )
+    resolve(&doc.spec, &Target { native: Arch::X86_64, ..Target::default() })
 }
 
 fn scmp_arch(a: Arch) -> ScmpArch {
@@ -73,8 +58,7 @@ fn scmp_action(a: Action) -> ScmpAction {
 /// default action or an unknown name skipped, as runc does), export.
 fn libseccomp_build(filter: &Filter, arches: &[Arch], out: &File) {
     let mut ctx = ScmpFilterContext::new(scmp_action(filter.default_action)).unwrap();
-    ctx.set_act_badarch(scmp_action(filter.bad_arch_action))
-        .unwrap();
+    ctx.set_act_badarch(scmp_action(filter.bad_arch_action)).unwrap();
     ctx.set_ctl_optimize(2).unwrap();
     ctx.remove_arch(ScmpArch::native()).unwrap();
     for &a in arches {
@@ -100,16 +84,11 @@ fn libseccomp_build(filter: &Filter, arches: &[Arch], out: &File) {
                     Operator::GreaterThan => ScmpCompareOp::Greater,
                     Operator::MaskedEqual => ScmpCompareOp::MaskedEqual(c.value),
                 };
-                let datum = if c.op == Operator::MaskedEqual {
-                    c.value_two
-                } else {
-                    c.value
-                };
+                let datum = if c.op == Operator::MaskedEqual { c.value_two } else { c.value };
                 ScmpArgCompare::new(u32::from(c.index), op, datum)
             })
             .collect();
-        ctx.add_rule_conditional(scmp_action(r.action), sc, &conds)
-            .unwrap();
+        ctx.add_rule_conditional(scmp_action(r.action), sc, &conds).unwrap();
     }
     ctx.export_bpf(out).unwrap();
 }
@@ -125,13 +104,7 @@ fn libseccomp_program(filter: &Filter, arches: &[Arch]) -> Vec<Insn> {
 }
 
 fn ours(filter: &Filter, arches: &[Arch]) -> Vec<u8> {
-    let prog = compile_with(
-        filter,
-        &Options {
-            arches: Some(arches.to_vec()),
-        },
-    )
-    .unwrap();
+    let prog = compile_with(filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
     bpf::to_bytes(&prog)
 }
 
@@ -140,18 +113,11 @@ fn executed(prog: &[Insn]) -> (f64, usize) {
     bpf::interp::check(prog).unwrap();
     let counts: Vec<usize> = (0..=460u32)
         .map(|nr| {
-            let d = SeccompData {
-                nr,
-                arch: Arch::X86_64.audit_arch(),
-                ..SeccompData::default()
-            };
+            let d = SeccompData { nr, arch: Arch::X86_64.audit_arch(), ..SeccompData::default() };
             run_checked(prog, &d).executed
         })
         .collect();
-    (
-        counts.iter().sum::<usize>() as f64 / counts.len() as f64,
-        counts.iter().copied().max().unwrap_or(0),
-    )
+    (counts.iter().sum::<usize>() as f64 / counts.len() as f64, counts.iter().copied().max().unwrap_or(0))
 }
 
 /// Median wall time of `f` over enough runs to fill about 200 ms.
@@ -182,20 +148,11 @@ fn table() {
         for (label, arches) in ARCH_SETS {
             let theirs = libseccomp_program(&filter, arches);
             let t_theirs = time(|| libseccomp_build(black_box(&filter), arches, &devnull));
-            let prog = compile_with(
-                &filter,
-                &Options {
-                    arches: Some(arches.to_vec()),
-                },
-            )
-            .unwrap();
+            let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
             let t_ours = time(|| {
                 black_box(ours(black_box(&filter), arches));
             });
-            for (who, p, t) in [
-                ("spo-rs", &prog, t_ours),
-                ("libseccomp -O2", &theirs, t_theirs),
-            ] {
+            for (who, p, t) in [("spo-rs", &prog, t_ours), ("libseccomp -O2", &theirs, t_theirs)] {
                 let (mean, max) = executed(p);
                 let ratio = t_theirs.as_secs_f64() / t.as_secs_f64();
                 println!(
@@ -216,9 +173,7 @@ fn bench(c: &mut Criterion) {
     let arches = [Arch::X86_64, Arch::X86, Arch::X32];
     let mut g = c.benchmark_group("seccomp/docker-default/x86_64+x86+x32");
     g.bench_function("spo-rs", |b| b.iter(|| ours(black_box(&filter), &arches)));
-    g.bench_function("libseccomp-O2", |b| {
-        b.iter(|| libseccomp_build(black_box(&filter), &arches, &devnull))
-    });
+    g.bench_function("libseccomp-O2", |b| b.iter(|| libseccomp_build(black_box(&filter), &arches, &devnull)));
     g.finish();
 }
 

@@ -17,13 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let file = spo_parse::seccomp::parse_file(text);
     for doc in &file.documents {
         for native in [Arch::X86_64, Arch::Aarch64] {
-            let filter = resolve(
-                &doc.spec,
-                &Target {
-                    native,
-                    ..Target::default()
-                },
-            );
+            let filter = resolve(&doc.spec, &Target { native, ..Target::default() });
             match compile(&filter) {
                 Ok(prog) => {
                     if let Err(e) = verify(&filter, &prog) {

@@ -28,17 +28,10 @@ const ARCH_SETS: &[&[Arch]] = &[
 #[test]
 fn fixtures_agree_with_evaluate_on_every_arch() {
     for (name, filter) in fixture_profiles() {
-        let sets = if full_run() || name == "docker-default" {
-            ARCH_SETS
-        } else {
-            &ARCH_SETS[..2]
-        };
+        let sets = if full_run() || name == "docker-default" { ARCH_SETS } else { &ARCH_SETS[..2] };
         for arches in sets {
-            let opts = Options {
-                arches: Some(arches.to_vec()),
-            };
-            let prog =
-                compile_with(&filter, &opts).unwrap_or_else(|e| panic!("{name} {arches:?}: {e}"));
+            let opts = Options { arches: Some(arches.to_vec()) };
+            let prog = compile_with(&filter, &opts).unwrap_or_else(|e| panic!("{name} {arches:?}: {e}"));
             let bad = mismatches(&filter, arches, &prog, 7, &|_, _| false);
             assert!(bad.is_empty(), "{name} for {arches:?}:\n{}", bad.join("\n"));
         }
@@ -49,31 +42,19 @@ fn fixtures_agree_with_evaluate_on_every_arch() {
 fn unconditional_verdicts_never_read_arguments() {
     for (name, filter) in fixture_profiles() {
         let arches = [Arch::X86_64, Arch::X86, Arch::X32];
-        let prog = compile_with(
-            &filter,
-            &Options {
-                arches: Some(arches.to_vec()),
-            },
-        )
-        .unwrap();
+        let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
         let mut checked = 0;
         for a in arches {
             for nr in probe_numbers(a) {
                 let conditional = filter.rules.iter().any(|r| {
-                    a.syscall_number(&r.syscall) == Some(nr)
-                        && !r.args.is_empty()
-                        && r.action != filter.default_action
+                    a.syscall_number(&r.syscall) == Some(nr) && !r.args.is_empty() && r.action != filter.default_action
                 });
                 if conditional {
                     continue;
                 }
                 // Arguments and instruction pointer are poison: reading them is flagged.
                 let out = run(&prog, a.audit_arch(), nr, &[0xdead_beef_dead_beef; 6]);
-                assert!(
-                    !out.read_args_or_ip(),
-                    "{name}: {a} nr {nr} read {:#06x}",
-                    out.loaded
-                );
+                assert!(!out.read_args_or_ip(), "{name}: {a} nr {nr} read {:#06x}", out.loaded);
                 checked += 1;
             }
         }

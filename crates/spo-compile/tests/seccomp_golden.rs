@@ -32,14 +32,10 @@ fn small_filters_disassemble_as_pinned() {
         }
         match std::fs::read_to_string(&expected_path) {
             Ok(want) if want == got => {}
-            Ok(want) => failures.push(format!(
-                "{}: listing changed\n--- want\n{want}\n--- got\n{got}",
-                input.display()
-            )),
-            Err(_) => failures.push(format!(
-                "{} missing (run with SPO_BLESS=1)",
-                expected_path.display()
-            )),
+            Ok(want) => {
+                failures.push(format!("{}: listing changed\n--- want\n{want}\n--- got\n{got}", input.display()))
+            }
+            Err(_) => failures.push(format!("{} missing (run with SPO_BLESS=1)", expected_path.display())),
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -42,18 +42,14 @@ const BOTH: &[Arch] = &[
 /// mismatches.
 fn differential(filter: &Filter, seed: u64) -> Result<Vec<String>, String> {
     let ours = compile(filter).map_err(|e| e.to_string())?;
-    let mut bad = mismatches(filter, &filter.arches, &ours, seed, &|a, nr| {
-        scmp::multiplexed(a, nr)
-    });
+    let mut bad = mismatches(filter, &filter.arches, &ours, seed, &|a, nr| scmp::multiplexed(a, nr));
     let Some(theirs) = scmp::build(filter, 2) else {
         return Ok(bad);
     };
     bad.extend(
-        mismatches(filter, &filter.arches, &theirs, seed, &|a, nr| {
-            scmp::multiplexed(a, nr)
-        })
-        .into_iter()
-        .map(|m| format!("libseccomp vs evaluate: {m}")),
+        mismatches(filter, &filter.arches, &theirs, seed, &|a, nr| scmp::multiplexed(a, nr))
+            .into_iter()
+            .map(|m| format!("libseccomp vs evaluate: {m}")),
     );
     Ok(bad)
 }
@@ -67,11 +63,7 @@ fn fixtures_match_libseccomp() {
     ];
     let mut compared = 0;
     for (name, filter) in fixture_profiles() {
-        let sets = if full_run() || name == "docker-default" {
-            sets
-        } else {
-            &sets[..1]
-        };
+        let sets = if full_run() || name == "docker-default" { sets } else { &sets[..1] };
         for arches in sets {
             let f = scmp::comparable(&filter, arches);
             if let Err(e) = scmp::try_build(&f, 2) {
@@ -131,42 +123,18 @@ fn conditions() -> impl Strategy<Value = Vec<ArgCmp>> {
 /// with an unconditional rule that subsumes them.
 fn syscall_rules(name: &'static str) -> impl Strategy<Value = Vec<FilterRule>> {
     let eq_set = (0u8..6, proptest::collection::vec(value(), 1..5)).prop_map(|(index, vs)| {
-        vs.into_iter()
-            .map(|value| {
-                vec![ArgCmp {
-                    index,
-                    op: Operator::Equal,
-                    value,
-                    value_two: 0,
-                }]
-            })
-            .collect::<Vec<_>>()
+        vs.into_iter().map(|value| vec![ArgCmp { index, op: Operator::Equal, value, value_two: 0 }]).collect::<Vec<_>>()
     });
     let conds = prop_oneof![3 => proptest::collection::vec(conditions(), 0..3), 1 => eq_set];
-    (action(), conds, proptest::option::of(action())).prop_map(
-        move |(action, conds, unconditional)| {
-            let mut rules: Vec<FilterRule> = conds
-                .into_iter()
-                .map(|args| FilterRule {
-                    syscall: name.into(),
-                    action,
-                    args,
-                })
-                .collect();
-            if rules.is_empty() || unconditional.is_some() {
-                let a = unconditional.unwrap_or(action);
-                rules.insert(
-                    rules.len() / 2,
-                    FilterRule {
-                        syscall: name.into(),
-                        action: a,
-                        args: vec![],
-                    },
-                );
-            }
-            rules
-        },
-    )
+    (action(), conds, proptest::option::of(action())).prop_map(move |(action, conds, unconditional)| {
+        let mut rules: Vec<FilterRule> =
+            conds.into_iter().map(|args| FilterRule { syscall: name.into(), action, args }).collect();
+        if rules.is_empty() || unconditional.is_some() {
+            let a = unconditional.unwrap_or(action);
+            rules.insert(rules.len() / 2, FilterRule { syscall: name.into(), action: a, args: vec![] });
+        }
+        rules
+    })
 }
 
 fn filter(arches: &'static [Arch]) -> impl Strategy<Value = Filter> {
@@ -202,43 +170,21 @@ fn filter(arches: &'static [Arch]) -> impl Strategy<Value = Filter> {
 /// rule.
 fn keep_what_libseccomp_merges_right(f: &mut Filter) {
     let has_32 = f.arches.iter().any(|a| a.bits() == 32);
-    let unconditional: Vec<String> = f
-        .rules
-        .iter()
-        .filter(|r| r.args.is_empty())
-        .map(|r| r.syscall.clone())
-        .collect();
-    let vacuous = |c: &ArgCmp| {
-        c.op == Operator::MaskedEqual && (c.value == 0 || has_32 && c.value & 0xffff_ffff == 0)
-    };
-    f.rules
-        .retain(|r| !(unconditional.contains(&r.syscall) && r.args.iter().any(vacuous)));
+    let unconditional: Vec<String> = f.rules.iter().filter(|r| r.args.is_empty()).map(|r| r.syscall.clone()).collect();
+    let vacuous = |c: &ArgCmp| c.op == Operator::MaskedEqual && (c.value == 0 || has_32 && c.value & 0xffff_ffff == 0);
+    f.rules.retain(|r| !(unconditional.contains(&r.syscall) && r.args.iter().any(vacuous)));
     let mut seen: Vec<(String, bool)> = Vec::new();
     let eq_pattern = |f: &Filter, name: &str| {
-        let conds: Vec<&ArgCmp> = f
-            .rules
-            .iter()
-            .filter(|r| r.syscall == name && !r.args.is_empty())
-            .flat_map(|r| r.args.iter())
-            .collect();
-        let per_rule_one = f
-            .rules
-            .iter()
-            .filter(|r| r.syscall == name)
-            .all(|r| r.args.len() <= 1);
-        per_rule_one
-            && conds
-                .iter()
-                .all(|c| c.op == Operator::Equal && c.index == conds[0].index)
+        let conds: Vec<&ArgCmp> =
+            f.rules.iter().filter(|r| r.syscall == name && !r.args.is_empty()).flat_map(|r| r.args.iter()).collect();
+        let per_rule_one = f.rules.iter().filter(|r| r.syscall == name).all(|r| r.args.len() <= 1);
+        per_rule_one && conds.iter().all(|c| c.op == Operator::Equal && c.index == conds[0].index)
     };
     let pattern: Vec<bool> = f.rules.iter().map(|r| eq_pattern(f, &r.syscall)).collect();
     let mut i = 0;
     f.rules.retain(|r| {
-        let keep = r.args.is_empty()
-            || pattern[i]
-            || !seen
-                .iter()
-                .any(|(n, conditional)| *n == r.syscall && *conditional);
+        let keep =
+            r.args.is_empty() || pattern[i] || !seen.iter().any(|(n, conditional)| *n == r.syscall && *conditional);
         if keep {
             seen.push((r.syscall.clone(), !r.args.is_empty()));
         }
@@ -248,18 +194,12 @@ fn keep_what_libseccomp_merges_right(f: &mut Filter) {
 }
 
 fn cases(default: u32) -> u32 {
-    std::env::var("SPO_PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var("SPO_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 #[test]
 fn generated_profiles_match_libseccomp() {
-    let mut runner = TestRunner::new(Config {
-        cases: cases(12),
-        ..Config::default()
-    });
+    let mut runner = TestRunner::new(Config { cases: cases(12), ..Config::default() });
     let compared = std::cell::Cell::new(0u32);
     runner
         .run(&filter(BOTH), |f| {
@@ -285,26 +225,14 @@ fn generated_profiles_match_libseccomp() {
             Ok(())
         })
         .unwrap();
-    assert!(
-        compared.get() > 0,
-        "libseccomp accepted none of the generated profiles"
-    );
+    assert!(compared.get() > 0, "libseccomp accepted none of the generated profiles");
 }
 
 #[test]
 fn generated_profiles_on_every_arch_match_evaluate() {
-    let all: &'static [Arch] = Box::leak(
-        Arch::ALL
-            .iter()
-            .copied()
-            .filter(|a| a.is_supported())
-            .collect::<Vec<_>>()
-            .into_boxed_slice(),
-    );
-    let mut runner = TestRunner::new(Config {
-        cases: cases(12),
-        ..Config::default()
-    });
+    let all: &'static [Arch] =
+        Box::leak(Arch::ALL.iter().copied().filter(|a| a.is_supported()).collect::<Vec<_>>().into_boxed_slice());
+    let mut runner = TestRunner::new(Config { cases: cases(12), ..Config::default() });
     runner
         .run(&filter(all), |f| {
             let prog = compile(&f).map_err(|e| TestCaseError::fail(e.to_string()))?;

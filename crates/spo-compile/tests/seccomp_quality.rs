@@ -12,47 +12,21 @@ use spo_compile::seccomp::{compile_with, Options};
 use spo_model::Arch;
 
 fn figures(name: &str, arches: &[Arch]) -> (usize, f64, usize) {
-    let filter = fixture_profiles()
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .expect("fixture")
-        .1;
-    let prog = compile_with(
-        &filter,
-        &Options {
-            arches: Some(arches.to_vec()),
-        },
-    )
-    .unwrap();
-    let counts: Vec<usize> = (0..=460)
-        .map(|nr| run(&prog, Arch::X86_64.audit_arch(), nr, &[0; 6]).executed)
-        .collect();
+    let filter = fixture_profiles().into_iter().find(|(n, _)| n == name).expect("fixture").1;
+    let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
+    let counts: Vec<usize> = (0..=460).map(|nr| run(&prog, Arch::X86_64.audit_arch(), nr, &[0; 6]).executed).collect();
     let mean = counts.iter().sum::<usize>() as f64 / counts.len() as f64;
     let max = counts.iter().copied().max().unwrap();
-    let worst: Vec<(usize, usize)> = counts
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(_, c)| *c + 2 >= max)
-        .collect();
+    let worst: Vec<(usize, usize)> = counts.iter().copied().enumerate().filter(|(_, c)| *c + 2 >= max).collect();
     eprintln!("deepest (nr, executed): {worst:?}");
-    eprintln!(
-        "{name} {arches:?}: {} instructions, mean {mean:.2}, max {max}",
-        prog.len()
-    );
+    eprintln!("{name} {arches:?}: {} instructions, mean {mean:.2}, max {max}", prog.len());
     (prog.len(), mean, max)
 }
 
 #[test]
 fn docker_default_meets_the_executed_instruction_goals() {
     let (_, mean, max) = figures("docker-default", &[Arch::X86_64]);
-    assert!(
-        mean <= 9.0 && max <= 14,
-        "x86_64: mean {mean:.2}, max {max}"
-    );
+    assert!(mean <= 9.0 && max <= 14, "x86_64: mean {mean:.2}, max {max}");
     let (_, mean3, max3) = figures("docker-default", &[Arch::X86_64, Arch::X86, Arch::X32]);
-    assert!(
-        mean3 <= mean + 2.0 && max3 <= max + 2,
-        "x86_64+x86+x32: mean {mean3:.2}, max {max3}"
-    );
+    assert!(mean3 <= mean + 2.0 && max3 <= max + 2, "x86_64+x86+x32: mean {mean3:.2}, max {max3}");
 }

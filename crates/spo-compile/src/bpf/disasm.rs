@@ -32,26 +32,15 @@ struct State {
 impl State {
     fn merge(self, other: State) -> State {
         State {
-            acc: if self.acc == other.acc {
-                self.acc
-            } else {
-                Acc::Unknown
-            },
-            token: if self.token == other.token {
-                self.token
-            } else {
-                None
-            },
+            acc: if self.acc == other.acc { self.acc } else { Acc::Unknown },
+            token: if self.token == other.token { self.token } else { None },
         }
     }
 }
 
 /// Every architecture with a syscall table that uses `token`.
 fn arches_of(token: u32) -> impl Iterator<Item = Arch> {
-    Arch::ALL
-        .iter()
-        .copied()
-        .filter(move |a| a.audit_arch() == token)
+    Arch::ALL.iter().copied().filter(move |a| a.audit_arch() == token)
 }
 
 /// The syscall called `nr` on the architecture(s) of `token`.
@@ -61,9 +50,7 @@ fn syscall_name(token: u32, nr: u32) -> Option<&'static str> {
         Arch::X32 => nr >= spo_model::arch::X32_SYSCALL_BIT,
         _ => true,
     };
-    arches_of(token)
-        .filter(abi)
-        .find_map(|a| a.syscall_name(nr))
+    arches_of(token).filter(abi).find_map(|a| a.syscall_name(nr))
 }
 
 /// A return value as an action name.
@@ -118,17 +105,11 @@ fn load_note(k: u32, token: Option<u32>) -> String {
 pub fn disassemble(prog: &[Insn]) -> String {
     let mut states: Vec<Option<State>> = vec![None; prog.len()];
     if let Some(s) = states.first_mut() {
-        *s = Some(State {
-            acc: Acc::Unknown,
-            token: None,
-        });
+        *s = Some(State { acc: Acc::Unknown, token: None });
     }
     let mut out = String::new();
     for (pc, i) in prog.iter().enumerate() {
-        let st = states[pc].unwrap_or(State {
-            acc: Acc::Unknown,
-            token: None,
-        });
+        let st = states[pc].unwrap_or(State { acc: Acc::Unknown, token: None });
         let mut flow = |to: usize, s: State| {
             if let Some(slot) = states.get_mut(to) {
                 *slot = Some(match *slot {
@@ -139,11 +120,7 @@ pub fn disassemble(prog: &[Insn]) -> String {
         };
         let class = i.code & 0x07;
         let src_x = i.code & 0x08 == op::X;
-        let operand = if src_x {
-            "x".to_owned()
-        } else {
-            format!("#{:#x}", i.k)
-        };
+        let operand = if src_x { "x".to_owned() } else { format!("#{:#x}", i.k) };
         let (text, note) = match class {
             op::LD | op::LDX => {
                 let reg = if class == op::LD { "ld" } else { "ldx" };
@@ -154,20 +131,12 @@ pub fn disassemble(prog: &[Insn]) -> String {
                             data::ARCH => Acc::ArchToken,
                             k => Acc::Word(k),
                         };
-                        (
-                            format!("{reg} [{}]", i.k),
-                            acc,
-                            Some(load_note(i.k, st.token)),
-                        )
+                        (format!("{reg} [{}]", i.k), acc, Some(load_note(i.k, st.token)))
                     }
                     op::IMM => (format!("{reg} #{:#x}", i.k), Acc::Unknown, None),
                     op::MEM => (format!("{reg} M[{}]", i.k), Acc::Unknown, None),
                     op::LEN => (format!("{reg} len"), Acc::Unknown, None),
-                    _ => (
-                        format!("{reg} ?{:#06x} {:#x}", i.code, i.k),
-                        Acc::Unknown,
-                        None,
-                    ),
+                    _ => (format!("{reg} ?{:#06x} {:#x}", i.code, i.k), Acc::Unknown, None),
                 };
                 let acc = if class == op::LD { acc } else { st.acc };
                 flow(pc + 1, State { acc, ..st });
@@ -175,10 +144,7 @@ pub fn disassemble(prog: &[Insn]) -> String {
             }
             op::ST | op::STX => {
                 flow(pc + 1, st);
-                (
-                    format!("{} M[{}]", if class == op::ST { "st" } else { "stx" }, i.k),
-                    None,
-                )
+                (format!("{} M[{}]", if class == op::ST { "st" } else { "stx" }, i.k), None)
             }
             op::ALU => {
                 let name = match i.code & 0xf0 {
@@ -195,18 +161,8 @@ pub fn disassemble(prog: &[Insn]) -> String {
                     op::XOR => "xor",
                     _ => "alu?",
                 };
-                flow(
-                    pc + 1,
-                    State {
-                        acc: Acc::Unknown,
-                        ..st
-                    },
-                );
-                let text = if i.code & 0xf0 == op::NEG {
-                    name.to_owned()
-                } else {
-                    format!("{name} {operand}")
-                };
+                flow(pc + 1, State { acc: Acc::Unknown, ..st });
+                let text = if i.code & 0xf0 == op::NEG { name.to_owned() } else { format!("{name} {operand}") };
                 (text, None)
             }
             op::JMP if i.code & 0xf0 == op::JA => {
@@ -232,10 +188,7 @@ pub fn disassemble(prog: &[Insn]) -> String {
                         let names: Vec<&str> = arches_of(i.k).map(|a| a.aliases()[0]).collect();
                         (!names.is_empty()).then(|| names.join("/"))
                     }
-                    (Acc::Nr, false) => st
-                        .token
-                        .and_then(|t| syscall_name(t, i.k))
-                        .map(str::to_owned),
+                    (Acc::Nr, false) => st.token.and_then(|t| syscall_name(t, i.k)).map(str::to_owned),
                     _ => None,
                 };
                 flow(t, on_true);
@@ -243,30 +196,13 @@ pub fn disassemble(prog: &[Insn]) -> String {
                 (format!("{name} {operand}  true:{t:04} false:{f:04}"), note)
             }
             op::RET => {
-                let text = if i.code & 0x18 == op::A {
-                    "ret A".to_owned()
-                } else {
-                    format!("ret {}", action_text(i.k))
-                };
+                let text =
+                    if i.code & 0x18 == op::A { "ret A".to_owned() } else { format!("ret {}", action_text(i.k)) };
                 (text, None)
             }
             _ => {
-                flow(
-                    pc + 1,
-                    State {
-                        acc: Acc::Unknown,
-                        ..st
-                    },
-                );
-                (
-                    if i.code & 0xf8 == op::TXA {
-                        "txa"
-                    } else {
-                        "tax"
-                    }
-                    .to_owned(),
-                    None,
-                )
+                flow(pc + 1, State { acc: Acc::Unknown, ..st });
+                (if i.code & 0xf8 == op::TXA { "txa" } else { "tax" }.to_owned(), None)
             }
         };
         match note {
@@ -299,8 +235,7 @@ mod tests {
         let text = disassemble(&prog);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
-            lines[1].starts_with("0001: jeq #0xc000003e  true:0002 false:0006")
-                && lines[1].ends_with("; x86_64/x32"),
+            lines[1].starts_with("0001: jeq #0xc000003e  true:0002 false:0006") && lines[1].ends_with("; x86_64/x32"),
             "{text}"
         );
         assert!(lines[3].ends_with("; execve"), "{text}");

@@ -81,10 +81,7 @@ impl Outcome {
 }
 
 fn bad(index: usize, reason: impl Into<String>) -> CompileError {
-    CompileError::BadProgram {
-        index,
-        reason: reason.into(),
-    }
+    CompileError::BadProgram { index, reason: reason.into() }
 }
 
 /// Whether seccomp accepts this opcode at all.
@@ -123,35 +120,20 @@ pub fn check(prog: &[Insn]) -> Result<(), CompileError> {
         return Err(bad(0, "the program is empty"));
     }
     if prog.len() > BPF_MAXINSNS {
-        return Err(CompileError::TooLong {
-            len: prog.len(),
-            max: BPF_MAXINSNS,
-        });
+        return Err(CompileError::TooLong { len: prog.len(), max: BPF_MAXINSNS });
     }
     let n = prog.len();
     for (pc, i) in prog.iter().enumerate() {
         if !allowed(i.code) {
-            return Err(bad(
-                pc,
-                format!("opcode {:#06x} is not allowed in a seccomp filter", i.code),
-            ));
+            return Err(bad(pc, format!("opcode {:#06x} is not allowed in a seccomp filter", i.code)));
         }
         let class = i.code & 0x07;
         if i.code == op::LD | op::W | op::ABS && (i.k % 4 != 0 || i.k >= data::SIZE) {
-            return Err(bad(
-                pc,
-                format!(
-                    "load from offset {} is outside seccomp_data or unaligned",
-                    i.k
-                ),
-            ));
+            return Err(bad(pc, format!("load from offset {} is outside seccomp_data or unaligned", i.k)));
         }
         let mem_access = (class == op::LD || class == op::LDX) && i.code & 0xe0 == op::MEM;
         if (mem_access || i.code == op::ST || i.code == op::STX) && i.k as usize >= MEMWORDS {
-            return Err(bad(
-                pc,
-                format!("scratch memory cell {} does not exist", i.k),
-            ));
+            return Err(bad(pc, format!("scratch memory cell {} does not exist", i.k)));
         }
         if class == op::ALU && i.code & 0x08 == op::K {
             let opn = i.code & 0xf0;
@@ -193,17 +175,8 @@ fn check_memory(prog: &[Insn]) -> Result<(), CompileError> {
         let class = i.code & 0x07;
         if i.code == op::ST || i.code == op::STX {
             mem |= 1 << i.k;
-        } else if i.code & !0x07 == op::MEM
-            && (class == op::LD || class == op::LDX)
-            && mem & (1 << i.k) == 0
-        {
-            return Err(bad(
-                pc,
-                format!(
-                    "scratch memory cell {} may be read before it is written",
-                    i.k
-                ),
-            ));
+        } else if i.code & !0x07 == op::MEM && (class == op::LD || class == op::LDX) && mem & (1 << i.k) == 0 {
+            return Err(bad(pc, format!("scratch memory cell {} may be read before it is written", i.k)));
         }
         if class == op::RET {
             continue;
@@ -279,13 +252,7 @@ pub fn run_checked(prog: &[Insn], d: &SeccompData) -> Outcome {
                     op::MUL => a.wrapping_mul(src),
                     op::DIV => match a.checked_div(src) {
                         Some(v) => v,
-                        None => {
-                            return Outcome {
-                                ret: 0,
-                                executed,
-                                loaded,
-                            }
-                        }
+                        None => return Outcome { ret: 0, executed, loaded },
                     },
                     op::OR => a | src,
                     op::AND => a & src,
@@ -311,11 +278,7 @@ pub fn run_checked(prog: &[Insn], d: &SeccompData) -> Outcome {
             }
             op::RET => {
                 let ret = if i.code & 0x18 == op::A { a } else { i.k };
-                return Outcome {
-                    ret,
-                    executed,
-                    loaded,
-                };
+                return Outcome { ret, executed, loaded };
             }
             _ => {
                 if i.code & 0xf8 == op::TXA {
@@ -326,11 +289,7 @@ pub fn run_checked(prog: &[Insn], d: &SeccompData) -> Outcome {
             }
         }
     }
-    Outcome {
-        ret: 0,
-        executed,
-        loaded,
-    }
+    Outcome { ret: 0, executed, loaded }
 }
 
 #[cfg(test)]
@@ -339,11 +298,7 @@ mod tests {
     use crate::bpf::op::*;
 
     fn x86_64(nr: u32) -> SeccompData {
-        SeccompData {
-            nr,
-            arch: 0xc000_003e,
-            ..SeccompData::default()
-        }
+        SeccompData { nr, arch: 0xc000_003e, ..SeccompData::default() }
     }
 
     #[test]
@@ -360,18 +315,8 @@ mod tests {
         let o = run(&prog, &x86_64(1)).unwrap();
         assert_eq!((o.ret, o.executed, o.loaded), (0x7fff_0000, 5, 0b11));
         assert_eq!(run(&prog, &x86_64(2)).unwrap().ret, 0x0005_0001);
-        let other = SeccompData {
-            arch: 3,
-            ..x86_64(1)
-        };
-        assert_eq!(
-            run(&prog, &other).unwrap(),
-            Outcome {
-                ret: 0,
-                executed: 3,
-                loaded: 0b10
-            }
-        );
+        let other = SeccompData { arch: 3, ..x86_64(1) };
+        assert_eq!(run(&prog, &other).unwrap(), Outcome { ret: 0, executed: 3, loaded: 0b10 });
     }
 
     #[test]
@@ -399,15 +344,7 @@ mod tests {
             (vec![Insn::stmt(JMP_JA, 1), ret], 0),
             (vec![ret, Insn::stmt(LD_ABS_W, 0)], 1),
             (vec![Insn::stmt(LD | MEM, 3), ret], 0),
-            (
-                vec![
-                    Insn::jump(JEQ_K, 0, 0, 1),
-                    Insn::stmt(ST, 3),
-                    Insn::stmt(LD | MEM, 3),
-                    ret,
-                ],
-                2,
-            ),
+            (vec![Insn::jump(JEQ_K, 0, 0, 1), Insn::stmt(ST, 3), Insn::stmt(LD | MEM, 3), ret], 2),
         ];
         for (prog, index) in cases {
             match check(&prog) {
@@ -429,11 +366,7 @@ mod tests {
 
     #[test]
     fn division_by_zero_register_returns_zero() {
-        let prog = [
-            Insn::stmt(LD | IMM, 7),
-            Insn::stmt(ALU | DIV | X, 0),
-            Insn::stmt(RET_K, 0x7fff_0000),
-        ];
+        let prog = [Insn::stmt(LD | IMM, 7), Insn::stmt(ALU | DIV | X, 0), Insn::stmt(RET_K, 0x7fff_0000)];
         assert_eq!(run(&prog, &x86_64(0)).unwrap().ret, 0);
     }
 }

@@ -33,12 +33,7 @@ pub struct Insn {
 impl Insn {
     /// A non-jump instruction.
     pub const fn stmt(code: u16, k: u32) -> Insn {
-        Insn {
-            code,
-            jt: 0,
-            jf: 0,
-            k,
-        }
+        Insn { code, jt: 0, jf: 0, k }
     }
 
     /// A conditional jump.
@@ -163,20 +158,13 @@ mod tests {
 
     #[test]
     fn bytes_round_trip_in_sock_filter_layout() {
-        let prog = [
-            Insn::stmt(op::LD_ABS_W, 4),
-            Insn::jump(op::JEQ_K, 0xc000_003e, 1, 0),
-            Insn::stmt(op::RET_K, 0),
-        ];
+        let prog = [Insn::stmt(op::LD_ABS_W, 4), Insn::jump(op::JEQ_K, 0xc000_003e, 1, 0), Insn::stmt(op::RET_K, 0)];
         let b = to_bytes(&prog);
         assert_eq!(b.len(), 24);
         assert_eq!(&b[8..10], &op::JEQ_K.to_ne_bytes());
         assert_eq!(b[10], 1);
         assert_eq!(&b[12..16], &0xc000_003eu32.to_ne_bytes());
         assert_eq!(from_bytes(&b).unwrap(), prog);
-        assert!(matches!(
-            from_bytes(&b[..7]),
-            Err(CompileError::BadBpfLength { len: 7 })
-        ));
+        assert!(matches!(from_bytes(&b[..7]), Err(CompileError::BadBpfLength { len: 7 })));
     }
 }

@@ -58,12 +58,7 @@ fn offsets(index: u8, check: &Check) -> (u32, u32) {
 
 /// Rules `arg == v1`, `arg == v2`, ... (one argument, one high word), in
 /// order.
-fn emit_eq_group(
-    e: &mut Emitter,
-    check: &Check,
-    group: &[(Vec<ArgCmp>, u32)],
-    next: Target,
-) -> Target {
+fn emit_eq_group(e: &mut Emitter, check: &Check, group: &[(Vec<ArgCmp>, u32)], next: Target) -> Target {
     let c0 = group[0].0[0];
     let (lo_off, hi_off) = offsets(c0.index, check);
     let mut lo = next;
@@ -88,11 +83,7 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
     let wide = check.bits == 64;
     match c.op {
         Operator::Equal | Operator::NotEqual => {
-            let (yes, no) = if c.op == Operator::Equal {
-                (t, f)
-            } else {
-                (f, t)
-            };
+            let (yes, no) = if c.op == Operator::Equal { (t, f) } else { (f, t) };
             let lo = e.load_jump(lo_off, None, op::JEQ_K, vlo, yes, no);
             if wide {
                 e.load_jump(hi_off, None, op::JEQ_K, vhi, lo, no)
@@ -100,10 +91,7 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
                 lo
             }
         }
-        Operator::GreaterThan
-        | Operator::GreaterOrEqual
-        | Operator::LessThan
-        | Operator::LessOrEqual => {
+        Operator::GreaterThan | Operator::GreaterOrEqual | Operator::LessThan | Operator::LessOrEqual => {
             // LT is "not GE", LE is "not GT".
             let (code, yes, no) = match c.op {
                 Operator::GreaterThan => (op::JGT_K, t, f),
@@ -129,11 +117,7 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
             } else {
                 e.jump(op::JGT_K, vhi, yes, equal)
             };
-            let emitted = if vhi == u32::MAX {
-                e.len() != before_equal
-            } else {
-                e.len() != before
-            };
+            let emitted = if vhi == u32::MAX { e.len() != before_equal } else { e.len() != before };
             if !emitted {
                 return entry;
             }

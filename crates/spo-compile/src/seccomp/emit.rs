@@ -104,15 +104,7 @@ impl Emitter {
     /// Prepend `ld [off]`, optionally `and #mask`, and a conditional jump
     /// on the result. When both branches go to the same place nothing is
     /// emitted.
-    pub fn load_jump(
-        &mut self,
-        off: u32,
-        mask: Option<u32>,
-        code: u16,
-        k: u32,
-        t: Target,
-        f: Target,
-    ) -> Target {
+    pub fn load_jump(&mut self, off: u32, mask: Option<u32>, code: u16, k: u32, t: Target, f: Target) -> Target {
         let before = self.len();
         let entry = self.jump(code, k, t, f);
         if self.len() == before {

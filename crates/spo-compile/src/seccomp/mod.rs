@@ -72,10 +72,7 @@ pub fn compile_with(filter: &Filter, opts: &Options) -> Result<Vec<Insn>, Compil
     let entry = e.load_jump_entry(data::ARCH, next);
     let prog = e.finish(entry);
     if prog.len() > BPF_MAXINSNS {
-        return Err(CompileError::TooLong {
-            len: prog.len(),
-            max: BPF_MAXINSNS,
-        });
+        return Err(CompileError::TooLong { len: prog.len(), max: BPF_MAXINSNS });
     }
     Ok(prog)
 }

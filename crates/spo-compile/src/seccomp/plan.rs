@@ -87,9 +87,7 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
     let mut tokens: Vec<u32> = Vec::new();
     for a in arches {
         if a.table().is_none() {
-            return Err(CompileError::UnsupportedArch {
-                arch: a.scmp_name().to_owned(),
-            });
+            return Err(CompileError::UnsupportedArch { arch: a.scmp_name().to_owned() });
         }
         if !tokens.contains(&a.audit_arch()) {
             tokens.push(a.audit_arch());
@@ -105,52 +103,21 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
             let (x86_64, x32) = (arches.contains(&Arch::X86_64), arches.contains(&Arch::X32));
             // -1, which a tracer sets to skip a call, is x86_64's when the
             // filter has it (libseccomp does the same).
-            let minus_one = if x86_64 || !x32 {
-                Arch::X86_64
-            } else {
-                Arch::X32
-            };
+            let minus_one = if x86_64 || !x32 { Arch::X86_64 } else { Arch::X32 };
             vec![
-                Part {
-                    lo: 0,
-                    hi: X32_SYSCALL_BIT - 1,
-                    arch: Arch::X86_64,
-                    present: x86_64,
-                },
-                Part {
-                    lo: X32_SYSCALL_BIT,
-                    hi: u32::MAX - 1,
-                    arch: Arch::X32,
-                    present: x32,
-                },
-                Part {
-                    lo: u32::MAX,
-                    hi: u32::MAX,
-                    arch: minus_one,
-                    present: x86_64 || x32,
-                },
+                Part { lo: 0, hi: X32_SYSCALL_BIT - 1, arch: Arch::X86_64, present: x86_64 },
+                Part { lo: X32_SYSCALL_BIT, hi: u32::MAX - 1, arch: Arch::X32, present: x32 },
+                Part { lo: u32::MAX, hi: u32::MAX, arch: minus_one, present: x86_64 || x32 },
             ]
         } else {
-            let arch = *arches
-                .iter()
-                .find(|a| a.audit_arch() == token)
-                .unwrap_or(&native);
-            vec![Part {
-                lo: 0,
-                hi: u32::MAX,
-                arch,
-                present: true,
-            }]
+            let arch = *arches.iter().find(|a| a.audit_arch() == token).unwrap_or(&native);
+            vec![Part { lo: 0, hi: u32::MAX, arch, present: true }]
         };
         let mut ranges: Vec<Range> = Vec::new();
         for part in parts {
             let native = part.arch == native;
             let scale = if native { NATIVE_WEIGHT } else { 1 };
-            let domain_hi = part
-                .arch
-                .table()
-                .and_then(|t| t.entries().iter().map(|e| e.1).max())
-                .unwrap_or(part.lo);
+            let domain_hi = part.arch.table().and_then(|t| t.entries().iter().map(|e| e.1).max()).unwrap_or(part.lo);
             let weight = |lo: u32, hi: u32| {
                 let (l, h) = (lo.max(part.lo), hi.min(domain_hi));
                 if l > h {
@@ -160,14 +127,7 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
                 }
             };
             if !part.present {
-                push(
-                    &mut ranges,
-                    part.lo,
-                    part.hi,
-                    Leaf::Ret(bad_arch),
-                    weight(part.lo, part.hi),
-                    native,
-                );
+                push(&mut ranges, part.lo, part.hi, Leaf::Ret(bad_arch), weight(part.lo, part.hi), native);
                 continue;
             }
             let leaves = match cache.iter().find(|(a, _)| *a == part.arch) {
@@ -178,35 +138,17 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
                 }
             };
             let mut next = u64::from(part.lo);
-            for (nr, leaf) in leaves
-                .iter()
-                .filter(|&(nr, _)| (part.lo..=part.hi).contains(nr))
-                .cloned()
-            {
+            for (nr, leaf) in leaves.iter().filter(|&(nr, _)| (part.lo..=part.hi).contains(nr)).cloned() {
                 if u64::from(nr) > next {
                     let lo = next as u32;
-                    push(
-                        &mut ranges,
-                        lo,
-                        nr - 1,
-                        Leaf::Ret(default),
-                        weight(lo, nr - 1),
-                        native,
-                    );
+                    push(&mut ranges, lo, nr - 1, Leaf::Ret(default), weight(lo, nr - 1), native);
                 }
                 push(&mut ranges, nr, nr, leaf, weight(nr, nr), native);
                 next = u64::from(nr) + 1;
             }
             if next <= u64::from(part.hi) {
                 let lo = next as u32;
-                push(
-                    &mut ranges,
-                    lo,
-                    part.hi,
-                    Leaf::Ret(default),
-                    weight(lo, part.hi),
-                    native,
-                );
+                push(&mut ranges, lo, part.hi, Leaf::Ret(default), weight(lo, part.hi), native);
             }
         }
         out.push(Section { token, ranges });
@@ -225,13 +167,7 @@ fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64, nati
             return;
         }
     }
-    ranges.push(Range {
-        lo,
-        hi,
-        leaf,
-        weight,
-        native,
-    });
+    ranges.push(Range { lo, hi, leaf, weight, native });
 }
 
 /// Syscall numbers by name for each architecture, built once: the tables
@@ -240,14 +176,7 @@ fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64, nati
 fn number(arch: Arch, name: &str) -> Option<u32> {
     static MAPS: OnceLock<Vec<HashMap<&'static str, u32>>> = OnceLock::new();
     let maps = MAPS.get_or_init(|| {
-        Arch::ALL
-            .iter()
-            .map(|a| {
-                a.table()
-                    .map(|t| t.entries().iter().copied().collect())
-                    .unwrap_or_default()
-            })
-            .collect()
+        Arch::ALL.iter().map(|a| a.table().map(|t| t.entries().iter().copied().collect()).unwrap_or_default()).collect()
     });
     let i = Arch::ALL.iter().position(|a| *a == arch)?;
     maps[i].get(name).copied()
@@ -280,12 +209,7 @@ fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
                 }
             }
             conditional.sort_by_key(|c| c.2);
-            let mut check = Check {
-                rules: Vec::new(),
-                fallback: default,
-                bits,
-                big_endian,
-            };
+            let mut check = Check { rules: Vec::new(), fallback: default, bits, big_endian };
             for (conds, ret, _) in conditional {
                 if conds.is_empty() {
                     // Always holds: later (less restrictive) rules never decide.
@@ -297,18 +221,10 @@ fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
                 }
             }
             // Trailing rules that return the fallback anyway change nothing.
-            while check
-                .rules
-                .last()
-                .is_some_and(|(_, r)| *r == check.fallback)
-            {
+            while check.rules.last().is_some_and(|(_, r)| *r == check.fallback) {
                 check.rules.pop();
             }
-            let leaf = if check.rules.is_empty() {
-                Leaf::Ret(check.fallback)
-            } else {
-                Leaf::Check(check)
-            };
+            let leaf = if check.rules.is_empty() { Leaf::Ret(check.fallback) } else { Leaf::Check(check) };
             (nr, leaf)
         })
         .collect()
@@ -317,21 +233,13 @@ fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
 /// The conditions reduced to the architecture's width, without those that
 /// always hold; `None` when one can never hold.
 fn simplify(args: &[ArgCmp], bits: u32) -> Option<Vec<ArgCmp>> {
-    let max: u64 = if bits == 32 {
-        u64::from(u32::MAX)
-    } else {
-        u64::MAX
-    };
+    let max: u64 = if bits == 32 { u64::from(u32::MAX) } else { u64::MAX };
     let mut out = Vec::with_capacity(args.len());
     for a in args {
         if a.index > 5 {
             return None;
         }
-        let c = ArgCmp {
-            value: a.value & max,
-            value_two: a.value_two & max,
-            ..*a
-        };
+        let c = ArgCmp { value: a.value & max, value_two: a.value_two & max, ..*a };
         let constant = match c.op {
             Operator::GreaterOrEqual if c.value == 0 => Some(true),
             Operator::LessThan if c.value == 0 => Some(false),

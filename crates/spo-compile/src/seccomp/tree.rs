@@ -27,11 +27,7 @@ pub(crate) enum Node {
     /// One range.
     Leaf(usize),
     /// `jge at`: ranges from `at` up in `hi`, the others in `lo`.
-    Split {
-        at: u32,
-        lo: Box<Node>,
-        hi: Box<Node>,
-    },
+    Split { at: u32, lo: Box<Node>, hi: Box<Node> },
     /// `jeq` each of `singles` (single-number ranges), else `base`'s leaf.
     Chain { base: usize, singles: Vec<usize> },
 }
@@ -107,23 +103,14 @@ pub(crate) fn build(ranges: &[Range], max_cost: u64) -> Node {
     // within the bound in the first round, most of the time.
     let total: u64 = weights.iter().sum();
     let floor = total >> max_cost.saturating_sub(FLOOR_SLACK).min(63);
-    let mut native_weights: Vec<u64> = ranges
-        .iter()
-        .map(|r| {
-            if r.native && r.weight > 0 {
-                r.weight.max(floor)
-            } else {
-                r.weight
-            }
-        })
-        .collect();
+    let mut native_weights: Vec<u64> =
+        ranges.iter().map(|r| if r.native && r.weight > 0 { r.weight.max(floor) } else { r.weight }).collect();
     let mut node = arrange(ranges, &class, &native_weights, distinct.len() as u32);
     let mut costs = vec![0u64; ranges.len()];
     for _ in 0..ROUNDS {
         leaf_costs(ranges, &node, 0, &mut costs);
-        let deep: Vec<usize> = (0..ranges.len())
-            .filter(|&i| costs[i] > max_cost && ranges[i].native && ranges[i].weight > 0)
-            .collect();
+        let deep: Vec<usize> =
+            (0..ranges.len()).filter(|&i| costs[i] > max_cost && ranges[i].native && ranges[i].weight > 0).collect();
         if deep.is_empty() {
             break;
         }
@@ -205,10 +192,7 @@ fn balanced(ranges: &[Range], weights: &[u64], i: usize, j: usize) -> Node {
             k = x;
             if 2 * acc >= total {
                 // Keep whichever side of this range balances better.
-                if x > i
-                    && 2 * (acc - w) >= total - 2 * (acc - w)
-                    && 2 * acc - total > total - 2 * (acc - w)
-                {
+                if x > i && 2 * (acc - w) >= total - 2 * (acc - w) && 2 * acc - total > total - 2 * (acc - w) {
                     k = x - 1;
                 }
                 break;
@@ -227,9 +211,7 @@ fn balanced(ranges: &[Range], weights: &[u64], i: usize, j: usize) -> Node {
 /// single numbers (at most [`CHAIN_TESTS`] of them).
 fn small_chain(ranges: &[Range], weights: &[u64], i: usize, j: usize) -> Option<Node> {
     let base = (i..=j).find(|&k| ranges[k].lo != ranges[k].hi).unwrap_or(i);
-    let mut singles: Vec<usize> = (i..=j)
-        .filter(|&k| ranges[k].leaf != ranges[base].leaf)
-        .collect();
+    let mut singles: Vec<usize> = (i..=j).filter(|&k| ranges[k].leaf != ranges[base].leaf).collect();
     if singles.len() > CHAIN_TESTS || singles.iter().any(|&k| ranges[k].lo != ranges[k].hi) {
         return None;
     }
@@ -282,16 +264,9 @@ struct Dp {
 
 impl Dp {
     fn new(n: usize) -> Dp {
-        let row: Vec<usize> = (0..n)
-            .map(|i| i * n - i * i.saturating_sub(1) / 2 - i)
-            .collect();
+        let row: Vec<usize> = (0..n).map(|i| i * n - i * i.saturating_sub(1) / 2 - i).collect();
         let cells = n * (n + 1) / 2;
-        Dp {
-            row,
-            cost: vec![0; cells],
-            root: vec![0; cells],
-            choice: vec![Choice::Leaf; cells],
-        }
+        Dp { row, cost: vec![0; cells], root: vec![0; cells], choice: vec![Choice::Leaf; cells] }
     }
 
     fn at(&self, i: usize, j: usize) -> usize {
@@ -321,16 +296,9 @@ impl Dp {
                 let (lo_k, hi_k) = if len == 2 {
                     (i, i)
                 } else {
-                    (
-                        (root[at(i, j - 1)] as usize).max(i),
-                        (root[at(i + 1, j)] as usize).min(j - 1),
-                    )
+                    ((root[at(i, j - 1)] as usize).max(i), (root[at(i + 1, j)] as usize).min(j - 1))
                 };
-                let (lo_k, hi_k) = if lo_k <= hi_k {
-                    (lo_k, hi_k)
-                } else {
-                    (i, j - 1)
-                };
+                let (lo_k, hi_k) = if lo_k <= hi_k { (lo_k, hi_k) } else { (i, j - 1) };
                 let mut best = u64::MAX;
                 let mut best_k = lo_k;
                 for k in lo_k..=hi_k {
@@ -369,11 +337,7 @@ impl Dp {
                 let at = items[k + 1].lo;
                 let lo = self.assemble(items, i, k);
                 let hi = self.assemble(items, k + 1, j);
-                Node::Split {
-                    at,
-                    lo: Box::new(lo),
-                    hi: Box::new(hi),
-                }
+                Node::Split { at, lo: Box::new(lo), hi: Box::new(hi) }
             }
             Choice::Chain => match chain_parts(&items[i..=j]) {
                 Some((base, singles, m)) => Node::Chain {
@@ -404,13 +368,7 @@ fn chain_parts(items: &[Item]) -> Option<(usize, [usize; CHAIN_TESTS], usize)> {
     let base = match base {
         Some(b) => b,
         None => {
-            let class_weight = |c: u32| {
-                items
-                    .iter()
-                    .filter(|x| x.class == c)
-                    .map(|x| x.weight)
-                    .sum::<u64>()
-            };
+            let class_weight = |c: u32| items.iter().filter(|x| x.class == c).map(|x| x.weight).sum::<u64>();
             let mut best = 0;
             for i in 1..items.len() {
                 if class_weight(items[i].class) > class_weight(items[best].class) {
@@ -420,10 +378,7 @@ fn chain_parts(items: &[Item]) -> Option<(usize, [usize; CHAIN_TESTS], usize)> {
             best
         }
     };
-    if items
-        .iter()
-        .any(|it| it.node.is_some() && it.class == items[base].class)
-    {
+    if items.iter().any(|it| it.node.is_some() && it.class == items[base].class) {
         return None;
     }
     let mut singles = [0usize; CHAIN_TESTS];

@@ -21,11 +21,7 @@ pub fn abi_of(arches: &[Arch], token: u32, nr: u32) -> Option<Arch> {
         if nr == u32::MAX && arches.contains(&Arch::X86_64) {
             return Some(Arch::X86_64);
         }
-        let a = if nr >= X32_SYSCALL_BIT {
-            Arch::X32
-        } else {
-            Arch::X86_64
-        };
+        let a = if nr >= X32_SYSCALL_BIT { Arch::X32 } else { Arch::X86_64 };
         return arches.contains(&a).then_some(a);
     }
     arches.iter().copied().find(|a| a.audit_arch() == token)
@@ -39,15 +35,7 @@ pub fn verify(filter: &Filter, prog: &[Insn]) -> Result<(), CompileError> {
     tokens.push(0);
     tokens.dedup();
     for token in tokens {
-        let mut probes: Vec<u32> = vec![
-            0,
-            1,
-            0x3fff_ffff,
-            0x4000_0000,
-            0x7fff_ffff,
-            u32::MAX - 1,
-            u32::MAX,
-        ];
+        let mut probes: Vec<u32> = vec![0, 1, 0x3fff_ffff, 0x4000_0000, 0x7fff_ffff, u32::MAX - 1, u32::MAX];
         for a in Arch::ALL.iter().filter(|a| a.audit_arch() == token) {
             if let Some(t) = a.table() {
                 probes.extend(t.entries().iter().map(|e| e.1));
@@ -60,18 +48,9 @@ pub fn verify(filter: &Filter, prog: &[Insn]) -> Result<(), CompileError> {
             let abi = abi_of(&filter.arches, token, nr);
             let mut values: Vec<u64> = vec![0, u64::MAX];
             if let Some(a) = abi {
-                for r in filter
-                    .rules
-                    .iter()
-                    .filter(|r| a.syscall_number(&r.syscall) == Some(nr))
-                {
+                for r in filter.rules.iter().filter(|r| a.syscall_number(&r.syscall) == Some(nr)) {
                     for c in &r.args {
-                        values.extend([
-                            c.value,
-                            c.value.wrapping_add(1),
-                            c.value.wrapping_sub(1),
-                            c.value_two,
-                        ]);
+                        values.extend([c.value, c.value.wrapping_add(1), c.value.wrapping_sub(1), c.value_two]);
                         values.extend([c.value ^ (1 << 32), c.value_two | !c.value]);
                     }
                 }
@@ -85,21 +64,10 @@ pub fn verify(filter: &Filter, prog: &[Insn]) -> Result<(), CompileError> {
                         Some(a) => filter.evaluate(a, nr, &args).to_ret(),
                         None => filter.bad_arch_action.to_ret(),
                     };
-                    let d = SeccompData {
-                        nr,
-                        arch: token,
-                        instruction_pointer: 0,
-                        args,
-                    };
+                    let d = SeccompData { nr, arch: token, instruction_pointer: 0, args };
                     let got = interp::run_checked(prog, &d).ret;
                     if got != want {
-                        return Err(CompileError::Disagrees {
-                            token,
-                            nr,
-                            args,
-                            got,
-                            want,
-                        });
+                        return Err(CompileError::Disagrees { token, nr, args, got, want });
                     }
                 }
             }

@@ -26,16 +26,8 @@ pub fn full_run() -> bool {
 /// A Docker/OCI/SPO JSON profile resolved for an x86_64 node with Docker's
 /// default capabilities.
 pub fn filter_from_json(text: &str) -> Filter {
-    let spec: SeccompSpec = spo_parse::seccomp::parse_spec(text)
-        .expect("profile parses")
-        .spec;
-    resolve(
-        &spec,
-        &Target {
-            native: Arch::X86_64,
-            ..Target::default()
-        },
-    )
+    let spec: SeccompSpec = spo_parse::seccomp::parse_spec(text).expect("profile parses").spec;
+    resolve(&spec, &Target { native: Arch::X86_64, ..Target::default() })
 }
 
 /// Every profile under `tests/fixtures/profiles`, sorted by file name.
@@ -50,10 +42,7 @@ pub fn fixture_profiles() -> Vec<(String, Filter)> {
         .into_iter()
         .map(|p| {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (
-                name,
-                filter_from_json(&std::fs::read_to_string(&p).unwrap()),
-            )
+            (name, filter_from_json(&std::fs::read_to_string(&p).unwrap()))
         })
         .collect()
 }
@@ -66,11 +55,7 @@ pub fn abi_of(arches: &[Arch], token: u32, nr: u32) -> Option<Arch> {
         if nr == u32::MAX && arches.contains(&Arch::X86_64) {
             return Some(Arch::X86_64);
         }
-        let a = if nr >= X32_SYSCALL_BIT {
-            Arch::X32
-        } else {
-            Arch::X86_64
-        };
+        let a = if nr >= X32_SYSCALL_BIT { Arch::X32 } else { Arch::X86_64 };
         return arches.contains(&a).then_some(a);
     }
     arches.iter().copied().find(|a| a.audit_arch() == token)
@@ -97,11 +82,7 @@ pub fn probe_numbers(arch: Arch) -> Vec<u32> {
     let table = arch.table().expect("table");
     let mut v: Vec<u32> = table.entries().iter().map(|e| e.1).collect();
     let max = v.iter().copied().max().unwrap_or(0);
-    let base = if arch == Arch::X32 {
-        X32_SYSCALL_BIT
-    } else {
-        0
-    };
+    let base = if arch == Arch::X32 { X32_SYSCALL_BIT } else { 0 };
     v.extend([
         base,
         base + 1,
@@ -181,12 +162,7 @@ pub fn probe_args(filter: &Filter, arch: Arch, nr: u32, seed: u64) -> Vec<[u64; 
 
 /// Run `prog` for one call.
 pub fn run(prog: &[Insn], token: u32, nr: u32, args: &[u64; 6]) -> interp::Outcome {
-    let d = SeccompData {
-        nr,
-        arch: token,
-        instruction_pointer: 0x7f00_dead_beef,
-        args: *args,
-    };
+    let d = SeccompData { nr, arch: token, instruction_pointer: 0x7f00_dead_beef, args: *args };
     interp::run_checked(prog, &d)
 }
 
@@ -210,29 +186,19 @@ pub fn mismatches(
             if let Some(nr) = a.syscall_number(&r.syscall) {
                 per_nr
                     .entry((a, nr))
-                    .or_insert_with(|| Filter {
-                        rules: Vec::new(),
-                        ..filter.clone()
-                    })
+                    .or_insert_with(|| Filter { rules: Vec::new(), ..filter.clone() })
                     .rules
                     .push(r.clone());
             }
         }
     }
-    let empty = Filter {
-        rules: Vec::new(),
-        ..filter.clone()
-    };
+    let empty = Filter { rules: Vec::new(), ..filter.clone() };
     let mut bad = Vec::new();
     let mut tokens: Vec<u32> = arches.iter().map(|a| a.audit_arch()).collect();
     tokens.push(0x1234_5678);
     tokens.dedup();
     for &token in &tokens {
-        let mut probe_arches: Vec<Arch> = arches
-            .iter()
-            .copied()
-            .filter(|a| a.audit_arch() == token)
-            .collect();
+        let mut probe_arches: Vec<Arch> = arches.iter().copied().filter(|a| a.audit_arch() == token).collect();
         if token == Arch::X86_64.audit_arch() {
             probe_arches = vec![Arch::X86_64, Arch::X32];
         }
@@ -250,7 +216,10 @@ pub fn mismatches(
                     let want = expected(sub, arches, token, nr, &args);
                     let got = run(prog, token, nr, &args).ret;
                     if got != want && bad.len() < 10 {
-                        bad.push(format!("token {token:#x} nr {nr} ({:?}) args {args:x?}: got {got:#x}, want {want:#x}", abi.syscall_name(nr)));
+                        bad.push(format!(
+                            "token {token:#x} nr {nr} ({:?}) args {args:x?}: got {got:#x}, want {want:#x}",
+                            abi.syscall_name(nr)
+                        ));
                     }
                 }
             }

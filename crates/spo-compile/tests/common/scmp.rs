@@ -1,9 +1,7 @@
 //! The same filter built by libseccomp (the peer the compiler is measured
 //! against), exported as BPF for the interpreter.
 
-use libseccomp::{
-    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
-};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use spo_compile::bpf::{self, Insn};
 use spo_model::seccomp::{Action, Filter, Operator};
 use spo_model::Arch;
@@ -46,9 +44,7 @@ pub fn scmp_action(a: Action) -> ScmpAction {
 /// names and pseudo-numbers).
 pub fn scmp_number(name: &str, arch: Arch) -> Option<u32> {
     let a = scmp_arch(arch)?;
-    let nr = ScmpSyscall::from_name_by_arch(name, a)
-        .ok()?
-        .as_raw_syscall();
+    let nr = ScmpSyscall::from_name_by_arch(name, a).ok()?.as_raw_syscall();
     u32::try_from(nr).ok()
 }
 
@@ -61,9 +57,7 @@ pub fn comparable(filter: &Filter, arches: &[Arch]) -> Filter {
     f.arches = arches.to_vec();
     f.rules.retain(|r| {
         ScmpSyscall::from_name(&r.syscall).is_ok()
-            && arches
-                .iter()
-                .all(|&a| scmp_number(&r.syscall, a) == a.syscall_number(&r.syscall))
+            && arches.iter().all(|&a| scmp_number(&r.syscall, a) == a.syscall_number(&r.syscall))
     });
     f
 }
@@ -81,13 +75,10 @@ pub fn try_build(filter: &Filter, level: u32) -> Result<Vec<Insn>, String> {
         let what = what.to_owned();
         move |err: libseccomp::error::SeccompError| format!("{what}: {err}")
     };
-    let mut ctx =
-        ScmpFilterContext::new(scmp_action(filter.default_action)).map_err(e("default action"))?;
-    ctx.set_act_badarch(scmp_action(filter.bad_arch_action))
-        .map_err(e("bad arch action"))?;
+    let mut ctx = ScmpFilterContext::new(scmp_action(filter.default_action)).map_err(e("default action"))?;
+    ctx.set_act_badarch(scmp_action(filter.bad_arch_action)).map_err(e("bad arch action"))?;
     ctx.set_ctl_optimize(level).map_err(e("optimize"))?;
-    ctx.remove_arch(ScmpArch::native())
-        .map_err(e("remove native"))?;
+    ctx.remove_arch(ScmpArch::native()).map_err(e("remove native"))?;
     for &a in &filter.arches {
         let sa = scmp_arch(a).ok_or(format!("{a} unknown to libseccomp"))?;
         ctx.add_arch(sa).map_err(e(&format!("add {a}")))?;
@@ -110,21 +101,13 @@ pub fn try_build(filter: &Filter, level: u32) -> Result<Vec<Insn>, String> {
                     Operator::GreaterThan => ScmpCompareOp::Greater,
                     Operator::MaskedEqual => ScmpCompareOp::MaskedEqual(c.value),
                 };
-                let datum = if c.op == Operator::MaskedEqual {
-                    c.value_two
-                } else {
-                    c.value
-                };
+                let datum = if c.op == Operator::MaskedEqual { c.value_two } else { c.value };
                 ScmpArgCompare::new(u32::from(c.index), op, datum)
             })
             .collect();
-        ctx.add_rule_conditional(scmp_action(r.action), sc, &conds)
-            .map_err(e(&format!("rule {r:?}")))?;
+        ctx.add_rule_conditional(scmp_action(r.action), sc, &conds).map_err(e(&format!("rule {r:?}")))?;
     }
-    let big_endian = filter
-        .arches
-        .iter()
-        .all(|a| a.audit_arch() & 0x4000_0000 == 0);
+    let big_endian = filter.arches.iter().all(|a| a.audit_arch() & 0x4000_0000 == 0);
     export(&ctx, big_endian).ok_or_else(|| "export".to_owned())
 }
 
@@ -143,14 +126,7 @@ pub fn export(ctx: &ScmpFilterContext, big_endian: bool) -> Option<Vec<Insn>> {
     }
     let prog = bpf::from_bytes(&bytes).ok()?;
     Some(
-        prog.into_iter()
-            .map(|i| Insn {
-                code: i.code.swap_bytes(),
-                jt: i.jt,
-                jf: i.jf,
-                k: i.k.swap_bytes(),
-            })
-            .collect(),
+        prog.into_iter().map(|i| Insn { code: i.code.swap_bytes(), jt: i.jt, jf: i.jf, k: i.k.swap_bytes() }).collect(),
     )
 }
 
@@ -158,10 +134,6 @@ pub fn export(ctx: &ScmpFilterContext, big_endian: bool) -> Option<Vec<Insn>> {
 /// `shmget` into one on the multiplexer `socketcall`/`ipc` too, so the
 /// verdicts of those two numbers legitimately differ.
 pub fn multiplexed(arch: Arch, nr: u32) -> bool {
-    matches!(
-        arch,
-        Arch::X86 | Arch::S390x | Arch::S390 | Arch::Ppc | Arch::Ppc64 | Arch::Ppc64le
-    ) && ["socketcall", "ipc"]
-        .iter()
-        .any(|n| arch.syscall_number(n) == Some(nr))
+    matches!(arch, Arch::X86 | Arch::S390x | Arch::S390 | Arch::Ppc | Arch::Ppc64 | Arch::Ppc64le)
+        && ["socketcall", "ipc"].iter().any(|n| arch.syscall_number(n) == Some(nr))
 }
