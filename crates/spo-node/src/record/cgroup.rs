@@ -45,15 +45,9 @@ impl Cgroup {
     pub fn create() -> Result<Cgroup, NodeError> {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
         let root = cgroup2_root().ok_or_else(|| NodeError::Workload {
-            what:
-                "no cgroup v2 hierarchy is mounted; the recorder needs one to contain the workload"
-                    .into(),
+            what: "no cgroup v2 hierarchy is mounted; the recorder needs one to contain the workload".into(),
         })?;
-        let name = format!(
-            "spo-record-{}-{}",
-            std::process::id(),
-            SERIAL.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = format!("spo-record-{}-{}", std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
         let path = root.join(name);
         fs::create_dir(&path).map_err(|source| NodeError::Io {
             op: "create the cgroup",
@@ -61,11 +55,7 @@ impl Cgroup {
             source,
         })?;
         let id = fs::metadata(&path)
-            .map_err(|source| NodeError::Io {
-                op: "stat the cgroup",
-                path: path.clone(),
-                source,
-            })?
+            .map_err(|source| NodeError::Io { op: "stat the cgroup", path: path.clone(), source })?
             .ino();
         Ok(Cgroup { path, id })
     }
@@ -85,14 +75,11 @@ impl Cgroup {
     /// `pre_exec` hook, where opening a file is not possible) to join.
     pub fn procs_writer(&self) -> Result<OwnedFd, NodeError> {
         let p = self.path.join("cgroup.procs");
-        let f = fs::OpenOptions::new()
-            .write(true)
-            .open(&p)
-            .map_err(|source| NodeError::Io {
-                op: "open",
-                path: p,
-                source,
-            })?;
+        let f = fs::OpenOptions::new().write(true).open(&p).map_err(|source| NodeError::Io {
+            op: "open",
+            path: p,
+            source,
+        })?;
         Ok(f.into())
     }
 
@@ -118,7 +105,7 @@ impl Cgroup {
             if Instant::now() >= deadline {
                 return false;
             }
-            thread::sleep(Duration::from_millis(10));
+            thread::sleep(Duration::from_millis(1));
         }
         true
     }

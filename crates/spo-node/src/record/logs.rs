@@ -52,9 +52,8 @@ pub fn log_everything_program() -> Result<Program, NodeError> {
     }
     let mut filter = Filter::new(Action::Log, arches);
     filter.bad_arch_action = Action::Log;
-    let insns = spo_compile::seccomp::compile(&filter).map_err(|e| NodeError::Workload {
-        what: format!("cannot compile the log-everything filter: {e}"),
-    })?;
+    let insns = spo_compile::seccomp::compile(&filter)
+        .map_err(|e| NodeError::Workload { what: format!("cannot compile the log-everything filter: {e}") })?;
     Program::from_bytes(&spo_compile::bpf::to_bytes(&insns))
 }
 
@@ -106,54 +105,31 @@ pub(super) fn start(mut cmd: Command, install: bool) -> Result<Box<dyn Running>,
             Ok(())
         });
     }
-    let shared = Arc::new(Shared {
-        ses: AtomicI64::new(-1),
-        ..Shared::default()
-    });
+    let shared = Arc::new(Shared { ses: AtomicI64::new(-1), ..Shared::default() });
     let sh = Arc::clone(&shared);
     let reader = thread::Builder::new()
         .name("spo-audit".into())
         .spawn(move || read(&mut sock, &sh))
-        .map_err(|source| NodeError::Recorder {
-            recorder: RECORDER,
-            op: "start the audit reader".into(),
-            source,
-        })?;
-    let child = cmd.spawn().map_err(|source| NodeError::Spawn {
-        tool: format!("{:?}", cmd.get_program()),
-        source,
-    })?;
+        .map_err(|source| NodeError::Recorder { recorder: RECORDER, op: "start the audit reader".into(), source })?;
+    let child = cmd.spawn().map_err(|source| NodeError::Spawn { tool: format!("{:?}", cmd.get_program()), source })?;
     let ses_path = format!("/proc/{}/sessionid", child.id());
-    let ses: u32 = fs::read_to_string(&ses_path)
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(SID_UNSET);
+    let ses: u32 = fs::read_to_string(&ses_path).ok().and_then(|t| t.trim().parse().ok()).unwrap_or(SID_UNSET);
     if ses == SID_UNSET {
         shared.stop.store(true, Ordering::Relaxed);
         return Err(NodeError::Workload {
-            what: "the workload did not get an audit session of its own; the logs recorder needs CAP_AUDIT_CONTROL".into(),
+            what: "the workload did not get an audit session of its own; the logs recorder needs CAP_AUDIT_CONTROL"
+                .into(),
         });
     }
     shared.ses.store(i64::from(ses), Ordering::Relaxed);
-    Ok(Box::new(Logged {
-        child,
-        status: None,
-        shared,
-        reader: Some(reader),
-        program,
-    }))
+    Ok(Box::new(Logged { child, status: None, shared, reader: Some(reader), program }))
 }
 
 /// Write our uid to `/proc/self/loginuid`, which gives this process a new
 /// audit session id inherited by all its descendants. No allocation.
 fn new_audit_session(uid: &[u8]) -> io::Result<()> {
     // SAFETY: a NUL-terminated static path; the descriptor is closed below.
-    let fd = unsafe {
-        libc::open(
-            c"/proc/self/loginuid".as_ptr(),
-            libc::O_WRONLY | libc::O_CLOEXEC,
-        )
-    };
+    let fd = unsafe { libc::open(c"/proc/self/loginuid".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -183,14 +159,8 @@ fn read(sock: &mut AuditSocket, shared: &Shared) {
             Ok(Some(r)) => r,
             Ok(None) => continue,
             Err(e) => {
-                let why = std::error::Error::source(&e)
-                    .map(ToString::to_string)
-                    .unwrap_or_default();
-                shared
-                    .errors
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(format!("{e}: {why}"));
+                let why = std::error::Error::source(&e).map(ToString::to_string).unwrap_or_default();
+                shared.errors.lock().unwrap_or_else(|e| e.into_inner()).push(format!("{e}: {why}"));
                 continue;
             }
         };
@@ -286,14 +256,11 @@ impl Running for Logged {
 
     fn try_wait(&mut self) -> Result<Option<ExitStatus>, NodeError> {
         if self.status.is_none() {
-            self.status = self
-                .child
-                .try_wait()
-                .map_err(|source| NodeError::Recorder {
-                    recorder: RECORDER,
-                    op: "wait for the workload".into(),
-                    source,
-                })?;
+            self.status = self.child.try_wait().map_err(|source| NodeError::Recorder {
+                recorder: RECORDER,
+                op: "wait for the workload".into(),
+                source,
+            })?;
         }
         Ok(self.status)
     }
@@ -306,14 +273,13 @@ impl Running for Logged {
         run_marker(&self.program, &self.shared)?;
         let deadline = Instant::now() + DRAIN_TIMEOUT;
         while !self.shared.drained.load(Ordering::Relaxed) && Instant::now() < deadline {
-            thread::sleep(Duration::from_millis(5));
+            thread::sleep(Duration::from_millis(1));
         }
         self.shared.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.reader.take() {
             let _ = h.join();
         }
-        let errors =
-            std::mem::take(&mut *self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
+        let errors = std::mem::take(&mut *self.shared.errors.lock().unwrap_or_else(|e| e.into_inner()));
         if !errors.is_empty() {
             return Err(NodeError::Workload {
                 what: format!(
@@ -324,17 +290,13 @@ impl Running for Logged {
         }
         if !self.shared.drained.load(Ordering::Relaxed) {
             return Err(NodeError::Workload {
-                what: format!("the audit stream did not catch up within {DRAIN_TIMEOUT:?}; the recording would be incomplete"),
+                what: format!(
+                    "the audit stream did not catch up within {DRAIN_TIMEOUT:?}; the recording would be incomplete"
+                ),
             });
         }
         let ses = self.shared.ses.load(Ordering::Relaxed) as u32;
-        let set = self
-            .shared
-            .sets
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&ses)
-            .unwrap_or_default();
+        let set = self.shared.sets.lock().unwrap_or_else(|e| e.into_inner()).remove(&ses).unwrap_or_default();
         Ok((set, Vec::new()))
     }
 }

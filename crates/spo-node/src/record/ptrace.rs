@@ -65,11 +65,7 @@ struct Traced {
 }
 
 fn os_err(op: &str) -> NodeError {
-    NodeError::Recorder {
-        recorder: RECORDER,
-        op: op.to_owned(),
-        source: io::Error::last_os_error(),
-    }
+    NodeError::Recorder { recorder: RECORDER, op: op.to_owned(), source: io::Error::last_os_error() }
 }
 
 /// Spawn `cmd` traced.
@@ -92,10 +88,7 @@ pub(super) fn start(mut cmd: Command) -> Result<Box<dyn Running>, NodeError> {
             let child = match cmd.spawn() {
                 Ok(c) => c,
                 Err(source) => {
-                    let _ = tx.send(Err(NodeError::Spawn {
-                        tool: format!("{:?}", cmd.get_program()),
-                        source,
-                    }));
+                    let _ = tx.send(Err(NodeError::Spawn { tool: format!("{:?}", cmd.get_program()), source }));
                     return Ok(SyscallSet::new());
                 }
             };
@@ -103,19 +96,9 @@ pub(super) fn start(mut cmd: Command) -> Result<Box<dyn Running>, NodeError> {
             let _ = tx.send(Ok(pid));
             trace(pid, &sh)
         })
-        .map_err(|source| NodeError::Recorder {
-            recorder: RECORDER,
-            op: "start the tracing thread".into(),
-            source,
-        })?;
-    let pid = rx.recv().map_err(|_| NodeError::Workload {
-        what: "the tracing thread ended early".into(),
-    })??;
-    Ok(Box::new(Traced {
-        pid,
-        shared,
-        tracer: Some(tracer),
-    }))
+        .map_err(|source| NodeError::Recorder { recorder: RECORDER, op: "start the tracing thread".into(), source })?;
+    let pid = rx.recv().map_err(|_| NodeError::Workload { what: "the tracing thread ended early".into() })??;
+    Ok(Box::new(Traced { pid, shared, tracer: Some(tracer) }))
 }
 
 /// Resume a stopped tracee until its next syscall stop, delivering `sig`.
@@ -158,9 +141,7 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
     }
     resume(root, 0);
     let mut known: HashSet<i32> = HashSet::from([root]);
-    let live = |f: &dyn Fn(&mut HashSet<i32>)| {
-        f(&mut shared.live.lock().unwrap_or_else(|e| e.into_inner()))
-    };
+    let live = |f: &dyn Fn(&mut HashSet<i32>)| f(&mut shared.live.lock().unwrap_or_else(|e| e.into_inner()));
     live(&|l| {
         l.insert(root);
     });
@@ -173,13 +154,7 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
             match e.raw_os_error() {
                 Some(libc::EINTR) => continue,
                 Some(libc::ECHILD) => break,
-                _ => {
-                    return Err(NodeError::Recorder {
-                        recorder: RECORDER,
-                        op: "wait for tracees".into(),
-                        source: e,
-                    })
-                }
+                _ => return Err(NodeError::Recorder { recorder: RECORDER, op: "wait for tracees".into(), source: e }),
             }
         }
         if libc::WIFEXITED(status) || libc::WIFSIGNALED(status) {
@@ -187,8 +162,7 @@ fn trace(root: u32, shared: &Shared) -> Result<SyscallSet, NodeError> {
                 l.remove(&pid);
             });
             if pid == root {
-                *shared.root.lock().unwrap_or_else(|e| e.into_inner()) =
-                    Some(ExitStatus::from_raw(status));
+                *shared.root.lock().unwrap_or_else(|e| e.into_inner()) = Some(ExitStatus::from_raw(status));
             }
             continue;
         }
@@ -256,12 +230,9 @@ impl Running for Traced {
     }
 
     fn finish(mut self: Box<Self>) -> Result<(SyscallSet, Vec<String>), NodeError> {
-        let handle = self.tracer.take().ok_or_else(|| NodeError::Workload {
-            what: "recording finished twice".into(),
-        })?;
-        let set = handle.join().map_err(|_| NodeError::Workload {
-            what: "the tracing thread panicked".into(),
-        })??;
+        let handle =
+            self.tracer.take().ok_or_else(|| NodeError::Workload { what: "recording finished twice".into() })?;
+        let set = handle.join().map_err(|_| NodeError::Workload { what: "the tracing thread panicked".into() })??;
         Ok((set, Vec::new()))
     }
 }

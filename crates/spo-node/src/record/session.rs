@@ -36,8 +36,7 @@ pub enum RecorderKind {
 
 impl RecorderKind {
     /// Every recorder.
-    pub const ALL: &'static [RecorderKind] =
-        &[RecorderKind::Ebpf, RecorderKind::Ptrace, RecorderKind::Logs];
+    pub const ALL: &'static [RecorderKind] = &[RecorderKind::Ebpf, RecorderKind::Ptrace, RecorderKind::Logs];
 
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
@@ -192,7 +191,7 @@ impl Group {
             if Instant::now() >= deadline {
                 return false;
             }
-            thread::sleep(Duration::from_millis(10));
+            thread::sleep(POLL);
         }
         true
     }
@@ -200,17 +199,16 @@ impl Group {
 
 /// How often the progress callback runs.
 const TICK: Duration = Duration::from_millis(100);
+/// How often the workload and the trigger are polled: short, so a quick
+/// workload's recording ends as soon as it does (a `waitpid(WNOHANG)`
+/// costs next to nothing).
+const POLL: Duration = Duration::from_millis(2);
 
 /// Record `plan`. `progress` is called about every 100 ms with the time
 /// since the start and the distinct calls seen so far.
-pub fn record(
-    plan: &Plan,
-    progress: &mut dyn FnMut(Duration, usize),
-) -> Result<Recording, NodeError> {
+pub fn record(plan: &Plan, progress: &mut dyn FnMut(Duration, usize)) -> Result<Recording, NodeError> {
     let Some((program, args)) = plan.command.split_first() else {
-        return Err(NodeError::Workload {
-            what: "no command to record".into(),
-        });
+        return Err(NodeError::Workload { what: "no command to record".into() });
     };
     let mut notes = Vec::new();
     let cg = match Cgroup::create() {
@@ -218,9 +216,7 @@ pub fn record(
         // ptrace sees every process of the workload by itself, so it can do
         // without a cgroup (an unprivileged user may not create one).
         Err(e) if plan.recorder == RecorderKind::Ptrace => {
-            notes.push(format!(
-                "no cgroup for the workload ({e}); tracking its processes by ptrace alone"
-            ));
+            notes.push(format!("no cgroup for the workload ({e}); tracking its processes by ptrace alone"));
             Group::Traced
         }
         Err(e) => return Err(e),
@@ -241,12 +237,16 @@ pub fn record(
         (RecorderKind::Ptrace, _) => ptrace::start(cmd)?,
         (RecorderKind::Logs, _) => logs::start(cmd, !plan.workload_filter)?,
         (RecorderKind::Ebpf, Group::Traced) => {
-            return Err(NodeError::Workload {
-                what: "the eBPF recorder needs a cgroup".into(),
-            })
+            return Err(NodeError::Workload { what: "the eBPF recorder needs a cgroup".into() })
         }
     };
-    let mut tick = |run: &mut Box<dyn Running>| progress(start.elapsed(), run.seen());
+    let mut last_tick: Option<Instant> = None;
+    let mut tick = |run: &mut Box<dyn Running>| {
+        if last_tick.is_none_or(|t| t.elapsed() >= TICK) {
+            last_tick = Some(Instant::now());
+            progress(start.elapsed(), run.seen());
+        }
+    };
 
     let outcome = drive(plan, &mut run, &cg, &mut notes, &mut tick);
     if outcome.is_err() {
@@ -261,13 +261,7 @@ pub fn record(
     let trigger = outcome?;
     let (syscalls, more) = run.finish()?;
     notes.extend(more);
-    Ok(Recording {
-        syscalls,
-        workload,
-        trigger,
-        elapsed: start.elapsed(),
-        notes,
-    })
+    Ok(Recording { syscalls, workload, trigger, elapsed: start.elapsed(), notes })
 }
 
 /// Run the trigger phase (if any) and stop the workload; returns the
@@ -283,7 +277,7 @@ fn drive(
         // No trigger: the recording lasts as long as the workload.
         while run.try_wait()?.is_none() {
             tick(run);
-            thread::sleep(TICK);
+            thread::sleep(POLL);
         }
         if cg.populated(&**run) {
             notes.push("processes the workload left behind were stopped".into());
@@ -298,10 +292,7 @@ fn drive(
         .arg(trigger)
         .stdin(Stdio::null())
         .spawn()
-        .map_err(|source| NodeError::Spawn {
-            tool: "sh".into(),
-            source,
-        })?;
+        .map_err(|source| NodeError::Spawn { tool: "sh".into(), source })?;
     let status = loop {
         if let Some(s) = child.try_wait().map_err(|source| NodeError::Io {
             op: "wait for the trigger",
@@ -311,12 +302,10 @@ fn drive(
             break s;
         }
         tick(run);
-        thread::sleep(TICK);
+        thread::sleep(POLL);
     };
     if let Some(s) = run.try_wait()? {
-        notes.push(format!(
-            "the workload exited ({s}) before the trigger finished"
-        ));
+        notes.push(format!("the workload exited ({s}) before the trigger finished"));
     }
     stop(plan, run, cg, notes)?;
     tick(run);
@@ -333,59 +322,40 @@ fn wait_ready(
     let deadline = Instant::now() + plan.ready_timeout;
     let check_exit = |run: &mut Box<dyn Running>| -> Result<(), NodeError> {
         match run.try_wait()? {
-            Some(s) => Err(NodeError::Workload {
-                what: format!("the workload exited ({s}) before it was ready"),
-            }),
+            Some(s) => Err(NodeError::Workload { what: format!("the workload exited ({s}) before it was ready") }),
             None => Ok(()),
         }
     };
     if let Some(port) = plan.ready_port {
-        let addrs = [
-            SocketAddr::from(([127, 0, 0, 1], port)),
-            SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port)),
-        ];
+        let addrs = [SocketAddr::from(([127, 0, 0, 1], port)), SocketAddr::from(([0u16, 0, 0, 0, 0, 0, 0, 1], port))];
         loop {
             check_exit(run)?;
-            if addrs
-                .iter()
-                .any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok())
-            {
+            if addrs.iter().any(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok()) {
                 break;
             }
             if Instant::now() >= deadline {
                 return Err(NodeError::Workload {
-                    what: format!(
-                        "port {port} did not accept connections within {:?}",
-                        plan.ready_timeout
-                    ),
+                    what: format!("port {port} did not accept connections within {:?}", plan.ready_timeout),
                 });
             }
             tick(run);
             thread::sleep(Duration::from_millis(50));
         }
     }
-    let delay = plan.ready_delay.unwrap_or(if plan.ready_port.is_some() {
-        Duration::ZERO
-    } else {
-        Duration::from_secs(1)
-    });
+    let delay =
+        plan.ready_delay.unwrap_or(if plan.ready_port.is_some() { Duration::ZERO } else { Duration::from_secs(1) });
     let until = Instant::now() + delay;
     while Instant::now() < until {
         check_exit(run)?;
         tick(run);
-        thread::sleep(TICK.min(until.saturating_duration_since(Instant::now())));
+        thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
     }
     check_exit(run)
 }
 
 /// SIGTERM to the first process (and to any process left when it is already
 /// gone), SIGKILL to the whole cgroup after the grace period.
-fn stop(
-    plan: &Plan,
-    run: &mut Box<dyn Running>,
-    cg: &Group,
-    notes: &mut Vec<String>,
-) -> Result<(), NodeError> {
+fn stop(plan: &Plan, run: &mut Box<dyn Running>, cg: &Group, notes: &mut Vec<String>) -> Result<(), NodeError> {
     if run.try_wait()?.is_none() {
         cgroup::signal(run.pid(), libc::SIGTERM);
     } else {
@@ -397,14 +367,11 @@ fn stop(
     while cg.populated(&**run) {
         run.try_wait()?;
         if Instant::now() >= deadline {
-            notes.push(format!(
-                "the workload did not stop within {:?} of SIGTERM and was killed",
-                plan.grace
-            ));
+            notes.push(format!("the workload did not stop within {:?} of SIGTERM and was killed", plan.grace));
             cg.kill_all(&**run);
             break;
         }
-        thread::sleep(Duration::from_millis(10));
+        thread::sleep(POLL);
     }
     Ok(())
 }
@@ -417,10 +384,8 @@ fn wait_reaped(run: &mut Box<dyn Running>) -> Result<ExitStatus, NodeError> {
             return Ok(s);
         }
         if Instant::now() >= deadline {
-            return Err(NodeError::Workload {
-                what: format!("process {} did not exit", run.pid()),
-            });
+            return Err(NodeError::Workload { what: format!("process {} did not exit", run.pid()) });
         }
-        thread::sleep(Duration::from_millis(5));
+        thread::sleep(Duration::from_millis(1));
     }
 }

@@ -64,11 +64,7 @@ impl SyscallSet {
 
     /// The call counts of one architecture by number.
     pub fn numbers(&self, arch: Arch) -> impl Iterator<Item = (u32, u64)> + '_ {
-        self.calls
-            .get(&arch)
-            .into_iter()
-            .flatten()
-            .map(|(nr, n)| (*nr, *n))
+        self.calls.get(&arch).into_iter().flatten().map(|(nr, n)| (*nr, *n))
     }
 
     /// Names seen on `arch`, sorted; numbers the table does not know are
@@ -114,15 +110,9 @@ impl SyscallSet {
     pub fn to_spec(&self, native: Arch) -> SeccompSpec {
         let mut spec = SeccompSpec::new(ActionName::Errno);
         spec.architectures.push(native);
-        spec.architectures
-            .extend(self.arches().filter(|a| *a != native));
+        spec.architectures.extend(self.arches().filter(|a| *a != native));
         let (mut seen, _) = self.names(native);
-        seen.extend(
-            ALWAYS_ALLOWED
-                .iter()
-                .copied()
-                .filter(|n| native.syscall_number(n).is_some()),
-        );
+        seen.extend(ALWAYS_ALLOWED.iter().copied().filter(|n| native.syscall_number(n).is_some()));
         let names: Vec<&str> = seen.iter().copied().collect();
         let mut rule = SyscallRule::new(&names, ActionName::Allow);
         rule.comment = Some(format!("recorded on {native}"));
@@ -147,16 +137,9 @@ impl SyscallSet {
 /// told apart by a bit in the number).
 pub fn arch_of(audit_arch: u32, nr: u32) -> Option<Arch> {
     if audit_arch == Arch::X86_64.audit_arch() {
-        return Some(if nr & X32_SYSCALL_BIT != 0 {
-            Arch::X32
-        } else {
-            Arch::X86_64
-        });
+        return Some(if nr & X32_SYSCALL_BIT != 0 { Arch::X32 } else { Arch::X86_64 });
     }
-    Arch::ALL
-        .iter()
-        .copied()
-        .find(|a| a.audit_arch() == audit_arch && a.is_supported())
+    Arch::ALL.iter().copied().find(|a| a.audit_arch() == audit_arch && a.is_supported())
 }
 
 #[cfg(test)]
@@ -178,15 +161,9 @@ mod tests {
         let spec = s.to_spec(Arch::X86_64);
         assert_eq!(spec.default_action, ActionName::Errno);
         assert_eq!(spec.architectures, vec![Arch::X86_64, Arch::X86]);
-        assert_eq!(
-            spec.syscalls[0].names,
-            vec!["exit", "exit_group", "getpid", "read", "rt_sigreturn"]
-        );
+        assert_eq!(spec.syscalls[0].names, vec!["exit", "exit_group", "getpid", "read", "rt_sigreturn"]);
         assert_eq!(spec.syscalls[1].names, vec!["write"]);
-        assert_eq!(
-            spec.syscalls[1].comment.as_deref(),
-            Some("recorded on SCMP_ARCH_X86 only")
-        );
+        assert_eq!(spec.syscalls[1].comment.as_deref(), Some("recorded on SCMP_ARCH_X86 only"));
     }
 
     #[test]

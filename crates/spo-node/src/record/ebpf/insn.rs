@@ -62,12 +62,7 @@ const EXIT: u8 = 0x90;
 pub const PSEUDO_MAP_FD: Reg = 1;
 
 fn insn(code: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> Insn {
-    Insn {
-        code,
-        regs: (src << 4) | (dst & 0x0f),
-        off,
-        imm,
-    }
+    Insn { code, regs: (src << 4) | (dst & 0x0f), off, imm }
 }
 
 /// `dst = src`.
@@ -96,10 +91,7 @@ pub fn lsh_imm(dst: Reg, imm: i32) -> Insn {
 }
 /// `dst = imm64` (two instruction slots); `src` is 0 or [`PSEUDO_MAP_FD`].
 pub fn ld_imm64(dst: Reg, src: Reg, imm: u64) -> [Insn; 2] {
-    [
-        insn(LD | DW | IMM, dst, src, 0, imm as u32 as i32),
-        insn(0, 0, 0, 0, (imm >> 32) as u32 as i32),
-    ]
+    [insn(LD | DW | IMM, dst, src, 0, imm as u32 as i32), insn(0, 0, 0, 0, (imm >> 32) as u32 as i32)]
 }
 /// `dst = *(size *)(src + off)`.
 pub fn ldx(size: u8, dst: Reg, src: Reg, off: i16) -> Insn {
@@ -166,22 +158,10 @@ mod tests {
         assert_eq!(to_bytes(&[mov_imm(0, 0)]), [0xb7, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(to_bytes(&[exit()]), [0x95, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(to_bytes(&[call(1)]), [0x85, 0, 0, 0, 1, 0, 0, 0]);
-        assert_eq!(
-            to_bytes(&[ldx(DW, 7, 6, 8)]),
-            [0x79, 0x67, 8, 0, 0, 0, 0, 0]
-        );
-        assert_eq!(
-            to_bytes(&[atomic_add64(0, 0, 1)]),
-            [0xdb, 0x10, 0, 0, 0, 0, 0, 0]
-        );
-        assert_eq!(
-            to_bytes(&[st_imm(W, R10, -4, 7)]),
-            [0x62, 0x0a, 0xfc, 0xff, 7, 0, 0, 0]
-        );
+        assert_eq!(to_bytes(&[ldx(DW, 7, 6, 8)]), [0x79, 0x67, 8, 0, 0, 0, 0, 0]);
+        assert_eq!(to_bytes(&[atomic_add64(0, 0, 1)]), [0xdb, 0x10, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(to_bytes(&[st_imm(W, R10, -4, 7)]), [0x62, 0x0a, 0xfc, 0xff, 7, 0, 0, 0]);
         let [a, b] = ld_imm64(1, PSEUDO_MAP_FD, 0x1_0000_0005);
-        assert_eq!(
-            to_bytes(&[a, b]),
-            [0x18, 0x11, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]
-        );
+        assert_eq!(to_bytes(&[a, b]), [0x18, 0x11, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
     }
 }

@@ -97,11 +97,7 @@ fn bpf(cmd: libc::c_int, attr: &mut Attr) -> io::Result<OwnedFd> {
 }
 
 fn err(op: &str, source: io::Error) -> NodeError {
-    NodeError::Recorder {
-        recorder: RECORDER,
-        op: op.to_owned(),
-        source,
-    }
+    NodeError::Recorder { recorder: RECORDER, op: op.to_owned(), source }
 }
 
 /// The count map, memory-mapped.
@@ -120,30 +116,16 @@ impl CountMap {
     fn create() -> Result<CountMap, NodeError> {
         let entries = SLOTS * ARCH_SLOTS;
         let mut a = Attr::new();
-        a.u32(0, BPF_MAP_TYPE_ARRAY)
-            .u32(4, 4)
-            .u32(8, 8)
-            .u32(12, entries)
-            .u32(16, BPF_F_MMAPABLE);
+        a.u32(0, BPF_MAP_TYPE_ARRAY).u32(4, 4).u32(8, 8).u32(12, entries).u32(16, BPF_F_MMAPABLE);
         let fd = bpf(BPF_MAP_CREATE, &mut a).map_err(|e| err("create the count map", e))?;
         let len = entries as usize * 8;
         // SAFETY: maps `len` bytes of the array map read-only; the result is
         // checked before use and unmapped in Drop.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                0,
-            )
-        };
+        let p = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, fd.as_raw_fd(), 0) };
         if p == libc::MAP_FAILED {
             return Err(err("map the count map", io::Error::last_os_error()));
         }
-        let mem = NonNull::new(p.cast())
-            .ok_or_else(|| err("map the count map", io::Error::other("null mapping")))?;
+        let mem = NonNull::new(p.cast()).ok_or_else(|| err("map the count map", io::Error::other("null mapping")))?;
         Ok(CountMap { fd, mem, len })
     }
 
@@ -199,11 +181,7 @@ struct Asm {
 
 impl Asm {
     fn new() -> Asm {
-        Asm {
-            prog: Vec::new(),
-            fixups: Vec::new(),
-            labels: Vec::new(),
-        }
+        Asm { prog: Vec::new(), fixups: Vec::new(), labels: Vec::new() }
     }
     fn push(&mut self, i: Insn) {
         self.prog.push(i);
@@ -220,12 +198,7 @@ impl Asm {
     }
     fn finish(mut self) -> Vec<Insn> {
         for (at, to) in &self.fixups {
-            let target = self
-                .labels
-                .iter()
-                .find(|(n, _)| n == to)
-                .map(|(_, p)| *p)
-                .expect("label defined");
+            let target = self.labels.iter().find(|(n, _)| n == to).map(|(_, p)| *p).expect("label defined");
             self.prog[*at].off = (target - at - 1) as i16;
         }
         self.prog
@@ -297,9 +270,7 @@ fn load(prog: &[Insn]) -> Result<OwnedFd, NodeError> {
             .u64(8, bytes.as_ptr() as u64)
             .u64(16, license.as_ptr() as u64);
         if let Some(buf) = log {
-            a.u32(24, 1)
-                .u32(28, buf.len() as u32)
-                .u64(32, buf.as_mut_ptr() as u64);
+            a.u32(24, 1).u32(28, buf.len() as u32).u64(32, buf.as_mut_ptr() as u64);
         }
         a.0[48..60].copy_from_slice(b"spo_record\0\0");
         bpf(BPF_PROG_LOAD, &mut a)
@@ -325,10 +296,8 @@ fn load(prog: &[Insn]) -> Result<OwnedFd, NodeError> {
 fn attach(prog: &OwnedFd) -> Result<OwnedFd, NodeError> {
     let name = c"sys_enter";
     let mut a = Attr::new();
-    a.u64(0, name.as_ptr() as u64)
-        .u32(8, prog.as_raw_fd() as u32);
-    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut a)
-        .map_err(|e| err("attach to the sys_enter raw tracepoint", e))
+    a.u64(0, name.as_ptr() as u64).u32(8, prog.as_raw_fd() as u32);
+    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut a).map_err(|e| err("attach to the sys_enter raw tracepoint", e))
 }
 
 /// Whether this host loads and attaches the recorder (checked once).
@@ -338,11 +307,7 @@ pub fn available() -> bool {
         let Ok(map) = CountMap::create() else {
             return false;
         };
-        let Ok(prog) = load(&program(
-            0,
-            map.fd.as_raw_fd(),
-            cfg!(target_arch = "x86_64"),
-        )) else {
+        let Ok(prog) = load(&program(0, map.fd.as_raw_fd(), cfg!(target_arch = "x86_64"))) else {
             return false;
         };
         attach(&prog).is_ok()
@@ -366,24 +331,10 @@ struct Counted {
 pub(super) fn start(mut cmd: Command, cg: &Cgroup) -> Result<Box<dyn Running>, NodeError> {
     let native = Arch::native().unwrap_or(Arch::X86_64);
     let map = CountMap::create()?;
-    let prog = load(&program(
-        cg.id(),
-        map.fd.as_raw_fd(),
-        native == Arch::X86_64,
-    ))?;
+    let prog = load(&program(cg.id(), map.fd.as_raw_fd(), native == Arch::X86_64))?;
     let link = attach(&prog)?;
-    let child = cmd.spawn().map_err(|source| NodeError::Spawn {
-        tool: format!("{:?}", cmd.get_program()),
-        source,
-    })?;
-    Ok(Box::new(Counted {
-        child,
-        status: None,
-        map,
-        link: Some(link),
-        _prog: prog,
-        native,
-    }))
+    let child = cmd.spawn().map_err(|source| NodeError::Spawn { tool: format!("{:?}", cmd.get_program()), source })?;
+    Ok(Box::new(Counted { child, status: None, map, link: Some(link), _prog: prog, native }))
 }
 
 impl Running for Counted {
@@ -393,10 +344,7 @@ impl Running for Counted {
 
     fn try_wait(&mut self) -> Result<Option<ExitStatus>, NodeError> {
         if self.status.is_none() {
-            self.status = self
-                .child
-                .try_wait()
-                .map_err(|e| err("wait for the workload", e))?;
+            self.status = self.child.try_wait().map_err(|e| err("wait for the workload", e))?;
         }
         Ok(self.status)
     }
@@ -410,10 +358,7 @@ impl Running for Counted {
         let (set, overflow) = self.map.read(self.native);
         let mut notes = Vec::new();
         if overflow > 0 {
-            notes.push(format!(
-                "{overflow} call(s) had a syscall number beyond {} and were not attributed",
-                SLOTS - 1
-            ));
+            notes.push(format!("{overflow} call(s) had a syscall number beyond {} and were not attributed", SLOTS - 1));
         }
         Ok((set, notes))
     }
