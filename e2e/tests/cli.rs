@@ -1,0 +1,58 @@
+//! `spo-e2e up` and `down` as a person runs them: `up` returns with a
+//! ready API server and a kubeconfig, leaves the components running after
+//! it exits, and `down` stops exactly those.
+
+use std::process::Command;
+
+use spo_e2e::Binaries;
+
+fn spo_e2e(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spo-e2e")).args(args).output().expect("spo-e2e runs")
+}
+
+#[test]
+fn up_then_down_from_the_command_line() {
+    if !matches!(Binaries::for_tests(), Ok(Some(_))) {
+        eprintln!(
+            "SKIPPED: up_then_down_from_the_command_line needs the Kubernetes binaries in {}",
+            Binaries::cache_dir().display()
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path().to_str().expect("utf-8 temp dir");
+
+    // Without --no-spo there is nothing to start yet: refused, nothing left.
+    let out = spo_e2e(&["up", "--dir", d]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--no-spo"));
+    assert!(!dir.path().join("pids").exists());
+
+    let out = spo_e2e(&["up", "--no-spo", "--dir", d]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let kubeconfig = dir.path().join("kubeconfig");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("KUBECONFIG={}", kubeconfig.display()));
+    let pids = std::fs::read_to_string(dir.path().join("pids")).expect("pid file");
+    let recorded: Vec<u32> = pids.lines().map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect();
+    assert!(recorded.len() >= 2, "{pids}");
+    for pid in &recorded {
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} not running after up exited");
+    }
+
+    // A second `up` on the same directory is refused.
+    let again = spo_e2e(&["up", "--no-spo", "--dir", d]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has a running cluster"));
+
+    let out = spo_e2e(&["down", "--dir", d]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("kube-apiserver"));
+    for pid in &recorded {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(stat.is_empty() || stat.contains(") Z "), "pid {pid} survived down: {stat}");
+    }
+    assert!(!dir.path().join("pids").exists());
+    let out = spo_e2e(&["down", "--dir", d]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was running"));
+}
