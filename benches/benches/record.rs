@@ -18,40 +18,24 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use spo_node::record::{ebpf_available, record, Plan, RecorderKind};
 
 fn workload(bytes: u64) -> Vec<OsString> {
-    [
-        "dd",
-        "if=/dev/zero",
-        "of=/dev/null",
-        "bs=1",
-        &format!("count={bytes}"),
-        "status=none",
-    ]
-    .iter()
-    .map(OsString::from)
-    .collect()
+    ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", &format!("count={bytes}"), "status=none"]
+        .iter()
+        .map(OsString::from)
+        .collect()
 }
 
 fn unrecorded(cmd: &[OsString]) -> Duration {
     let t = Instant::now();
-    let st = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .stdout(Stdio::null())
-        .status()
-        .expect("dd runs");
+    let st = Command::new(&cmd[0]).args(&cmd[1..]).stdout(Stdio::null()).status().expect("dd runs");
     assert!(st.success());
     t.elapsed()
 }
 
 fn recorded(cmd: &[OsString], kind: RecorderKind) -> Duration {
     let t = Instant::now();
-    let rec = record(&Plan::new(cmd.to_vec(), kind), &mut |_, _| {})
-        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let rec = record(&Plan::new(cmd.to_vec(), kind), &mut |_, _| {}).unwrap_or_else(|e| panic!("{kind}: {e}"));
     assert!(rec.workload.success());
-    assert!(
-        rec.syscalls.total() >= 2 * 1000,
-        "{kind} saw only {} calls",
-        rec.syscalls.total()
-    );
+    assert!(rec.syscalls.total() >= 2 * 1000, "{kind} saw only {} calls", rec.syscalls.total());
     t.elapsed()
 }
 
@@ -72,10 +56,7 @@ fn bench(c: &mut Criterion) {
         eprintln!("SKIPPED: recording benchmarks need root");
         return;
     }
-    let bytes: u64 = std::env::var("SPO_BENCH_RECORD_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000);
+    let bytes: u64 = std::env::var("SPO_BENCH_RECORD_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
     let cmd = workload(bytes);
     let mut kinds = vec![RecorderKind::Logs, RecorderKind::Ptrace];
     if ebpf_available() {
@@ -95,10 +76,7 @@ fn bench(c: &mut Criterion) {
         }
     }
     let b = median(base);
-    println!(
-        "record: dd of {bytes} single bytes ({} syscalls), unrecorded median {b:?}",
-        2 * bytes
-    );
+    println!("record: dd of {bytes} single bytes ({} syscalls), unrecorded median {b:?}", 2 * bytes);
     for (k, t) in kinds.iter().zip(times) {
         let m = median(t);
         let goal = match k {
@@ -106,16 +84,11 @@ fn bench(c: &mut Criterion) {
             RecorderKind::Logs => " (goal <= 1.50)",
             RecorderKind::Ptrace => "",
         };
-        println!(
-            "record/{k}: median {m:?}, slowdown {:.2}x{goal}",
-            m.as_secs_f64() / b.as_secs_f64()
-        );
+        println!("record/{k}: median {m:?}, slowdown {:.2}x{goal}", m.as_secs_f64() / b.as_secs_f64());
     }
 
     let mut g = c.benchmark_group("record");
-    g.sample_size(10)
-        .warm_up_time(Duration::from_millis(200))
-        .measurement_time(Duration::from_secs(3));
+    g.sample_size(10).warm_up_time(Duration::from_millis(200)).measurement_time(Duration::from_secs(3));
     g.bench_function("unrecorded", |bn| bn.iter(|| unrecorded(&cmd)));
     for k in kinds {
         g.bench_function(k.as_str(), |bn| bn.iter(|| recorded(&cmd, k)));

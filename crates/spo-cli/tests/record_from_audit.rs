@@ -21,26 +21,14 @@ fn run(kind: &str, log: &str) -> (String, String) {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("audit.log"), log).unwrap();
     let out = Command::new(SPOC)
-        .args([
-            "record",
-            "--from-audit",
-            "audit.log",
-            "--kind",
-            kind,
-            "-o",
-            "p.yaml",
-        ])
+        .args(["record", "--from-audit", "audit.log", "--kind", kind, "-o", "p.yaml"])
         .current_dir(tmp.path())
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
     let yaml = std::fs::read_to_string(tmp.path().join("p.yaml")).unwrap();
-    let v = Command::new(SPOC)
-        .args(["validate", "p.yaml"])
-        .current_dir(tmp.path())
-        .output()
-        .unwrap();
+    let v = Command::new(SPOC).args(["validate", "p.yaml"]).current_dir(tmp.path()).output().unwrap();
     assert!(
         v.status.success(),
         "spoc validate refused\n{yaml}\n{}{}",
@@ -54,28 +42,16 @@ fn run(kind: &str, log: &str) -> (String, String) {
 fn avc_denials_become_a_selinux_profile() {
     let (yaml, stderr) = run("selinux", AVC);
     assert!(yaml.contains("kind: SelinuxProfile"), "{yaml}");
-    assert!(
-        yaml.contains("var_log_t:\n      file:\n      - open\n      - read\n"),
-        "{yaml}"
-    );
-    assert!(
-        yaml.contains("http_port_t:\n      tcp_socket:\n      - name_bind\n"),
-        "{yaml}"
-    );
-    assert!(
-        stderr.contains("AVC record without scontext, tcontext"),
-        "{stderr}"
-    );
+    assert!(yaml.contains("var_log_t:\n      file:\n      - open\n      - read\n"), "{yaml}");
+    assert!(yaml.contains("http_port_t:\n      tcp_socket:\n      - name_bind\n"), "{yaml}");
+    assert!(stderr.contains("AVC record without scontext, tcontext"), "{stderr}");
 }
 
 #[test]
 fn apparmor_records_become_an_abstract_profile() {
     let (yaml, _) = run("apparmor", APPARMOR);
     assert!(yaml.contains("kind: AppArmorProfile"), "{yaml}");
-    assert!(
-        yaml.contains("readOnlyPaths:\n      - /etc/web.conf\n"),
-        "{yaml}"
-    );
+    assert!(yaml.contains("readOnlyPaths:\n      - /etc/web.conf\n"), "{yaml}");
     assert!(yaml.contains("- net_admin"), "{yaml}");
     assert!(yaml.contains("allowTcp: true"), "{yaml}");
 }

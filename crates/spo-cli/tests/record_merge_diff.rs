@@ -8,11 +8,7 @@ use std::process::{Command, Output};
 const SPOC: &str = env!("CARGO_BIN_EXE_spoc");
 
 fn spoc(args: &[&str], dir: &Path) -> Output {
-    Command::new(SPOC)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
+    Command::new(SPOC).args(args).current_dir(dir).output().unwrap()
 }
 
 const A: &str = "apiVersion: security-profiles-operator.x-k8s.io/v1
@@ -39,17 +35,8 @@ fn merge_unions_and_diff_reports_per_architecture() {
     std::fs::write(d.join("a.yaml"), A).unwrap();
     std::fs::write(d.join("b.json"), B).unwrap();
 
-    let out = spoc(
-        &[
-            "merge", "a.yaml", "b.json", "-o", "m.yaml", "--name", "both",
-        ],
-        d,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = spoc(&["merge", "a.yaml", "b.json", "-o", "m.yaml", "--name", "both"], d);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let m = std::fs::read_to_string(d.join("m.yaml")).unwrap();
     assert!(m.contains("name: both"), "{m}");
     for call in ["close", "open", "read", "write", "ptrace"] {
@@ -59,24 +46,10 @@ fn merge_unions_and_diff_reports_per_architecture() {
 
     // Merging is idempotent: the merged profile diffs equal to itself and
     // to a merge of itself with one of its inputs.
-    let out = spoc(
-        &[
-            "merge", "m.yaml", "a.yaml", "-o", "m2.json", "--format", "oci",
-        ],
-        d,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = spoc(&["merge", "m.yaml", "a.yaml", "-o", "m2.json", "--format", "oci"], d);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let out = spoc(&["diff", "m.yaml", "m2.json"], d);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(out.stdout.is_empty());
 
     let out = spoc(&["diff", "a.yaml", "b.json"], d);
@@ -92,11 +65,7 @@ fn merge_refuses_different_default_actions() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     std::fs::write(d.join("a.yaml"), A).unwrap();
-    std::fs::write(
-        d.join("k.json"),
-        r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS"}"#,
-    )
-    .unwrap();
+    std::fs::write(d.join("k.json"), r#"{"defaultAction": "SCMP_ACT_KILL_PROCESS"}"#).unwrap();
     let out = spoc(&["merge", "a.yaml", "k.json", "-o", "m.yaml"], d);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -36,11 +36,7 @@ fn have(tool: &str) -> bool {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn setup(dir: &Path, port: u16) -> Vec<String> {
@@ -96,14 +92,7 @@ fn compile_deny(dir: &Path) -> Option<PathBuf> {
     )
     .unwrap();
     let out = dir.join("deny");
-    Command::new("cc")
-        .arg("-o")
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .ok()?
-        .success()
-        .then_some(out)
+    Command::new("cc").arg("-o").arg(&out).arg(&src).status().ok()?.success().then_some(out)
 }
 
 #[test]
@@ -117,13 +106,7 @@ fn nginx_recorded_with_a_trigger_runs_under_its_profile() {
     if !have("curl") || !have("cc") {
         return skip("curl and cc are needed");
     }
-    if !Command::new(SPOC)
-        .args(["record", "--help"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap()
-        .success()
-    {
+    if !Command::new(SPOC).args(["record", "--help"]).stdout(Stdio::null()).status().unwrap().success() {
         panic!("spoc has no `record` command");
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -147,15 +130,7 @@ fn nginx_recorded_with_a_trigger_runs_under_its_profile() {
         let cmd = setup(&dir, port);
         let profile = dir.join("nginx.yaml");
         let out = Command::new(SPOC)
-            .args([
-                "record",
-                "--recorder",
-                recorder,
-                "--ready-port",
-                &port.to_string(),
-                "--trigger",
-                &trigger(port),
-            ])
+            .args(["record", "--recorder", recorder, "--ready-port", &port.to_string(), "--trigger", &trigger(port)])
             .arg("-o")
             .arg(&profile)
             .arg("--")
@@ -163,17 +138,11 @@ fn nginx_recorded_with_a_trigger_runs_under_its_profile() {
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "{recorder}: spoc record failed: {stderr}"
-        );
+        assert!(out.status.success(), "{recorder}: spoc record failed: {stderr}");
         let text = std::fs::read_to_string(&profile).unwrap();
         assert!(text.contains("defaultAction: SCMP_ACT_ERRNO"), "{text}");
         for call in ["accept4", "epoll_wait", "setuid", "writev"] {
-            assert!(
-                text.contains(&format!("- {call}\n")),
-                "{recorder}: {call} missing from\n{text}"
-            );
+            assert!(text.contains(&format!("- {call}\n")), "{recorder}: {call} missing from\n{text}");
         }
 
         // Enforcing: the same trigger passes.
@@ -188,41 +157,17 @@ fn nginx_recorded_with_a_trigger_runs_under_its_profile() {
             .spawn()
             .unwrap();
         let up = wait_port(port2, &mut server);
-        let passed = up
-            && Command::new("sh")
-                .arg("-c")
-                .arg(trigger(port2))
-                .status()
-                .unwrap()
-                .success();
+        let passed = up && Command::new("sh").arg("-c").arg(trigger(port2)).status().unwrap().success();
         // nginx's workers share the master's process group: stop them all.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", server.id())])
-            .status();
+        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", server.id())]).status();
         let _ = server.wait();
         let log = std::fs::read_to_string(dir.join("enforce/error.log")).unwrap_or_default();
-        assert!(
-            up,
-            "{recorder}: nginx did not start under its recorded profile:\n{log}"
-        );
-        assert!(
-            passed,
-            "{recorder}: the trigger failed under the recorded profile:\n{log}"
-        );
+        assert!(up, "{recorder}: nginx did not start under its recorded profile:\n{log}");
+        assert!(passed, "{recorder}: the trigger failed under the recorded profile:\n{log}");
 
         // A call the run never made is denied.
-        let st = Command::new(SPOC)
-            .args(["run", "--profile"])
-            .arg(&profile)
-            .arg("--")
-            .arg(&deny)
-            .status()
-            .unwrap();
-        assert_eq!(
-            st.code(),
-            Some(0),
-            "{recorder}: getcpu was not denied with EPERM"
-        );
+        let st = Command::new(SPOC).args(["run", "--profile"]).arg(&profile).arg("--").arg(&deny).status().unwrap();
+        assert_eq!(st.code(), Some(0), "{recorder}: getcpu was not denied with EPERM");
     }
     // Without the profile the probe's call succeeds, so the check above means something.
     assert_eq!(Command::new(&deny).status().unwrap().code(), Some(1));

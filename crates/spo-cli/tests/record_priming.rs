@@ -33,46 +33,26 @@ fn is_root() -> bool {
 fn record(dir: &Path, base: &str, busybox: &Path) -> serde_json::Value {
     let out = dir.join(format!("true-{base}.json"));
     let st = Command::new(SPOC)
-        .args([
-            "record",
-            "--recorder",
-            "ptrace",
-            "--format",
-            "oci",
-            "--base",
-            base,
-            "-o",
-        ])
+        .args(["record", "--recorder", "ptrace", "--format", "oci", "--base", base, "-o"])
         .arg(&out)
         .arg("--")
         .arg(busybox)
         .arg("true")
         .output()
         .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
     serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
 }
 
 fn run_container(runtime: &str, bundle: &Path, seccomp: &serde_json::Value, id: &str) -> Output {
     let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
     cfg["process"]["args"] = serde_json::json!(["/bin/busybox", "true"]);
     cfg["process"]["terminal"] = serde_json::json!(false);
     cfg["linux"]["seccomp"] = seccomp.clone();
     std::fs::write(&cfg_path, serde_json::to_string(&cfg).unwrap()).unwrap();
-    let out = Command::new(runtime)
-        .arg("run")
-        .arg("--bundle")
-        .arg(bundle)
-        .arg(id)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out =
+        Command::new(runtime).arg("run").arg("--bundle").arg(bundle).arg(id).stdin(Stdio::null()).output().unwrap();
     let _ = Command::new(runtime).args(["delete", "-f", id]).output();
     out
 }
@@ -82,11 +62,7 @@ fn a_recorded_profile_starts_its_container_only_with_the_runtime_base() {
     if !is_root() {
         return eprintln!("SKIPPED: running containers needs root");
     }
-    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-    else {
+    let Some(busybox) = ["/bin/busybox", "/usr/bin/busybox"].into_iter().map(Path::new).find(|p| p.exists()) else {
         return eprintln!("SKIPPED: busybox-static is not installed");
     };
     let runtimes: Vec<&str> = ["runc", "crun"].into_iter().filter(|r| have(r)).collect();
@@ -97,21 +73,9 @@ fn a_recorded_profile_starts_its_container_only_with_the_runtime_base() {
     let bundle = tmp.path().join("bundle");
     std::fs::create_dir_all(bundle.join("rootfs/bin")).unwrap();
     std::fs::copy(busybox, bundle.join("rootfs/bin/busybox")).unwrap();
-    assert!(
-        Command::new("runc")
-            .arg("spec")
-            .current_dir(&bundle)
-            .status()
-            .is_ok_and(|s| s.success())
-            || !have("runc")
-    );
+    assert!(Command::new("runc").arg("spec").current_dir(&bundle).status().is_ok_and(|s| s.success()) || !have("runc"));
     if !bundle.join("config.json").exists() {
-        assert!(Command::new("crun")
-            .arg("spec")
-            .current_dir(&bundle)
-            .status()
-            .unwrap()
-            .success());
+        assert!(Command::new("crun").arg("spec").current_dir(&bundle).status().unwrap().success());
     }
     let bare = record(tmp.path(), "none", busybox);
     for rt in runtimes {

@@ -25,15 +25,7 @@ fn ptrace_records_without_privileges_or_a_cgroup() {
     let out_file = tmp.path().join("p.yaml");
     let out = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", SPOC])
-        .args([
-            "record",
-            "--recorder",
-            "ptrace",
-            "--base",
-            "none",
-            "--grace",
-            "1",
-        ])
+        .args(["record", "--recorder", "ptrace", "--base", "none", "--grace", "1"])
         .args(["--trigger", "exit 0", "--ready-delay", "0.2", "-o"])
         .arg(&out_file)
         .args(["--", "sh", "-c", "sleep 100 & wait"])
@@ -44,28 +36,14 @@ fn ptrace_records_without_privileges_or_a_cgroup() {
         return eprintln!("SKIPPED: nobody cannot run spoc from this target directory: {stderr}");
     }
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("tracking its processes by ptrace alone"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("was killed"),
-        "the left-behind sleep should have been killed: {stderr}"
-    );
+    assert!(stderr.contains("tracking its processes by ptrace alone"), "{stderr}");
+    assert!(stderr.contains("was killed"), "the left-behind sleep should have been killed: {stderr}");
     let yaml = std::fs::read_to_string(&out_file).unwrap();
     for call in ["wait4", "clock_nanosleep", "execve"] {
-        assert!(
-            yaml.contains(&format!("- {call}\n")),
-            "{call} missing:\n{yaml}"
-        );
+        assert!(yaml.contains(&format!("- {call}\n")), "{call} missing:\n{yaml}");
     }
-    let left = Command::new("pgrep")
-        .args(["-u", "65534", "-f", "^sleep 100$"])
-        .output();
+    let left = Command::new("pgrep").args(["-u", "65534", "-f", "^sleep 100$"]).output();
     if let Ok(l) = left {
-        assert!(
-            l.stdout.is_empty(),
-            "a sleep 100 of nobody survived the recording"
-        );
+        assert!(l.stdout.is_empty(), "a sleep 100 of nobody survived the recording");
     }
 }

@@ -26,9 +26,7 @@ fn skip(why: &str) -> bool {
 fn cannot_run() -> bool {
     // SAFETY-free check: geteuid via the environment is not reliable, ask /proc.
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let root = status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
     if !root {
         return skip("recorder tests need root");
     }
@@ -43,12 +41,7 @@ fn probe() -> Option<PathBuf> {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let out = std::env::temp_dir().join(format!("spo-probe-{}-{n}", std::process::id()));
-    match Command::new("cc")
-        .args(["-O1", "-pthread", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-    {
+    match Command::new("cc").args(["-O1", "-pthread", "-o"]).arg(&out).arg(&src).status() {
         Ok(s) if s.success() => Some(out),
         Ok(s) => {
             skip(&format!("cc failed ({s}) on {}", src.display()));
@@ -65,11 +58,7 @@ fn run(kind: RecorderKind, program: &Path) -> Recording {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let plan = Plan::new(vec![OsString::from(program)], kind);
     let rec = record(&plan, &mut |_, _| {}).unwrap_or_else(|e| panic!("{kind}: {e}"));
-    assert!(
-        rec.workload.success(),
-        "{kind}: the probe failed: {}",
-        rec.workload
-    );
+    assert!(rec.workload.success(), "{kind}: the probe failed: {}", rec.workload);
     rec
 }
 
@@ -89,36 +78,17 @@ fn every_recorder_sees_the_same_calls_including_thread_fork_exec_and_compat() {
     } else {
         eprintln!("SKIPPED: the eBPF recorder (this kernel refuses the program); comparing ptrace and logs only");
     }
-    let results: Vec<(RecorderKind, BTreeSet<(Arch, &str)>)> = kinds
-        .iter()
-        .map(|k| (*k, names(&run(*k, &program))))
-        .collect();
+    let results: Vec<(RecorderKind, BTreeSet<(Arch, &str)>)> =
+        kinds.iter().map(|k| (*k, names(&run(*k, &program)))).collect();
     let _ = std::fs::remove_file(&program);
     let native = Arch::native().unwrap();
     for (kind, set) in &results {
-        for call in [
-            "getcpu",
-            "getpriority",
-            "times",
-            "execve",
-            "clone",
-            "wait4",
-            "futex",
-        ] {
-            assert!(
-                set.contains(&(native, call)),
-                "{kind} missed {call}: {set:?}"
-            );
+        for call in ["getcpu", "getpriority", "times", "execve", "clone", "wait4", "futex"] {
+            assert!(set.contains(&(native, call)), "{kind} missed {call}: {set:?}");
         }
         if native == Arch::X86_64 {
-            assert!(
-                set.contains(&(Arch::X86, "getppid")),
-                "{kind} missed the int $0x80 getppid: {set:?}"
-            );
-            assert!(
-                !set.contains(&(native, "getppid")),
-                "{kind} saw a native getppid the probe never made"
-            );
+            assert!(set.contains(&(Arch::X86, "getppid")), "{kind} missed the int $0x80 getppid: {set:?}");
+            assert!(!set.contains(&(native, "getppid")), "{kind} saw a native getppid the probe never made");
         }
     }
     let (first_kind, first) = &results[0];
@@ -146,17 +116,11 @@ fn a_trigger_drives_a_server_that_is_then_stopped() {
     let mut ticks = 0;
     let rec = record(&plan, &mut |_, _| ticks += 1).unwrap();
     assert!(rec.trigger.unwrap().success());
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&rec.workload),
-        Some(libc_sigterm())
-    );
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&rec.workload), Some(libc_sigterm()));
     assert!(ticks > 0, "no progress was reported");
     let set = names(&rec);
     let native = Arch::native().unwrap();
-    assert!(
-        set.contains(&(native, "clock_nanosleep")) || set.contains(&(native, "nanosleep")),
-        "{set:?}"
-    );
+    assert!(set.contains(&(native, "clock_nanosleep")) || set.contains(&(native, "nanosleep")), "{set:?}");
 
     // A failing trigger is reported as such.
     plan.trigger = Some("exit 3".into());
@@ -188,19 +152,10 @@ fn concurrent_log_recordings_see_only_their_own_workload() {
     let native = Arch::native().unwrap();
     let (a, b) = (names(&a), names(&b));
     for call in ["getcpu", "getpriority", "times"] {
-        assert!(
-            a.contains(&(native, call)),
-            "the probe's {call} is missing: {a:?}"
-        );
-        assert!(
-            !b.contains(&(native, call)),
-            "the probe's {call} leaked into the other recording: {b:?}"
-        );
+        assert!(a.contains(&(native, call)), "the probe's {call} is missing: {a:?}");
+        assert!(!b.contains(&(native, call)), "the probe's {call} leaked into the other recording: {b:?}");
     }
-    assert!(
-        b.contains(&(native, "clock_nanosleep")) || b.contains(&(native, "nanosleep")),
-        "{b:?}"
-    );
+    assert!(b.contains(&(native, "clock_nanosleep")) || b.contains(&(native, "nanosleep")), "{b:?}");
 }
 
 fn libc_sigterm() -> i32 {

@@ -22,18 +22,12 @@ pub struct Args {
 /// Run `spoc diff`.
 pub fn main(args: &Args) -> Result<u8> {
     let specs = read_all(&[args.a.clone(), args.b.clone()])?;
-    let [a, b] = specs.as_slice() else {
-        bail!("expected two profiles")
-    };
+    let [a, b] = specs.as_slice() else { bail!("expected two profiles") };
     let mut out = String::new();
     let da = (a.default_action, a.effective_default_errno());
     let db = (b.default_action, b.effective_default_errno());
     if da != db {
-        out.push_str(&format!(
-            "default action: {} -> {}\n",
-            describe(da),
-            describe(db)
-        ));
+        out.push_str(&format!("default action: {} -> {}\n", describe(da), describe(db)));
     }
     let arches = diff(a, b);
     out.push_str(&render(&arches));

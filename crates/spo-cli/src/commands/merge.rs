@@ -28,16 +28,11 @@ pub struct Args {
 
 /// Run `spoc merge`.
 pub fn main(args: &Args) -> Result<u8> {
-    spo_model::objname::check_object_name(&args.name)
-        .map_err(|e| anyhow::anyhow!("--name: {e}"))?;
+    spo_model::objname::check_object_name(&args.name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let specs = read_all(&args.profiles)?;
     let merged = merge(&specs).context("cannot merge")?;
     write_profile(&args.output, &args.name, &merged, args.format)?;
-    eprintln!(
-        "spoc: merged {} profiles into {}",
-        specs.len(),
-        args.output.display()
-    );
+    eprintln!("spoc: merged {} profiles into {}", specs.len(), args.output.display());
     Ok(0)
 }
 
@@ -46,8 +41,7 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<SeccompSpec>> {
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
+            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
             read_one(&p.display().to_string(), &text)
         })
         .collect()

@@ -90,17 +90,12 @@ pub struct Args {
     #[arg(long, value_name = "TEMPLATE", default_value = "container")]
     pub inherit: String,
     /// The workload and its arguments.
-    #[arg(
-        required_unless_present = "from_audit",
-        last = true,
-        value_name = "CMD"
-    )]
+    #[arg(required_unless_present = "from_audit", last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
 fn seconds(s: f64, what: &str) -> Result<Duration> {
-    Duration::try_from_secs_f64(s)
-        .with_context(|| format!("{what} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(s).with_context(|| format!("{what} must be a non-negative number of seconds"))
 }
 
 /// Run `spoc record`.
@@ -115,10 +110,7 @@ pub fn main(args: &Args) -> Result<u8> {
     let mut plan = Plan::new(args.command.clone(), recorder);
     plan.trigger = args.trigger.clone();
     plan.ready_port = args.ready_port;
-    plan.ready_delay = args
-        .ready_delay
-        .map(|s| seconds(s, "--ready-delay"))
-        .transpose()?;
+    plan.ready_delay = args.ready_delay.map(|s| seconds(s, "--ready-delay")).transpose()?;
     plan.grace = seconds(args.grace, "--grace")?;
     plan.workload_filter = args.workload_filter;
     if args.workload_filter && recorder != RecorderKind::Logs {
@@ -134,15 +126,11 @@ pub fn main(args: &Args) -> Result<u8> {
     let mut progress = |elapsed: Duration, seen: usize| {
         if tty && elapsed >= last + Duration::from_millis(200) {
             last = elapsed;
-            eprint!(
-                "\rspoc: recording with {recorder}: {:.1}s, {seen} syscalls seen ",
-                elapsed.as_secs_f64()
-            );
+            eprint!("\rspoc: recording with {recorder}: {:.1}s, {seen} syscalls seen ", elapsed.as_secs_f64());
             let _ = std::io::stderr().flush();
         }
     };
-    let rec = record(&plan, &mut progress)
-        .with_context(|| format!("recording with {recorder} failed"))?;
+    let rec = record(&plan, &mut progress).with_context(|| format!("recording with {recorder} failed"))?;
     if tty {
         eprintln!();
     }
@@ -152,13 +140,10 @@ pub fn main(args: &Args) -> Result<u8> {
     for arch in rec.syscalls.arches() {
         let (_, unknown) = rec.syscalls.names(arch);
         if !unknown.is_empty() {
-            eprintln!(
-                "spoc: warning: syscall numbers unknown on {arch} were left out: {unknown:?}"
-            );
+            eprintln!("spoc: warning: syscall numbers unknown on {arch} were left out: {unknown:?}");
         }
     }
-    let native =
-        Arch::native().context("spo-rs has no syscall table for this machine's architecture")?;
+    let native = Arch::native().context("spo-rs has no syscall table for this machine's architecture")?;
     let mut spec = rec.syscalls.to_spec(native);
     if let Some(base) = &base {
         spec = merge(&[spec, base.clone()]).context("cannot merge the base profile")?;
@@ -185,8 +170,7 @@ pub fn main(args: &Args) -> Result<u8> {
 /// `--from-audit`: SELinux or AppArmor denials to a profile, like
 /// audit2allow.
 fn from_audit(args: &Args, path: &Path) -> Result<u8> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let name = args.name.clone().unwrap_or_else(|| name_from(&args.output));
     spo_model::objname::check_object_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let domain = args.domain.as_deref();
@@ -196,10 +180,7 @@ fn from_audit(args: &Args, path: &Path) -> Result<u8> {
             let allow = spo_parse::audit::avc::allow_map(&avcs, domain);
             let n = allow.values().map(|c| c.len()).sum::<usize>();
             let spec = spo_model::selinux::SelinuxProfileSpec {
-                inherit: vec![spo_model::selinux::PolicyRef {
-                    kind: "System".into(),
-                    name: args.inherit.clone(),
-                }],
+                inherit: vec![spo_model::selinux::PolicyRef { kind: "System".into(), name: args.inherit.clone() }],
                 allow,
                 ..Default::default()
             };
@@ -215,37 +196,20 @@ fn from_audit(args: &Args, path: &Path) -> Result<u8> {
             let (events, diags) = spo_parse::audit::apparmor::parse(&text);
             let abs = spo_parse::audit::apparmor::to_abstract(&events, domain);
             let n = events.len();
-            let spec = spo_model::apparmor::AppArmorSpec {
-                abstract_: Some(abs),
-                ..Default::default()
-            };
+            let spec = spo_model::apparmor::AppArmorSpec { abstract_: Some(abs), ..Default::default() };
             let profile = spo_model::apparmor::AppArmorProfile::new(&name, spec);
             (serde_json::to_value(profile)?, diags, n)
         }
         None => bail!("--from-audit needs --kind selinux or --kind apparmor"),
     };
     if !diags.is_empty() {
-        eprint!(
-            "{}",
-            crate::render::render(
-                crate::render::OutputFormat::Human,
-                path,
-                &text,
-                &diags,
-                super::color()
-            )
-        );
+        eprint!("{}", crate::render::render(crate::render::OutputFormat::Human, path, &text, &diags, super::color()));
     }
     if used == 0 {
         bail!("{} holds no record a rule can be made from", path.display());
     }
-    std::fs::write(&args.output, to_yaml(&value))
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    eprintln!(
-        "spoc: wrote {} from {}",
-        args.output.display(),
-        path.display()
-    );
+    std::fs::write(&args.output, to_yaml(&value)).with_context(|| format!("cannot write {}", args.output.display()))?;
+    eprintln!("spoc: wrote {} from {}", args.output.display(), path.display());
     Ok(0)
 }
 
@@ -270,8 +234,7 @@ fn base_spec(base: &str) -> Result<Option<SeccompSpec>> {
         "runc" => ("the runc base list".to_owned(), BASE_RUNC.to_owned()),
         "crun" => ("the crun base list".to_owned(), BASE_CRUN.to_owned()),
         path => {
-            let t = std::fs::read_to_string(path)
-                .with_context(|| format!("--base: cannot read {path}"))?;
+            let t = std::fs::read_to_string(path).with_context(|| format!("--base: cannot read {path}"))?;
             (path.to_owned(), t)
         }
     };
@@ -298,33 +261,16 @@ pub fn read_one(origin: &str, text: &str) -> Result<SeccompSpec> {
     if specs.len() == 1 {
         return Ok(specs.remove(0));
     }
-    merge(&specs).with_context(|| {
-        format!(
-            "{origin} holds {} profiles that cannot be merged",
-            specs.len()
-        )
-    })
+    merge(&specs).with_context(|| format!("{origin} holds {} profiles that cannot be merged", specs.len()))
 }
 
 /// A valid object name from a file name: lowercase, other characters `-`.
 fn name_from(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let stem = stem
-        .strip_suffix(".profile")
-        .unwrap_or(&stem)
-        .to_ascii_lowercase();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = stem.strip_suffix(".profile").unwrap_or(&stem).to_ascii_lowercase();
     let n: String = stem
         .chars()
-        .map(|c| {
-            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' {
-                c
-            } else {
-                '-'
-            }
-        })
+        .map(|c| if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' { c } else { '-' })
         .collect();
     let n = n.trim_matches(|c| c == '-' || c == '.').to_owned();
     if n.is_empty() {
@@ -335,12 +281,7 @@ fn name_from(path: &Path) -> String {
 }
 
 /// Write `spec` to `path` as a custom resource (YAML) or OCI JSON.
-pub fn write_profile(
-    path: &Path,
-    name: &str,
-    spec: &SeccompSpec,
-    format: ProfileFormat,
-) -> Result<()> {
+pub fn write_profile(path: &Path, name: &str, spec: &SeccompSpec, format: ProfileFormat) -> Result<()> {
     let text = match format {
         ProfileFormat::Crd => {
             let v = serde_json::to_value(SeccompProfile::new(name, spec.clone()))?;
@@ -376,13 +317,9 @@ pub fn to_yaml(v: &Value) -> String {
 
 fn plain(s: &str) -> bool {
     !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
         && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '/')
-        && !matches!(
-            s,
-            "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "Y" | "N"
-        )
+        && !matches!(s, "true" | "false" | "null" | "yes" | "no" | "on" | "off" | "y" | "n" | "Y" | "N")
 }
 
 fn scalar(v: &Value) -> String {
@@ -456,14 +393,10 @@ mod tests {
     fn yaml_reads_back_as_the_same_profile() {
         let mut spec = SeccompSpec::new(spo_model::seccomp::ActionName::Errno);
         spec.architectures = vec![Arch::X86_64, Arch::X86];
-        let mut rule = spo_model::seccomp::SyscallRule::new(
-            &["read", "write"],
-            spo_model::seccomp::ActionName::Allow,
-        );
+        let mut rule = spo_model::seccomp::SyscallRule::new(&["read", "write"], spo_model::seccomp::ActionName::Allow);
         rule.comment = Some("recorded on SCMP_ARCH_X86_64: \"x\" # y".into());
         spec.syscalls.push(rule);
-        let yaml =
-            to_yaml(&serde_json::to_value(SeccompProfile::new("demo", spec.clone())).unwrap());
+        let yaml = to_yaml(&serde_json::to_value(SeccompProfile::new("demo", spec.clone())).unwrap());
         let back = read_one("test", &yaml).unwrap();
         assert_eq!(back, spec, "{yaml}");
         assert!(BASE_RUNC.contains("exit_group") && BASE_CRUN.contains("rt_sigreturn"));

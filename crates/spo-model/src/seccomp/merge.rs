@@ -46,21 +46,14 @@ pub fn merge(specs: &[SeccompSpec]) -> Result<SeccompSpec, ModelError> {
     for (index, s) in specs.iter().enumerate().skip(1) {
         let got = default_of(s);
         if got != want {
-            return Err(ModelError::MergeDefaultAction {
-                index,
-                first: want.to_string(),
-                other: got.to_string(),
-            });
+            return Err(ModelError::MergeDefaultAction { index, first: want.to_string(), other: got.to_string() });
         }
     }
     let mut out = first.clone();
     out.syscalls = Vec::new();
     out.architectures = Vec::new();
     out.flags = Vec::new();
-    if specs
-        .iter()
-        .any(|s| s.base_profile_name != first.base_profile_name)
-    {
+    if specs.iter().any(|s| s.base_profile_name != first.base_profile_name) {
         out.base_profile_name = None;
     }
     let mut plain: BTreeMap<String, Action> = BTreeMap::new();
@@ -131,11 +124,7 @@ fn group_rules(plain: &BTreeMap<String, Action>, default: Action) -> Vec<Syscall
 /// when there is no such profile. A chain longer than [`MAX_BASE_DEPTH`], a
 /// cycle, a missing base or a base whose default action differs is an
 /// error naming the chain.
-pub fn resolve_base<F>(
-    name: &str,
-    spec: &SeccompSpec,
-    mut lookup: F,
-) -> Result<SeccompSpec, ModelError>
+pub fn resolve_base<F>(name: &str, spec: &SeccompSpec, mut lookup: F) -> Result<SeccompSpec, ModelError>
 where
     F: FnMut(&str) -> Option<SeccompSpec>,
 {
@@ -145,36 +134,22 @@ where
     while let Some(base) = next {
         if chain.contains(&base) {
             chain.push(base);
-            return Err(ModelError::BaseProfileCycle {
-                chain: chain.join(" -> "),
-            });
+            return Err(ModelError::BaseProfileCycle { chain: chain.join(" -> ") });
         }
         chain.push(base.clone());
         if chain.len() > MAX_BASE_DEPTH + 1 {
-            return Err(ModelError::BaseProfileDepth {
-                chain: chain.join(" -> "),
-                limit: MAX_BASE_DEPTH,
-            });
+            return Err(ModelError::BaseProfileDepth { chain: chain.join(" -> "), limit: MAX_BASE_DEPTH });
         }
         let Some(found) = lookup(&base) else {
-            return Err(ModelError::BaseProfileMissing {
-                name: base,
-                chain: chain.join(" -> "),
-            });
+            return Err(ModelError::BaseProfileMissing { name: base, chain: chain.join(" -> ") });
         };
         next = found.base_profile_name.clone();
         specs.push(found);
     }
     let mut merged = merge(&specs).map_err(|e| match e {
-        ModelError::MergeDefaultAction {
-            index,
-            first,
-            other,
-        } => ModelError::BaseProfileDefaultAction {
-            base: chain[index].clone(),
-            first,
-            other,
-        },
+        ModelError::MergeDefaultAction { index, first, other } => {
+            ModelError::BaseProfileDefaultAction { base: chain[index].clone(), first, other }
+        }
         other => other,
     })?;
     merged.base_profile_name = None;
@@ -200,10 +175,7 @@ pub struct ArchDiff {
 impl ArchDiff {
     /// Whether nothing changed on this architecture.
     pub fn is_empty(&self) -> bool {
-        self.arch_added.is_none()
-            && self.added.is_empty()
-            && self.removed.is_empty()
-            && self.changed.is_empty()
+        self.arch_added.is_none() && self.added.is_empty() && self.removed.is_empty() && self.changed.is_empty()
     }
 }
 
@@ -249,11 +221,7 @@ fn treatments(spec: &SeccompSpec, arch: Arch) -> BTreeMap<String, Treatment> {
             if arch.is_supported() && arch.syscall_number(name).is_none() {
                 continue;
             }
-            let t = if is_plain(rule) {
-                Treatment::Always(action)
-            } else {
-                Treatment::Conditional
-            };
+            let t = if is_plain(rule) { Treatment::Always(action) } else { Treatment::Conditional };
             match out.get(name) {
                 // The first unconditional rule wins, as in evaluation.
                 Some(Treatment::Always(_)) => {}
@@ -277,16 +245,8 @@ pub fn diff(a: &SeccompSpec, b: &SeccompSpec) -> Vec<ArchDiff> {
     let mut out = Vec::new();
     for arch in all {
         let (in_a, in_b) = (arches_a.contains(&arch), arches_b.contains(&arch));
-        let ta = if in_a {
-            treatments(a, arch)
-        } else {
-            BTreeMap::new()
-        };
-        let tb = if in_b {
-            treatments(b, arch)
-        } else {
-            BTreeMap::new()
-        };
+        let ta = if in_a { treatments(a, arch) } else { BTreeMap::new() };
+        let tb = if in_b { treatments(b, arch) } else { BTreeMap::new() };
         let da = Treatment::Always(default_of(a));
         let db = Treatment::Always(default_of(b));
         let names: BTreeSet<&String> = ta.keys().chain(tb.keys()).collect();
@@ -298,16 +258,8 @@ pub fn diff(a: &SeccompSpec, b: &SeccompSpec) -> Vec<ArchDiff> {
             changed: Vec::new(),
         };
         for name in names {
-            let x = if in_a {
-                ta.get(name).unwrap_or(&da)
-            } else {
-                &Treatment::Always(Action::KillProcess)
-            };
-            let y = if in_b {
-                tb.get(name).unwrap_or(&db)
-            } else {
-                &Treatment::Always(Action::KillProcess)
-            };
+            let x = if in_a { ta.get(name).unwrap_or(&da) } else { &Treatment::Always(Action::KillProcess) };
+            let y = if in_b { tb.get(name).unwrap_or(&db) } else { &Treatment::Always(Action::KillProcess) };
             match (x.permits(), y.permits()) {
                 (false, true) => d.added.push(name.clone()),
                 (true, false) => d.removed.push(name.clone()),
@@ -339,16 +291,8 @@ mod tests {
 
     #[test]
     fn merge_unions_names_and_architectures() {
-        let a = spec(
-            ActionName::Errno,
-            &[Arch::X86_64],
-            vec![allow(&["read", "write"])],
-        );
-        let b = spec(
-            ActionName::Errno,
-            &[Arch::X86_64, Arch::X86],
-            vec![allow(&["close", "read"])],
-        );
+        let a = spec(ActionName::Errno, &[Arch::X86_64], vec![allow(&["read", "write"])]);
+        let b = spec(ActionName::Errno, &[Arch::X86_64, Arch::X86], vec![allow(&["close", "read"])]);
         let m = merge(&[a, b]).unwrap();
         assert_eq!(m.architectures, vec![Arch::X86_64, Arch::X86]);
         assert_eq!(m.syscalls.len(), 1);
@@ -368,11 +312,7 @@ mod tests {
         let mut deny = SyscallRule::new(&["ptrace", "mount"], ActionName::Errno);
         deny.errno_ret = Some(38);
         let a = spec(ActionName::KillProcess, &[], vec![deny, cond.clone()]);
-        let b = spec(
-            ActionName::KillProcess,
-            &[],
-            vec![allow(&["mount"]), cond.clone()],
-        );
+        let b = spec(ActionName::KillProcess, &[], vec![allow(&["mount"]), cond.clone()]);
         let m = merge(&[a, b]).unwrap();
         assert_eq!(m.syscalls.len(), 3, "{:?}", m.syscalls);
         assert_eq!(m.syscalls[0].names, vec!["mount"]);
@@ -388,10 +328,7 @@ mod tests {
         let mut b = spec(ActionName::Errno, &[], vec![]);
         b.default_errno_ret = Some(38);
         let e = merge(&[a.clone(), b]).unwrap_err();
-        assert!(
-            matches!(e, ModelError::MergeDefaultAction { index: 1, .. }),
-            "{e}"
-        );
+        assert!(matches!(e, ModelError::MergeDefaultAction { index: 1, .. }), "{e}");
         assert!(e.to_string().contains("SCMP_ACT_ERRNO(38)"), "{e}");
         assert!(merge(&[]).is_err());
         assert_eq!(merge(std::slice::from_ref(&a)).unwrap(), a);
@@ -403,11 +340,7 @@ mod tests {
         app.base_profile_name = Some("mid".into());
         let mut mid = spec(ActionName::Errno, &[Arch::X86_64], vec![allow(&["write"])]);
         mid.base_profile_name = Some("runc".into());
-        let runc = spec(
-            ActionName::Errno,
-            &[Arch::X86_64],
-            vec![allow(&["exit_group"])],
-        );
+        let runc = spec(ActionName::Errno, &[Arch::X86_64], vec![allow(&["exit_group"])]);
         let lookup = |n: &str| match n {
             "mid" => Some(mid.clone()),
             "runc" => Some(runc.clone()),
@@ -426,16 +359,10 @@ mod tests {
             _ => None,
         })
         .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "baseProfileName cycle: app -> mid -> runc -> app"
-        );
+        assert_eq!(e.to_string(), "baseProfileName cycle: app -> mid -> runc -> app");
 
         let e = resolve_base("app", &app, |_| None).unwrap_err();
-        assert!(
-            matches!(&e, ModelError::BaseProfileMissing { name, .. } if name == "mid"),
-            "{e}"
-        );
+        assert!(matches!(&e, ModelError::BaseProfileMissing { name, .. } if name == "mid"), "{e}");
     }
 
     #[test]
@@ -446,37 +373,17 @@ mod tests {
             s
         };
         let e = resolve_base("p0", &link(0), |n| Some(link(n[1..].parse().unwrap()))).unwrap_err();
-        assert!(
-            matches!(
-                e,
-                ModelError::BaseProfileDepth {
-                    limit: MAX_BASE_DEPTH,
-                    ..
-                }
-            ),
-            "{e}"
-        );
+        assert!(matches!(e, ModelError::BaseProfileDepth { limit: MAX_BASE_DEPTH, .. }), "{e}");
         let mut other = spec(ActionName::Allow, &[], vec![]);
         other.base_profile_name = None;
         let e = resolve_base("p0", &link(0), |_| Some(other.clone())).unwrap_err();
-        assert!(
-            matches!(&e, ModelError::BaseProfileDefaultAction { base, .. } if base == "p1"),
-            "{e}"
-        );
+        assert!(matches!(&e, ModelError::BaseProfileDefaultAction { base, .. } if base == "p1"), "{e}");
     }
 
     #[test]
     fn diff_reports_per_architecture() {
-        let a = spec(
-            ActionName::Errno,
-            &[Arch::X86_64],
-            vec![allow(&["read", "open", "write"])],
-        );
-        let b = spec(
-            ActionName::Errno,
-            &[Arch::X86_64, Arch::Aarch64],
-            vec![allow(&["read", "open", "close"])],
-        );
+        let a = spec(ActionName::Errno, &[Arch::X86_64], vec![allow(&["read", "open", "write"])]);
+        let b = spec(ActionName::Errno, &[Arch::X86_64, Arch::Aarch64], vec![allow(&["read", "open", "close"])]);
         let d = diff(&a, &b);
         assert_eq!(d.len(), 2, "{d:?}");
         assert_eq!(d[0].arch, Arch::X86_64);

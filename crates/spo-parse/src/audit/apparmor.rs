@@ -55,35 +55,30 @@ pub fn parse(text: &str) -> (Vec<Event>, Vec<Diagnostic>) {
         }
         let profile = get(&f, "profile").map(unhex).unwrap_or_default();
         let op = get(&f, "operation").unwrap_or("");
-        let mask = get(&f, "denied_mask")
-            .or_else(|| get(&f, "requested_mask"))
-            .unwrap_or("");
+        let mask = get(&f, "denied_mask").or_else(|| get(&f, "requested_mask")).unwrap_or("");
         let name = get(&f, "name").map(unhex);
         let access = match (op, name) {
             ("capable", _) => get(&f, "capname").map(|c| Access::Capability(c.to_owned())),
             ("exec", Some(n)) => Some(Access::Exec(n)),
-            (_, Some(n)) if op == "file_mmap" || (mask.contains('m') && !mask.contains('w')) => {
-                Some(Access::Map(n))
-            }
+            (_, Some(n)) if op == "file_mmap" || (mask.contains('m') && !mask.contains('w')) => Some(Access::Map(n)),
             (_, Some(n)) if !mask.is_empty() => {
                 let read = mask.contains('r');
-                let write = mask
-                    .chars()
-                    .any(|c| matches!(c, 'w' | 'a' | 'c' | 'd' | 'l' | 'k'));
+                let write = mask.chars().any(|c| matches!(c, 'w' | 'a' | 'c' | 'd' | 'l' | 'k'));
                 Some(Access::Path(n, read || !write, write))
             }
-            _ => get(&f, "family").map(|fam| {
-                Access::Socket(
-                    fam.to_owned(),
-                    get(&f, "sock_type").unwrap_or("").to_owned(),
-                )
-            }),
+            _ => get(&f, "family")
+                .map(|fam| Access::Socket(fam.to_owned(), get(&f, "sock_type").unwrap_or("").to_owned())),
         };
         match access {
             Some(access) => out.push(Event { verdict, profile, access, span }),
             None => diags.push(
-                Diagnostic::warning(span, format!("AppArmor record for operation `{op}` names nothing a rule can allow; skipped"))
-                    .with_help("file records need `name=` and a mask, capability records `capname=`, network records `family=`"),
+                Diagnostic::warning(
+                    span,
+                    format!("AppArmor record for operation `{op}` names nothing a rule can allow; skipped"),
+                )
+                .with_help(
+                    "file records need `name=` and a mask, capability records `capname=`, network records `family=`",
+                ),
             ),
         }
     }
@@ -99,10 +94,7 @@ pub fn to_abstract(events: &[Event], profile: Option<&str>) -> Abstract {
     let mut write = BTreeSet::new();
     let mut caps = BTreeSet::new();
     let (mut tcp, mut udp, mut raw) = (false, false, false);
-    for e in events
-        .iter()
-        .filter(|e| e.verdict != "AUDIT" && profile.is_none_or(|p| p == e.profile))
-    {
+    for e in events.iter().filter(|e| e.verdict != "AUDIT" && profile.is_none_or(|p| p == e.profile)) {
         match &e.access {
             Access::Exec(p) => {
                 exes.insert(p.clone());
@@ -147,16 +139,11 @@ pub fn to_abstract(events: &[Event], profile: Option<&str>) -> Abstract {
     if tcp || udp || raw {
         a.network = Some(Network {
             allow_raw: raw,
-            allowed_protocols: (tcp || udp).then_some(Protocols {
-                allow_tcp: tcp,
-                allow_udp: udp,
-            }),
+            allowed_protocols: (tcp || udp).then_some(Protocols { allow_tcp: tcp, allow_udp: udp }),
         });
     }
     if !caps.is_empty() {
-        a.capability = Some(Capability {
-            allowed_capabilities: caps.into_iter().collect(),
-        });
+        a.capability = Some(Capability { allowed_capabilities: caps.into_iter().collect() });
     }
     a
 }
@@ -192,18 +179,9 @@ audit(1.1:11): apparmor="STATUS" operation="profile_load" profile="unconfined" n
         let ex = a.executable.unwrap();
         assert_eq!(ex.allowed_executables, vec!["/usr/bin/curl"]);
         assert_eq!(ex.allowed_libraries, vec!["/usr/lib/libweb.so"]);
-        assert_eq!(
-            a.capability.unwrap().allowed_capabilities,
-            vec!["net_admin"]
-        );
+        assert_eq!(a.capability.unwrap().allowed_capabilities, vec!["net_admin"]);
         let net = a.network.unwrap();
         assert!(!net.allow_raw);
-        assert_eq!(
-            net.allowed_protocols,
-            Some(Protocols {
-                allow_tcp: true,
-                allow_udp: true
-            })
-        );
+        assert_eq!(net.allowed_protocols, Some(Protocols { allow_tcp: true, allow_udp: true }));
     }
 }

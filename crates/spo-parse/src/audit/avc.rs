@@ -34,16 +34,15 @@ pub fn parse(text: &str) -> (Vec<Avc>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let mut diags = Vec::new();
     for line in lines(text) {
-        let is_avc = matches!(line.record_type, Some("AVC" | "1400" | "USER_AVC" | "1107"))
-            || line.body.starts_with("avc:");
+        let is_avc =
+            matches!(line.record_type, Some("AVC" | "1400" | "USER_AVC" | "1107")) || line.body.starts_with("avc:");
         if !is_avc || !line.body.contains("avc:") {
             continue;
         }
         let span = Span::new(line.offset, line.offset + line.body.len());
         let f = fields(line.body, line.offset);
         let denied = f.iter().any(|(k, _, _)| *k == "denied");
-        let perms =
-            get(&f, "{}").map(|p| p.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
+        let perms = get(&f, "{}").map(|p| p.split_whitespace().map(str::to_owned).collect::<Vec<_>>());
         let s = get(&f, "scontext").and_then(type_of);
         let t = get(&f, "tcontext").and_then(type_of);
         let class = get(&f, "tclass");
@@ -68,8 +67,9 @@ pub fn parse(text: &str) -> (Vec<Avc>, Vec<Diagnostic>) {
                 .map(|(n, _)| *n)
                 .collect();
                 diags.push(
-                    Diagnostic::warning(span, format!("AVC record without {}; skipped", missing.join(", ")))
-                        .with_help("an AVC record reads `avc: denied { perms } for ... scontext=... tcontext=... tclass=...`"),
+                    Diagnostic::warning(span, format!("AVC record without {}; skipped", missing.join(", "))).with_help(
+                        "an AVC record reads `avc: denied { perms } for ... scontext=... tcontext=... tclass=...`",
+                    ),
                 );
             }
         }
@@ -80,36 +80,14 @@ pub fn parse(text: &str) -> (Vec<Avc>, Vec<Diagnostic>) {
 /// The `allow` map (target type, `@self` when it is the source's own type,
 /// -> class -> sorted permissions) that permits every denial of `domain`
 /// (every source type when `None`).
-pub fn allow_map(
-    avcs: &[Avc],
-    domain: Option<&str>,
-) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
+pub fn allow_map(avcs: &[Avc], domain: Option<&str>) -> BTreeMap<String, BTreeMap<String, Vec<String>>> {
     let mut acc: BTreeMap<String, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
-    for a in avcs
-        .iter()
-        .filter(|a| a.denied && domain.is_none_or(|d| d == a.source_type))
-    {
-        let target = if a.target_type == a.source_type {
-            "@self".to_owned()
-        } else {
-            a.target_type.clone()
-        };
-        acc.entry(target)
-            .or_default()
-            .entry(a.class.clone())
-            .or_default()
-            .extend(a.permissions.iter().cloned());
+    for a in avcs.iter().filter(|a| a.denied && domain.is_none_or(|d| d == a.source_type)) {
+        let target = if a.target_type == a.source_type { "@self".to_owned() } else { a.target_type.clone() };
+        acc.entry(target).or_default().entry(a.class.clone()).or_default().extend(a.permissions.iter().cloned());
     }
     acc.into_iter()
-        .map(|(t, classes)| {
-            (
-                t,
-                classes
-                    .into_iter()
-                    .map(|(c, p)| (c, p.into_iter().collect()))
-                    .collect(),
-            )
-        })
+        .map(|(t, classes)| (t, classes.into_iter().map(|(c, p)| (c, p.into_iter().collect())).collect()))
         .collect()
 }
 
@@ -132,20 +110,12 @@ audit(1700000000.3:15): avc:  denied  { read } for pid=42 tclass=file
         let (avcs, diags) = parse(LOG);
         assert_eq!(avcs.len(), 5);
         assert_eq!(diags.len(), 1);
-        assert!(
-            diags[0].message.contains("scontext, tcontext"),
-            "{}",
-            diags[0].message
-        );
+        assert!(diags[0].message.contains("scontext, tcontext"), "{}", diags[0].message);
         assert_eq!(&LOG[diags[0].span.start..diags[0].span.start + 4], "avc:");
         let m = allow_map(&avcs, Some("container_t"));
         assert_eq!(m["var_log_t"]["file"], vec!["getattr", "open", "read"]);
         assert_eq!(m["http_port_t"]["tcp_socket"], vec!["name_bind"]);
         assert_eq!(m["@self"]["process"], vec!["signal"]);
-        assert_eq!(
-            m.len(),
-            3,
-            "granted records and other domains stay out: {m:?}"
-        );
+        assert_eq!(m.len(), 3, "granted records and other domains stay out: {m:?}");
     }
 }

@@ -49,11 +49,7 @@ fn one(line: &str, offset: usize) -> Option<Line<'_>> {
         .rfind("type=")
         .map(|t| before[t + 5..].split_whitespace().next().unwrap_or(""))
         .filter(|t| !t.is_empty());
-    Some(Line {
-        record_type,
-        body: &line[body_at..],
-        offset: offset + body_at,
-    })
+    Some(Line { record_type, body: &line[body_at..], offset: offset + body_at })
 }
 
 /// `key=value` fields of a body, values unquoted, each with the span of
@@ -70,22 +66,14 @@ pub fn fields(body: &str, offset: usize) -> Vec<(&str, &str, Span)> {
         }
         if b[i] == b'{' {
             let end = body[i..].find('}').map_or(b.len(), |e| i + e);
-            out.push((
-                "{}",
-                body[i + 1..end].trim(),
-                Span::new(offset + i, offset + end),
-            ));
+            out.push(("{}", body[i + 1..end].trim(), Span::new(offset + i, offset + end)));
             i = end + 1;
             continue;
         }
         let word_end = body[i..].find(' ').map_or(b.len(), |e| i + e);
         let Some(eq) = body[i..word_end].find('=').map(|e| i + e) else {
             // A bare word such as `avc:` or `denied`.
-            out.push((
-                &body[i..word_end],
-                "",
-                Span::new(offset + i, offset + word_end),
-            ));
+            out.push((&body[i..word_end], "", Span::new(offset + i, offset + word_end)));
             i = word_end;
             continue;
         };
@@ -106,26 +94,17 @@ pub fn fields(body: &str, offset: usize) -> Vec<(&str, &str, Span)> {
 
 /// The value of `key` in `fields`.
 pub fn get<'a>(fields: &[(&str, &'a str, Span)], key: &str) -> Option<&'a str> {
-    fields
-        .iter()
-        .find(|(k, _, _)| *k == key)
-        .map(|(_, v, _)| *v)
+    fields.iter().find(|(k, _, _)| *k == key).map(|(_, v, _)| *v)
 }
 
 /// Decode a value the kernel hex-encodes when it holds special characters
 /// (an even number of upper-case hex digits, not quoted in the record).
 pub fn unhex(v: &str) -> String {
-    let hex = !v.is_empty()
-        && v.len() % 2 == 0
-        && v.bytes()
-            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
+    let hex = !v.is_empty() && v.len() % 2 == 0 && v.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
     if !hex {
         return v.to_owned();
     }
-    let bytes: Vec<u8> = (0..v.len())
-        .step_by(2)
-        .filter_map(|i| u8::from_str_radix(&v[i..i + 2], 16).ok())
-        .collect();
+    let bytes: Vec<u8> = (0..v.len()).step_by(2).filter_map(|i| u8::from_str_radix(&v[i..i + 2], 16).ok()).collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
