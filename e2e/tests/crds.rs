@@ -120,6 +120,26 @@ async fn crds_and_objects(client: &kube::Client) {
     // The main resource ignores status, the status subresource ignores spec.
     assert_eq!(got.spec, sp_spec);
 
+    // Conditions are a list map keyed by type: two writers applying their
+    // own condition keep each other's.
+    for (manager, kind) in [("writer-a", "Ready"), ("writer-b", "Synced")] {
+        let patch = serde_json::json!({
+            "apiVersion": format!("{}/v1", spo_operator::crds::GROUP),
+            "kind": "SeccompProfile",
+            "status": {"conditions": [{
+                "type": kind, "status": "True", "reason": "Test", "message": "",
+                "lastTransitionTime": "2026-01-01T00:00:00Z",
+            }]},
+        });
+        sps.patch_status("web", &PatchParams::apply(manager).force(), &Patch::Apply(&patch))
+            .await
+            .unwrap_or_else(|e| panic!("{manager} applies its condition: {e}"));
+    }
+    let got = sps.get("web").await.expect("get sp");
+    let mut types: Vec<String> = got.status.expect("status").conditions.into_iter().map(|c| c.type_).collect();
+    types.sort();
+    assert_eq!(types, ["Ready", "Synced"]);
+
     // Every other kind round-trips.
     let selinux = SelinuxProfileSpec {
         inherit: vec![PolicyRef { kind: InheritKind::System, name: "container".into() }],

@@ -47,9 +47,7 @@ fn committed_crds_parse_as_yaml_with_the_right_names() {
     for (name, text) in spo_operator::crd_files() {
         let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
         assert_eq!(docs.len(), 1, "{name}");
-        let singular = docs[0]["spec"]["names"]["singular"]
-            .as_str()
-            .expect("singular name");
+        let singular = docs[0]["spec"]["names"]["singular"].as_str().expect("singular name");
         assert_eq!(format!("{singular}.yaml"), name);
         assert_eq!(docs[0]["kind"].as_str(), Some("CustomResourceDefinition"));
     }

@@ -163,14 +163,11 @@ impl From<AppArmorProfileSpec> for model::AppArmorSpec {
                 }),
                 network: a.network.map(|n| model::Network {
                     allow_raw: n.allow_raw,
-                    allowed_protocols: n.allowed_protocols.map(|p| model::Protocols {
-                        allow_tcp: p.allow_tcp,
-                        allow_udp: p.allow_udp,
-                    }),
+                    allowed_protocols: n
+                        .allowed_protocols
+                        .map(|p| model::Protocols { allow_tcp: p.allow_tcp, allow_udp: p.allow_udp }),
                 }),
-                capability: a.capability.map(|c| model::Capability {
-                    allowed_capabilities: c.allowed_capabilities,
-                }),
+                capability: a.capability.map(|c| model::Capability { allowed_capabilities: c.allowed_capabilities }),
             }),
             policy: s.policy,
             disabled: s.disabled,
@@ -195,14 +192,13 @@ impl From<model::AppArmorSpec> for AppArmorProfileSpec {
                 }),
                 network: a.network.map(|n| AppArmorNetworkRules {
                     allow_raw: n.allow_raw,
-                    allowed_protocols: n.allowed_protocols.map(|p| AppArmorProtocols {
-                        allow_tcp: p.allow_tcp,
-                        allow_udp: p.allow_udp,
-                    }),
+                    allowed_protocols: n
+                        .allowed_protocols
+                        .map(|p| AppArmorProtocols { allow_tcp: p.allow_tcp, allow_udp: p.allow_udp }),
                 }),
-                capability: a.capability.map(|c| AppArmorCapabilityRules {
-                    allowed_capabilities: c.allowed_capabilities,
-                }),
+                capability: a
+                    .capability
+                    .map(|c| AppArmorCapabilityRules { allowed_capabilities: c.allowed_capabilities }),
             }),
             policy: s.policy,
             disabled: s.disabled,
@@ -227,25 +223,11 @@ mod tests {
         }))
         .expect("SPO-shaped spec");
         let abs = spec.abstract_.as_ref().expect("abstract");
-        assert_eq!(
-            abs.executable.as_ref().unwrap().allowed_executables,
-            ["/usr/bin/nginx"]
-        );
-        assert!(
-            abs.network
-                .as_ref()
-                .unwrap()
-                .allowed_protocols
-                .as_ref()
-                .unwrap()
-                .allow_tcp
-        );
+        assert_eq!(abs.executable.as_ref().unwrap().allowed_executables, ["/usr/bin/nginx"]);
+        assert!(abs.network.as_ref().unwrap().allowed_protocols.as_ref().unwrap().allow_tcp);
         assert_eq!(spec.complain_mode, Some(true));
         let back = serde_json::to_value(&spec).expect("json");
-        assert_eq!(
-            back["abstract"]["network"]["allowedProtocols"]["allowTcp"],
-            serde_json::json!(true)
-        );
+        assert_eq!(back["abstract"]["network"]["allowedProtocols"]["allowTcp"], serde_json::json!(true));
     }
 
     #[test]

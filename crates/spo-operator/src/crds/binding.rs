@@ -55,6 +55,7 @@ pub enum BoundKind {
 pub struct ProfileBindingStatus {
     /// Pods the binding applied to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
 }
 

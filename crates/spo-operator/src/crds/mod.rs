@@ -26,23 +26,18 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::CustomResourceExt;
 
 pub use apparmor::{
-    AppArmorAbstract, AppArmorCapabilityRules, AppArmorExecutableRules, AppArmorFilesystemRules,
-    AppArmorMode, AppArmorNetworkRules, AppArmorProfile, AppArmorProfileSpec, AppArmorProtocols,
+    AppArmorAbstract, AppArmorCapabilityRules, AppArmorExecutableRules, AppArmorFilesystemRules, AppArmorMode,
+    AppArmorNetworkRules, AppArmorProfile, AppArmorProfileSpec, AppArmorProtocols,
 };
-pub use binding::{
-    BoundKind, ProfileBinding, ProfileBindingSpec, ProfileBindingStatus, ProfileRef,
-};
-pub use nodestatus::{
-    SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SecurityProfileNodeStatusStatus,
-};
+pub use binding::{BoundKind, ProfileBinding, ProfileBindingSpec, ProfileBindingStatus, ProfileRef};
+pub use nodestatus::{SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SecurityProfileNodeStatusStatus};
 pub use recording::{
-    MergeStrategy, ProfileRecording, ProfileRecordingSpec, ProfileRecordingStatus, RecordedKind,
-    Recorder,
+    MergeStrategy, ProfileRecording, ProfileRecordingSpec, ProfileRecordingStatus, RecordedKind, Recorder,
 };
 pub use seccomp::{SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall};
 pub use selinux::{
-    InheritKind, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxMode, SelinuxProfile,
-    SelinuxProfileSpec, SelinuxProfileStatus,
+    InheritKind, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxMode, SelinuxProfile, SelinuxProfileSpec,
+    SelinuxProfileStatus,
 };
 pub use status::{ProfileState, ProfileStatus};
 
@@ -71,11 +66,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
 
 /// Every CRD as one multi-document YAML stream, for `kubectl apply -f -`.
 pub fn all_crds_yaml() -> String {
-    crd_files()
-        .into_iter()
-        .map(|(_, text)| text)
-        .collect::<Vec<_>>()
-        .join("---\n")
+    crd_files().into_iter().map(|(_, text)| text).collect::<Vec<_>>().join("---\n")
 }
 
 /// Every CRD as `(file name, YAML document)`, one file per kind, named after
@@ -85,24 +76,15 @@ pub fn crd_files() -> Vec<(String, String)> {
     all_crds()
         .into_iter()
         .map(|crd| {
-            let file = format!(
-                "{}.yaml",
-                crd.spec
-                    .names
-                    .singular
-                    .clone()
-                    .unwrap_or_else(|| crd.spec.names.plural.clone())
-            );
+            let file =
+                format!("{}.yaml", crd.spec.names.singular.clone().unwrap_or_else(|| crd.spec.names.plural.clone()));
             (file, yaml::to_yaml(&crd))
         })
         .collect()
 }
 
 /// Serve the stored version's schema under `legacy` too, deprecated.
-fn with_legacy_version(
-    mut crd: CustomResourceDefinition,
-    legacy: &str,
-) -> CustomResourceDefinition {
+fn with_legacy_version(mut crd: CustomResourceDefinition, legacy: &str) -> CustomResourceDefinition {
     let Some(stored) = crd.spec.versions.iter().find(|v| v.storage).cloned() else {
         return crd;
     };
@@ -111,10 +93,8 @@ fn with_legacy_version(
     old.storage = false;
     old.served = true;
     old.deprecated = Some(true);
-    old.deprecation_warning = Some(format!(
-        "{GROUP}/{legacy} {} is deprecated; use {GROUP}/{}",
-        crd.spec.names.kind, stored.name
-    ));
+    old.deprecation_warning =
+        Some(format!("{GROUP}/{legacy} {} is deprecated; use {GROUP}/{}", crd.spec.names.kind, stored.name));
     crd.spec.versions.push(old);
     crd
 }
@@ -132,28 +112,16 @@ mod tests {
             let stored: Vec<_> = crd.spec.versions.iter().filter(|v| v.storage).collect();
             assert_eq!(stored.len(), 1, "{}", crd.spec.names.kind);
             assert_eq!(stored[0].name, VERSION);
-            assert_eq!(
-                crd.metadata.name.as_deref(),
-                Some(format!("{}.{GROUP}", crd.spec.names.plural).as_str())
-            );
+            assert_eq!(crd.metadata.name.as_deref(), Some(format!("{}.{GROUP}", crd.spec.names.plural).as_str()));
         }
     }
 
     #[test]
     fn legacy_versions_share_the_stored_schema() {
         for crd in all_crds() {
-            let stored = crd
-                .spec
-                .versions
-                .iter()
-                .find(|v| v.storage)
-                .expect("stored version");
+            let stored = crd.spec.versions.iter().find(|v| v.storage).expect("stored version");
             for old in crd.spec.versions.iter().filter(|v| !v.storage) {
-                assert_eq!(
-                    old.schema, stored.schema,
-                    "{} {}",
-                    crd.spec.names.kind, old.name
-                );
+                assert_eq!(old.schema, stored.schema, "{} {}", crd.spec.names.kind, old.name);
                 assert_eq!(old.deprecated, Some(true));
             }
         }
@@ -164,41 +132,22 @@ mod tests {
         let crds = all_crds();
         let names: Vec<_> = crds
             .iter()
-            .map(|c| {
-                (
-                    c.spec.names.kind.as_str(),
-                    c.spec.names.plural.as_str(),
-                    c.spec.names.short_names.clone(),
-                )
-            })
+            .map(|c| (c.spec.names.kind.as_str(), c.spec.names.plural.as_str(), c.spec.names.short_names.clone()))
             .collect();
-        assert!(names.contains(&(
-            "SeccompProfile",
-            "seccompprofiles",
-            Some(vec!["sp".to_owned()])
-        )));
-        assert!(names.contains(&(
-            "AppArmorProfile",
-            "apparmorprofiles",
-            Some(vec!["aa".to_owned()])
-        )));
+        assert!(names.contains(&("SeccompProfile", "seccompprofiles", Some(vec!["sp".to_owned()]))));
+        assert!(names.contains(&("AppArmorProfile", "apparmorprofiles", Some(vec!["aa".to_owned()]))));
         assert!(names.contains(&(
             "SecurityProfileNodeStatus",
             "securityprofilenodestatuses",
             Some(vec!["spns".to_owned()])
         )));
-        assert!(names
-            .iter()
-            .any(|n| n.0 == "RawSelinuxProfile" && n.1 == "rawselinuxprofiles"));
+        assert!(names.iter().any(|n| n.0 == "RawSelinuxProfile" && n.1 == "rawselinuxprofiles"));
     }
 
     #[test]
     fn yaml_stream_has_one_document_per_crd() {
         let text = all_crds_yaml();
-        assert_eq!(
-            text.matches("kind: CustomResourceDefinition").count(),
-            all_crds().len()
-        );
+        assert_eq!(text.matches("kind: CustomResourceDefinition").count(), all_crds().len());
         assert_eq!(text.matches("\n---\n").count(), all_crds().len() - 1);
     }
 }

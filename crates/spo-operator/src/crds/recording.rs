@@ -80,6 +80,7 @@ pub enum MergeStrategy {
 pub struct ProfileRecordingStatus {
     /// Pods being recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
 }
 
@@ -97,10 +98,7 @@ mod tests {
         .expect("SPO recording");
         assert_eq!(spec.kind, RecordedKind::AppArmorProfile);
         assert_eq!(spec.merge_strategy, MergeStrategy::None);
-        assert_eq!(
-            spec.pod_selector.match_labels.as_ref().unwrap()["app"],
-            "nginx"
-        );
+        assert_eq!(spec.pod_selector.match_labels.as_ref().unwrap()["app"], "nginx");
         assert_eq!(serde_json::to_value(spec.recorder).unwrap(), "bpf");
     }
 }

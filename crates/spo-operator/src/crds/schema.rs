@@ -22,10 +22,7 @@ pub(crate) fn seccomp_action(_: &mut SchemaGenerator) -> Schema {
 }
 
 pub(crate) fn seccomp_operator(_: &mut SchemaGenerator) -> Schema {
-    string_enum(
-        "An argument comparison operator (SCMP_CMP_*).",
-        Operator::names(),
-    )
+    string_enum("An argument comparison operator (SCMP_CMP_*).", Operator::names())
 }
 
 pub(crate) fn architectures(_: &mut SchemaGenerator) -> Schema {

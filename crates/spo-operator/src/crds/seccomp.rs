@@ -131,23 +131,13 @@ impl From<SeccompSyscall> for model::SyscallRule {
 
 impl From<SeccompArg> for model::ArgCondition {
     fn from(arg: SeccompArg) -> Self {
-        model::ArgCondition {
-            index: arg.index,
-            value: arg.value,
-            value_two: arg.value_two,
-            op: arg.op,
-        }
+        model::ArgCondition { index: arg.index, value: arg.value, value_two: arg.value_two, op: arg.op }
     }
 }
 
 impl From<model::ArgCondition> for SeccompArg {
     fn from(arg: model::ArgCondition) -> Self {
-        SeccompArg {
-            index: arg.index,
-            value: arg.value,
-            value_two: arg.value_two,
-            op: arg.op,
-        }
+        SeccompArg { index: arg.index, value: arg.value, value_two: arg.value_two, op: arg.op }
     }
 }
 
@@ -159,31 +149,18 @@ impl TryFrom<model::SeccompSpec> for SeccompProfileSpec {
     type Error = OperatorError;
 
     fn try_from(spec: model::SeccompSpec) -> Result<Self, OperatorError> {
-        let refuse = |field: String, reason| OperatorError::NotExpressible {
-            kind: "SeccompProfile",
-            field,
-            reason,
-        };
+        let refuse = |field: String, reason| OperatorError::NotExpressible { kind: "SeccompProfile", field, reason };
         if !spec.arch_map.is_empty() {
-            return Err(refuse(
-                "archMap".into(),
-                "resolve the profile for one architecture first",
-            ));
+            return Err(refuse("archMap".into(), "resolve the profile for one architecture first"));
         }
         let default_errno_ret = spec.effective_default_errno();
         let mut syscalls = Vec::with_capacity(spec.syscalls.len());
         for (i, rule) in spec.syscalls.into_iter().enumerate() {
             if !rule.includes.is_empty() {
-                return Err(refuse(
-                    format!("syscalls[{i}].includes"),
-                    "conditional rules need resolving first",
-                ));
+                return Err(refuse(format!("syscalls[{i}].includes"), "conditional rules need resolving first"));
             }
             if !rule.excludes.is_empty() {
-                return Err(refuse(
-                    format!("syscalls[{i}].excludes"),
-                    "conditional rules need resolving first",
-                ));
+                return Err(refuse(format!("syscalls[{i}].excludes"), "conditional rules need resolving first"));
             }
             syscalls.push(SeccompSyscall {
                 names: rule.all_names().map(str::to_owned).collect(),
@@ -212,18 +189,8 @@ impl From<SeccompProfile> for model::SeccompProfile {
         let mut out = model::SeccompProfile::new(&name, cr.spec.into());
         out.metadata.name = cr.metadata.name;
         out.metadata.namespace = cr.metadata.namespace;
-        out.metadata.labels = cr
-            .metadata
-            .labels
-            .unwrap_or_default()
-            .into_iter()
-            .collect::<BTreeMap<_, _>>();
-        out.metadata.annotations = cr
-            .metadata
-            .annotations
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
+        out.metadata.labels = cr.metadata.labels.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>();
+        out.metadata.annotations = cr.metadata.annotations.unwrap_or_default().into_iter().collect();
         out
     }
 }
@@ -245,12 +212,7 @@ mod tests {
                 names: vec!["personality".into()],
                 action: ActionName::Allow,
                 errno_ret: None,
-                args: vec![SeccompArg {
-                    index: 0,
-                    value: 0xffff_ffff,
-                    value_two: 8,
-                    op: Operator::MaskedEqual,
-                }],
+                args: vec![SeccompArg { index: 0, value: 0xffff_ffff, value_two: 8, op: Operator::MaskedEqual }],
             }],
             base_profile_name: Some("runc-v1.2.0".into()),
             disabled: true,
@@ -264,10 +226,7 @@ mod tests {
         assert_eq!(model.default_errno_ret, Some(38));
         assert_eq!(model.disabled, Some(true));
         assert_eq!(model.syscalls[0].args[0].op, Operator::MaskedEqual);
-        assert_eq!(
-            SeccompProfileSpec::try_from(model).expect("expressible"),
-            spec
-        );
+        assert_eq!(SeccompProfileSpec::try_from(model).expect("expressible"), spec);
     }
 
     #[test]
@@ -282,9 +241,7 @@ mod tests {
         assert_eq!(spec.default_action, ActionName::Log);
         assert_eq!(spec.syscalls[0].args[0].value_two, 0);
         assert!(!spec.disabled);
-        let bad = serde_json::from_value::<SeccompProfileSpec>(
-            serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"}),
-        );
+        let bad = serde_json::from_value::<SeccompProfileSpec>(serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"}));
         assert!(bad.is_err());
     }
 
@@ -305,8 +262,7 @@ mod tests {
         let mut rule = model::SyscallRule::new(&["clone"], ActionName::Allow);
         rule.excludes.caps.push("CAP_SYS_ADMIN".into());
         let mut spec = model::SeccompSpec::new(ActionName::Errno);
-        spec.syscalls
-            .push(model::SyscallRule::new(&["read"], ActionName::Allow));
+        spec.syscalls.push(model::SyscallRule::new(&["read"], ActionName::Allow));
         spec.syscalls.push(rule);
         let err = SeccompProfileSpec::try_from(spec).expect_err("conditional rule");
         assert!(err.to_string().contains("syscalls[1].excludes"), "{err}");
@@ -329,13 +285,9 @@ mod tests {
         let crd = SeccompProfile::crd();
         let schema = serde_json::to_value(&crd.spec.versions[0].schema).expect("schema json");
         let spec = &schema["openAPIV3Schema"]["properties"]["spec"];
-        let actions = spec["properties"]["defaultAction"]["enum"]
-            .as_array()
-            .expect("action enum");
+        let actions = spec["properties"]["defaultAction"]["enum"].as_array().expect("action enum");
         assert_eq!(actions.len(), ActionName::ALL.len());
-        let arches = spec["properties"]["architectures"]["items"]["enum"]
-            .as_array()
-            .expect("arch enum");
+        let arches = spec["properties"]["architectures"]["items"]["enum"].as_array().expect("arch enum");
         assert_eq!(arches.len(), Arch::ALL.len());
         assert_eq!(spec["required"], serde_json::json!(["defaultAction"]));
         let arg = &spec["properties"]["syscalls"]["items"]["properties"]["args"];

@@ -89,9 +89,11 @@ pub struct SelinuxProfileStatus {
     pub status: Option<ProfileState>,
     /// Conditions, one per type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Pods using the profile.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
     /// The type to write in a pod's `seLinuxOptions.type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,10 +150,7 @@ impl From<SelinuxProfileSpec> for model::SelinuxProfileSpec {
             inherit: s
                 .inherit
                 .into_iter()
-                .map(|r| model::PolicyRef {
-                    kind: r.kind.as_str().to_owned(),
-                    name: r.name,
-                })
+                .map(|r| model::PolicyRef { kind: r.kind.as_str().to_owned(), name: r.name })
                 .collect(),
             mode: s.mode.map(|m| m.as_str().to_owned()),
             permissive: s.permissive,
@@ -200,19 +199,13 @@ impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
 
 impl From<RawSelinuxProfileSpec> for model::RawSelinuxProfileSpec {
     fn from(s: RawSelinuxProfileSpec) -> Self {
-        model::RawSelinuxProfileSpec {
-            policy: s.policy,
-            disabled: s.disabled.then_some(true),
-        }
+        model::RawSelinuxProfileSpec { policy: s.policy, disabled: s.disabled.then_some(true) }
     }
 }
 
 impl From<model::RawSelinuxProfileSpec> for RawSelinuxProfileSpec {
     fn from(s: model::RawSelinuxProfileSpec) -> Self {
-        RawSelinuxProfileSpec {
-            policy: s.policy,
-            disabled: s.disabled.unwrap_or(false),
-        }
+        RawSelinuxProfileSpec { policy: s.policy, disabled: s.disabled.unwrap_or(false) }
     }
 }
 
@@ -238,15 +231,8 @@ mod tests {
     #[test]
     fn spec_converts_to_the_model_and_back() {
         let spec = SelinuxProfileSpec {
-            inherit: vec![PolicyRef {
-                kind: InheritKind::SelinuxProfile,
-                name: "base".into(),
-            }],
-            allow: [(
-                "@self".to_owned(),
-                [("tcp_socket".to_owned(), vec!["listen".to_owned()])].into(),
-            )]
-            .into(),
+            inherit: vec![PolicyRef { kind: InheritKind::SelinuxProfile, name: "base".into() }],
+            allow: [("@self".to_owned(), [("tcp_socket".to_owned(), vec!["listen".to_owned()])].into())].into(),
             mode: Some(SelinuxMode::Permissive),
             permissive: None,
             disabled: true,
@@ -255,15 +241,9 @@ mod tests {
         assert_eq!(model.inherit[0].kind, "SelinuxProfile");
         assert_eq!(model.mode.as_deref(), Some("Permissive"));
         assert_eq!(model.disabled, Some(true));
-        assert_eq!(
-            SelinuxProfileSpec::try_from(model).expect("expressible"),
-            spec
-        );
+        assert_eq!(SelinuxProfileSpec::try_from(model).expect("expressible"), spec);
 
-        let raw = RawSelinuxProfileSpec {
-            policy: "(allow a b (file (read)))".into(),
-            disabled: false,
-        };
+        let raw = RawSelinuxProfileSpec { policy: "(allow a b (file (read)))".into(), disabled: false };
         let model: model::RawSelinuxProfileSpec = raw.clone().into();
         assert_eq!(model.disabled, None);
         assert_eq!(RawSelinuxProfileSpec::from(model), raw);
@@ -272,10 +252,7 @@ mod tests {
     #[test]
     fn misspelt_model_values_are_refused_with_their_path() {
         let mut model = model::SelinuxProfileSpec::default();
-        model.inherit.push(model::PolicyRef {
-            kind: "Sytem".into(),
-            name: "container".into(),
-        });
+        model.inherit.push(model::PolicyRef { kind: "Sytem".into(), name: "container".into() });
         let err = SelinuxProfileSpec::try_from(model.clone()).expect_err("bad kind");
         assert!(err.to_string().contains("inherit[0].kind"), "{err}");
         model.inherit.clear();
@@ -286,8 +263,7 @@ mod tests {
 
     #[test]
     fn unknown_mode_is_rejected() {
-        let res =
-            serde_json::from_value::<SelinuxProfileSpec>(serde_json::json!({"mode": "Audit"}));
+        let res = serde_json::from_value::<SelinuxProfileSpec>(serde_json::json!({"mode": "Audit"}));
         assert!(res.is_err());
     }
 }

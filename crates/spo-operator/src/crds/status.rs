@@ -40,6 +40,10 @@ impl ProfileState {
 }
 
 /// Status of a seccomp or AppArmor profile.
+///
+/// `conditions` is a list map keyed by `type` and `activeWorkloads` a set,
+/// so the operator and the node agents can each server-side-apply their
+/// own entries without overwriting the others'.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileStatus {
@@ -48,12 +52,28 @@ pub struct ProfileStatus {
     pub status: Option<ProfileState>,
     /// Conditions, one per type.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Pods using the profile (`namespace/name`); a profile in use is not
     /// deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
     /// What to write in a pod's `securityContext.*Profile.localhostProfile`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localhost_profile: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_merge_by_key_under_server_side_apply() {
+        let schema = serde_json::to_value(schemars::schema_for!(ProfileStatus)).expect("schema");
+        let props = &schema["properties"];
+        assert_eq!(props["conditions"]["x-kubernetes-list-type"], "map");
+        assert_eq!(props["conditions"]["x-kubernetes-list-map-keys"], serde_json::json!(["type"]));
+        assert_eq!(props["activeWorkloads"]["x-kubernetes-list-type"], "set");
+    }
 }

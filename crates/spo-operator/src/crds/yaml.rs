@@ -13,9 +13,7 @@ pub(crate) fn to_yaml<T: Serialize>(value: &T) -> String {
     let mut out = String::new();
     let mut emitter = YamlEmitter::new(&mut out);
     emitter.multiline_strings(true);
-    emitter
-        .dump(&from_json(json))
-        .expect("writing YAML to a String cannot fail");
+    emitter.dump(&from_json(json)).expect("writing YAML to a String cannot fail");
     let body = out.strip_prefix("---\n").unwrap_or(&out);
     format!("{body}\n")
 }
