@@ -78,22 +78,15 @@ fn expand_star(pat: &str) -> Vec<PathBuf> {
 /// Read a bundle's `config.json`.
 pub fn read(path: &Path, text: &str) -> ContainerInfo {
     let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-    let ann = |k: &str| {
-        v.pointer("/annotations")
-            .and_then(|a| a.get(k))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    let ann = |k: &str| v.pointer("/annotations").and_then(|a| a.get(k)).and_then(Value::as_str).map(str::to_owned);
     let pod = match (
         ann("io.kubernetes.cri.sandbox-namespace").or_else(|| ann("io.kubernetes.pod.namespace")),
         ann("io.kubernetes.cri.sandbox-name").or_else(|| ann("io.kubernetes.pod.name")),
         ann("io.kubernetes.cri.container-name").or_else(|| ann("io.kubernetes.container.name")),
     ) {
-        (Some(namespace), Some(pod), container) => Some(PodRef {
-            namespace,
-            pod,
-            container: container.unwrap_or_default(),
-        }),
+        (Some(namespace), Some(pod), container) => {
+            Some(PodRef { namespace, pod, container: container.unwrap_or_default() })
+        }
         _ => None,
     };
     let seccomp = v.pointer("/linux/seccomp").filter(|s| !s.is_null());
@@ -102,14 +95,8 @@ pub fn read(path: &Path, text: &str) -> ContainerInfo {
         pod,
         has_seccomp: seccomp.is_some(),
         seccomp_hash: seccomp.and_then(canonical_hash),
-        selinux_label: v
-            .pointer("/process/selinuxLabel")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        apparmor_profile: v
-            .pointer("/process/apparmorProfile")
-            .and_then(Value::as_str)
-            .map(str::to_owned),
+        selinux_label: v.pointer("/process/selinuxLabel").and_then(Value::as_str).map(str::to_owned),
+        apparmor_profile: v.pointer("/process/apparmorProfile").and_then(Value::as_str).map(str::to_owned),
     }
 }
 
@@ -142,20 +129,10 @@ mod tests {
             "annotations": {"io.kubernetes.cri.sandbox-namespace": "prod", "io.kubernetes.cri.sandbox-name": "web-0", "io.kubernetes.cri.container-name": "nginx"},
             "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}]}}}"#;
         let i = read(Path::new("/x/config.json"), cfg);
-        assert_eq!(
-            i.pod,
-            Some(PodRef {
-                namespace: "prod".into(),
-                pod: "web-0".into(),
-                container: "nginx".into()
-            })
-        );
+        assert_eq!(i.pod, Some(PodRef { namespace: "prod".into(), pod: "web-0".into(), container: "nginx".into() }));
         assert!(i.has_seccomp);
         assert!(i.seccomp_hash.is_some());
-        assert_eq!(
-            i.apparmor_profile.as_deref(),
-            Some("cri-containerd.apparmor.d")
-        );
+        assert_eq!(i.apparmor_profile.as_deref(), Some("cri-containerd.apparmor.d"));
         let plain = read(
             Path::new("/x/config.json"),
             r#"{"annotations": {"io.kubernetes.pod.namespace": "a", "io.kubernetes.pod.name": "b"}}"#,

@@ -35,10 +35,7 @@ pub fn container_candidates(cgroup: &str) -> Vec<String> {
                 }
             }
         }
-        if let Some(last) = path
-            .rsplit('/')
-            .find(|c| !c.is_empty() && !c.ends_with(".slice"))
-        {
+        if let Some(last) = path.rsplit('/').find(|c| !c.is_empty() && !c.ends_with(".slice")) {
             let last = last.strip_suffix(".scope").unwrap_or(last);
             if !last.is_empty() && !plain.iter().any(|p| p == last) && !is_system_unit(last) {
                 plain.push(last.to_owned());
@@ -51,10 +48,8 @@ pub fn container_candidates(cgroup: &str) -> Vec<String> {
 }
 
 fn is_system_unit(s: &str) -> bool {
-    matches!(
-        s,
-        "init" | "user" | "system" | "kubepods" | "burstable" | "besteffort"
-    ) || s.starts_with("session-")
+    matches!(s, "init" | "user" | "system" | "kubepods" | "burstable" | "besteffort")
+        || s.starts_with("session-")
         || s.starts_with("user@")
         || s.ends_with(".service")
 }
@@ -69,10 +64,7 @@ fn id_of_component(comp: &str) -> Option<String> {
     if c.contains("conmon") {
         return None;
     }
-    let id = ["cri-containerd-", "crio-", "docker-", "libpod-"]
-        .iter()
-        .find_map(|p| c.strip_prefix(p))
-        .unwrap_or(c);
+    let id = ["cri-containerd-", "crio-", "docker-", "libpod-"].iter().find_map(|p| c.strip_prefix(p)).unwrap_or(c);
     is_hex64(id).then(|| id.to_ascii_lowercase())
 }
 
@@ -94,11 +86,7 @@ mod tests {
             format!("1:name=systemd:/libpod_parent/libpod-{ID}"),
         ];
         for s in shapes {
-            assert_eq!(
-                container_candidates(&s).first().map(String::as_str),
-                Some(ID),
-                "{s}"
-            );
+            assert_eq!(container_candidates(&s).first().map(String::as_str), Some(ID), "{s}");
         }
     }
 

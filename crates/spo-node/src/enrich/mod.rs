@@ -172,9 +172,7 @@ impl EventRing {
             return Vec::new();
         };
         g.iter()
-            .filter(|e| {
-                e.time_ms >= since_ms && profile.is_none_or(|p| e.profile.as_deref() == Some(p))
-            })
+            .filter(|e| e.time_ms >= since_ms && profile.is_none_or(|p| e.profile.as_deref() == Some(p)))
             .cloned()
             .collect()
     }
@@ -208,6 +206,7 @@ pub struct Enricher {
     counters: Arc<StreamCounters>,
     log: Option<EventLog>,
     cache: HashMap<u32, (Instant, Attribution)>,
+    flushed: Instant,
 }
 
 impl Enricher {
@@ -220,15 +219,7 @@ impl Enricher {
         counters: Arc<StreamCounters>,
         log: Option<EventLog>,
     ) -> Enricher {
-        Enricher {
-            node,
-            attributor,
-            metrics,
-            ring,
-            counters,
-            log,
-            cache: HashMap::new(),
-        }
+        Enricher { node, attributor, metrics, ring, counters, log, cache: HashMap::new(), flushed: Instant::now() }
     }
 
     /// Handle one record; returns the event for SECCOMP records.
@@ -240,13 +231,9 @@ impl Enricher {
         let r = SeccompRecord::parse(text).ok()?;
         let now = Instant::now();
         if self.cache.len() > 4096 {
-            self.cache
-                .retain(|_, (t, _)| now.duration_since(*t) < Duration::from_secs(1));
+            self.cache.retain(|_, (t, _)| now.duration_since(*t) < Duration::from_secs(1));
         }
-        let fresh = self
-            .cache
-            .get(&r.pid)
-            .filter(|(t, _)| now.duration_since(*t) < Duration::from_secs(1));
+        let fresh = self.cache.get(&r.pid).filter(|(t, _)| now.duration_since(*t) < Duration::from_secs(1));
         let who = match fresh {
             Some((_, a)) => a.clone(),
             None => {
@@ -262,13 +249,9 @@ impl Enricher {
             pid: r.pid,
             comm: r.comm.clone(),
             executable: r.exe.clone(),
-            syscall: r
-                .syscall_name()
-                .map_or_else(|| r.syscall.to_string(), str::to_owned),
+            syscall: r.syscall_name().map_or_else(|| r.syscall.to_string(), str::to_owned),
             syscall_nr: r.syscall,
-            arch: r
-                .arch()
-                .map_or_else(|| format!("{:#x}", r.arch), |a| a.to_string()),
+            arch: r.arch().map_or_else(|| format!("{:#x}", r.arch), |a| a.to_string()),
             action: r.action().to_string(),
             container_id: who.container_id.clone(),
             pod: who.pod().cloned(),
@@ -291,6 +274,11 @@ impl Enricher {
         });
         if let Some(log) = &mut self.log {
             log.write(event);
+            // A stream that never pauses must still reach the disk.
+            if self.flushed.elapsed() > Duration::from_millis(250) {
+                log.flush();
+                self.flushed = Instant::now();
+            }
         }
         self.ring.push(event.clone());
     }
@@ -319,11 +307,7 @@ impl EventLog {
     pub fn open(path: &Path) -> std::io::Result<EventLog> {
         let f = OpenOptions::new().create(true).append(true).open(path)?;
         let size = f.metadata().map(|m| m.len()).unwrap_or(0);
-        Ok(EventLog {
-            path: path.to_owned(),
-            out: BufWriter::with_capacity(1 << 16, f),
-            size,
-        })
+        Ok(EventLog { path: path.to_owned(), out: BufWriter::with_capacity(1 << 16, f), size })
     }
 
     fn write(&mut self, e: &AuditEvent) {
@@ -334,11 +318,7 @@ impl EventLog {
         if self.size + line.len() as u64 > EVENT_LOG_MAX {
             let _ = self.out.flush();
             let _ = fs::rename(&self.path, self.path.with_extension("jsonl.1"));
-            if let Ok(f) = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-            {
+            if let Ok(f) = OpenOptions::new().create(true).append(true).open(&self.path) {
                 self.out = BufWriter::with_capacity(1 << 16, f);
                 self.size = 0;
             }

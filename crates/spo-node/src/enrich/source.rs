@@ -37,16 +37,12 @@ pub trait RecordSource: Send {
 #[derive(Debug)]
 pub struct NetlinkSource {
     sock: AuditSocket,
-    lost: u64,
 }
 
 impl NetlinkSource {
     /// Join the read-log group.
     pub fn open() -> Result<NetlinkSource, NodeError> {
-        Ok(NetlinkSource {
-            sock: AuditSocket::open()?,
-            lost: 0,
-        })
+        Ok(NetlinkSource { sock: AuditSocket::open()? })
     }
 }
 
@@ -56,22 +52,13 @@ impl RecordSource for NetlinkSource {
     }
 
     fn next(&mut self, timeout: Duration) -> Result<Option<RawRecord>, NodeError> {
-        match self.sock.recv(timeout) {
-            Ok(r) => Ok(r.map(|r| (r.record_type, r.text))),
-            // The receive buffer overflowed: records were dropped by the
-            // kernel. Count it and carry on.
-            Err(NodeError::AuditSocket { source, .. })
-                if source.raw_os_error() == Some(libc::ENOBUFS) =>
-            {
-                self.lost += 1;
-                Ok(None)
-            }
-            Err(e) => Err(e),
-        }
+        Ok(self.sock.recv(timeout)?.map(|r| (r.record_type, r.text)))
     }
 
+    /// Receive-buffer overruns the kernel reported (each may have dropped
+    /// several records).
     fn lost(&self) -> u64 {
-        self.lost
+        self.sock.overruns()
     }
 }
 
@@ -86,18 +73,10 @@ pub struct AuditdLogSource {
 impl AuditdLogSource {
     /// Follow `path` from its current end.
     pub fn open(path: &Path) -> Result<AuditdLogSource, NodeError> {
-        let mut f = File::open(path).map_err(|source| NodeError::Io {
-            op: "open",
-            path: path.to_owned(),
-            source,
-        })?;
+        let mut f = File::open(path).map_err(|source| NodeError::Io { op: "open", path: path.to_owned(), source })?;
         let ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
         let _ = f.seek(SeekFrom::End(0));
-        Ok(AuditdLogSource {
-            path: path.to_owned(),
-            reader: Some((BufReader::new(f), ino)),
-            line: String::new(),
-        })
+        Ok(AuditdLogSource { path: path.to_owned(), reader: Some((BufReader::new(f), ino)), line: String::new() })
     }
 }
 
@@ -111,11 +90,9 @@ pub fn parse_auditd_line(line: &str) -> Option<RawRecord> {
     let text = text.split('\u{1d}').next().unwrap_or(text);
     let ty = match ty {
         "SECCOMP" => AUDIT_SECCOMP,
-        other => other
-            .strip_prefix("UNKNOWN[")
-            .and_then(|n| n.strip_suffix(']'))
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0),
+        other => {
+            other.strip_prefix("UNKNOWN[").and_then(|n| n.strip_suffix(']')).and_then(|n| n.parse().ok()).unwrap_or(0)
+        }
     };
     Some((ty, text.to_owned()))
 }
@@ -173,16 +150,9 @@ impl KmsgSource {
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
             .open(path)
-            .map_err(|source| NodeError::Io {
-                op: "open",
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(|source| NodeError::Io { op: "open", path: path.to_owned(), source })?;
         let _ = file.seek(SeekFrom::End(0));
-        Ok(KmsgSource {
-            file,
-            buf: vec![0; 8192],
-        })
+        Ok(KmsgSource { file, buf: vec![0; 8192] })
     }
 }
 
@@ -217,13 +187,7 @@ impl RecordSource for KmsgSource {
                     }
                     std::thread::sleep(Duration::from_millis(20));
                 }
-                Err(source) => {
-                    return Err(NodeError::Io {
-                        op: "read",
-                        path: PathBuf::from("/dev/kmsg"),
-                        source,
-                    })
-                }
+                Err(source) => return Err(NodeError::Io { op: "read", path: PathBuf::from("/dev/kmsg"), source }),
             }
         }
     }
@@ -260,12 +224,7 @@ mod tests {
         assert_eq!(ty, AUDIT_SECCOMP);
         assert!(text.starts_with("audit(1764255600.123:42): pid=7"));
         assert!(text.ends_with("code=0x7ffc0000"));
-        assert_eq!(
-            parse_auditd_line("type=UNKNOWN[1326] msg=audit(1.0:1): a=b")
-                .unwrap()
-                .0,
-            1326
-        );
+        assert_eq!(parse_auditd_line("type=UNKNOWN[1326] msg=audit(1.0:1): a=b").unwrap().0, 1326);
         let k = "5,1234,5678,-;audit: type=1326 audit(1764255600.123:42): pid=7 syscall=39\n";
         let (ty, text) = parse_kmsg_line(k).unwrap();
         assert_eq!(ty, 1326);
