@@ -51,16 +51,23 @@ if [ -d /sys/fs/cgroup/unified ] && ! mountpoint -q /sys/fs/cgroup/hugetlb; then
   mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb || true
 fi
 
+# The runtimes' Go and C code make some calls only sometimes (runc's futex
+# waits depend on scheduling): record several starts and keep the union.
+RUNS=${RUNS:-8}
 for rt in runc crun; do
-  id="spo-base-$rt-$$"
-  "$SPOC" record --recorder logs --workload-filter --base none --format oci \
-    -o "$work/$rt.json" -- "$rt" run --bundle "$bundle" "$id"
-  "$rt" delete -f "$id" >/dev/null 2>&1 || true
-  python3 - "$work/$rt.json" "data/base-profiles/$rt.json" "$rt" "$("$rt" --version | head -1)" <<'PY'
+  for i in $(seq "$RUNS"); do
+    id="spo-base-$rt-$$-$i"
+    "$SPOC" record --recorder logs --workload-filter --base none --format oci \
+      -o "$work/$rt-$i.json" -- "$rt" run --bundle "$bundle" "$id"
+    "$rt" delete -f "$id" >/dev/null 2>&1 || true
+  done
+  python3 - "data/base-profiles/$rt.json" "$rt" "$("$rt" --version | head -1)" "$work/$rt"-*.json <<'PY'
 import json, sys
-src, dst, rt, version = sys.argv[1:]
-p = json.load(open(src))
-names = sorted({n for r in p["syscalls"] for n in r["names"]} | {"exit", "exit_group", "rt_sigreturn"})
+dst, rt, version, *srcs = sys.argv[1:]
+names = {"exit", "exit_group", "rt_sigreturn"}
+for src in srcs:
+    names |= {n for r in json.load(open(src))["syscalls"] for n in r["names"]}
+names = sorted(names)
 out = {
     "defaultAction": "SCMP_ACT_ERRNO",
     "architectures": ["SCMP_ARCH_X86_64"],
