@@ -31,14 +31,9 @@ pub struct HttpServer {
 impl HttpServer {
     /// Listen on `addr` (`127.0.0.1:9100`; port 0 picks one).
     pub fn start(addr: &str, shared: Arc<Shared>) -> Result<HttpServer, NodeError> {
-        let server = Server::http(addr).map_err(|e| NodeError::Listen {
-            addr: addr.to_owned(),
-            reason: e.to_string(),
-        })?;
-        let bound = server
-            .server_addr()
-            .to_ip()
-            .map_or_else(|| addr.to_owned(), |a| a.to_string());
+        let server =
+            Server::http(addr).map_err(|e| NodeError::Listen { addr: addr.to_owned(), reason: e.to_string() })?;
+        let bound = server.server_addr().to_ip().map_or_else(|| addr.to_owned(), |a| a.to_string());
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -52,15 +47,8 @@ impl HttpServer {
                     }
                 }
             })
-            .map_err(|e| NodeError::Listen {
-                addr: addr.to_owned(),
-                reason: e.to_string(),
-            })?;
-        Ok(HttpServer {
-            addr: bound,
-            handle: Some(handle),
-            stop,
-        })
+            .map_err(|e| NodeError::Listen { addr: addr.to_owned(), reason: e.to_string() })?;
+        Ok(HttpServer { addr: bound, handle: Some(handle), stop })
     }
 
     /// The address actually bound.
@@ -79,10 +67,7 @@ impl Drop for HttpServer {
 }
 
 fn query<'a>(url: &'a str, key: &str) -> Option<&'a str> {
-    url.split_once('?')?
-        .1
-        .split('&')
-        .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    url.split_once('?')?.1.split('&').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
 }
 
 fn serve(req: Request, shared: &Shared) {
@@ -90,16 +75,8 @@ fn serve(req: Request, shared: &Shared) {
     let path = url.split('?').next().unwrap_or("");
     let json = "application/json";
     let (code, ctype, body) = match path {
-        "/status" => (
-            200,
-            json,
-            serde_json::to_string_pretty(&shared.snapshot()).unwrap_or_default(),
-        ),
-        "/metrics" => (
-            200,
-            "text/plain; version=0.0.4",
-            shared.metrics.render(&shared.snapshot()),
-        ),
+        "/status" => (200, json, serde_json::to_string_pretty(&shared.snapshot()).unwrap_or_default()),
+        "/metrics" => (200, "text/plain; version=0.0.4", shared.metrics.render(&shared.snapshot())),
         "/healthz" => (200, "text/plain", "ok\n".to_owned()),
         "/readyz" => {
             if shared.status.read().is_ok_and(|s| s.ready) {
@@ -109,20 +86,12 @@ fn serve(req: Request, shared: &Shared) {
             }
         }
         "/violations" => {
-            let since = query(&url, "since")
-                .and_then(|s| s.parse::<u64>().ok())
-                .map_or(0, |secs| {
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64);
-                    now.saturating_sub(secs * 1000)
-                });
+            let since = query(&url, "since").and_then(|s| s.parse::<u64>().ok()).map_or(0, |secs| {
+                let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+                now.saturating_sub(secs * 1000)
+            });
             let events = shared.ring.query(query(&url, "profile"), since);
-            (
-                200,
-                json,
-                serde_json::to_string(&events).unwrap_or_default(),
-            )
+            (200, json, serde_json::to_string(&events).unwrap_or_default())
         }
         _ => (404, "text/plain", format!("no such endpoint: {path}\n")),
     };
@@ -138,39 +107,19 @@ fn serve(req: Request, shared: &Shared) {
 /// decoded). Enough for `spoc status` without an HTTP client dependency.
 pub fn get(addr: &str, path: &str) -> Result<(u16, String), NodeError> {
     use std::io::{Read, Write};
-    let fail = |e: std::io::Error| NodeError::Connect {
-        addr: addr.to_owned(),
-        source: e,
-    };
+    let fail = |e: std::io::Error| NodeError::Connect { addr: addr.to_owned(), source: e };
     let mut s = std::net::TcpStream::connect(addr).map_err(fail)?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(fail)?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .map_err(fail)?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).map_err(fail)?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").map_err(fail)?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(fail)?;
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let code = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let code = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
+        l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked")
     });
-    Ok((
-        code,
-        if chunked {
-            dechunk(body)
-        } else {
-            body.to_owned()
-        },
-    ))
+    Ok((code, if chunked { dechunk(body) } else { body.to_owned() }))
 }
 
 fn dechunk(mut s: &str) -> String {
@@ -192,10 +141,7 @@ mod tests {
 
     #[test]
     fn chunked_bodies_are_decoded() {
-        assert_eq!(
-            dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
-            "hello world"
-        );
+        assert_eq!(dechunk("5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), "hello world");
         assert_eq!(query("/violations?profile=a&since=60", "since"), Some("60"));
         assert_eq!(query("/violations?profile=a", "since"), None);
     }
@@ -204,10 +150,7 @@ mod tests {
     fn serves_status_health_and_metrics() {
         let shared = Arc::new(Shared::new(Vec::new()));
         let server = HttpServer::start("127.0.0.1:0", shared.clone()).unwrap();
-        assert_eq!(
-            get(server.addr(), "/healthz").unwrap(),
-            (200, "ok\n".to_owned())
-        );
+        assert_eq!(get(server.addr(), "/healthz").unwrap(), (200, "ok\n".to_owned()));
         assert_eq!(get(server.addr(), "/readyz").unwrap().0, 503);
         shared.status.write().unwrap().ready = true;
         assert_eq!(get(server.addr(), "/readyz").unwrap().0, 200);

@@ -45,9 +45,7 @@ pub struct Metrics {
 
 /// Escape a label value.
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -76,10 +74,7 @@ impl Metrics {
     pub fn render_audit(&self) -> String {
         let mut out = String::new();
         let name = format!("{PREFIX}_seccomp_profile_audit_total");
-        let _ = writeln!(
-            out,
-            "# HELP {name} Seccomp audit events, by the process that caused them."
-        );
+        let _ = writeln!(out, "# HELP {name} Seccomp audit events, by the process that caused them.");
         let _ = writeln!(out, "# TYPE {name} counter");
         let Ok(g) = self.audit.lock() else { return out };
         let mut rows: Vec<_> = g.iter().collect();
@@ -124,66 +119,33 @@ impl Metrics {
             }
         }
         out.push_str(&self.render_audit());
-        let _ = writeln!(
-            out,
-            "# HELP spo_profiles Profiles on this node by kind and status."
-        );
+        let _ = writeln!(out, "# HELP spo_profiles Profiles on this node by kind and status.");
         let _ = writeln!(out, "# TYPE spo_profiles gauge");
         for kind in ProfileKind::ALL {
             for phase in Phase::ALL {
-                let n = status
-                    .profiles
-                    .iter()
-                    .filter(|p| p.kind == kind && p.status == phase)
-                    .count();
-                let _ = writeln!(
-                    out,
-                    "spo_profiles{{kind=\"{}\",status=\"{}\"}} {n}",
-                    kind.as_str(),
-                    phase.as_str()
-                );
+                let n = status.profiles.iter().filter(|p| p.kind == kind && p.status == phase).count();
+                let _ = writeln!(out, "spo_profiles{{kind=\"{}\",status=\"{}\"}} {n}", kind.as_str(), phase.as_str());
             }
         }
-        let _ = writeln!(
-            out,
-            "# HELP spo_manifest_file_errors Manifest problems that belong to no profile."
-        );
+        let _ = writeln!(out, "# HELP spo_manifest_file_errors Manifest problems that belong to no profile.");
         let _ = writeln!(out, "# TYPE spo_manifest_file_errors gauge");
         let _ = writeln!(out, "spo_manifest_file_errors {}", status.file_errors.len());
-        let _ = writeln!(
-            out,
-            "# HELP spo_verified_processes Processes checked against their profiles."
-        );
+        let _ = writeln!(out, "# HELP spo_verified_processes Processes checked against their profiles.");
         let _ = writeln!(out, "# TYPE spo_verified_processes gauge");
         let ok = status.processes.iter().filter(|p| p.ok).count();
         let _ = writeln!(out, "spo_verified_processes{{result=\"match\"}} {ok}");
-        let _ = writeln!(
-            out,
-            "spo_verified_processes{{result=\"mismatch\"}} {}",
-            status.processes.len() - ok
-        );
+        let _ = writeln!(out, "spo_verified_processes{{result=\"mismatch\"}} {}", status.processes.len() - ok);
         let e = &status.enricher;
         for (name, help, v) in [
             ("spo_audit_records_total", "Audit records read.", e.records),
-            (
-                "spo_audit_events_total",
-                "Seccomp audit events emitted.",
-                e.events,
-            ),
-            (
-                "spo_audit_lost_total",
-                "Audit receive-buffer overruns seen.",
-                e.lost,
-            ),
+            ("spo_audit_events_total", "Seccomp audit events emitted.", e.events),
+            ("spo_audit_lost_total", "Audit receive-buffer overruns seen.", e.lost),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} counter");
             let _ = writeln!(out, "{name}{{source=\"{}\"}} {v}", esc(&e.source));
         }
-        let _ = writeln!(
-            out,
-            "# HELP spo_ready Whether the first scan of the manifests is done."
-        );
+        let _ = writeln!(out, "# HELP spo_ready Whether the first scan of the manifests is done.");
         let _ = writeln!(out, "# TYPE spo_ready gauge");
         let _ = writeln!(out, "spo_ready {}", u8::from(status.ready));
         out
@@ -200,10 +162,7 @@ mod tests {
         let m = Metrics::default();
         m.profile_op(ProfileKind::SeccompProfile, "update");
         m.profile_error(ProfileKind::SeccompProfile, "invalid-profile");
-        m.seccomp_audit(AuditLabels {
-            syscall: "get\"pid".into(),
-            ..AuditLabels::default()
-        });
+        m.seccomp_audit(AuditLabels { syscall: "get\"pid".into(), ..AuditLabels::default() });
         let mut st = NodeStatus::default();
         st.profiles.push(ProfileStatus {
             kind: ProfileKind::SeccompProfile,

@@ -78,14 +78,8 @@ pub enum Phase {
 
 impl Phase {
     /// Every phase, for gauges that must show zeros.
-    pub const ALL: [Phase; 6] = [
-        Phase::Pending,
-        Phase::InProgress,
-        Phase::Installed,
-        Phase::Error,
-        Phase::Terminating,
-        Phase::Disabled,
-    ];
+    pub const ALL: [Phase; 6] =
+        [Phase::Pending, Phase::InProgress, Phase::Installed, Phase::Error, Phase::Terminating, Phase::Disabled];
 
     /// The name SPO uses.
     pub fn as_str(self) -> &'static str {

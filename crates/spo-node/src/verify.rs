@@ -81,14 +81,10 @@ pub fn scan(
             continue;
         };
         let sc = parse_status(&status);
-        let comm = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Name:"))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default();
+        let comm =
+            status.lines().find_map(|l| l.strip_prefix("Name:")).map(|s| s.trim().to_owned()).unwrap_or_default();
         let mut problems = Vec::new();
-        let wants_seccomp =
-            a.profile.is_some() || a.container.as_ref().is_some_and(|c| c.has_seccomp);
+        let wants_seccomp = a.profile.is_some() || a.container.as_ref().is_some_and(|c| c.has_seccomp);
         if wants_seccomp && (sc.mode != 2 || sc.filters == 0) {
             problems.push(format!(
                 "expected a seccomp filter, the kernel reports Seccomp: {} with {} filters",
@@ -99,9 +95,7 @@ pub fn scan(
             match profiles.get(name) {
                 None => problems.push(format!("profile `{name}` is not known to this agent")),
                 Some((phase, current)) => {
-                    if !matches!(phase, Phase::Installed | Phase::Terminating | Phase::Error)
-                        || current.is_none()
-                    {
+                    if !matches!(phase, Phase::Installed | Phase::Terminating | Phase::Error) || current.is_none() {
                         problems.push(format!("profile `{name}` is {}", phase.as_str()));
                     } else if let (Some(v), Some(cur)) = (&a.version, current) {
                         if v != cur {
@@ -114,28 +108,18 @@ pub fn scan(
                     }
                 }
             }
-        } else if a
-            .container
-            .as_ref()
-            .is_some_and(|c| c.has_seccomp && c.seccomp_hash.is_none())
-        {
+        } else if a.container.as_ref().is_some_and(|c| c.has_seccomp && c.seccomp_hash.is_none()) {
             problems.push("the container's seccomp filter could not be read back".into());
         }
         let selinux = label(&dir.join("attr/current")).filter(|l| l != "unconfined");
         let apparmor = label(&dir.join("attr/apparmor/current"));
         if let Some(want) = a.container.as_ref().and_then(|c| c.selinux_label.as_ref()) {
             if selinux.as_ref() != Some(want) {
-                problems.push(format!(
-                    "expected SELinux label `{want}`, found {}",
-                    selinux.as_deref().unwrap_or("none")
-                ));
+                problems
+                    .push(format!("expected SELinux label `{want}`, found {}", selinux.as_deref().unwrap_or("none")));
             }
         }
-        if let Some(want) = a
-            .container
-            .as_ref()
-            .and_then(|c| c.apparmor_profile.as_ref())
-        {
+        if let Some(want) = a.container.as_ref().and_then(|c| c.apparmor_profile.as_ref()) {
             let got = apparmor.as_deref().unwrap_or("none");
             if want != "unconfined" && got.split(" (").next() != Some(want.as_str()) {
                 problems.push(format!("expected AppArmor profile `{want}`, found {got}"));
@@ -171,13 +155,7 @@ mod tests {
     #[test]
     fn status_fields_are_read() {
         let s = parse_status("Name:\tsh\nSeccomp:\t2\nSeccomp_filters:\t3\n");
-        assert_eq!(
-            s,
-            SeccompState {
-                mode: 2,
-                filters: 3
-            }
-        );
+        assert_eq!(s, SeccompState { mode: 2, filters: 3 });
         let mine = parse_status(&fs::read_to_string("/proc/self/status").unwrap());
         assert!(mine.mode <= 2);
     }

@@ -22,23 +22,14 @@ fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let manifests = tmp.path().join("manifests");
     fs::create_dir(&manifests).unwrap();
-    let mut cfg = AgentConfig::new(
-        manifests.clone(),
-        tmp.path().join("kubelet"),
-        tmp.path().join("state"),
-    );
+    let mut cfg = AgentConfig::new(manifests.clone(), tmp.path().join("kubelet"), tmp.path().join("state"));
     cfg.interval = Duration::from_millis(0);
     cfg.node = "test-node".into();
     // No process on this machine carries these test profiles: an empty
     // /proc keeps verification out of the way.
     cfg.proc_root = tmp.path().join("no-proc");
     let agent = Agent::new(cfg, Arc::new(Shared::new(Vec::new()))).unwrap();
-    Fixture {
-        operator: tmp.path().join("kubelet/seccomp/operator"),
-        _tmp: tmp,
-        manifests,
-        agent,
-    }
+    Fixture { operator: tmp.path().join("kubelet/seccomp/operator"), _tmp: tmp, manifests, agent }
 }
 
 impl Fixture {
@@ -66,10 +57,7 @@ fn profile(name: &str, extra_meta: &str, spec: &str) -> String {
 const DENY_MKDIR: &str = "  defaultAction: SCMP_ACT_ALLOW\n  syscalls:\n  - action: SCMP_ACT_ERRNO\n    errnoRet: 1\n    names: [mkdir, mkdirat]\n";
 
 fn find<'a>(s: &'a NodeStatus, name: &str) -> &'a ProfileStatus {
-    s.profiles
-        .iter()
-        .find(|p| p.name == name)
-        .unwrap_or_else(|| panic!("no {name} in {s:#?}"))
+    s.profiles.iter().find(|p| p.name == name).unwrap_or_else(|| panic!("no {name} in {s:#?}"))
 }
 
 fn read_json(p: &Path) -> serde_json::Value {
@@ -79,24 +67,14 @@ fn read_json(p: &Path) -> serde_json::Value {
 #[test]
 fn install_update_break_and_delete() {
     let mut f = fixture();
-    f.write(
-        "a.yaml",
-        &format!(
-            "{}---\n{}",
-            profile("one", "", DENY_MKDIR),
-            profile("two", "", DENY_MKDIR)
-        ),
-    );
+    f.write("a.yaml", &format!("{}---\n{}", profile("one", "", DENY_MKDIR), profile("two", "", DENY_MKDIR)));
     let s = f.settle();
     assert!(s.ready);
     let one = find(&s, "one");
     assert_eq!(one.status, Phase::Installed, "{one:#?}");
     assert_eq!(one.localhost_profile.as_deref(), Some("operator/one.json"));
     let installed = fs::read(f.operator.join("one.json")).unwrap();
-    assert_eq!(
-        one.version.as_deref(),
-        Some(sha256_hex(&installed).as_str())
-    );
+    assert_eq!(one.version.as_deref(), Some(sha256_hex(&installed).as_str()));
     let v1 = one.version.clone().unwrap();
     let j = read_json(&f.operator.join("one.json"));
     assert_eq!(j["defaultAction"], "SCMP_ACT_ALLOW");
@@ -105,37 +83,20 @@ fn install_update_break_and_delete() {
 
     // Complain mode: every blocking action becomes SCMP_ACT_LOG.
     let complain = "  annotations:\n    spo-rs.io/mode: complain\n";
-    f.write(
-        "a.yaml",
-        &format!(
-            "{}---\n{}",
-            profile("one", complain, DENY_MKDIR),
-            profile("two", "", DENY_MKDIR)
-        ),
-    );
+    f.write("a.yaml", &format!("{}---\n{}", profile("one", complain, DENY_MKDIR), profile("two", "", DENY_MKDIR)));
     let s = f.settle();
     let one = find(&s, "one");
     assert_eq!((one.status, one.mode), (Phase::Installed, Mode::Complain));
     let v2 = one.version.clone().unwrap();
     assert_ne!(v1, v2);
-    assert_eq!(
-        read_json(&f.operator.join("one.json"))["syscalls"][0]["action"],
-        "SCMP_ACT_LOG"
-    );
+    assert_eq!(read_json(&f.operator.join("one.json"))["syscalls"][0]["action"], "SCMP_ACT_LOG");
     // The previous version is pruned once nothing uses it.
     assert!(!f.operator.join(format!("one/{v1}.json")).exists());
     assert!(f.operator.join(format!("one/{v2}.json")).exists());
 
     // A semantic error: Error with the location, the old version in force.
     let bad = DENY_MKDIR.replace("mkdirat", "mkdirrat");
-    f.write(
-        "a.yaml",
-        &format!(
-            "{}---\n{}",
-            profile("one", complain, &bad),
-            profile("two", "", DENY_MKDIR)
-        ),
-    );
+    f.write("a.yaml", &format!("{}---\n{}", profile("one", complain, &bad), profile("two", "", DENY_MKDIR)));
     let s = f.settle();
     let one = find(&s, "one");
     assert_eq!(one.status, Phase::Error);
@@ -143,20 +104,11 @@ fn install_update_break_and_delete() {
     let err = &one.errors[0];
     assert!(err.message.contains("mkdirrat"), "{err:?}");
     let loc = err.location.as_ref().unwrap();
-    assert_eq!(
-        (loc.file.file_name().unwrap().to_str(), loc.line),
-        (Some("a.yaml"), 12)
-    );
-    assert_eq!(
-        sha256_hex(&fs::read(f.operator.join("one.json")).unwrap()),
-        v2
-    );
+    assert_eq!((loc.file.file_name().unwrap().to_str(), loc.line), (Some("a.yaml"), 12));
+    assert_eq!(sha256_hex(&fs::read(f.operator.join("one.json")).unwrap()), v2);
     assert_eq!(find(&s, "two").status, Phase::Installed);
     let metrics = f.agent.shared().metrics.render(&s);
-    assert!(
-        metrics.contains("spo_profiles{kind=\"SeccompProfile\",status=\"Error\"} 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("spo_profiles{kind=\"SeccompProfile\",status=\"Error\"} 1"), "{metrics}");
 
     // A syntax error: both profiles of the file keep their versions.
     f.write("a.yaml", "apiVersion: [unclosed\n");
@@ -178,13 +130,7 @@ fn install_update_break_and_delete() {
     fs::rename(&f.manifests, &aside).unwrap();
     let s = f.settle();
     assert_eq!(find(&s, "one").status, Phase::Installed);
-    assert!(
-        s.file_errors[0]
-            .message
-            .contains("cannot read the manifests directory"),
-        "{:?}",
-        s.file_errors
-    );
+    assert!(s.file_errors[0].message.contains("cannot read the manifests directory"), "{:?}", s.file_errors);
     assert!(f.operator.join("one.json").exists());
     fs::rename(&aside, &f.manifests).unwrap();
     assert!(f.settle().file_errors.is_empty());
@@ -213,10 +159,7 @@ fn renames_disabled_profiles_duplicates_and_hostile_names() {
     assert!(!f.operator.join("web.json").exists());
 
     // Disabled: kept in status, not installed.
-    f.write(
-        "b.yaml",
-        &profile("web2", "", &format!("{DENY_MKDIR}  disabled: true\n")),
-    );
+    f.write("b.yaml", &profile("web2", "", &format!("{DENY_MKDIR}  disabled: true\n")));
     let s = f.settle();
     assert_eq!(find(&s, "web2").status, Phase::Disabled);
     assert!(!f.operator.join("web2.json").exists());
@@ -225,22 +168,14 @@ fn renames_disabled_profiles_duplicates_and_hostile_names() {
     f.write("c.yaml", &profile("web2", "", DENY_MKDIR));
     let s = f.settle();
     assert_eq!(find(&s, "web2").status, Phase::Disabled);
-    assert!(
-        s.file_errors
-            .iter()
-            .any(|e| e.message.contains("also defined")),
-        "{:#?}",
-        s.file_errors
-    );
+    assert!(s.file_errors.iter().any(|e| e.message.contains("also defined")), "{:#?}", s.file_errors);
 
     // Names that would escape the directory never reach the disk.
     for bad in ["../escape", "a/b", "\"x\\0y\"", &"a".repeat(254), "UPPER"] {
         f.write("d.yaml", &profile(bad, "", DENY_MKDIR));
         let s = f.settle();
         assert!(
-            s.file_errors
-                .iter()
-                .any(|e| e.message.starts_with("invalid profile name")),
+            s.file_errors.iter().any(|e| e.message.starts_with("invalid profile name")),
             "{bad}: {:#?}",
             s.file_errors
         );
@@ -260,21 +195,19 @@ fn base_profiles_are_merged_and_waited_for() {
     let s = f.settle();
     let c = find(&s, "child");
     assert_eq!(c.status, Phase::Pending);
-    assert!(
-        c.message
-            .as_deref()
-            .unwrap_or("")
-            .contains("base profile `base`"),
-        "{c:#?}"
+    assert!(c.message.as_deref().unwrap_or("").contains("base profile `base`"), "{c:#?}");
+    f.write(
+        "base.yaml",
+        &profile(
+            "base",
+            "",
+            "  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - action: SCMP_ACT_ALLOW\n    names: [write]\n",
+        ),
     );
-    f.write("base.yaml", &profile("base", "", "  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - action: SCMP_ACT_ALLOW\n    names: [write]\n"));
     let s = f.settle();
     assert_eq!(find(&s, "child").status, Phase::Installed);
     let j = read_json(&f.operator.join("child.json"));
-    assert_eq!(
-        j["syscalls"][0]["names"],
-        serde_json::json!(["write", "read"])
-    );
+    assert_eq!(j["syscalls"][0]["names"], serde_json::json!(["write", "read"]));
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -288,10 +221,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn have(tool: &str) -> bool {
-    std::process::Command::new(tool)
-        .arg("--help")
-        .output()
-        .is_ok()
+    std::process::Command::new(tool).arg("--help").output().is_ok()
 }
 
 #[test]
@@ -301,10 +231,11 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
     let state = f.manifests.parent().unwrap().join("state");
     let parser = spo_node::apparmor::ApparmorParser::default();
     if !have("apparmor_parser") || !parser.features.exists() {
-        eprintln!("SKIPPED: AppArmor part needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)");
+        eprintln!(
+            "SKIPPED: AppArmor part needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)"
+        );
     } else {
-        f.agent
-            .add_installer(Box::new(AppArmorProfiles::new(&state, parser).unwrap()));
+        f.agent.add_installer(Box::new(AppArmorProfiles::new(&state, parser).unwrap()));
         let aa = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: web-aa\n  annotations:\n    spo-rs.io/mode: complain\nspec:\n  abstract:\n    executable:\n      allowedExecutables: [/bin/busybox]\n    filesystem:\n      readOnlyPaths: [/etc/passwd]\n";
         f.write("aa.yaml", aa);
         let s = f.settle();
@@ -313,13 +244,7 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
         let text = fs::read_to_string(p.path.as_ref().unwrap()).unwrap();
         assert!(text.contains("complain"), "{text}");
         if !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
-            assert!(
-                p.message
-                    .as_deref()
-                    .unwrap_or("")
-                    .contains("cannot be loaded"),
-                "{p:#?}"
-            );
+            assert!(p.message.as_deref().unwrap_or("").contains("cannot be loaded"), "{p:#?}");
         }
         // A profile apparmor_parser refuses: Error, previous version kept.
         f.write("aa.yaml", &aa.replace("/etc/passwd", "relative/path"));
@@ -339,33 +264,20 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
         return;
     }
     let root = spo_node::agent::lsm::offline_policy_root(&state).unwrap();
-    f.agent.add_installer(Box::new(
-        SelinuxProfiles::new(&state, spo_node::selinux::Semodule::offline(&root)).unwrap(),
-    ));
+    f.agent.add_installer(Box::new(SelinuxProfiles::new(&state, spo_node::selinux::Semodule::offline(&root)).unwrap()));
     let raw = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: RawSelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  policy: |\n    (type process)\n    (allow process var_log_t (dir (open read getattr search)))\n";
     f.write("se.yaml", raw);
     let s = f.settle();
     let p = find(&s, "errorlogger");
     assert_eq!(p.status, Phase::Installed, "{p:#?}");
     assert_eq!(p.localhost_profile.as_deref(), Some("errorlogger.process"));
-    let modules = std::process::Command::new("semodule")
-        .arg("-p")
-        .arg(&root)
-        .args(["-s", "default", "-l"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&modules.stdout)
-        .lines()
-        .any(|l| l.trim() == "errorlogger"));
+    let modules =
+        std::process::Command::new("semodule").arg("-p").arg(&root).args(["-s", "default", "-l"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&modules.stdout).lines().any(|l| l.trim() == "errorlogger"));
     // semodule refuses an unknown type: Error, the module stays.
     f.write("se.yaml", &raw.replace("var_log_t", "no_such_type_t"));
     let s = f.settle();
-    assert_eq!(
-        find(&s, "errorlogger").status,
-        Phase::Error,
-        "{:#?}",
-        find(&s, "errorlogger")
-    );
+    assert_eq!(find(&s, "errorlogger").status, Phase::Error, "{:#?}", find(&s, "errorlogger"));
     assert_eq!(find(&s, "errorlogger").version, p.version);
 }
 
@@ -398,9 +310,7 @@ fn selinux_updates_refusals_and_complain_mode_reach_the_tool() {
     use spo_node::agent::lsm::SelinuxProfiles;
     let mut f = fixture();
     let state = f.manifests.parent().unwrap().join("state");
-    f.agent.add_installer(Box::new(
-        SelinuxProfiles::new(&state, FakeSemodule::default()).unwrap(),
-    ));
+    f.agent.add_installer(Box::new(SelinuxProfiles::new(&state, FakeSemodule::default()).unwrap()));
     let raw = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: RawSelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  policy: |\n    (type process)\n    (allow process var_log_t (dir (open read getattr search)))\n";
     f.write("se.yaml", raw);
     let s = f.settle();
@@ -410,23 +320,14 @@ fn selinux_updates_refusals_and_complain_mode_reach_the_tool() {
     let s = f.settle();
     let bad = find(&s, "errorlogger");
     assert_eq!(bad.status, Phase::Error, "{bad:#?}");
-    assert!(
-        bad.errors[0].message.contains("Failed to resolve"),
-        "{bad:#?}"
-    );
+    assert!(bad.errors[0].message.contains("Failed to resolve"), "{bad:#?}");
     assert_eq!(bad.version, p.version);
-    let complain = raw.replace(
-        "  name: errorlogger\n",
-        "  name: errorlogger\n  annotations:\n    spo-rs.io/mode: complain\n",
-    );
+    let complain =
+        raw.replace("  name: errorlogger\n", "  name: errorlogger\n  annotations:\n    spo-rs.io/mode: complain\n");
     f.write("se.yaml", &complain);
     let s = f.settle();
     let c = find(&s, "errorlogger");
-    assert_eq!(
-        (c.status, c.mode),
-        (Phase::Installed, Mode::Complain),
-        "{c:#?}"
-    );
+    assert_eq!((c.status, c.mode), (Phase::Installed, Mode::Complain), "{c:#?}");
     let cil = fs::read_to_string(c.path.as_ref().unwrap()).unwrap();
     assert!(cil.contains("(typepermissive process)"), "{cil}");
     fs::remove_file(f.manifests.join("se.yaml")).unwrap();

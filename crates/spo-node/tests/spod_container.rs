@@ -45,10 +45,7 @@ fn ctr(sock: &Path, args: &[&str]) -> Command {
 }
 
 fn found(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("sh").args(["-c", &format!("command -v {tool}")]).output().is_ok_and(|o| o.status.success())
 }
 
 fn start_containerd(dir: &Path) -> Option<Containerd> {
@@ -73,10 +70,7 @@ fn start_containerd(dir: &Path) -> Option<Containerd> {
         .ok()?;
     let c = Containerd { child, sock };
     for _ in 0..100 {
-        if ctr(&c.sock, &["version"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-        {
+        if ctr(&c.sock, &["version"]).output().is_ok_and(|o| o.status.success()) {
             return Some(c);
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -88,7 +82,9 @@ fn start_containerd(dir: &Path) -> Option<Containerd> {
 #[test]
 fn a_containerd_container_is_verified_and_its_events_attributed() {
     if !common::is_root() || !["containerd", "ctr", "busybox"].iter().all(|t| found(t)) {
-        eprintln!("SKIPPED: needs root, containerd, ctr and busybox-static (apt-get install containerd busybox-static)");
+        eprintln!(
+            "SKIPPED: needs root, containerd, ctr and busybox-static (apt-get install containerd busybox-static)"
+        );
         return;
     }
     if spo_node::audit::AuditSocket::open().is_err() {
@@ -101,14 +97,8 @@ fn a_containerd_container_is_verified_and_its_events_attributed() {
     for d in ["bin", "tmp", "proc", "dev", "sys"] {
         std::fs::create_dir_all(rootfs.join(d)).unwrap();
     }
-    let busybox = String::from_utf8(
-        Command::new("sh")
-            .args(["-c", "command -v busybox"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let busybox =
+        String::from_utf8(Command::new("sh").args(["-c", "command -v busybox"]).output().unwrap().stdout).unwrap();
     std::fs::copy(busybox.trim(), rootfs.join("bin/busybox")).unwrap();
     for c in ["sh", "sleep"] {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(c)).unwrap();
@@ -120,19 +110,8 @@ fn a_containerd_container_is_verified_and_its_events_attributed() {
     let (m, k, s) = (t.join("m"), t.join("k"), t.join("s"));
     std::fs::create_dir(&m).unwrap();
     let spec = "  defaultAction: SCMP_ACT_ALLOW\n  syscalls:\n  - action: SCMP_ACT_ERRNO\n    names: [umask, mkdir, mkdirat]\n";
-    write_manifest(
-        &m,
-        "ct.yaml",
-        &seccomp_manifest(
-            "ct-demo",
-            "  annotations:\n    spo-rs.io/mode: complain\n",
-            spec,
-        ),
-    );
-    let pattern = format!(
-        "{}/ctrd/state/io.containerd.runtime.v2.task/*/{{id}}/config.json",
-        t.display()
-    );
+    write_manifest(&m, "ct.yaml", &seccomp_manifest("ct-demo", "  annotations:\n    spo-rs.io/mode: complain\n", spec));
+    let pattern = format!("{}/ctrd/state/io.containerd.runtime.v2.task/*/{{id}}/config.json", t.display());
     let spod = Spod::start(&m, &k, &s, &["--bundle-pattern", &pattern]);
     let version = wait_for(5, "ct-demo Installed", || {
         let st = spod.status();
@@ -141,30 +120,20 @@ fn a_containerd_container_is_verified_and_its_events_attributed() {
     });
 
     let json = k.join("seccomp/operator/ct-demo.json");
-    let out = ctr(
-        &containerd.sock,
-        &["run", "-d", "--rootfs", "--seccomp", "--seccomp-profile"],
-    )
-    .arg(&json)
-    .arg(&rootfs)
-    .args(["spod-ct", "/bin/sh", "-c", "umask 077; exec sleep 30"])
-    .output()
-    .unwrap();
+    let out = ctr(&containerd.sock, &["run", "-d", "--rootfs", "--seccomp", "--seccomp-profile"])
+        .arg(&json)
+        .arg(&rootfs)
+        .args(["spod-ct", "/bin/sh", "-c", "umask 077; exec sleep 30"])
+        .output()
+        .unwrap();
     if !out.status.success() {
-        eprintln!(
-            "SKIPPED: ctr run failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        eprintln!("SKIPPED: ctr run failed: {}", String::from_utf8_lossy(&out.stderr));
         return;
     }
 
     let check = wait_for(10, "the container's process verified", || {
         let st = spod.status();
-        st["processes"]
-            .as_array()?
-            .iter()
-            .find(|p| p["containerId"] == "spod-ct")
-            .cloned()
+        st["processes"].as_array()?.iter().find(|p| p["containerId"] == "spod-ct").cloned()
     });
     assert_eq!(check["profile"], "ct-demo", "{check:#}");
     assert_eq!(check["profileVersion"], version.as_str(), "{check:#}");
@@ -174,10 +143,7 @@ fn a_containerd_container_is_verified_and_its_events_attributed() {
     let ev = wait_for(20, "the container's umask event", || {
         let (_, body) = spod.get("/violations?profile=ct-demo");
         let evs: serde_json::Value = serde_json::from_str(&body).ok()?;
-        evs.as_array()?
-            .iter()
-            .find(|e| e["syscall"] == "umask")
-            .cloned()
+        evs.as_array()?.iter().find(|e| e["syscall"] == "umask").cloned()
     });
     assert_eq!(ev["containerId"], "spod-ct", "{ev:#}");
     assert_eq!(ev["action"], "SCMP_ACT_LOG");

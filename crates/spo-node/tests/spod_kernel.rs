@@ -29,16 +29,12 @@ const COMPLAIN: &str = "  annotations:\n    spo-rs.io/mode: complain\n";
 /// profile in its environment as `spoc run` does.
 fn run_under(json: &Path, name: &str, version: &str, script: &str) -> Child {
     let text = std::fs::read_to_string(json).unwrap();
-    let spec = spo_parse::seccomp::parse_spec(&text)
-        .expect("the installed JSON parses")
-        .spec;
+    let spec = spo_parse::seccomp::parse_spec(&text).expect("the installed JSON parses").spec;
     let filter = resolve(&spec, &Target::default());
     let insns = spo_compile::seccomp::compile(&filter).expect("the installed profile compiles");
     let prog = Program::from_bytes(&spo_compile::bpf::to_bytes(&insns)).unwrap();
     let mut cmd = Command::new("/bin/sh");
-    cmd.args(["-c", script])
-        .env("SPO_PROFILE", name)
-        .env("SPO_PROFILE_VERSION", version);
+    cmd.args(["-c", script]).env("SPO_PROFILE", name).env("SPO_PROFILE_VERSION", version);
     // SAFETY: the hook only makes the prctl and seccomp system calls
     // (`install_raw` does not allocate).
     unsafe {
@@ -54,11 +50,7 @@ fn install_verify_complain_and_break() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
-    let (m, k, s) = (
-        tmp.path().join("m"),
-        tmp.path().join("k"),
-        tmp.path().join("s"),
-    );
+    let (m, k, s) = (tmp.path().join("m"), tmp.path().join("k"), tmp.path().join("s"));
     std::fs::create_dir(&m).unwrap();
     write_manifest(&m, "demo.yaml", &seccomp_manifest("demo", "", DENY_MKDIR));
     let spod = Spod::start(&m, &k, &s, &[]);
@@ -72,27 +64,14 @@ fn install_verify_complain_and_break() {
     });
     assert_eq!(spod.get("/readyz").0, 200);
     let blocked = tmp.path().join("blocked");
-    let mut child = run_under(
-        &json,
-        "demo",
-        &v1,
-        &format!("mkdir {} || exit 3; exit 0", blocked.display()),
-    );
-    assert_eq!(
-        child.wait().unwrap().code(),
-        Some(3),
-        "mkdir must fail under the profile"
-    );
+    let mut child = run_under(&json, "demo", &v1, &format!("mkdir {} || exit 3; exit 0", blocked.display()));
+    assert_eq!(child.wait().unwrap().code(), Some(3), "mkdir must fail under the profile");
     assert!(!blocked.exists());
     let mut sleeper = run_under(&json, "demo", &v1, "exec sleep 30");
     let pid = sleeper.id();
     let check = wait_for(5, "the sleeper verified", || {
         let st = spod.status();
-        st["processes"]
-            .as_array()?
-            .iter()
-            .find(|p| p["pid"] == pid)
-            .cloned()
+        st["processes"].as_array()?.iter().find(|p| p["pid"] == pid).cloned()
     });
     assert_eq!(check["ok"], true, "{check:#}");
     assert_eq!(check["profile"], "demo");
@@ -103,37 +82,19 @@ fn install_verify_complain_and_break() {
 
     // Complain mode: the new version replaces the old; the old stays on
     // disk while the sleeper runs under it.
-    write_manifest(
-        &m,
-        "demo.yaml",
-        &seccomp_manifest("demo", COMPLAIN, DENY_MKDIR),
-    );
+    write_manifest(&m, "demo.yaml", &seccomp_manifest("demo", COMPLAIN, DENY_MKDIR));
     let v2 = wait_for(5, "demo in complain mode", || {
         let st = spod.status();
         let p = profile(&st, "demo")?;
-        (p["mode"] == "complain" && p["version"] != v1.as_str())
-            .then(|| p["version"].as_str().unwrap().to_owned())
+        (p["mode"] == "complain" && p["version"] != v1.as_str()).then(|| p["version"].as_str().unwrap().to_owned())
     });
-    assert!(
-        k.join(format!("seccomp/operator/demo/{v1}.json")).exists(),
-        "version in use was pruned"
-    );
+    assert!(k.join(format!("seccomp/operator/demo/{v1}.json")).exists(), "version in use was pruned");
     let check = wait_for(5, "the stale version flagged", || {
         let st = spod.status();
-        let c = st["processes"]
-            .as_array()?
-            .iter()
-            .find(|p| p["pid"] == pid)?
-            .clone();
+        let c = st["processes"].as_array()?.iter().find(|p| p["pid"] == pid)?.clone();
         (c["ok"] == false).then_some(c)
     });
-    assert!(
-        check["problems"][0]
-            .as_str()
-            .unwrap()
-            .contains("is installed now"),
-        "{check:#}"
-    );
+    assert!(check["problems"][0].as_str().unwrap().contains("is installed now"), "{check:#}");
     sleeper.kill().unwrap();
     sleeper.wait().unwrap();
     wait_for(5, "the unused version pruned", || {
@@ -153,10 +114,7 @@ fn install_verify_complain_and_break() {
         let ev = wait_for(20, "an attributed umask event", || {
             let (_, body) = spod.get("/violations?profile=demo");
             let evs: serde_json::Value = serde_json::from_str(&body).ok()?;
-            evs.as_array()?
-                .iter()
-                .find(|e| e["syscall"] == "umask")
-                .cloned()
+            evs.as_array()?.iter().find(|e| e["syscall"] == "umask").cloned()
         });
         assert_eq!(ev["action"], "SCMP_ACT_LOG");
         assert_eq!(ev["profile"], "demo");
@@ -176,18 +134,11 @@ fn install_verify_complain_and_break() {
         let n: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
         assert!(n >= 1, "{line}");
         let log = std::fs::read_to_string(s.join("events.jsonl")).unwrap_or_default();
-        assert!(
-            log.lines().any(|l| l.contains("\"profile\":\"demo\"")),
-            "event log: {log}"
-        );
+        assert!(log.lines().any(|l| l.contains("\"profile\":\"demo\"")), "event log: {log}");
     }
 
     // A broken manifest: Error at its line; version 2 stays in force.
-    write_manifest(
-        &m,
-        "demo.yaml",
-        &seccomp_manifest("demo", COMPLAIN, &DENY_MKDIR.replace("mkdirat", "mkdirrat")),
-    );
+    write_manifest(&m, "demo.yaml", &seccomp_manifest("demo", COMPLAIN, &DENY_MKDIR.replace("mkdirat", "mkdirrat")));
     let p = wait_for(5, "demo in Error", || {
         let st = spod.status();
         let p = profile(&st, "demo")?.clone();
@@ -195,20 +146,9 @@ fn install_verify_complain_and_break() {
     });
     assert_eq!(p["version"], v2.as_str());
     assert_eq!(p["errors"][0]["location"]["line"], 12, "{p:#}");
-    assert!(p["errors"][0]["message"]
-        .as_str()
-        .unwrap()
-        .contains("mkdirrat"));
-    assert_eq!(
-        spo_node::store::sha256_hex(&std::fs::read(&json).unwrap()),
-        v2
-    );
+    assert!(p["errors"][0]["message"].as_str().unwrap().contains("mkdirrat"));
+    assert_eq!(spo_node::store::sha256_hex(&std::fs::read(&json).unwrap()), v2);
     let (_, metrics) = spod.get("/metrics");
-    assert!(
-        metrics.contains("spo_profiles{kind=\"SeccompProfile\",status=\"Error\"} 1"),
-        "{metrics}"
-    );
-    assert!(metrics.contains(
-        "security_profiles_operator_seccomp_profile_error_total{reason=\"invalid-profile\"}"
-    ));
+    assert!(metrics.contains("spo_profiles{kind=\"SeccompProfile\",status=\"Error\"} 1"), "{metrics}");
+    assert!(metrics.contains("security_profiles_operator_seccomp_profile_error_total{reason=\"invalid-profile\"}"));
 }

@@ -64,11 +64,7 @@ fn check_disk(op: &Path, known: &BTreeSet<String>) -> usize {
         let bytes = fs::read(&p).unwrap();
         serde_json::from_slice::<serde_json::Value>(&bytes)
             .unwrap_or_else(|e| panic!("{} is not complete JSON: {e}", p.display()));
-        assert!(
-            known.contains(&sha256_hex(&bytes)),
-            "{} holds no version ever compiled",
-            p.display()
-        );
+        assert!(known.contains(&sha256_hex(&bytes)), "{} holds no version ever compiled", p.display());
         n += 1;
     }
     n
@@ -76,35 +72,19 @@ fn check_disk(op: &Path, known: &BTreeSet<String>) -> usize {
 
 #[test]
 fn sigkill_during_bursts_never_leaves_a_partial_profile() {
-    let rounds: u64 = std::env::var("SPOD_SIGKILL_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
+    let rounds: u64 = std::env::var("SPOD_SIGKILL_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(6);
     let tmp = tempfile::tempdir().unwrap();
-    let (m, k, s) = (
-        tmp.path().join("m"),
-        tmp.path().join("k"),
-        tmp.path().join("s"),
-    );
+    let (m, k, s) = (tmp.path().join("m"), tmp.path().join("k"), tmp.path().join("s"));
     fs::create_dir(&m).unwrap();
     let op = k.join("seccomp/operator");
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     eprintln!("seed {seed}");
     let mut rng = Rng(seed);
     let mut known = BTreeSet::new();
     let mut last: BTreeMap<String, String> = BTreeMap::new();
     let mut version = 1u32;
     for round in 0..rounds {
-        let mut spod = Spod::start(
-            &m,
-            &k,
-            &s,
-            &["--interval-ms", "20", "--audit-source", "none"],
-        );
+        let mut spod = Spod::start(&m, &k, &s, &["--interval-ms", "20", "--audit-source", "none"]);
         let deadline = rng.next(400);
         let started = std::time::Instant::now();
         while started.elapsed() < Duration::from_millis(deadline) {
@@ -130,9 +110,7 @@ fn sigkill_during_bursts_never_leaves_a_partial_profile() {
 
     // Two writers race on one manifest; the last write wins.
     let shared = m.clone();
-    let texts: Vec<String> = (0..2)
-        .map(|w| seccomp_manifest("raced", "", &spec(900 + w)))
-        .collect();
+    let texts: Vec<String> = (0..2).map(|w| seccomp_manifest("raced", "", &spec(900 + w))).collect();
     let writers: Vec<_> = texts
         .iter()
         .cloned()
@@ -145,12 +123,7 @@ fn sigkill_during_bursts_never_leaves_a_partial_profile() {
             })
         })
         .collect();
-    let spod = Spod::start(
-        &m,
-        &k,
-        &s,
-        &["--interval-ms", "20", "--audit-source", "none"],
-    );
+    let spod = Spod::start(&m, &k, &s, &["--interval-ms", "20", "--audit-source", "none"]);
     for w in writers {
         w.join().unwrap();
     }
@@ -160,42 +133,25 @@ fn sigkill_during_bursts_never_leaves_a_partial_profile() {
 
     // Converged: every profile Installed at the hash of its last manifest,
     // one version on disk each, no debris.
-    let want: BTreeMap<String, String> = last
-        .iter()
-        .map(|(n, t)| (n.clone(), installed_hash(t)))
-        .collect();
+    let want: BTreeMap<String, String> = last.iter().map(|(n, t)| (n.clone(), installed_hash(t))).collect();
     wait_for(20, "convergence to the last manifests", || {
         let st = spod.status();
         want.iter()
-            .all(|(n, h)| {
-                profile(&st, n)
-                    .is_some_and(|p| p["status"] == "Installed" && p["version"] == h.as_str())
-            })
+            .all(|(n, h)| profile(&st, n).is_some_and(|p| p["status"] == "Installed" && p["version"] == h.as_str()))
             .then_some(())
     });
     for (n, h) in &want {
-        assert_eq!(
-            sha256_hex(&fs::read(op.join(format!("{n}.json"))).unwrap()),
-            *h,
-            "{n}"
-        );
+        assert_eq!(sha256_hex(&fs::read(op.join(format!("{n}.json"))).unwrap()), *h, "{n}");
     }
     wait_for(5, "old versions pruned", || {
         want.iter()
             .all(|(n, h)| {
-                let v: Vec<_> = fs::read_dir(op.join(n))
-                    .unwrap()
-                    .flatten()
-                    .map(|e| e.file_name())
-                    .collect();
+                let v: Vec<_> = fs::read_dir(op.join(n)).unwrap().flatten().map(|e| e.file_name()).collect();
                 v.len() == 1 && v[0] == *format!("{h}.json")
             })
             .then_some(())
     });
-    let debris: Vec<_> = fs::read_dir(&op)
-        .unwrap()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
-        .collect();
+    let debris: Vec<_> =
+        fs::read_dir(&op).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().starts_with('.')).collect();
     assert!(debris.is_empty(), "{debris:?}");
 }

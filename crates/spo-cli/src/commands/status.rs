@@ -22,38 +22,26 @@ pub struct Args {
 pub fn main(args: &Args) -> Result<u8> {
     let (code, body) = spo_node::http::get(&args.node, "/status")?;
     if code != 200 {
-        bail!(
-            "the agent at {} answered {code}: {}",
-            args.node,
-            body.trim()
-        );
+        bail!("the agent at {} answered {code}: {}", args.node, body.trim());
     }
-    let status: NodeStatus = serde_json::from_str(&body)
-        .with_context(|| format!("the agent at {} sent invalid status", args.node))?;
+    let status: NodeStatus =
+        serde_json::from_str(&body).with_context(|| format!("the agent at {} sent invalid status", args.node))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
         print!("{}", render(&status));
     }
-    let bad =
-        status.profiles.iter().any(|p| p.status == Phase::Error) || !status.file_errors.is_empty();
+    let bad = status.profiles.iter().any(|p| p.status == Phase::Error) || !status.file_errors.is_empty();
     Ok(u8::from(bad))
 }
 
 fn short(v: &Option<String>) -> String {
-    v.as_deref()
-        .map_or_else(|| "-".to_owned(), |h| h.chars().take(12).collect())
+    v.as_deref().map_or_else(|| "-".to_owned(), |h| h.chars().take(12).collect())
 }
 
 fn problem(p: &ProblemReport) -> String {
     match &p.location {
-        Some(l) => format!(
-            "{}:{}:{}: {}",
-            l.file.display(),
-            l.line,
-            l.column,
-            p.message
-        ),
+        Some(l) => format!("{}:{}:{}: {}", l.file.display(), l.line, l.column, p.message),
         None => p.message.clone(),
     }
 }
@@ -61,15 +49,8 @@ fn problem(p: &ProblemReport) -> String {
 /// Left-aligned columns, the last one unpadded.
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for r in rows {
         let mut line = String::new();
@@ -94,30 +75,16 @@ pub fn render(s: &NodeStatus) -> String {
         if s.ready { "ready" } else { "scanning" },
         s.manifests.display()
     );
-    let mut rows = vec![[
-        "KIND",
-        "NAME",
-        "STATUS",
-        "MODE",
-        "VERSION",
-        "IN USE",
-        "REFERENCE",
-        "MESSAGE",
-    ]
-    .map(str::to_owned)
-    .to_vec()];
+    let mut rows = vec![["KIND", "NAME", "STATUS", "MODE", "VERSION", "IN USE", "REFERENCE", "MESSAGE"]
+        .map(str::to_owned)
+        .to_vec()];
     for p in &s.profiles {
         let reference = p
             .localhost_profile
             .clone()
             .or_else(|| p.path.as_ref().map(|x| x.display().to_string()))
             .unwrap_or_else(|| "-".into());
-        let message = p
-            .errors
-            .first()
-            .map(problem)
-            .or_else(|| p.message.clone())
-            .unwrap_or_default();
+        let message = p.errors.first().map(problem).or_else(|| p.message.clone()).unwrap_or_default();
         rows.push(vec![
             p.kind.as_str().to_owned(),
             p.name.clone(),
@@ -144,38 +111,20 @@ pub fn render(s: &NodeStatus) -> String {
     }
     if !s.processes.is_empty() {
         out.push('\n');
-        let mut rows = vec![[
-            "PID",
-            "COMM",
-            "CONTAINER",
-            "POD",
-            "PROFILE",
-            "SECCOMP",
-            "SELINUX",
-            "APPARMOR",
-            "OK",
-        ]
-        .map(str::to_owned)
-        .to_vec()];
+        let mut rows = vec![["PID", "COMM", "CONTAINER", "POD", "PROFILE", "SECCOMP", "SELINUX", "APPARMOR", "OK"]
+            .map(str::to_owned)
+            .to_vec()];
         for p in &s.processes {
             rows.push(vec![
                 p.pid.to_string(),
                 p.comm.clone(),
-                p.container_id
-                    .as_deref()
-                    .map_or("-".into(), |c| c.chars().take(12).collect()),
-                p.pod.as_ref().map_or("-".into(), |x| {
-                    format!("{}/{}/{}", x.namespace, x.pod, x.container)
-                }),
+                p.container_id.as_deref().map_or("-".into(), |c| c.chars().take(12).collect()),
+                p.pod.as_ref().map_or("-".into(), |x| format!("{}/{}/{}", x.namespace, x.pod, x.container)),
                 p.profile.clone().unwrap_or_else(|| "-".into()),
                 format!("mode {} ({} filters)", p.seccomp_mode, p.seccomp_filters),
                 p.selinux_label.clone().unwrap_or_else(|| "-".into()),
                 p.apparmor_label.clone().unwrap_or_else(|| "-".into()),
-                if p.ok {
-                    "yes".into()
-                } else {
-                    format!("NO: {}", p.problems.join("; "))
-                },
+                if p.ok { "yes".into() } else { format!("NO: {}", p.problems.join("; ")) },
             ]);
         }
         out.push_str(&table(&rows));
@@ -187,10 +136,7 @@ pub fn render(s: &NodeStatus) -> String {
         e.records,
         e.events,
         e.lost,
-        e.error
-            .as_deref()
-            .map(|x| format!(" ({x})"))
-            .unwrap_or_default()
+        e.error.as_deref().map(|x| format!(" ({x})")).unwrap_or_default()
     ));
     out
 }
@@ -202,11 +148,7 @@ mod tests {
 
     #[test]
     fn errors_show_their_location() {
-        let mut s = NodeStatus {
-            node: "n1".into(),
-            ready: true,
-            ..NodeStatus::default()
-        };
+        let mut s = NodeStatus { node: "n1".into(), ready: true, ..NodeStatus::default() };
         s.profiles.push(ProfileStatus {
             kind: ProfileKind::SeccompProfile,
             name: "web".into(),
@@ -217,11 +159,7 @@ mod tests {
             path: None,
             localhost_profile: Some("operator/web.json".into()),
             errors: vec![ProblemReport {
-                location: Some(Location {
-                    file: "m/web.yaml".into(),
-                    line: 12,
-                    column: 7,
-                }),
+                location: Some(Location { file: "m/web.yaml".into(), line: 12, column: 7 }),
                 message: "unknown syscall `mkdirr`".into(),
                 help: None,
             }],
@@ -233,10 +171,7 @@ mod tests {
         assert!(text.contains("web"), "{text}");
         assert!(text.contains("Error"), "{text}");
         assert!(text.contains("0123456789ab "), "{text}");
-        assert!(
-            text.contains("m/web.yaml:12:7: unknown syscall `mkdirr`"),
-            "{text}"
-        );
+        assert!(text.contains("m/web.yaml:12:7: unknown syscall `mkdirr`"), "{text}");
         assert!(text.contains("complain"), "{text}");
     }
 }

@@ -16,12 +16,7 @@ use spo_node::status::AuditEvent;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Address of the agent's endpoints.
-    #[arg(
-        long,
-        value_name = "ADDR",
-        default_value = "127.0.0.1:9100",
-        conflicts_with = "log"
-    )]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100", conflicts_with = "log")]
     pub node: String,
     /// Read the agent's event log instead (STATE/events.jsonl).
     #[arg(long, value_name = "FILE")]
@@ -41,9 +36,7 @@ pub struct Args {
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration such as 30s, 15m, 2h or 1d"))?;
+    let n: u64 = num.parse().map_err(|_| format!("`{s}` is not a duration such as 30s, 15m, 2h or 1d"))?;
     let mult = match unit {
         "" | "s" => 1,
         "m" => 60,
@@ -82,68 +75,46 @@ pub fn summarise(events: &[AuditEvent], profile: Option<&str>, since_ms: u64) ->
             continue;
         }
         let p = e.profile.clone().unwrap_or_else(|| "-".into());
-        let r = rows
-            .entry((p.clone(), e.syscall.clone(), e.action.clone()))
-            .or_insert_with(|| Row {
-                profile: p,
-                syscall: e.syscall.clone(),
-                action: e.action.clone(),
-                count: 0,
-                executables: BTreeSet::new(),
-                workloads: BTreeSet::new(),
-                last_ms: 0,
-            });
+        let r = rows.entry((p.clone(), e.syscall.clone(), e.action.clone())).or_insert_with(|| Row {
+            profile: p,
+            syscall: e.syscall.clone(),
+            action: e.action.clone(),
+            count: 0,
+            executables: BTreeSet::new(),
+            workloads: BTreeSet::new(),
+            last_ms: 0,
+        });
         r.count += 1;
         r.last_ms = r.last_ms.max(e.time_ms);
-        r.executables
-            .extend(e.executable.clone().or_else(|| e.comm.clone()));
+        r.executables.extend(e.executable.clone().or_else(|| e.comm.clone()));
         if let Some(pod) = &e.pod {
-            r.workloads
-                .insert(format!("{}/{}/{}", pod.namespace, pod.pod, pod.container));
+            r.workloads.insert(format!("{}/{}/{}", pod.namespace, pod.pod, pod.container));
         } else if let Some(c) = &e.container_id {
             r.workloads.insert(c.chars().take(12).collect());
         }
     }
     let mut out: Vec<Row> = rows.into_values().collect();
-    out.sort_by(|a, b| {
-        a.profile
-            .cmp(&b.profile)
-            .then(b.count.cmp(&a.count))
-            .then(a.syscall.cmp(&b.syscall))
-    });
+    out.sort_by(|a, b| a.profile.cmp(&b.profile).then(b.count.cmp(&a.count)).then(a.syscall.cmp(&b.syscall)));
     out
 }
 
 fn events(args: &Args) -> Result<Vec<AuditEvent>> {
     if let Some(log) = &args.log {
-        let text = std::fs::read_to_string(log)
-            .with_context(|| format!("cannot read {}", log.display()))?;
+        let text = std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?;
         // A line cut short by a crash is skipped, not fatal.
-        return Ok(text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect());
+        return Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect());
     }
     let (code, body) = spo_node::http::get(&args.node, "/violations")?;
     if code != 200 {
-        bail!(
-            "the agent at {} answered {code}: {}",
-            args.node,
-            body.trim()
-        );
+        bail!("the agent at {} answered {code}: {}", args.node, body.trim());
     }
-    serde_json::from_str(&body)
-        .with_context(|| format!("the agent at {} sent invalid events", args.node))
+    serde_json::from_str(&body).with_context(|| format!("the agent at {} sent invalid events", args.node))
 }
 
 /// Fetch, summarise and print.
 pub fn main(args: &Args) -> Result<u8> {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let since_ms = args
-        .since
-        .map_or(0, |d| now_ms.saturating_sub(d.as_millis() as u64));
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let since_ms = args.since.map_or(0, |d| now_ms.saturating_sub(d.as_millis() as u64));
     let rows = summarise(&events(args)?, args.profile.as_deref(), since_ms);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
@@ -153,15 +124,7 @@ pub fn main(args: &Args) -> Result<u8> {
         println!("no violations");
         return Ok(0);
     }
-    let head = [
-        "PROFILE",
-        "SYSCALL",
-        "ACTION",
-        "COUNT",
-        "LAST",
-        "EXECUTABLES",
-        "WORKLOADS",
-    ];
+    let head = ["PROFILE", "SYSCALL", "ACTION", "COUNT", "LAST", "EXECUTABLES", "WORKLOADS"];
     let mut table: Vec<Vec<String>> = vec![head.map(str::to_owned).to_vec()];
     for r in &rows {
         let ago = now_ms.saturating_sub(r.last_ms) / 1000;
@@ -175,21 +138,10 @@ pub fn main(args: &Args) -> Result<u8> {
             r.workloads.iter().cloned().collect::<Vec<_>>().join(","),
         ]);
     }
-    let widths: Vec<usize> = (0..head.len())
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..head.len()).map(|c| table.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     for r in &table {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
+        let line: Vec<String> = r.iter().enumerate().map(|(i, c)| format!("{c:<w$}", w = widths[i])).collect();
         println!("{}", line.join("  ").trim_end());
     }
     Ok(0)
@@ -213,11 +165,7 @@ mod tests {
             arch: "SCMP_ARCH_X86_64".into(),
             action: "SCMP_ACT_LOG".into(),
             container_id: None,
-            pod: profile.map(|_| PodRef {
-                namespace: "ns".into(),
-                pod: "p".into(),
-                container: "c".into(),
-            }),
+            pod: profile.map(|_| PodRef { namespace: "ns".into(), pod: "p".into(), container: "c".into() }),
             profile: profile.map(str::to_owned),
         }
     }
@@ -231,14 +179,8 @@ mod tests {
             ev(None, "ptrace", 40),
         ];
         let rows = summarise(&evs, None, 0);
-        let flat: Vec<_> = rows
-            .iter()
-            .map(|r| (r.profile.as_str(), r.syscall.as_str(), r.count))
-            .collect();
-        assert_eq!(
-            flat,
-            [("-", "ptrace", 1), ("a", "mkdir", 2), ("a", "umask", 1)]
-        );
+        let flat: Vec<_> = rows.iter().map(|r| (r.profile.as_str(), r.syscall.as_str(), r.count)).collect();
+        assert_eq!(flat, [("-", "ptrace", 1), ("a", "mkdir", 2), ("a", "umask", 1)]);
         assert_eq!(rows[1].last_ms, 20);
         assert!(rows[1].workloads.contains("ns/p/c"));
         assert_eq!(summarise(&evs, Some("a"), 25).len(), 1);

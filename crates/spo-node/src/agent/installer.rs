@@ -89,36 +89,20 @@ pub trait Installer: Send + Sync {
 
     /// Put `compiled` in force as the current version of `name`, without
     /// disturbing the version in force until the new one is complete.
-    fn install(
-        &mut self,
-        kind: ProfileKind,
-        name: &str,
-        compiled: &Compiled,
-    ) -> Result<Installed, NodeError>;
+    fn install(&mut self, kind: ProfileKind, name: &str, compiled: &Compiled) -> Result<Installed, NodeError>;
 
     /// Install several at once; the default installs one by one. Stores
     /// that can share the cost of durability (one sync for the batch)
     /// override it. One result per item, in order.
-    fn install_many(
-        &mut self,
-        items: &[(ProfileKind, &str, &Compiled)],
-    ) -> Vec<Result<Installed, NodeError>> {
-        items
-            .iter()
-            .map(|(k, n, c)| self.install(*k, n, c))
-            .collect()
+    fn install_many(&mut self, items: &[(ProfileKind, &str, &Compiled)]) -> Vec<Result<Installed, NodeError>> {
+        items.iter().map(|(k, n, c)| self.install(*k, n, c)).collect()
     }
 
     /// Take `name` out of force.
     fn remove(&mut self, kind: ProfileKind, name: &str) -> Result<(), NodeError>;
 
     /// Drop stored versions of `name` other than `keep`.
-    fn prune(
-        &mut self,
-        kind: ProfileKind,
-        name: &str,
-        keep: &BTreeSet<String>,
-    ) -> Result<(), NodeError>;
+    fn prune(&mut self, kind: ProfileKind, name: &str, keep: &BTreeSet<String>) -> Result<(), NodeError>;
 
     /// The hash of the version of `name` currently in force, if any (read
     /// from disk, so a restarted agent knows what survived).

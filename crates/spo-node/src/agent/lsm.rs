@@ -65,23 +65,12 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
         let Some(profile) = profile else {
             return Err(invalid(doc, "not an AppArmorProfile".into()));
         };
-        let opts = spo_compile::apparmor::Options {
-            complain: doc.mode == Mode::Complain,
-        };
-        let text = spo_compile::apparmor::render(&profile, &opts)
-            .map_err(|e| invalid(doc, e.to_string()))?;
-        Ok(Compiled {
-            bytes: text.into_bytes(),
-            warnings: Vec::new(),
-        })
+        let opts = spo_compile::apparmor::Options { complain: doc.mode == Mode::Complain };
+        let text = spo_compile::apparmor::render(&profile, &opts).map_err(|e| invalid(doc, e.to_string()))?;
+        Ok(Compiled { bytes: text.into_bytes(), warnings: Vec::new() })
     }
 
-    fn install(
-        &mut self,
-        _kind: ProfileKind,
-        name: &str,
-        compiled: &Compiled,
-    ) -> Result<Installed, NodeError> {
+    fn install(&mut self, _kind: ProfileKind, name: &str, compiled: &Compiled) -> Result<Installed, NodeError> {
         let text = String::from_utf8_lossy(&compiled.bytes);
         let outcome = self.tool.install(name, &text)?;
         let s = self.store.install(name, &compiled.bytes)?;
@@ -107,12 +96,7 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
         self.store.remove_current(name)
     }
 
-    fn prune(
-        &mut self,
-        _kind: ProfileKind,
-        name: &str,
-        keep: &BTreeSet<String>,
-    ) -> Result<(), NodeError> {
+    fn prune(&mut self, _kind: ProfileKind, name: &str, keep: &BTreeSet<String>) -> Result<(), NodeError> {
         self.store.prune(name, keep).map(drop)
     }
 
@@ -143,10 +127,7 @@ pub struct SelinuxProfiles<T> {
 impl<T: SelinuxInstaller> SelinuxProfiles<T> {
     /// Record installed modules under `state/selinux/profiles`.
     pub fn new(state: &Path, tool: T) -> Result<Self, NodeError> {
-        Ok(SelinuxProfiles {
-            store: VersionedStore::open(state.join("selinux/profiles"), "cil")?,
-            tool,
-        })
+        Ok(SelinuxProfiles { store: VersionedStore::open(state.join("selinux/profiles"), "cil")?, tool })
     }
 }
 
@@ -162,10 +143,7 @@ pub fn offline_policy_root(state: &Path) -> Result<PathBuf, String> {
     }
     let system = Path::new("/var/lib/selinux/default");
     if !system.join("active").exists() {
-        return Err(
-            "no SELinux policy store: install selinux-policy-default or seed STATE/selinux/root"
-                .into(),
-        );
+        return Err("no SELinux policy store: install selinux-policy-default or seed STATE/selinux/root".into());
     }
     std::fs::create_dir_all(root.join("var/lib/selinux")).map_err(|e| e.to_string())?;
     let ok = std::process::Command::new("cp")
@@ -184,9 +162,7 @@ pub fn offline_policy_root(state: &Path) -> Result<PathBuf, String> {
 
 /// The module name of a compiled CIL text: its block name.
 fn module_name(cil: &str) -> Option<&str> {
-    cil.strip_prefix("(block ")?
-        .split(|c: char| c.is_whitespace() || c == ')')
-        .next()
+    cil.strip_prefix("(block ")?.split(|c: char| c.is_whitespace() || c == ')').next()
 }
 
 impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
@@ -202,11 +178,10 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
             return Err(Rejected::Invalid(errs));
         }
         let mut cil = match manifest {
-            Some(Manifest::Profile(p)) => spo_compile::cil::selinux_profile_to_cil(
-                &p,
-                &spo_model::selinux::DenyLists::default(),
-            )
-            .map_err(|e| invalid(doc, e.to_string()))?,
+            Some(Manifest::Profile(p)) => {
+                spo_compile::cil::selinux_profile_to_cil(&p, &spo_model::selinux::DenyLists::default())
+                    .map_err(|e| invalid(doc, e.to_string()))?
+            }
             Some(Manifest::Raw(r)) => spo_compile::cil::wrap_raw(&r).cil,
             None => return Err(invalid(doc, "not a SELinux profile".into())),
         };
@@ -215,18 +190,10 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
                 cil.insert_str(end, "    (typepermissive process)\n");
             }
         }
-        Ok(Compiled {
-            bytes: cil.into_bytes(),
-            warnings: Vec::new(),
-        })
+        Ok(Compiled { bytes: cil.into_bytes(), warnings: Vec::new() })
     }
 
-    fn install(
-        &mut self,
-        _kind: ProfileKind,
-        name: &str,
-        compiled: &Compiled,
-    ) -> Result<Installed, NodeError> {
+    fn install(&mut self, _kind: ProfileKind, name: &str, compiled: &Compiled) -> Result<Installed, NodeError> {
         let cil = String::from_utf8_lossy(&compiled.bytes);
         let module = module_name(&cil).unwrap_or(name).to_owned();
         self.tool.install(&module, &cil)?;
@@ -249,12 +216,7 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
         self.store.remove_current(name)
     }
 
-    fn prune(
-        &mut self,
-        _kind: ProfileKind,
-        name: &str,
-        keep: &BTreeSet<String>,
-    ) -> Result<(), NodeError> {
+    fn prune(&mut self, _kind: ProfileKind, name: &str, keep: &BTreeSet<String>) -> Result<(), NodeError> {
         self.store.prune(name, keep).map(drop)
     }
 
@@ -280,10 +242,7 @@ mod tests {
 
     #[test]
     fn module_names_come_from_the_block() {
-        assert_eq!(
-            module_name("(block web_ns\n    (blockinherit container)\n)\n"),
-            Some("web_ns")
-        );
+        assert_eq!(module_name("(block web_ns\n    (blockinherit container)\n)\n"), Some("web_ns"));
         assert_eq!(module_name("(type x)"), None);
     }
 }

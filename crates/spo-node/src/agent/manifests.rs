@@ -68,10 +68,7 @@ impl ParsedFile {
     /// compiled again.
     pub fn strip(&mut self) {
         for d in &mut self.docs {
-            d.node = Node {
-                span: d.node.span,
-                kind: Kind::Null,
-            };
+            d.node = Node { span: d.node.span, kind: Kind::Null };
         }
     }
 
@@ -110,11 +107,7 @@ pub struct Scanner {
 impl Scanner {
     /// A scanner of `dir`, called every `interval`.
     pub fn new(dir: impl Into<PathBuf>, interval: Duration) -> Scanner {
-        Scanner {
-            dir: dir.into(),
-            interval,
-            files: BTreeMap::new(),
-        }
+        Scanner { dir: dir.into(), interval, files: BTreeMap::new() }
     }
 
     /// Whether every file seen has been read at its current version (no
@@ -128,20 +121,12 @@ impl Scanner {
     /// directory must not look like one whose manifests were all deleted.
     pub fn scan(&mut self) -> Changes {
         if let Err(e) = fs::read_dir(&self.dir) {
-            return Changes {
-                unreadable: Some(e.to_string()),
-                ..Changes::default()
-            };
+            return Changes { unreadable: Some(e.to_string()), ..Changes::default() };
         }
         let mut found = BTreeMap::new();
         collect(&self.dir, 0, &mut found);
         let mut changes = Changes::default();
-        let gone: Vec<PathBuf> = self
-            .files
-            .keys()
-            .filter(|p| !found.contains_key(*p))
-            .cloned()
-            .collect();
+        let gone: Vec<PathBuf> = self.files.keys().filter(|p| !found.contains_key(*p)).cloned().collect();
         for p in gone {
             if self.files.remove(&p).and_then(|t| t.parsed).is_some() {
                 changes.removed.push(p);
@@ -149,17 +134,13 @@ impl Scanner {
         }
         let now = SystemTime::now();
         for (path, sig) in found {
-            let t = self.files.entry(path.clone()).or_insert(Tracked {
-                seen: sig,
-                parsed: None,
-            });
+            let t = self.files.entry(path.clone()).or_insert(Tracked { seen: sig, parsed: None });
             let stable = t.seen == sig;
             t.seen = sig;
             if t.parsed == Some(sig) {
                 continue;
             }
-            let old = mtime(sig)
-                .is_some_and(|m| now.duration_since(m).unwrap_or_default() > self.interval);
+            let old = mtime(sig).is_some_and(|m| now.duration_since(m).unwrap_or_default() > self.interval);
             if !(stable || old) {
                 continue;
             }
@@ -220,11 +201,7 @@ fn collect(dir: &Path, depth: usize, out: &mut BTreeMap<PathBuf, Signature>) {
 pub fn report(file: &Path, text: &str, d: &Diagnostic) -> ProblemReport {
     let (line, column) = SourceMap::new(text).line_col(d.span.start);
     ProblemReport {
-        location: Some(Location {
-            file: file.to_owned(),
-            line,
-            column,
-        }),
+        location: Some(Location { file: file.to_owned(), line, column }),
         message: d.message.clone(),
         help: d.help.clone(),
     }
@@ -233,27 +210,17 @@ pub fn report(file: &Path, text: &str, d: &Diagnostic) -> ProblemReport {
 /// Split a manifest file into profile documents.
 pub fn parse_file(path: &Path, text: String) -> ParsedFile {
     let (nodes, diags) = parse_documents(&text);
-    let mut problems: Vec<ProblemReport> = diags
-        .iter()
-        .filter(|d| d.is_error())
-        .map(|d| report(path, &text, d))
-        .collect();
+    let mut problems: Vec<ProblemReport> =
+        diags.iter().filter(|d| d.is_error()).map(|d| report(path, &text, d)).collect();
     let mut docs = Vec::new();
     let map = SourceMap::new(&text);
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     // A syntax error may have cut a document short: nothing in the file is
     // trusted then, so the versions in force stay.
     if problems.is_empty() {
         for node in nodes {
             let (line, column) = map.line_col(node.span.start);
-            let location = Location {
-                file: path.to_owned(),
-                line,
-                column,
-            };
+            let location = Location { file: path.to_owned(), line, column };
             let (kind, name_node) = match kind_of(&node) {
                 DocKind::SeccompJson => (ProfileKind::SeccompProfile, None),
                 DocKind::Resource(k) => match ProfileKind::from_kind(&k) {
@@ -267,19 +234,14 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
                     }
                 },
                 DocKind::Unknown => {
-                    let d = Diagnostic::error(
-                        node.span,
-                        "not a profile: no `kind` and no `defaultAction`",
-                    );
+                    let d = Diagnostic::error(node.span, "not a profile: no `kind` and no `defaultAction`");
                     problems.push(report(path, &text, &d));
                     continue;
                 }
             };
             let name = match (&name_node, &kind) {
                 (Some(n), _) => n.as_str().map(str::to_owned),
-                (None, ProfileKind::SeccompProfile) if node.get("kind").is_none() => {
-                    Some(stem.clone())
-                }
+                (None, ProfileKind::SeccompProfile) if node.get("kind").is_none() => Some(stem.clone()),
                 (None, _) => None,
             };
             let Some(name) = name else {
@@ -289,68 +251,41 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
             };
             if let Err(msg) = check_object_name(&name) {
                 let span = name_node.map_or(node.span, |n| n.span);
-                let d = Diagnostic::error(span, format!("invalid profile name: {msg}"))
-                    .with_help("profile names become file names, so they must be DNS-1123 subdomains such as `my-profile`");
+                let d = Diagnostic::error(span, format!("invalid profile name: {msg}")).with_help(
+                    "profile names become file names, so they must be DNS-1123 subdomains such as `my-profile`",
+                );
                 problems.push(report(path, &text, &d));
                 continue;
             }
             let spec = node.get("spec").unwrap_or(&node);
-            let disabled = matches!(
-                spec.get("disabled").map(|n| &n.kind),
-                Some(Kind::Bool(true))
-            ) || spec.get("state").and_then(Node::as_str) == Some("Disabled");
+            let disabled = matches!(spec.get("disabled").map(|n| &n.kind), Some(Kind::Bool(true)))
+                || spec.get("state").and_then(Node::as_str) == Some("Disabled");
             let annotated = node
                 .get("metadata")
                 .and_then(|m| m.get("annotations"))
                 .and_then(|a| a.get(MODE_ANNOTATION))
                 .and_then(Node::as_str)
                 .map(str::to_ascii_lowercase);
-            let permissive = matches!(
-                spec.get("permissive").map(|n| &n.kind),
-                Some(Kind::Bool(true))
-            ) || matches!(
-                spec.get("complainMode").map(|n| &n.kind),
-                Some(Kind::Bool(true))
-            ) || spec
-                .get("mode")
-                .and_then(Node::as_str)
-                .is_some_and(|m| m.eq_ignore_ascii_case("complain"));
+            let permissive = matches!(spec.get("permissive").map(|n| &n.kind), Some(Kind::Bool(true)))
+                || matches!(spec.get("complainMode").map(|n| &n.kind), Some(Kind::Bool(true)))
+                || spec.get("mode").and_then(Node::as_str).is_some_and(|m| m.eq_ignore_ascii_case("complain"));
             let mode = match annotated.as_deref() {
                 Some("complain") => Mode::Complain,
                 Some("enforce") => Mode::Enforce,
                 Some(other) => {
-                    let d = Diagnostic::error(
-                        node.span,
-                        format!("annotation `{MODE_ANNOTATION}` is `{other}`"),
-                    )
-                    .with_help("use `enforce` or `complain`");
+                    let d = Diagnostic::error(node.span, format!("annotation `{MODE_ANNOTATION}` is `{other}`"))
+                        .with_help("use `enforce` or `complain`");
                     problems.push(report(path, &text, &d));
                     continue;
                 }
                 None if permissive && kind != ProfileKind::SeccompProfile => Mode::Complain,
                 None => Mode::Enforce,
             };
-            let base = spec
-                .get("baseProfileName")
-                .and_then(Node::as_str)
-                .map(str::to_owned);
-            docs.push(ManifestDoc {
-                kind,
-                name,
-                location,
-                node,
-                disabled,
-                mode,
-                base,
-            });
+            let base = spec.get("baseProfileName").and_then(Node::as_str).map(str::to_owned);
+            docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base });
         }
     }
-    ParsedFile {
-        path: path.to_owned(),
-        docs,
-        problems,
-        text,
-    }
+    ParsedFile { path: path.to_owned(), docs, problems, text }
 }
 
 #[cfg(test)]
@@ -363,22 +298,9 @@ mod tests {
     fn documents_carry_name_location_mode_and_state() {
         let f = parse_file(Path::new("/m/x.yaml"), TWO.into());
         assert!(f.problems.is_empty(), "{:?}", f.problems);
-        let d: Vec<_> = f
-            .docs
-            .iter()
-            .map(|d| (d.name.as_str(), d.location.line, d.mode, d.disabled))
-            .collect();
-        assert_eq!(
-            d,
-            [
-                ("a", 1, Mode::Complain, false),
-                ("b", 10, Mode::Enforce, true)
-            ]
-        );
-        let bare = parse_file(
-            Path::new("/m/plain.json"),
-            "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}".into(),
-        );
+        let d: Vec<_> = f.docs.iter().map(|d| (d.name.as_str(), d.location.line, d.mode, d.disabled)).collect();
+        assert_eq!(d, [("a", 1, Mode::Complain, false), ("b", 10, Mode::Enforce, true)]);
+        let bare = parse_file(Path::new("/m/plain.json"), "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}".into());
         assert_eq!(bare.docs[0].name, "plain");
     }
 

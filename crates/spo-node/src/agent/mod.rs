@@ -36,9 +36,7 @@ use manifests::{report, ParsedFile, Scanner};
 
 use crate::enrich::{Attributor, EventRing, StreamCounters};
 use crate::metrics::Metrics;
-use crate::status::{
-    EnricherStatus, Mode, NodeStatus, Phase, ProblemReport, ProfileKind, ProfileStatus,
-};
+use crate::status::{EnricherStatus, Mode, NodeStatus, Phase, ProblemReport, ProfileKind, ProfileStatus};
 use crate::store::sha256_hex;
 use crate::verify::{self, ProfileIndex};
 use crate::NodeError;
@@ -141,9 +139,7 @@ struct Entry {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// The node agent.
@@ -166,10 +162,7 @@ pub struct Agent {
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Agent")
-            .field("manifests", &self.cfg.manifests)
-            .field("profiles", &self.entries.len())
-            .finish()
+        f.debug_struct("Agent").field("manifests", &self.cfg.manifests).field("profiles", &self.entries.len()).finish()
     }
 }
 
@@ -201,8 +194,7 @@ impl Agent {
     /// Add an installer; it takes over its kinds from any earlier one.
     pub fn add_installer(&mut self, installer: Box<dyn Installer>) {
         let kinds = installer.kinds().to_vec();
-        self.installers
-            .retain(|i| !i.kinds().iter().any(|k| kinds.contains(k)));
+        self.installers.retain(|i| !i.kinds().iter().any(|k| kinds.contains(k)));
         self.installers.push(installer);
     }
 
@@ -223,9 +215,7 @@ impl Agent {
     }
 
     fn installer_index(&self, kind: ProfileKind) -> Option<usize> {
-        self.installers
-            .iter()
-            .position(|i| i.kinds().contains(&kind))
+        self.installers.iter().position(|i| i.kinds().contains(&kind))
     }
 
     /// Run until `stop` is set.
@@ -233,10 +223,7 @@ impl Agent {
         while !stop.load(Ordering::Relaxed) {
             let started = Instant::now();
             self.tick();
-            if self
-                .last_verify
-                .is_none_or(|t| t.elapsed() >= self.cfg.verify_interval)
-            {
+            if self.last_verify.is_none_or(|t| t.elapsed() >= self.cfg.verify_interval) {
                 self.verify();
             }
             let spent = started.elapsed();
@@ -249,24 +236,14 @@ impl Agent {
         let changes = self.scanner.scan();
         if let Some(why) = &changes.unreadable {
             self.dir_unreadable = true;
-            let message = format!(
-                "cannot read the manifests directory {}: {why}",
-                self.cfg.manifests.display()
-            );
+            let message = format!("cannot read the manifests directory {}: {why}", self.cfg.manifests.display());
             if self.file_errors.first().map(|e| &e.message) != Some(&message) {
-                self.file_errors = vec![ProblemReport {
-                    location: None,
-                    message,
-                    help: None,
-                }];
+                self.file_errors = vec![ProblemReport { location: None, message, help: None }];
                 self.publish();
             }
             return false;
         }
-        let retry = self
-            .entries
-            .values()
-            .any(|e| e.retry || e.status.status == Phase::Terminating);
+        let retry = self.entries.values().any(|e| e.retry || e.status.status == Phase::Terminating);
         let became_ready = !self.ready && self.scanner.settled();
         let recovered = std::mem::take(&mut self.dir_unreadable);
         if changes.is_empty() && !retry && !became_ready && !recovered {
@@ -345,11 +322,7 @@ impl Agent {
                         first.location.file.display(),
                         first.location.line
                     );
-                    let r = ProblemReport {
-                        location: Some(d.location.clone()),
-                        message: msg,
-                        help: None,
-                    };
+                    let r = ProblemReport { location: Some(d.location.clone()), message: msg, help: None };
                     file_errors.push(r.clone());
                     duplicates.entry(key).or_default().push(r);
                     continue;
@@ -382,10 +355,7 @@ impl Agent {
                     || e.retry
                     || (has_base && any_change)
             });
-            if let Some(ii) = self
-                .installer_index(key.0)
-                .filter(|_| stale && !doc.disabled)
-            {
+            if let Some(ii) = self.installer_index(key.0).filter(|_| stale && !doc.disabled) {
                 work.push((ii, key.clone()));
             }
             prints.insert(key.clone(), print);
@@ -394,10 +364,7 @@ impl Agent {
         // profiles the work needs (rare), the rest are reparsed per file
         // by the compiling threads.
         let mut restored: BTreeMap<Key, ManifestDoc> = BTreeMap::new();
-        let mut wanted: Vec<String> = work
-            .iter()
-            .filter_map(|(_, k)| catalog[k].base.clone())
-            .collect();
+        let mut wanted: Vec<String> = work.iter().filter_map(|(_, k)| catalog[k].base.clone()).collect();
         while let Some(base) = wanted.pop() {
             let key = (ProfileKind::SeccompProfile, base);
             if restored.contains_key(&key) {
@@ -425,12 +392,7 @@ impl Agent {
             let ii = self.installer_index(key.0);
             let entry = self.entries.entry(key.clone()).or_insert_with(|| {
                 let installed = ii.and_then(|i| self.installers[i].current(key.0, &key.1));
-                Entry {
-                    status: new_status(key.0, &key.1, Phase::Pending),
-                    doc_key: None,
-                    installed,
-                    retry: false,
-                }
+                Entry { status: new_status(key.0, &key.1, Phase::Pending), doc_key: None, installed, retry: false }
             });
             entry.status.source = Some(doc.location.clone());
             entry.status.mode = doc.mode;
@@ -470,39 +432,26 @@ impl Agent {
                         }
                     }
                 }
-                let keep = self
-                    .in_use
-                    .get(&key)
-                    .map(|u| u.0.clone())
-                    .unwrap_or_default();
+                let keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
                 let _ = inst.prune(key.0, &key.1, &keep);
                 set_phase(entry, Phase::Disabled);
                 entry.status.message = Some("disabled in the manifest: not installed".into());
                 sync_installed(entry);
                 continue;
             }
-            let result = compiled.remove(&key).unwrap_or_else(|| {
-                Err(Rejected::Waiting(
-                    "compilation did not finish; retrying".into(),
-                ))
-            });
+            let result = compiled
+                .remove(&key)
+                .unwrap_or_else(|| Err(Rejected::Waiting("compilation did not finish; retrying".into())));
             entry.retry |= matches!(result, Err(Rejected::Waiting(_)));
             match result {
                 Ok(c) => {
-                    entry
-                        .status
-                        .errors
-                        .extend(c.warnings.iter().map(|d| report(&pf.path, &pf.text, d)));
+                    entry.status.errors.extend(c.warnings.iter().map(|d| report(&pf.path, &pf.text, d)));
                     let hash = sha256_hex(&c.bytes);
                     if entry.installed.as_ref().map(|i| &i.hash) == Some(&hash) {
                         set_phase(entry, Phase::Installed);
                         // Versions left by an earlier run that stopped
                         // before pruning.
-                        let mut keep = self
-                            .in_use
-                            .get(&key)
-                            .map(|u| u.0.clone())
-                            .unwrap_or_default();
+                        let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
                         keep.insert(hash);
                         let _ = inst.prune(key.0, &key.1, &keep);
                     } else {
@@ -512,12 +461,10 @@ impl Agent {
                 }
                 Err(Rejected::Invalid(diags)) => {
                     metrics.profile_error(key.0, "invalid-profile");
-                    entry.status.errors.extend(
-                        diags
-                            .iter()
-                            .filter(|d| d.is_error())
-                            .map(|d| report(&pf.path, &pf.text, d)),
-                    );
+                    entry
+                        .status
+                        .errors
+                        .extend(diags.iter().filter(|d| d.is_error()).map(|d| report(&pf.path, &pf.text, d)));
                     entry.status.message = Some(if entry.installed.is_some() {
                         "invalid; the previous version stays in force".into()
                     } else {
@@ -535,21 +482,15 @@ impl Agent {
         }
 
         for ii in 0..self.installers.len() {
-            let items: Vec<(ProfileKind, &str, &installer::Compiled)> = to_install
-                .iter()
-                .filter(|(i, _, _)| *i == ii)
-                .map(|(_, k, c)| (k.0, k.1.as_str(), c))
-                .collect();
+            let items: Vec<(ProfileKind, &str, &installer::Compiled)> =
+                to_install.iter().filter(|(i, _, _)| *i == ii).map(|(_, k, c)| (k.0, k.1.as_str(), c)).collect();
             if items.is_empty() {
                 continue;
             }
             let results = self.installers[ii].install_many(&items);
             // A slow tool (semodule) must not hide what faster installers
             // already did: publish per installer.
-            let keys: Vec<Key> = items
-                .iter()
-                .map(|(k, n, _)| (*k, (*n).to_owned()))
-                .collect();
+            let keys: Vec<Key> = items.iter().map(|(k, n, _)| (*k, (*n).to_owned())).collect();
             for (key, r) in keys.into_iter().zip(results) {
                 let Some(entry) = self.entries.get_mut(&key) else {
                     continue;
@@ -566,17 +507,12 @@ impl Agent {
                         self.shared.metrics.profile_error(key.0, "cannot-install");
                         entry.retry = true;
                         entry.status.errors.push(plain(&e));
-                        entry.status.message =
-                            Some("install failed; the previous version stays in force".into());
+                        entry.status.message = Some("install failed; the previous version stays in force".into());
                         set_phase(entry, Phase::Error);
                     }
                 }
                 sync_installed(entry);
-                let mut keep = self
-                    .in_use
-                    .get(&key)
-                    .map(|u| u.0.clone())
-                    .unwrap_or_default();
+                let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
                 keep.extend(entry.installed.as_ref().map(|i| i.hash.clone()));
                 let _ = self.installers[ii].prune(key.0, &key.1, &keep);
             }
@@ -609,12 +545,8 @@ impl Agent {
         if !self.ready {
             return;
         }
-        let gone: Vec<Key> = self
-            .entries
-            .keys()
-            .filter(|k| !catalog.contains_key(*k) && !protected.contains_key(*k))
-            .cloned()
-            .collect();
+        let gone: Vec<Key> =
+            self.entries.keys().filter(|k| !catalog.contains_key(*k) && !protected.contains_key(*k)).cloned().collect();
         for key in gone {
             let Some(ii) = self.installer_index(key.0) else {
                 self.entries.remove(&key);
@@ -642,20 +574,13 @@ impl Agent {
                     }
                 }
             }
-            let keep = self
-                .in_use
-                .get(&key)
-                .map(|u| u.0.clone())
-                .unwrap_or_default();
+            let keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
             if keep.is_empty() {
                 let _ = inst.prune(key.0, &key.1, &keep);
                 self.entries.remove(&key);
             } else {
                 let _ = inst.prune(key.0, &key.1, &keep);
-                entry.status.message = Some(format!(
-                    "deleted; kept while {} process(es) use it",
-                    self.in_use[&key].1
-                ));
+                entry.status.message = Some(format!("deleted; kept while {} process(es) use it", self.in_use[&key].1));
                 sync_installed(entry);
             }
         }
@@ -670,13 +595,7 @@ impl Agent {
             if *kind != ProfileKind::SeccompProfile {
                 continue;
             }
-            index.insert(
-                name.clone(),
-                (
-                    e.status.status,
-                    e.installed.as_ref().map(|i| i.hash.clone()),
-                ),
-            );
+            index.insert(name.clone(), (e.status.status, e.installed.as_ref().map(|i| i.hash.clone())));
             if let Some(i) = &e.installed {
                 versions.insert(i.hash.clone(), name.clone());
             }
@@ -694,9 +613,7 @@ impl Agent {
         let mut in_use: BTreeMap<Key, (BTreeSet<String>, usize)> = BTreeMap::new();
         for c in &checks {
             if let Some(name) = &c.profile {
-                let u = in_use
-                    .entry((ProfileKind::SeccompProfile, name.clone()))
-                    .or_default();
+                let u = in_use.entry((ProfileKind::SeccompProfile, name.clone())).or_default();
                 u.0.extend(c.profile_version.clone());
                 u.1 += 1;
             }
@@ -705,11 +622,7 @@ impl Agent {
         let released: Vec<Key> = self
             .in_use
             .iter()
-            .filter(|(k, (versions, _))| {
-                in_use
-                    .get(*k)
-                    .is_none_or(|(now, _)| !versions.is_subset(now))
-            })
+            .filter(|(k, (versions, _))| in_use.get(*k).is_none_or(|(now, _)| !versions.is_subset(now)))
             .map(|(k, _)| k.clone())
             .collect();
         self.in_use = in_use;
@@ -719,11 +632,7 @@ impl Agent {
             let Some(ii) = self.installer_index(key.0) else {
                 continue;
             };
-            let mut keep = self
-                .in_use
-                .get(&key)
-                .map(|u| u.0.clone())
-                .unwrap_or_default();
+            let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
             if let Some(i) = self.entries.get(&key).and_then(|e| e.installed.as_ref()) {
                 keep.insert(i.hash.clone());
             }
@@ -802,10 +711,7 @@ fn compile_parallel(
         }
     }
     let groups: Vec<(&Path, Vec<(usize, &Key)>)> = by_file.into_iter().collect();
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(work.len() / 32 + 1)
-        .max(1);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(work.len() / 32 + 1).max(1);
     let chunk = groups.len().div_ceil(threads).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = groups
@@ -828,10 +734,7 @@ fn compile_parallel(
                 })
             })
             .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
     })
 }
 
@@ -839,14 +742,7 @@ fn version_hashes(dir: &Path) -> Vec<String> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    rd.flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_suffix(".json")
-                .map(str::to_owned)
-        })
-        .collect()
+    rd.flatten().filter_map(|e| e.file_name().to_str()?.strip_suffix(".json").map(str::to_owned)).collect()
 }
 
 fn new_status(kind: ProfileKind, name: &str, phase: Phase) -> ProfileStatus {
@@ -887,12 +783,7 @@ fn sync_installed(entry: &mut Entry) {
 fn plain(e: &NodeError) -> ProblemReport {
     let mut message = e.to_string();
     if let NodeError::ToolFailed { output, .. } = e {
-        let out: Vec<&str> = output
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .take(8)
-            .collect();
+        let out: Vec<&str> = output.lines().map(str::trim).filter(|l| !l.is_empty()).take(8).collect();
         if !out.is_empty() {
             message.push_str(": ");
             message.push_str(&out.join(" | "));
@@ -904,11 +795,7 @@ fn plain(e: &NodeError) -> ProblemReport {
         message.push_str(&s.to_string());
         src = s.source();
     }
-    ProblemReport {
-        location: None,
-        message,
-        help: None,
-    }
+    ProblemReport { location: None, message, help: None }
 }
 
 /// What identifies a document's effect: its text, mode and state.
@@ -918,11 +805,5 @@ fn plain(e: &NodeError) -> ProblemReport {
 /// `policy: |` body), and an edit there must not go unnoticed. An edit to
 /// one document of a file recompiles its siblings too, which is cheap.
 fn fingerprint(doc: &ManifestDoc, text: &str) -> String {
-    sha256_hex(
-        format!(
-            "{:?}|{:?}|{}|{}|{text}",
-            doc.mode, doc.kind, doc.disabled, doc.node.span.start
-        )
-        .as_bytes(),
-    )
+    sha256_hex(format!("{:?}|{:?}|{}|{}|{text}", doc.mode, doc.kind, doc.disabled, doc.node.span.start).as_bytes())
 }

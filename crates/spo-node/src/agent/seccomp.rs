@@ -35,14 +35,8 @@ pub struct SeccompInstaller {
 impl SeccompInstaller {
     /// An installer writing under `kubelet_root`.
     pub fn new(kubelet_root: &Path) -> Result<SeccompInstaller, NodeError> {
-        let target = Target {
-            kernel: kernel_version(),
-            ..Target::default()
-        };
-        Ok(SeccompInstaller {
-            store: VersionedStore::open(kubelet_root.join(OPERATOR_DIR), "json")?,
-            target,
-        })
+        let target = Target { kernel: kernel_version(), ..Target::default() };
+        Ok(SeccompInstaller { store: VersionedStore::open(kubelet_root.join(OPERATOR_DIR), "json")?, target })
     }
 
     /// The store.
@@ -52,11 +46,7 @@ impl SeccompInstaller {
 }
 
 fn kernel_version() -> Option<spo_model::seccomp::KernelVersion> {
-    std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+    std::fs::read_to_string("/proc/sys/kernel/osrelease").ok()?.trim().parse().ok()
 }
 
 /// Lower a seccomp document and merge its base profiles from `catalog`.
@@ -66,19 +56,12 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
         return Err(Rejected::Invalid(diags));
     }
     let Some(lowered) = lowered else {
-        return Err(Rejected::Invalid(vec![Diagnostic::error(
-            doc.node.span,
-            "not a seccomp profile",
-        )]));
+        return Err(Rejected::Invalid(vec![Diagnostic::error(doc.node.span, "not a seccomp profile")]));
     };
     let mut spec = lowered.spec;
     let mut seen = vec![doc.name.clone()];
     while let Some(base) = spec.base_profile_name.take() {
-        let span = doc
-            .node
-            .get("spec")
-            .and_then(|s| s.get("baseProfileName"))
-            .map_or(doc.node.span, |n| n.span);
+        let span = doc.node.get("spec").and_then(|s| s.get("baseProfileName")).map_or(doc.node.span, |n| n.span);
         if base.contains("://") || base.contains(':') {
             return Err(Rejected::Invalid(vec![Diagnostic::error(
                 span,
@@ -89,22 +72,15 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
         if seen.contains(&base) {
             return Err(Rejected::Invalid(vec![Diagnostic::error(
                 span,
-                format!(
-                    "base profiles form a cycle: {} -> {base}",
-                    seen.join(" -> ")
-                ),
+                format!("base profiles form a cycle: {} -> {base}", seen.join(" -> ")),
             )]));
         }
         let Some(base_doc) = catalog.get(&(ProfileKind::SeccompProfile, base.clone())) else {
-            return Err(Rejected::Waiting(format!(
-                "waiting for base profile `{base}`"
-            )));
+            return Err(Rejected::Waiting(format!("waiting for base profile `{base}`")));
         };
         let (b, bdiags) = lower_document(&base_doc.node);
         let Some(b) = b.filter(|_| !bdiags.iter().any(Diagnostic::is_error)) else {
-            return Err(Rejected::Waiting(format!(
-                "base profile `{base}` is invalid"
-            )));
+            return Err(Rejected::Waiting(format!("base profile `{base}` is invalid")));
         };
         let mut rules = b.spec.syscalls;
         rules.append(&mut spec.syscalls);
@@ -116,11 +92,7 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
 }
 
 /// The filter a document resolves to on `target`, in its mode.
-pub fn filter_of(
-    doc: &ManifestDoc,
-    catalog: &Catalog,
-    target: &Target,
-) -> Result<Filter, Rejected> {
+pub fn filter_of(doc: &ManifestDoc, catalog: &Catalog, target: &Target) -> Result<Filter, Rejected> {
     let spec = spec_of(doc, catalog)?;
     let filter = resolve(&spec, target);
     Ok(match doc.mode {
@@ -139,33 +111,19 @@ pub fn to_oci_json(filter: &Filter) -> Vec<u8> {
     if let (Action::Errno(_), Some(e)) = (filter.default_action, data) {
         root.insert("defaultErrnoRet".into(), json!(e));
     }
-    root.insert(
-        "architectures".into(),
-        Value::Array(filter.arches.iter().map(|a| json!(a.to_string())).collect()),
-    );
+    root.insert("architectures".into(), Value::Array(filter.arches.iter().map(|a| json!(a.to_string())).collect()));
     if !filter.flags.is_empty() {
-        root.insert(
-            "flags".into(),
-            Value::Array(filter.flags.iter().map(|f| json!(f.as_str())).collect()),
-        );
+        root.insert("flags".into(), Value::Array(filter.flags.iter().map(|f| json!(f.as_str())).collect()));
     }
     if let Some(l) = &filter.listener_path {
         root.insert("listenerPath".into(), json!(l));
     }
     let mut syscalls: Vec<Value> = Vec::new();
     let mut last: Option<(Action, &[spo_model::seccomp::ArgCmp])> = None;
-    for rule in filter
-        .rules
-        .iter()
-        .filter(|r| r.action != filter.default_action)
-    {
+    for rule in filter.rules.iter().filter(|r| r.action != filter.default_action) {
         let key = (rule.action, rule.args.as_slice());
         if last == Some(key) {
-            if let Some(names) = syscalls
-                .last_mut()
-                .and_then(|e| e.get_mut("names"))
-                .and_then(Value::as_array_mut)
-            {
+            if let Some(names) = syscalls.last_mut().and_then(|e| e.get_mut("names")).and_then(Value::as_array_mut) {
                 names.push(json!(rule.syscall));
                 continue;
             }
@@ -207,18 +165,10 @@ impl Installer for SeccompInstaller {
                 "the profile accepts no architecture this node can run",
             )]));
         }
-        Ok(Compiled {
-            bytes: to_oci_json(&filter),
-            warnings: Vec::new(),
-        })
+        Ok(Compiled { bytes: to_oci_json(&filter), warnings: Vec::new() })
     }
 
-    fn install(
-        &mut self,
-        _kind: ProfileKind,
-        name: &str,
-        compiled: &Compiled,
-    ) -> Result<Installed, NodeError> {
+    fn install(&mut self, _kind: ProfileKind, name: &str, compiled: &Compiled) -> Result<Installed, NodeError> {
         let s = self.store.install(name, &compiled.bytes)?;
         Ok(Installed {
             hash: s.hash,
@@ -229,14 +179,8 @@ impl Installer for SeccompInstaller {
         })
     }
 
-    fn install_many(
-        &mut self,
-        items: &[(ProfileKind, &str, &Compiled)],
-    ) -> Vec<Result<Installed, NodeError>> {
-        let batch: Vec<(&str, &[u8])> = items
-            .iter()
-            .map(|(_, n, c)| (*n, c.bytes.as_slice()))
-            .collect();
+    fn install_many(&mut self, items: &[(ProfileKind, &str, &Compiled)]) -> Vec<Result<Installed, NodeError>> {
+        let batch: Vec<(&str, &[u8])> = items.iter().map(|(_, n, c)| (*n, c.bytes.as_slice())).collect();
         self.store
             .install_many(&batch)
             .into_iter()
@@ -257,12 +201,7 @@ impl Installer for SeccompInstaller {
         self.store.remove_current(name)
     }
 
-    fn prune(
-        &mut self,
-        _kind: ProfileKind,
-        name: &str,
-        keep: &BTreeSet<String>,
-    ) -> Result<(), NodeError> {
+    fn prune(&mut self, _kind: ProfileKind, name: &str, keep: &BTreeSet<String>) -> Result<(), NodeError> {
         self.store.prune(name, keep).map(drop)
     }
 
@@ -292,27 +231,14 @@ mod tests {
     fn oci_json_groups_rules_and_reads_back_the_same_filter() {
         let mut f = Filter::new(Action::Errno(1), vec![Arch::X86_64, Arch::X86]);
         for s in ["read", "write"] {
-            f.rules.push(FilterRule {
-                syscall: s.into(),
-                action: Action::Allow,
-                args: vec![],
-            });
+            f.rules.push(FilterRule { syscall: s.into(), action: Action::Allow, args: vec![] });
         }
         f.rules.push(FilterRule {
             syscall: "personality".into(),
             action: Action::Errno(38),
-            args: vec![ArgCmp {
-                index: 0,
-                op: Operator::NotEqual,
-                value: 0xffff_ffff,
-                value_two: 0,
-            }],
+            args: vec![ArgCmp { index: 0, op: Operator::NotEqual, value: 0xffff_ffff, value_two: 0 }],
         });
-        f.rules.push(FilterRule {
-            syscall: "mkdir".into(),
-            action: Action::Errno(1),
-            args: vec![],
-        });
+        f.rules.push(FilterRule { syscall: "mkdir".into(), action: Action::Errno(1), args: vec![] });
         let text = String::from_utf8(to_oci_json(&f)).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["defaultAction"], "SCMP_ACT_ERRNO");
@@ -321,21 +247,11 @@ mod tests {
         assert_eq!(v["syscalls"][0]["names"], json!(["read", "write"]));
         assert_eq!(v["syscalls"][1]["args"][0]["op"], "SCMP_CMP_NE");
         let back = spo_parse::seccomp::parse_spec(&text).unwrap();
-        let g = resolve(
-            &back.spec,
-            &Target {
-                native: Arch::X86_64,
-                ..Target::default()
-            },
-        );
+        let g = resolve(&back.spec, &Target { native: Arch::X86_64, ..Target::default() });
         for nr in 0..450 {
             for a0 in [0u64, 0xffff_ffff] {
                 let args = [a0, 0, 0, 0, 0, 0];
-                assert_eq!(
-                    f.evaluate(Arch::X86_64, nr, &args),
-                    g.evaluate(Arch::X86_64, nr, &args),
-                    "nr {nr}"
-                );
+                assert_eq!(f.evaluate(Arch::X86_64, nr, &args), g.evaluate(Arch::X86_64, nr, &args), "nr {nr}");
             }
         }
     }

@@ -98,55 +98,43 @@ struct Args {
 fn open_source(args: &Args) -> std::result::Result<Box<dyn RecordSource>, String> {
     match args.audit_source {
         AuditSource::Auto => source::open_best(&args.auditd_log),
-        AuditSource::Netlink => source::NetlinkSource::open()
-            .map(|s| Box::new(s) as Box<dyn RecordSource>)
-            .map_err(|e| e.to_string()),
+        AuditSource::Netlink => {
+            source::NetlinkSource::open().map(|s| Box::new(s) as Box<dyn RecordSource>).map_err(|e| e.to_string())
+        }
         AuditSource::Auditd => source::AuditdLogSource::open(&args.auditd_log)
             .map(|s| Box::new(s) as Box<dyn RecordSource>)
             .map_err(|e| e.to_string()),
-        AuditSource::Kmsg => source::KmsgSource::open()
-            .map(|s| Box::new(s) as Box<dyn RecordSource>)
-            .map_err(|e| e.to_string()),
+        AuditSource::Kmsg => {
+            source::KmsgSource::open().map(|s| Box::new(s) as Box<dyn RecordSource>).map_err(|e| e.to_string())
+        }
         AuditSource::None => Err("disabled with --audit-source none".into()),
     }
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let mut cfg = AgentConfig::new(
-        args.manifests.clone(),
-        args.kubelet_root.clone(),
-        args.state.clone(),
-    );
+    let mut cfg = AgentConfig::new(args.manifests.clone(), args.kubelet_root.clone(), args.state.clone());
     if let Some(n) = &args.node {
         cfg.node = n.clone();
     }
     cfg.interval = Duration::from_millis(args.interval_ms.max(10));
     let patterns = if args.bundle_patterns.is_empty() {
-        DEFAULT_BUNDLE_PATTERNS
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
+        DEFAULT_BUNDLE_PATTERNS.iter().map(|s| (*s).to_owned()).collect()
     } else {
         args.bundle_patterns.clone()
     };
     let shared = Arc::new(Shared::new(patterns));
     let mut agent = Agent::new(cfg.clone(), shared.clone()).context("cannot start the agent")?;
     agent.add_installer(Box::new(
-        AppArmorProfiles::new(&args.state, ApparmorParser::default())
-            .context("cannot set up AppArmor")?,
+        AppArmorProfiles::new(&args.state, ApparmorParser::default()).context("cannot set up AppArmor")?,
     ));
     let semodule = match args.selinux_store {
-        SelinuxStore::Offline => {
-            offline_policy_root(&args.state).map(|root| Semodule::offline(&root))
-        }
+        SelinuxStore::Offline => offline_policy_root(&args.state).map(|root| Semodule::offline(&root)),
         SelinuxStore::System => Ok(Semodule::system()),
         SelinuxStore::None => Err("disabled with --selinux-store none".to_owned()),
     };
     match semodule {
-        Ok(s) => agent.add_installer(Box::new(
-            SelinuxProfiles::new(&args.state, s).context("cannot set up SELinux")?,
-        )),
+        Ok(s) => agent.add_installer(Box::new(SelinuxProfiles::new(&args.state, s).context("cannot set up SELinux")?)),
         Err(why) => {
             for kind in [ProfileKind::SelinuxProfile, ProfileKind::RawSelinuxProfile] {
                 agent.explain_missing(kind, &why);
@@ -162,10 +150,7 @@ fn main() -> Result<()> {
         agent.verify();
         let status = shared.snapshot();
         println!("{}", serde_json::to_string_pretty(&status)?);
-        let errors = status
-            .profiles
-            .iter()
-            .any(|p| p.status == spo_node::status::Phase::Error);
+        let errors = status.profiles.iter().any(|p| p.status == spo_node::status::Phase::Error);
         std::process::exit(i32::from(errors || !status.file_errors.is_empty()));
     }
 
@@ -177,12 +162,8 @@ fn main() -> Result<()> {
             if let Ok(mut g) = shared.source.write() {
                 *g = (src.name().to_owned(), None);
             }
-            let events = args
-                .events
-                .clone()
-                .unwrap_or_else(|| args.state.join("events.jsonl"));
-            let log = EventLog::open(&events)
-                .with_context(|| format!("cannot open {}", events.display()))?;
+            let events = args.events.clone().unwrap_or_else(|| args.state.join("events.jsonl"));
+            let log = EventLog::open(&events).with_context(|| format!("cannot open {}", events.display()))?;
             let mut enricher = Enricher::new(
                 cfg.node.clone(),
                 shared.attributor.clone(),
@@ -192,26 +173,22 @@ fn main() -> Result<()> {
                 Some(log),
             );
             let sh = shared.clone();
-            std::thread::Builder::new()
-                .name("spod-audit".into())
-                .spawn(move || loop {
-                    match src.next(Duration::from_millis(100)) {
-                        Ok(Some((ty, text))) => {
-                            enricher.handle(ty, &text);
-                        }
-                        Ok(None) => enricher.flush(),
-                        Err(e) => {
-                            eprintln!("spod: audit source failed: {e}");
-                            if let Ok(mut g) = sh.source.write() {
-                                g.1 = Some(e.to_string());
-                            }
-                            std::thread::sleep(Duration::from_secs(1));
-                        }
+            std::thread::Builder::new().name("spod-audit".into()).spawn(move || loop {
+                match src.next(Duration::from_millis(100)) {
+                    Ok(Some((ty, text))) => {
+                        enricher.handle(ty, &text);
                     }
-                    sh.counters
-                        .lost
-                        .store(src.lost(), std::sync::atomic::Ordering::Relaxed);
-                })?;
+                    Ok(None) => enricher.flush(),
+                    Err(e) => {
+                        eprintln!("spod: audit source failed: {e}");
+                        if let Ok(mut g) = sh.source.write() {
+                            g.1 = Some(e.to_string());
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                }
+                sh.counters.lost.store(src.lost(), std::sync::atomic::Ordering::Relaxed);
+            })?;
         }
         Err(why) => {
             eprintln!("spod: no audit source, enrichment is off: {why}");

@@ -27,27 +27,17 @@ use crate::NodeError;
 pub const TMP_PREFIX: &str = ".spod-tmp-";
 
 fn io<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> NodeError + 'a {
-    move |source| NodeError::Io {
-        op,
-        path: path.to_owned(),
-        source,
-    }
+    move |source| NodeError::Io { op, path: path.to_owned(), source }
 }
 
 /// Replace `path` with `bytes` atomically and durably (mode 0644).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), NodeError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    let file_name = path.file_name().map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
     let tmp = unique_tmp(dir, &file_name);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
+        let mut f =
+            OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp).map_err(io("create", &tmp))?;
         f.write_all(bytes).map_err(io("write", &tmp))?;
         f.sync_all().map_err(io("sync", &tmp))?;
         drop(f);
@@ -71,24 +61,15 @@ pub struct StagedWrite {
 /// Write `bytes` to a temporary file beside `path` without syncing.
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<StagedWrite, NodeError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path
-        .file_name()
-        .map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
+    let file_name = path.file_name().map_or_else(Default::default, |n| n.to_string_lossy().into_owned());
     let tmp = unique_tmp(dir, &file_name);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o644)
-            .open(&tmp)
-            .map_err(io("create", &tmp))?;
+        let mut f =
+            OpenOptions::new().write(true).create_new(true).mode(0o644).open(&tmp).map_err(io("create", &tmp))?;
         f.write_all(bytes).map_err(io("write", &tmp))
     })();
     match result {
-        Ok(()) => Ok(StagedWrite {
-            tmp,
-            target: path.to_owned(),
-        }),
+        Ok(()) => Ok(StagedWrite { tmp, target: path.to_owned() }),
         Err(e) => {
             let _ = fs::remove_file(&tmp);
             Err(e)
@@ -128,9 +109,7 @@ pub fn syncfs(dir: &Path) -> Result<(), NodeError> {
     // syncfs only reads it.
     let rc = unsafe { libc::syncfs(d.as_raw_fd()) };
     if rc != 0 {
-        return Err(io("sync the file system of", dir)(
-            std::io::Error::last_os_error(),
-        ));
+        return Err(io("sync the file system of", dir)(std::io::Error::last_os_error()));
     }
     Ok(())
 }
@@ -146,9 +125,7 @@ pub fn remove_durable(path: &Path) -> Result<(), NodeError> {
 
 /// `fsync` a directory, making renames and removals in it durable.
 pub fn sync_dir(dir: &Path) -> Result<(), NodeError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io("sync directory", dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io("sync directory", dir))
 }
 
 /// Create `dir` and its parents.
@@ -186,11 +163,7 @@ mod tests {
         write_atomic(&p, b"one").unwrap();
         write_atomic(&p, b"two").unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"two");
-        let names: Vec<_> = fs::read_dir(d.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let names: Vec<_> = fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, ["a.json"]);
         fs::write(d.path().join(format!("{TMP_PREFIX}1-0-a.json")), b"half").unwrap();
         assert_eq!(clean_debris(d.path()), 1);
@@ -204,10 +177,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("a");
         fs::write(&a, b"old").unwrap();
-        let w = vec![
-            stage(&a, b"new").unwrap(),
-            stage(&d.path().join("b"), b"bee").unwrap(),
-        ];
+        let w = vec![stage(&a, b"new").unwrap(), stage(&d.path().join("b"), b"bee").unwrap()];
         assert_eq!(fs::read(&a).unwrap(), b"old");
         commit_staged(d.path(), w).unwrap();
         assert_eq!(fs::read(&a).unwrap(), b"new");

@@ -78,9 +78,7 @@ impl VersionedStore {
 
     /// The hash of the current file of `name`, if there is one.
     pub fn current_hash(&self, name: &str) -> Option<String> {
-        fs::read(self.current_path(name))
-            .ok()
-            .map(|b| sha256_hex(&b))
+        fs::read(self.current_path(name)).ok().map(|b| sha256_hex(&b))
     }
 
     /// Install `bytes` as the current version of `name`: first the version
@@ -101,12 +99,7 @@ impl VersionedStore {
             atomic::write_atomic(&path, bytes)?;
             written = true;
         }
-        Ok(Stored {
-            hash,
-            path,
-            version_path,
-            written,
-        })
+        Ok(Stored { hash, path, version_path, written })
     }
 
     /// Install several profiles at once with the guarantee of
@@ -134,12 +127,7 @@ impl VersionedStore {
                 }
                 Ok(())
             })();
-            out.push(r.map(|()| Stored {
-                hash,
-                path,
-                version_path,
-                written,
-            }));
+            out.push(r.map(|()| Stored { hash, path, version_path, written }));
         }
         versions.extend(currents);
         if let Err(e) = atomic::commit_staged(&self.dir, versions) {
@@ -178,12 +166,7 @@ impl VersionedStore {
         };
         entries
             .flatten()
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .strip_suffix(&suffix)
-                    .map(str::to_owned)
-            })
+            .filter_map(|e| e.file_name().to_str()?.strip_suffix(&suffix).map(str::to_owned))
             .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
             .collect()
     }
@@ -257,9 +240,6 @@ mod tests {
 
     #[test]
     fn hashes_are_hex_sha256() {
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }

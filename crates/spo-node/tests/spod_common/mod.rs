@@ -88,10 +88,7 @@ pub fn wait_for<T>(secs: u64, what: &str, mut f: impl FnMut() -> Option<T>) -> T
 
 /// The profile entry of `name` in a status.
 pub fn profile<'a>(status: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    status["profiles"]
-        .as_array()?
-        .iter()
-        .find(|p| p["name"] == name)
+    status["profiles"].as_array()?.iter().find(|p| p["name"] == name)
 }
 
 /// Write `text` to `dir/file` atomically, as an editor that renames would.
@@ -107,12 +104,7 @@ pub fn is_root() -> bool {
     // SAFETY-free check: /proc/self/status has the effective uid.
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("Uid:")
-                    .map(|v| v.split_whitespace().nth(1) == Some("0"))
-            })
-        })
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|v| v.split_whitespace().nth(1) == Some("0"))))
         .unwrap_or(false)
 }
 
