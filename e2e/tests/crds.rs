@@ -201,6 +201,17 @@ async fn crds_and_objects(client: &kube::Client) {
         ),
     )
     .await;
+    // A node status always names the same profile on the same node (CEL).
+    let spns: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
+    let moved = serde_json::json!({"spec": {"nodeName": "node2"}});
+    match spns.patch("web-node1", &PatchParams::default(), &Patch::Merge(&moved)).await {
+        Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("spec is immutable") => {}
+        other => panic!("changing a node status's node: expected 422 Invalid, got {other:?}"),
+    }
+    let status = serde_json::json!({"status": {"status": "Error", "message": "semodule: exit 1"}});
+    spns.patch_status("web-node1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("a node status's status is writable");
 
     // A manifest written for SPO (v1beta1, defaults left out) applies
     // unchanged and reads back as v1 with the schema's defaults filled in.

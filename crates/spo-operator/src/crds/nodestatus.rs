@@ -5,7 +5,8 @@
 //! SPO keeps `nodeName` and `status` at the top level of the object; here
 //! they sit in `spec` and `status` like every other kind, so the node agent
 //! writes its state through the status subresource and RBAC can let it
-//! write nothing else.
+//! write nothing else. The spec is immutable (a CEL rule the API server
+//! enforces): an object always names the same profile on the same node.
 
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -25,6 +26,7 @@ use super::status::ProfileState;
     status = "SecurityProfileNodeStatusStatus",
     derive = "PartialEq",
     doc = "The state of one security profile on one node.",
+    validation = Rule::new("self.spec == oldSelf.spec").message("spec is immutable: the object names one profile on one node"),
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Node","type":"string","jsonPath":".spec.nodeName","priority":10}"#
@@ -56,4 +58,17 @@ pub struct SecurityProfileNodeStatusStatus {
     /// current one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_digest: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::CustomResourceExt;
+
+    #[test]
+    fn spec_is_immutable_by_a_cel_rule() {
+        let crd = serde_json::to_value(SecurityProfileNodeStatus::crd()).expect("crd json");
+        let rules = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"];
+        assert_eq!(rules[0]["rule"], "self.spec == oldSelf.spec");
+    }
 }
