@@ -13,7 +13,7 @@ use spo_model::suggest::did_you_mean;
 
 use super::fxhash::{FxHashMap, FxHashSet};
 
-use super::schema::{spec, Arg, Ns};
+use super::schema::{Arg, Ns};
 use super::shape::{is_operator, MAX_DEPTH};
 use super::symbols::{resolve_in, Origin, Symbols};
 use super::syntax::{Ast, Expr};
@@ -28,8 +28,12 @@ struct Ctx<'s> {
     /// Inside a macro body or an abstract block.
     silent: bool,
     out: Vec<Diagnostic>,
-    /// Permission sets per class, looked up once per class.
-    perm_cache: FxHashMap<String, Vec<&'s FxHashSet<String>>>,
+    /// Position in `perm_sets` of each class's permissions, gathered once
+    /// per class.
+    perm_index: FxHashMap<String, usize>,
+    /// Every permission of a class (its own and its common's, from the file
+    /// and the base) in one set: one lookup per permission of a rule.
+    perm_sets: Vec<FxHashSet<&'s str>>,
     /// Reused buffer of permission spans.
     perm_buf: Vec<Span>,
 }
@@ -44,7 +48,8 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
         optional: None,
         silent: false,
         out: Vec::new(),
-        perm_cache: FxHashMap::default(),
+        perm_index: FxHashMap::default(),
+        perm_sets: Vec::new(),
         perm_buf: Vec::new(),
     };
     for e in ast.roots() {
@@ -120,8 +125,7 @@ impl<'s> Ctx<'s> {
         if depth > MAX_DEPTH {
             return;
         }
-        let Some(kw) = e.keyword() else { return };
-        let Some(sp) = spec(kw) else { return };
+        let Some((kw, sp)) = e.statement() else { return };
         let args = e.args();
         if args.len() < sp.required {
             return;
@@ -258,38 +262,43 @@ impl<'s> Ctx<'s> {
         perms.clear();
         collect_perms(kids[1], &mut perms, 0);
         let text = e.source();
-        if !self.perm_cache.contains_key(class.as_ref()) {
-            let sets = self.perm_sets(&class);
-            self.perm_cache.insert(class.to_string(), sets);
-        }
+        let at = match self.perm_index.get(class.as_ref()) {
+            Some(&at) => at,
+            None => {
+                let set = self.class_perm_sets(&class).into_iter().flatten().map(String::as_str).collect();
+                self.perm_sets.push(set);
+                self.perm_index.insert(class.to_string(), self.perm_sets.len() - 1);
+                self.perm_sets.len() - 1
+            }
+        };
+        let known = &self.perm_sets[at];
+        // Keep the unknown permissions only, then report them in order.
+        perms.retain(|span| !known.contains(&text[span.range()]));
         for &span in &perms {
             let p = &text[span.range()];
-            let known = self.perm_cache.get(class.as_ref()).is_some_and(|sets| sets.iter().any(|s| s.contains(p)));
-            if !known {
-                let cands = self.class_perm_names(&class);
-                let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
-                    .with_label("unknown permission");
-                if let Some(s) = did_you_mean(p, cands.iter().map(String::as_str)) {
-                    d = d.with_help(format!("did you mean `{s}`?"));
-                } else {
-                    let mut c = cands;
-                    c.sort();
-                    let shown: Vec<_> = c.iter().take(12).map(String::as_str).collect();
-                    d = d.with_help(format!(
-                        "`{class}` has: {}{}",
-                        shown.join(" "),
-                        if c.len() > 12 { " ..." } else { "" }
-                    ));
-                }
-                self.report(d);
+            let cands = self.class_perm_names(&class);
+            let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
+                .with_label("unknown permission");
+            if let Some(s) = did_you_mean(p, cands.iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            } else {
+                let mut c = cands;
+                c.sort();
+                let shown: Vec<_> = c.iter().take(12).map(String::as_str).collect();
+                d = d.with_help(format!(
+                    "`{class}` has: {}{}",
+                    shown.join(" "),
+                    if c.len() > 12 { " ..." } else { "" }
+                ));
             }
+            self.report(d);
         }
         self.perm_buf = perms;
     }
 
     /// The permission sets of `class`: its own and its common's, from the
     /// file and the base.
-    fn perm_sets(&self, class: &str) -> Vec<&'s FxHashSet<String>> {
+    fn class_perm_sets(&self, class: &str) -> Vec<&'s FxHashSet<String>> {
         let (file, base) = (self.file, self.base);
         let common = file.class_common.get(class).or_else(|| base.class_common.get(class));
         let mut v = Vec::new();

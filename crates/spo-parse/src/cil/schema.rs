@@ -171,10 +171,38 @@ macro_rules! spec {
 }
 
 /// The shape of statement `keyword`, or `None` if CIL has no such keyword.
-/// (A hash lookup: this runs several times for every statement.)
 pub fn spec(keyword: &str) -> Option<Spec> {
-    static TABLE: std::sync::OnceLock<super::fxhash::FxHashMap<&'static str, Spec>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| KEYWORDS.iter().filter_map(|k| spec_of(k).map(|s| (*k, s))).collect()).get(keyword).copied()
+    keyword_index(keyword).and_then(spec_at)
+}
+
+/// Keyword indexes and shapes, built once.
+struct Tables {
+    index: super::fxhash::FxHashMap<&'static str, u8>,
+    specs: Vec<Option<Spec>>,
+}
+
+fn tables() -> &'static Tables {
+    static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| Tables {
+        index: KEYWORDS.iter().enumerate().map(|(i, k)| (*k, i as u8)).collect(),
+        specs: KEYWORDS.iter().map(|k| spec_of(k)).collect(),
+    })
+}
+
+/// The position of `keyword` in [`KEYWORDS`]. The parser looks each
+/// statement's keyword up once (a hash lookup) and keeps the position in
+/// the tree, so the later passes never hash a keyword again.
+pub(crate) fn keyword_index(keyword: &str) -> Option<u8> {
+    // Every keyword is 2 to 22 bytes: skip hashing anything else.
+    if keyword.len() < 2 || keyword.len() > 22 {
+        return None;
+    }
+    tables().index.get(keyword).copied()
+}
+
+/// The shape of the keyword at position `index` of [`KEYWORDS`].
+pub(crate) fn spec_at(index: u8) -> Option<Spec> {
+    tables().specs.get(index as usize).copied().flatten()
 }
 
 fn spec_of(keyword: &str) -> Option<Spec> {
@@ -405,5 +433,7 @@ mod tests {
             assert!(KEYWORDS.contains(&k));
         }
         assert!(spec("alow").is_none());
+        assert!(KEYWORDS.len() < usize::from(u8::MAX), "keyword positions fit a u8 below the no-keyword mark");
+        assert!(KEYWORDS.iter().all(|k| (2..=22).contains(&k.len())));
     }
 }

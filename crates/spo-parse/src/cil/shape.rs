@@ -6,7 +6,7 @@
 
 use spo_model::suggest::did_you_mean;
 
-use super::schema::{spec, Arg, Ns, Spec, KEYWORDS};
+use super::schema::{Arg, Ns, Spec, KEYWORDS};
 use super::syntax::{Ast, Expr, Kind};
 use crate::{Diagnostic, Span};
 
@@ -77,7 +77,7 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
         );
         return;
     };
-    let Some(sp) = spec(kw) else {
+    let Some((_, sp)) = e.statement() else {
         let mut d = Diagnostic::error(head.span(), format!("unknown keyword `{kw}`")).with_label("not a CIL statement");
         if let Some(s) = did_you_mean(kw, KEYWORDS.iter().copied()) {
             d = d.with_help(format!("did you mean `{s}`?"));

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use super::fxhash::{FxHashMap as HashMap, FxHashSet};
 
-use super::schema::{spec, Arg, Ns};
+use super::schema::{Arg, Ns};
 use super::syntax::{Ast, Expr};
 use crate::Span;
 
@@ -144,8 +144,7 @@ fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: 
     if depth > super::shape::MAX_DEPTH {
         return;
     }
-    let Some(kw) = e.keyword() else { return };
-    let Some(sp) = spec(kw) else { return };
+    let Some((kw, sp)) = e.statement() else { return };
     // Most statements (rules) declare nothing: skip them without looking
     // at their arguments.
     let declares = sp.args.iter().any(|a| matches!(a, Arg::Decl(_) | Arg::Body))

@@ -15,6 +15,7 @@
 use nom::bytes::complete::{take_till, take_while1};
 use nom::IResult;
 
+use super::schema::{keyword_index, spec_at, Spec};
 use crate::{Diagnostic, Span};
 
 /// Index of a node in an [`Ast`].
@@ -34,11 +35,16 @@ pub enum Kind<'a> {
 const SYMBOL: u8 = 0;
 const STRING: u8 = 1;
 const LIST: u8 = 2;
+const NO_KEYWORD: u8 = u8::MAX;
 
 /// 16 bytes per node: the text is not copied, only located.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     tag: u8,
+    /// For a list whose first element is a CIL keyword, its position in
+    /// [`KEYWORDS`](super::schema::KEYWORDS), else [`NO_KEYWORD`]; found
+    /// once while parsing, so checking never hashes a keyword again.
+    kw: u8,
     start: u32,
     end: u32,
     /// Index one past the last node of this node's subtree.
@@ -135,6 +141,19 @@ impl<'t, 'a> Expr<'t, 'a> {
     /// statement.
     pub fn keyword(&self) -> Option<&'a str> {
         self.children().next().and_then(|c| c.symbol())
+    }
+
+    /// The keyword of a statement and its shape, when the keyword is one
+    /// CIL knows (as [`spec`](super::schema::spec) of [`Expr::keyword`],
+    /// without a lookup).
+    pub(crate) fn statement(&self) -> Option<(&'a str, Spec)> {
+        let n = self.node();
+        if n.kw == NO_KEYWORD {
+            return None;
+        }
+        let head = self.ast.nodes.get(self.id as usize + 1)?;
+        let kw = self.ast.text.get(head.start as usize..head.end as usize)?;
+        spec_at(n.kw).map(|sp| (kw, sp))
     }
 }
 
@@ -245,7 +264,7 @@ fn comment(i: &[u8]) -> IResult<&[u8], &[u8]> {
 
 fn push(nodes: &mut Vec<Node>, tag: u8, start: usize, end: usize) {
     let idx = nodes.len() as u32;
-    nodes.push(Node { tag, start: start as u32, end: end as u32, next: idx + 1 });
+    nodes.push(Node { tag, kw: NO_KEYWORD, start: start as u32, end: end as u32, next: idx + 1 });
 }
 
 struct Open {
@@ -338,6 +357,13 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
             }
             _ => match symbol(&bytes[pos..]) {
                 Ok((_, sym)) => {
+                    if let Some(o) = stack.last() {
+                        if o.node + 1 == nodes.len() {
+                            // The first element of a list: its keyword.
+                            let kw = text.get(pos..pos + sym.len()).and_then(keyword_index);
+                            nodes[o.node].kw = kw.unwrap_or(NO_KEYWORD);
+                        }
+                    }
                     push(&mut nodes, SYMBOL, pos, pos + sym.len());
                     pos += sym.len();
                 }
