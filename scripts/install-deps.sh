@@ -12,6 +12,11 @@ PACKAGES=(
   apparmor apparmor-profiles apparmor-profiles-extra
   # real-world seccomp profiles shipped by Debian
   golang-github-docker-docker-dev golang-github-containers-common
+  # recording and node-agent tests: a real server and client, test programs,
+  # container runtimes and a busybox rootfs, setpriv
+  nginx-light curl gcc runc crun containerd busybox-static util-linux procps bzip2
+  # the e2e cluster harness: certificates
+  openssl
 )
 
 missing=()

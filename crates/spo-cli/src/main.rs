@@ -39,6 +39,8 @@ enum Command {
     Status(commands::status::Args),
     /// Summarise would-be violations of complain-mode profiles.
     Violations(commands::violations::Args),
+    /// Print the CustomResourceDefinitions for a Kubernetes cluster.
+    Crds,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +55,7 @@ fn main() -> ExitCode {
         Command::Install(a) => commands::install::main(&a),
         Command::Status(a) => commands::status::main(&a),
         Command::Violations(a) => commands::violations::main(&a),
+        Command::Crds => commands::crds::main(),
         Command::Run(a) => {
             commands::run::run(&a.profile, a.complain, &a.command).map(|code| u8::try_from(code).unwrap_or(1))
         }

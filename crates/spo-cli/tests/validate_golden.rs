@@ -69,7 +69,11 @@ fn json_diagnostics_carry_location_and_help() {
 #[test]
 fn shipped_examples_are_valid() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let files = fixtures(&root.join("examples/seccomp"));
+    let mut files = Vec::new();
+    for dir in ["seccomp", "selinux", "apparmor", "spod"] {
+        files.extend(fixtures(&root.join("examples").join(dir)));
+    }
+    assert!(files.len() >= 8, "{files:?}");
     let out = spoc().current_dir(&root).arg("validate").args(&files).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,7 +1,6 @@
 //! `spoc compile FILE --emit ...`: a profile to the form the kernel or the
 //! policy tools consume.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
@@ -54,7 +53,7 @@ pub fn main(args: &Args) -> Result<u8> {
     let Some(bytes) = bytes else { return Ok(1) };
     match &args.output {
         Some(path) => std::fs::write(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().write_all(&bytes).context("cannot write to standard output")?,
+        None => super::write_stdout(&bytes)?,
     }
     Ok(0)
 }

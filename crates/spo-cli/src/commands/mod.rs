@@ -1,6 +1,7 @@
 //! One module per `spoc` verb.
 
 pub mod compile;
+pub mod crds;
 pub mod diff;
 pub mod install;
 pub mod merge;
@@ -27,6 +28,18 @@ pub struct RunArgs {
     /// The command and its arguments.
     #[arg(required = true, last = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+
+/// Write `bytes` to standard output; a reader that went away (`| head`) is
+/// not an error.
+pub fn write_stdout(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes).and_then(|()| std::io::stdout().flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write to standard output"))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether stderr is a terminal that wants colour.

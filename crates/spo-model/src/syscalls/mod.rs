@@ -55,12 +55,16 @@ pub fn is_known_anywhere(name: &str) -> bool {
 }
 
 /// Every syscall name of every supported architecture, sorted and
-/// deduplicated (for suggestions).
-pub fn all_names() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = crate::Arch::ALL.iter().filter_map(|a| a.table()).flat_map(|t| t.names()).collect();
-    v.sort_unstable();
-    v.dedup();
-    v
+/// deduplicated (for suggestions). Built once.
+pub fn all_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let mut v: Vec<&'static str> =
+            crate::Arch::ALL.iter().filter_map(|a| a.table()).flat_map(|t| t.names()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
 }
 
 #[cfg(test)]

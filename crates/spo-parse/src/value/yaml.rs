@@ -107,12 +107,26 @@ impl Builder<'_> {
 
     fn scalar_end(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
         let line_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
-        let guess = match style {
-            TScalarStyle::Plain => start + value.len(),
-            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => start + value.len() + 2,
-            _ => line_end,
-        };
-        guess.min(line_end).max(start)
+        match style {
+            TScalarStyle::Plain => (start + value.len()).min(line_end),
+            TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => (start + value.len() + 2).min(line_end),
+            // A block scalar (`|`, `>`) is marked at its first content
+            // line and runs over one line per line of its value.
+            _ => {
+                let lines = value.trim_end_matches('\n').matches('\n').count();
+                let mut end = line_end;
+                for _ in 0..lines {
+                    match self.text[(end + 1).min(self.text.len())..].find('\n') {
+                        Some(n) => end = end + 1 + n,
+                        None => {
+                            end = self.text.len();
+                            break;
+                        }
+                    }
+                }
+                end.max(start)
+            }
+        }
     }
 
     fn push(&mut self, node: Node) {
@@ -287,6 +301,16 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert!(d[0].message.starts_with("YAML syntax error"));
         assert!(d[0].span.start > 3);
+    }
+
+    #[test]
+    fn block_scalars_span_all_their_lines() {
+        let text = "a: 1\npolicy: |\n  line one\n  line two\n";
+        let (docs, d) = parse_yaml(text);
+        assert!(d.is_empty());
+        let p = docs[0].get("policy").unwrap();
+        assert_eq!(&text[p.span.range()], "line one\n  line two");
+        assert_eq!(docs[0].span.end, p.span.end);
     }
 
     #[test]
