@@ -27,10 +27,7 @@ fn usable() -> bool {
 }
 
 fn mkdir_bin() -> Option<PathBuf> {
-    let found = ["/bin/mkdir", "/usr/bin/mkdir"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists());
+    let found = ["/bin/mkdir", "/usr/bin/mkdir"].iter().map(PathBuf::from).find(|p| p.exists());
     if found.is_none() {
         eprintln!("SKIPPED: no mkdir binary");
     }
@@ -44,10 +41,7 @@ fn write_profile(dir: &Path, text: &str) -> PathBuf {
 }
 
 fn spoc(args: &[&std::ffi::OsStr]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spoc"))
-        .args(args)
-        .output()
-        .expect("spoc runs")
+    Command::new(env!("CARGO_BIN_EXE_spoc")).args(args).output().expect("spoc runs")
 }
 
 fn run(profile: &Path, complain: bool, cmd: &[&std::ffi::OsStr]) -> Output {
@@ -73,17 +67,8 @@ fn a_denied_call_fails_with_the_profile_errno() {
     let profile = write_profile(tmp.path(), DENY_MKDIR);
     let target = tmp.path().join("x");
     let out = run(&profile, false, &[mkdir.as_os_str(), target.as_os_str()]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "mkdir exits 1 on failure; stderr: {}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("Operation not permitted"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(1), "mkdir exits 1 on failure; stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("Operation not permitted"), "stderr: {}", stderr(&out));
     assert!(!target.exists());
 }
 
@@ -94,10 +79,7 @@ fn complain_mode_lets_the_call_through_and_logs_it() {
     };
     // Root, judged by the effective uid in /proc.
     let root = std::fs::read_to_string("/proc/self/status")
-        .map(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-        })
+        .map(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0")))
         .unwrap_or(false);
     let mut audit = if root { AuditSocket::open().ok() } else { None };
     if audit.is_none() {
@@ -107,13 +89,7 @@ fn complain_mode_lets_the_call_through_and_logs_it() {
     let profile = write_profile(tmp.path(), DENY_MKDIR);
     let target = tmp.path().join("x");
     let child = Command::new(env!("CARGO_BIN_EXE_spoc"))
-        .args([
-            "run".as_ref(),
-            "--profile".as_ref(),
-            profile.as_os_str(),
-            "--complain".as_ref(),
-            "--".as_ref(),
-        ])
+        .args(["run".as_ref(), "--profile".as_ref(), profile.as_os_str(), "--complain".as_ref(), "--".as_ref()])
         .args([mkdir.as_os_str(), target.as_os_str()])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -124,24 +100,17 @@ fn complain_mode_lets_the_call_through_and_logs_it() {
     assert!(target.is_dir());
     let Some(audit) = audit.as_mut() else { return };
     let native = Arch::native().unwrap();
-    let wanted: Vec<u32> = ["mkdir", "mkdirat"]
-        .iter()
-        .filter_map(|n| native.syscall_number(n))
-        .collect();
+    let wanted: Vec<u32> = ["mkdir", "mkdirat"].iter().filter_map(|n| native.syscall_number(n)).collect();
     let rec = audit
         .wait_for(Duration::from_secs(5), |r| {
             r.record_type == AUDIT_SECCOMP
-                && SeccompRecord::parse(&r.text)
-                    .is_ok_and(|s| s.pid == pid && wanted.contains(&s.syscall))
+                && SeccompRecord::parse(&r.text).is_ok_and(|s| s.pid == pid && wanted.contains(&s.syscall))
         })
         .unwrap()
         .unwrap_or_else(|| panic!("no SECCOMP record for mkdir from pid {pid} within 5 s"));
     let rec = SeccompRecord::parse(&rec.text).unwrap();
     assert_eq!(rec.action(), Action::Log);
-    assert!(
-        rec.exe.as_deref().is_some_and(|e| e.ends_with("/mkdir")),
-        "{rec:?}"
-    );
+    assert!(rec.exe.as_deref().is_some_and(|e| e.ends_with("/mkdir")), "{rec:?}");
 }
 
 #[test]
@@ -151,17 +120,9 @@ fn the_exit_status_is_the_commands() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let profile = write_profile(tmp.path(), r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#);
-    let out = run(
-        &profile,
-        false,
-        &["/bin/sh".as_ref(), "-c".as_ref(), "exit 7".as_ref()],
-    );
+    let out = run(&profile, false, &["/bin/sh".as_ref(), "-c".as_ref(), "exit 7".as_ref()]);
     assert_eq!(out.status.code(), Some(7), "stderr: {}", stderr(&out));
-    let out = run(
-        &profile,
-        false,
-        &[tmp.path().join("no-such-program").as_os_str()],
-    );
+    let out = run(&profile, false, &[tmp.path().join("no-such-program").as_os_str()]);
     assert_eq!(out.status.code(), Some(127), "stderr: {}", stderr(&out));
 }
 
@@ -170,22 +131,10 @@ fn an_invalid_profile_is_refused_before_anything_runs() {
     let tmp = tempfile::tempdir().unwrap();
     let profile = write_profile(tmp.path(), r#"{"defaultAction": "SCMP_ACT_ALOW"}"#);
     let marker = tmp.path().join("ran");
-    let out = run(
-        &profile,
-        false,
-        &["/bin/touch".as_ref(), marker.as_os_str()],
-    );
+    let out = run(&profile, false, &["/bin/touch".as_ref(), marker.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
-    assert!(
-        stderr(&out).contains("SCMP_ACT_ALOW"),
-        "stderr: {}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("nothing was run"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("SCMP_ACT_ALOW"), "stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("nothing was run"), "stderr: {}", stderr(&out));
     assert!(!marker.exists());
 }
 
@@ -198,11 +147,7 @@ fn a_profile_that_blocks_execve_is_refused_with_a_reason() {
             "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}"#,
     );
     let marker = tmp.path().join("ran");
-    let out = run(
-        &profile,
-        false,
-        &["/bin/touch".as_ref(), marker.as_os_str()],
-    );
+    let out = run(&profile, false, &["/bin/touch".as_ref(), marker.as_os_str()]);
     assert_eq!(out.status.code(), Some(2), "stderr: {}", stderr(&out));
     assert!(stderr(&out).contains("execve"), "stderr: {}", stderr(&out));
     assert!(!marker.exists());
@@ -219,37 +164,18 @@ fn docker_default_runs_a_shell_and_blocks_namespace_creation() {
     if !usable() {
         return;
     }
-    let profile =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seccomp/docker-default.json");
-    let unshare = ["/usr/bin/unshare", "/bin/unshare"]
-        .iter()
-        .map(Path::new)
-        .find(|p| p.exists());
+    let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seccomp/docker-default.json");
+    let unshare = ["/usr/bin/unshare", "/bin/unshare"].iter().map(Path::new).find(|p| p.exists());
     let Some(unshare) = unshare else {
         eprintln!("SKIPPED: no unshare binary (Debian util-linux)");
         return;
     };
-    let script = format!(
-        "echo started; {} --user true; echo unshare=$?",
-        unshare.display()
-    );
-    let out = run(
-        &profile,
-        false,
-        &["/bin/sh".as_ref(), "-c".as_ref(), script.as_ref()],
-    );
+    let script = format!("echo started; {} --user true; echo unshare=$?", unshare.display());
+    let out = run(&profile, false, &["/bin/sh".as_ref(), "-c".as_ref(), script.as_ref()]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     assert!(stdout.contains("started"), "stdout: {stdout}");
     // Without CAP_SYS_ADMIN in the target, Docker's profile denies unshare.
-    assert!(
-        stdout.contains("unshare=1"),
-        "stdout: {stdout}; stderr: {}",
-        stderr(&out)
-    );
-    assert!(
-        stderr(&out).contains("Operation not permitted"),
-        "stderr: {}",
-        stderr(&out)
-    );
+    assert!(stdout.contains("unshare=1"), "stdout: {stdout}; stderr: {}", stderr(&out));
+    assert!(stderr(&out).contains("Operation not permitted"), "stderr: {}", stderr(&out));
 }

@@ -25,39 +25,21 @@ fn manifests_compile_to_expected_cil() {
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
         let (ms, diags) = validate_manifests(&text, &base, &DenyLists::default());
-        assert!(
-            !diags.iter().any(|d| d.is_error()),
-            "{}: {diags:?}",
-            f.display()
-        );
+        assert!(!diags.iter().any(|d| d.is_error()), "{}: {diags:?}", f.display());
         let mut got = String::new();
         for m in ms {
             got.push_str(&match m {
-                Manifest::Profile(p) => {
-                    selinux_profile_to_cil(&p, &DenyLists::default()).expect("compile")
-                }
+                Manifest::Profile(p) => selinux_profile_to_cil(&p, &DenyLists::default()).expect("compile"),
                 Manifest::Raw(r) => wrap_raw(&r).cil,
             });
         }
-        let errs: Vec<_> = cil::validate(&got, &base)
-            .into_iter()
-            .filter(|d| d.is_error())
-            .collect();
-        assert!(
-            errs.is_empty(),
-            "{}: generated CIL does not check: {errs:?}\n{got}",
-            f.display()
-        );
+        let errs: Vec<_> = cil::validate(&got, &base).into_iter().filter(|d| d.is_error()).collect();
+        assert!(errs.is_empty(), "{}: generated CIL does not check: {errs:?}\n{got}", f.display());
         let golden = f.with_extension("expected.cil");
         if bless {
             std::fs::write(&golden, &got).expect("bless");
         } else {
-            assert_eq!(
-                std::fs::read_to_string(&golden).unwrap_or_default(),
-                got,
-                "{}",
-                f.display()
-            );
+            assert_eq!(std::fs::read_to_string(&golden).unwrap_or_default(), got, "{}", f.display());
         }
     }
 }
@@ -65,14 +47,8 @@ fn manifests_compile_to_expected_cil() {
 #[test]
 fn denied_and_injected_names_never_reach_cil() {
     let text = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SelinuxProfile\nmetadata:\n  name: x\nspec:\n  allow:\n    \"a) (allow process shadow_t (file (read))\":\n      file: [read]\n    shadow_t:\n      file: [read]\n";
-    let (ms, diags) =
-        validate_manifests(text, &Base::default_container_base(), &DenyLists::default());
-    assert!(
-        diags.iter().filter(|d| d.is_error()).count() >= 2,
-        "{diags:?}"
-    );
-    let Some(Manifest::Profile(p)) = ms.into_iter().next() else {
-        panic!("not lowered")
-    };
+    let (ms, diags) = validate_manifests(text, &Base::default_container_base(), &DenyLists::default());
+    assert!(diags.iter().filter(|d| d.is_error()).count() >= 2, "{diags:?}");
+    let Some(Manifest::Profile(p)) = ms.into_iter().next() else { panic!("not lowered") };
     assert!(selinux_profile_to_cil(&p, &DenyLists::default()).is_err());
 }

@@ -6,14 +6,14 @@ pub mod agent;
 pub mod apparmor;
 pub mod audit;
 pub mod enrich;
+mod error;
 pub mod http;
 pub mod metrics;
-mod error;
 pub mod record;
 pub mod seccomp;
+pub mod selinux;
 pub mod status;
 pub mod store;
 pub mod verify;
-pub mod selinux;
 
 pub use error::NodeError;

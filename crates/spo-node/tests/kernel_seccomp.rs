@@ -64,10 +64,7 @@ fn wait(pid: i32) -> Outcome {
     if libc::WIFEXITED(status) {
         Outcome::Exited(libc::WEXITSTATUS(status))
     } else {
-        assert!(
-            libc::WIFSIGNALED(status),
-            "child neither exited nor was killed: {status:#x}"
-        );
+        assert!(libc::WIFSIGNALED(status), "child neither exited nor was killed: {status:#x}");
         Outcome::Signaled(libc::WTERMSIG(status))
     }
 }
@@ -81,11 +78,7 @@ fn native() -> Arch {
 }
 
 fn rule(syscall: &str, action: Action, args: Vec<ArgCmp>) -> FilterRule {
-    FilterRule {
-        syscall: syscall.into(),
-        action,
-        args,
-    }
+    FilterRule { syscall: syscall.into(), action, args }
 }
 
 fn program(filter: &Filter) -> Program {
@@ -130,10 +123,7 @@ fn kill_process_action_kills_with_sigsys() {
         getppid_raw();
         0
     }
-    assert_eq!(
-        in_child(&program(&f), 0, body).1,
-        Outcome::Signaled(libc::SIGSYS)
-    );
+    assert_eq!(in_child(&program(&f), 0, body).1, Outcome::Signaled(libc::SIGSYS));
 }
 
 static TRAPPED: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
@@ -185,10 +175,7 @@ fn trap_action_delivers_a_catchable_sigsys_naming_the_call() {
         getppid_raw();
         0
     }
-    assert_eq!(
-        in_child(&program(&f), 0, no_handler).1,
-        Outcome::Signaled(libc::SIGSYS)
-    );
+    assert_eq!(in_child(&program(&f), 0, no_handler).1, Outcome::Signaled(libc::SIGSYS));
 }
 
 #[test]
@@ -201,13 +188,9 @@ fn log_action_allows_and_reaches_the_audit_socket() {
         eprintln!("SKIPPED: reading the audit multicast group needs root");
         return;
     }
-    let logged =
-        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
+    let logged = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
     if !logged.split_whitespace().any(|a| a == "log") {
-        eprintln!(
-            "SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `log` ({})",
-            logged.trim()
-        );
+        eprintln!("SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `log` ({})", logged.trim());
         return;
     }
     let mut audit = match AuditSocket::open() {
@@ -232,12 +215,10 @@ fn log_action_allows_and_reaches_the_audit_socket() {
     let record = audit
         .wait_for(Duration::from_secs(5), |r| {
             r.record_type == AUDIT_SECCOMP
-                && SeccompRecord::parse(&r.text)
-                    .is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
+                && SeccompRecord::parse(&r.text).is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
         })
         .expect("audit socket works");
-    let record =
-        record.unwrap_or_else(|| panic!("no SECCOMP record for pid {pid} syscall {nr} within 5 s"));
+    let record = record.unwrap_or_else(|| panic!("no SECCOMP record for pid {pid} syscall {nr} within 5 s"));
     let rec = SeccompRecord::parse(&record.text).unwrap();
     assert_eq!(rec.action(), Action::Log, "{}", record.text);
     assert_eq!(rec.arch, native().audit_arch(), "{}", record.text);
@@ -277,8 +258,7 @@ fn a_burst_of_logged_calls_arrives_complete() {
         let got = audit
             .wait_for(Duration::from_secs(5), |r| {
                 r.record_type == AUDIT_SECCOMP
-                    && SeccompRecord::parse(&r.text)
-                        .is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
+                    && SeccompRecord::parse(&r.text).is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
             })
             .expect("audit socket works");
         if got.is_none() {
@@ -286,12 +266,7 @@ fn a_burst_of_logged_calls_arrives_complete() {
         }
         count += 1;
     }
-    assert_eq!(
-        count,
-        BURST,
-        "records lost (socket overruns: {})",
-        audit.overruns()
-    );
+    assert_eq!(count, BURST, "records lost (socket overruns: {})", audit.overruns());
 }
 
 #[test]
@@ -304,13 +279,9 @@ fn errno_denials_are_audited_with_the_log_flag() {
         eprintln!("SKIPPED: reading the audit multicast group needs root");
         return;
     }
-    let logged =
-        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
+    let logged = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
     if !logged.split_whitespace().any(|a| a == "errno") {
-        eprintln!(
-            "SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `errno` ({})",
-            logged.trim()
-        );
+        eprintln!("SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `errno` ({})", logged.trim());
         return;
     }
     let Ok(mut audit) = AuditSocket::open() else {
@@ -330,8 +301,7 @@ fn errno_denials_are_audited_with_the_log_flag() {
     let record = audit
         .wait_for(Duration::from_secs(5), |r| {
             r.record_type == AUDIT_SECCOMP
-                && SeccompRecord::parse(&r.text)
-                    .is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
+                && SeccompRecord::parse(&r.text).is_ok_and(|s| s.pid == pid as u32 && s.syscall == nr)
         })
         .expect("audit socket works")
         .unwrap_or_else(|| panic!("no SECCOMP record for the denied call of pid {pid}"));
@@ -353,10 +323,7 @@ fn kill_thread_kills_a_single_threaded_process() {
         getppid_raw();
         0
     }
-    assert_eq!(
-        in_child(&program(&f), 0, body).1,
-        Outcome::Signaled(libc::SIGSYS)
-    );
+    assert_eq!(in_child(&program(&f), 0, body).1, Outcome::Signaled(libc::SIGSYS));
 }
 
 #[test]
@@ -373,10 +340,7 @@ fn the_new_listener_flag_returns_a_notification_fd() {
     if pid == 0 {
         let code = match prog.install_raw(flags) {
             // SAFETY: fcntl on the descriptor the kernel just returned.
-            Ok(Some(fd))
-                if unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFD) }
-                    >= 0 =>
-            {
+            Ok(Some(fd)) if unsafe { libc::fcntl(std::os::fd::AsRawFd::as_raw_fd(&fd), libc::F_GETFD) } >= 0 => {
                 // With the listener closed, a notified call fails with ENOSYS.
                 drop(fd);
                 if getppid_raw() == -1 && errno() == libc::ENOSYS {
@@ -401,14 +365,8 @@ fn argument_conditions_compare_all_64_bits() {
     }
     let mut f = Filter::new(Action::Allow, vec![native()]);
     // Deny getpriority(PRIO_PGRP, ...) only.
-    let pgrp = ArgCmp {
-        index: 0,
-        op: Operator::Equal,
-        value: libc::PRIO_PGRP as u64,
-        value_two: 0,
-    };
-    f.rules
-        .push(rule("getpriority", Action::Errno(88), vec![pgrp]));
+    let pgrp = ArgCmp { index: 0, op: Operator::Equal, value: libc::PRIO_PGRP as u64, value_two: 0 };
+    f.rules.push(rule("getpriority", Action::Errno(88), vec![pgrp]));
     fn body() -> i32 {
         let call = |which: u64| {
             // SAFETY: getpriority takes two integers.
@@ -441,17 +399,8 @@ fn argument_conditions_compare_all_64_bits() {
 }
 
 /// Values around the edges the comparisons care about, in both halves.
-const GRID_A0: [u64; 9] = [
-    0,
-    5,
-    7,
-    0xffff_ffff,
-    0x1_0000_0000,
-    0x1_0000_0005,
-    0x7fff_ffff_ffff_ffff,
-    0xffff_ffff_0000_0000,
-    u64::MAX,
-];
+const GRID_A0: [u64; 9] =
+    [0, 5, 7, 0xffff_ffff, 0x1_0000_0000, 0x1_0000_0005, 0x7fff_ffff_ffff_ffff, 0xffff_ffff_0000_0000, u64::MAX];
 const GRID_A1: [u64; 6] = [0, 1, 3, 0x1200, 0x12ff, 0x1_0000_1234];
 
 /// One pipe write per grid case: the errno of getpriority(a0, a1), or 0.
@@ -475,25 +424,13 @@ fn the_kernel_agrees_with_the_model_on_every_operator() {
     if !seccomp_usable() {
         return;
     }
-    let cmp = |index, op, value, value_two| ArgCmp {
-        index,
-        op,
-        value,
-        value_two,
-    };
+    let cmp = |index, op, value, value_two| ArgCmp { index, op, value, value_two };
     let mut f = Filter::new(Action::Allow, vec![native()]);
-    f.rules.push(rule(
-        "getpriority",
-        Action::Errno(80),
-        vec![cmp(0, Operator::Equal, 5, 0)],
-    ));
+    f.rules.push(rule("getpriority", Action::Errno(80), vec![cmp(0, Operator::Equal, 5, 0)]));
     f.rules.push(rule(
         "getpriority",
         Action::Errno(81),
-        vec![
-            cmp(0, Operator::GreaterThan, 0x1_0000_0000, 0),
-            cmp(1, Operator::MaskedEqual, 0xff00, 0x1200),
-        ],
+        vec![cmp(0, Operator::GreaterThan, 0x1_0000_0000, 0), cmp(1, Operator::MaskedEqual, 0xff00, 0x1200)],
     ));
     f.rules.push(rule(
         "getpriority",
@@ -503,16 +440,9 @@ fn the_kernel_agrees_with_the_model_on_every_operator() {
     f.rules.push(rule(
         "getpriority",
         Action::Errno(83),
-        vec![
-            cmp(1, Operator::LessThan, 3, 0),
-            cmp(0, Operator::NotEqual, 0, 0),
-        ],
+        vec![cmp(1, Operator::LessThan, 3, 0), cmp(0, Operator::NotEqual, 0, 0)],
     ));
-    f.rules.push(rule(
-        "getpriority",
-        Action::Errno(84),
-        vec![cmp(1, Operator::LessOrEqual, 0, 0)],
-    ));
+    f.rules.push(rule("getpriority", Action::Errno(84), vec![cmp(1, Operator::LessOrEqual, 0, 0)]));
     let prog = program(&f);
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors.
@@ -541,21 +471,13 @@ fn the_kernel_agrees_with_the_model_on_every_operator() {
     let nr = native().syscall_number("getpriority").unwrap();
     let mut mismatches = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    let cases = GRID_A0
-        .iter()
-        .flat_map(|a0| GRID_A1.iter().map(move |a1| (*a0, *a1)));
+    let cases = GRID_A0.iter().flat_map(|a0| GRID_A1.iter().map(move |a1| (*a0, *a1)));
     for ((a0, a1), e) in cases.zip(got) {
         let want = f.evaluate(native(), nr, &[a0, a1, 0, 0, 0, 0]);
-        let kernel = if (80..=84).contains(&e) {
-            Action::Errno(u16::from(e))
-        } else {
-            Action::Allow
-        };
+        let kernel = if (80..=84).contains(&e) { Action::Errno(u16::from(e)) } else { Action::Allow };
         seen.insert(kernel);
         if want != kernel {
-            mismatches.push(format!(
-                "getpriority({a0:#x}, {a1:#x}): model {want}, kernel {kernel} (errno {e})"
-            ));
+            mismatches.push(format!("getpriority({a0:#x}, {a1:#x}): model {want}, kernel {kernel} (errno {e})"));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
@@ -630,10 +552,7 @@ mod wrong_arch {
             int80_getpid();
             0
         }
-        assert_eq!(
-            in_child(&program(&x86_64_only()), 0, body).1,
-            Outcome::Signaled(libc::SIGSYS)
-        );
+        assert_eq!(in_child(&program(&x86_64_only()), 0, body).1, Outcome::Signaled(libc::SIGSYS));
     }
 
     #[test]
@@ -688,10 +607,7 @@ mod wrong_arch {
                 1
             }
         }
-        assert_eq!(
-            in_child(&program(&x86_64_only()), 0, body).1,
-            Outcome::Signaled(libc::SIGSYS)
-        );
+        assert_eq!(in_child(&program(&x86_64_only()), 0, body).1, Outcome::Signaled(libc::SIGSYS));
     }
 }
 
@@ -709,11 +625,7 @@ fn the_installer_names_what_the_kernel_refused() {
     fn classify(r: Result<Option<std::os::fd::OwnedFd>, NodeError>) -> i32 {
         match r {
             Ok(_) => 0,
-            Err(NodeError::SeccompRefused { source, .. })
-                if source.raw_os_error() == Some(libc::EINVAL) =>
-            {
-                1
-            }
+            Err(NodeError::SeccompRefused { source, .. }) if source.raw_os_error() == Some(libc::EINVAL) => 1,
             Err(NodeError::SeccompFlags { flags, .. }) if flags.contains("0x100000") => 2,
             Err(_) => 3,
         }
@@ -738,12 +650,7 @@ fn profile_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("json" | "yaml" | "yml")
-            )
-        })
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("json" | "yaml" | "yml")))
         .collect();
     out.sort();
     out
@@ -757,9 +664,7 @@ fn predicted_exit(f: &Filter) -> Outcome {
         let nr = arch.syscall_number(name).unwrap();
         match f.evaluate(arch, nr, &[0; 6]) {
             a if a.permits() => return Outcome::Exited(0),
-            Action::KillProcess | Action::KillThread | Action::Trap => {
-                return Outcome::Signaled(libc::SIGSYS)
-            }
+            Action::KillProcess | Action::KillThread | Action::Trap => return Outcome::Signaled(libc::SIGSYS),
             _ => {}
         }
     }
@@ -795,11 +700,7 @@ fn real_world_profiles_load_into_the_kernel() {
     } else {
         eprintln!("SKIPPED (shared corpus part): {} absent", shared.display());
     }
-    assert!(
-        files.len() >= 5,
-        "expected the repository's profiles, found {}",
-        files.len()
-    );
+    assert!(files.len() >= 5, "expected the repository's profiles, found {}", files.len());
     let target = spo_model::seccomp::Target::default();
     let mut failures = Vec::new();
     let mut loaded = 0;

@@ -11,7 +11,8 @@ fn rule() -> impl Strategy<Value = String> {
         (path, prop_oneof![Just("r"), Just("rw"), Just("mr"), Just("rix"), Just("Px"), Just("rwlk")])
             .prop_map(|(p, m)| format!("{p} {m},")),
         prop_oneof![Just("chown"), Just("net_admin"), Just("sys_ptrace")].prop_map(|c| format!("capability {c},")),
-        prop_oneof![Just("inet stream"), Just("unix"), Just("inet6 dgram"), Just("")].prop_map(|n| format!("network {n},")),
+        prop_oneof![Just("inet stream"), Just("unix"), Just("inet6 dgram"), Just("")]
+            .prop_map(|n| format!("network {n},")),
         Just("signal (send, receive) peer=p,".to_owned()),
         Just("deny /proc/kcore rwklx,".to_owned()),
         Just("owner @{HOME}/** rw,".to_owned()),

@@ -46,31 +46,18 @@ fn verdicts_agree_with_secilc() {
         eprintln!("SKIPPED: secilc is not installed (apt-get install secilc)");
         return;
     }
-    let per_file: usize = std::env::var("SPO_CIL_MUTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
-    let seed: u64 = std::env::var("SPO_CIL_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x5e11_0c11);
+    let per_file: usize = std::env::var("SPO_CIL_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
+    let seed: u64 = std::env::var("SPO_CIL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5e11_0c11);
     let tmp = std::env::temp_dir().join(format!("spo-cil-diff-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).expect("temp dir");
     let data = data();
     let templates: Vec<PathBuf> = {
-        let mut v: Vec<_> = std::fs::read_dir(data.join("templates"))
-            .expect("templates")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
+        let mut v: Vec<_> =
+            std::fs::read_dir(data.join("templates")).expect("templates").flatten().map(|e| e.path()).collect();
         v.sort();
         v
     };
-    let core = vec![
-        fixtures().join("minimal-core.cil"),
-        data.join("refpolicy.cil"),
-        data.join("container-shim.cil"),
-    ];
+    let core = vec![fixtures().join("minimal-core.cil"), data.join("refpolicy.cil"), data.join("container-shim.cil")];
 
     // (name, text, secilc base files, our base)
     let mut cases: Vec<(String, String, Vec<PathBuf>, Base)> = Vec::new();
@@ -84,18 +71,10 @@ fn verdicts_agree_with_secilc() {
             files.push(o.clone());
             base.add_cil(&std::fs::read_to_string(o).expect("read template"));
         }
-        cases.push((
-            t.display().to_string(),
-            std::fs::read_to_string(t).expect("read"),
-            files,
-            base,
-        ));
+        cases.push((t.display().to_string(), std::fs::read_to_string(t).expect("read"), files, base));
     }
-    let mut corpus: Vec<_> = std::fs::read_dir(fixtures().join("corpus"))
-        .expect("corpus")
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut corpus: Vec<_> =
+        std::fs::read_dir(fixtures().join("corpus")).expect("corpus").flatten().map(|e| e.path()).collect();
     corpus.sort();
     let full = Base::default_container_base();
     let mut all_files = core.clone();
@@ -141,14 +120,9 @@ fn verdicts_agree_with_secilc() {
                 let old = what.split('`').nth(1).unwrap_or("");
                 let new = what.split('`').nth(3).unwrap_or("");
                 let errors: Vec<_> = diags.iter().filter(|d| d.is_error()).cloned().collect();
-                if !errors
-                    .iter()
-                    .any(|d| d.message.contains(new) || d.message.contains(old))
-                {
-                    unnamed.push(format!(
-                        "{name} [{what}]: {}",
-                        cil_support::render(&v, &errors[..errors.len().min(2)])
-                    ));
+                if !errors.iter().any(|d| d.message.contains(new) || d.message.contains(old)) {
+                    unnamed
+                        .push(format!("{name} [{what}]: {}", cil_support::render(&v, &errors[..errors.len().min(2)])));
                 }
             }
         }
@@ -156,15 +130,6 @@ fn verdicts_agree_with_secilc() {
     let _ = std::fs::remove_dir_all(&tmp);
     let pct = 100.0 * agree as f64 / total as f64;
     eprintln!("secilc agreement: {agree}/{total} = {pct:.1}% (seed {seed:#x}, {per_file} mutations per file)");
-    assert!(
-        disagreements.is_empty(),
-        "{} disagreements:\n{}",
-        disagreements.len(),
-        disagreements.join("\n")
-    );
-    assert!(
-        unnamed.is_empty(),
-        "errors that do not name the identifier:\n{}",
-        unnamed.join("\n")
-    );
+    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(unnamed.is_empty(), "errors that do not name the identifier:\n{}", unnamed.join("\n"));
 }

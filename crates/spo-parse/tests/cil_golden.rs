@@ -26,11 +26,7 @@ fn invalid_fixtures_match_their_stderr() {
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
         let diags = cil::validate(&text, &base);
-        assert!(
-            diags.iter().any(|d| d.is_error()),
-            "{} has no error",
-            f.display()
-        );
+        assert!(diags.iter().any(|d| d.is_error()), "{} has no error", f.display());
         let got = cil_support::render(&text, &diags);
         let golden = f.with_extension("stderr");
         if bless {
@@ -39,10 +35,7 @@ fn invalid_fixtures_match_their_stderr() {
         }
         let want = std::fs::read_to_string(&golden).unwrap_or_default();
         if want != got {
-            mismatches.push(format!(
-                "{}:\n--- expected\n{want}--- got\n{got}",
-                f.display()
-            ));
+            mismatches.push(format!("{}:\n--- expected\n{want}--- got\n{got}", f.display()));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
@@ -63,19 +56,13 @@ fn manifest_fixtures_match_their_stderr() {
     assert!(!files.is_empty());
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
-        let (_, diags) =
-            cil::cr::validate_manifests(&text, &base, &spo_model::selinux::DenyLists::default());
+        let (_, diags) = cil::cr::validate_manifests(&text, &base, &spo_model::selinux::DenyLists::default());
         let got = cil_support::render(&text, &diags);
         let golden = f.with_extension("stderr");
         if bless {
             std::fs::write(&golden, &got).expect("bless");
         } else {
-            assert_eq!(
-                std::fs::read_to_string(&golden).unwrap_or_default(),
-                got,
-                "{}",
-                f.display()
-            );
+            assert_eq!(std::fs::read_to_string(&golden).unwrap_or_default(), got, "{}", f.display());
         }
     }
 }
@@ -86,14 +73,7 @@ fn templates_check_clean_against_the_default_base() {
     for (name, text) in cil::base::TEMPLATES {
         let (ast, d) = cil::parse(text);
         assert!(d.is_empty(), "{name}: {d:?}");
-        let errs: Vec<_> = cil::check_with_own_names(&ast, &base)
-            .into_iter()
-            .filter(|d| d.is_error())
-            .collect();
-        assert!(
-            errs.is_empty(),
-            "{name}: {}",
-            cil_support::render(text, &errs)
-        );
+        let errs: Vec<_> = cil::check_with_own_names(&ast, &base).into_iter().filter(|d| d.is_error()).collect();
+        assert!(errs.is_empty(), "{name}: {}", cil_support::render(text, &errs));
     }
 }

@@ -16,7 +16,9 @@ use spo_parse::cil::{self, Base};
 fn debian_store_modules_check_clean() {
     let store = cil_support::debian_store();
     if store.is_empty() {
-        eprintln!("SKIPPED: Debian selinux-policy-default store not installed (apt-get install selinux-policy-default)");
+        eprintln!(
+            "SKIPPED: Debian selinux-policy-default store not installed (apt-get install selinux-policy-default)"
+        );
         return;
     }
     let full = std::env::var("SPO_CIL_STORE").is_ok_and(|v| v == "full");
@@ -28,11 +30,7 @@ fn debian_store_modules_check_clean() {
         store.iter().collect()
     } else {
         base.add_cil(cil::base::REFPOLICY_CIL);
-        store
-            .iter()
-            .step_by(10)
-            .filter(|(n, _)| n != "base")
-            .collect()
+        store.iter().step_by(10).filter(|(n, _)| n != "base").collect()
     };
     let _ = base.add_cil(cil::base::CONTAINER_SHIM_CIL);
     let mut failures = Vec::new();
@@ -41,19 +39,10 @@ fn debian_store_modules_check_clean() {
         d.extend(cil::check_with_own_names(&ast, &base));
         let errs: Vec<_> = d.into_iter().filter(|d| d.is_error()).collect();
         if !errs.is_empty() {
-            failures.push(format!(
-                "{name}:\n{}",
-                cil_support::render(text, &errs[..errs.len().min(5)])
-            ));
+            failures.push(format!("{name}:\n{}", cil_support::render(text, &errs[..errs.len().min(5)])));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} modules have errors:\n{}",
-        failures.len(),
-        store.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} modules have errors:\n{}", failures.len(), store.len(), failures.join("\n"));
 }
 
 /// With `SPO_CIL_STORE=full`, also mutate store modules and compare our
@@ -67,19 +56,11 @@ fn store_mutations_agree_with_secilc() {
         return;
     }
     let store = cil_support::debian_store();
-    if store.is_empty()
-        || std::process::Command::new("secilc")
-            .arg("--help")
-            .output()
-            .is_err()
-    {
+    if store.is_empty() || std::process::Command::new("secilc").arg("--help").output().is_err() {
         eprintln!("SKIPPED: needs the Debian store and secilc");
         return;
     }
-    let n: usize = std::env::var("SPO_CIL_STORE_MUTATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10);
+    let n: usize = std::env::var("SPO_CIL_STORE_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let dir = std::env::temp_dir().join(format!("spo-cil-store-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let files: Vec<_> = store

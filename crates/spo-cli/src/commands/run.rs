@@ -91,9 +91,10 @@ pub fn run(profile: &Path, complain: bool, cmd: &[OsString]) -> Result<i32> {
     command.arg0(program).args(args);
     // Tell the node agent's verifier what this process was given: the
     // profile's name and the hash of the JSON it would install for it.
-    let name = doc.metadata.as_ref().and_then(|m| m.name.clone()).unwrap_or_else(|| {
-        profile.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned())
-    });
+    let name =
+        doc.metadata.as_ref().and_then(|m| m.name.clone()).unwrap_or_else(|| {
+            profile.file_stem().map_or_else(|| "profile".into(), |s| s.to_string_lossy().into_owned())
+        });
     let version = spo_node::store::sha256_hex(&spo_node::agent::seccomp::to_oci_json(&filter));
     command.env("SPO_PROFILE", name).env("SPO_PROFILE_VERSION", version);
     // SAFETY: `exec` does not fork: the hook runs in this process, which is

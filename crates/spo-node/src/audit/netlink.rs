@@ -48,18 +48,9 @@ impl AuditSocket {
     /// Open the socket and join `AUDIT_NLGRP_READLOG` (needs
     /// `CAP_AUDIT_READ`). Records emitted from now on are queued until read.
     pub fn open() -> Result<AuditSocket, NodeError> {
-        let err = |op: &'static str| NodeError::AuditSocket {
-            op,
-            source: io::Error::last_os_error(),
-        };
+        let err = |op: &'static str| NodeError::AuditSocket { op, source: io::Error::last_os_error() };
         // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::NETLINK_AUDIT,
-            )
-        };
+        let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_AUDIT) };
         if raw < 0 {
             return Err(err("open"));
         }
@@ -97,12 +88,7 @@ impl AuditSocket {
                 break;
             }
         }
-        Ok(AuditSocket {
-            fd,
-            buf: vec![0; RECV_BUF],
-            pending: Vec::new(),
-            overruns: 0,
-        })
+        Ok(AuditSocket { fd, buf: vec![0; RECV_BUF], pending: Vec::new(), overruns: 0 })
     }
 
     /// How many times the kernel reported that records were dropped
@@ -125,12 +111,7 @@ impl AuditSocket {
             }
             // SAFETY: `buf` is a live, writable buffer of the given length.
             let n = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast(),
-                    self.buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
+                libc::recv(self.fd.as_raw_fd(), self.buf.as_mut_ptr().cast(), self.buf.len(), libc::MSG_DONTWAIT)
             };
             if n < 0 {
                 let e = io::Error::last_os_error();
@@ -141,12 +122,7 @@ impl AuditSocket {
                         self.overruns += 1;
                         continue;
                     }
-                    _ => {
-                        return Err(NodeError::AuditSocket {
-                            op: "receive from",
-                            source: e,
-                        })
-                    }
+                    _ => return Err(NodeError::AuditSocket { op: "receive from", source: e }),
                 }
             }
             self.pending = split_messages(&self.buf[..n as usize]);
@@ -174,11 +150,7 @@ impl AuditSocket {
     }
 
     fn wait_readable(&self, timeout: Duration) -> Result<bool, NodeError> {
-        let mut pfd = libc::pollfd {
-            fd: self.fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut pfd = libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
         loop {
             // SAFETY: one live pollfd.
@@ -188,10 +160,7 @@ impl AuditSocket {
             }
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
-                return Err(NodeError::AuditSocket {
-                    op: "poll",
-                    source: e,
-                });
+                return Err(NodeError::AuditSocket { op: "poll", source: e });
             }
         }
     }
@@ -206,11 +175,7 @@ fn split_messages(mut data: &[u8]) -> Vec<AuditRecord> {
     while data.len() >= NLMSG_HDRLEN {
         let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
         let record_type = u16::from_ne_bytes([data[4], data[5]]);
-        let end = if (NLMSG_HDRLEN..=data.len()).contains(&len) {
-            len
-        } else {
-            data.len()
-        };
+        let end = if (NLMSG_HDRLEN..=data.len()).contains(&len) { len } else { data.len() };
         let payload = &data[NLMSG_HDRLEN..end];
         let text = String::from_utf8_lossy(payload);
         let text = text.trim_end_matches(['\0', '\n']).to_owned();
@@ -243,13 +208,7 @@ mod tests {
         d.extend(message(1300, "audit(1.2:4): x=y", None));
         let recs = split_messages(&d);
         assert_eq!(recs.len(), 2);
-        assert_eq!(
-            recs[0],
-            AuditRecord {
-                record_type: 1326,
-                text: "audit(1.2:3): pid=4".into()
-            }
-        );
+        assert_eq!(recs[0], AuditRecord { record_type: 1326, text: "audit(1.2:3): pid=4".into() });
         assert_eq!(recs[1].record_type, 1300);
         assert_eq!(recs[1].text, "audit(1.2:4): x=y");
     }

@@ -41,10 +41,7 @@ pub struct SeccompRecord {
 impl SeccompRecord {
     /// Decode a record's text.
     pub fn parse(text: &str) -> Result<SeccompRecord, NodeError> {
-        let bad = |field: &'static str| NodeError::AuditRecord {
-            field,
-            text: text.to_owned(),
-        };
+        let bad = |field: &'static str| NodeError::AuditRecord { field, text: text.to_owned() };
         let serial = text
             .strip_prefix("audit(")
             .and_then(|t| t.split_once(')'))
@@ -53,21 +50,10 @@ impl SeccompRecord {
             .ok_or_else(|| bad("audit(...)"))?;
         let body = text.split_once("): ").map_or("", |(_, b)| b);
         let fields = fields(body);
-        let get = |k: &str| {
-            fields
-                .iter()
-                .find(|(key, _)| *key == k)
-                .map(|(_, v)| v.as_str())
-        };
-        let dec = |k: &'static str| {
-            get(k)
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| bad(k))
-        };
+        let get = |k: &str| fields.iter().find(|(key, _)| *key == k).map(|(_, v)| v.as_str());
+        let dec = |k: &'static str| get(k).and_then(|v| v.parse::<u64>().ok()).ok_or_else(|| bad(k));
         let hex = |k: &'static str| {
-            get(k)
-                .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-                .ok_or_else(|| bad(k))
+            get(k).and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok()).ok_or_else(|| bad(k))
         };
         let small = |k: &'static str, v: u64| u32::try_from(v).map_err(|_| bad(k));
         Ok(SeccompRecord {
@@ -76,9 +62,7 @@ impl SeccompRecord {
             uid: get("uid").and_then(|v| v.parse().ok()),
             comm: get("comm").map(str::to_owned),
             exe: get("exe").map(str::to_owned),
-            sig: get("sig")
-                .and_then(|v| v.parse().ok())
-                .ok_or_else(|| bad("sig"))?,
+            sig: get("sig").and_then(|v| v.parse().ok()).ok_or_else(|| bad("sig"))?,
             arch: small("arch", hex("arch")?)?,
             syscall: small("syscall", dec("syscall")?)?,
             compat: dec("compat")? != 0,
@@ -142,10 +126,8 @@ fn unhex(s: &str) -> Option<String> {
     if s.is_empty() || s.len() % 2 != 0 || s == "(null)" {
         return None;
     }
-    let bytes: Option<Vec<u8>> = (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect();
+    let bytes: Option<Vec<u8>> =
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok()).collect();
     Some(String::from_utf8_lossy(&bytes?).into_owned())
 }
 
@@ -177,8 +159,7 @@ mod tests {
 
     #[test]
     fn hex_encoded_names_and_other_arches_decode() {
-        let t =
-            "audit(1.5:7): pid=9 comm=6120622063 exe=2F746D702F6120622063 sig=31 arch=40000003 \
+        let t = "audit(1.5:7): pid=9 comm=6120622063 exe=2F746D702F6120622063 sig=31 arch=40000003 \
                  syscall=20 compat=1 ip=0x8049000 code=0x80000000";
         let r = SeccompRecord::parse(t).unwrap();
         assert_eq!(r.comm.as_deref(), Some("a b c"));
@@ -187,9 +168,7 @@ mod tests {
         assert_eq!(r.syscall_name(), Some("getpid"));
         assert_eq!(r.action(), Action::KillProcess);
         assert!(r.compat);
-        let x32 = t
-            .replace("arch=40000003", "arch=c000003e")
-            .replace("syscall=20", "syscall=1073741863");
+        let x32 = t.replace("arch=40000003", "arch=c000003e").replace("syscall=20", "syscall=1073741863");
         let r = SeccompRecord::parse(&x32).unwrap();
         assert_eq!(r.arch(), Some(Arch::X32));
         assert_eq!(r.syscall_name(), Some("getpid"));
@@ -198,26 +177,8 @@ mod tests {
     #[test]
     fn missing_fields_are_named() {
         let err = SeccompRecord::parse(&LOG.replace("syscall=39 ", "")).unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NodeError::AuditRecord {
-                    field: "syscall",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, NodeError::AuditRecord { field: "syscall", .. }), "{err}");
         let err = SeccompRecord::parse("garbage").unwrap_err();
-        assert!(
-            matches!(
-                err,
-                NodeError::AuditRecord {
-                    field: "audit(...)",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        assert!(matches!(err, NodeError::AuditRecord { field: "audit(...)", .. }), "{err}");
     }
 }

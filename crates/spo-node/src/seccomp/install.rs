@@ -23,9 +23,7 @@ pub struct Program {
 
 impl fmt::Debug for Program {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Program")
-            .field("insns", &self.insns.len())
-            .finish()
+        f.debug_struct("Program").field("insns", &self.insns.len()).finish()
     }
 }
 
@@ -47,10 +45,7 @@ impl Program {
         }
         let n = bytes.len() / INSN_BYTES;
         if n == 0 || n > MAX_INSNS {
-            return Err(NodeError::BpfSize {
-                insns: n,
-                max: MAX_INSNS,
-            });
+            return Err(NodeError::BpfSize { insns: n, max: MAX_INSNS });
         }
         let insns = bytes
             .chunks_exact(INSN_BYTES)
@@ -82,8 +77,7 @@ impl Program {
     /// Nothing is allocated unless the kernel refuses, so this may run in a
     /// forked child of a multi-threaded process.
     pub fn install(&self, flags: u32) -> Result<Option<OwnedFd>, NodeError> {
-        self.install_quiet(flags)
-            .map_err(|f| self.explain(f, flags))
+        self.install_quiet(flags).map_err(|f| self.explain(f, flags))
     }
 
     /// [`Program::install`] with the error as a bare errno: for `pre_exec`
@@ -129,13 +123,10 @@ impl Program {
 
     fn explain(&self, failure: Failure, flags: u32) -> NodeError {
         match failure {
-            Failure::NoNewPrivs(e) => NodeError::NoNewPrivs {
-                source: io::Error::from_raw_os_error(e),
-            },
-            Failure::Seccomp(libc::EINVAL) if !flags_supported(flags) => NodeError::SeccompFlags {
-                flags: flag_names(flags),
-                source: io::Error::from_raw_os_error(libc::EINVAL),
-            },
+            Failure::NoNewPrivs(e) => NodeError::NoNewPrivs { source: io::Error::from_raw_os_error(e) },
+            Failure::Seccomp(libc::EINVAL) if !flags_supported(flags) => {
+                NodeError::SeccompFlags { flags: flag_names(flags), source: io::Error::from_raw_os_error(libc::EINVAL) }
+            }
             Failure::Seccomp(e) => NodeError::SeccompRefused {
                 insns: self.len(),
                 flags: flag_names(flags),
@@ -178,12 +169,7 @@ pub fn action_available(action: u32) -> bool {
     let action = action & spo_model::seccomp::ret::ACTION_FULL;
     // SAFETY: the kernel reads one u32 from a live local variable.
     let rc = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_GET_ACTION_AVAIL,
-            0 as libc::c_ulong,
-            &action as *const u32,
-        )
+        libc::syscall(libc::SYS_seccomp, libc::SECCOMP_GET_ACTION_AVAIL, 0 as libc::c_ulong, &action as *const u32)
     };
     rc == 0
 }
@@ -194,7 +180,9 @@ fn errno() -> i32 {
 
 fn refusal_reason(errno: i32) -> &'static str {
     match errno {
-        libc::EINVAL => "the kernel's BPF checker rejected the program (bad instruction, jump out of range, or no return)",
+        libc::EINVAL => {
+            "the kernel's BPF checker rejected the program (bad instruction, jump out of range, or no return)"
+        }
         libc::EACCES => "no_new_privs is not set and the caller lacks CAP_SYS_ADMIN",
         libc::EFAULT => "the program is not readable",
         libc::ENOMEM => "the filters attached to this thread exceed the kernel's memory limit",
@@ -211,19 +199,10 @@ mod tests {
 
     #[test]
     fn programs_must_be_whole_instructions_within_the_kernel_limit() {
-        assert!(matches!(
-            Program::from_bytes(&[0; 12]),
-            Err(NodeError::BpfLength { bytes: 12 })
-        ));
-        assert!(matches!(
-            Program::from_bytes(&[]),
-            Err(NodeError::BpfSize { insns: 0, .. })
-        ));
+        assert!(matches!(Program::from_bytes(&[0; 12]), Err(NodeError::BpfLength { bytes: 12 })));
+        assert!(matches!(Program::from_bytes(&[]), Err(NodeError::BpfSize { insns: 0, .. })));
         let big = vec![0u8; (MAX_INSNS + 1) * INSN_BYTES];
-        assert!(matches!(
-            Program::from_bytes(&big),
-            Err(NodeError::BpfSize { insns: 4097, .. })
-        ));
+        assert!(matches!(Program::from_bytes(&big), Err(NodeError::BpfSize { insns: 4097, .. })));
         // BPF_RET|BPF_K 0x7fff0000: return ALLOW.
         let mut ret_allow = 0x06u16.to_ne_bytes().to_vec();
         ret_allow.extend([0, 0]);
@@ -244,8 +223,6 @@ mod tests {
         assert!(flags_supported(libc::SECCOMP_FILTER_FLAG_LOG as u32));
         assert!(!flags_supported(1 << 20));
         // WAIT_KILLABLE_RECV needs NEW_LISTENER.
-        assert!(!flags_supported(
-            libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u32
-        ));
+        assert!(!flags_supported(libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV as u32));
     }
 }

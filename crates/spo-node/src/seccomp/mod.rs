@@ -52,10 +52,7 @@ mod tests {
     fn flag_names_name_known_bits_and_show_unknown_ones() {
         assert_eq!(flag_names(0), "none");
         assert_eq!(flag_names(2), "SECCOMP_FILTER_FLAG_LOG");
-        assert_eq!(
-            flag_names(1 | 8),
-            "SECCOMP_FILTER_FLAG_TSYNC|SECCOMP_FILTER_FLAG_NEW_LISTENER"
-        );
+        assert_eq!(flag_names(1 | 8), "SECCOMP_FILTER_FLAG_TSYNC|SECCOMP_FILTER_FLAG_NEW_LISTENER");
         assert_eq!(flag_names(2 | 0x100), "SECCOMP_FILTER_FLAG_LOG|0x100");
         assert_eq!(flag_bits(&[FilterFlag::Log, FilterFlag::SpecAllow]), 6);
     }

@@ -36,22 +36,12 @@ pub struct Semodule {
 impl Semodule {
     /// Install into the store under `root` without touching the kernel.
     pub fn offline(root: &Path) -> Self {
-        Semodule {
-            root: Some(root.to_owned()),
-            store: "default".into(),
-            no_reload: true,
-            program: "semodule".into(),
-        }
+        Semodule { root: Some(root.to_owned()), store: "default".into(), no_reload: true, program: "semodule".into() }
     }
 
     /// Install into the running system's store and load the policy.
     pub fn system() -> Self {
-        Semodule {
-            root: None,
-            store: "default".into(),
-            no_reload: false,
-            program: "semodule".into(),
-        }
+        Semodule { root: None, store: "default".into(), no_reload: false, program: "semodule".into() }
     }
 
     fn run(&self, args: &[&std::ffi::OsStr], module: &str) -> Result<(), NodeError> {
@@ -64,15 +54,12 @@ impl Semodule {
             cmd.arg("-n");
         }
         cmd.args(args);
-        let out = cmd.output().map_err(|source| NodeError::Spawn {
-            tool: self.program.display().to_string(),
-            source,
-        })?;
+        let out =
+            cmd.output().map_err(|source| NodeError::Spawn { tool: self.program.display().to_string(), source })?;
         if out.status.success() {
             return Ok(());
         }
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned()
-            + &String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
         Err(NodeError::ToolFailed {
             tool: "semodule".into(),
             subject: module.to_owned(),
@@ -106,11 +93,7 @@ impl SelinuxInstaller for Semodule {
             source,
         })?;
         let file = dir.path().join(format!("{name}.cil"));
-        std::fs::write(&file, cil).map_err(|source| NodeError::Io {
-            op: "write",
-            path: file.clone(),
-            source,
-        })?;
+        std::fs::write(&file, cil).map_err(|source| NodeError::Io { op: "write", path: file.clone(), source })?;
         self.run(&["-i".as_ref(), file.as_os_str()], name)
     }
 
@@ -139,26 +122,15 @@ pub fn semodule_errors(name: &str, output: &str) -> Vec<SemoduleError> {
         let mut found = None;
         for marker in [format!("/{name}/cil:"), format!("{name}.cil:")] {
             if let Some(i) = line.rfind(&marker) {
-                let digits: String = line[i + marker.len()..]
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
+                let digits: String = line[i + marker.len()..].chars().take_while(char::is_ascii_digit).collect();
                 if let Ok(n) = digits.parse() {
-                    let msg = line[..line[..i].rfind(" at ").unwrap_or(i)]
-                        .trim()
-                        .to_owned();
-                    found = Some(SemoduleError {
-                        line: Some(n),
-                        message: msg,
-                    });
+                    let msg = line[..line[..i].rfind(" at ").unwrap_or(i)].trim().to_owned();
+                    found = Some(SemoduleError { line: Some(n), message: msg });
                     break;
                 }
             }
         }
-        out.push(found.unwrap_or(SemoduleError {
-            line: None,
-            message: line.to_owned(),
-        }));
+        out.push(found.unwrap_or(SemoduleError { line: None, message: line.to_owned() }));
     }
     out
 }
@@ -171,13 +143,7 @@ mod tests {
     fn extracts_module_lines() {
         let out = "Failed to resolve permission raed\nFailed to resolve allow statement at /r/var/lib/selinux/default/tmp/modules/400/web_ns/cil:3\nsemodule:  Failed!\n";
         let e = semodule_errors("web_ns", out);
-        assert_eq!(
-            e[1],
-            SemoduleError {
-                line: Some(3),
-                message: "Failed to resolve allow statement".into()
-            }
-        );
+        assert_eq!(e[1], SemoduleError { line: Some(3), message: "Failed to resolve allow statement".into() });
         assert_eq!(e[0].line, None);
     }
 
@@ -192,13 +158,7 @@ mod tests {
         let root = tempfile::tempdir().ok()?;
         let dest = root.path().join("var/lib/selinux");
         std::fs::create_dir_all(&dest).ok()?;
-        let ok = Command::new("cp")
-            .arg("-a")
-            .arg(store)
-            .arg(&dest)
-            .status()
-            .ok()?
-            .success();
+        let ok = Command::new("cp").arg("-a").arg(store).arg(&dest).status().ok()?.success();
         assert!(ok, "copying the policy store failed");
         Some(root)
     }
@@ -217,11 +177,7 @@ mod tests {
         }
         // Installing for real rebuilds the whole policy (tens of seconds).
         if std::env::var_os("SPO_SEMODULE_INSTALL").is_some() {
-            s.install(
-                "spo_test",
-                "(type spo_test_t)\n(roletype object_r spo_test_t)\n",
-            )
-            .expect("install");
+            s.install("spo_test", "(type spo_test_t)\n(roletype object_r spo_test_t)\n").expect("install");
             s.remove("spo_test").expect("remove");
         }
     }

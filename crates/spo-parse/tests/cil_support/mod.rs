@@ -58,13 +58,7 @@ pub fn debian_store() -> Vec<(String, String)> {
         } else {
             String::from_utf8_lossy(&bytes).into_owned()
         };
-        out.push((
-            m.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            text,
-        ));
+        out.push((m.file_name().unwrap_or_default().to_string_lossy().into_owned(), text));
     }
     out
 }
@@ -128,24 +122,14 @@ pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
             }
             1 => {
                 // Misspell a keyword (the symbol after a `(`).
-                let kws: Vec<_> = syms
-                    .iter()
-                    .filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] == b'(')
-                    .collect();
+                let kws: Vec<_> = syms.iter().filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] == b'(').collect();
                 if kws.is_empty() {
                     continue;
                 }
                 let (s, e) = *kws[rng.below(kws.len())];
                 let word = &text[s..e];
-                let bad = if word.len() > 3 {
-                    format!("{}{}", &word[..1], &word[2..])
-                } else {
-                    format!("{word}x")
-                };
-                return (
-                    format!("{}{bad}{}", &text[..s], &text[e..]),
-                    format!("keyword `{word}` -> `{bad}`"),
-                );
+                let bad = if word.len() > 3 { format!("{}{}", &word[..1], &word[2..]) } else { format!("{word}x") };
+                return (format!("{}{bad}{}", &text[..s], &text[e..]), format!("keyword `{word}` -> `{bad}`"));
             }
             2 | 3 => {
                 // Rename (2) or drop (3) a type declaration.
@@ -162,26 +146,17 @@ pub fn mutate(text: &str, rng: &mut Rng) -> (String, String) {
                         format!("renamed type `{name}`"),
                     );
                 }
-                return (
-                    format!("{}{}", &text[..at], &text[end..]),
-                    format!("dropped `(type {name})`"),
-                );
+                return (format!("{}{}", &text[..at], &text[end..]), format!("dropped `(type {name})`"));
             }
             _ => {
                 // Misspell a name argument (not a keyword).
-                let args: Vec<_> = syms
-                    .iter()
-                    .filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] != b'(')
-                    .collect();
+                let args: Vec<_> = syms.iter().filter(|(s, _)| *s > 0 && text.as_bytes()[s - 1] != b'(').collect();
                 if args.is_empty() {
                     continue;
                 }
                 let (s, e) = *args[rng.below(args.len())];
                 let word = &text[s..e];
-                return (
-                    format!("{}{word}q{}", &text[..s], &text[e..]),
-                    format!("name `{word}` -> `{word}q`"),
-                );
+                return (format!("{}{word}q{}", &text[..s], &text[e..]), format!("name `{word}` -> `{word}q`"));
             }
         }
     }
