@@ -22,15 +22,8 @@ pub const INDENT: &str = "    ";
 
 /// Compile a `SelinuxProfile` to CIL. The profile is validated first
 /// (against `deny`); any error makes this fail.
-pub fn selinux_profile_to_cil(
-    p: &SelinuxProfile,
-    deny: &DenyLists,
-) -> Result<String, CompileError> {
-    let problems: Vec<_> = p
-        .validate(deny)
-        .into_iter()
-        .filter(|p| p.severity == Severity::Error)
-        .collect();
+pub fn selinux_profile_to_cil(p: &SelinuxProfile, deny: &DenyLists) -> Result<String, CompileError> {
+    let problems: Vec<_> = p.validate(deny).into_iter().filter(|p| p.severity == Severity::Error).collect();
     if let Some(first) = problems.first() {
         return Err(CompileError::InvalidProfile {
             count: problems.len(),
@@ -55,19 +48,11 @@ pub fn selinux_profile_to_cil(
         let _ = writeln!(out, "{INDENT}(typepermissive process)");
     }
     for (ty, classes) in &p.spec.allow {
-        let target = if ty == SELF_KEY {
-            format!("{block}.process")
-        } else {
-            ty.clone()
-        };
+        let target = if ty == SELF_KEY { format!("{block}.process") } else { ty.clone() };
         for (class, perms) in classes {
             let perms: BTreeSet<&str> = perms.iter().map(String::as_str).collect();
             let perms: Vec<&str> = perms.into_iter().collect();
-            let _ = writeln!(
-                out,
-                "{INDENT}(allow process {target} ({class} ({})))",
-                perms.join(" ")
-            );
+            let _ = writeln!(out, "{INDENT}(allow process {target} ({class} ({})))", perms.join(" "));
         }
     }
     out.push_str(")\n");
@@ -88,9 +73,7 @@ pub struct WrappedCil {
 impl WrappedCil {
     /// Map a 1-based line of the module back to the user's policy.
     pub fn policy_line(&self, module_line: usize) -> Option<usize> {
-        module_line
-            .checked_sub(self.line_offset)
-            .filter(|l| *l >= 1)
+        module_line.checked_sub(self.line_offset).filter(|l| *l >= 1)
     }
 }
 
@@ -102,9 +85,7 @@ pub fn wrap_raw(p: &RawSelinuxProfile) -> WrappedCil {
 
 /// Place CIL statements in `(block NAME ...)`, one indented line per line.
 pub fn wrap_policy(block: &str, policy: &str) -> WrappedCil {
-    let mut cil = String::with_capacity(
-        policy.len() + policy.lines().count() * INDENT.len() + block.len() + 16,
-    );
+    let mut cil = String::with_capacity(policy.len() + policy.lines().count() * INDENT.len() + block.len() + 16);
     let _ = writeln!(cil, "(block {block}");
     for line in policy.trim_end().lines() {
         if line.trim().is_empty() {
@@ -114,11 +95,7 @@ pub fn wrap_policy(block: &str, policy: &str) -> WrappedCil {
         }
     }
     cil.push_str(")\n");
-    WrappedCil {
-        cil,
-        line_offset: 1,
-        column_offset: INDENT.len(),
-    }
+    WrappedCil { cil, line_offset: 1, column_offset: INDENT.len() }
 }
 
 #[cfg(test)]
@@ -128,10 +105,7 @@ mod tests {
     #[test]
     fn wrapped_lines_map_back() {
         let w = wrap_policy("b_ns", "(type t)\n\n(allow t t (file (read)))\n");
-        assert_eq!(
-            w.cil,
-            "(block b_ns\n    (type t)\n\n    (allow t t (file (read)))\n)\n"
-        );
+        assert_eq!(w.cil, "(block b_ns\n    (type t)\n\n    (allow t t (file (read)))\n)\n");
         assert_eq!(w.policy_line(4), Some(3));
         assert_eq!(w.policy_line(1), None);
     }
