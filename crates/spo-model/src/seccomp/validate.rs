@@ -45,7 +45,7 @@ pub fn validate_partial(spec: &SeccompSpec, base: &FieldPath, unread: &Unread) -
     let all_names = syscalls::all_names();
     for (i, rule) in spec.syscalls.iter().enumerate() {
         let known = !unread.rule_actions.contains(&i);
-        check_rule(spec, rule, &base.key("syscalls").index(i), &all_names, known, &mut out);
+        check_rule(spec, rule, &base.key("syscalls").index(i), all_names, known, &mut out);
     }
     check_contradictions(spec, base, &unread.rule_actions, &mut out);
     if !unread.default_action {
