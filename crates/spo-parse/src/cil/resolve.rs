@@ -33,7 +33,10 @@ struct Ctx<'s> {
     perm_index: FxHashMap<String, usize>,
     /// Every permission of a class (its own and its common's, from the file
     /// and the base) in one set: one lookup per permission of a rule.
-    perm_sets: Vec<FxHashSet<&'s str>>,
+    perm_sets: Vec<(String, FxHashSet<&'s str>)>,
+    /// Position in `perm_sets` of a class named outside any block, by the
+    /// name as written.
+    top_class: FxHashMap<String, usize>,
     /// Reused buffer of permission spans.
     perm_buf: Vec<Span>,
 }
@@ -50,6 +53,7 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
         out: Vec::new(),
         perm_index: FxHashMap::default(),
         perm_sets: Vec::new(),
+        top_class: FxHashMap::default(),
         perm_buf: Vec::new(),
     };
     for e in ast.roots() {
@@ -255,43 +259,62 @@ impl<'s> Ctx<'s> {
         if kids.len() != 2 {
             return;
         }
-        let Some(class) = self.reference(Ns::Class, kids[0]) else {
-            return;
+        // Outside blocks a class name always resolves the same way: the
+        // name as written leads straight to the class's permissions.
+        let top = self.path.is_empty();
+        let cached = match kids[0].atom() {
+            Some(w) if top => self.top_class.get(w).copied(),
+            _ => None,
+        };
+        let at = match cached {
+            Some(at) => at,
+            None => {
+                let Some(class) = self.reference(Ns::Class, kids[0]) else {
+                    return;
+                };
+                let at = match self.perm_index.get(class.as_ref()) {
+                    Some(&at) => at,
+                    None => {
+                        let set = self.class_perm_sets(&class).into_iter().flatten().map(String::as_str).collect();
+                        self.perm_sets.push((class.to_string(), set));
+                        self.perm_index.insert(class.to_string(), self.perm_sets.len() - 1);
+                        self.perm_sets.len() - 1
+                    }
+                };
+                if let (true, Some(w)) = (top, kids[0].atom()) {
+                    self.top_class.insert(w.to_owned(), at);
+                }
+                at
+            }
         };
         let mut perms = std::mem::take(&mut self.perm_buf);
         perms.clear();
         collect_perms(kids[1], &mut perms, 0);
         let text = e.source();
-        let at = match self.perm_index.get(class.as_ref()) {
-            Some(&at) => at,
-            None => {
-                let set = self.class_perm_sets(&class).into_iter().flatten().map(String::as_str).collect();
-                self.perm_sets.push(set);
-                self.perm_index.insert(class.to_string(), self.perm_sets.len() - 1);
-                self.perm_sets.len() - 1
-            }
-        };
-        let known = &self.perm_sets[at];
+        let known = &self.perm_sets[at].1;
         // Keep the unknown permissions only, then report them in order.
         perms.retain(|span| !known.contains(&text[span.range()]));
-        for &span in &perms {
-            let p = &text[span.range()];
-            let cands = self.class_perm_names(&class);
-            let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
-                .with_label("unknown permission");
-            if let Some(s) = did_you_mean(p, cands.iter().map(String::as_str)) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            } else {
-                let mut c = cands;
-                c.sort();
-                let shown: Vec<_> = c.iter().take(12).map(String::as_str).collect();
-                d = d.with_help(format!(
-                    "`{class}` has: {}{}",
-                    shown.join(" "),
-                    if c.len() > 12 { " ..." } else { "" }
-                ));
+        if !perms.is_empty() {
+            let class = self.perm_sets[at].0.clone();
+            for &span in &perms {
+                let p = &text[span.range()];
+                let cands = self.class_perm_names(&class);
+                let mut d = Diagnostic::error(span, format!("class `{class}` has no permission `{p}`"))
+                    .with_label("unknown permission");
+                if let Some(s) = did_you_mean(p, cands.iter().map(String::as_str)) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                } else {
+                    let mut c = cands;
+                    c.sort();
+                    let shown: Vec<_> = c.iter().take(12).map(String::as_str).collect();
+                    d = d.with_help(format!(
+                        "`{class}` has: {}{}",
+                        shown.join(" "),
+                        if c.len() > 12 { " ..." } else { "" }
+                    ));
+                }
+                self.report(d);
             }
-            self.report(d);
         }
         self.perm_buf = perms;
     }

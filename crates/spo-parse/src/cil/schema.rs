@@ -175,29 +175,60 @@ pub fn spec(keyword: &str) -> Option<Spec> {
     keyword_index(keyword).and_then(spec_at)
 }
 
-/// Keyword indexes and shapes, built once.
+/// Keyword positions and shapes, built once.
 struct Tables {
-    index: super::fxhash::FxHashMap<&'static str, u8>,
+    /// Open-addressing table of positions in [`KEYWORDS`] ([`EMPTY`] when
+    /// free), placed by [`slot`]: a keyword is found with a few byte loads
+    /// and one comparison, cheaper than a general string hash.
+    slots: [u8; SLOTS],
     specs: Vec<Option<Spec>>,
+}
+
+const SLOTS: usize = 256;
+const EMPTY: u8 = u8::MAX;
+
+/// Where the search for `k` (2 to 22 bytes) starts: mixes its length and
+/// its first, middle and last bytes, which tell the keywords apart well.
+fn slot(k: &[u8]) -> usize {
+    let (first, mid, last) = (k[0], k[k.len() / 2], k[k.len() - 1]);
+    let x = u32::from(first) | u32::from(mid) << 8 | u32::from(last) << 16 | (k.len() as u32) << 24;
+    (x.wrapping_mul(0x9e37_79b1) >> 24) as usize
 }
 
 fn tables() -> &'static Tables {
     static TABLES: std::sync::OnceLock<Tables> = std::sync::OnceLock::new();
-    TABLES.get_or_init(|| Tables {
-        index: KEYWORDS.iter().enumerate().map(|(i, k)| (*k, i as u8)).collect(),
-        specs: KEYWORDS.iter().map(|k| spec_of(k)).collect(),
+    TABLES.get_or_init(|| {
+        let mut slots = [EMPTY; SLOTS];
+        for (i, k) in KEYWORDS.iter().enumerate() {
+            let mut at = slot(k.as_bytes());
+            while slots[at] != EMPTY {
+                at = (at + 1) % SLOTS;
+            }
+            slots[at] = i as u8;
+        }
+        Tables { slots, specs: KEYWORDS.iter().map(|k| spec_of(k)).collect() }
     })
 }
 
 /// The position of `keyword` in [`KEYWORDS`]. The parser looks each
-/// statement's keyword up once (a hash lookup) and keeps the position in
-/// the tree, so the later passes never hash a keyword again.
+/// statement's keyword up once and keeps the position in the tree, so the
+/// later passes never look a keyword up again.
 pub(crate) fn keyword_index(keyword: &str) -> Option<u8> {
-    // Every keyword is 2 to 22 bytes: skip hashing anything else.
-    if keyword.len() < 2 || keyword.len() > 22 {
+    let k = keyword.as_bytes();
+    // Every keyword is 2 to 22 bytes.
+    if k.len() < 2 || k.len() > 22 {
         return None;
     }
-    tables().index.get(keyword).copied()
+    let t = tables();
+    let mut at = slot(k);
+    loop {
+        let i = t.slots[at];
+        let known = KEYWORDS.get(usize::from(i))?;
+        if known.as_bytes() == k {
+            return Some(i);
+        }
+        at = (at + 1) % SLOTS;
+    }
 }
 
 /// The shape of the keyword at position `index` of [`KEYWORDS`].

@@ -7,6 +7,7 @@
 //! does; a leading `.` means the global one.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::HashSet;
 
 use super::fxhash::{FxHashMap as HashMap, FxHashSet};
@@ -80,15 +81,14 @@ impl Symbols {
         if self.tables.is_empty() {
             self.tables = vec![HashMap::default(); TABLES];
         }
-        let t = &mut self.tables[ns as usize];
-        match t.get(&qualified) {
-            Some(first) => {
+        match self.tables[ns as usize].entry(qualified) {
+            Entry::Occupied(first) => {
                 if let Origin::File(span) = origin {
-                    self.duplicates.push((ns, qualified, span, *first));
+                    self.duplicates.push((ns, first.key().clone(), span, *first.get()));
                 }
             }
-            None => {
-                t.insert(qualified, origin);
+            Entry::Vacant(v) => {
+                v.insert(origin);
             }
         }
     }

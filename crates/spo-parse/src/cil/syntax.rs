@@ -157,12 +157,16 @@ impl<'t, 'a> Expr<'t, 'a> {
     }
 }
 
+/// Arguments kept on the stack: every statement without a body takes at
+/// most five (`typetransition`).
+const INLINE_ARGS: usize = 5;
+
 /// The arguments of a statement (its elements after the keyword), kept on
 /// the stack for the usual handful: checking visits every statement of
 /// files with hundreds of thousands of them.
 #[derive(Debug, Clone)]
 pub(crate) enum ArgList<'t, 'a> {
-    Inline([Expr<'t, 'a>; 8], usize),
+    Inline([Expr<'t, 'a>; INLINE_ARGS], usize),
     Heap(Vec<Expr<'t, 'a>>),
 }
 
@@ -194,12 +198,20 @@ impl<'t, 'a> Expr<'t, 'a> {
     }
 
     fn small(&self, skip: usize) -> ArgList<'t, 'a> {
-        let mut buf = [*self; 8];
+        let mut buf = [*self; INLINE_ARGS];
         let mut n = 0;
-        let mut it = self.children().skip(skip);
-        for a in it.by_ref() {
-            if n == buf.len() {
-                let mut v = buf.to_vec();
+        let mut it = self.children();
+        for _ in 0..skip {
+            if it.next().is_none() {
+                return ArgList::Inline(buf, 0);
+            }
+        }
+        while let Some(a) = it.next() {
+            if n == INLINE_ARGS {
+                // A body (blocks and optionals hold thousands of statements):
+                // count first, so the vector is allocated once.
+                let mut v = Vec::with_capacity(n + 1 + it.clone().count());
+                v.extend_from_slice(&buf);
                 v.push(a);
                 v.extend(it);
                 return ArgList::Heap(v);
