@@ -24,17 +24,23 @@ impl FxHasher {
 impl Hasher for FxHasher {
     #[inline]
     fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
+        // Whole words, then the tail as 4, 2 and 1 bytes: fixed-size copies
+        // only (names are short, a variable-length copy costs a call).
+        let mut b = bytes;
+        while let Some((head, rest)) = b.split_first_chunk::<8>() {
+            self.add(u64::from_le_bytes(*head));
+            b = rest;
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
+        if let Some((head, rest)) = b.split_first_chunk::<4>() {
+            self.add(u64::from(u32::from_le_bytes(*head)));
+            b = rest;
+        }
+        if let Some((head, rest)) = b.split_first_chunk::<2>() {
+            self.add(u64::from(u16::from_le_bytes(*head)));
+            b = rest;
+        }
+        if let Some(&last) = b.first() {
+            self.add(u64::from(last));
         }
     }
 

@@ -113,7 +113,11 @@ fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: &[Expr<'_, '_>], dept
     let fixed = if body { sp.args.len() - 1 } else { sp.args.len() };
     if args.len() < sp.required {
         let end = stmt.span().end;
-        let at = Span::new(end.saturating_sub(1), end);
+        // The `)`, or the last character of an unclosed statement (which
+        // may take several bytes).
+        let text = stmt.source();
+        let last = text.get(..end).and_then(|t| t.chars().next_back()).map_or(1, char::len_utf8);
+        let at = Span::new(end.saturating_sub(last), end);
         out.push(
             Diagnostic::error(
                 at,
