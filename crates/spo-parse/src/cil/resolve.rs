@@ -13,7 +13,7 @@ use spo_model::suggest::did_you_mean;
 
 use super::fxhash::{FxHashMap, FxHashSet};
 
-use super::schema::{Arg, Ns};
+use super::schema::{Arg, Ns, Spec};
 use super::shape::{is_operator, MAX_DEPTH};
 use super::symbols::{resolve_in, Origin, Symbols};
 use super::syntax::{Ast, Expr};
@@ -130,6 +130,17 @@ impl<'s> Ctx<'s> {
             return;
         }
         let Some((kw, sp)) = e.statement() else { return };
+        if !matches!(
+            kw,
+            "block" | "macro" | "optional" | "in" | "typeattributeset" | "roleattributeset" | "typetransition"
+        ) {
+            // Most statements: walk the arguments in place, no copy.
+            if e.children().count() <= sp.required {
+                return;
+            }
+            self.arguments(kw, sp, e.children().skip(1), depth);
+            return;
+        }
         let args = e.args();
         if args.len() < sp.required {
             return;
@@ -207,21 +218,26 @@ impl<'s> Ctx<'s> {
             }
             _ => {}
         }
+        self.arguments(kw, sp, args.iter().copied(), depth);
+    }
+
+    /// Resolve the names in the arguments of a statement, by their kinds.
+    fn arguments<'t, 'a: 't>(&mut self, kw: &str, sp: Spec, args: impl Iterator<Item = Expr<'t, 'a>>, depth: usize) {
         let fixed = if sp.args.last() == Some(&Arg::Body) { sp.args.len() - 1 } else { sp.args.len() };
-        for (i, a) in args.iter().enumerate() {
+        for (i, a) in args.enumerate() {
             let kind = if i < fixed { sp.args[i] } else { Arg::Body };
             match kind {
                 Arg::Ref(ns) if ns.resolved() => {
-                    self.reference(ns, *a);
+                    self.reference(ns, a);
                 }
-                Arg::Target => self.target(*a),
-                Arg::Set(ns) if ns.resolved() => self.set(ns, *a, 0),
+                Arg::Target => self.target(a),
+                Arg::Set(ns) if ns.resolved() => self.set(ns, a, 0),
                 Arg::Cond => {
                     let ns = if kw == "tunableif" { Ns::Tunable } else { Ns::Bool };
-                    self.set(ns, *a, 0);
+                    self.set(ns, a, 0);
                 }
-                Arg::ClassPerms => self.class_perms(*a),
-                Arg::Body => self.stmt(*a, depth + 1),
+                Arg::ClassPerms => self.class_perms(a),
+                Arg::Body => self.stmt(a, depth + 1),
                 _ => {}
             }
         }
@@ -255,10 +271,10 @@ impl<'s> Ctx<'s> {
             self.reference(Ns::ClassPermission, e);
             return;
         }
-        let kids = e.items();
-        if kids.len() != 2 {
+        let Ok((class_name, perm_list)) = e.pair() else {
             return;
-        }
+        };
+        let kids = [class_name, perm_list];
         // Outside blocks a class name always resolves the same way: the
         // name as written leads straight to the class's permissions.
         let top = self.path.is_empty();

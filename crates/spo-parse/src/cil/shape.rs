@@ -7,7 +7,7 @@
 use spo_model::suggest::did_you_mean;
 
 use super::schema::{Arg, Ns, Spec, KEYWORDS};
-use super::syntax::{Ast, Expr, Kind};
+use super::syntax::{Ast, Children, Expr, Kind};
 use crate::{Diagnostic, Span};
 
 /// Deepest nesting of statements the checker follows.
@@ -103,15 +103,16 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
         }
         _ => {}
     }
-    let _ = items;
-    let args = e.args();
-    arguments(kw, sp, e, &args, depth, out);
+    arguments(kw, sp, e, items, depth, out);
 }
 
-fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: &[Expr<'_, '_>], depth: usize, out: &mut Vec<Diagnostic>) {
+/// Check the arguments `args` of statement `stmt`. They are walked as an
+/// iterator: bodies hold thousands of statements, not worth copying.
+fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: Children<'_, '_>, depth: usize, out: &mut Vec<Diagnostic>) {
     let body = sp.args.last() == Some(&Arg::Body);
     let fixed = if body { sp.args.len() - 1 } else { sp.args.len() };
-    if args.len() < sp.required {
+    let count = args.clone().count();
+    if count < sp.required {
         let end = stmt.span().end;
         // The `)`, or the last character of an unclosed statement (which
         // may take several bytes).
@@ -121,15 +122,16 @@ fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: &[Expr<'_, '_>], dept
         out.push(
             Diagnostic::error(
                 at,
-                format!("`{kw}` needs {} argument{}, found {}", sp.required, plural(sp.required), args.len()),
+                format!("`{kw}` needs {} argument{}, found {count}", sp.required, plural(sp.required)),
             )
             .with_label("missing arguments before this `)`")
             .with_help(format!("write `({kw} {})`", sp.usage)),
         );
         return;
     }
-    if !body && args.len() > fixed {
-        let extra = args[fixed].span().join(args[args.len() - 1].span());
+    if !body && count > fixed {
+        let args: Vec<_> = args.collect();
+        let extra = args[fixed].span().join(args[count - 1].span());
         out.push(
             Diagnostic::error(
                 extra,
@@ -138,7 +140,7 @@ fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: &[Expr<'_, '_>], dept
                     if sp.required < fixed { "at most " } else { "" },
                     fixed,
                     plural(fixed),
-                    args.len()
+                    count
                 ),
             )
             .with_label("unexpected")
@@ -148,20 +150,24 @@ fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: &[Expr<'_, '_>], dept
     }
     // `(typetransition S T C NEW)` has no name argument.
     const TYPETRANSITION4: &[Arg] = &[Arg::Ref(Ns::Type), Arg::Target, Arg::Ref(Ns::Class), Arg::Ref(Ns::Type)];
-    let kinds: &[Arg] = if kw == "typetransition" && args.len() == 4 { TYPETRANSITION4 } else { sp.args };
-    for (i, a) in args.iter().enumerate() {
+    let kinds: &[Arg] = if kw == "typetransition" && count == 4 { TYPETRANSITION4 } else { sp.args };
+    let mut first = None;
+    for (i, a) in args.enumerate() {
+        if i == 0 {
+            first = a.symbol();
+        }
         let kind = if i < fixed { kinds[i] } else { Arg::Body };
         if kind == Arg::Body {
             let parent = if matches!(kw, "booleanif" | "tunableif") { Parent::Conditional } else { Parent::Top };
-            if kw == "in" && i == 1 && matches!(args[0].symbol(), Some("before" | "after")) {
+            if kw == "in" && i == 1 && matches!(first, Some("before" | "after")) {
                 // `(in after BLOCK ...)`: the block name is not a statement.
                 if !a.is_list() {
                     continue;
                 }
             }
-            statement(*a, parent, depth + 1, out);
+            statement(a, parent, depth + 1, out);
         } else {
-            argument(kw, kind, *a, out);
+            argument(kw, kind, a, out);
         }
     }
 }
@@ -344,22 +350,20 @@ fn class_perms(kw: &str, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
         // A named classpermission.
         return;
     }
-    let kids = a.items();
     let help = "write `(CLASS (PERMISSION ...))`, as in `(file (read open))`";
-    if kids.len() != 2 {
-        out.push(
-            Diagnostic::error(
-                a.span(),
-                format!(
-                    "`{kw}` expects a class and a list of permissions, found {} item{}",
-                    kids.len(),
-                    plural(kids.len())
-                ),
-            )
-            .with_help(help),
-        );
-        return;
-    }
+    let kids = match a.pair() {
+        Ok((class, perms)) => [class, perms],
+        Err(n) => {
+            out.push(
+                Diagnostic::error(
+                    a.span(),
+                    format!("`{kw}` expects a class and a list of permissions, found {n} item{}", plural(n)),
+                )
+                .with_help(help),
+            );
+            return;
+        }
+    };
     if kids[0].is_list() {
         out.push(Diagnostic::error(kids[0].span(), "expected a class name, found a list").with_help(help));
     }

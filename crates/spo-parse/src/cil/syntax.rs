@@ -187,9 +187,13 @@ impl<'t, 'a> Expr<'t, 'a> {
         self.small(1)
     }
 
-    /// All elements of a list, on the stack when there are few.
-    pub(crate) fn items(&self) -> ArgList<'t, 'a> {
-        self.small(0)
+    /// The two elements of a list, or how many it has when not two.
+    pub(crate) fn pair(&self) -> Result<(Expr<'t, 'a>, Expr<'t, 'a>), usize> {
+        let mut it = self.children();
+        match (it.next(), it.next(), it.next()) {
+            (Some(a), Some(b), None) => Ok((a, b)),
+            _ => Err(self.children().count()),
+        }
     }
 
     /// The whole input text.
