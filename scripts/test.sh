@@ -18,4 +18,4 @@ else
   echo "SKIPPED: syscall table freshness check needs go and python3"
 fi
 echo "== tests"
-cargo test --workspace --all-targets
+cargo test --workspace
