@@ -223,8 +223,9 @@ pub(crate) fn keyword_index(keyword: &str) -> Option<u8> {
     let mut at = slot(k);
     loop {
         let i = t.slots[at];
-        let known = KEYWORDS.get(usize::from(i))?;
-        if known.as_bytes() == k {
+        let known = KEYWORDS.get(usize::from(i))?.as_bytes();
+        // Byte by byte: keywords are short, cheaper than a call to memcmp.
+        if known.len() == k.len() && known.iter().zip(k).all(|(a, b)| a == b) {
             return Some(i);
         }
         at = (at + 1) % SLOTS;

@@ -111,7 +111,9 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
 fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: Children<'_, '_>, depth: usize, out: &mut Vec<Diagnostic>) {
     let body = sp.args.last() == Some(&Arg::Body);
     let fixed = if body { sp.args.len() - 1 } else { sp.args.len() };
-    let count = args.clone().count();
+    // Counted up to what the checks need: a body is not walked twice.
+    let limit = if body { sp.required } else { fixed + 1 };
+    let count = args.clone().take(limit).count();
     if count < sp.required {
         let end = stmt.span().end;
         // The `)`, or the last character of an unclosed statement (which
@@ -131,6 +133,7 @@ fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: Children<'_, '_>, dep
     }
     if !body && count > fixed {
         let args: Vec<_> = args.collect();
+        let count = args.len();
         let extra = args[fixed].span().join(args[count - 1].span());
         out.push(
             Diagnostic::error(

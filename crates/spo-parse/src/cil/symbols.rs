@@ -152,6 +152,13 @@ fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: 
     if !declares {
         return;
     }
+    if matches!(kw, "optional" | "booleanif" | "tunableif" | "true" | "false") {
+        // Only their bodies declare: walk them in place.
+        for a in e.children().skip(sp.args.len()) {
+            collect_stmt(s, a, path, base, depth + 1);
+        }
+        return;
+    }
     let args = e.args();
     let origin = |span| {
         if base {
