@@ -135,10 +135,34 @@ impl<'s> Ctx<'s> {
             "block" | "macro" | "optional" | "in" | "typeattributeset" | "roleattributeset" | "typetransition"
         ) {
             // Most statements: walk the arguments in place, no copy.
-            if e.children().count() <= sp.required {
+            if e.children().take(sp.required + 1).count() <= sp.required {
                 return;
             }
             self.arguments(kw, sp, e.children().skip(1), depth);
+            return;
+        }
+        if matches!(kw, "block" | "optional") {
+            // Containers of thousands of statements: walked in place.
+            let mut body = e.children().skip(1);
+            let Some(name) = body.next() else { return };
+            if kw == "optional" {
+                let prev = self.optional.replace(name.atom().unwrap_or("").to_owned());
+                for a in body {
+                    self.stmt(a, depth + 1);
+                }
+                self.optional = prev;
+                return;
+            }
+            let Some(name) = name.atom() else { return };
+            let abstract_ = body.clone().any(|a| a.keyword() == Some("blockabstract"));
+            let was = self.silent;
+            self.silent |= abstract_;
+            self.path.push(name.to_owned());
+            for a in body {
+                self.stmt(a, depth + 1);
+            }
+            self.path.pop();
+            self.silent = was;
             return;
         }
         let args = e.args();
@@ -146,19 +170,6 @@ impl<'s> Ctx<'s> {
             return;
         }
         match kw {
-            "block" => {
-                let Some(name) = args[0].atom() else { return };
-                let abstract_ = args[1..].iter().any(|a| a.keyword() == Some("blockabstract"));
-                let was = self.silent;
-                self.silent |= abstract_;
-                self.path.push(name.to_owned());
-                for a in &args[1..] {
-                    self.stmt(*a, depth + 1);
-                }
-                self.path.pop();
-                self.silent = was;
-                return;
-            }
             "macro" => {
                 let was = self.silent;
                 self.silent = true;
@@ -166,14 +177,6 @@ impl<'s> Ctx<'s> {
                     self.stmt(*a, depth + 1);
                 }
                 self.silent = was;
-                return;
-            }
-            "optional" => {
-                let prev = self.optional.replace(args[0].atom().unwrap_or("").to_owned());
-                for a in &args[1..] {
-                    self.stmt(*a, depth + 1);
-                }
-                self.optional = prev;
                 return;
             }
             "in" => {
