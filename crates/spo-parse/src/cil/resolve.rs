@@ -376,11 +376,17 @@ fn collect_perms(e: Expr<'_, '_>, out: &mut Vec<Span>, depth: usize) {
     match e.atom() {
         Some(a) if is_operator(a) => {}
         Some(_) => out.push(e.span()),
-        None => {
+        None if depth < MAX_DEPTH => {
+            // Flat permission lists are the rule: handle atoms here.
             for c in e.children() {
-                collect_perms(c, out, depth + 1);
+                match c.atom() {
+                    Some(a) if is_operator(a) => {}
+                    Some(_) => out.push(c.span()),
+                    None => collect_perms(c, out, depth + 1),
+                }
             }
         }
+        None => {}
     }
 }
 

@@ -326,8 +326,6 @@ fn check_decl_name(kw: &str, ns: Ns, name: &str, span: Span, out: &mut Vec<Diagn
     }
 }
 
-const SET_OPS: &[&str] = &["and", "or", "not", "xor", "all", "eq", "neq", "range"];
-
 /// Set and condition expressions: atoms, lists of atoms, and operator lists.
 fn set_expr(kw: &str, a: Expr<'_, '_>, depth: usize, out: &mut Vec<Diagnostic>) {
     if depth > MAX_DEPTH {
@@ -339,13 +337,17 @@ fn set_expr(kw: &str, a: Expr<'_, '_>, depth: usize, out: &mut Vec<Diagnostic>) 
             out.push(Diagnostic::error(a.span(), format!("empty expression in `{kw}`")));
         }
         for c in a.children() {
-            set_expr(kw, c, depth + 1, out);
+            // Atoms need no check (short of the depth limit): most
+            // expressions are flat lists of names.
+            if c.is_list() || depth + 1 > MAX_DEPTH {
+                set_expr(kw, c, depth + 1, out);
+            }
         }
     }
 }
 
 pub(crate) fn is_operator(s: &str) -> bool {
-    SET_OPS.contains(&s)
+    matches!(s, "and" | "or" | "not" | "xor" | "all" | "eq" | "neq" | "range")
 }
 
 fn class_perms(kw: &str, a: Expr<'_, '_>, out: &mut Vec<Diagnostic>) {
