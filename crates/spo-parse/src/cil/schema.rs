@@ -232,6 +232,12 @@ pub(crate) fn keyword_index(keyword: &str) -> Option<u8> {
     }
 }
 
+/// Whether the keyword at position `index` of [`KEYWORDS`] takes a body of
+/// statements.
+pub(crate) fn has_body(index: u8) -> bool {
+    spec_at(index).is_some_and(|s| s.args.last() == Some(&Arg::Body))
+}
+
 /// The shape of the keyword at position `index` of [`KEYWORDS`].
 pub(crate) fn spec_at(index: u8) -> Option<Spec> {
     tables().specs.get(index as usize).copied().flatten()

@@ -16,7 +16,7 @@
 use nom::bytes::complete::take_till;
 use nom::IResult;
 
-use super::schema::{keyword_index, spec_at, Spec};
+use super::schema::{has_body, keyword_index, spec, spec_at, Spec};
 use crate::{Diagnostic, Span};
 
 /// Index of a node in an [`Ast`].
@@ -145,12 +145,14 @@ impl<'t, 'a> Expr<'t, 'a> {
     }
 
     /// The keyword of a statement and its shape, when the keyword is one
-    /// CIL knows (as [`spec`](super::schema::spec) of [`Expr::keyword`],
-    /// without a lookup).
+    /// CIL knows: [`spec`] of [`Expr::keyword`]. The parser found it for
+    /// lists at the top and in bodies; elsewhere (a statement given as an
+    /// argument too many) it is looked up now.
     pub(crate) fn statement(&self) -> Option<(&'a str, Spec)> {
         let n = self.node();
         if n.kw == NO_KEYWORD {
-            return None;
+            let kw = self.keyword()?;
+            return spec(kw).map(|sp| (kw, sp));
         }
         let head = self.ast.nodes.get(self.id as usize + 1)?;
         let kw = self.ast.text.get(head.start as usize..head.end as usize)?;
@@ -400,8 +402,14 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                 len @ 1.. => {
                     let sym = &bytes[pos..pos + len];
                     if let Some(o) = stack.last() {
-                        if o.node + 1 == nodes.len() {
-                            // The first element of a list: its keyword.
+                        // The first element of a list at the top or in a
+                        // body (not one of the many lists of names or
+                        // permissions): its keyword.
+                        let in_body = match stack.len().checked_sub(2).and_then(|i| stack.get(i)) {
+                            Some(parent) => has_body(nodes[parent.node].kw),
+                            None => true,
+                        };
+                        if in_body && o.node + 1 == nodes.len() {
                             let kw = text.get(pos..pos + sym.len()).and_then(keyword_index);
                             nodes[o.node].kw = kw.unwrap_or(NO_KEYWORD);
                         }
