@@ -416,3 +416,30 @@ pub fn duplicates(file: &Symbols) -> Vec<Diagnostic> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cil::{check, parse, Base};
+
+    fn messages(text: &str) -> Vec<String> {
+        let base = Base::from_cil("(class file (read open))");
+        let (ast, _) = parse(text);
+        check(&ast, &base).into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn resolves_a_statement_given_as_an_argument_too_many() {
+        // A missing `)` makes the second rule an argument of the first: the
+        // parser does not look its keyword up, the resolver still must.
+        let m = messages("(type a)\n(allow a a (file (read))\n(allow zz a (file (read))))\n");
+        assert_eq!(m, ["type `zz` is not declared"]);
+    }
+
+    #[test]
+    fn permissions_resolve_through_the_class_cache_inside_and_outside_blocks() {
+        let m = messages(
+            "(type a)\n(allow a a (file (read)))\n(block b (allow a a (file (open wrte))))\n(allow a a (file (opn)))\n",
+        );
+        assert_eq!(m, ["class `file` has no permission `wrte`", "class `file` has no permission `opn`"]);
+    }
+}
