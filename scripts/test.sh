@@ -18,4 +18,18 @@ else
   echo "SKIPPED: syscall table freshness check needs go and python3"
 fi
 echo "== tests"
-cargo test --workspace
+# Output is not captured, so every "SKIPPED: ..." line (root, a tool or a
+# cache missing) is printed where it happens and summarised at the end.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace -- --nocapture 2>&1 | tee "$log"
+
+skips=$(grep -oE 'SKIPPED: .*' "$log" | sort -u || true)
+echo
+echo "== skipped"
+if [ -n "$skips" ]; then echo "$skips"; else echo "nothing skipped"; fi
+passed=$(grep -oE 'test result: [A-Za-z]+\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
+nskipped=$(printf '%s' "$skips" | grep -c . || true)
+echo
+echo "tests: $passed passed, $failed failed, $nskipped skipped"
