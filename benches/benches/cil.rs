@@ -27,11 +27,7 @@ fn store() -> Vec<(String, PathBuf, String)> {
         if !o.status.success() {
             continue;
         }
-        let name = m
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = m.file_name().unwrap_or_default().to_string_lossy().into_owned();
         let file = tmp.join(format!("{name}.cil"));
         let text = String::from_utf8_lossy(&o.stdout).into_owned();
         if std::fs::write(&file, &text).is_ok() {
@@ -44,11 +40,7 @@ fn store() -> Vec<(String, PathBuf, String)> {
 fn secil2tree(files: &[&Path]) -> Option<Duration> {
     let t = Instant::now();
     for f in files {
-        let st = Command::new("secil2tree")
-            .args(["-A", "build", "-o", "/dev/null"])
-            .arg(f)
-            .status()
-            .ok()?;
+        let st = Command::new("secil2tree").args(["-A", "build", "-o", "/dev/null"]).arg(f).status().ok()?;
         let _ = st;
     }
     Some(t.elapsed())
@@ -67,9 +59,7 @@ fn ours(texts: &[&str], base: &Base) -> usize {
 fn bench(c: &mut Criterion) {
     let store = store();
     if store.is_empty() || Command::new("secil2tree").arg("-h").output().is_err() {
-        eprintln!(
-            "SKIPPED: needs Debian's selinux-policy-default store and secil2tree (secilc package)"
-        );
+        eprintln!("SKIPPED: needs Debian's selinux-policy-default store and secil2tree (secilc package)");
         return;
     }
     let mut base = Base::empty();
@@ -84,12 +74,7 @@ fn bench(c: &mut Criterion) {
     let tp = t.elapsed();
     let t = Instant::now();
     let dc = cil::check_with_own_names(&ast, &base);
-    eprintln!(
-        "base: parse {tp:?} ({} diags), check {:?} ({} diags)",
-        d.len(),
-        t.elapsed(),
-        dc.len()
-    );
+    eprintln!("base: parse {tp:?} ({} diags), check {:?} ({} diags)", d.len(), t.elapsed(), dc.len());
     if std::env::var_os("SPO_BENCH_PROFILE").is_some() {
         // A steady loop for a profiler.
         for _ in 0..30 {
@@ -108,12 +93,7 @@ fn bench(c: &mut Criterion) {
     let all_bytes: usize = all_texts.iter().map(|t| t.len()).sum();
 
     for (label, texts, files, bytes) in [
-        (
-            "base",
-            vec![base_text.as_str()],
-            vec![base_file.as_path()],
-            base_text.len(),
-        ),
+        ("base", vec![base_text.as_str()], vec![base_file.as_path()], base_text.len()),
         ("store", all_texts.clone(), all_files.clone(), all_bytes),
     ] {
         let mut g = c.benchmark_group(format!("cil_{label}"));
