@@ -14,7 +14,9 @@ where
             return Some(cand);
         }
         let score = strsim::jaro_winkler(&lower, &cand.to_ascii_lowercase());
-        if score >= 0.8 && best.is_none_or(|(_, s)| score > s) {
+        // Ties go to the alphabetically first candidate, so the suggestion
+        // does not depend on the order candidates come in (hash order).
+        if score >= 0.8 && best.is_none_or(|(b, s)| score > s || (score == s && cand < b)) {
             best = Some((cand, score));
         }
     }
@@ -31,5 +33,13 @@ mod tests {
         assert_eq!(did_you_mean("mkdirr", words), Some("mkdir"));
         assert_eq!(did_you_mean("MKDIR", words), Some("mkdir"));
         assert_eq!(did_you_mean("socket", words), None);
+    }
+
+    #[test]
+    fn ties_do_not_depend_on_candidate_order() {
+        let a = did_you_mean("ab", ["ax", "ay"]);
+        let b = did_you_mean("ab", ["ay", "ax"]);
+        assert_eq!(a, b);
+        assert_eq!(a, Some("ax"));
     }
 }
