@@ -32,8 +32,12 @@ pub struct AuditRecord {
 }
 
 /// Receive buffer asked for: bursts of records (a complain-mode run of a
-/// busy program logs thousands) must not overflow between two reads.
-const RCVBUF_BYTES: libc::c_int = 4 << 20;
+/// busy program logs hundreds of thousands a second) must not overflow
+/// between two reads. Each record costs about 1 KiB of socket memory, so
+/// 64 MiB absorbs a burst of some 60,000; it is only used while the reader
+/// lags. Measured: 4 MiB dropped 39% of a 1,000,000-record flood produced at
+/// 240,000 records/s on an idle machine.
+const RCVBUF_BYTES: libc::c_int = 64 << 20;
 
 /// A socket receiving every audit record the kernel emits.
 #[derive(Debug)]
