@@ -3,6 +3,7 @@
 //! profiles parse without errors while one dropped `,` is always reported.
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use spo_parse::apparmor::parse;
 
 fn rule() -> impl Strategy<Value = String> {
@@ -20,7 +21,14 @@ fn rule() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Failures are saved beside this file (`*.proptest-regressions`) and
+    // replayed first: the default lookup needs a lib.rs or main.rs, which an
+    // integration test has not.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn never_panics_and_spans_are_in_bounds(s in "[ -~\n\t{}(),#@\"<>=^-]{0,200}") {

@@ -3,6 +3,7 @@
 //! CIL's own alphabet (and some bytes it rejects).
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use spo_parse::cil::{self, Base};
 
 fn cil_like() -> impl Strategy<Value = String> {
@@ -37,7 +38,14 @@ fn cil_like() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // Failures are saved beside this file (`*.proptest-regressions`) and
+    // replayed first: the default lookup needs a lib.rs or main.rs, which an
+    // integration test has not.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
     #[test]
     fn never_panics_and_spans_stay_inside(text in cil_like()) {
         let base = Base::default_container_base();

@@ -3,6 +3,7 @@
 //! target in `fuzz/` explores the same property for longer.)
 
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use spo_parse::seccomp::parse_file;
 
 const BASE_JSON: &str = include_str!("fixtures/seccomp/valid/spo-denied-syscalls.json");
@@ -37,7 +38,14 @@ fn edit(base: &str, pos: usize, op: u8, c: char) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    // Failures are saved beside this file (`*.proptest-regressions`) and
+    // replayed first: the default lookup needs a lib.rs or main.rs, which an
+    // integration test has not.
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
