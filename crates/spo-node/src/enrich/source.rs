@@ -10,6 +10,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use crate::audit::{AuditSocket, AUDIT_SECCOMP};
@@ -34,15 +36,54 @@ pub trait RecordSource: Send {
 }
 
 /// The netlink multicast source.
+///
+/// A thread of its own drains the socket into a bounded queue, so the
+/// kernel's burst rate is met by a loop that only receives, while the
+/// enricher does its slower work on the other side of the queue. When the
+/// queue is full the reader waits, the socket buffer fills, and the kernel's
+/// drops show up as overruns in [`RecordSource::lost`].
 #[derive(Debug)]
 pub struct NetlinkSource {
-    sock: AuditSocket,
+    rx: mpsc::Receiver<Result<RawRecord, NodeError>>,
+    overruns: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
 }
 
+/// Records the reader may queue ahead of the enricher.
+const QUEUE: usize = 1 << 18;
+
 impl NetlinkSource {
-    /// Join the read-log group.
+    /// Join the read-log group and start draining it.
     pub fn open() -> Result<NetlinkSource, NodeError> {
-        Ok(NetlinkSource { sock: AuditSocket::open()? })
+        let mut sock = AuditSocket::open()?;
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let overruns = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, halt) = (Arc::clone(&overruns), Arc::clone(&stop));
+        std::thread::Builder::new()
+            .name("audit-netlink".into())
+            .spawn(move || {
+                while !halt.load(Ordering::Relaxed) {
+                    let item = match sock.recv(Duration::from_millis(100)) {
+                        Ok(None) => continue,
+                        Ok(Some(r)) => Ok((r.record_type, r.text)),
+                        Err(e) => Err(e),
+                    };
+                    seen.store(sock.overruns(), Ordering::Relaxed);
+                    let failed = item.is_err();
+                    if tx.send(item).is_err() || failed {
+                        return;
+                    }
+                }
+            })
+            .map_err(|source| NodeError::AuditSocket { op: "start the reader of", source })?;
+        Ok(NetlinkSource { rx, overruns, stop })
+    }
+}
+
+impl Drop for NetlinkSource {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
@@ -52,13 +93,20 @@ impl RecordSource for NetlinkSource {
     }
 
     fn next(&mut self, timeout: Duration) -> Result<Option<RawRecord>, NodeError> {
-        Ok(self.sock.recv(timeout)?.map(|r| (r.record_type, r.text)))
+        match self.rx.recv_timeout(timeout) {
+            Ok(item) => item.map(Some),
+            Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(NodeError::AuditSocket {
+                op: "read from",
+                source: io::Error::other("the reader thread stopped"),
+            }),
+        }
     }
 
     /// Receive-buffer overruns the kernel reported (each may have dropped
     /// several records).
     fn lost(&self) -> u64 {
-        self.sock.overruns()
+        self.overruns.load(Ordering::Relaxed)
     }
 }
 
