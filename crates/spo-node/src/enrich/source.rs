@@ -96,10 +96,9 @@ impl RecordSource for NetlinkSource {
         match self.rx.recv_timeout(timeout) {
             Ok(item) => item.map(Some),
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(NodeError::AuditSocket {
-                op: "read from",
-                source: io::Error::other("the reader thread stopped"),
-            }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                Err(NodeError::AuditSocket { op: "read from", source: io::Error::other("the reader thread stopped") })
+            }
         }
     }
 
