@@ -11,11 +11,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+
+/// The libseccomp adapter of the differential tests, shared so that the
+/// bench measures the peer exactly as the tests compare with it.
+#[allow(dead_code)]
+#[path = "../../crates/spo-compile/tests/common/scmp.rs"]
+mod scmp;
+use libseccomp::ScmpFilterContext;
 use spo_compile::bpf::interp::{run_checked, SeccompData};
 use spo_compile::bpf::{self, Insn};
 use spo_compile::seccomp::{compile_with, Options};
-use spo_model::seccomp::{resolve, Action, Filter, Operator, Target};
+use spo_model::seccomp::{resolve, Filter, Target};
 use spo_model::Arch;
 
 const PROFILES: &[&str] =
@@ -32,75 +38,21 @@ fn load(name: &str) -> Filter {
     resolve(&doc.spec, &Target { native: Arch::X86_64, ..Target::default() })
 }
 
-fn scmp_arch(a: Arch) -> ScmpArch {
-    match a {
-        Arch::X86 => ScmpArch::X86,
-        Arch::X32 => ScmpArch::X32,
-        _ => ScmpArch::X8664,
-    }
+/// `filter` for `arches`, as libseccomp builds it at level 2 (the same
+/// adapter the differential tests use).
+fn libseccomp_context(filter: &Filter, arches: &[Arch]) -> ScmpFilterContext {
+    let mut f = filter.clone();
+    f.arches = arches.to_vec();
+    scmp::context(&f, 2, true).unwrap()
 }
 
-fn scmp_action(a: Action) -> ScmpAction {
-    match a {
-        Action::KillProcess => ScmpAction::KillProcess,
-        Action::KillThread => ScmpAction::KillThread,
-        Action::Trap => ScmpAction::Trap,
-        Action::Errno(e) => ScmpAction::Errno(i32::from(e)),
-        Action::Trace(d) => ScmpAction::Trace(d),
-        Action::Notify => ScmpAction::Notify,
-        Action::Log => ScmpAction::Log,
-        Action::Allow => ScmpAction::Allow,
-    }
-}
-
-/// libseccomp's build and export, as a runtime does it: new context,
-/// architectures, every rule (names resolved by libseccomp; rules with the
-/// default action or an unknown name skipped, as runc does), export.
+/// libseccomp's build and export, as a runtime does it.
 fn libseccomp_build(filter: &Filter, arches: &[Arch], out: &File) {
-    let mut ctx = ScmpFilterContext::new(scmp_action(filter.default_action)).unwrap();
-    ctx.set_act_badarch(scmp_action(filter.bad_arch_action)).unwrap();
-    ctx.set_ctl_optimize(2).unwrap();
-    ctx.remove_arch(ScmpArch::native()).unwrap();
-    for &a in arches {
-        ctx.add_arch(scmp_arch(a)).unwrap();
-    }
-    for r in &filter.rules {
-        if r.action == filter.default_action {
-            continue;
-        }
-        let Ok(sc) = ScmpSyscall::from_name(&r.syscall) else {
-            continue;
-        };
-        let conds: Vec<ScmpArgCompare> = r
-            .args
-            .iter()
-            .map(|c| {
-                let op = match c.op {
-                    Operator::NotEqual => ScmpCompareOp::NotEqual,
-                    Operator::LessThan => ScmpCompareOp::Less,
-                    Operator::LessOrEqual => ScmpCompareOp::LessOrEqual,
-                    Operator::Equal => ScmpCompareOp::Equal,
-                    Operator::GreaterOrEqual => ScmpCompareOp::GreaterEqual,
-                    Operator::GreaterThan => ScmpCompareOp::Greater,
-                    Operator::MaskedEqual => ScmpCompareOp::MaskedEqual(c.value),
-                };
-                let datum = if c.op == Operator::MaskedEqual { c.value_two } else { c.value };
-                ScmpArgCompare::new(u32::from(c.index), op, datum)
-            })
-            .collect();
-        ctx.add_rule_conditional(scmp_action(r.action), sc, &conds).unwrap();
-    }
-    ctx.export_bpf(out).unwrap();
+    libseccomp_context(filter, arches).export_bpf(out).unwrap();
 }
 
 fn libseccomp_program(filter: &Filter, arches: &[Arch]) -> Vec<Insn> {
-    let path = std::env::temp_dir().join(format!("spo-bench-seccomp-{}.bpf", std::process::id()));
-    let file = File::create(&path).unwrap();
-    libseccomp_build(filter, arches, &file);
-    drop(file);
-    let bytes = std::fs::read(&path).unwrap();
-    let _ = std::fs::remove_file(&path);
-    bpf::from_bytes(&bytes).unwrap()
+    scmp::export(&libseccomp_context(filter, arches), false).unwrap()
 }
 
 fn ours(filter: &Filter, arches: &[Arch]) -> Vec<u8> {

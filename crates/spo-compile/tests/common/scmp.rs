@@ -71,6 +71,17 @@ pub fn build(filter: &Filter, level: u32) -> Option<Vec<Insn>> {
 
 /// [`build`], saying why libseccomp refused.
 pub fn try_build(filter: &Filter, level: u32) -> Result<Vec<Insn>, String> {
+    let ctx = context(filter, level, false)?;
+    let big_endian = filter.arches.iter().all(|a| a.audit_arch() & 0x4000_0000 == 0);
+    export(&ctx, big_endian).ok_or_else(|| "export".to_owned())
+}
+
+/// A libseccomp context holding `filter` for `filter.arches` at
+/// optimisation `level`, built as a runtime builds it: rules whose action
+/// is the default are left out (libseccomp refuses them); rules on names
+/// libseccomp does not know are skipped when `skip_unknown` (as runc does)
+/// and refused otherwise.
+pub fn context(filter: &Filter, level: u32, skip_unknown: bool) -> Result<ScmpFilterContext, String> {
     let e = |what: &str| {
         let what = what.to_owned();
         move |err: libseccomp::error::SeccompError| format!("{what}: {err}")
@@ -87,7 +98,11 @@ pub fn try_build(filter: &Filter, level: u32) -> Result<Vec<Insn>, String> {
         if r.action == filter.default_action {
             continue; // libseccomp refuses these (EACCES)
         }
-        let sc = ScmpSyscall::from_name(&r.syscall).map_err(e(&r.syscall))?;
+        let sc = match ScmpSyscall::from_name(&r.syscall) {
+            Ok(sc) => sc,
+            Err(_) if skip_unknown => continue,
+            Err(err) => return Err(e(&r.syscall)(err)),
+        };
         let conds: Vec<ScmpArgCompare> = r
             .args
             .iter()
@@ -107,8 +122,7 @@ pub fn try_build(filter: &Filter, level: u32) -> Result<Vec<Insn>, String> {
             .collect();
         ctx.add_rule_conditional(scmp_action(r.action), sc, &conds).map_err(e(&format!("rule {r:?}")))?;
     }
-    let big_endian = filter.arches.iter().all(|a| a.audit_arch() & 0x4000_0000 == 0);
-    export(&ctx, big_endian).ok_or_else(|| "export".to_owned())
+    Ok(ctx)
 }
 
 /// `seccomp_export_bpf` into a temporary file (libseccomp 2.5 has no
