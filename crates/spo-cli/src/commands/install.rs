@@ -34,7 +34,7 @@ fn is_apparmor(path: &std::path::Path, text: &str) -> bool {
     match kinds::detect(path, text) {
         FileKind::AppArmor => true,
         FileKind::Cil => false,
-        FileKind::Documents => text.contains("kind: AppArmorProfile") || text.contains("\"kind\": \"AppArmorProfile\""),
+        FileKind::Documents => kinds::has_resource(text, "AppArmorProfile"),
     }
 }
 

@@ -54,6 +54,13 @@ pub fn detect(path: &Path, text: &str) -> FileKind {
     }
 }
 
+/// Whether a JSON/YAML file holds a resource of `kind` (judged by the
+/// parsed documents, as `spoc validate` judges them, not by the text).
+pub fn has_resource(text: &str, kind: &str) -> bool {
+    use spo_parse::document::{kind_of, parse_documents, DocKind};
+    parse_documents(text).0.iter().any(|d| matches!(kind_of(d), DocKind::Resource(k) if k == kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +73,11 @@ mod tests {
         assert_eq!(detect(Path::new("a"), "# comment\nprofile x {}"), FileKind::AppArmor);
         assert_eq!(detect(Path::new("a"), "apiVersion: v1\n"), FileKind::Documents);
         assert_eq!(detect(Path::new("a"), "{\"defaultAction\": 1}"), FileKind::Documents);
+    }
+
+    #[test]
+    fn resource_kinds_come_from_the_documents() {
+        assert!(has_resource("---\nkind: SeccompProfile\n---\nkind:   AppArmorProfile\n", "AppArmorProfile"));
+        assert!(!has_resource("kind: SeccompProfile\n# kind: AppArmorProfile\n", "AppArmorProfile"));
     }
 }
