@@ -5,29 +5,33 @@
 
 mod cil_support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use spo_parse::cil::{self, Base};
+use spo_parse::Diagnostic;
 
-#[test]
-fn invalid_fixtures_match_their_stderr() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cil/invalid");
-    let base = Base::default_container_base();
-    let bless = std::env::var_os("SPO_BLESS").is_some();
+/// The fixtures of `dir` ending in `.ext`, sorted; there must be some.
+fn fixtures(dir: &str, ext: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures")
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "cil"))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
         .collect();
     files.sort();
-    assert!(!files.is_empty());
+    assert!(!files.is_empty(), "no .{ext} fixtures in {}", dir.display());
+    files
+}
+
+/// Compare every fixture's rendered diagnostics with the `.stderr` beside
+/// it, or rewrite those files under `SPO_BLESS=1`.
+fn check_golden(files: Vec<PathBuf>, diagnose: impl Fn(&str) -> Vec<Diagnostic>) {
+    let bless = std::env::var_os("SPO_BLESS").is_some();
     let mut mismatches = Vec::new();
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
-        let diags = cil::validate(&text, &base);
-        assert!(diags.iter().any(|d| d.is_error()), "{} has no error", f.display());
-        let got = cil_support::render(&text, &diags);
+        let got = cil_support::render(&text, &diagnose(&text));
         let golden = f.with_extension("stderr");
         if bless {
             std::fs::write(&golden, &got).expect("bless");
@@ -42,29 +46,21 @@ fn invalid_fixtures_match_their_stderr() {
 }
 
 #[test]
-fn manifest_fixtures_match_their_stderr() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cil/manifests");
+fn invalid_fixtures_match_their_stderr() {
     let base = Base::default_container_base();
-    let bless = std::env::var_os("SPO_BLESS").is_some();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("read");
-        let (_, diags) = cil::cr::validate_manifests(&text, &base, &spo_model::selinux::DenyLists::default());
-        let got = cil_support::render(&text, &diags);
-        let golden = f.with_extension("stderr");
-        if bless {
-            std::fs::write(&golden, &got).expect("bless");
-        } else {
-            assert_eq!(std::fs::read_to_string(&golden).unwrap_or_default(), got, "{}", f.display());
-        }
-    }
+    check_golden(fixtures("tests/fixtures/cil/invalid", "cil"), |text| {
+        let diags = cil::validate(text, &base);
+        assert!(diags.iter().any(|d| d.is_error()), "no error in:\n{text}");
+        diags
+    });
+}
+
+#[test]
+fn manifest_fixtures_match_their_stderr() {
+    let base = Base::default_container_base();
+    check_golden(fixtures("tests/fixtures/cil/manifests", "yaml"), |text| {
+        cil::cr::validate_manifests(text, &base, &spo_model::selinux::DenyLists::default()).1
+    });
 }
 
 #[test]
