@@ -178,28 +178,35 @@ fn trap_action_delivers_a_catchable_sigsys_naming_the_call() {
     assert_eq!(in_child(&program(&f), 0, no_handler).1, Outcome::Signaled(libc::SIGSYS));
 }
 
-#[test]
-fn log_action_allows_and_reaches_the_audit_socket() {
+/// The audit socket, when this machine can show seccomp's `action`
+/// records on it (seccomp usable, root, `action` in `actions_logged`);
+/// otherwise the reason is printed as a skip.
+fn audit_socket_logging(action: &str) -> Option<AuditSocket> {
     if !seccomp_usable() {
-        return;
+        return None;
     }
     // SAFETY: geteuid has no failure mode.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("SKIPPED: reading the audit multicast group needs root");
-        return;
+        return None;
     }
     let logged = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
-    if !logged.split_whitespace().any(|a| a == "log") {
-        eprintln!("SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `log` ({})", logged.trim());
-        return;
+    if !logged.split_whitespace().any(|a| a == action) {
+        eprintln!("SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `{action}` ({})", logged.trim());
+        return None;
     }
-    let mut audit = match AuditSocket::open() {
-        Ok(s) => s,
+    match AuditSocket::open() {
+        Ok(s) => Some(s),
         Err(e) => {
             eprintln!("SKIPPED: no audit netlink socket: {e}");
-            return;
+            None
         }
-    };
+    }
+}
+
+#[test]
+fn log_action_allows_and_reaches_the_audit_socket() {
+    let Some(mut audit) = audit_socket_logging("log") else { return };
     let mut f = Filter::new(Action::Allow, vec![native()]);
     f.rules.push(rule("getppid", Action::Log, vec![]));
     fn body() -> i32 {
@@ -230,18 +237,7 @@ const BURST: usize = 2000;
 
 #[test]
 fn a_burst_of_logged_calls_arrives_complete() {
-    if !seccomp_usable() {
-        return;
-    }
-    // SAFETY: geteuid has no failure mode.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: reading the audit multicast group needs root");
-        return;
-    }
-    let Ok(mut audit) = AuditSocket::open() else {
-        eprintln!("SKIPPED: no audit netlink socket");
-        return;
-    };
+    let Some(mut audit) = audit_socket_logging("log") else { return };
     let mut f = Filter::new(Action::Allow, vec![native()]);
     f.rules.push(rule("getppid", Action::Log, vec![]));
     fn body() -> i32 {
@@ -271,23 +267,7 @@ fn a_burst_of_logged_calls_arrives_complete() {
 
 #[test]
 fn errno_denials_are_audited_with_the_log_flag() {
-    if !seccomp_usable() {
-        return;
-    }
-    // SAFETY: geteuid has no failure mode.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: reading the audit multicast group needs root");
-        return;
-    }
-    let logged = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
-    if !logged.split_whitespace().any(|a| a == "errno") {
-        eprintln!("SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `errno` ({})", logged.trim());
-        return;
-    }
-    let Ok(mut audit) = AuditSocket::open() else {
-        eprintln!("SKIPPED: no audit netlink socket");
-        return;
-    };
+    let Some(mut audit) = audit_socket_logging("errno") else { return };
     let mut f = Filter::new(Action::Allow, vec![native()]);
     f.rules.push(rule("getppid", Action::Errno(77), vec![]));
     fn body() -> i32 {
