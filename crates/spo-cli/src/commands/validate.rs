@@ -45,6 +45,9 @@ pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagno
     match kinds::detect(path, text) {
         FileKind::Documents => {
             let (docs, mut diags) = parse_documents(text);
+            // Everything found so far is a syntax error; the other kinds'
+            // readers would only repeat it.
+            let syntax_ok = diags.iter().all(|d| !d.is_error());
             let (mut selinux, mut apparmor) = (false, false);
             for doc in &docs {
                 match kind_of(doc) {
@@ -73,7 +76,6 @@ pub fn check_file(path: &Path, text: &str, args: &Args) -> Result<Vec<FileDiagno
                     ),
                 }
             }
-            let syntax_ok = diags.iter().all(|d| !d.message.starts_with("YAML syntax error"));
             if selinux && syntax_ok {
                 diags.extend(kinds::selinux::validate(path, text, &args.cil_base)?);
             }
