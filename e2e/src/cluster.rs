@@ -255,6 +255,24 @@ fn free_ports() -> Result<[u16; 4], E2eError> {
     Ok(ports)
 }
 
+/// A kubeconfig for `cluster` that authenticates with a bearer token
+/// (a service account's).
+pub(crate) fn write_token_kubeconfig(path: &Path, cluster: &Cluster, token: &str) -> Result<(), E2eError> {
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "spo-e2e", "cluster": {
+            "server": cluster.server,
+            "certificate-authority": cluster.dir.join("pki/ca.crt"),
+        }}],
+        "users": [{"name": "sa", "user": {"token": token}}],
+        "contexts": [{"name": "spo-e2e", "context": {"cluster": "spo-e2e", "user": "sa"}}],
+        "current-context": "spo-e2e",
+    });
+    let text = serde_json::to_string_pretty(&config).expect("JSON value serialises");
+    std::fs::write(path, text + "\n").map_err(E2eError::io(path))
+}
+
 fn write_kubeconfig(path: &Path, server: &str, pki: &Pki, user: &(PathBuf, PathBuf)) -> Result<(), E2eError> {
     let config = serde_json::json!({
         "apiVersion": "v1",

@@ -61,6 +61,18 @@ pub enum E2eError {
         /// The cluster directory.
         dir: PathBuf,
     },
+    /// `spo-operator` or `spod` is not built.
+    #[error(
+        "{binary} not found (looked at {looked}; build it with `cargo build -p spo-operator -p spo-node` or set {var})"
+    )]
+    SpoNotBuilt {
+        /// The binary.
+        binary: String,
+        /// Where it was looked for.
+        looked: String,
+        /// The variable that names it.
+        var: String,
+    },
     /// A manifest could not be understood.
     #[error("bad manifest {path}: {reason}")]
     Manifest {

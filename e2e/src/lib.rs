@@ -17,6 +17,7 @@ pub mod cluster;
 mod error;
 pub mod manifests;
 mod process;
+pub mod spo;
 
 pub use binaries::Binaries;
 pub use cluster::Cluster;

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use spo_e2e::spo::{self, SpoBinaries, Stack};
 use spo_e2e::{binaries, cluster, Binaries, Cluster};
 
 #[derive(Parser)]
@@ -29,8 +30,7 @@ enum Cmd {
         /// Directory for certificates, data, logs, pid file and kubeconfig.
         #[arg(long)]
         dir: PathBuf,
-        /// Start only the control plane, not spo-operator and spod. This
-        /// is the only mode so far and must be given.
+        /// Start only the control plane, not spo-operator and spod.
         #[arg(long)]
         no_spo: bool,
     },
@@ -49,9 +49,7 @@ fn main() -> Result<()> {
             println!("{}", b.dir().display());
         }
         Cmd::Up { dir, no_spo } => {
-            if !no_spo {
-                bail!("starting spo-operator and spod is not available yet; pass --no-spo for the control plane alone");
-            }
+            let spo_bins = if no_spo { None } else { Some(SpoBinaries::find()?) };
             let bins = match Binaries::cached() {
                 Ok(b) => b,
                 Err(_) => {
@@ -72,6 +70,24 @@ fn main() -> Result<()> {
             eprintln!("spo-e2e: API server {} ready in {:.1} s", c.server(), start.elapsed().as_secs_f64());
             if bins.has("kubectl") {
                 eprintln!("spo-e2e: kubectl is {}", bins.path("kubectl").display());
+            }
+            if let Some(spo_bins) = spo_bins {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let stack = match rt.block_on(Stack::start(&c, &spo_bins)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = c.down();
+                        bail!("starting spo-operator and spod: {e}");
+                    }
+                };
+                eprintln!(
+                    "spo-e2e: spo-operator (webhooks on {}) and spod (node {}, {}) ready in {:.1} s",
+                    stack.webhook_url(),
+                    spo::NODE,
+                    stack.spod_url(),
+                    start.elapsed().as_secs_f64()
+                );
+                stack.detach();
             }
             println!("KUBECONFIG={}", c.kubeconfig().display());
             c.detach();

@@ -121,6 +121,27 @@ pub(crate) fn stop_all(dir: &Path, grace: Duration) -> Result<Vec<String>, E2eEr
     Ok(stopped)
 }
 
+/// Stop one recorded process: SIGTERM, then SIGKILL after `grace` (at
+/// once when `grace` is zero).
+pub(crate) fn kill(rec: &Recorded, grace: Duration) -> Result<(), E2eError> {
+    if !alive(rec) {
+        return Ok(());
+    }
+    signal(rec.pid, if grace.is_zero() { "KILL" } else { "TERM" })?;
+    if wait_gone(rec, grace.max(Duration::from_millis(1))) {
+        return Ok(());
+    }
+    signal(rec.pid, "KILL")?;
+    if wait_gone(rec, Duration::from_secs(5)) {
+        Ok(())
+    } else {
+        Err(E2eError::Timeout {
+            what: format!("stopping {} (pid {})", rec.name, rec.pid),
+            seconds: grace.as_secs() + 5,
+        })
+    }
+}
+
 fn wait_gone(rec: &Recorded, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while alive(rec) {

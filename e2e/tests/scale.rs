@@ -1,0 +1,226 @@
+//! Scale figures of the operator and spod on the real API server: 1,000
+//! SeccompProfiles and 1,000 ProfileBindings, then 1,000 pods admitted
+//! through the binding and namespace-policy webhooks.
+//!
+//! Prints (it does not assert on time: speed goals are figures, not test
+//! verdicts):
+//! - time from the first profile create to every profile's aggregated
+//!   `status.status` being `Installed` (goal: under 10 s);
+//! - pod create latency seen by the client, p50/p99, in a namespace with
+//!   bindings (both webhooks run) and in one without (only the namespace
+//!   policy runs), and the webhook's share as the API server measures it
+//!   (`apiserver_admission_webhook_admission_duration_seconds`; goal: p99
+//!   under 10 ms);
+//! - RSS of spo-operator and spod after all of it (goal: under 50 MB each).
+//!
+//! It does assert what must hold at any speed: every profile Installed,
+//! every pod mutated with its own profile.
+//!
+//! Runs only with `SPO_E2E_BENCH=1` (it takes a minute or two) and the
+//! Kubernetes binaries; otherwise it says SKIPPED.
+
+use std::time::{Duration, Instant};
+
+use futures::{stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, ListParams, PostParams};
+use spo_e2e::spo::{SpoBinaries, Stack};
+use spo_e2e::{Binaries, Cluster};
+use spo_operator::crds::{ProfileBinding, ProfileBindingSpec, ProfileState, SeccompProfile, SeccompProfileSpec};
+
+const N: usize = 1000;
+const CONCURRENCY: usize = 16;
+
+#[test]
+fn thousand_profiles_and_pods() {
+    if std::env::var_os("SPO_E2E_BENCH").is_none_or(|v| v != "1") {
+        eprintln!("SKIPPED: thousand_profiles_and_pods is a benchmark; run it with SPO_E2E_BENCH=1");
+        return;
+    }
+    let bins = match Binaries::for_tests() {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            eprintln!("SKIPPED: thousand_profiles_and_pods needs the Kubernetes binaries (SPO_E2E=1 builds them)");
+            return;
+        }
+        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    };
+    let spo_bins = SpoBinaries::find().unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::up(dir.path(), &bins).unwrap_or_else(|e| panic!("cluster up: {e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let stack = Stack::start(&cluster, &spo_bins).await.unwrap_or_else(|e| panic!("spo up: {e}"));
+        let client = cluster.client().await.expect("client");
+        run(&client, &stack).await;
+        stack.stop().expect("stop spo");
+    });
+    cluster.down().expect("cluster down");
+}
+
+async fn run(client: &kube::Client, stack: &Stack) {
+    for (name, binding) in [("bench", true), ("bench-plain", false)] {
+        let mut ns = Namespace::default();
+        ns.metadata.name = Some(name.into());
+        if binding {
+            ns.metadata.labels = Some([("spo.x-k8s.io/enable-binding".to_owned(), "true".to_owned())].into());
+        }
+        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    }
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "bench");
+    let bindings: Api<ProfileBinding> = Api::namespaced(client.clone(), "bench");
+
+    // Profiles: each allows a different syscall so every one compiles to
+    // its own content.
+    let start = Instant::now();
+    let names = ["read", "write", "openat", "close", "mmap", "brk", "futex", "getpid"];
+    stream::iter(0..N)
+        .map(|i| {
+            let sps = sps.clone();
+            async move {
+                let spec: SeccompProfileSpec = serde_json::from_value(serde_json::json!({
+                    "defaultAction": "SCMP_ACT_ERRNO",
+                    "syscalls": [{"names": [names[i % names.len()], "exit_group"], "action": "SCMP_ACT_ALLOW"}],
+                }))
+                .expect("profile spec");
+                let mut sp = SeccompProfile::new(&format!("p{i}"), spec);
+                sp.metadata.annotations = Some([("bench/index".to_owned(), i.to_string())].into());
+                sps.create(&PostParams::default(), &sp).await
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("create profiles");
+    let created = start.elapsed();
+    let installed = wait_all_installed(&sps, Duration::from_secs(120)).await;
+    eprintln!(
+        "FIGURE profiles: {N} created in {:.2} s; all Installed {:.2} s after the first create (goal < 10 s)",
+        created.as_secs_f64(),
+        installed.map_or(f64::NAN, |_| start.elapsed().as_secs_f64())
+    );
+    assert!(installed.is_some(), "not every profile reached Installed in 120 s");
+
+    stream::iter(0..N)
+        .map(|i| {
+            let bindings = bindings.clone();
+            async move {
+                let spec: ProfileBindingSpec = serde_json::from_value(serde_json::json!({
+                    "profileRef": {"kind": "SeccompProfile", "name": format!("p{i}")},
+                    "image": format!("example.com/app-{i}:*"),
+                }))
+                .expect("binding spec");
+                bindings.create(&PostParams::default(), &ProfileBinding::new(&format!("b{i}"), spec)).await
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("create bindings");
+    // Give the webhook's caches a moment to see the last bindings.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let before = webhook_histogram(client).await;
+    let bound = create_pods(client, "bench").await;
+    let plain = create_pods(client, "bench-plain").await;
+    let after = webhook_histogram(client).await;
+    report("pods with bindings (mutating + validating webhooks)", &bound);
+    report("pods without bindings (validating webhook only)", &plain);
+    for (name, le, count) in after.iter() {
+        let old = before.iter().find(|(n, l, _)| n == name && l == le).map_or(0.0, |b| b.2);
+        eprintln!("FIGURE apiserver webhook {name}: {:.0} calls at or under {le} s", count - old);
+    }
+
+    // Every bound pod carries its own profile.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "bench");
+    let list = pods.list(&ListParams::default()).await.expect("pods");
+    let mut mutated = 0;
+    for pod in &list.items {
+        let i: usize = pod.metadata.name.as_deref().and_then(|n| n.strip_prefix("pod-")?.parse().ok()).expect("index");
+        let spec = pod.spec.as_ref().expect("spec");
+        let c = &spec.containers[0];
+        let profile = c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.seccomp_profile.as_ref())
+            .or_else(|| spec.security_context.as_ref().and_then(|s| s.seccomp_profile.as_ref()))
+            .and_then(|p| p.localhost_profile.clone())
+            .unwrap_or_default();
+        assert!(profile.starts_with(&format!("operator/bench/p{i}")), "pod-{i} got {profile:?}");
+        mutated += 1;
+    }
+    assert_eq!(mutated, N);
+
+    let (op, spod) = stack.pids();
+    eprintln!("FIGURE RSS: spo-operator {:.1} MiB, spod {:.1} MiB (goal < 50 MB each)", rss_mib(op), rss_mib(spod));
+}
+
+async fn wait_all_installed(sps: &Api<SeccompProfile>, timeout: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    loop {
+        let list = sps.list(&ListParams::default()).await.expect("list profiles");
+        let done = list
+            .items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.status) == Some(ProfileState::Installed))
+            .count();
+        if done == N {
+            return Some(start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            eprintln!("only {done} of {N} Installed");
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Create `N` pods one after another (latency, not throughput, is
+/// measured), returning each create's duration.
+async fn create_pods(client: &kube::Client, ns: &str) -> Vec<Duration> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    let mut times = Vec::with_capacity(N);
+    for i in 0..N {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": format!("pod-{i}")},
+            "spec": {"containers": [{"name": "app", "image": format!("example.com/app-{i}:1")}]},
+        }))
+        .expect("pod");
+        let t = Instant::now();
+        pods.create(&PostParams::default(), &pod).await.unwrap_or_else(|e| panic!("pod-{i} in {ns}: {e}"));
+        times.push(t.elapsed());
+    }
+    times
+}
+
+fn report(what: &str, times: &[Duration]) {
+    let mut ms: Vec<f64> = times.iter().map(|d| d.as_secs_f64() * 1000.0).collect();
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() as f64 * p).ceil() as usize).clamp(1, ms.len()) - 1];
+    eprintln!("FIGURE create latency, {what}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", q(0.5), q(0.99), q(1.0));
+}
+
+/// `(webhook, le, cumulative count)` of the API server's admission
+/// webhook duration histogram.
+async fn webhook_histogram(client: &kube::Client) -> Vec<(String, String, f64)> {
+    let req = http::Request::get("/metrics").body(Vec::new()).expect("request");
+    let text = client.request_text(req).await.expect("apiserver /metrics");
+    text.lines()
+        .filter(|l| l.starts_with("apiserver_admission_webhook_admission_duration_seconds_bucket{"))
+        .filter_map(|l| {
+            let name = l.split("name=\"").nth(1)?.split('"').next()?.to_owned();
+            let le = l.split("le=\"").nth(1)?.split('"').next()?.to_owned();
+            let count = l.rsplit(' ').next()?.parse().ok()?;
+            Some((name, le, count))
+        })
+        .collect()
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
