@@ -30,7 +30,9 @@ pub use apparmor::{
     AppArmorNetworkRules, AppArmorProfile, AppArmorProfileSpec, AppArmorProtocols,
 };
 pub use binding::{BoundKind, ProfileBinding, ProfileBindingSpec, ProfileBindingStatus, ProfileRef};
-pub use nodestatus::{SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SecurityProfileNodeStatusStatus};
+pub use nodestatus::{
+    node_status_name, SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SecurityProfileNodeStatusStatus,
+};
 pub use recording::{
     MergeStrategy, ProfileRecording, ProfileRecordingSpec, ProfileRecordingStatus, RecordedKind, Recorder,
 };

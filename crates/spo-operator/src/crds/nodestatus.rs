@@ -60,10 +60,50 @@ pub struct SecurityProfileNodeStatusStatus {
     pub content_digest: Option<String>,
 }
 
+/// The name of the node status of profile `name` of `kind` on `node`:
+/// `KINDLOWER-NAME-NODE` (`seccompprofile-web-node1`), in the profile's
+/// namespace. Profile and node names are DNS subdomains of up to 253
+/// characters each, so a name that would be longer keeps its first
+/// characters and ends in `-` and 16 hexadecimal digits of a hash of the
+/// whole, which keeps it a valid, stable and (in practice) unique name.
+pub fn node_status_name(kind: &str, name: &str, node: &str) -> String {
+    const MAX: usize = 253;
+    let full = format!("{}-{name}-{node}", kind.to_ascii_lowercase());
+    if full.len() <= MAX {
+        return full;
+    }
+    // FNV-1a, 64 bits: no cryptographic strength needed, only spread.
+    let hash = full.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let suffix = format!("-{hash:016x}");
+    let mut cut = MAX - suffix.len();
+    while !full.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    // A DNS subdomain's labels end in a letter or digit.
+    let prefix = full[..cut].trim_end_matches(['-', '.']);
+    format!("{prefix}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use kube::CustomResourceExt;
+
+    #[test]
+    fn node_status_names_are_kind_name_node_and_fit_253_characters() {
+        assert_eq!(node_status_name("SeccompProfile", "web", "node-1"), "seccompprofile-web-node-1");
+        let long = format!("{}.{}", "a".repeat(200), "b".repeat(40));
+        let n = node_status_name("SelinuxProfile", &long, "worker-17.example.com");
+        assert_eq!(n.len(), 253, "{n}");
+        assert!(n.starts_with("selinuxprofile-aaaa"), "{n}");
+        assert_ne!(n, node_status_name("SelinuxProfile", &long, "worker-18.example.com"));
+        assert_eq!(n, node_status_name("SelinuxProfile", &long, "worker-17.example.com"));
+        // A cut right after a dot or dash must not leave it at the end.
+        let dotted = format!("{}.{}", "a".repeat(220), "b".repeat(20));
+        let n = node_status_name("SeccompProfile", &dotted, "n");
+        assert!(!n.contains(".-") && !n.contains("--"), "{n}");
+        assert!(spo_model::objname::check_object_name(&n).is_ok(), "{n}");
+    }
 
     #[test]
     fn spec_is_immutable_by_a_cel_rule() {
