@@ -15,4 +15,19 @@ pub enum OperatorError {
         /// Why it does not fit.
         reason: &'static str,
     },
+    /// A request to the API server failed.
+    #[error("{action}")]
+    Kube {
+        /// What the operator was doing (`patching the status of SeccompProfile ns/name`).
+        action: String,
+        /// The client's error.
+        #[source]
+        source: kube::Error,
+    },
+    /// A watch the controllers need ended before its first full list.
+    #[error("the {what} watch stopped before its first full list")]
+    CacheNeverReady {
+        /// Which watch.
+        what: &'static str,
+    },
 }

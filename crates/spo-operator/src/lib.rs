@@ -7,6 +7,7 @@
 //! profile types the rest of the workspace speaks. The controllers and
 //! admission webhooks will live beside them.
 
+pub mod controller;
 pub mod crds;
 mod error;
 

@@ -1,0 +1,206 @@
+//! The four profile kinds the controller manages, behind one trait, so one
+//! reconciler serves them all.
+//!
+//! They differ only in what a pod writes to use them (a seccomp file, an
+//! SELinux type, an AppArmor name) and in the status field carrying it:
+//! `localhostProfile` for seccomp and AppArmor, SPO's `usage` for SELinux.
+
+use std::fmt::Debug;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::NamespaceResourceScope;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::references::{self, RefKind};
+use crate::crds::{
+    AppArmorProfile, ProfileState, ProfileStatus, RawSelinuxProfile, SeccompProfile, SelinuxProfile,
+    SelinuxProfileStatus,
+};
+
+/// A managed profile kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ProfileKind {
+    /// `SeccompProfile`.
+    Seccomp,
+    /// `SelinuxProfile`.
+    Selinux,
+    /// `RawSelinuxProfile`.
+    RawSelinux,
+    /// `AppArmorProfile`.
+    AppArmor,
+}
+
+impl ProfileKind {
+    /// Every managed kind.
+    pub const ALL: [ProfileKind; 4] =
+        [ProfileKind::Seccomp, ProfileKind::Selinux, ProfileKind::RawSelinux, ProfileKind::AppArmor];
+
+    /// The Kubernetes kind (as in a node status's `spec.profileKind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileKind::Seccomp => "SeccompProfile",
+            ProfileKind::Selinux => "SelinuxProfile",
+            ProfileKind::RawSelinux => "RawSelinuxProfile",
+            ProfileKind::AppArmor => "AppArmorProfile",
+        }
+    }
+
+    /// The kind named `kind`.
+    pub fn from_kind(kind: &str) -> Option<ProfileKind> {
+        ProfileKind::ALL.into_iter().find(|k| k.as_str() == kind)
+    }
+
+    /// How pods reference profiles of this kind.
+    pub fn ref_kind(self) -> RefKind {
+        match self {
+            ProfileKind::Seccomp => RefKind::Seccomp,
+            ProfileKind::Selinux | ProfileKind::RawSelinux => RefKind::Selinux,
+            ProfileKind::AppArmor => RefKind::AppArmor,
+        }
+    }
+
+    /// The status field holding what pods write.
+    pub fn reference_field(self) -> &'static str {
+        match self {
+            ProfileKind::Seccomp | ProfileKind::AppArmor => "localhostProfile",
+            ProfileKind::Selinux | ProfileKind::RawSelinux => "usage",
+        }
+    }
+
+    /// What a pod writes to use profile `namespace/name`. For seccomp, the
+    /// immutable version `digest` when every node runs the same one, else
+    /// the current file.
+    pub fn reference(self, namespace: &str, name: &str, digest: Option<&str>) -> String {
+        match (self, digest) {
+            (ProfileKind::Seccomp, Some(d)) => references::seccomp_version(namespace, name, d),
+            (ProfileKind::Seccomp, None) => references::seccomp_current(namespace, name),
+            (ProfileKind::Selinux | ProfileKind::RawSelinux, _) => references::selinux_type(namespace, name),
+            (ProfileKind::AppArmor, _) => name.to_owned(),
+        }
+    }
+}
+
+/// The status fields the operator owns, as read back from an object.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OwnedStatus {
+    /// `status.status`.
+    pub state: Option<ProfileState>,
+    /// The `Ready` condition.
+    pub ready: Option<Condition>,
+    /// `status.activeWorkloads`.
+    pub workloads: Vec<String>,
+    /// `status.localhostProfile` or `status.usage`.
+    pub reference: Option<String>,
+}
+
+/// A profile custom resource the controller manages.
+pub trait Profile:
+    kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// Which kind this is.
+    const KIND: ProfileKind;
+    /// `spec.disabled`.
+    fn disabled(&self) -> bool;
+    /// The operator's status fields.
+    fn owned_status(&self) -> OwnedStatus;
+}
+
+fn from_profile_status(s: Option<&ProfileStatus>) -> OwnedStatus {
+    s.map(|s| OwnedStatus {
+        state: s.status,
+        ready: ready_condition(&s.conditions),
+        workloads: s.active_workloads.clone(),
+        reference: s.localhost_profile.clone(),
+    })
+    .unwrap_or_default()
+}
+
+fn from_selinux_status(s: Option<&SelinuxProfileStatus>) -> OwnedStatus {
+    s.map(|s| OwnedStatus {
+        state: s.status,
+        ready: ready_condition(&s.conditions),
+        workloads: s.active_workloads.clone(),
+        reference: s.usage.clone(),
+    })
+    .unwrap_or_default()
+}
+
+fn ready_condition(conditions: &[Condition]) -> Option<Condition> {
+    conditions.iter().find(|c| c.type_ == "Ready").cloned()
+}
+
+impl Profile for SeccompProfile {
+    const KIND: ProfileKind = ProfileKind::Seccomp;
+    fn disabled(&self) -> bool {
+        self.spec.disabled
+    }
+    fn owned_status(&self) -> OwnedStatus {
+        from_profile_status(self.status.as_ref())
+    }
+}
+
+impl Profile for AppArmorProfile {
+    const KIND: ProfileKind = ProfileKind::AppArmor;
+    fn disabled(&self) -> bool {
+        self.spec.disabled
+    }
+    fn owned_status(&self) -> OwnedStatus {
+        from_profile_status(self.status.as_ref())
+    }
+}
+
+impl Profile for SelinuxProfile {
+    const KIND: ProfileKind = ProfileKind::Selinux;
+    fn disabled(&self) -> bool {
+        self.spec.disabled
+    }
+    fn owned_status(&self) -> OwnedStatus {
+        from_selinux_status(self.status.as_ref())
+    }
+}
+
+impl Profile for RawSelinuxProfile {
+    const KIND: ProfileKind = ProfileKind::RawSelinux;
+    fn disabled(&self) -> bool {
+        self.spec.disabled
+    }
+    fn owned_status(&self) -> OwnedStatus {
+        from_selinux_status(self.status.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::Resource;
+
+    #[test]
+    fn kind_names_match_the_resources() {
+        assert_eq!(ProfileKind::Seccomp.as_str(), SeccompProfile::kind(&()));
+        assert_eq!(ProfileKind::Selinux.as_str(), SelinuxProfile::kind(&()));
+        assert_eq!(ProfileKind::RawSelinux.as_str(), RawSelinuxProfile::kind(&()));
+        assert_eq!(ProfileKind::AppArmor.as_str(), AppArmorProfile::kind(&()));
+        for k in ProfileKind::ALL {
+            assert_eq!(ProfileKind::from_kind(k.as_str()), Some(k));
+        }
+        assert_eq!(ProfileKind::from_kind("Pod"), None);
+    }
+
+    #[test]
+    fn references_per_kind() {
+        let d = "ab".repeat(32);
+        assert_eq!(ProfileKind::Seccomp.reference("ns", "web", None), "operator/ns/web.json");
+        assert_eq!(ProfileKind::Seccomp.reference("ns", "web", Some(&d)), format!("operator/ns/web/{d}.json"));
+        assert_eq!(ProfileKind::Selinux.reference("ns", "web", Some(&d)), "web_ns.process");
+        assert_eq!(ProfileKind::RawSelinux.reference("ns", "web", None), "web_ns.process");
+        assert_eq!(ProfileKind::AppArmor.reference("ns", "web", Some(&d)), "web");
+    }
+}

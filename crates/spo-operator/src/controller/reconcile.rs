@@ -1,0 +1,164 @@
+//! One reconcile of one profile: finalizer, status, release.
+//!
+//! Everything is recomputed from the caches of the API server's objects
+//! (pods, nodes, node statuses) on every call, and every write is either a
+//! server-side apply of the full wanted state or a guarded patch, so a
+//! reconcile can run any number of times, in any order, on any replica, or
+//! after a crash half-way, and converge to the same result.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::Store;
+use kube::{Client, ResourceExt};
+use tracing::{debug, info};
+
+use super::aggregate::{aggregate, NodeReport, ProfileFacts};
+use super::finalizer;
+use super::kinds::Profile;
+use super::metrics::Metrics;
+use super::pods::PodIndex;
+use super::references::RefKey;
+use super::status::{self, FIELD_MANAGER};
+use crate::crds::SecurityProfileNodeStatus;
+use crate::OperatorError;
+
+/// How often a profile is looked at again when nothing happens: a safety
+/// net only, every change of an input triggers a reconcile at once.
+pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// What every reconcile reads: the client and the caches.
+#[derive(Clone)]
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Profile references -> pods.
+    pub pods: Arc<RwLock<PodIndex>>,
+    /// Every node status in the cluster.
+    pub node_statuses: Store<SecurityProfileNodeStatus>,
+    /// Every node (metadata only).
+    pub nodes: Store<PartialObjectMeta<Node>>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("nodes", &self.nodes.len())
+            .field("node_statuses", &self.node_statuses.len())
+            .finish()
+    }
+}
+
+/// Reconcile one profile.
+pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, OperatorError> {
+    Metrics::inc(&ctx.metrics.reconciles);
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let what = || format!("{} {ns}/{name}", K::KIND.as_str());
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let deleting = obj.meta().deletion_timestamp.is_some();
+
+    if !finalizer::has(&*obj) {
+        if deleting {
+            // Deleted before the operator ever held it: not ours to hold.
+            return Ok(Action::await_change());
+        }
+        finalizer::add(&api, &*obj).await?;
+        Metrics::inc(&ctx.metrics.finalizers_added);
+        debug!("added finalizer to {}", what());
+    }
+
+    let workloads = {
+        let index = ctx.pods.read().unwrap_or_else(|e| e.into_inner());
+        index.users(&RefKey::for_profile(K::KIND.ref_kind(), &ns, &name))
+    };
+    let nodes: BTreeSet<String> = ctx.nodes.state().iter().map(|n| n.name_any()).collect();
+    let statuses = ctx.node_statuses.state_filter(|s| {
+        s.spec.profile_name == name && s.spec.profile_kind == K::KIND.as_str() && s.namespace().as_deref() == Some(&ns)
+    });
+    let (live, orphans): (Vec<_>, Vec<_>) = statuses.into_iter().partition(|s| nodes.contains(&s.spec.node_name));
+
+    let reports: Vec<NodeReport<'_>> = nodes
+        .iter()
+        .map(|node| match live.iter().find(|s| &s.spec.node_name == node).and_then(|s| s.status.as_ref()) {
+            Some(st) => NodeReport {
+                node,
+                state: st.status,
+                message: st.message.as_deref(),
+                digest: st.content_digest.as_deref(),
+            },
+            None => NodeReport::missing(node),
+        })
+        .collect();
+    let facts = ProfileFacts { disabled: obj.disabled(), deleting, workloads: workloads.len() };
+    let agg = aggregate(&reports, &facts);
+    let reference = K::KIND.reference(&ns, &name, agg.digest.as_deref());
+    let current = obj.owned_status();
+    let desired = status::desired(&agg, reference, workloads, obj.meta().generation, &current, now());
+    if !status::up_to_date(&current, &desired) {
+        let body = status::apply_body(K::KIND, &desired);
+        match api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
+            Ok(_) => Metrics::inc(&ctx.metrics.status_writes),
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(Action::await_change()),
+            Err(source) => {
+                return Err(OperatorError::Kube { action: format!("writing the status of {}", what()), source })
+            }
+        }
+        debug!("{}: {} ({})", what(), desired.state.as_str(), desired.ready.message);
+    }
+
+    for orphan in &orphans {
+        delete_orphan(&ctx, orphan).await?;
+    }
+
+    if deleting && desired.workloads.is_empty() && live.is_empty() {
+        finalizer::remove(&api, &*obj).await?;
+        Metrics::inc(&ctx.metrics.finalizers_removed);
+        info!("released {}: no pod uses it and no node holds it", what());
+        return Ok(Action::await_change());
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Delete the node status of a node that is gone, once the API server
+/// confirms the node is gone (the node cache may lag behind a new node).
+async fn delete_orphan(ctx: &Context, status: &SecurityProfileNodeStatus) -> Result<(), OperatorError> {
+    let node = &status.spec.node_name;
+    let nodes: Api<Node> = Api::all(ctx.client.clone());
+    match nodes.get_metadata_opt(node).await {
+        Ok(Some(_)) => return Ok(()),
+        Ok(None) => {}
+        Err(source) => return Err(OperatorError::Kube { action: format!("looking up node {node}"), source }),
+    }
+    let ns = status.namespace().unwrap_or_default();
+    let name = status.name_any();
+    let api: Api<SecurityProfileNodeStatus> = Api::namespaced(ctx.client.clone(), &ns);
+    let mut dp = DeleteParams::default();
+    // Only the object that was looked at: a node status recreated under the
+    // same name meanwhile is left alone.
+    dp.preconditions = status.uid().map(|uid| kube::api::Preconditions { uid: Some(uid), resource_version: None });
+    match api.delete(&name, &dp).await {
+        Ok(_) => {
+            Metrics::inc(&ctx.metrics.orphans_deleted);
+            info!("deleted node status {ns}/{name}: node {node} no longer exists");
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
+        Err(source) => Err(OperatorError::Kube { action: format!("deleting node status {ns}/{name}"), source }),
+    }
+}
+
+/// The current time, at the second precision the API server stores.
+fn now() -> Time {
+    let now = Timestamp::now();
+    Time(Timestamp::from_second(now.as_second()).unwrap_or(now))
+}

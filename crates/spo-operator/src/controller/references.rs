@@ -1,0 +1,285 @@
+//! How pods name profiles, both ways: the reference the operator publishes
+//! for a profile, and the profiles a pod's security contexts point at.
+//!
+//! A profile in use must never be pulled from a node, so this module errs
+//! towards finding a use: every container list (init and ephemeral too),
+//! pod and container level, current and versioned seccomp files, both
+//! SELinux kinds behind one type name, AppArmor fields and the older
+//! AppArmor annotations. Only pods that have finished (Succeeded or
+//! Failed) use nothing.
+
+use k8s_openapi::api::core::v1::{Pod, SecurityContext};
+
+/// The family of profiles a reference can name. SELinux types name a
+/// `SelinuxProfile` or a `RawSelinuxProfile` alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RefKind {
+    /// `seccompProfile.localhostProfile`.
+    Seccomp,
+    /// `seLinuxOptions.type`.
+    Selinux,
+    /// `appArmorProfile.localhostProfile` or the AppArmor annotation.
+    AppArmor,
+}
+
+/// One profile a pod references.
+///
+/// AppArmor profile names are global to the kernel, so an AppArmor
+/// reference carries no namespace and counts for a profile of that name
+/// in every namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RefKey {
+    /// The family.
+    pub kind: RefKind,
+    /// The profile's namespace (`None` for AppArmor).
+    pub namespace: Option<String>,
+    /// The profile's name.
+    pub name: String,
+}
+
+impl RefKey {
+    /// The key a profile of `kind` named `namespace/name` is used under.
+    pub fn for_profile(kind: RefKind, namespace: &str, name: &str) -> RefKey {
+        let namespace = (kind != RefKind::AppArmor).then(|| namespace.to_owned());
+        RefKey { kind, namespace, name: name.to_owned() }
+    }
+}
+
+/// Prefix of every seccomp file the node agent installs, relative to the
+/// kubelet's seccomp directory.
+pub const SECCOMP_PREFIX: &str = "operator/";
+
+/// Localhost reference of a seccomp profile's current file.
+pub fn seccomp_current(namespace: &str, name: &str) -> String {
+    format!("{SECCOMP_PREFIX}{namespace}/{name}.json")
+}
+
+/// Localhost reference of one immutable version of a seccomp profile.
+pub fn seccomp_version(namespace: &str, name: &str, digest: &str) -> String {
+    format!("{SECCOMP_PREFIX}{namespace}/{name}/{digest}.json")
+}
+
+/// SELinux process type of a (raw) SELinux profile.
+pub fn selinux_type(namespace: &str, name: &str) -> String {
+    format!("{name}_{namespace}.process")
+}
+
+/// The profile a seccomp `localhostProfile` names, current or versioned.
+pub fn parse_seccomp(reference: &str) -> Option<RefKey> {
+    let rest = reference.strip_prefix(SECCOMP_PREFIX)?.strip_suffix(".json")?;
+    let mut parts = rest.split('/');
+    let (namespace, name) = (parts.next()?, parts.next()?);
+    match parts.next() {
+        None => {}
+        Some(digest) if is_digest(digest) && parts.next().is_none() => {}
+        Some(_) => return None,
+    }
+    (is_object_name(namespace) && is_object_name(name)).then(|| RefKey::for_profile(RefKind::Seccomp, namespace, name))
+}
+
+/// The profile an SELinux type `NAME_NS.process` names. Object names never
+/// contain `_`, so the split is unambiguous.
+pub fn parse_selinux(type_: &str) -> Option<RefKey> {
+    let (name, namespace) = type_.strip_suffix(".process")?.rsplit_once('_')?;
+    (is_object_name(namespace) && is_object_name(name)).then(|| RefKey::for_profile(RefKind::Selinux, namespace, name))
+}
+
+/// The profile an AppArmor localhost name names.
+pub fn parse_apparmor(name: &str) -> Option<RefKey> {
+    is_object_name(name).then(|| RefKey::for_profile(RefKind::AppArmor, "", name))
+}
+
+fn is_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn is_object_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+}
+
+/// Whether a pod has finished for good: its profiles are no longer in use.
+pub fn is_terminal(pod: &Pod) -> bool {
+    matches!(pod.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"))
+}
+
+/// Every profile the pod references, sorted and without duplicates; empty
+/// for a pod that has finished.
+pub fn pod_references(pod: &Pod) -> Vec<RefKey> {
+    let mut out = Vec::new();
+    if is_terminal(pod) {
+        return out;
+    }
+    if let Some(spec) = &pod.spec {
+        if let Some(sc) = &spec.security_context {
+            if let Some(p) = &sc.seccomp_profile {
+                seccomp_ref(&p.type_, p.localhost_profile.as_deref(), &mut out);
+            }
+            if let Some(t) = sc.se_linux_options.as_ref().and_then(|o| o.type_.as_deref()) {
+                out.extend(parse_selinux(t));
+            }
+            if let Some(p) = &sc.app_armor_profile {
+                apparmor_ref(&p.type_, p.localhost_profile.as_deref(), &mut out);
+            }
+        }
+        let contexts = spec
+            .containers
+            .iter()
+            .map(|c| &c.security_context)
+            .chain(spec.init_containers.iter().flatten().map(|c| &c.security_context))
+            .chain(spec.ephemeral_containers.iter().flatten().map(|c| &c.security_context));
+        for sc in contexts.flatten() {
+            container_refs(sc, &mut out);
+        }
+    }
+    if let Some(annotations) = &pod.metadata.annotations {
+        for (key, value) in annotations {
+            if key.starts_with("container.apparmor.security.beta.kubernetes.io/") {
+                if let Some(name) = value.strip_prefix("localhost/") {
+                    out.extend(parse_apparmor(name));
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn container_refs(sc: &SecurityContext, out: &mut Vec<RefKey>) {
+    if let Some(p) = &sc.seccomp_profile {
+        seccomp_ref(&p.type_, p.localhost_profile.as_deref(), out);
+    }
+    if let Some(t) = sc.se_linux_options.as_ref().and_then(|o| o.type_.as_deref()) {
+        out.extend(parse_selinux(t));
+    }
+    if let Some(p) = &sc.app_armor_profile {
+        apparmor_ref(&p.type_, p.localhost_profile.as_deref(), out);
+    }
+}
+
+fn seccomp_ref(type_: &str, localhost: Option<&str>, out: &mut Vec<RefKey>) {
+    if type_ == "Localhost" {
+        out.extend(localhost.and_then(parse_seccomp));
+    }
+}
+
+fn apparmor_ref(type_: &str, localhost: Option<&str>, out: &mut Vec<RefKey>) {
+    if type_ == "Localhost" {
+        out.extend(localhost.and_then(parse_apparmor));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn key(kind: RefKind, ns: &str, name: &str) -> RefKey {
+        RefKey::for_profile(kind, ns, name)
+    }
+
+    #[test]
+    fn seccomp_references_round_trip() {
+        let web = key(RefKind::Seccomp, "team-a", "web.v2");
+        assert_eq!(parse_seccomp(&seccomp_current("team-a", "web.v2")), Some(web.clone()));
+        assert_eq!(parse_seccomp(&seccomp_version("team-a", "web.v2", D)), Some(web));
+        for bad in [
+            "operator/team-a/web",
+            "profiles/team-a/web.json",
+            "operator/team-a/web/notadigest.json",
+            "operator/team-a/web/sub/x.json",
+            &format!("operator/team-a/web/{D}/x.json"),
+            "operator/Team/web.json",
+            "operator//web.json",
+        ] {
+            assert_eq!(parse_seccomp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn selinux_and_apparmor_references() {
+        assert_eq!(
+            parse_selinux(&selinux_type("ns-1", "logs.reader")),
+            Some(key(RefKind::Selinux, "ns-1", "logs.reader"))
+        );
+        assert_eq!(parse_selinux("container_t"), None);
+        assert_eq!(parse_selinux("a_b_c.process"), None);
+        assert_eq!(parse_selinux("Web_ns.process"), None);
+        assert_eq!(parse_apparmor("web"), Some(key(RefKind::AppArmor, "any-namespace", "web")));
+        assert_eq!(key(RefKind::AppArmor, "a", "web"), key(RefKind::AppArmor, "b", "web"));
+        assert_eq!(parse_apparmor("runtime/default"), None);
+    }
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).expect("pod")
+    }
+
+    #[test]
+    fn every_place_a_pod_can_reference_a_profile() {
+        let p = pod(serde_json::json!({
+            "metadata": {"name": "p", "namespace": "app", "annotations": {
+                "container.apparmor.security.beta.kubernetes.io/old": "localhost/legacy-aa",
+                "unrelated": "localhost/nothing",
+            }},
+            "spec": {
+                "securityContext": {
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/app/pod-level.json"},
+                    "seLinuxOptions": {"type": "sel_app.process"},
+                },
+                "containers": [
+                    {"name": "a", "image": "x", "securityContext": {
+                        "seccompProfile": {"type": "Localhost", "localhostProfile": format!("operator/app/versioned/{D}.json")},
+                        "appArmorProfile": {"type": "Localhost", "localhostProfile": "aa-field"},
+                    }},
+                    {"name": "b", "image": "x", "securityContext": {
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    }},
+                ],
+                "initContainers": [{"name": "i", "image": "x", "securityContext": {
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/other/init.json"},
+                }}],
+                "ephemeralContainers": [{"name": "e", "image": "x", "securityContext": {
+                    "seLinuxOptions": {"type": "debug_app.process"},
+                }}],
+            },
+        }));
+        let want = vec![
+            key(RefKind::Seccomp, "app", "pod-level"),
+            key(RefKind::Seccomp, "app", "versioned"),
+            key(RefKind::Seccomp, "other", "init"),
+            key(RefKind::Selinux, "app", "debug"),
+            key(RefKind::Selinux, "app", "sel"),
+            key(RefKind::AppArmor, "", "aa-field"),
+            key(RefKind::AppArmor, "", "legacy-aa"),
+        ];
+        let mut want = want;
+        want.sort();
+        assert_eq!(pod_references(&p), want);
+    }
+
+    #[test]
+    fn finished_pods_reference_nothing() {
+        let spec = serde_json::json!({"containers": [{"name": "a", "image": "x", "securityContext": {
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/app/web.json"}}}]});
+        for (phase, used) in
+            [("Pending", true), ("Running", true), ("Unknown", true), ("Succeeded", false), ("Failed", false)]
+        {
+            let p = pod(serde_json::json!({"metadata": {"name": "p"}, "spec": spec, "status": {"phase": phase}}));
+            assert_eq!(!pod_references(&p).is_empty(), used, "{phase}");
+        }
+    }
+
+    #[test]
+    fn duplicates_collapse() {
+        let sc =
+            serde_json::json!({"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/app/web.json"}});
+        let p = pod(serde_json::json!({"metadata": {"name": "p"}, "spec": {
+            "securityContext": sc,
+            "containers": [{"name": "a", "image": "x", "securityContext": sc}, {"name": "b", "image": "x", "securityContext": sc}],
+        }}));
+        assert_eq!(pod_references(&p), vec![key(RefKind::Seccomp, "app", "web")]);
+    }
+}
