@@ -8,6 +8,8 @@ pub mod audit;
 pub mod enrich;
 mod error;
 pub mod http;
+#[cfg(feature = "kubernetes")]
+pub mod kube;
 pub mod metrics;
 pub mod record;
 pub mod seccomp;

@@ -33,6 +33,12 @@ fn errors_only(diags: Vec<Diagnostic>) -> Option<Vec<Diagnostic>> {
     (!errs.is_empty()).then_some(errs)
 }
 
+/// The AppArmor profile name of an agent name: AppArmor names are global
+/// on a node, so a namespaced `NAMESPACE/NAME` loads as `NAME`.
+fn profile_name(name: &str) -> &str {
+    name.rsplit_once('/').map_or(name, |(_, n)| n)
+}
+
 /// `AppArmorProfile` manifests through an [`AppArmorInstaller`].
 #[derive(Debug)]
 pub struct AppArmorProfiles<T> {
@@ -72,7 +78,7 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
 
     fn install(&mut self, _kind: ProfileKind, name: &str, compiled: &Compiled) -> Result<Installed, NodeError> {
         let text = String::from_utf8_lossy(&compiled.bytes);
-        let outcome = self.tool.install(name, &text)?;
+        let outcome = self.tool.install(profile_name(name), &text)?;
         let s = self.store.install(name, &compiled.bytes)?;
         if let (Outcome::CompiledOnly { reason }, Ok(mut g)) = (&outcome, self.notes.lock()) {
             g.insert(name.to_owned(), reason.clone());
@@ -80,7 +86,7 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
         Ok(Installed {
             hash: s.hash,
             path: s.path,
-            reference: Some(name.to_owned()),
+            reference: Some(profile_name(name).to_owned()),
             written: s.written,
             note: match outcome {
                 Outcome::CompiledOnly { reason } => Some(reason),
@@ -91,7 +97,7 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
 
     fn remove(&mut self, _kind: ProfileKind, name: &str) -> Result<(), NodeError> {
         if let Ok(text) = std::fs::read_to_string(self.store.current_path(name)) {
-            self.tool.remove(name, &text)?;
+            self.tool.remove(profile_name(name), &text)?;
         }
         self.store.remove_current(name)
     }
@@ -104,7 +110,7 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
         Some(Installed {
             hash: self.store.current_hash(name)?,
             path: self.store.current_path(name),
-            reference: Some(name.to_owned()),
+            reference: Some(profile_name(name).to_owned()),
             written: false,
             note: self.notes.lock().ok()?.get(name).cloned(),
         })

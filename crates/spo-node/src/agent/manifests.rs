@@ -59,6 +59,9 @@ pub struct ParsedFile {
     pub problems: Vec<ProblemReport>,
     /// Its text, for locating later diagnostics.
     pub text: String,
+    /// Whether names were qualified by `metadata.namespace` (see
+    /// [`parse_file_namespaced`]), so a reparse names documents alike.
+    pub namespaced: bool,
 }
 
 impl ParsedFile {
@@ -74,7 +77,7 @@ impl ParsedFile {
 
     /// The documents with their trees, parsed again from the kept text.
     pub fn reparse(&self) -> Vec<ManifestDoc> {
-        parse_file(&self.path, self.text.clone()).docs
+        parse_file_namespaced(&self.path, self.text.clone(), self.namespaced).docs
     }
 }
 
@@ -102,12 +105,29 @@ pub struct Scanner {
     dir: PathBuf,
     interval: Duration,
     files: BTreeMap<PathBuf, Tracked>,
+    namespaced: bool,
+    immediate: bool,
 }
 
 impl Scanner {
     /// A scanner of `dir`, called every `interval`.
     pub fn new(dir: impl Into<PathBuf>, interval: Duration) -> Scanner {
-        Scanner { dir: dir.into(), interval, files: BTreeMap::new() }
+        Scanner { dir: dir.into(), interval, files: BTreeMap::new(), namespaced: false, immediate: false }
+    }
+
+    /// Qualify profile names by their `metadata.namespace` (see
+    /// [`parse_file_namespaced`]).
+    pub fn namespaced(mut self, on: bool) -> Scanner {
+        self.namespaced = on;
+        self
+    }
+
+    /// Read every changed file at once instead of waiting for it to settle:
+    /// for a directory whose only writer replaces files atomically (the
+    /// Kubernetes mirror), where no half-written file can be seen.
+    pub fn immediate(mut self, on: bool) -> Scanner {
+        self.immediate = on;
+        self
     }
 
     /// Whether every file seen has been read at its current version (no
@@ -141,14 +161,14 @@ impl Scanner {
                 continue;
             }
             let old = mtime(sig).is_some_and(|m| now.duration_since(m).unwrap_or_default() > self.interval);
-            if !(stable || old) {
+            if !(stable || old || self.immediate) {
                 continue;
             }
             let Ok(text) = fs::read_to_string(&path) else {
                 continue;
             };
             t.parsed = Some(sig);
-            let mut parsed = parse_file(&path, text);
+            let mut parsed = parse_file_namespaced(&path, text, self.namespaced);
             parsed.strip();
             changes.changed.push(parsed);
         }
@@ -209,6 +229,15 @@ pub fn report(file: &Path, text: &str, d: &Diagnostic) -> ProblemReport {
 
 /// Split a manifest file into profile documents.
 pub fn parse_file(path: &Path, text: String) -> ParsedFile {
+    parse_file_namespaced(path, text, false)
+}
+
+/// Split a manifest file into profile documents; with `namespaced`, a
+/// document with a `metadata.namespace` is named `NAMESPACE/NAME` (and its
+/// `baseProfileName` is looked up in the same namespace), so profiles of
+/// the same name in two namespaces stay apart and install under
+/// `operator/NAMESPACE/NAME.json`. A standalone node keeps plain names.
+pub fn parse_file_namespaced(path: &Path, text: String, namespaced: bool) -> ParsedFile {
     let (nodes, diags) = parse_documents(&text);
     let mut problems: Vec<ProblemReport> =
         diags.iter().filter(|d| d.is_error()).map(|d| report(path, &text, d)).collect();
@@ -281,11 +310,29 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
                 None if permissive && kind != ProfileKind::SeccompProfile => Mode::Complain,
                 None => Mode::Enforce,
             };
-            let base = spec.get("baseProfileName").and_then(Node::as_str).map(str::to_owned);
+            let mut base = spec.get("baseProfileName").and_then(Node::as_str).map(str::to_owned);
+            let mut name = name;
+            let namespace = node.get("metadata").and_then(|m| m.get("namespace"));
+            if let (true, Some(ns_node)) = (namespaced, namespace) {
+                let ns = ns_node.as_str().unwrap_or_default();
+                if let Err(msg) = check_object_name(ns).and_then(|()| {
+                    if ns.contains('.') {
+                        Err("a namespace is a DNS label: no dots".to_owned())
+                    } else {
+                        Ok(())
+                    }
+                }) {
+                    let d = Diagnostic::error(ns_node.span, format!("invalid namespace: {msg}"));
+                    problems.push(report(path, &text, &d));
+                    continue;
+                }
+                name = format!("{ns}/{name}");
+                base = base.map(|b| if b.contains(':') || b.contains('/') { b } else { format!("{ns}/{b}") });
+            }
             docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base });
         }
     }
-    ParsedFile { path: path.to_owned(), docs, problems, text }
+    ParsedFile { path: path.to_owned(), docs, problems, text, namespaced }
 }
 
 #[cfg(test)]

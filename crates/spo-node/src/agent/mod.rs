@@ -58,6 +58,12 @@ pub struct AgentConfig {
     pub verify_interval: Duration,
     /// Where `/proc` is.
     pub proc_root: PathBuf,
+    /// Name profiles `NAMESPACE/NAME` after their `metadata.namespace`
+    /// (Kubernetes mode; see [`manifests::parse_file_namespaced`]).
+    pub namespaced: bool,
+    /// The manifests are only ever replaced atomically (the Kubernetes
+    /// mirror): read changes at once instead of waiting for them to settle.
+    pub atomic_writer: bool,
 }
 
 impl AgentConfig {
@@ -71,6 +77,8 @@ impl AgentConfig {
             interval: Duration::from_millis(250),
             verify_interval: Duration::from_secs(1),
             proc_root: PathBuf::from("/proc"),
+            namespaced: false,
+            atomic_writer: false,
         }
     }
 }
@@ -172,7 +180,7 @@ impl Agent {
         let seccomp = seccomp::SeccompInstaller::new(&cfg.kubelet_root)?;
         crate::store::atomic::ensure_dir(&cfg.state)?;
         let mut a = Agent {
-            scanner: Scanner::new(&cfg.manifests, cfg.interval),
+            scanner: Scanner::new(&cfg.manifests, cfg.interval).namespaced(cfg.namespaced).immediate(cfg.atomic_writer),
             cfg,
             files: BTreeMap::new(),
             last_names: BTreeMap::new(),

@@ -205,7 +205,7 @@ mod tests {
         v.extend(ty.to_ne_bytes());
         v.extend([0u8; 10]);
         v.extend(text.as_bytes());
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v

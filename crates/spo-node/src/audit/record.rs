@@ -123,7 +123,7 @@ fn fields(body: &str) -> Vec<(&str, String)> {
 }
 
 fn unhex(s: &str) -> Option<String> {
-    if s.is_empty() || s.len() % 2 != 0 || s == "(null)" {
+    if s.is_empty() || !s.len().is_multiple_of(2) || s == "(null)" {
         return None;
     }
     let bytes: Option<Vec<u8>> =

@@ -1,6 +1,8 @@
-//! `spod`: the spo-rs node agent, standalone.
+//! `spod`: the spo-rs node agent.
 //!
-//! Watches a directory of profile manifests, installs them (seccomp for
+//! Watches a directory of profile manifests (standalone) or the profile
+//! resources of a cluster (`--kubernetes`, reporting one
+//! `SecurityProfileNodeStatus` per profile), installs them (seccomp for
 //! the kubelet under `--kubelet-root`), verifies running processes,
 //! enriches audit events, and serves `/status`, `/metrics`,
 //! `/violations`, `/healthz` and `/readyz` on `--listen`.
@@ -54,8 +56,13 @@ enum SelinuxStore {
 #[command(name = "spod", version)]
 struct Args {
     /// Directory of profile manifests (YAML or JSON, several documents per file).
-    #[arg(long, value_name = "DIR")]
-    manifests: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "kubernetes")]
+    manifests: Option<PathBuf>,
+    /// Install the profile resources of the cluster (kubeconfig from
+    /// KUBECONFIG or the pod's service account) and report their state on
+    /// this node as SecurityProfileNodeStatus objects.
+    #[arg(long, conflicts_with_all = ["manifests", "once"])]
+    kubernetes: bool,
     /// The kubelet root; seccomp profiles go to KUBELET_ROOT/seccomp/operator/NAME.json.
     #[arg(long, value_name = "DIR", default_value = "/var/lib/kubelet")]
     kubelet_root: PathBuf,
@@ -65,8 +72,9 @@ struct Args {
     /// Address of the status, metrics and health endpoints.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9100")]
     listen: String,
-    /// Node name in status, events and metrics (default: the host name).
-    #[arg(long)]
+    /// Node name in status, events and metrics (default: $NODE_NAME, else
+    /// the host name).
+    #[arg(long, alias = "node-name")]
     node: Option<String>,
     /// Where audit records come from.
     #[arg(long, value_enum, default_value = "auto")]
@@ -82,9 +90,10 @@ struct Args {
     /// CRI-O/podman and Docker locations).
     #[arg(long = "bundle-pattern", value_name = "PATTERN")]
     bundle_patterns: Vec<String>,
-    /// Manifest scan interval in milliseconds.
-    #[arg(long, default_value_t = 250)]
-    interval_ms: u64,
+    /// Manifest scan interval in milliseconds (default: 250; 100 with
+    /// --kubernetes, whose mirror is written atomically).
+    #[arg(long)]
+    interval_ms: Option<u64>,
     /// Where SELinux modules go: a policy store under STATE/selinux/root
     /// (seeded from the system's), the running system's store, or nowhere.
     #[arg(long, value_enum, default_value = "offline")]
@@ -113,11 +122,23 @@ fn open_source(args: &Args) -> std::result::Result<Box<dyn RecordSource>, String
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    let mut cfg = AgentConfig::new(args.manifests.clone(), args.kubelet_root.clone(), args.state.clone());
-    if let Some(n) = &args.node {
-        cfg.node = n.clone();
+    let manifests = match &args.manifests {
+        Some(m) => m.clone(),
+        // The mirror of the cluster's profiles (see spo_node::kube::mirror).
+        None => args.state.join("mirror"),
+    };
+    let mut cfg = AgentConfig::new(manifests, args.kubelet_root.clone(), args.state.clone());
+    if let Some(n) = args.node.clone().or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty())) {
+        cfg.node = n;
     }
-    cfg.interval = Duration::from_millis(args.interval_ms.max(10));
+    let default_interval = if args.kubernetes { 100 } else { 250 };
+    cfg.interval = Duration::from_millis(args.interval_ms.unwrap_or(default_interval).max(10));
+    cfg.namespaced = args.kubernetes;
+    cfg.atomic_writer = args.kubernetes;
+    if args.kubernetes {
+        std::fs::create_dir_all(&cfg.manifests)
+            .with_context(|| format!("cannot create {}", cfg.manifests.display()))?;
+    }
     let patterns = if args.bundle_patterns.is_empty() {
         DEFAULT_BUNDLE_PATTERNS.iter().map(|s| (*s).to_owned()).collect()
     } else {
@@ -198,7 +219,36 @@ fn main() -> Result<()> {
         }
     }
 
+    if args.kubernetes {
+        return run_kubernetes(&cfg, shared, agent);
+    }
     let stop = AtomicBool::new(false);
     agent.run(&stop);
     Ok(())
+}
+
+/// Watch the cluster's profiles; the agent starts once they are mirrored.
+#[cfg(feature = "kubernetes")]
+fn run_kubernetes(cfg: &AgentConfig, shared: Arc<Shared>, mut agent: Agent) -> Result<()> {
+    let kcfg = spo_node::kube::KubeConfig {
+        node: cfg.node.clone(),
+        mirror: cfg.manifests.clone(),
+        report_interval: Duration::from_millis(100),
+    };
+    let start = Box::new(move || {
+        let spawned = std::thread::Builder::new().name("spod-agent".into()).spawn(move || {
+            let stop = AtomicBool::new(false);
+            agent.run(&stop);
+        });
+        if let Err(e) = spawned {
+            eprintln!("spod: cannot start the agent thread: {e}");
+            std::process::exit(1);
+        }
+    });
+    spo_node::kube::run(kcfg, shared, start).context("Kubernetes mode failed")
+}
+
+#[cfg(not(feature = "kubernetes"))]
+fn run_kubernetes(_cfg: &AgentConfig, _shared: Arc<Shared>, _agent: Agent) -> Result<()> {
+    anyhow::bail!("this spod was built without the `kubernetes` feature")
 }

@@ -40,7 +40,7 @@ impl Program {
     /// layout, native byte order, as `spo_compile::bpf::to_bytes` writes
     /// them) and copy them into a properly aligned program.
     pub fn from_bytes(bytes: &[u8]) -> Result<Program, NodeError> {
-        if bytes.len() % INSN_BYTES != 0 {
+        if !bytes.len().is_multiple_of(INSN_BYTES) {
             return Err(NodeError::BpfLength { bytes: bytes.len() });
         }
         let n = bytes.len() / INSN_BYTES;

@@ -185,31 +185,63 @@ impl VersionedStore {
         atomic::clean_debris(&vdir);
         if keep.is_empty() && fs::remove_dir(&vdir).is_ok() {
             atomic::sync_dir(&self.dir)?;
+            // The namespace directory goes with its last profile.
+            if let Some((ns, _)) = name.split_once('/') {
+                if !self.current_path(name).exists() {
+                    let _ = fs::remove_dir(self.dir.join(ns));
+                }
+            }
         }
         Ok(removed)
     }
 
-    /// Names with a current file or a version directory in the store.
+    /// Names with a current file or a version directory in the store. A
+    /// directory holding profiles rather than versions is a namespace (see
+    /// [`crate::agent::manifests::parse_file_namespaced`]): its profiles are
+    /// named `NAMESPACE/NAME`.
     pub fn names(&self) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        self.collect_names(&self.dir, "", &mut out);
+        out
+    }
+
+    fn collect_names(&self, dir: &Path, prefix: &str, out: &mut BTreeSet<String>) {
         let suffix = format!(".{}", self.ext);
-        let Ok(entries) = fs::read_dir(&self.dir) else {
-            return BTreeSet::new();
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
         };
-        entries
-            .flatten()
-            .filter_map(|e| {
-                let n = e.file_name().to_str()?.to_owned();
-                if n.starts_with(atomic::TMP_PREFIX) {
-                    return None;
-                }
-                if e.file_type().ok()?.is_dir() {
-                    Some(n)
-                } else {
-                    n.strip_suffix(&suffix).map(str::to_owned)
-                }
-            })
-            .filter(|n| spo_model::objname::check_object_name(n).is_ok())
-            .collect()
+        for e in entries.flatten() {
+            let Some(n) = e.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if n.starts_with(atomic::TMP_PREFIX) {
+                continue;
+            }
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir && prefix.is_empty() && self.is_namespace_dir(&e.path()) {
+                self.collect_names(&e.path(), &format!("{n}/"), out);
+                continue;
+            }
+            let name = if is_dir { Some(n.as_str()) } else { n.strip_suffix(&suffix) };
+            if let Some(name) = name.filter(|n| spo_model::objname::check_object_name(n).is_ok()) {
+                out.insert(format!("{prefix}{name}"));
+            }
+        }
+    }
+
+    /// Whether `dir` holds anything but version files.
+    fn is_namespace_dir(&self, dir: &Path) -> bool {
+        let suffix = format!(".{}", self.ext);
+        let Ok(entries) = fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_str().unwrap_or_default();
+            let version =
+                n.strip_suffix(&suffix).is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+            !version && !n.starts_with(atomic::TMP_PREFIX)
+        })
     }
 }
 
@@ -236,6 +268,23 @@ mod tests {
         s.remove_current("p").unwrap();
         s.prune("p", &BTreeSet::new()).unwrap();
         assert!(s.names().is_empty());
+    }
+
+    #[test]
+    fn namespaced_names_live_in_namespace_directories() {
+        let d = tempfile::tempdir().unwrap();
+        let s = VersionedStore::open(d.path().join("operator"), "json").unwrap();
+        let a = s.install("team-a/web", b"{}").unwrap();
+        assert_eq!(a.path, d.path().join("operator/team-a/web.json"));
+        assert!(a.version_path.starts_with(d.path().join("operator/team-a/web")));
+        s.install("plain", b"{}").unwrap();
+        s.install("team-b/web", b"{\"x\":1}").unwrap();
+        let names: Vec<String> = s.names().into_iter().collect();
+        assert_eq!(names, ["plain", "team-a/web", "team-b/web"]);
+        s.remove_current("team-a/web").unwrap();
+        s.prune("team-a/web", &BTreeSet::new()).unwrap();
+        let names: Vec<String> = s.names().into_iter().collect();
+        assert_eq!(names, ["plain", "team-b/web"]);
     }
 
     #[test]

@@ -1,0 +1,428 @@
+//! What spod knows of the cluster, and what it still has to tell it.
+//!
+//! Pure bookkeeping, no I/O but the mirror: watch events go in
+//! ([`State::observe`], [`State::forget`], the `Init` family), the agent's
+//! status snapshot goes in ([`State::plan`]) and requests to the API server
+//! come out ([`Action`]); their outcomes go back in ([`State::settle`]).
+//! Only differences are sent: a thousand installed profiles cost one status
+//! write each, once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use spo_operator::crds::ProfileState;
+
+use super::mirror::{Mirror, ProfileKey};
+use super::report::{self, Desired};
+use crate::status::{NodeStatus, ProblemReport, ProfileKind, ProfileStatus};
+use crate::NodeError;
+
+/// A profile object as a watch event shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// Kind, namespace and name.
+    pub key: ProfileKey,
+    /// `metadata.uid`.
+    pub uid: String,
+    /// `apiVersion`, for the owner reference.
+    pub api_version: String,
+    /// Whether `metadata.deletionTimestamp` is set.
+    pub deleting: bool,
+    /// How many entries `status.activeWorkloads` has.
+    pub active_workloads: usize,
+    /// The manifest to mirror ([`super::mirror::manifest`]).
+    pub manifest: Vec<u8>,
+}
+
+/// Where a profile is in its life on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    /// To be installed.
+    Live,
+    /// Deleted, but workloads still use it: stays, reported `Terminating`.
+    InUse(usize),
+    /// Deleted and unused: taken out of the mirror; its node status goes
+    /// once the agent has removed it.
+    Releasing,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    uid: String,
+    api_version: String,
+    life: Life,
+    /// Whether the node status object exists (as far as spod knows).
+    applied: bool,
+    /// What its status says.
+    reported: Option<Desired>,
+    /// The agent status last turned into a [`Desired`], and what it gave.
+    rendered: Option<(ProfileStatus, Desired)>,
+}
+
+/// A request to the API server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Apply the node status object (when `create`) and then its status
+    /// (when given).
+    Apply {
+        /// The profile.
+        key: ProfileKey,
+        /// Its uid (owner reference).
+        uid: String,
+        /// Its `apiVersion` (owner reference).
+        api_version: String,
+        /// Whether the object itself must be applied first.
+        create: bool,
+        /// The status to apply.
+        status: Option<Desired>,
+    },
+    /// Delete the node status.
+    Delete {
+        /// The profile.
+        key: ProfileKey,
+        /// Its uid when it was released.
+        uid: String,
+    },
+}
+
+/// How an [`Action`] went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done.
+    Done,
+    /// The node status object does not exist (deleted behind spod's back).
+    NotFound,
+    /// Failed; retried at the next round.
+    Failed(String),
+}
+
+/// spod's view of the profiles in the cluster.
+#[derive(Debug)]
+pub struct State {
+    mirror: Mirror,
+    profiles: BTreeMap<ProfileKey, Tracked>,
+    listing: BTreeMap<ProfileKind, BTreeSet<ProfileKey>>,
+    synced: BTreeSet<ProfileKind>,
+}
+
+impl State {
+    /// An empty state mirroring into `mirror`.
+    pub fn new(mirror: Mirror) -> State {
+        State { mirror, profiles: BTreeMap::new(), listing: BTreeMap::new(), synced: BTreeSet::new() }
+    }
+
+    /// How many profiles are tracked.
+    pub fn len(&self) -> usize {
+        self.profiles.len()
+    }
+
+    /// Whether no profile is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.profiles.is_empty()
+    }
+
+    /// An object was added or changed.
+    pub fn observe(&mut self, o: Observed) -> Result<(), NodeError> {
+        if let Some(seen) = self.listing.get_mut(&o.key.kind) {
+            seen.insert(o.key.clone());
+        }
+        let life = match (o.deleting, o.active_workloads) {
+            (false, _) => Life::Live,
+            (true, 0) => Life::Releasing,
+            (true, n) => Life::InUse(n),
+        };
+        if life == Life::Releasing {
+            self.mirror.remove(&o.key)?;
+        } else {
+            self.mirror.write(&o.key, &o.manifest)?;
+        }
+        let t = self.profiles.entry(o.key).or_insert_with(|| Tracked {
+            uid: o.uid.clone(),
+            api_version: o.api_version.clone(),
+            life,
+            applied: false,
+            reported: None,
+            rendered: None,
+        });
+        if t.uid != o.uid {
+            // Deleted and created again under the same name.
+            *t = Tracked {
+                uid: o.uid,
+                api_version: o.api_version,
+                life,
+                applied: false,
+                reported: None,
+                rendered: None,
+            };
+        }
+        t.life = life;
+        Ok(())
+    }
+
+    /// An object is gone from the API server.
+    pub fn forget(&mut self, key: &ProfileKey) -> Result<(), NodeError> {
+        self.mirror.remove(key)?;
+        if let Some(t) = self.profiles.get_mut(key) {
+            t.life = Life::Releasing;
+        }
+        Ok(())
+    }
+
+    /// A watch of `kind` (re)starts listing.
+    pub fn init(&mut self, kind: ProfileKind) {
+        self.listing.insert(kind, BTreeSet::new());
+    }
+
+    /// The listing of `kind` is complete: what it did not show is gone,
+    /// including manifests left by an earlier run. Returns whether this
+    /// completed the first listing of every kind.
+    pub fn init_done(&mut self, kind: ProfileKind) -> Result<bool, NodeError> {
+        let seen = self.listing.remove(&kind).unwrap_or_default();
+        let gone: Vec<ProfileKey> =
+            self.profiles.keys().filter(|k| k.kind == kind && !seen.contains(*k)).cloned().collect();
+        for key in gone {
+            self.forget(&key)?;
+        }
+        for key in self.mirror.keys().into_iter().filter(|k| k.kind == kind && !seen.contains(k)) {
+            self.mirror.remove(&key)?;
+        }
+        let first = !self.synced.contains(&kind);
+        self.synced.insert(kind);
+        Ok(first && ProfileKind::ALL.iter().all(|k| self.synced.contains(k)))
+    }
+
+    /// Compare the agent's status with what the node statuses say and list
+    /// the requests that would make them agree.
+    pub fn plan(&mut self, node: &NodeStatus) -> Vec<Action> {
+        let agent: HashMap<(ProfileKind, &str), &ProfileStatus> =
+            node.profiles.iter().map(|p| ((p.kind, p.name.as_str()), p)).collect();
+        let mut file_problems: HashMap<PathBuf, Vec<ProblemReport>> = HashMap::new();
+        for p in &node.file_errors {
+            if let Some(l) = &p.location {
+                file_problems.entry(l.file.clone()).or_default().push(p.clone());
+            }
+        }
+        let mut actions = Vec::new();
+        for (key, t) in &mut self.profiles {
+            let name = key.agent_name();
+            let seen = agent.get(&(key.kind, name.as_str())).copied();
+            if t.life == Life::Releasing {
+                if seen.is_none_or(|p| p.version.is_none()) {
+                    actions.push(Action::Delete { key: key.clone(), uid: t.uid.clone() });
+                }
+                continue;
+            }
+            let mut desired = match seen {
+                Some(p) => Some(match &t.rendered {
+                    Some((last, d)) if last == p => d.clone(),
+                    _ => {
+                        let text = (!p.errors.is_empty())
+                            .then(|| std::fs::read_to_string(self.mirror.path(key)).ok())
+                            .flatten();
+                        let d = report::from_agent(p, text.as_deref());
+                        t.rendered = Some((p.clone(), d.clone()));
+                        d
+                    }
+                }),
+                None => file_problems.get(&self.mirror.path(key)).map(|problems| {
+                    let text = std::fs::read_to_string(self.mirror.path(key)).ok();
+                    report::from_file_problems(problems, text.as_deref())
+                }),
+            };
+            if let Life::InUse(n) = t.life {
+                desired = Some(Desired {
+                    state: ProfileState::Terminating,
+                    message: Some(format!("deleted; kept while {n} workload(s) use it")),
+                    digest: desired.and_then(|d| d.digest),
+                });
+            }
+            let status = desired.filter(|d| t.reported.as_ref() != Some(d));
+            if !t.applied || status.is_some() {
+                actions.push(Action::Apply {
+                    key: key.clone(),
+                    uid: t.uid.clone(),
+                    api_version: t.api_version.clone(),
+                    create: !t.applied,
+                    status,
+                });
+            }
+        }
+        actions
+    }
+
+    /// Record how the requests of [`State::plan`] went.
+    pub fn settle(&mut self, results: Vec<(Action, Outcome)>) {
+        for (action, outcome) in results {
+            match action {
+                Action::Apply { key, uid, status, .. } => {
+                    let Some(t) = self.profiles.get_mut(&key).filter(|t| t.uid == uid) else {
+                        continue;
+                    };
+                    match outcome {
+                        Outcome::Done => {
+                            t.applied = true;
+                            if status.is_some() {
+                                t.reported = status;
+                            }
+                        }
+                        Outcome::NotFound => {
+                            t.applied = false;
+                            t.reported = None;
+                        }
+                        Outcome::Failed(_) => {}
+                    }
+                }
+                Action::Delete { key, uid } => {
+                    let released = self.profiles.get(&key).is_some_and(|t| t.uid == uid && t.life == Life::Releasing);
+                    if released && matches!(outcome, Outcome::Done | Outcome::NotFound) {
+                        self.profiles.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::{Mode, Phase};
+
+    fn observed(name: &str, uid: &str) -> Observed {
+        Observed {
+            key: ProfileKey::new(ProfileKind::SeccompProfile, "ns", name),
+            uid: uid.into(),
+            api_version: "security-profiles-operator.x-k8s.io/v1".into(),
+            deleting: false,
+            active_workloads: 0,
+            manifest: format!("{{\"name\":\"{name}\"}}").into_bytes(),
+        }
+    }
+
+    fn agent(name: &str, phase: Phase, version: Option<&str>) -> ProfileStatus {
+        ProfileStatus {
+            kind: ProfileKind::SeccompProfile,
+            name: format!("ns/{name}"),
+            status: phase,
+            mode: Mode::Enforce,
+            source: None,
+            version: version.map(str::to_owned),
+            path: None,
+            localhost_profile: None,
+            errors: Vec::new(),
+            message: None,
+            in_use_by: 0,
+            updated: 0,
+        }
+    }
+
+    fn node(profiles: Vec<ProfileStatus>) -> NodeStatus {
+        NodeStatus { profiles, ..NodeStatus::default() }
+    }
+
+    fn done(actions: Vec<Action>) -> Vec<(Action, Outcome)> {
+        actions.into_iter().map(|a| (a, Outcome::Done)).collect()
+    }
+
+    fn state() -> (tempfile::TempDir, State) {
+        let d = tempfile::tempdir().unwrap();
+        let m = Mirror::open(d.path().join("mirror")).unwrap();
+        (d, State::new(m))
+    }
+
+    #[test]
+    fn objects_are_created_then_only_changes_are_reported() {
+        let (_d, mut s) = state();
+        s.observe(observed("a", "u1")).unwrap();
+        let key = observed("a", "u1").key;
+        assert!(s.mirror.path(&key).is_file());
+        // Before the agent has seen it: the object only.
+        let plan = s.plan(&node(vec![]));
+        assert!(matches!(&plan[..], [Action::Apply { create: true, status: None, .. }]), "{plan:?}");
+        s.settle(done(plan));
+        assert!(s.plan(&node(vec![])).is_empty());
+        // Installed: one status write, then nothing.
+        let n = node(vec![agent("a", Phase::Installed, Some("h1"))]);
+        let plan = s.plan(&n);
+        let [Action::Apply { create: false, status: Some(d), .. }] = &plan[..] else { panic!("{plan:?}") };
+        assert_eq!((d.state, d.digest.as_deref()), (ProfileState::Installed, Some("h1")));
+        s.settle(done(plan));
+        assert!(s.plan(&n).is_empty());
+        // A failed write is tried again.
+        let n2 = node(vec![agent("a", Phase::Installed, Some("h2"))]);
+        let plan = s.plan(&n2);
+        s.settle(plan.into_iter().map(|a| (a, Outcome::Failed("boom".into()))).collect());
+        assert_eq!(s.plan(&n2).len(), 1);
+        // A node status deleted behind our back is created again.
+        let plan = s.plan(&n2);
+        s.settle(plan.into_iter().map(|a| (a, Outcome::NotFound)).collect());
+        assert!(matches!(&s.plan(&n2)[..], [Action::Apply { create: true, status: Some(_), .. }]));
+    }
+
+    #[test]
+    fn deletion_waits_for_workloads_then_for_the_agent() {
+        let (_d, mut s) = state();
+        s.observe(observed("a", "u1")).unwrap();
+        let key = observed("a", "u1").key;
+        let installed = node(vec![agent("a", Phase::Installed, Some("h1"))]);
+        let plan = s.plan(&installed);
+        s.settle(done(plan));
+        // Deleted while two workloads use it: stays, Terminating.
+        s.observe(Observed { deleting: true, active_workloads: 2, ..observed("a", "u1") }).unwrap();
+        assert!(s.mirror.path(&key).is_file());
+        let plan = s.plan(&installed);
+        let [Action::Apply { status: Some(d), .. }] = &plan[..] else { panic!("{plan:?}") };
+        assert_eq!(d.state, ProfileState::Terminating);
+        assert_eq!(d.digest.as_deref(), Some("h1"));
+        s.settle(done(plan));
+        // Released: out of the mirror; the node status waits for the agent.
+        s.observe(Observed { deleting: true, active_workloads: 0, ..observed("a", "u1") }).unwrap();
+        assert!(!s.mirror.path(&key).exists());
+        assert!(s.plan(&installed).is_empty());
+        let removed = node(vec![agent("a", Phase::Terminating, None)]);
+        let plan = s.plan(&removed);
+        assert!(matches!(&plan[..], [Action::Delete { .. }]), "{plan:?}");
+        s.settle(done(plan));
+        assert!(s.is_empty());
+        assert!(s.plan(&node(vec![])).is_empty());
+    }
+
+    #[test]
+    fn a_relist_forgets_what_it_no_longer_shows_and_stale_manifests_go() {
+        let (_d, mut s) = state();
+        // A manifest left by an earlier run.
+        let stale = ProfileKey::new(ProfileKind::SeccompProfile, "old", "x");
+        s.mirror.write(&stale, b"{}").unwrap();
+        for kind in ProfileKind::ALL {
+            s.init(kind);
+        }
+        s.observe(observed("a", "u1")).unwrap();
+        s.observe(observed("b", "u2")).unwrap();
+        let mut all = false;
+        for kind in ProfileKind::ALL {
+            all = s.init_done(kind).unwrap();
+        }
+        assert!(all, "the last first listing completes the sync");
+        assert!(!s.mirror.path(&stale).exists());
+        // A restarted watch that no longer shows `b`.
+        s.init(ProfileKind::SeccompProfile);
+        s.observe(observed("a", "u1")).unwrap();
+        assert!(!s.init_done(ProfileKind::SeccompProfile).unwrap(), "only the first sync counts");
+        assert!(!s.mirror.path(&observed("b", "u2").key).exists());
+        let plan = s.plan(&node(vec![agent("a", Phase::Pending, None)]));
+        assert!(plan.iter().any(|a| matches!(a, Action::Delete { key, .. } if key.name == "b")), "{plan:?}");
+    }
+
+    #[test]
+    fn a_new_uid_under_the_same_name_starts_over() {
+        let (_d, mut s) = state();
+        s.observe(observed("a", "u1")).unwrap();
+        let n = node(vec![agent("a", Phase::Installed, Some("h1"))]);
+        let plan = s.plan(&n);
+        s.settle(done(plan));
+        s.observe(observed("a", "u2")).unwrap();
+        let plan = s.plan(&n);
+        let [Action::Apply { uid, create: true, status: Some(_), .. }] = &plan[..] else { panic!("{plan:?}") };
+        assert_eq!(uid, "u2");
+    }
+}
