@@ -142,10 +142,12 @@ async fn delete_orphan(ctx: &Context, status: &SecurityProfileNodeStatus) -> Res
     let ns = status.namespace().unwrap_or_default();
     let name = status.name_any();
     let api: Api<SecurityProfileNodeStatus> = Api::namespaced(ctx.client.clone(), &ns);
-    let mut dp = DeleteParams::default();
     // Only the object that was looked at: a node status recreated under the
     // same name meanwhile is left alone.
-    dp.preconditions = status.uid().map(|uid| kube::api::Preconditions { uid: Some(uid), resource_version: None });
+    let dp = DeleteParams {
+        preconditions: status.uid().map(|uid| kube::api::Preconditions { uid: Some(uid), resource_version: None }),
+        ..DeleteParams::default()
+    };
     match api.delete(&name, &dp).await {
         Ok(_) => {
             Metrics::inc(&ctx.metrics.orphans_deleted);
