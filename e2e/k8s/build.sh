@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control plane used by the e2e tests from Go modules:
-# etcd, kube-apiserver, kube-controller-manager and kubectl, at the versions
+# etcd, kube-apiserver, kube-controller-manager, kubectl, kubelet and
+# kube-scheduler, at the versions
 # pinned by go.mod beside this script. The binaries go to OUT (default: the
 # per-user cache, keyed by Kubernetes version), never into the repository.
 #
@@ -39,4 +40,6 @@ build etcd go.etcd.io/etcd/server/v3
 build kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver
 build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kubectl k8s.io/kubernetes/cmd/kubectl
+build kubelet k8s.io/kubernetes/cmd/kubelet
+build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
 echo "build-k8s: all binaries in $out"

@@ -16,8 +16,11 @@ const GO_MOD: &str = include_str!("../k8s/go.mod");
 /// when present, and the tests that need them say so when they are not.
 pub const REQUIRED: [&str; 2] = ["etcd", "kube-apiserver"];
 
-/// Every binary the build script makes, in build order.
-pub const NAMES: [&str; 4] = ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl"];
+/// Every binary the build script makes, in build order. The kubelet and
+/// the scheduler run pods for real (see [`crate::node`]); without them
+/// pods are stored but never run.
+pub const NAMES: [&str; 6] =
+    ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "kubelet", "kube-scheduler"];
 
 /// The Kubernetes version pinned in `e2e/k8s/go.mod` (`v1.37.2`).
 pub fn kubernetes_version() -> &'static str {

@@ -22,6 +22,10 @@ pub struct Pki {
     pub admin: (PathBuf, PathBuf),
     /// `system:kube-controller-manager` client certificate and key.
     pub controller_manager: (PathBuf, PathBuf),
+    /// The kubelet's client certificate and key (`system:node:e2e-node`).
+    pub kubelet: (PathBuf, PathBuf),
+    /// `system:kube-scheduler` client certificate and key.
+    pub scheduler: (PathBuf, PathBuf),
     /// Service-account signing key (private) and its public half.
     pub service_account: (PathBuf, PathBuf),
 }
@@ -109,13 +113,24 @@ pub fn generate(dir: &Path) -> Result<Pki, E2eError> {
     )?;
     let admin = leaf("admin", "/O=system:masters/CN=spo-e2e-admin", None)?;
     let controller_manager = leaf("controller-manager", "/CN=system:kube-controller-manager", None)?;
+    let kubelet = leaf("kubelet", &format!("/O=system:nodes/CN=system:node:{}", crate::node::NODE), None)?;
+    let scheduler = leaf("scheduler", "/CN=system:kube-scheduler", None)?;
 
     let sa_key = p("sa.key");
     let sa_pub = p("sa.pub");
     openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", s(&sa_key)])?;
     openssl(&["pkey", "-in", s(&sa_key), "-pubout", "-out", s(&sa_pub)])?;
 
-    Ok(Pki { ca_crt, ca_key, apiserver, admin, controller_manager, service_account: (sa_key, sa_pub) })
+    Ok(Pki {
+        ca_crt,
+        ca_key,
+        apiserver,
+        admin,
+        controller_manager,
+        kubelet,
+        scheduler,
+        service_account: (sa_key, sa_pub),
+    })
 }
 
 fn s(p: &Path) -> &str {

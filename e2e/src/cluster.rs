@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use crate::binaries::Binaries;
 use crate::certs::{self, Pki};
-use crate::process;
 use crate::E2eError;
+use crate::{node, process};
 
 /// How long the API server may take to report ready. Generous: on two busy
 /// cores its first start (it compiles its OpenAPI models) can take a while.
@@ -29,7 +29,17 @@ pub struct Cluster {
     kubeconfig: PathBuf,
     server: String,
     controller_manager: bool,
+    kubelet: bool,
     stopped: bool,
+}
+
+/// What to start besides etcd and the API server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Also run a real node (containerd, kubelet, scheduler; see
+    /// [`crate::node`]) when this machine can. Off for tests that only
+    /// need the API: there is one node per machine.
+    pub node: bool,
 }
 
 impl Cluster {
@@ -37,6 +47,11 @@ impl Cluster {
     /// `dir`, and return once the API server's `/readyz` answers `ok`. On
     /// failure everything already started is stopped again.
     pub fn up(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
+        Cluster::up_with(dir, bins, Options::default())
+    }
+
+    /// [`Cluster::up`] with options.
+    pub fn up_with(dir: &Path, bins: &Binaries, options: Options) -> Result<Cluster, E2eError> {
         std::fs::create_dir_all(dir).map_err(E2eError::io(dir))?;
         let dir = dir.canonicalize().map_err(E2eError::io(dir))?;
         if dir.to_str().is_none() {
@@ -48,10 +63,10 @@ impl Cluster {
         if process::recorded(&dir)?.iter().any(process::alive) {
             return Err(E2eError::AlreadyRunning { dir });
         }
-        match start(&dir, bins) {
+        match start(&dir, bins, options) {
             Ok(cluster) => Ok(cluster),
             Err(e) => {
-                let _ = process::stop_all(&dir, Duration::from_secs(5));
+                let _ = down(&dir);
                 Err(e)
             }
         }
@@ -71,6 +86,11 @@ impl Cluster {
     /// is not built).
     pub fn has_controller_manager(&self) -> bool {
         self.controller_manager
+    }
+
+    /// Whether a kubelet runs pods on node [`crate::node::NODE`].
+    pub fn has_kubelet(&self) -> bool {
+        self.kubelet
     }
 
     /// The cluster directory.
@@ -107,7 +127,10 @@ impl Drop for Cluster {
 /// Stop what `up` started in `dir`, by recorded process id; returns the
 /// names of the processes that were still running.
 pub fn down(dir: &Path) -> Result<Vec<String>, E2eError> {
-    process::stop_all(dir, Duration::from_secs(10))
+    node::stop(dir)?;
+    let stopped = process::stop_all(dir, Duration::from_secs(10));
+    node::after_stop(dir);
+    stopped
 }
 
 /// A client for the cluster described by a kubeconfig file.
@@ -120,7 +143,7 @@ pub async fn client_for(kubeconfig: &Path) -> Result<kube::Client, E2eError> {
     kube::Client::try_from(config).map_err(|source| E2eError::Kube { context: "building the client".into(), source })
 }
 
-fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
+fn start(dir: &Path, bins: &Binaries, options: Options) -> Result<Cluster, E2eError> {
     let pki = certs::generate(&dir.join("pki"))?;
     let [etcd_client, etcd_peer, api, cm_port] = free_ports()?;
     let d = |p: &str| dir.join(p).display().to_string();
@@ -163,6 +186,11 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
         // `kubernetes` service; nothing in the tests needs it.
         "--endpoint-reconciler-type=none".to_owned(),
         "--profiling=false".to_owned(),
+        // Logs and exec reach the kubelet on the node's InternalIP, as
+        // the administrator.
+        "--kubelet-preferred-address-types=InternalIP".to_owned(),
+        format!("--kubelet-client-certificate={}", f(&pki.admin.0)),
+        format!("--kubelet-client-key={}", f(&pki.admin.1)),
     ]);
     let apiserver = process::spawn(dir, "kube-apiserver", apiserver)?;
 
@@ -182,7 +210,14 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
     })?;
 
     if !bins.has("kube-controller-manager") {
-        return Ok(Cluster { dir: dir.to_owned(), kubeconfig, server, controller_manager: false, stopped: false });
+        return Ok(Cluster {
+            dir: dir.to_owned(),
+            kubeconfig,
+            server,
+            controller_manager: false,
+            kubelet: false,
+            stopped: false,
+        });
     }
     let mut cm = Command::new(bins.path("kube-controller-manager"));
     let cmk = f(&cm_kubeconfig);
@@ -200,9 +235,33 @@ fn start(dir: &Path, bins: &Binaries) -> Result<Cluster, E2eError> {
         "--use-service-account-credentials=true".to_owned(),
         "--leader-elect=false".to_owned(),
     ]);
-    process::spawn(dir, "kube-controller-manager", cm)?;
+    let cm = process::spawn(dir, "kube-controller-manager", cm)?;
+    // Pods cannot be created before the controller manager has made the
+    // namespace's `default` service account: wait for it once here.
+    let sas: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> = kube::Api::namespaced(client.clone(), "default");
+    wait_until(&cm, "the default service account", READY_TIMEOUT, || {
+        rt.block_on(async { sas.get_opt("default").await.ok().flatten().is_some() })
+    })?;
 
-    Ok(Cluster { dir: dir.to_owned(), kubeconfig, server, controller_manager: true, stopped: false })
+    let kubelet = if !options.node {
+        false
+    } else if let Some(why) = node::unavailable(bins) {
+        eprintln!("spo-e2e: no node (pods will not run): {why}");
+        false
+    } else {
+        let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+        let mut ready =
+            || rt.block_on(async { nodes.get_opt(node::NODE).await.ok().flatten().is_some_and(|n| node_ready(&n)) });
+        node::start(dir, bins, &pki, &server, &mut ready)?
+    };
+    Ok(Cluster { dir: dir.to_owned(), kubeconfig, server, controller_manager: true, kubelet, stopped: false })
+}
+
+fn node_ready(n: &k8s_openapi::api::core::v1::Node) -> bool {
+    n.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// Poll `ready` every 200 ms until it holds, failing early with the log
@@ -273,7 +332,12 @@ pub(crate) fn write_token_kubeconfig(path: &Path, cluster: &Cluster, token: &str
     std::fs::write(path, text + "\n").map_err(E2eError::io(path))
 }
 
-fn write_kubeconfig(path: &Path, server: &str, pki: &Pki, user: &(PathBuf, PathBuf)) -> Result<(), E2eError> {
+pub(crate) fn write_kubeconfig(
+    path: &Path,
+    server: &str,
+    pki: &Pki,
+    user: &(PathBuf, PathBuf),
+) -> Result<(), E2eError> {
     let config = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",
@@ -315,6 +379,8 @@ mod tests {
             apiserver: ("/x/a.crt".into(), "/x/a.key".into()),
             admin: ("/x/admin.crt".into(), "/x/admin.key".into()),
             controller_manager: ("/x/c.crt".into(), "/x/c.key".into()),
+            kubelet: ("/x/k.crt".into(), "/x/k.key".into()),
+            scheduler: ("/x/s.crt".into(), "/x/s.key".into()),
             service_account: ("/x/sa.key".into(), "/x/sa.pub".into()),
         };
         let path = dir.path().join("kubeconfig");

@@ -16,9 +16,10 @@ pub mod certs;
 pub mod cluster;
 mod error;
 pub mod manifests;
+pub mod node;
 mod process;
 pub mod spo;
 
 pub use binaries::Binaries;
-pub use cluster::Cluster;
+pub use cluster::{Cluster, Options};
 pub use error::E2eError;

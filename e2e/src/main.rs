@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use spo_e2e::spo::{self, SpoBinaries, Stack};
-use spo_e2e::{binaries, cluster, Binaries, Cluster};
+use spo_e2e::{binaries, cluster, Binaries, Cluster, Options};
 
 #[derive(Parser)]
 #[command(name = "spo-e2e", about = "Run a local Kubernetes control plane for spo-rs end-to-end tests")]
@@ -33,6 +33,10 @@ enum Cmd {
         /// Start only the control plane, not spo-operator and spod.
         #[arg(long)]
         no_spo: bool,
+        /// Run no node (no containerd, kubelet or scheduler): pods are
+        /// stored but never run.
+        #[arg(long)]
+        no_node: bool,
     },
     /// Stop everything `up` started in DIR.
     Down {
@@ -48,7 +52,7 @@ fn main() -> Result<()> {
             let b = Binaries::build()?;
             println!("{}", b.dir().display());
         }
-        Cmd::Up { dir, no_spo } => {
+        Cmd::Up { dir, no_spo, no_node } => {
             let spo_bins = if no_spo { None } else { Some(SpoBinaries::find()?) };
             let bins = match Binaries::cached() {
                 Ok(b) => b,
@@ -66,8 +70,12 @@ fn main() -> Result<()> {
                 eprintln!("spo-e2e: not built yet, running without: {}", missing.join(", "));
             }
             let start = Instant::now();
-            let c = Cluster::up(&dir, &bins).with_context(|| format!("starting the cluster in {}", dir.display()))?;
+            let c = Cluster::up_with(&dir, &bins, Options { node: !no_node })
+                .with_context(|| format!("starting the cluster in {}", dir.display()))?;
             eprintln!("spo-e2e: API server {} ready in {:.1} s", c.server(), start.elapsed().as_secs_f64());
+            if c.has_kubelet() {
+                eprintln!("spo-e2e: node {} runs pods (image {})", spo_e2e::node::NODE, spo_e2e::node::images::BUSYBOX);
+            }
             if bins.has("kubectl") {
                 eprintln!("spo-e2e: kubectl is {}", bins.path("kubectl").display());
             }

@@ -9,9 +9,10 @@
 //! would fail in a cluster. (`SPO_E2E_ADMIN=1` runs both with the
 //! administrator's kubeconfig, to tell an RBAC problem from a code one.)
 //!
-//! There is no kubelet, so the node `e2e-node` is a `Node` object the
-//! harness creates, and spod installs into a kubelet root under the
-//! cluster directory.
+//! spod's kubelet root is the kubelet's `--root-dir` when the cluster runs
+//! a node ([`crate::node`]), so pods really run with the profiles spod
+//! installed; without a node, `e2e-node` is a `Node` object the harness
+//! creates and nothing runs the pods.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -30,7 +31,7 @@ use crate::{manifests, E2eError};
 pub const NAMESPACE: &str = "security-profiles-operator";
 
 /// The node name spod reports for.
-pub const NODE: &str = "e2e-node";
+pub use crate::node::NODE;
 
 /// How long the operator and spod may take to report ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -110,7 +111,9 @@ impl Stack {
             crd_names.push(crd.metadata.name.unwrap_or_default());
         }
         manifests::wait_established(&client, &crd_names, Duration::from_secs(30)).await?;
-        create_node(&client, NODE).await?;
+        if !cluster.has_kubelet() {
+            create_node(&client, NODE).await?;
+        }
 
         let admin = std::env::var_os("SPO_E2E_ADMIN").is_some_and(|v| v == "1");
         let (op_kc, spod_kc) = if admin {
