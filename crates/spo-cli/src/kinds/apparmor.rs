@@ -8,37 +8,12 @@ use std::path::{Path, PathBuf};
 use spo_compile::apparmor::{render, set_complain, Options as RenderOptions};
 use spo_node::apparmor::{AppArmorInstaller, ApparmorParser, Outcome};
 use spo_parse::apparmor::resource::{looks_like_resource, profile_headers, validate_resource};
-use spo_parse::apparmor::{parse, FileReport, Options, Validator};
+use spo_parse::apparmor::{parse, Validator};
 use spo_parse::{Diagnostic, Span};
-
-/// Diagnostics grouped by file: (path, text, diagnostics).
-pub type Reports = Vec<(PathBuf, String, Vec<Diagnostic>)>;
-
-fn options(includes: &[PathBuf]) -> Options {
-    if includes.is_empty() {
-        Options::default()
-    } else {
-        Options { include_dirs: includes.to_vec() }
-    }
-}
-
-fn to_reports(reports: Vec<FileReport>) -> Reports {
-    reports.into_iter().map(|r| (r.path, r.text, r.diagnostics)).collect()
-}
+pub use spo_validate::apparmor::{options, to_reports, Reports};
 
 fn has_errors(reports: &Reports) -> bool {
     reports.iter().any(|(_, _, d)| d.iter().any(Diagnostic::is_error))
-}
-
-/// Every diagnostic of a profile-language file (with its includes, found
-/// in `includes`, default `/etc/apparmor.d`) or of an `AppArmorProfile`
-/// manifest, grouped by file; the first group is `path`'s.
-pub fn validate(path: &Path, text: &str, includes: &[PathBuf]) -> anyhow::Result<Reports> {
-    let mut v = Validator::new(options(includes));
-    if looks_like_resource(text) {
-        return Ok(to_reports(validate_resource(path, text, &mut v).1));
-    }
-    Ok(to_reports(v.validate(path, text)))
 }
 
 /// The profile text for `path`: a manifest rendered (every profile in it),
@@ -137,29 +112,12 @@ fn install_name(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spo_parse::SourceMap;
-
-    fn first_error_line(reports: &Reports) -> (PathBuf, usize) {
-        let (p, text, diags) = reports.iter().find(|(_, _, d)| d.iter().any(Diagnostic::is_error)).expect("an error");
-        let d = diags.iter().find(|d| d.is_error()).expect("an error");
-        (p.clone(), SourceMap::new(text).line_col(d.span.start).0)
-    }
 
     #[test]
-    fn raw_text_errors_carry_their_line() {
-        let text = "profile p {\n  /etc/hosts r,\n  capability sys_admn,\n}\n";
-        let r = validate(Path::new("p.profile"), text, &[]).expect("validate");
-        assert_eq!(first_error_line(&r), (PathBuf::from("p.profile"), 3));
-    }
-
-    #[test]
-    fn policy_errors_are_located_in_the_manifest() {
+    fn manifests_with_policy_errors_do_not_compile() {
         let text = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: p\nspec:\n  policy: |\n    profile p {\n      /etc/hosts rz,\n    }\n";
-        let r = validate(Path::new("p.yaml"), text, &[]).expect("validate");
-        assert_eq!(first_error_line(&r), (PathBuf::from("p.yaml"), 8));
-        let d = r[0].2.iter().find(|d| d.is_error()).expect("an error");
-        assert_eq!(&text[d.span.start..d.span.end], "z");
-        assert!(compile(Path::new("p.yaml"), text, false).expect("compile").is_err());
+        let reports = compile(Path::new("p.yaml"), text, false).expect("compile").expect_err("invalid policy");
+        assert!(has_errors(&reports));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the work is in `spo_parse::cil`, `spo_compile::cil` and
 //! `spo_node::selinux`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context as _;
 use spo_compile::cil::{selinux_profile_to_cil, wrap_raw};
@@ -14,53 +14,7 @@ use spo_parse::cil::cr::{validate_manifests, Manifest, ScalarMap};
 use spo_parse::cil::{self, Base};
 use spo_parse::value::parse_yaml;
 use spo_parse::{Diagnostic, SourceMap, Span};
-
-/// Whether `path`/`text` is plain CIL rather than a YAML/JSON manifest.
-fn is_cil(path: &Path, text: &str) -> bool {
-    path.extension().is_some_and(|e| e == "cil") || text.trim_start().starts_with(['(', ';'])
-}
-
-/// The base to check against: the shipped default, or the CIL files (or
-/// directories of them) given with `--cil-base`.
-pub fn load_base(bases: &[PathBuf]) -> anyhow::Result<Base> {
-    if bases.is_empty() {
-        return Ok(Base::default_container_base());
-    }
-    let mut base = Base::empty();
-    for p in bases {
-        let files = if p.is_dir() {
-            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
-                .with_context(|| format!("cannot read directory {}", p.display()))?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|f| f.extension().is_some_and(|e| e == "cil"))
-                .collect();
-            v.sort();
-            v
-        } else {
-            vec![p.clone()]
-        };
-        for f in files {
-            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
-            let errs = base.add_cil(&text);
-            if let Some(e) = errs.first() {
-                let (l, c) = SourceMap::new(&text).line_col(e.span.start);
-                anyhow::bail!("base file {}:{l}:{c}: {}", f.display(), e.message);
-            }
-        }
-    }
-    Ok(base)
-}
-
-/// Every diagnostic of a `.cil` file or a SelinuxProfile/RawSelinuxProfile
-/// manifest, checked against the default base or `bases`.
-pub fn validate(path: &Path, text: &str, bases: &[PathBuf]) -> anyhow::Result<Vec<Diagnostic>> {
-    let base = load_base(bases)?;
-    if is_cil(path, text) {
-        return Ok(cil::validate(text, &base));
-    }
-    Ok(validate_manifests(text, &base, &DenyLists::default()).1)
-}
+use spo_validate::selinux::is_cil;
 
 /// The modules a manifest or CIL file installs: (module name, CIL).
 fn modules(path: &Path, text: &str, base: &Base) -> Result<Vec<(String, String, Origin)>, Vec<Diagnostic>> {

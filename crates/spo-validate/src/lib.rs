@@ -1,0 +1,194 @@
+//! Validation of profiles exactly as `spoc validate` does it, for every
+//! place that must judge a profile: the command line, and the operator's
+//! admission webhook, which must reject what `spoc validate` rejects with
+//! the same located message. One implementation keeps the two from
+//! drifting apart.
+//!
+//! [`check_file`] takes any file (seccomp JSON, custom resources in YAML or
+//! JSON, CIL, AppArmor text); [`check_documents`] takes JSON/YAML text
+//! whatever its name (the webhook names an object `kind/namespace/name`).
+//! Both return diagnostics grouped by file, with the text they point into,
+//! and [`render`] prints them rustc-style or as JSON lines.
+
+pub mod apparmor;
+mod detect;
+mod error;
+pub mod render;
+pub mod selinux;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use spo_parse::cil::Base;
+use spo_parse::document::{kind_of, parse_documents, DocKind};
+
+pub use detect::{detect, has_resource, FileKind};
+pub use error::ValidateError;
+pub use spo_parse::{Diagnostic, SourceMap};
+
+/// Diagnostics of one file, with the text they point into.
+pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
+
+/// Resource kinds handled by the SELinux checks.
+const SELINUX_KINDS: &[&str] = &["SelinuxProfile", "RawSelinuxProfile"];
+/// Every resource kind validation reads.
+pub const KNOWN_KINDS: &[&str] = &["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile", "AppArmorProfile"];
+
+/// What a validation checks against.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// CIL declarations to resolve names against instead of the built-in
+    /// container base (files or directories of `.cil` files).
+    pub cil_base: Vec<PathBuf>,
+    /// Where AppArmor `#include <...>` files are found (default
+    /// `/etc/apparmor.d`).
+    pub include: Vec<PathBuf>,
+}
+
+/// A validator that loads its CIL base once, when a profile first needs
+/// it, for callers that check many profiles (the base is the costly part
+/// to build, and files of other kinds never need it).
+#[derive(Debug)]
+pub struct Validator {
+    opts: Options,
+    base: OnceLock<Base>,
+}
+
+impl Validator {
+    /// A validator checking against what `opts` names.
+    pub fn new(opts: &Options) -> Validator {
+        Validator { opts: opts.clone(), base: OnceLock::new() }
+    }
+
+    /// The CIL base, loaded on first use.
+    pub fn base(&self) -> Result<&Base, ValidateError> {
+        if let Some(b) = self.base.get() {
+            return Ok(b);
+        }
+        let loaded = selinux::load_base(&self.opts.cil_base)?;
+        Ok(self.base.get_or_init(|| loaded))
+    }
+
+    /// Check one file of any kind; the result may include other files
+    /// (AppArmor includes). The first group is always `path`'s.
+    pub fn check_file(&self, path: &Path, text: &str) -> Result<Vec<FileDiagnostics>, ValidateError> {
+        let own = |d: Vec<Diagnostic>| vec![(path.to_path_buf(), text.to_owned(), d)];
+        Ok(match detect(path, text) {
+            FileKind::Documents => self.check_documents(path, text)?,
+            FileKind::Cil => own(selinux::validate_with(path, text, self.base()?)),
+            FileKind::AppArmor => apparmor::validate(path, text, &self.opts.include),
+        })
+    }
+
+    /// Check JSON/YAML documents (OCI seccomp profiles, custom resources),
+    /// whatever `path` is called. The first group is always `path`'s.
+    pub fn check_documents(&self, path: &Path, text: &str) -> Result<Vec<FileDiagnostics>, ValidateError> {
+        let (docs, mut diags) = parse_documents(text);
+        // Everything found so far is a syntax error; the other kinds'
+        // readers would only repeat it.
+        let syntax_ok = diags.iter().all(|d| !d.is_error());
+        let (mut selinux, mut apparmor) = (false, false);
+        for doc in &docs {
+            match kind_of(doc) {
+                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document(doc).1),
+                DocKind::Resource(k) if k == "SeccompProfile" => {
+                    diags.extend(spo_parse::seccomp::lower_document(doc).1)
+                }
+                DocKind::Resource(k) if SELINUX_KINDS.contains(&k.as_str()) => selinux = true,
+                DocKind::Resource(k) if k == "AppArmorProfile" => apparmor = true,
+                DocKind::Resource(k) => {
+                    let span = doc.get("kind").map_or(doc.span, |n| n.span);
+                    let known = KNOWN_KINDS.iter().copied();
+                    let mut d = Diagnostic::error(span, format!("unsupported kind `{k}`"));
+                    d.help = Some(match spo_model::suggest::did_you_mean(&k, known) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!("spoc validates {}", KNOWN_KINDS.join(", ")),
+                    });
+                    diags.push(d);
+                }
+                DocKind::Unknown => diags.push(
+                    Diagnostic::error(
+                        spo_parse::Span::new(doc.span.start, doc.span.start + 1),
+                        "not a profile: no `kind` and no `defaultAction`",
+                    )
+                    .with_help("write a custom resource (apiVersion, kind, spec) or an OCI seccomp object"),
+                ),
+            }
+        }
+        if selinux && syntax_ok {
+            diags.extend(selinux::validate_with(path, text, self.base()?));
+        }
+        let mut others = Vec::new();
+        if apparmor && syntax_ok {
+            for (p, t, d) in apparmor::validate(path, text, &self.opts.include) {
+                if p == path {
+                    diags.extend(d);
+                } else {
+                    others.push((p, t, d));
+                }
+            }
+        }
+        if docs.is_empty() && diags.is_empty() {
+            diags.push(Diagnostic::error(spo_parse::Span::point(0), "the file holds no profile"));
+        }
+        diags.sort_by_key(|d| d.span.start);
+        diags.dedup();
+        let mut groups = vec![(path.to_path_buf(), text.to_owned(), diags)];
+        groups.extend(others);
+        Ok(groups)
+    }
+}
+
+/// Check one file of any kind with `opts` (see [`Validator::check_file`]).
+pub fn check_file(path: &Path, text: &str, opts: &Options) -> Result<Vec<FileDiagnostics>, ValidateError> {
+    Validator::new(opts).check_file(path, text)
+}
+
+/// Check JSON/YAML text with `opts` (see [`Validator::check_documents`]).
+pub fn check_documents(path: &Path, text: &str, opts: &Options) -> Result<Vec<FileDiagnostics>, ValidateError> {
+    Validator::new(opts).check_documents(path, text)
+}
+
+/// Number of (errors, warnings) over every group.
+pub fn counts(groups: &[FileDiagnostics]) -> (usize, usize) {
+    groups.iter().flat_map(|(_, _, d)| d).fold((0, 0), |(e, w), d| if d.is_error() { (e + 1, w) } else { (e, w + 1) })
+}
+
+/// Every group rendered rustc-style, in order, without colour.
+pub fn render_human(groups: &[FileDiagnostics]) -> String {
+    groups.iter().map(|(p, t, d)| render::human(p, t, d, false)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TYPO: &str = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata:\n  name: web\nspec:\n  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - action: SCMP_ACT_ALLOW\n    names:\n    - mkdirr\n";
+
+    #[test]
+    fn documents_are_checked_whatever_their_name() {
+        let groups = check_documents(Path::new("seccompprofile/prod/web"), TYPO, &Options::default()).unwrap();
+        assert_eq!(counts(&groups).0, 1, "{}", render_human(&groups));
+        let out = render_human(&groups);
+        assert!(out.contains("--> seccompprofile/prod/web:10:7"), "{out}");
+        assert!(out.contains("did you mean `mkdir`?"), "{out}");
+    }
+
+    #[test]
+    fn unknown_kinds_get_a_suggestion() {
+        let text = "apiVersion: v1\nkind: SeccompProfil\nspec: {}\n";
+        let groups = check_file(Path::new("x.yaml"), text, &Options::default()).unwrap();
+        assert_eq!(counts(&groups).0, 1);
+        assert_eq!(groups[0].2[0].help.as_deref(), Some("did you mean `SeccompProfile`?"));
+    }
+
+    #[test]
+    fn selinux_manifests_use_the_cil_base() {
+        let text = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SelinuxProfile\nmetadata:\n  name: web\nspec:\n  inherit:\n  - name: container\n  allow:\n    var_log_t:\n      file: [opne]\n";
+        let groups = check_documents(Path::new("selinuxprofile/prod/web"), text, &Options::default()).unwrap();
+        assert!(counts(&groups).0 >= 1, "{}", render_human(&groups));
+        let missing = Options { cil_base: vec![PathBuf::from("/nonexistent/base.cil")], ..Options::default() };
+        let err = check_documents(Path::new("x"), text, &missing).unwrap_err();
+        assert!(err.to_string().starts_with("cannot read /nonexistent/base.cil"), "{err}");
+    }
+}

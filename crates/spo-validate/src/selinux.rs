@@ -1,0 +1,63 @@
+//! SELinux: CIL files and `SelinuxProfile`/`RawSelinuxProfile` manifests,
+//! checked against a CIL base (the shipped container base unless the user
+//! names other declarations).
+
+use std::path::{Path, PathBuf};
+
+use spo_model::selinux::DenyLists;
+use spo_parse::cil::cr::validate_manifests;
+use spo_parse::cil::{self, Base};
+use spo_parse::{Diagnostic, SourceMap};
+
+use crate::ValidateError;
+
+/// Whether `path`/`text` is plain CIL rather than a YAML/JSON manifest.
+pub fn is_cil(path: &Path, text: &str) -> bool {
+    path.extension().is_some_and(|e| e == "cil") || text.trim_start().starts_with(['(', ';'])
+}
+
+/// The base to check against: the shipped default, or the CIL files (or
+/// directories of them) in `bases`.
+pub fn load_base(bases: &[PathBuf]) -> Result<Base, ValidateError> {
+    if bases.is_empty() {
+        return Ok(Base::default_container_base());
+    }
+    let mut base = Base::empty();
+    for p in bases {
+        let files = if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|source| ValidateError::ReadDir { path: p.clone(), source })?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "cil"))
+                .collect();
+            v.sort();
+            v
+        } else {
+            vec![p.clone()]
+        };
+        for f in files {
+            let text = std::fs::read_to_string(&f).map_err(|source| ValidateError::Read { path: f.clone(), source })?;
+            let errs = base.add_cil(&text);
+            if let Some(e) = errs.first() {
+                let (line, column) = SourceMap::new(&text).line_col(e.span.start);
+                return Err(ValidateError::BadBase { path: f, line, column, message: e.message.clone() });
+            }
+        }
+    }
+    Ok(base)
+}
+
+/// Every diagnostic of a `.cil` file or a SelinuxProfile/RawSelinuxProfile
+/// manifest, checked against `base`.
+pub fn validate_with(path: &Path, text: &str, base: &Base) -> Vec<Diagnostic> {
+    if is_cil(path, text) {
+        return cil::validate(text, base);
+    }
+    validate_manifests(text, base, &DenyLists::default()).1
+}
+
+/// [`validate_with`] against the default base or `bases`.
+pub fn validate(path: &Path, text: &str, bases: &[PathBuf]) -> Result<Vec<Diagnostic>, ValidateError> {
+    Ok(validate_with(path, text, &load_base(bases)?))
+}
