@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::authorization::v1::{ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec};
 use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use spo_e2e::{manifests, Binaries, Cluster};
@@ -98,6 +99,7 @@ async fn crds_and_objects(client: &kube::Client) {
         }],
         base_profile_name: None,
         disabled: false,
+        allowed_namespaces: Some(vec![NS.into(), "kube-system".into()]),
     };
     let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
     let created =
@@ -148,13 +150,18 @@ async fn crds_and_objects(client: &kube::Client) {
         mode: None,
         permissive: None,
         disabled: false,
+        allowed_namespaces: None,
     };
     round_trip(&client, SelinuxProfile::new("logs", selinux)).await;
     round_trip(
         &client,
         RawSelinuxProfile::new(
             "raw",
-            RawSelinuxProfileSpec { policy: "(block raw (blockinherit container))".into(), disabled: false },
+            RawSelinuxProfileSpec {
+                policy: "(block raw (blockinherit container))".into(),
+                disabled: false,
+                allowed_namespaces: None,
+            },
         ),
     )
     .await;
@@ -168,8 +175,12 @@ async fn crds_and_objects(client: &kube::Client) {
         ProfileBinding::new(
             "bind",
             ProfileBindingSpec {
-                profile_ref: ProfileRef { kind: BoundKind::SeccompProfile, name: "web".into() },
-                image: "nginx:1.27".into(),
+                profile_ref: ProfileRef { kind: BoundKind::SeccompProfile, name: "web".into(), namespace: None },
+                image: "*/nginx:*".into(),
+                pod_selector: Some(LabelSelector {
+                    match_labels: Some([("app".to_owned(), "web".to_owned())].into()),
+                    ..LabelSelector::default()
+                }),
             },
         ),
     )

@@ -31,6 +31,9 @@ const SPEC_FIELDS: &[&str] = &[
     "syscalls",
     "baseProfileName",
     "disabled",
+    // Cluster policy of the custom resource (which namespaces may use the
+    // profile), read by the operator's admission webhook, not the filter.
+    "allowedNamespaces",
 ];
 const RULE_FIELDS: &[&str] =
     &["names", "name", "action", "errnoRet", "errno", "args", "comment", "includes", "excludes"];

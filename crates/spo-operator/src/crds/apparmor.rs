@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use spo_model::apparmor as model;
 
+use super::schema;
 use super::status::ProfileStatus;
 
 /// An AppArmor profile, loaded with `apparmor_parser` on every node.
@@ -37,6 +38,11 @@ pub struct AppArmorProfileSpec {
     /// SPO's older switch for Complain mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complain_mode: Option<bool>,
+    /// Namespaces whose pods may use this profile (cluster policy, enforced
+    /// at pod admission); every namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::allowed_namespaces")]
+    pub allowed_namespaces: Option<Vec<String>>,
     /// Keep the object but install nothing.
     #[serde(default)]
     pub disabled: bool,
@@ -202,6 +208,7 @@ impl From<model::AppArmorSpec> for AppArmorProfileSpec {
             }),
             policy: s.policy,
             disabled: s.disabled,
+            allowed_namespaces: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `ProfileBinding`: give every container running an image a profile,
 //! without editing the workload.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,12 +24,18 @@ use serde::{Deserialize, Serialize};
 pub struct ProfileBindingSpec {
     /// The profile to apply.
     pub profile_ref: ProfileRef,
-    /// Image reference to match (`*` matches every image).
+    /// Image reference to match: `*` matches every image, and `*` inside a
+    /// pattern matches any run of characters, `/` and `:` included
+    /// (`*/nginx:*`, `registry.example/team/*`); anything else must equal
+    /// the container's image as written in the pod.
     #[schemars(length(min = 1))]
     pub image: String,
+    /// Only pods whose labels match; every pod of the namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
 }
 
-/// A profile in the binding's namespace.
+/// The profile a binding applies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProfileRef {
     /// Kind of the profile.
@@ -36,6 +43,12 @@ pub struct ProfileRef {
     /// Name of the profile.
     #[schemars(length(min = 1))]
     pub name: String,
+    /// Namespace of the profile; the binding's own when absent. A profile
+    /// shared from another namespace must allow the binding's namespace in
+    /// its `spec.allowedNamespaces` (or not restrict namespaces at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
 }
 
 /// Profile kinds a binding can apply (SPO binds the first two).
@@ -71,6 +84,15 @@ mod tests {
         }))
         .expect("SPO binding");
         assert_eq!(spec.profile_ref.kind, BoundKind::SeccompProfile);
+        assert_eq!(spec.pod_selector, None);
+        let selected: ProfileBindingSpec = serde_json::from_value(serde_json::json!({
+            "profileRef": {"kind": "AppArmorProfile", "name": "web"},
+            "image": "*/nginx:*",
+            "podSelector": {"matchLabels": {"app": "web"}},
+        }))
+        .expect("binding with a pod selector");
+        let labels = selected.pod_selector.and_then(|s| s.match_labels).expect("matchLabels");
+        assert_eq!(labels["app"], "web");
         let bad = serde_json::from_value::<ProfileBindingSpec>(serde_json::json!({
             "profileRef": {"kind": "Pod", "name": "x"}, "image": "nginx",
         }));

@@ -20,7 +20,7 @@ mod schema;
 mod seccomp;
 mod selinux;
 mod status;
-mod yaml;
+pub(crate) mod yaml;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;

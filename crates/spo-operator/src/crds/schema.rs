@@ -75,3 +75,17 @@ pub(crate) fn arg_index(_: &mut SchemaGenerator) -> Schema {
         "description": "Index of the syscall argument, 0 to 5.",
     })
 }
+
+/// `allowedNamespaces`: namespace names (DNS labels), each once.
+pub(crate) fn allowed_namespaces(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "description": "Namespaces whose pods may use this profile, directly or through a ProfileBinding; every namespace when absent. Enforced at pod admission.",
+        "x-kubernetes-list-type": "set",
+        "items": {
+            "type": "string",
+            "maxLength": 63,
+            "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        },
+    })
+}

@@ -58,6 +58,11 @@ pub struct SeccompProfileSpec {
     /// A profile in the same namespace whose rules are merged into this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_profile_name: Option<String>,
+    /// Namespaces whose pods may use this profile (cluster policy, enforced
+    /// at pod admission); every namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::allowed_namespaces")]
+    pub allowed_namespaces: Option<Vec<String>>,
     /// Keep the object but install nothing.
     #[serde(default)]
     pub disabled: bool,
@@ -179,6 +184,7 @@ impl TryFrom<model::SeccompSpec> for SeccompProfileSpec {
             syscalls,
             base_profile_name: spec.base_profile_name,
             disabled: spec.disabled.unwrap_or(false),
+            allowed_namespaces: None,
         })
     }
 }
@@ -216,6 +222,7 @@ mod tests {
             }],
             base_profile_name: Some("runc-v1.2.0".into()),
             disabled: true,
+            allowed_namespaces: None,
         }
     }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use spo_model::selinux as model;
 
+use super::schema;
 use super::status::ProfileState;
 use crate::OperatorError;
 
@@ -44,6 +45,11 @@ pub struct SelinuxProfileSpec {
     /// SPO's older switch for Permissive mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub permissive: Option<bool>,
+    /// Namespaces whose pods may use this profile (cluster policy, enforced
+    /// at pod admission); every namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::allowed_namespaces")]
+    pub allowed_namespaces: Option<Vec<String>>,
     /// Keep the object but install nothing.
     #[serde(default)]
     pub disabled: bool,
@@ -119,6 +125,11 @@ pub struct RawSelinuxProfileSpec {
     /// The CIL module.
     #[schemars(length(min = 1, max = 500000))]
     pub policy: String,
+    /// Namespaces whose pods may use this profile (cluster policy, enforced
+    /// at pod admission); every namespace when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::allowed_namespaces")]
+    pub allowed_namespaces: Option<Vec<String>>,
     /// Keep the object but install nothing.
     #[serde(default)]
     pub disabled: bool,
@@ -193,6 +204,7 @@ impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
             mode,
             permissive: s.permissive,
             disabled: s.disabled.unwrap_or(false),
+            allowed_namespaces: None,
         })
     }
 }
@@ -205,7 +217,7 @@ impl From<RawSelinuxProfileSpec> for model::RawSelinuxProfileSpec {
 
 impl From<model::RawSelinuxProfileSpec> for RawSelinuxProfileSpec {
     fn from(s: model::RawSelinuxProfileSpec) -> Self {
-        RawSelinuxProfileSpec { policy: s.policy, disabled: s.disabled.unwrap_or(false) }
+        RawSelinuxProfileSpec { policy: s.policy, disabled: s.disabled.unwrap_or(false), allowed_namespaces: None }
     }
 }
 
@@ -236,6 +248,7 @@ mod tests {
             mode: Some(SelinuxMode::Permissive),
             permissive: None,
             disabled: true,
+            allowed_namespaces: None,
         };
         let model: model::SelinuxProfileSpec = spec.clone().into();
         assert_eq!(model.inherit[0].kind, "SelinuxProfile");
@@ -243,7 +256,11 @@ mod tests {
         assert_eq!(model.disabled, Some(true));
         assert_eq!(SelinuxProfileSpec::try_from(model).expect("expressible"), spec);
 
-        let raw = RawSelinuxProfileSpec { policy: "(allow a b (file (read)))".into(), disabled: false };
+        let raw = RawSelinuxProfileSpec {
+            policy: "(allow a b (file (read)))".into(),
+            disabled: false,
+            allowed_namespaces: None,
+        };
         let model: model::RawSelinuxProfileSpec = raw.clone().into();
         assert_eq!(model.disabled, None);
         assert_eq!(RawSelinuxProfileSpec::from(model), raw);

@@ -21,7 +21,10 @@ use crate::value::{Member, Node};
 use crate::{Diagnostic, Span};
 
 const CR_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
-const SPEC_FIELDS: &[&str] = &["mode", "complainMode", "abstract", "policy", "disabled", "state"];
+/// `allowedNamespaces` is cluster policy the operator's admission webhook
+/// reads; it does not change the profile.
+const SPEC_FIELDS: &[&str] =
+    &["mode", "complainMode", "abstract", "policy", "disabled", "state", "allowedNamespaces"];
 const ABSTRACT_FIELDS: &[&str] = &["executable", "filesystem", "network", "capability"];
 
 /// An `AppArmorProfile` read from a file.

@@ -104,7 +104,9 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
         "SelinuxProfile" => {
             let mut s = SelinuxProfileSpec::default();
             if let Some(spec) = spec {
-                for m in l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled"]) {
+                for m in
+                    l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled", "allowedNamespaces"])
+                {
                     match m.key.as_str() {
                         "inherit" => match &m.value.kind {
                             Kind::Array(items) => {
@@ -161,7 +163,7 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
         "RawSelinuxProfile" => {
             let mut s = RawSelinuxProfileSpec::default();
             if let Some(spec) = spec {
-                for m in l.object(spec, "spec", &["policy", "disabled"]) {
+                for m in l.object(spec, "spec", &["policy", "disabled", "allowedNamespaces"]) {
                     match m.key.as_str() {
                         "policy" => s.policy = l.string(&m.value, "spec.policy").unwrap_or_default(),
                         "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
