@@ -30,4 +30,42 @@ pub enum OperatorError {
         /// Which watch.
         what: &'static str,
     },
+    /// A certificate for the webhook server cannot be made.
+    #[error("cannot make the webhook {what}")]
+    Certificate {
+        /// Which part.
+        what: &'static str,
+        /// The generator's error.
+        #[source]
+        source: rcgen::Error,
+    },
+    /// The webhook's TLS configuration was refused.
+    #[error("webhook TLS configuration: {reason}")]
+    Tls {
+        /// Why.
+        reason: String,
+    },
+    /// The webhook server cannot listen.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--webhook-url` is unusable.
+    #[error("webhook URL {url}: {reason}")]
+    WebhookUrl {
+        /// The URL given.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The webhook server stopped.
+    #[error("the webhook server stopped: {reason}")]
+    WebhookStopped {
+        /// Why.
+        reason: String,
+    },
 }

@@ -1,0 +1,195 @@
+//! In-memory copies of everything admission looks at: the four profile
+//! kinds, the bindings and the namespaces, each kept current by a watch
+//! (a kube-runtime reflector). A request is answered from memory, with no
+//! call to the API server, so admission latency does not grow with the
+//! API server's load and a pod burst does not turn into a request burst.
+//!
+//! The copies can lag the API server by the watch delay (milliseconds):
+//! a binding created a moment before a pod may not apply to it yet. That
+//! is the price every webhook with caches pays; the alternative, a read
+//! per request, costs milliseconds on every request instead.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
+
+use crate::controller::references::{RefKey, RefKind};
+use crate::crds::{AppArmorProfile, ProfileBinding, RawSelinuxProfile, SeccompProfile, SelinuxProfile};
+use crate::OperatorError;
+
+/// The caches admission reads.
+#[derive(Clone)]
+pub struct Caches {
+    /// Seccomp profiles.
+    pub seccomp: Store<SeccompProfile>,
+    /// Structured SELinux profiles.
+    pub selinux: Store<SelinuxProfile>,
+    /// Raw (CIL) SELinux profiles.
+    pub raw_selinux: Store<RawSelinuxProfile>,
+    /// AppArmor profiles.
+    pub apparmor: Store<AppArmorProfile>,
+    /// Profile bindings.
+    pub bindings: Store<ProfileBinding>,
+    /// Namespaces (for the binding label).
+    pub namespaces: Store<Namespace>,
+}
+
+impl std::fmt::Debug for Caches {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caches")
+            .field("seccomp", &self.seccomp.len())
+            .field("selinux", &self.selinux.len())
+            .field("raw_selinux", &self.raw_selinux.len())
+            .field("apparmor", &self.apparmor.len())
+            .field("bindings", &self.bindings.len())
+            .field("namespaces", &self.namespaces.len())
+            .finish()
+    }
+}
+
+/// One profile a reference resolved to, with what admission needs of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundProfile {
+    /// `SeccompProfile`, `SelinuxProfile`, ...
+    pub kind: &'static str,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `spec.allowedNamespaces`.
+    pub allowed_namespaces: Option<Vec<String>>,
+}
+
+impl FoundProfile {
+    fn of<K: Resource>(kind: &'static str, obj: &K, allowed: &Option<Vec<String>>) -> FoundProfile {
+        FoundProfile {
+            kind,
+            namespace: obj.meta().namespace.clone().unwrap_or_default(),
+            name: obj.meta().name.clone().unwrap_or_default(),
+            allowed_namespaces: allowed.clone(),
+        }
+    }
+
+    /// Whether a pod in `namespace` may use this profile.
+    pub fn allows(&self, namespace: &str) -> bool {
+        self.allowed_namespaces.as_ref().is_none_or(|list| list.iter().any(|n| n == namespace))
+    }
+}
+
+fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectRef<K> {
+    ObjectRef::new(name).within(namespace)
+}
+
+impl Caches {
+    /// Empty caches with the writers that fill them (for tests, and for
+    /// [`Caches::start`]).
+    pub fn empty() -> (Caches, Writers) {
+        let (seccomp, w1) = reflector::store();
+        let (selinux, w2) = reflector::store();
+        let (raw_selinux, w3) = reflector::store();
+        let (apparmor, w4) = reflector::store();
+        let (bindings, w5) = reflector::store();
+        let (namespaces, w6) = reflector::store();
+        (
+            Caches { seccomp, selinux, raw_selinux, apparmor, bindings, namespaces },
+            Writers { seccomp: w1, selinux: w2, raw_selinux: w3, apparmor: w4, bindings: w5, namespaces: w6 },
+        )
+    }
+
+    /// Start one watch per kind and return once each has listed
+    /// everything once.
+    pub async fn start(client: &Client) -> Result<Caches, OperatorError> {
+        let (caches, w) = Caches::empty();
+        spawn_reflector(Api::<SeccompProfile>::all(client.clone()), w.seccomp);
+        spawn_reflector(Api::<SelinuxProfile>::all(client.clone()), w.selinux);
+        spawn_reflector(Api::<RawSelinuxProfile>::all(client.clone()), w.raw_selinux);
+        spawn_reflector(Api::<AppArmorProfile>::all(client.clone()), w.apparmor);
+        spawn_reflector(Api::<ProfileBinding>::all(client.clone()), w.bindings);
+        spawn_reflector(Api::<Namespace>::all(client.clone()), w.namespaces);
+        let never = |what| move |_| OperatorError::CacheNeverReady { what };
+        caches.seccomp.wait_until_ready().await.map_err(never("SeccompProfile"))?;
+        caches.selinux.wait_until_ready().await.map_err(never("SelinuxProfile"))?;
+        caches.raw_selinux.wait_until_ready().await.map_err(never("RawSelinuxProfile"))?;
+        caches.apparmor.wait_until_ready().await.map_err(never("AppArmorProfile"))?;
+        caches.bindings.wait_until_ready().await.map_err(never("ProfileBinding"))?;
+        caches.namespaces.wait_until_ready().await.map_err(never("Namespace"))?;
+        Ok(caches)
+    }
+
+    /// The labels of a namespace, if the cache has seen it.
+    pub fn namespace_labels(&self, name: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        self.namespaces.get(&ObjectRef::new(name)).map(|ns| ns.labels().clone())
+    }
+
+    /// The bindings of a namespace.
+    pub fn bindings_in(&self, namespace: &str) -> Vec<Arc<ProfileBinding>> {
+        self.bindings.state_filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
+    }
+
+    /// Every profile a pod reference names: one seccomp profile; the
+    /// SELinux profile and the raw one of that name (they share the type
+    /// name); every AppArmor profile of that name in any namespace, since
+    /// AppArmor names are global to a node's kernel and the strictest
+    /// policy among them is the one that holds.
+    pub fn resolve(&self, r: &RefKey) -> Vec<FoundProfile> {
+        let ns = r.namespace.as_deref().unwrap_or_default();
+        let mut out = Vec::new();
+        match r.kind {
+            RefKind::Seccomp => {
+                if let Some(p) = self.seccomp.get(&key(ns, &r.name)) {
+                    out.push(FoundProfile::of("SeccompProfile", &*p, &p.spec.allowed_namespaces));
+                }
+            }
+            RefKind::Selinux => {
+                if let Some(p) = self.selinux.get(&key(ns, &r.name)) {
+                    out.push(FoundProfile::of("SelinuxProfile", &*p, &p.spec.allowed_namespaces));
+                }
+                if let Some(p) = self.raw_selinux.get(&key(ns, &r.name)) {
+                    out.push(FoundProfile::of("RawSelinuxProfile", &*p, &p.spec.allowed_namespaces));
+                }
+            }
+            RefKind::AppArmor => {
+                for p in self.apparmor.state_filter(|p| p.metadata.name.as_deref() == Some(r.name.as_str())) {
+                    out.push(FoundProfile::of("AppArmorProfile", &*p, &p.spec.allowed_namespaces));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The writing halves of [`Caches`].
+#[allow(missing_debug_implementations)]
+pub struct Writers {
+    /// Seccomp profiles.
+    pub seccomp: reflector::store::Writer<SeccompProfile>,
+    /// Structured SELinux profiles.
+    pub selinux: reflector::store::Writer<SelinuxProfile>,
+    /// Raw SELinux profiles.
+    pub raw_selinux: reflector::store::Writer<RawSelinuxProfile>,
+    /// AppArmor profiles.
+    pub apparmor: reflector::store::Writer<AppArmorProfile>,
+    /// Bindings.
+    pub bindings: reflector::store::Writer<ProfileBinding>,
+    /// Namespaces.
+    pub namespaces: reflector::store::Writer<Namespace>,
+}
+
+fn spawn_reflector<K>(api: Api<K>, writer: reflector::store::Writer<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default().any_semantic()))
+        .default_backoff()
+        .for_each(|event| async move {
+            if let Err(e) = event {
+                tracing::warn!(kind = %K::kind(&()), error = %e, "admission cache watch failed; retrying");
+            }
+        });
+    tokio::spawn(stream);
+}

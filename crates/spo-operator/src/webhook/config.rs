@@ -1,0 +1,205 @@
+//! The two webhook configurations, created or updated by server-side
+//! apply at every start with the fresh CA as their `caBundle`:
+//!
+//! - `spo-rs-validation` (validating): every profile kind and
+//!   `ProfileBinding` on CREATE and UPDATE at `/validate`; and pods on
+//!   CREATE in every namespace but the operator's own, for the namespace
+//!   policy. Validating webhooks run after every mutating one, so the pod
+//!   is judged as it will be stored, bindings and other mutators included.
+//!   The operator's namespace is left out so the operator can always be
+//!   restarted: with `failurePolicy: Fail` and no operator, no pod of that
+//!   namespace could otherwise be created, the operator's own included.
+//! - `spo-rs-binding` (mutating): pods on CREATE at `/mutate-pods` in
+//!   namespaces labelled `spo.x-k8s.io/enable-binding`.
+//!
+//! Both fail closed (`failurePolicy: Fail`): when the operator is down an
+//! invalid profile is not admitted, a pod is not let through without its
+//! binding, and the namespace policy is not skipped.
+
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference, ValidatingWebhook,
+    ValidatingWebhookConfiguration, WebhookClientConfig,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::ByteString;
+use kube::api::{Api, Patch, PatchParams};
+use kube::Client;
+
+use super::mutate::ENABLE_BINDING_LABEL;
+use super::review::Endpoint;
+use crate::crds::GROUP;
+use crate::OperatorError;
+
+/// Name of the validating configuration.
+pub const VALIDATION_CONFIG: &str = "spo-rs-validation";
+/// Name of the mutating configuration.
+pub const BINDING_CONFIG: &str = "spo-rs-binding";
+/// Field manager of the operator's applies.
+const MANAGER: &str = "spo-operator-webhook";
+
+/// Where the API server reaches the webhook.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A URL (`https://127.0.0.1:9443`), for an operator outside the
+    /// cluster; the path is appended.
+    Url(String),
+    /// A service in the cluster.
+    Service {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Its port.
+        port: i32,
+    },
+}
+
+fn client_config(target: &Target, endpoint: Endpoint, ca_pem: &str) -> WebhookClientConfig {
+    let ca_bundle = Some(ByteString(ca_pem.as_bytes().to_vec()));
+    match target {
+        Target::Url(url) => WebhookClientConfig {
+            url: Some(format!("{}{}", url.trim_end_matches('/'), endpoint.path())),
+            ca_bundle,
+            service: None,
+        },
+        Target::Service { namespace, name, port } => WebhookClientConfig {
+            url: None,
+            ca_bundle,
+            service: Some(ServiceReference {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                path: Some(endpoint.path().to_owned()),
+                port: Some(*port),
+            }),
+        },
+    }
+}
+
+fn rule(groups: &[&str], resources: &[&str], operations: &[&str]) -> RuleWithOperations {
+    RuleWithOperations {
+        api_groups: Some(groups.iter().map(|s| (*s).to_owned()).collect()),
+        api_versions: Some(vec!["v1".to_owned()]),
+        resources: Some(resources.iter().map(|s| (*s).to_owned()).collect()),
+        operations: Some(operations.iter().map(|s| (*s).to_owned()).collect()),
+        scope: Some("Namespaced".to_owned()),
+    }
+}
+
+/// The validating configuration.
+pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> ValidatingWebhookConfiguration {
+    let profiles = ValidatingWebhook {
+        name: "profiles.spo.x-k8s.io".to_owned(),
+        admission_review_versions: vec!["v1".to_owned()],
+        client_config: client_config(target, Endpoint::Validate, ca_pem),
+        failure_policy: Some("Fail".to_owned()),
+        match_policy: Some("Equivalent".to_owned()),
+        side_effects: "None".to_owned(),
+        timeout_seconds: Some(10),
+        rules: Some(vec![rule(
+            &[GROUP],
+            &["seccompprofiles", "selinuxprofiles", "rawselinuxprofiles", "apparmorprofiles", "profilebindings"],
+            &["CREATE", "UPDATE"],
+        )]),
+        ..ValidatingWebhook::default()
+    };
+    let pods = ValidatingWebhook {
+        name: "namespace-policy.spo.x-k8s.io".to_owned(),
+        admission_review_versions: vec!["v1".to_owned()],
+        client_config: client_config(target, Endpoint::Validate, ca_pem),
+        failure_policy: Some("Fail".to_owned()),
+        match_policy: Some("Equivalent".to_owned()),
+        side_effects: "None".to_owned(),
+        timeout_seconds: Some(10),
+        rules: Some(vec![rule(&[""], &["pods"], &["CREATE"])]),
+        namespace_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "kubernetes.io/metadata.name".to_owned(),
+                operator: "NotIn".to_owned(),
+                values: Some(vec![operator_namespace.to_owned()]),
+            }]),
+            ..LabelSelector::default()
+        }),
+        ..ValidatingWebhook::default()
+    };
+    let mut config = ValidatingWebhookConfiguration { webhooks: Some(vec![profiles, pods]), ..Default::default() };
+    config.metadata.name = Some(VALIDATION_CONFIG.to_owned());
+    config.metadata.labels = Some([("app.kubernetes.io/managed-by".to_owned(), "spo-operator".to_owned())].into());
+    config
+}
+
+/// The mutating configuration.
+pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
+    let pods = MutatingWebhook {
+        name: "binding.spo.x-k8s.io".to_owned(),
+        admission_review_versions: vec!["v1".to_owned()],
+        client_config: client_config(target, Endpoint::MutatePods, ca_pem),
+        failure_policy: Some("Fail".to_owned()),
+        match_policy: Some("Equivalent".to_owned()),
+        side_effects: "None".to_owned(),
+        timeout_seconds: Some(10),
+        reinvocation_policy: Some("Never".to_owned()),
+        rules: Some(vec![rule(&[""], &["pods"], &["CREATE"])]),
+        namespace_selector: Some(LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: ENABLE_BINDING_LABEL.to_owned(),
+                operator: "Exists".to_owned(),
+                values: None,
+            }]),
+            ..LabelSelector::default()
+        }),
+        ..MutatingWebhook::default()
+    };
+    let mut config = MutatingWebhookConfiguration { webhooks: Some(vec![pods]), ..Default::default() };
+    config.metadata.name = Some(BINDING_CONFIG.to_owned());
+    config.metadata.labels = Some([("app.kubernetes.io/managed-by".to_owned(), "spo-operator".to_owned())].into());
+    config
+}
+
+/// Create or update both configurations.
+pub async fn apply(
+    client: &Client,
+    target: &Target,
+    ca_pem: &str,
+    operator_namespace: &str,
+) -> Result<(), OperatorError> {
+    let params = PatchParams::apply(MANAGER).force();
+    let mut v = serde_json::to_value(validation(target, ca_pem, operator_namespace)).unwrap_or_default();
+    v["apiVersion"] = "admissionregistration.k8s.io/v1".into();
+    v["kind"] = "ValidatingWebhookConfiguration".into();
+    Api::<ValidatingWebhookConfiguration>::all(client.clone())
+        .patch(VALIDATION_CONFIG, &params, &Patch::Apply(&v))
+        .await
+        .map_err(|source| OperatorError::Kube { action: format!("applying {VALIDATION_CONFIG}"), source })?;
+    let mut m = serde_json::to_value(binding(target, ca_pem)).unwrap_or_default();
+    m["apiVersion"] = "admissionregistration.k8s.io/v1".into();
+    m["kind"] = "MutatingWebhookConfiguration".into();
+    Api::<MutatingWebhookConfiguration>::all(client.clone())
+        .patch(BINDING_CONFIG, &params, &Patch::Apply(&m))
+        .await
+        .map_err(|source| OperatorError::Kube { action: format!("applying {BINDING_CONFIG}"), source })?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_get_the_path_and_services_the_port() {
+        let v = validation(&Target::Url("https://127.0.0.1:9443/".into()), "PEM", "spo");
+        let hooks = v.webhooks.expect("webhooks");
+        assert_eq!(hooks[0].client_config.url.as_deref(), Some("https://127.0.0.1:9443/validate"));
+        assert_eq!(hooks[0].client_config.ca_bundle.as_ref().map(|b| b.0.as_slice()), Some(&b"PEM"[..]));
+        assert_eq!(hooks[1].failure_policy.as_deref(), Some("Fail"));
+        let sel = hooks[1].namespace_selector.as_ref().and_then(|s| s.match_expressions.as_ref()).expect("selector");
+        assert_eq!(sel[0].values.as_deref(), Some(&["spo".to_owned()][..]));
+        let target = Target::Service { namespace: "spo".into(), name: "spo-webhook".into(), port: 443 };
+        let m = binding(&target, "PEM");
+        let hook = &m.webhooks.expect("webhooks")[0];
+        let svc = hook.client_config.service.as_ref().expect("service");
+        assert_eq!(svc.path.as_deref(), Some("/mutate-pods"));
+        assert_eq!(svc.port, Some(443));
+        let expr = &hook.namespace_selector.as_ref().and_then(|s| s.match_expressions.clone()).expect("sel")[0];
+        assert_eq!((expr.key.as_str(), expr.operator.as_str()), (ENABLE_BINDING_LABEL, "Exists"));
+    }
+}

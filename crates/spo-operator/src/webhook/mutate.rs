@@ -1,0 +1,208 @@
+//! `ProfileBinding` applied to pods: for a pod created in a namespace
+//! labelled `spo.x-k8s.io/enable-binding`, every binding of that namespace
+//! whose `podSelector` selects the pod sets its profile on the containers
+//! whose image matches the binding's pattern, as a JSON patch.
+//!
+//! Rules, in the order they apply:
+//! - A profile the user set explicitly is never overridden: a container
+//!   that already has the field (seccomp profile, SELinux type, AppArmor
+//!   profile or AppArmor annotation), or whose pod-level security context
+//!   sets it for every container, is left alone.
+//! - A binding whose image is `*` sets the pod-level field (one setting
+//!   for every container, init containers included); any other pattern
+//!   sets the matching containers' own field, which takes precedence over
+//!   the pod level.
+//! - When several bindings of one profile type match a container, the
+//!   most specific pattern wins (an exact image, then the longest literal
+//!   part), then the binding name.
+//! - Seccomp: the pinned reference `status.localhostProfile` when the
+//!   profile is Installed (a content-addressed file: later edits of the
+//!   profile never change what a running pod has), else the current file
+//!   `operator/NS/NAME.json`. SELinux: `status.usage`, else `NAME_NS.process`.
+//!   AppArmor: the profile's name.
+//! - A binding whose profile does not exist refuses the pod: running it
+//!   without the profile its namespace requires would be silent failure.
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{json, Value};
+
+use super::cache::{Caches, FoundProfile};
+use super::glob::{image_matches, specificity};
+use super::selector;
+use crate::controller::references::{seccomp_current, selinux_type};
+use crate::crds::{BoundKind, ProfileBinding, ProfileState};
+
+/// Label that turns bindings on for a namespace.
+pub const ENABLE_BINDING_LABEL: &str = "spo.x-k8s.io/enable-binding";
+
+/// The profile a binding names, if it exists.
+pub fn bound_profile(caches: &Caches, kind: BoundKind, namespace: &str, name: &str) -> Option<FoundProfile> {
+    use crate::controller::references::{RefKey, RefKind};
+    let ref_kind = match kind {
+        BoundKind::SeccompProfile => RefKind::Seccomp,
+        BoundKind::SelinuxProfile => RefKind::Selinux,
+        BoundKind::AppArmorProfile => RefKind::AppArmor,
+    };
+    let key = RefKey { kind: ref_kind, namespace: Some(namespace.to_owned()), name: name.to_owned() };
+    let want = match kind {
+        BoundKind::SeccompProfile => "SeccompProfile",
+        BoundKind::SelinuxProfile => "SelinuxProfile",
+        BoundKind::AppArmorProfile => "AppArmorProfile",
+    };
+    caches.resolve(&key).into_iter().find(|f| f.kind == want && f.namespace == namespace)
+}
+
+/// What a binding writes into a security context, or `None` when its
+/// profile does not exist.
+fn reference(caches: &Caches, kind: BoundKind, ns: &str, name: &str) -> Option<Value> {
+    use kube::runtime::reflector::ObjectRef;
+    match kind {
+        BoundKind::SeccompProfile => {
+            let p = caches.seccomp.get(&ObjectRef::new(name).within(ns))?;
+            let pinned = p
+                .status
+                .as_ref()
+                .filter(|s| s.status == Some(ProfileState::Installed))
+                .and_then(|s| s.localhost_profile.clone());
+            let reference = pinned.unwrap_or_else(|| seccomp_current(ns, name));
+            Some(json!({"type": "Localhost", "localhostProfile": reference}))
+        }
+        BoundKind::SelinuxProfile => {
+            let p = caches.selinux.get(&ObjectRef::new(name).within(ns))?;
+            let usage = p.status.as_ref().and_then(|s| s.usage.clone());
+            Some(Value::String(usage.unwrap_or_else(|| selinux_type(ns, name))))
+        }
+        BoundKind::AppArmorProfile => {
+            caches.apparmor.get(&ObjectRef::new(name).within(ns))?;
+            Some(json!({"type": "Localhost", "localhostProfile": name}))
+        }
+    }
+}
+
+/// The security-context field a kind of binding sets, as a path below
+/// `securityContext`.
+fn field(kind: BoundKind) -> &'static [&'static str] {
+    match kind {
+        BoundKind::SeccompProfile => &["seccompProfile"],
+        BoundKind::SelinuxProfile => &["seLinuxOptions", "type"],
+        BoundKind::AppArmorProfile => &["appArmorProfile"],
+    }
+}
+
+fn lookup<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(v, |v, k| v.get(k)).filter(|v| !v.is_null())
+}
+
+/// `v[path]`, creating objects on the way.
+fn entry<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Value {
+    let Some((first, rest)) = path.split_first() else { return v };
+    if !v.is_object() {
+        *v = json!({});
+    }
+    match v {
+        Value::Object(m) => entry(m.entry((*first).to_owned()).or_insert(Value::Null), rest),
+        other => other,
+    }
+}
+
+/// The result of applying bindings to a pod.
+#[derive(Debug, Default)]
+pub struct Applied {
+    /// The patch (empty when nothing applies).
+    pub patch: json_patch::Patch,
+    /// What was set, for logs and warnings (`container web: SeccompProfile prod/p`).
+    pub changes: Vec<String>,
+}
+
+/// Apply the bindings of `namespace` to `pod` (JSON as received). `Err`
+/// refuses the pod with a message.
+pub fn apply_bindings(caches: &Caches, pod_json: &Value, namespace: &str) -> Result<Applied, String> {
+    if caches.namespace_labels(namespace).is_some_and(|l| !l.contains_key(ENABLE_BINDING_LABEL)) {
+        // The configuration's namespace selector sends only labelled
+        // namespaces; this guards against a hand-edited configuration.
+        return Ok(Applied::default());
+    }
+    let pod: Pod = serde_json::from_value(pod_json.clone()).map_err(|e| format!("cannot read the pod: {e}"))?;
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    let mut bindings: Vec<Arc<ProfileBinding>> = caches
+        .bindings_in(namespace)
+        .into_iter()
+        .filter(|b| b.metadata.deletion_timestamp.is_none())
+        .filter(|b| b.spec.pod_selector.as_ref().is_none_or(|s| selector::matches(s, &labels)))
+        .collect();
+    bindings.sort_by(|a, b| {
+        (Reverse(specificity(&a.spec.image)), &a.metadata.name)
+            .cmp(&(Reverse(specificity(&b.spec.image)), &b.metadata.name))
+    });
+    let mut out = pod_json.clone();
+    let mut applied = Applied::default();
+    let annotations = pod.metadata.annotations.clone().unwrap_or_default();
+    for list in ["containers", "initContainers"] {
+        let count = pod_json.pointer(&format!("/spec/{list}")).and_then(Value::as_array).map_or(0, Vec::len);
+        for i in 0..count {
+            let container = &pod_json["spec"][list][i];
+            let image = container.get("image").and_then(Value::as_str).unwrap_or_default();
+            let cname = container.get("name").and_then(Value::as_str).unwrap_or_default();
+            for kind in [BoundKind::SeccompProfile, BoundKind::SelinuxProfile, BoundKind::AppArmorProfile] {
+                let path = field(kind);
+                let explicit = lookup(container, &[&["securityContext"][..], path].concat()).is_some()
+                    || lookup(pod_json, &[&["spec", "securityContext"][..], path].concat()).is_some()
+                    || (kind == BoundKind::AppArmorProfile
+                        && annotations
+                            .contains_key(&format!("container.apparmor.security.beta.kubernetes.io/{cname}")));
+                if explicit {
+                    continue;
+                }
+                let Some(b) = bindings.iter().find(|b| {
+                    b.spec.profile_ref.kind == kind && b.spec.image != "*" && image_matches(&b.spec.image, image)
+                }) else {
+                    continue;
+                };
+                let value = resolve(caches, b, namespace)?;
+                *entry(&mut out["spec"][list][i], &[&["securityContext"][..], path].concat()) = value;
+                applied.changes.push(format!("{list}[{cname}]: {}", describe(b, namespace)));
+            }
+        }
+    }
+    for kind in [BoundKind::SeccompProfile, BoundKind::SelinuxProfile, BoundKind::AppArmorProfile] {
+        let path = [&["spec", "securityContext"][..], field(kind)].concat();
+        if lookup(pod_json, &path).is_some() {
+            continue;
+        }
+        if let Some(b) = bindings.iter().find(|b| b.spec.profile_ref.kind == kind && b.spec.image == "*") {
+            let value = resolve(caches, b, namespace)?;
+            *entry(&mut out, &path) = value;
+            applied.changes.push(format!("pod: {}", describe(b, namespace)));
+        }
+    }
+    applied.patch = json_patch::diff(pod_json, &out);
+    Ok(applied)
+}
+
+fn describe(b: &ProfileBinding, namespace: &str) -> String {
+    let r = &b.spec.profile_ref;
+    format!(
+        "{:?} {}/{} from ProfileBinding {}",
+        r.kind,
+        r.namespace.as_deref().unwrap_or(namespace),
+        r.name,
+        b.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// The value a binding writes, after the bound profile's namespace policy.
+fn resolve(caches: &Caches, b: &ProfileBinding, namespace: &str) -> Result<Value, String> {
+    let r = &b.spec.profile_ref;
+    let ns = r.namespace.as_deref().unwrap_or(namespace);
+    let binding = format!("ProfileBinding {namespace}/{}", b.metadata.name.as_deref().unwrap_or_default());
+    let found = bound_profile(caches, r.kind, ns, &r.name)
+        .ok_or_else(|| format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name))?;
+    if !found.allows(namespace) {
+        return Err(format!("{binding}: {}", super::policy::refusal(&found, namespace)));
+    }
+    reference(caches, r.kind, ns, &r.name)
+        .ok_or_else(|| format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name))
+}

@@ -1,0 +1,51 @@
+//! Namespace policy: a profile may name the namespaces allowed to use it
+//! (`spec.allowedNamespaces`), and a pod in any other namespace that
+//! references it — directly in a security context or an AppArmor
+//! annotation, or through a binding — is refused. Profiles without the
+//! field are usable everywhere, and a reference to a profile the caches
+//! do not know is not judged here (there is no policy to enforce yet; the
+//! kubelet will not start the container without the file anyway).
+
+use k8s_openapi::api::core::v1::Pod;
+
+use super::cache::{Caches, FoundProfile};
+use super::validate::Verdict;
+use crate::controller::references::pod_references;
+
+/// The sentence that refuses `found` to a pod or binding in `namespace`.
+pub fn refusal(found: &FoundProfile, namespace: &str) -> String {
+    let allowed = found.allowed_namespaces.as_deref().unwrap_or_default();
+    let list = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+    format!(
+        "{} {}/{} may not be used in namespace {namespace}: its spec.allowedNamespaces allows only [{list}]",
+        found.kind, found.namespace, found.name
+    )
+}
+
+/// Every refusal for a pod in `namespace`: one line per profile it may
+/// not use.
+pub fn refusals(caches: &Caches, pod: &Pod, namespace: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in pod_references(pod) {
+        for found in caches.resolve(&r) {
+            if !found.allows(namespace) {
+                out.push(refusal(&found, namespace));
+            }
+        }
+    }
+    out
+}
+
+/// Admit or refuse a pod in `namespace` by the profiles it references.
+pub fn check_pod(caches: &Caches, pod: &Pod, namespace: &str) -> Verdict {
+    let lines = refusals(caches, pod, namespace);
+    if lines.is_empty() {
+        return Verdict::allow();
+    }
+    let name = match (&pod.metadata.name, &pod.metadata.generate_name) {
+        (Some(n), _) => n.clone(),
+        (None, Some(g)) => format!("{g}*"),
+        (None, None) => String::new(),
+    };
+    Verdict::deny(format!("pod {namespace}/{name} is refused by namespace policy:\n{}", lines.join("\n")))
+}

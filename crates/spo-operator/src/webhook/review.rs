@@ -1,0 +1,166 @@
+//! AdmissionReview in, AdmissionReview out: the two webhook paths as pure
+//! functions of the request body and the caches, so every decision can be
+//! tested with JSON fixtures and no server.
+
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview, Operation};
+use kube::core::DynamicObject;
+use serde_json::Value;
+
+use super::cache::Caches;
+use super::validate::{self, Verdict, PROFILE_KINDS};
+use super::{mutate, policy};
+
+/// What a request is answered with.
+#[derive(Debug)]
+pub struct Admission {
+    caches: Caches,
+    validator: spo_validate::Validator,
+}
+
+/// The webhook paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `/validate`: profiles, bindings and the pod namespace policy.
+    Validate,
+    /// `/mutate-pods`: bindings.
+    MutatePods,
+}
+
+impl Endpoint {
+    /// The endpoint served at `path`.
+    pub fn from_path(path: &str) -> Option<Endpoint> {
+        match path {
+            "/validate" => Some(Endpoint::Validate),
+            "/mutate-pods" => Some(Endpoint::MutatePods),
+            _ => None,
+        }
+    }
+
+    /// The URL path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::Validate => "/validate",
+            Endpoint::MutatePods => "/mutate-pods",
+        }
+    }
+}
+
+impl Admission {
+    /// Answer from `caches`, validating with the default options (the
+    /// shipped CIL base, AppArmor includes from `/etc/apparmor.d`).
+    pub fn new(caches: Caches) -> Admission {
+        let validator = spo_validate::Validator::new(&spo_validate::Options::default());
+        Admission { caches, validator }
+    }
+
+    /// Load what the first request would otherwise pay for.
+    pub fn warm_up(&self) {
+        if let Err(e) = self.validator.base() {
+            tracing::warn!(error = %e, "cannot load the CIL base; SELinux profiles will be refused");
+        }
+    }
+
+    /// The caches.
+    pub fn caches(&self) -> &Caches {
+        &self.caches
+    }
+
+    /// Answer one AdmissionReview body; always an AdmissionReview (a body
+    /// that cannot be read gets an `invalid` response the API server
+    /// treats as a refusal).
+    pub fn review(&self, endpoint: Endpoint, body: &[u8]) -> Vec<u8> {
+        let started = Instant::now();
+        let response = match serde_json::from_slice::<AdmissionReview<DynamicObject>>(body) {
+            Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview: {e}")),
+            Ok(review) => match TryInto::<AdmissionRequest<DynamicObject>>::try_into(review) {
+                Err(e) => AdmissionResponse::invalid(e),
+                Ok(req) => self.answer(endpoint, &req),
+            },
+        };
+        tracing::debug!(
+            path = endpoint.path(),
+            allowed = response.allowed,
+            micros = started.elapsed().as_micros() as u64,
+            "admission"
+        );
+        serde_json::to_vec(&response.into_review()).unwrap_or_default()
+    }
+
+    fn answer(&self, endpoint: Endpoint, req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+        let response = AdmissionResponse::from(req);
+        if !matches!(req.operation, Operation::Create | Operation::Update) {
+            return response;
+        }
+        let Some(object) = &req.object else {
+            return response;
+        };
+        let value = match serde_json::to_value(object) {
+            Ok(v) => v,
+            Err(e) => return response.deny(format!("cannot read the object: {e}")),
+        };
+        let kind = req.kind.kind.as_str();
+        let namespace = req.namespace.as_deref().unwrap_or_default();
+        match (endpoint, kind) {
+            (Endpoint::Validate, k) if PROFILE_KINDS.contains(&k) => {
+                finish(response, validate::profile(&self.validator, k, &value))
+            }
+            (Endpoint::Validate, "ProfileBinding") => finish(response, validate::binding(&self.caches, &value)),
+            (Endpoint::Validate, "Pod") => finish(response, self.pod_policy(&value, namespace)),
+            (Endpoint::MutatePods, "Pod") => {
+                let applied = match mutate::apply_bindings(&self.caches, &value, namespace) {
+                    Ok(a) => a,
+                    Err(message) => return response.deny(message),
+                };
+                // Check the pod as it will be stored, so a binding's
+                // profile is judged by the same policy as a direct one.
+                let patched = if applied.patch.0.is_empty() {
+                    value
+                } else {
+                    let mut v = value;
+                    if let Err(e) = json_patch::patch(&mut v, &applied.patch) {
+                        return response.deny(format!("cannot apply the binding patch: {e}"));
+                    }
+                    v
+                };
+                let verdict = self.pod_policy(&patched, namespace);
+                if verdict.denied.is_some() {
+                    return finish(response, verdict);
+                }
+                if applied.patch.0.is_empty() {
+                    return response;
+                }
+                tracing::debug!(namespace, changes = ?applied.changes, "bindings applied");
+                match response.with_patch(applied.patch) {
+                    Ok(r) => r,
+                    Err(e) => AdmissionResponse::invalid(e),
+                }
+            }
+            // Anything else was not asked for by the configurations.
+            _ => response,
+        }
+    }
+
+    fn pod_policy(&self, pod: &Value, namespace: &str) -> Verdict {
+        match serde_json::from_value::<Pod>(pod.clone()) {
+            Ok(p) => policy::check_pod(&self.caches, &p, namespace),
+            Err(e) => Verdict::deny(format!("cannot read the pod: {e}")),
+        }
+    }
+}
+
+fn finish(response: AdmissionResponse, verdict: Verdict) -> AdmissionResponse {
+    let mut response = match verdict.denied {
+        Some(message) => response.deny(message),
+        None => response,
+    };
+    if !verdict.warnings.is_empty() {
+        response.warnings = Some(verdict.warnings);
+    }
+    response
+}
+
+/// Request bodies' upper bound (the API server sends at most 3 MiB objects).
+pub const MAX_BODY: usize = 8 << 20;

@@ -1,0 +1,334 @@
+//! Admission decisions end to end through [`Admission::review`], with
+//! AdmissionReview fixtures from `tests/fixtures/admission/` and caches
+//! filled by hand.
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::runtime::watcher::Event;
+use serde_json::{json, Value};
+
+use super::cache::{Caches, Writers};
+use super::review::{Admission, Endpoint};
+use crate::crds::{
+    AppArmorProfile, AppArmorProfileSpec, ProfileBinding, ProfileBindingSpec, ProfileState, ProfileStatus,
+    SeccompProfile, SelinuxProfile,
+};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/admission");
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn seccomp(ns: &str, name: &str, allowed: Option<&[&str]>, status: Option<ProfileStatus>) -> SeccompProfile {
+    let mut p: SeccompProfile = serde_json::from_value(json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SeccompProfile",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"defaultAction": "SCMP_ACT_LOG"},
+    }))
+    .expect("profile");
+    p.spec.allowed_namespaces = allowed.map(|a| a.iter().map(|s| (*s).to_owned()).collect());
+    p.status = status;
+    p
+}
+
+fn binding(ns: &str, name: &str, spec: Value) -> ProfileBinding {
+    let spec: ProfileBindingSpec = serde_json::from_value(spec).expect("binding spec");
+    let mut b = ProfileBinding::new(name, spec);
+    b.metadata.namespace = Some(ns.to_owned());
+    b
+}
+
+fn namespace(name: &str, labelled: bool) -> Namespace {
+    let mut n = Namespace::default();
+    n.metadata.name = Some(name.to_owned());
+    if labelled {
+        n.metadata.labels = Some([(super::mutate::ENABLE_BINDING_LABEL.to_owned(), String::new())].into());
+    }
+    n
+}
+
+struct World {
+    caches: Caches,
+    w: Writers,
+}
+
+impl World {
+    fn new() -> World {
+        let (caches, mut w) = Caches::empty();
+        w.namespaces.apply_watcher_event(&Event::Apply(namespace("web", true)));
+        w.namespaces.apply_watcher_event(&Event::Apply(namespace("plain", false)));
+        World { caches, w }
+    }
+
+    fn admission(&self) -> Admission {
+        Admission::new(self.caches.clone())
+    }
+}
+
+fn response(out: &[u8]) -> Value {
+    let v: Value = serde_json::from_slice(out).expect("AdmissionReview JSON");
+    assert_eq!(v["kind"], "AdmissionReview");
+    v["response"].clone()
+}
+
+fn patched(request: &[u8], resp: &Value) -> Value {
+    let review: Value = serde_json::from_slice(request).expect("request");
+    let mut pod = review["request"]["object"].clone();
+    if !resp["patch"].is_null() {
+        assert_eq!(resp["patchType"], "JSONPatch");
+        // kube serialises the patch bytes as a JSON array of numbers, which
+        // the API server decodes like base64 text.
+        let bytes: Vec<u8> = serde_json::from_value(resp["patch"].clone()).expect("patch bytes");
+        let patch: json_patch::Patch = serde_json::from_slice(&bytes).expect("patch");
+        json_patch::patch(&mut pod, &patch).expect("patch applies");
+    }
+    pod
+}
+
+#[test]
+fn invalid_profile_is_refused_with_the_located_message() {
+    let world = World::new();
+    let out = world.admission().review(Endpoint::Validate, &fixture("seccomp-typo.json"));
+    let r = response(&out);
+    assert_eq!(r["uid"], "6e2f1c3a-0000-4000-8000-000000000003");
+    assert_eq!(r["allowed"], false);
+    let msg = r["status"]["message"].as_str().expect("message");
+    assert!(msg.contains("error: unknown syscall `mkdirr`"), "{msg}");
+    // The object rendered as YAML puts the name on line 14, column 11.
+    assert!(msg.contains(" --> seccompprofile/prod/web:14:11"), "{msg}");
+    assert!(msg.contains("14 |         - mkdirr\n   |           ^^^^^^"), "{msg}");
+    assert!(msg.contains("= help: did you mean `mkdir`?"), "{msg}");
+    // Server-set metadata is not shown to the user.
+    assert!(!msg.contains("managedFields") && !msg.contains("uid"), "{msg}");
+}
+
+#[test]
+fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
+    let mut world = World::new();
+    let installed = ProfileStatus {
+        status: Some(ProfileState::Installed),
+        localhost_profile: Some(format!("operator/web/nginx/{}.json", "a".repeat(64))),
+        ..ProfileStatus::default()
+    };
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "nginx", None, Some(installed))));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "fallback", None, None)));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "nginx",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*/nginx:*",
+        "podSelector": {"matchLabels": {"app": "front"}}}),
+    )));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "everything",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "fallback"}, "image": "*"}),
+    )));
+    let request = fixture("pod-web.json");
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert_eq!(r["allowed"], true, "{r}");
+    let pod = patched(&request, &r);
+    let containers = &pod["spec"]["containers"];
+    // Pinned, content-addressed reference of an Installed profile.
+    assert_eq!(
+        containers[0]["securityContext"]["seccompProfile"],
+        json!({"type": "Localhost", "localhostProfile": format!("operator/web/nginx/{}.json", "a".repeat(64))})
+    );
+    // The user's own choice stays.
+    assert_eq!(containers[1]["securityContext"]["seccompProfile"], json!({"type": "RuntimeDefault"}));
+    // Other fields of an existing security context stay.
+    assert_eq!(containers[2]["securityContext"]["runAsUser"], 1000);
+    assert!(containers[2]["securityContext"].get("seccompProfile").is_none());
+    // `*` sets the pod level, with the current file of a profile not yet Installed.
+    assert_eq!(
+        pod["spec"]["securityContext"]["seccompProfile"],
+        json!({"type": "Localhost", "localhostProfile": "operator/web/fallback.json"})
+    );
+    assert!(pod["spec"]["initContainers"][0].get("securityContext").is_none());
+}
+
+#[test]
+fn selector_and_namespace_label_gate_bindings() {
+    let mut world = World::new();
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "nginx", None, None)));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "b",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*",
+        "podSelector": {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["front"]}]}}),
+    )));
+    let request = fixture("pod-web.json");
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert_eq!(r["allowed"], true);
+    assert!(r.get("patch").is_none_or(Value::is_null), "selector excludes the pod: {r}");
+
+    // Same binding without a selector, but the namespace lost its label.
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "b",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*"}),
+    )));
+    world.w.namespaces.apply_watcher_event(&Event::Apply(namespace("web", false)));
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert!(r.get("patch").is_none_or(Value::is_null), "unlabelled namespace: {r}");
+    world.w.namespaces.apply_watcher_event(&Event::Apply(namespace("web", true)));
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert!(!r["patch"].is_null(), "labelled again: {r}");
+}
+
+#[test]
+fn selinux_and_apparmor_bindings_set_their_fields() {
+    let mut world = World::new();
+    let mut se: SelinuxProfile = serde_json::from_value(json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
+        "metadata": {"name": "web-se", "namespace": "web"}, "spec": {}}))
+    .expect("selinux");
+    se.status = None;
+    world.w.selinux.apply_watcher_event(&Event::Apply(se));
+    let mut aa = AppArmorProfile::new("web-aa", AppArmorProfileSpec::default());
+    aa.metadata.namespace = Some("web".into());
+    world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "se",
+        json!({
+        "profileRef": {"kind": "SelinuxProfile", "name": "web-se"}, "image": "registry.example/*"}),
+    )));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "aa",
+        json!({
+        "profileRef": {"kind": "AppArmorProfile", "name": "web-aa"}, "image": "busybox:1.36"}),
+    )));
+    let request = fixture("pod-web.json");
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    let pod = patched(&request, &r);
+    assert_eq!(pod["spec"]["containers"][2]["securityContext"]["seLinuxOptions"]["type"], "web-se_web.process");
+    assert_eq!(pod["spec"]["containers"][2]["securityContext"]["runAsUser"], 1000);
+    assert_eq!(
+        pod["spec"]["initContainers"][0]["securityContext"]["appArmorProfile"],
+        json!({"type": "Localhost", "localhostProfile": "web-aa"})
+    );
+    assert!(pod["spec"]["containers"][0].get("securityContext").is_none());
+}
+
+#[test]
+fn binding_to_a_missing_or_forbidden_profile_refuses_the_pod() {
+    let mut world = World::new();
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "ghost",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "nope"}, "image": "*"}),
+    )));
+    let request = fixture("pod-web.json");
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert_eq!(r["allowed"], false);
+    assert_eq!(r["status"]["message"], "ProfileBinding web/ghost binds SeccompProfile web/nope, which does not exist");
+
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(
+        "infra",
+        "node-logs",
+        Some(&["infra", "monitoring"]),
+        None,
+    )));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "ghost",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"}, "image": "*"}),
+    )));
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert_eq!(r["allowed"], false);
+    assert_eq!(
+        r["status"]["message"],
+        "ProfileBinding web/ghost: SeccompProfile infra/node-logs may not be used in namespace web: \
+         its spec.allowedNamespaces allows only [infra, monitoring]"
+    );
+}
+
+#[test]
+fn direct_references_obey_allowed_namespaces() {
+    let mut world = World::new();
+    let request = fixture("pod-direct.json");
+    // Unknown profiles: nothing to enforce.
+    let r = response(&world.admission().review(Endpoint::Validate, &request));
+    assert_eq!(r["allowed"], true, "{r}");
+
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
+    let mut se: SelinuxProfile = serde_json::from_value(json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
+        "metadata": {"name": "logs", "namespace": "infra"}, "spec": {"allowedNamespaces": ["infra", "ops"]}}))
+    .expect("selinux");
+    se.status = None;
+    world.w.selinux.apply_watcher_event(&Event::Apply(se));
+    let mut aa = AppArmorProfile::new("log-reader", AppArmorProfileSpec::default());
+    aa.metadata.namespace = Some("infra".into());
+    world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
+    let r = response(&world.admission().review(Endpoint::Validate, &request));
+    assert_eq!(r["allowed"], false);
+    let msg = r["status"]["message"].as_str().expect("message");
+    assert_eq!(
+        msg,
+        "pod web/reader is refused by namespace policy:\n\
+         SeccompProfile infra/node-logs may not be used in namespace web: its spec.allowedNamespaces allows only [infra]\n\
+         SelinuxProfile infra/logs may not be used in namespace web: its spec.allowedNamespaces allows only [infra, ops]"
+    );
+
+    // Allowing the namespace lets the pod in; the AppArmor profile never restricted it.
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra", "web"]), None)));
+    let mut se: SelinuxProfile = serde_json::from_value(json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
+        "metadata": {"name": "logs", "namespace": "infra"}, "spec": {}}))
+    .expect("selinux");
+    se.status = None;
+    world.w.selinux.apply_watcher_event(&Event::Apply(se));
+    let r = response(&world.admission().review(Endpoint::Validate, &request));
+    assert_eq!(r["allowed"], true, "{r}");
+
+    // AppArmor names are node-global: a restriction on any profile of that name holds.
+    let mut aa = AppArmorProfile::new("log-reader", AppArmorProfileSpec::default());
+    aa.metadata.namespace = Some("other".into());
+    aa.spec.allowed_namespaces = Some(vec!["other".into()]);
+    world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
+    let r = response(&world.admission().review(Endpoint::Validate, &request));
+    assert_eq!(r["allowed"], false);
+    assert!(r["status"]["message"].as_str().unwrap_or_default().contains("AppArmorProfile other/log-reader"), "{r}");
+}
+
+#[test]
+fn bindings_are_validated() {
+    let mut world = World::new();
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
+    let review = |spec: Value| {
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u", "kind": {"group": crate::crds::GROUP, "version": "v1", "kind": "ProfileBinding"},
+            "resource": {"group": crate::crds::GROUP, "version": "v1", "resource": "profilebindings"},
+            "name": "b", "namespace": "web", "operation": "CREATE", "userInfo": {},
+            "object": {"apiVersion": format!("{}/v1", crate::crds::GROUP), "kind": "ProfileBinding",
+                       "metadata": {"name": "b", "namespace": "web"}, "spec": spec}}})
+        .to_string()
+    };
+    let a = world.admission();
+    let ok = review(json!({"profileRef": {"kind": "SeccompProfile", "name": "later"}, "image": "*"}));
+    assert_eq!(response(&a.review(Endpoint::Validate, ok.as_bytes()))["allowed"], true);
+    let bad = review(json!({"profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"},
+        "image": "*", "podSelector": {"matchExpressions": [{"key": "a", "operator": "Exist"}]}}));
+    let r = response(&a.review(Endpoint::Validate, bad.as_bytes()));
+    assert_eq!(r["allowed"], false);
+    let msg = r["status"]["message"].as_str().expect("message");
+    assert!(msg.starts_with("ProfileBinding web/b is invalid:\n"), "{msg}");
+    assert!(msg.contains("unknown operator `Exist` (did you mean `Exists`?)"), "{msg}");
+    assert!(msg.contains("SeccompProfile infra/node-logs may not be used in namespace web"), "{msg}");
+}
+
+#[test]
+fn unreadable_bodies_get_an_invalid_review() {
+    let world = World::new();
+    let r = response(&world.admission().review(Endpoint::Validate, b"{\"kind\":"));
+    assert_eq!(r["allowed"], false);
+    assert!(r["status"]["message"].as_str().unwrap_or_default().starts_with("not an AdmissionReview"), "{r}");
+}

@@ -1,0 +1,209 @@
+//! Validation of profiles and bindings at admission: the object is
+//! rendered as the YAML a user would write (apiVersion, kind, metadata
+//! name and namespace, spec), checked by `spo_validate` — the code behind
+//! `spoc validate` — and, when anything is an error, refused with the
+//! rendered diagnostics, so `kubectl apply` shows
+//! ` --> seccompprofile/NS/NAME:LINE:COL`, the line, a caret and the
+//! suggestion, just as `spoc validate` would for the same file.
+//!
+//! The API server's schema has already checked shapes and enums; what is
+//! left (syscall names, CIL, AppArmor rules, did-you-mean) needs the
+//! parsers, and nothing that fails them is admitted.
+
+use std::path::Path;
+
+use serde_json::{json, Map, Value};
+
+use super::cache::Caches;
+use super::selector;
+use crate::crds::ProfileBindingSpec;
+
+/// The outcome of an admission check.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// Refused, with this message; admitted when `None`.
+    pub denied: Option<String>,
+    /// Warnings shown to the user even when admitted.
+    pub warnings: Vec<String>,
+}
+
+impl Verdict {
+    /// Admit.
+    pub fn allow() -> Verdict {
+        Verdict::default()
+    }
+
+    /// Refuse with `message`.
+    pub fn deny(message: impl Into<String>) -> Verdict {
+        Verdict { denied: Some(message.into()), warnings: Vec::new() }
+    }
+}
+
+/// Kinds checked with `spo_validate`.
+pub const PROFILE_KINDS: &[&str] = &["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile", "AppArmorProfile"];
+
+/// The name a diagnostic is located in: `seccompprofile/NS/NAME`.
+pub fn origin(kind: &str, namespace: &str, name: &str) -> String {
+    format!("{}/{namespace}/{name}", kind.to_ascii_lowercase())
+}
+
+/// The object as the YAML text a user would have written: status,
+/// managed fields and server-set metadata left out, keys sorted.
+pub fn user_yaml(object: &Value) -> String {
+    let mut meta = Map::new();
+    if let Some(m) = object.get("metadata") {
+        for k in ["name", "generateName", "namespace", "labels"] {
+            if let Some(v) = m.get(k) {
+                meta.insert(k.to_owned(), v.clone());
+            }
+        }
+    }
+    let mut doc = Map::new();
+    for k in ["apiVersion", "kind"] {
+        if let Some(v) = object.get(k) {
+            doc.insert(k.to_owned(), v.clone());
+        }
+    }
+    doc.insert("metadata".to_owned(), Value::Object(meta));
+    doc.insert("spec".to_owned(), object.get("spec").cloned().unwrap_or_else(|| json!({})));
+    crate::crds::yaml::to_yaml(&Value::Object(doc))
+}
+
+/// Check one profile object of `kind` (one of [`PROFILE_KINDS`]).
+pub fn profile(validator: &spo_validate::Validator, kind: &str, object: &Value) -> Verdict {
+    let meta = object.get("metadata");
+    let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or_default();
+    let name = if get("name").is_empty() { format!("{}*", get("generateName")) } else { get("name").to_owned() };
+    let origin = origin(kind, get("namespace"), &name);
+    let text = user_yaml(object);
+    let groups = match validator.check_documents(Path::new(&origin), &text) {
+        Ok(g) => g,
+        Err(e) => return Verdict::deny(format!("{origin} cannot be validated: {e}")),
+    };
+    let (errors, warnings) = spo_validate::counts(&groups);
+    if errors > 0 {
+        return Verdict::deny(format!(
+            "{origin} is invalid ({errors} error(s), {warnings} warning(s))\n\n{}",
+            spo_validate::render_human(&groups).trim_end()
+        ));
+    }
+    let mut out = Verdict::allow();
+    for (path, text, diags) in &groups {
+        let map = spo_validate::SourceMap::new(text);
+        for d in diags {
+            let (line, col) = map.line_col(d.span.start);
+            out.warnings.push(format!("{}:{line}:{col}: {}", path.display(), d.message));
+        }
+    }
+    out
+}
+
+/// Check a binding: its selector must be one the API server would accept
+/// in a Deployment, and a profile it binds that already exists must allow
+/// the binding's namespace. (A profile created later is checked when pods
+/// are admitted.)
+pub fn binding(caches: &Caches, object: &Value) -> Verdict {
+    let spec: ProfileBindingSpec = match object.get("spec").cloned().map(serde_json::from_value) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return Verdict::deny(format!("spec: {e}")),
+        None => return Verdict::deny("spec is missing"),
+    };
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let mut problems = spec.pod_selector.as_ref().map(selector::problems).unwrap_or_default();
+    if spec.image.trim().is_empty() {
+        problems.push("spec.image: empty; use `*` to bind every image".to_owned());
+    }
+    let profile_ns = spec.profile_ref.namespace.as_deref().unwrap_or(namespace);
+    if let Some(found) = super::mutate::bound_profile(caches, spec.profile_ref.kind, profile_ns, &spec.profile_ref.name)
+    {
+        if !found.allows(namespace) {
+            problems.push(super::policy::refusal(&found, namespace));
+        }
+    }
+    if problems.is_empty() {
+        Verdict::allow()
+    } else {
+        Verdict::deny(format!("ProfileBinding {namespace}/{name} is invalid:\n{}", problems.join("\n")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seccomp(spec: Value) -> Value {
+        json!({
+            "apiVersion": "security-profiles-operator.x-k8s.io/v1",
+            "kind": "SeccompProfile",
+            "metadata": {"name": "web", "namespace": "prod", "uid": "x", "resourceVersion": "1",
+                         "managedFields": [{"manager": "kubectl"}]},
+            "spec": spec,
+        })
+    }
+
+    #[test]
+    fn rendered_yaml_keeps_what_the_user_wrote() {
+        let text = user_yaml(&seccomp(json!({"defaultAction": "SCMP_ACT_ALLOW"})));
+        assert_eq!(
+            text,
+            "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata:\n  name: web\n  namespace: prod\nspec:\n  defaultAction: SCMP_ACT_ALLOW\n"
+        );
+    }
+
+    #[test]
+    fn invalid_profile_is_denied_with_a_located_message() {
+        let v = spo_validate::Validator::new(&spo_validate::Options::default());
+        let obj = seccomp(json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["exit", "exit_group", "mkdirr"]}]}));
+        let verdict = profile(&v, "SeccompProfile", &obj);
+        let msg = verdict.denied.expect("denied");
+        assert!(msg.starts_with("seccompprofile/prod/web is invalid (1 error(s), 0 warning(s))"), "{msg}");
+        assert!(msg.contains("error: unknown syscall `mkdirr`"), "{msg}");
+        assert!(msg.contains(" --> seccompprofile/prod/web:"), "{msg}");
+        assert!(msg.contains("^^^^^^"), "{msg}");
+        assert!(msg.contains("help: did you mean `mkdir`?"), "{msg}");
+        assert!(!msg.contains('\u{1b}'), "no colour: {msg}");
+    }
+
+    #[test]
+    fn valid_profile_is_admitted_with_its_warnings() {
+        let v = spo_validate::Validator::new(&spo_validate::Options::default());
+        let obj = seccomp(json!({"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]}));
+        let verdict = profile(&v, "SeccompProfile", &obj);
+        assert_eq!(verdict.denied, None);
+        assert!(verdict.warnings.iter().any(|w| w.starts_with("seccompprofile/prod/web:") && w.contains("`exit`")));
+        let ok = profile(&v, "SeccompProfile", &seccomp(json!({"defaultAction": "SCMP_ACT_ALLOW"})));
+        assert_eq!(ok, Verdict::allow());
+    }
+
+    #[test]
+    fn allowed_namespaces_is_accepted_by_every_kind() {
+        let v = spo_validate::Validator::new(&spo_validate::Options::default());
+        let allowed = json!(["infra", "monitoring"]);
+        let mut obj = seccomp(json!({"defaultAction": "SCMP_ACT_ALLOW", "allowedNamespaces": allowed}));
+        assert_eq!(profile(&v, "SeccompProfile", &obj).denied, None);
+        obj["kind"] = json!("AppArmorProfile");
+        obj["spec"] =
+            json!({"abstract": {"filesystem": {"readOnlyPaths": ["/etc/hosts"]}}, "allowedNamespaces": allowed});
+        assert_eq!(profile(&v, "AppArmorProfile", &obj).denied, None);
+        obj["kind"] = json!("SelinuxProfile");
+        obj["spec"] = json!({"inherit": [{"kind": "System", "name": "container"}], "allowedNamespaces": allowed});
+        assert_eq!(profile(&v, "SelinuxProfile", &obj).denied, None);
+    }
+
+    #[test]
+    fn raw_selinux_errors_point_into_the_policy_block() {
+        let v = spo_validate::Validator::new(&spo_validate::Options::default());
+        let obj = json!({
+            "apiVersion": "security-profiles-operator.x-k8s.io/v1",
+            "kind": "RawSelinuxProfile",
+            "metadata": {"name": "raw", "namespace": "prod"},
+            "spec": {"policy": "(blockinherit container)\n(allow process var_log_t (file (opne)))\n"},
+        });
+        let msg = profile(&v, "RawSelinuxProfile", &obj).denied.expect("denied");
+        assert!(msg.contains(" --> rawselinuxprofile/prod/raw:"), "{msg}");
+        assert!(msg.contains("opne"), "{msg}");
+    }
+}
