@@ -339,7 +339,7 @@ fn printer_columns(kubectl: &Path, kubeconfig: &Path) {
 /// controller manager acts on the Deployment.
 async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
     let deploy = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
-    for file in ["namespace.yaml", "rbac.yaml", "operator.yaml", "spod.yaml"] {
+    for file in ["namespace.yaml", "rbac.yaml", "operator.yaml", "spod.yaml", "webhook.yaml"] {
         for doc in manifests::load(&deploy.join(file)).expect("manifest") {
             manifests::apply(client, &doc)
                 .await
