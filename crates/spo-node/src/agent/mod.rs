@@ -64,6 +64,11 @@ pub struct AgentConfig {
     /// The manifests are only ever replaced atomically (the Kubernetes
     /// mirror): read changes at once instead of waiting for them to settle.
     pub atomic_writer: bool,
+    /// Keep every version of a profile until the profile is deleted, not
+    /// only those running processes use: in a cluster, pods are pinned to a
+    /// version (`operator/NS/NAME/SHA256.json`) and a container restarting
+    /// on this node needs its file even while no process of it runs.
+    pub keep_versions: bool,
 }
 
 impl AgentConfig {
@@ -79,6 +84,7 @@ impl AgentConfig {
             proc_root: PathBuf::from("/proc"),
             namespaced: false,
             atomic_writer: false,
+            keep_versions: false,
         }
     }
 }
@@ -287,7 +293,10 @@ impl Agent {
             for &kind in inst.kinds() {
                 for name in inst.installed_names(kind) {
                     let key = (kind, name.clone());
-                    if self.entries.contains_key(&key) {
+                    // An installer of several kinds (SELinux) stores them
+                    // under one name space: a name a sibling kind defines
+                    // is not an orphan of this one.
+                    if inst.kinds().iter().any(|k| self.entries.contains_key(&(*k, name.clone()))) {
                         continue;
                     }
                     let installed = inst.current(kind, &name);
@@ -441,7 +450,9 @@ impl Agent {
                     }
                 }
                 let keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
-                let _ = inst.prune(key.0, &key.1, &keep);
+                if !self.cfg.keep_versions {
+                    let _ = inst.prune(key.0, &key.1, &keep);
+                }
                 set_phase(entry, Phase::Disabled);
                 entry.status.message = Some("disabled in the manifest: not installed".into());
                 sync_installed(entry);
@@ -461,7 +472,9 @@ impl Agent {
                         // before pruning.
                         let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
                         keep.insert(hash);
-                        let _ = inst.prune(key.0, &key.1, &keep);
+                        if !self.cfg.keep_versions {
+                            let _ = inst.prune(key.0, &key.1, &keep);
+                        }
                     } else {
                         set_phase(entry, Phase::InProgress);
                         to_install.push((ii, key.clone(), c));
@@ -522,7 +535,9 @@ impl Agent {
                 sync_installed(entry);
                 let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
                 keep.extend(entry.installed.as_ref().map(|i| i.hash.clone()));
-                let _ = self.installers[ii].prune(key.0, &key.1, &keep);
+                if !self.cfg.keep_versions {
+                    let _ = self.installers[ii].prune(key.0, &key.1, &keep);
+                }
             }
             publish(&Published {
                 cfg: &self.cfg,
@@ -640,6 +655,10 @@ impl Agent {
             let Some(ii) = self.installer_index(key.0) else {
                 continue;
             };
+            let live = self.entries.get(&key).is_some_and(|e| e.status.status != Phase::Terminating);
+            if self.cfg.keep_versions && live {
+                continue;
+            }
             let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
             if let Some(i) = self.entries.get(&key).and_then(|e| e.installed.as_ref()) {
                 keep.insert(i.hash.clone());

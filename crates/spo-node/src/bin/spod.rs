@@ -135,6 +135,7 @@ fn main() -> Result<()> {
     cfg.interval = Duration::from_millis(args.interval_ms.unwrap_or(default_interval).max(10));
     cfg.namespaced = args.kubernetes;
     cfg.atomic_writer = args.kubernetes;
+    cfg.keep_versions = args.kubernetes;
     if args.kubernetes {
         std::fs::create_dir_all(&cfg.manifests)
             .with_context(|| format!("cannot create {}", cfg.manifests.display()))?;
