@@ -1,0 +1,311 @@
+//! The admission webhooks on a real API server, served in-process by
+//! `spo_operator::webhook::run` on loopback, with the configurations it
+//! applies itself:
+//! - `kubectl apply` of an invalid SeccompProfile is refused and shows the
+//!   located diagnostic (` --> seccompprofile/NS/NAME:LINE:COL`, the line,
+//!   a caret, the did-you-mean);
+//! - a pod in a namespace labelled `spo.x-k8s.io/enable-binding` gets its
+//!   binding's profile (the pinned reference of an Installed profile);
+//! - a pod in a namespace a profile's `spec.allowedNamespaces` leaves out
+//!   is refused, directly or through a binding, and allowed ones pass.
+//!
+//! Needs the control plane binaries (see `docs/e2e.md`). Without them the
+//! test says SKIPPED and passes; `SPO_E2E=1` builds them first.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::Client;
+use serde_json::{json, Value};
+use spo_e2e::{manifests, Binaries, Cluster};
+use spo_operator::crds::{ProfileBinding, SeccompProfile, GROUP};
+use spo_operator::webhook::{self, WebhookOptions};
+
+const TYPO: &str = "\
+apiVersion: security-profiles-operator.x-k8s.io/v1
+kind: SeccompProfile
+metadata:
+  name: typo
+  namespace: web
+spec:
+  defaultAction: SCMP_ACT_ERRNO
+  syscalls:
+    - action: SCMP_ACT_ALLOW
+      names: [exit, exit_group, read, mkdirr]
+";
+
+#[test]
+fn admission_on_a_real_api_server() {
+    let bins = match Binaries::for_tests() {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            eprintln!(
+                "SKIPPED: admission_on_a_real_api_server needs the Kubernetes binaries in {} \
+                 (build them with `cargo run -p spo-e2e -- build`, or set SPO_E2E=1)",
+                Binaries::cache_dir().display()
+            );
+            return;
+        }
+        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = Cluster::up(dir.path(), &bins).unwrap_or_else(|e| panic!("cluster up: {e}"));
+    // Several workers: the webhook answers the API server while the test
+    // waits on it.
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let kubectl = bins.has("kubectl").then(|| bins.path("kubectl"));
+    rt.block_on(scenario(&cluster, kubectl));
+    drop(rt);
+    cluster.down().expect("cluster down");
+}
+
+async fn scenario(cluster: &Cluster, kubectl: Option<PathBuf>) {
+    let client = cluster.client().await.expect("client");
+    install_crds(&client).await;
+    for (ns, labelled) in [("web", true), ("infra", false), ("other", false)] {
+        namespace(&client, ns, labelled).await;
+    }
+
+    let port = free_port();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut opts = WebhookOptions::new(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), "security-profiles-operator");
+    opts.url = Some(format!("https://127.0.0.1:{port}"));
+    opts.ready = Some(tx);
+    let started = Instant::now();
+    let server = tokio::spawn(webhook::run(client.clone(), opts));
+    match tokio::time::timeout(Duration::from_secs(60), rx).await {
+        Ok(Ok(addr)) => eprintln!("webhook ready on {addr} in {:.2} s", started.elapsed().as_secs_f64()),
+        _ => panic!("webhook not ready: {:?}", server.await),
+    }
+
+    invalid_profile_is_refused(&client, kubectl.as_deref(), cluster.kubeconfig()).await;
+    bindings_and_namespace_policy(&client).await;
+    server.abort();
+}
+
+async fn invalid_profile_is_refused(client: &Client, kubectl: Option<&Path>, kubeconfig: &Path) {
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "web");
+    let doc = &manifests::parse(TYPO).expect("yaml")[0];
+    let err = sps
+        .create(&PostParams::default(), &serde_json::from_value(doc.clone()).expect("profile"))
+        .await
+        .expect_err("an invalid profile is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("unknown syscall `mkdirr`"), "{msg}");
+    assert!(sps.get_opt("typo").await.expect("get").is_none(), "nothing invalid is stored");
+
+    let Some(kubectl) = kubectl else {
+        eprintln!("SKIPPED: the kubectl part of invalid_profile_is_refused: kubectl is not built");
+        return;
+    };
+    let file = kubeconfig.with_file_name("typo.yaml");
+    std::fs::write(&file, TYPO).expect("write manifest");
+    let (kubectl, kubeconfig) = (kubectl.to_owned(), kubeconfig.to_owned());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(kubectl).env("KUBECONFIG", kubeconfig).arg("apply").arg("-f").arg(file).output()
+    })
+    .await
+    .expect("join")
+    .expect("kubectl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("kubectl apply of an invalid profile says:\n{stderr}");
+    assert!(!out.status.success());
+    assert!(stderr.contains("denied the request: seccompprofile/web/typo is invalid (1 error(s)"), "{stderr}");
+    assert!(stderr.contains("error: unknown syscall `mkdirr`"), "{stderr}");
+    // Line 15 of the object as stored (the API server adds `disabled: false`).
+    assert!(stderr.contains(" --> seccompprofile/web/typo:15:11"), "{stderr}");
+    assert!(stderr.contains("^^^^^^"), "{stderr}");
+    assert!(stderr.contains("help: did you mean `mkdir`?"), "{stderr}");
+}
+
+async fn bindings_and_namespace_policy(client: &Client) {
+    // A profile only `infra` may use, one everybody may use (Installed,
+    // with a pinned reference), and a binding of the latter to nginx.
+    create(client, "infra", seccomp("node-logs", Some(&["infra"]))).await;
+    create(client, "web", seccomp("nginx", None)).await;
+    let pinned = format!("operator/web/nginx/{}.json", "0".repeat(64));
+    let status = json!({"status": {"status": "Installed", "localhostProfile": pinned}});
+    Api::<SeccompProfile>::namespaced(client.clone(), "web")
+        .patch_status("nginx", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .expect("status");
+    create(
+        client,
+        "web",
+        json!({"apiVersion": format!("{GROUP}/v1"), "kind": "ProfileBinding",
+               "metadata": {"name": "nginx"},
+               "spec": {"profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*/nginx:*",
+                        "podSelector": {"matchLabels": {"app": "front"}}}}),
+    )
+    .await;
+
+    // The binding applies once the webhook's cache has it (milliseconds);
+    // dry runs go through admission without storing anything.
+    let front = pod("front", &[("app", "front")], "docker.io/library/nginx:1.27", None);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "web");
+    let dry = PostParams { dry_run: true, ..PostParams::default() };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = pods.create(&dry, &serde_json::from_value(front.clone()).expect("pod")).await.expect("dry run");
+        if container_seccomp(&p).is_some() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the binding never applied: {p:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let stored = pods.create(&PostParams::default(), &serde_json::from_value(front).expect("pod")).await.expect("pod");
+    assert_eq!(container_seccomp(&stored), Some(("Localhost".to_owned(), Some(pinned.clone()))));
+
+    // Not selected (labels), not matched (image): untouched.
+    let other = pod("back", &[("app", "back")], "docker.io/library/nginx:1.27", None);
+    let p = pods.create(&PostParams::default(), &serde_json::from_value(other).expect("pod")).await.expect("pod");
+    assert_eq!(container_seccomp(&p), None);
+    let busy = pod("busy", &[("app", "front")], "busybox:1.36", None);
+    let p = pods.create(&PostParams::default(), &serde_json::from_value(busy).expect("pod")).await.expect("pod");
+    assert_eq!(container_seccomp(&p), None);
+    // A namespace without the label gets no binding.
+    let plain: Api<Pod> = Api::namespaced(client.clone(), "other");
+    let p = plain
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(pod("front", &[("app", "front")], "docker.io/library/nginx:1.27", None))
+                .expect("pod"),
+        )
+        .await
+        .expect("pod");
+    assert_eq!(container_seccomp(&p), None);
+
+    // Namespace policy on a direct reference, in a namespace without the
+    // binding label: refused where not allowed, admitted where allowed.
+    let logs = Some("operator/infra/node-logs.json");
+    let refused = plain
+        .create(&PostParams::default(), &serde_json::from_value(pod("reader", &[], "busybox:1.36", logs)).expect("pod"))
+        .await
+        .expect_err("a pod outside allowedNamespaces is refused");
+    let msg = refused.to_string();
+    assert!(
+        msg.contains(
+            "SeccompProfile infra/node-logs may not be used in namespace other: \
+             its spec.allowedNamespaces allows only [infra]"
+        ),
+        "{msg}"
+    );
+    let infra: Api<Pod> = Api::namespaced(client.clone(), "infra");
+    infra
+        .create(&PostParams::default(), &serde_json::from_value(pod("reader", &[], "busybox:1.36", logs)).expect("pod"))
+        .await
+        .expect("the allowed namespace may use it");
+    // A profile without the field is usable from anywhere.
+    plain
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(pod("web-user", &[], "busybox:1.36", Some("operator/web/nginx.json")))
+                .expect("pod"),
+        )
+        .await
+        .expect("unrestricted profiles are usable everywhere");
+
+    // Through a binding: binding the restricted profile from `web` is
+    // refused at the binding already.
+    let bind = json!({"apiVersion": format!("{GROUP}/v1"), "kind": "ProfileBinding",
+        "metadata": {"name": "logs"},
+        "spec": {"profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"}, "image": "*"}});
+    let err = Api::<ProfileBinding>::namespaced(client.clone(), "web")
+        .create(&PostParams::default(), &serde_json::from_value(bind).expect("binding"))
+        .await
+        .expect_err("binding a profile the namespace may not use");
+    assert!(err.to_string().contains("SeccompProfile infra/node-logs may not be used in namespace web"), "{err}");
+
+    // A binding made before the restriction refuses the pods it would bind.
+    create(client, "infra", seccomp("later", None)).await;
+    create(
+        client,
+        "web",
+        json!({"apiVersion": format!("{GROUP}/v1"), "kind": "ProfileBinding", "metadata": {"name": "later"},
+               "spec": {"profileRef": {"kind": "SeccompProfile", "name": "later", "namespace": "infra"},
+                        "image": "*/redis:*"}}),
+    )
+    .await;
+    let restrict = json!({"spec": {"allowedNamespaces": ["infra"]}});
+    Api::<SeccompProfile>::namespaced(client.clone(), "infra")
+        .patch("later", &PatchParams::default(), &Patch::Merge(&restrict))
+        .await
+        .expect("restrict later");
+    let redis = pod("cache", &[], "docker.io/library/redis:7", None);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let msg = loop {
+        match pods.create(&dry, &serde_json::from_value(redis.clone()).expect("pod")).await {
+            Err(e) => break e.to_string(),
+            Ok(_) => {
+                assert!(Instant::now() < deadline, "the restriction never reached the webhook");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert!(
+        msg.contains("ProfileBinding web/later: SeccompProfile infra/later may not be used in namespace web"),
+        "{msg}"
+    );
+}
+
+fn seccomp(name: &str, allowed: Option<&[&str]>) -> Value {
+    let mut spec = json!({"defaultAction": "SCMP_ACT_LOG"});
+    if let Some(a) = allowed {
+        spec["allowedNamespaces"] = json!(a);
+    }
+    json!({"apiVersion": format!("{GROUP}/v1"), "kind": "SeccompProfile", "metadata": {"name": name}, "spec": spec})
+}
+
+fn pod(name: &str, labels: &[(&str, &str)], image: &str, seccomp: Option<&str>) -> Value {
+    let labels: serde_json::Map<String, Value> = labels.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+    let mut p = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {"automountServiceAccountToken": false, "containers": [{"name": "main", "image": image}]},
+    });
+    if let Some(s) = seccomp {
+        p["spec"]["securityContext"] = json!({"seccompProfile": {"type": "Localhost", "localhostProfile": s}});
+    }
+    p
+}
+
+fn container_seccomp(p: &Pod) -> Option<(String, Option<String>)> {
+    let sc = p.spec.as_ref()?.containers.first()?.security_context.as_ref()?.seccomp_profile.as_ref()?;
+    Some((sc.type_.clone(), sc.localhost_profile.clone()))
+}
+
+async fn create(client: &Client, ns: &str, mut object: Value) {
+    object["metadata"]["namespace"] = json!(ns);
+    manifests::apply(client, &object).await.unwrap_or_else(|e| panic!("{object}: {e}"));
+}
+
+async fn install_crds(client: &Client) {
+    let mut names = Vec::new();
+    for crd in spo_operator::all_crds() {
+        manifests::apply(client, &serde_json::to_value(&crd).expect("crd json")).await.expect("CRD");
+        names.push(crd.metadata.name.unwrap_or_default());
+    }
+    manifests::wait_established(client, &names, Duration::from_secs(30)).await.expect("established");
+}
+
+async fn namespace(client: &Client, name: &str, labelled: bool) {
+    let mut ns = Namespace::default();
+    ns.metadata.name = Some(name.to_owned());
+    if labelled {
+        ns.metadata.labels = Some([("spo.x-k8s.io/enable-binding".to_owned(), "true".to_owned())].into());
+    }
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    // Pods need the namespace's default service account; without a
+    // controller manager nobody else makes it.
+    let mut sa = ServiceAccount::default();
+    sa.metadata.name = Some("default".to_owned());
+    let _ = Api::<ServiceAccount>::namespaced(client.clone(), name).create(&PostParams::default(), &sa).await;
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+    l.local_addr().expect("addr").port()
+}
