@@ -96,7 +96,7 @@ impl Stack {
         let dir = cluster.dir().to_owned();
         let client = cluster.client().await?;
         let deploy = deploy_dir();
-        for file in ["namespace.yaml", "rbac.yaml"] {
+        for file in ["namespace.yaml", "rbac.yaml", "webhook.yaml"] {
             for doc in manifests::load(&deploy.join(file))? {
                 manifests::apply(&client, &doc).await?;
             }
