@@ -22,7 +22,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
@@ -75,7 +76,9 @@ fn status_and_release() {
         for node in ["node-a", "node-b"] {
             create_node(&client, node).await;
         }
-        let mut op = Operator::start(&operator_bin, cluster.kubeconfig(), dir.path());
+        // The operator runs as its service account, with deploy/'s RBAC.
+        let kubeconfig = operator_kubeconfig(&client, &cluster).await;
+        let mut op = Operator::start(&operator_bin, &kubeconfig, dir.path());
         aggregation(&client, &bins, cluster.kubeconfig()).await;
         release_paths(&client, &mut op).await;
         other_kinds(&client).await;
@@ -454,6 +457,25 @@ async fn rollout(client: &kube::Client, stack: &Stack) {
     for r in [&v1_ref, &v2_ref] {
         assert!(stack.kubelet_root().join("seccomp").join(r).is_file(), "{r} removed while in use");
     }
+    eprintln!("v1 pods pinned to {v1_ref}, v2 pods to {v2_ref}");
+
+    // Pods bound through a binding hold their profile like any other: v2
+    // is deleted while its pods exist and stays, Terminating, on the node.
+    sps.delete("app-v2", &DeleteParams::default()).await.expect("delete v2");
+    wait_for(&sps, "app-v2", "Terminating, held by its pods", |p| {
+        state(p) == Some(ProfileState::Terminating) && workloads(p).len() == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(sps.get_opt("app-v2").await.expect("get").is_some(), "released while bound pods use it");
+    assert!(stack.kubelet_root().join("seccomp").join(&v2_ref).is_file(), "{v2_ref} removed while in use");
+    // The Deployment goes; the garbage collector takes its ReplicaSets and
+    // pods; spod removes v2 from the node; the operator releases it.
+    let t = Instant::now();
+    deployments.delete("app", &DeleteParams::background()).await.expect("delete deployment");
+    wait_gone(&sps, "app-v2").await;
+    eprintln!("v2 released {} ms after its Deployment was deleted", t.elapsed().as_millis());
+    assert!(sps.get_opt("app-v1").await.expect("get").is_some(), "v1 was never deleted");
 }
 
 /// A ReplicaSet's Deployment revision.
@@ -541,6 +563,38 @@ fn operator_binary() -> Option<PathBuf> {
     }
     let exe = std::env::current_exe().ok()?;
     exe.ancestors().skip(1).take(2).map(|d| d.join("spo-operator")).find(|p| p.is_file())
+}
+
+/// Apply deploy/'s namespace and RBAC, and write a kubeconfig holding a
+/// token of the `spo-operator` service account.
+async fn operator_kubeconfig(client: &kube::Client, cluster: &Cluster) -> PathBuf {
+    for file in ["namespace.yaml", "rbac.yaml", "webhook.yaml"] {
+        for doc in manifests::load(&spo_e2e::spo::deploy_dir().join(file)).expect("manifest") {
+            manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("deploy/{file}: {e}"));
+        }
+    }
+    let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "security-profiles-operator");
+    let request = TokenRequest {
+        spec: Some(TokenRequestSpec { expiration_seconds: Some(3600), ..TokenRequestSpec::default() }),
+        ..TokenRequest::default()
+    };
+    let token = sas
+        .create_token_request("spo-operator", &PostParams::default(), &request)
+        .await
+        .expect("token")
+        .status
+        .expect("token status")
+        .token;
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "e2e", "cluster": {"server": cluster.server(), "certificate-authority": cluster.dir().join("pki/ca.crt")}}],
+        "users": [{"name": "spo-operator", "user": {"token": token}}],
+        "contexts": [{"name": "e2e", "context": {"cluster": "e2e", "user": "spo-operator"}}],
+        "current-context": "e2e",
+    });
+    let path = cluster.dir().join("lifecycle-operator.kubeconfig");
+    std::fs::write(&path, serde_json::to_string_pretty(&config).expect("json")).expect("kubeconfig");
+    path
 }
 
 async fn install_crds(client: &kube::Client) {
