@@ -75,10 +75,18 @@ fn bench(c: &mut Criterion) {
     let t = Instant::now();
     let dc = cil::check_with_own_names(&ast, &base);
     eprintln!("base: parse {tp:?} ({} diags), check {:?} ({} diags)", d.len(), t.elapsed(), dc.len());
-    if std::env::var_os("SPO_BENCH_PROFILE").is_some() {
-        // A steady loop for a profiler.
-        for _ in 0..30 {
+    if let Some(n) = std::env::var_os("SPO_BENCH_PROFILE") {
+        // A steady loop for a profiler (`SPO_BENCH_PROFILE=N` runs N times).
+        let n = n.to_str().and_then(|n| n.parse().ok()).unwrap_or(30);
+        let mut times = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = Instant::now();
             std::hint::black_box(ours(&[base_text.as_str()], &base));
+            times.push(t.elapsed());
+        }
+        times.sort();
+        if let (Some(min), Some(mid)) = (times.first(), times.get(n / 2)) {
+            eprintln!("base loop: {n} runs, fastest {min:?}, median {mid:?}");
         }
         return;
     }

@@ -94,9 +94,9 @@ impl Base {
     /// The permissions of a class, sorted.
     pub fn class_perms(&self, class: &str) -> Vec<&str> {
         let s = &self.symbols;
-        let mut v: Vec<&str> = s.perms.get(class).into_iter().flatten().map(String::as_str).collect();
+        let mut v: Vec<&str> = s.perms.get(class).into_iter().flat_map(|p| p.keys()).collect();
         if let Some(k) = s.class_common.get(class) {
-            v.extend(s.perms.get(k).into_iter().flatten().map(String::as_str));
+            v.extend(s.perms.get(k).into_iter().flat_map(|p| p.keys()));
         }
         v.sort_unstable();
         v.dedup();

@@ -13,6 +13,7 @@
 pub mod base;
 pub mod cr;
 mod fxhash;
+mod names;
 mod raw;
 mod resolve;
 pub mod schema;

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use spo_model::suggest::did_you_mean;
 
-use super::fxhash::{FxHashMap, FxHashSet};
+use super::names::{hash_name, NameMap, NameSet};
 
 use super::schema::{Arg, Ns, Spec};
 use super::shape::{is_operator, MAX_DEPTH};
@@ -30,15 +30,19 @@ struct Ctx<'s> {
     out: Vec<Diagnostic>,
     /// Position in `perm_sets` of each class's permissions, gathered once
     /// per class.
-    perm_index: FxHashMap<String, usize>,
+    perm_index: NameMap<String, usize>,
     /// Every permission of a class (its own and its common's, from the file
     /// and the base) in one set: one lookup per permission of a rule.
-    perm_sets: Vec<(String, FxHashSet<&'s str>)>,
+    perm_sets: Vec<(String, NameSet<&'s str>)>,
     /// Position in `perm_sets` of a class named outside any block, by the
     /// name as written.
-    top_class: FxHashMap<String, usize>,
+    top_class: NameMap<String, usize>,
     /// Reused buffer of permission spans.
     perm_buf: Vec<Span>,
+    /// Class permission lists, as written outside blocks, whose class and
+    /// permissions all resolved: a policy repeats a few hundred of them
+    /// tens of thousands of times (`(dir (getattr open search))`).
+    good_lists: NameSet<String>,
 }
 
 /// Check every name `ast` uses against its own declarations (`file`) and
@@ -51,10 +55,11 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
         optional: None,
         silent: false,
         out: Vec::new(),
-        perm_index: FxHashMap::default(),
+        perm_index: NameMap::default(),
         perm_sets: Vec::new(),
-        top_class: FxHashMap::default(),
+        top_class: NameMap::default(),
         perm_buf: Vec::new(),
+        good_lists: NameSet::default(),
     };
     for e in ast.roots() {
         cx.stmt(e, 0);
@@ -279,8 +284,14 @@ impl<'s> Ctx<'s> {
         };
         let kids = [class_name, perm_list];
         // Outside blocks a class name always resolves the same way: the
-        // name as written leads straight to the class's permissions.
+        // name as written leads straight to the class's permissions, and a
+        // list seen before in full resolves as it did then.
         let top = self.path.is_empty();
+        let text = e.source();
+        let whole = text.as_bytes().get(e.span().range()).unwrap_or_default();
+        if top && self.good_lists.get_hashed(hash_name(whole), whole).is_some() {
+            return;
+        }
         let cached = match kids[0].atom() {
             Some(w) if top => self.top_class.get(w).copied(),
             _ => None,
@@ -294,7 +305,10 @@ impl<'s> Ctx<'s> {
                 let at = match self.perm_index.get(class.as_ref()) {
                     Some(&at) => at,
                     None => {
-                        let set = self.class_perm_sets(&class).into_iter().flatten().map(String::as_str).collect();
+                        let mut set = NameSet::default();
+                        for p in self.class_perm_sets(&class).into_iter().flat_map(|s| s.keys()) {
+                            set.add(p);
+                        }
                         self.perm_sets.push((class.to_string(), set));
                         self.perm_index.insert(class.to_string(), self.perm_sets.len() - 1);
                         self.perm_sets.len() - 1
@@ -309,11 +323,17 @@ impl<'s> Ctx<'s> {
         let mut perms = std::mem::take(&mut self.perm_buf);
         perms.clear();
         collect_perms(kids[1], &mut perms, 0);
-        let text = e.source();
         let known = &self.perm_sets[at].1;
         // Keep the unknown permissions only, then report them in order.
-        perms.retain(|span| !known.contains(&text[span.range()]));
-        if !perms.is_empty() {
+        perms.retain(|span| {
+            let p = text.as_bytes().get(span.range()).unwrap_or_default();
+            known.get_hashed(hash_name(p), p).is_none()
+        });
+        if perms.is_empty() {
+            if let (true, Some(w)) = (top, text.get(e.span().range())) {
+                self.good_lists.add(w.to_owned());
+            }
+        } else {
             let class = self.perm_sets[at].0.clone();
             for &span in &perms {
                 let p = &text[span.range()];
@@ -340,7 +360,7 @@ impl<'s> Ctx<'s> {
 
     /// The permission sets of `class`: its own and its common's, from the
     /// file and the base.
-    fn class_perm_sets(&self, class: &str) -> Vec<&'s FxHashSet<String>> {
+    fn class_perm_sets(&self, class: &str) -> Vec<&'s NameSet<String>> {
         let (file, base) = (self.file, self.base);
         let common = file.class_common.get(class).or_else(|| base.class_common.get(class));
         let mut v = Vec::new();
@@ -359,7 +379,7 @@ impl<'s> Ctx<'s> {
         for s in [self.file, self.base] {
             for key in std::iter::once(class).chain(k.as_deref()) {
                 if let Some(ps) = s.perms.get(key) {
-                    v.extend(ps.iter().cloned());
+                    v.extend(ps.keys().map(str::to_owned));
                 }
             }
         }

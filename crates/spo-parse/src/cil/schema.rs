@@ -182,6 +182,8 @@ struct Tables {
     /// and one comparison, cheaper than a general string hash.
     slots: [u8; SLOTS],
     specs: Vec<Option<Spec>>,
+    /// Whether the keyword at each position takes a body of statements.
+    bodies: [bool; 256],
 }
 
 const SLOTS: usize = 256;
@@ -206,7 +208,12 @@ fn tables() -> &'static Tables {
             }
             slots[at] = i as u8;
         }
-        Tables { slots, specs: KEYWORDS.iter().map(|k| spec_of(k)).collect() }
+        let specs: Vec<Option<Spec>> = KEYWORDS.iter().map(|k| spec_of(k)).collect();
+        let mut bodies = [false; 256];
+        for (i, sp) in specs.iter().enumerate() {
+            bodies[i] = sp.is_some_and(|s| s.args.last() == Some(&Arg::Body));
+        }
+        Tables { slots, specs, bodies }
     })
 }
 
@@ -235,7 +242,7 @@ pub(crate) fn keyword_index(keyword: &str) -> Option<u8> {
 /// Whether the keyword at position `index` of [`KEYWORDS`] takes a body of
 /// statements.
 pub(crate) fn has_body(index: u8) -> bool {
-    spec_at(index).is_some_and(|s| s.args.last() == Some(&Arg::Body))
+    tables().bodies[usize::from(index)]
 }
 
 /// The shape of the keyword at position `index` of [`KEYWORDS`].

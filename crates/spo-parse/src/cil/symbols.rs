@@ -7,10 +7,10 @@
 //! does; a leading `.` means the global one.
 
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::HashSet;
 
-use super::fxhash::{FxHashMap as HashMap, FxHashSet};
+use super::fxhash::FxHashMap as HashMap;
+use super::names::{hash_name, NameMap, NameSet};
 
 use super::schema::{Arg, Ns};
 use super::syntax::{Ast, Expr};
@@ -30,13 +30,13 @@ pub enum Origin {
 /// The names a policy declares.
 #[derive(Debug, Clone, Default)]
 pub struct Symbols {
-    tables: Vec<HashMap<String, Origin>>,
+    tables: Vec<NameMap<String, Origin>>,
     /// Type and role attributes (subset of the type/role tables).
-    pub(crate) attributes: FxHashSet<String>,
+    pub(crate) attributes: NameSet<String>,
     /// Permissions of each class, class map and common.
-    pub(crate) perms: HashMap<String, FxHashSet<String>>,
+    pub(crate) perms: NameMap<String, NameSet<String>>,
     /// Common of each class.
-    pub(crate) class_common: HashMap<String, String>,
+    pub(crate) class_common: NameMap<String, String>,
     /// Names declared directly in each block, relative to it.
     pub(crate) members: HashMap<String, Vec<(Ns, String)>>,
     /// `(blockinherit T)` statements: inheriting block, template as written,
@@ -48,7 +48,7 @@ pub struct Symbols {
 }
 
 impl Symbols {
-    fn table(&self, ns: Ns) -> Option<&HashMap<String, Origin>> {
+    fn table(&self, ns: Ns) -> Option<&NameMap<String, Origin>> {
         self.tables.get(ns as usize)
     }
 
@@ -57,19 +57,25 @@ impl Symbols {
         self.table(ns).and_then(|t| t.get(qualified).copied())
     }
 
+    /// Like [`Symbols::get`], for a name whose [`hash_name`] is known.
+    #[inline]
+    pub(crate) fn get_hashed(&self, ns: Ns, hash: u64, qualified: &[u8]) -> Option<Origin> {
+        self.table(ns).and_then(|t| t.get_hashed(hash, qualified).copied())
+    }
+
     /// Every name of table `ns`.
     pub fn names(&self, ns: Ns) -> impl Iterator<Item = &str> {
-        self.table(ns).into_iter().flat_map(|t| t.keys().map(String::as_str))
+        self.table(ns).into_iter().flat_map(|t| t.keys())
     }
 
     /// Every name of table `ns` with its origin.
     pub fn entries(&self, ns: Ns) -> impl Iterator<Item = (&str, Origin)> {
-        self.table(ns).into_iter().flat_map(|t| t.iter().map(|(k, v)| (k.as_str(), *v)))
+        self.table(ns).into_iter().flat_map(|t| t.iter().map(|(k, v)| (k, *v)))
     }
 
     /// Number of declared names over all tables.
     pub fn len(&self) -> usize {
-        self.tables.iter().map(HashMap::len).sum()
+        self.tables.iter().map(NameMap::len).sum()
     }
 
     /// Whether nothing is declared.
@@ -79,36 +85,47 @@ impl Symbols {
 
     pub(crate) fn declare(&mut self, ns: Ns, qualified: String, origin: Origin) {
         if self.tables.is_empty() {
-            self.tables = vec![HashMap::default(); TABLES];
+            self.tables = vec![NameMap::default(); TABLES];
         }
-        match self.tables[ns as usize].entry(qualified) {
-            Entry::Occupied(first) => {
-                if let Origin::File(span) = origin {
-                    self.duplicates.push((ns, first.key().clone(), span, *first.get()));
-                }
+        let table = &mut self.tables[ns as usize];
+        if let Some(first) = table.get(&qualified) {
+            if let Origin::File(span) = origin {
+                self.duplicates.push((ns, qualified, span, *first));
             }
-            Entry::Vacant(v) => {
-                v.insert(origin);
-            }
+            return;
         }
+        table.insert(qualified, origin);
     }
 
     /// Add every name of `other` (marked as coming from the base).
     pub fn merge(&mut self, other: &Symbols) {
         for (i, t) in other.tables.iter().enumerate() {
             if self.tables.is_empty() {
-                self.tables = vec![HashMap::default(); TABLES];
+                self.tables = vec![NameMap::default(); TABLES];
             }
             for k in t.keys() {
-                self.tables[i].entry(k.clone()).or_insert(Origin::Base);
+                if self.tables[i].get(k).is_none() {
+                    self.tables[i].insert(k.to_owned(), Origin::Base);
+                }
             }
         }
-        self.attributes.extend(other.attributes.iter().cloned());
-        for (k, v) in &other.perms {
-            self.perms.entry(k.clone()).or_default().extend(v.iter().cloned());
+        for k in other.attributes.keys() {
+            if !self.attributes.contains(k) {
+                self.attributes.add(k.to_owned());
+            }
         }
-        for (k, v) in &other.class_common {
-            self.class_common.entry(k.clone()).or_insert_with(|| v.clone());
+        for (k, v) in other.perms.iter() {
+            let (set, _) = self.perms.get_or_insert_with(k.to_owned(), NameSet::default);
+            for p in v.keys() {
+                if !set.contains(p) {
+                    set.add(p.to_owned());
+                }
+            }
+        }
+        for (k, v) in other.class_common.iter() {
+            if !self.class_common.contains(k) {
+                self.class_common.insert(k.to_owned(), v.clone());
+            }
         }
         for (k, v) in &other.members {
             self.members.entry(k.clone()).or_default().extend(v.iter().cloned());
@@ -132,7 +149,7 @@ fn qualify(path: &[String], name: &str) -> String {
 /// Collect the declarations of `ast`. `origin_base` marks them as base
 /// declarations (no spans kept, no duplicates reported).
 pub fn collect(ast: &Ast<'_>, origin_base: bool) -> Symbols {
-    let mut s = Symbols { tables: vec![HashMap::default(); TABLES], ..Symbols::default() };
+    let mut s = Symbols { tables: vec![NameMap::default(); TABLES], ..Symbols::default() };
     let mut path = Vec::new();
     for e in ast.roots() {
         collect_stmt(&mut s, e, &mut path, origin_base, 0);
@@ -210,18 +227,30 @@ fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: 
         }
         "class" | "classmap" | "common" => {
             if let (Some(name), Some(list)) = (args.first().and_then(|a| a.atom()), args.get(1)) {
-                let perms = s.perms.entry(name.to_owned()).or_default();
-                perms.extend(list.children().filter_map(|p| p.atom()).map(str::to_owned));
+                let (perms, _) = s.perms.get_or_insert_with(name.to_owned(), NameSet::default);
+                for p in list.children().filter_map(|p| p.atom()) {
+                    if !perms.contains(p) {
+                        perms.add(p.to_owned());
+                    }
+                }
             }
         }
         "classcommon" => {
             if let (Some(c), Some(k)) = (args.first().and_then(|a| a.atom()), args.get(1).and_then(|a| a.atom())) {
-                s.class_common.insert(c.to_owned(), k.to_owned());
+                match s.class_common.get_mut(c) {
+                    Some(v) => *v = k.to_owned(),
+                    None => {
+                        s.class_common.insert(c.to_owned(), k.to_owned());
+                    }
+                }
             }
         }
         "typeattribute" | "roleattribute" => {
             if let Some(name) = args.first().and_then(|a| a.atom()) {
-                s.attributes.insert(qualify(path, name));
+                let q = qualify(path, name);
+                if !s.attributes.contains(&q) {
+                    s.attributes.add(q);
+                }
             }
         }
         _ => {}
@@ -311,7 +340,11 @@ pub fn resolve_in<'n>(
     name: &'n str,
     scope: &[String],
 ) -> Option<Cow<'n, str>> {
-    let has = |q: &str| s.get(ns, q).is_some() || base.is_some_and(|b| b.get(ns, q).is_some());
+    // One hash for both tables.
+    let has = |q: &str| {
+        let h = hash_name(q.as_bytes());
+        s.get_hashed(ns, h, q.as_bytes()).is_some() || base.is_some_and(|b| b.get_hashed(ns, h, q.as_bytes()).is_some())
+    };
     if let Some(g) = name.strip_prefix('.') {
         return has(g).then_some(Cow::Borrowed(g));
     }

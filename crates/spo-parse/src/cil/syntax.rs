@@ -401,18 +401,22 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
             _ => match symbol_len(&bytes[pos..]) {
                 len @ 1.. => {
                     let sym = &bytes[pos..pos + len];
-                    if let Some(o) = stack.last() {
+                    match stack.last() {
                         // The first element of a list at the top or in a
                         // body (not one of the many lists of names or
-                        // permissions): its keyword.
-                        let in_body = match stack.len().checked_sub(2).and_then(|i| stack.get(i)) {
-                            Some(parent) => has_body(nodes[parent.node].kw),
-                            None => true,
-                        };
-                        if in_body && o.node + 1 == nodes.len() {
-                            let kw = text.get(pos..pos + sym.len()).and_then(keyword_index);
-                            nodes[o.node].kw = kw.unwrap_or(NO_KEYWORD);
+                        // permissions): its keyword. The cheap test first:
+                        // most symbols are not the first of their list.
+                        Some(o) if o.node + 1 == nodes.len() => {
+                            let in_body = match stack.len().checked_sub(2).and_then(|i| stack.get(i)) {
+                                Some(parent) => has_body(nodes[parent.node].kw),
+                                None => true,
+                            };
+                            if in_body {
+                                let kw = text.get(pos..pos + sym.len()).and_then(keyword_index);
+                                nodes[o.node].kw = kw.unwrap_or(NO_KEYWORD);
+                            }
                         }
+                        _ => {}
                     }
                     push(&mut nodes, SYMBOL, pos, pos + sym.len());
                     pos += sym.len();
