@@ -74,6 +74,8 @@ struct Spod {
     url: String,
     kubelet_root: PathBuf,
     state: PathBuf,
+    bin: PathBuf,
+    kubeconfig: PathBuf,
 }
 
 impl Drop for Spod {
@@ -162,36 +164,57 @@ async fn start_spod(cluster: &Cluster, client: &kube::Client, spod: &Path, dir: 
     });
     std::fs::write(&kubeconfig, config.to_string()).expect("kubeconfig");
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-    let kubelet_root = dir.join("kubelet");
-    let state = dir.join("spod");
-    let log = dir.join("spod.log");
-    let out = std::fs::File::create(&log).expect("log file");
-    let child = Command::new(spod)
-        .env("KUBECONFIG", &kubeconfig)
-        .args([
-            "--kubernetes".to_owned(),
-            format!("--node-name={NODE}"),
-            format!("--kubelet-root={}", kubelet_root.display()),
-            format!("--state={}", state.display()),
-            format!("--listen=127.0.0.1:{port}"),
-            "--audit-source=none".to_owned(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().expect("log file"))
-        .stderr(out)
-        .spawn()
-        .expect("spod starts");
-    let mut spod = Spod { child, log, url: format!("http://127.0.0.1:{port}"), kubelet_root, state };
-    let deadline = Instant::now() + TIMEOUT;
-    while !spod.log().contains("watching profiles") {
-        if let Ok(Some(status)) = spod.child.try_wait() {
-            panic!("spod exited with {status}:\n{}", spod.log());
+    Spod::spawn(spod, kubeconfig, dir.join("kubelet"), dir.join("spod"), dir.join("spod.log")).await
+}
+
+impl Spod {
+    /// Start spod and wait until it watches.
+    async fn spawn(bin: &Path, kubeconfig: PathBuf, kubelet_root: PathBuf, state: PathBuf, log: PathBuf) -> Spod {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+        let out = std::fs::File::create(&log).expect("log file");
+        let child = Command::new(bin)
+            .env("KUBECONFIG", &kubeconfig)
+            .args([
+                "--kubernetes".to_owned(),
+                format!("--node-name={NODE}"),
+                format!("--kubelet-root={}", kubelet_root.display()),
+                format!("--state={}", state.display()),
+                format!("--listen=127.0.0.1:{port}"),
+                "--audit-source=none".to_owned(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .expect("spod starts");
+        let mut spod = Spod {
+            child,
+            log,
+            url: format!("http://127.0.0.1:{port}"),
+            kubelet_root,
+            state,
+            bin: bin.to_owned(),
+            kubeconfig,
+        };
+        let deadline = Instant::now() + TIMEOUT;
+        while !spod.log().contains("watching profiles") {
+            if let Ok(Some(status)) = spod.child.try_wait() {
+                panic!("spod exited with {status}:\n{}", spod.log());
+            }
+            assert!(Instant::now() < deadline, "spod did not start watching:\n{}", spod.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert!(Instant::now() < deadline, "spod did not start watching:\n{}", spod.log());
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        spod
     }
-    spod
+
+    /// Kill spod (as a crash would) and start it again on the same state.
+    async fn restart(self) -> Spod {
+        let (bin, kubeconfig, kubelet_root, state) =
+            (self.bin.clone(), self.kubeconfig.clone(), self.kubelet_root.clone(), self.state.clone());
+        let log = self.log.with_extension("2.log");
+        drop(self);
+        Spod::spawn(&bin, kubeconfig, kubelet_root, state, log).await
+    }
 }
 
 async fn namespace(client: &kube::Client, name: &str) {
@@ -263,12 +286,13 @@ fn spod_installs_reports_and_removes_profiles() {
         let client = cluster.client().await.expect("client");
         let spod = start_spod(&cluster, &client, &spod_bin, dir.path()).await;
         namespace(&client, NS).await;
-        scenario(&client, &spod).await;
+        scenario(&client, spod).await;
     });
     cluster.down().expect("cluster down");
 }
 
-async fn scenario(client: &kube::Client, spod: &Spod) {
+async fn scenario(client: &kube::Client, running: Spod) {
+    let spod = &running;
     let statuses: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
     let seccomp_dir = spod.kubelet_root.join("seccomp/operator").join(NS);
     let allow = |names: &[&str]| json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": names}]});
@@ -377,6 +401,26 @@ async fn scenario(client: &kube::Client, spod: &Spod) {
             std::fs::read_to_string(spod.state.join("selinux/profiles").join(NS).join("raw.cil")).expect("raw.cil");
         assert!(cil.starts_with(&format!("(block raw_{NS}")), "{cil}");
     }
+
+    // A restarted spod (killed, as a crash would) finds its statuses,
+    // leaves what is on disk alone and rewrites nothing.
+    let before = sha256_file(&current);
+    let running = running.restart().await;
+    let spod = &running;
+    let (code, _) = spod.get("/readyz");
+    let deadline = Instant::now() + TIMEOUT;
+    let mut code = code;
+    while code != 200 {
+        assert!(Instant::now() < deadline, "not ready after a restart:\n{}", spod.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        code = spod.get("/readyz").0;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(sha256_file(&current), before);
+    let s =
+        wait_status(&statuses, spod, "SeccompProfile", "web", "Installed", |s| state_of(s) == Some("Installed")).await;
+    assert_eq!(s.and_then(|s| s.status).and_then(|s| s.content_digest).as_deref(), Some(first.as_str()));
+    assert!(!spod.log().contains("cannot"), "{}", spod.log());
 
     // The agent's endpoints serve in Kubernetes mode too.
     let (code, body) = spod.get("/status");

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use ::kube::core::ApiResource;
 use ::kube::runtime::watcher::{self, Event};
 use ::kube::runtime::WatchStreamExt;
@@ -112,7 +112,9 @@ pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() +
         .map_err(|source| NodeError::Io { op: "start the async runtime for", path: cfg.mirror.clone(), source })?;
     rt.block_on(async move {
         let client = Client::try_default().await.map_err(kube_error("connect to the Kubernetes API server"))?;
-        let state = Arc::new(Mutex::new(State::new(Mirror::open(&cfg.mirror)?)));
+        let mut state = State::new(Mirror::open(&cfg.mirror)?);
+        adopt_node_statuses(&client, &cfg.node, &mut state).await;
+        let state = Arc::new(Mutex::new(state));
         let reporter = tokio::spawn(report_loop(client.clone(), cfg.clone(), state.clone(), shared));
         let watching = watch_loop(client, state, start_agent);
         tokio::select! {
@@ -124,6 +126,36 @@ pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() +
             }),
         }
     })
+}
+
+/// Tell `state` about the node statuses of this node that exist already,
+/// so a restarted spod rewrites only what changed. Without them (no
+/// permission to list, say) every status is applied again: slower, as
+/// correct.
+async fn adopt_node_statuses(client: &Client, node: &str, state: &mut State) {
+    let api: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
+    let lp = ListParams::default().labels(&format!("{}={}", report::LABEL_NODE, report::label_value(node)));
+    let list = match api.list(&lp).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("spod: cannot list this node's statuses, every one is written again: {}", chain(&e));
+            return;
+        }
+    };
+    for ns in list.items.into_iter().filter(|s| s.spec.node_name == node) {
+        let (Some(kind), Some(namespace)) =
+            (ProfileKind::from_kind(&ns.spec.profile_kind), ns.metadata.namespace.clone())
+        else {
+            continue;
+        };
+        let Some(owner) = ns.metadata.owner_references.iter().flatten().find(|o| o.kind == kind.as_str()) else {
+            continue;
+        };
+        let reported = ns.status.as_ref().and_then(|st| {
+            Some(report::Desired { state: st.status?, message: st.message.clone(), digest: st.content_digest.clone() })
+        });
+        state.known_status(ProfileKey::new(kind, namespace, ns.spec.profile_name.clone()), owner.uid.clone(), reported);
+    }
 }
 
 async fn watch_loop(

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use spo_operator::crds::ProfileState;
 
@@ -57,7 +58,34 @@ struct Tracked {
     reported: Option<Desired>,
     /// The agent status last turned into a [`Desired`], and what it gave.
     rendered: Option<(ProfileStatus, Desired)>,
+    /// Requests that failed in a row, and when to try again: a namespace
+    /// being deleted or a missing permission must not turn into a request
+    /// (and a log line) every round.
+    failures: u32,
+    next_try: Option<Instant>,
 }
+
+impl Tracked {
+    /// After a failed request wait 100 ms, doubling up to [`MAX_BACKOFF`];
+    /// after a good one, not at all.
+    fn back_off(&mut self, failed: bool) {
+        if failed {
+            self.failures = self.failures.saturating_add(1);
+            let wait = Duration::from_millis(100).saturating_mul(1 << self.failures.min(16)).min(MAX_BACKOFF);
+            self.next_try = Some(Instant::now() + wait);
+        } else {
+            self.failures = 0;
+            self.next_try = None;
+        }
+    }
+
+    fn new(uid: String, api_version: String, life: Life) -> Tracked {
+        Tracked { uid, api_version, life, applied: false, reported: None, rendered: None, failures: 0, next_try: None }
+    }
+}
+
+/// The longest wait before a failed request is tried again.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// A request to the API server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +129,9 @@ pub enum Outcome {
 pub struct State {
     mirror: Mirror,
     profiles: BTreeMap<ProfileKey, Tracked>,
+    /// Node statuses found at start, by profile: uid of the owner and
+    /// what the status said ([`State::known_status`]).
+    known: HashMap<ProfileKey, (String, Option<Desired>)>,
     listing: BTreeMap<ProfileKind, BTreeSet<ProfileKey>>,
     synced: BTreeSet<ProfileKind>,
 }
@@ -108,7 +139,21 @@ pub struct State {
 impl State {
     /// An empty state mirroring into `mirror`.
     pub fn new(mirror: Mirror) -> State {
-        State { mirror, profiles: BTreeMap::new(), listing: BTreeMap::new(), synced: BTreeSet::new() }
+        State {
+            mirror,
+            profiles: BTreeMap::new(),
+            known: HashMap::new(),
+            listing: BTreeMap::new(),
+            synced: BTreeSet::new(),
+        }
+    }
+
+    /// A node status of this node that exists already (spod restarted):
+    /// owned by the profile with `uid`, saying `reported`. A profile seen
+    /// later with that uid is not applied again, and its status only when
+    /// the agent says something else.
+    pub fn known_status(&mut self, key: ProfileKey, uid: String, reported: Option<Desired>) {
+        self.known.insert(key, (uid, reported));
     }
 
     /// How many profiles are tracked.
@@ -136,24 +181,19 @@ impl State {
         } else {
             self.mirror.write(&o.key, &o.manifest)?;
         }
-        let t = self.profiles.entry(o.key).or_insert_with(|| Tracked {
-            uid: o.uid.clone(),
-            api_version: o.api_version.clone(),
-            life,
-            applied: false,
-            reported: None,
-            rendered: None,
+        let known = self.known.remove(&o.key);
+        let t = self.profiles.entry(o.key).or_insert_with(|| {
+            let mut t = Tracked::new(o.uid.clone(), o.api_version.clone(), life);
+            if let Some((uid, reported)) = known.filter(|(uid, _)| *uid == o.uid) {
+                t.uid = uid;
+                t.applied = true;
+                t.reported = reported;
+            }
+            t
         });
         if t.uid != o.uid {
             // Deleted and created again under the same name.
-            *t = Tracked {
-                uid: o.uid,
-                api_version: o.api_version,
-                life,
-                applied: false,
-                reported: None,
-                rendered: None,
-            };
+            *t = Tracked::new(o.uid, o.api_version, life);
         }
         t.life = life;
         Ok(())
@@ -203,7 +243,11 @@ impl State {
             }
         }
         let mut actions = Vec::new();
+        let now = Instant::now();
         for (key, t) in &mut self.profiles {
+            if t.next_try.is_some_and(|at| now < at) {
+                continue;
+            }
             let name = key.agent_name();
             let seen = agent.get(&(key.kind, name.as_str())).copied();
             if t.life == Life::Releasing {
@@ -258,6 +302,7 @@ impl State {
                     let Some(t) = self.profiles.get_mut(&key).filter(|t| t.uid == uid) else {
                         continue;
                     };
+                    t.back_off(matches!(outcome, Outcome::Failed(_)));
                     match outcome {
                         Outcome::Done => {
                             t.applied = true;
@@ -276,6 +321,8 @@ impl State {
                     let released = self.profiles.get(&key).is_some_and(|t| t.uid == uid && t.life == Life::Releasing);
                     if released && matches!(outcome, Outcome::Done | Outcome::NotFound) {
                         self.profiles.remove(&key);
+                    } else if let Some(t) = self.profiles.get_mut(&key) {
+                        t.back_off(matches!(outcome, Outcome::Failed(_)));
                     }
                 }
             }
@@ -348,10 +395,12 @@ mod tests {
         assert_eq!((d.state, d.digest.as_deref()), (ProfileState::Installed, Some("h1")));
         s.settle(done(plan));
         assert!(s.plan(&n).is_empty());
-        // A failed write is tried again.
+        // A failed write is tried again, after a pause.
         let n2 = node(vec![agent("a", Phase::Installed, Some("h2"))]);
         let plan = s.plan(&n2);
         s.settle(plan.into_iter().map(|a| (a, Outcome::Failed("boom".into()))).collect());
+        assert!(s.plan(&n2).is_empty(), "backing off");
+        std::thread::sleep(Duration::from_millis(250));
         assert_eq!(s.plan(&n2).len(), 1);
         // A node status deleted behind our back is created again.
         let plan = s.plan(&n2);
@@ -411,6 +460,33 @@ mod tests {
         assert!(!s.mirror.path(&observed("b", "u2").key).exists());
         let plan = s.plan(&node(vec![agent("a", Phase::Pending, None)]));
         assert!(plan.iter().any(|a| matches!(a, Action::Delete { key, .. } if key.name == "b")), "{plan:?}");
+    }
+
+    #[test]
+    fn a_restarted_spod_writes_only_what_changed() {
+        let (_d, mut s) = state();
+        let installed = Desired { state: ProfileState::Installed, message: None, digest: Some("h1".into()) };
+        s.known_status(observed("a", "u1").key, "u1".into(), Some(installed));
+        s.known_status(observed("b", "u2").key, "u2".into(), None);
+        // `c` was deleted and created again while spod was down.
+        s.known_status(observed("c", "old").key, "old".into(), None);
+        for (name, uid) in [("a", "u1"), ("b", "u2"), ("c", "u3")] {
+            s.observe(observed(name, uid)).unwrap();
+        }
+        let n = node(vec![
+            agent("a", Phase::Installed, Some("h1")),
+            agent("b", Phase::Installed, Some("h2")),
+            agent("c", Phase::Installed, Some("h3")),
+        ]);
+        let plan = s.plan(&n);
+        let summary: Vec<(&str, bool)> = plan
+            .iter()
+            .map(|a| match a {
+                Action::Apply { key, create, .. } => (key.name.as_str(), *create),
+                Action::Delete { key, .. } => (key.name.as_str(), false),
+            })
+            .collect();
+        assert_eq!(summary, [("b", false), ("c", true)]);
     }
 
     #[test]
