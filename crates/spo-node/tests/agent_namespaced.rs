@@ -175,3 +175,42 @@ fn selinux_blocks_are_named_after_name_and_namespace() {
     assert_eq!(p.path.as_deref(), Some(state.join("selinux/profiles/team-a/web.cil").as_path()));
     assert!(cil.starts_with("(block web_team-a"), "{cil}");
 }
+
+#[test]
+fn apparmor_profiles_keep_their_own_name_on_the_node() {
+    use spo_node::agent::lsm::AppArmorProfiles;
+    use spo_node::apparmor::{AppArmorInstaller, Outcome};
+
+    /// Records what reaches the tool: AppArmor names are global on a
+    /// node, so the namespace must not be part of them.
+    #[derive(Debug, Default)]
+    struct Calls(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+    impl AppArmorInstaller for Calls {
+        fn install(&self, name: &str, _text: &str) -> Result<Outcome, spo_node::NodeError> {
+            self.0.lock().unwrap().push(format!("install {name}"));
+            Ok(Outcome::Loaded)
+        }
+        fn remove(&self, name: &str, _text: &str) -> Result<Outcome, spo_node::NodeError> {
+            self.0.lock().unwrap().push(format!("remove {name}"));
+            Ok(Outcome::Loaded)
+        }
+    }
+    let mut f = fixture();
+    let calls = Calls::default();
+    let seen = calls.0.clone();
+    let state = f.tmp.path().join("state");
+    f.agent.add_installer(Box::new(AppArmorProfiles::new(&state, calls).unwrap()));
+    let object = serde_json::json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1",
+        "kind": "AppArmorProfile",
+        "spec": {"abstract": {"filesystem": {"readOnlyPaths": ["/etc/passwd"]}}},
+    });
+    f.put(ProfileKind::AppArmorProfile, "team-a", "web-aa", object);
+    let s = f.tick();
+    let p = find(&s, "team-a/web-aa");
+    assert_eq!(p.status, Phase::Installed, "{p:?}");
+    assert_eq!(p.localhost_profile.as_deref(), Some("web-aa"));
+    f.mirror.remove(&ProfileKey::new(ProfileKind::AppArmorProfile, "team-a", "web-aa")).unwrap();
+    f.tick();
+    assert_eq!(*seen.lock().unwrap(), ["install web-aa", "remove web-aa"]);
+}
