@@ -490,6 +490,26 @@ mod tests {
     }
 
     #[test]
+    fn a_manifest_the_agent_cannot_take_is_an_error_of_its_profile() {
+        let (_d, mut s) = state();
+        s.observe(observed("a", "u1")).unwrap();
+        let file = s.mirror.path(&observed("a", "u1").key);
+        let n = NodeStatus {
+            file_errors: vec![ProblemReport {
+                location: Some(crate::status::Location { file, line: 1, column: 1 }),
+                message: "annotation `spo-rs.io/mode` is `loud`".into(),
+                help: Some("use `enforce` or `complain`".into()),
+            }],
+            ..NodeStatus::default()
+        };
+        let plan = s.plan(&n);
+        let [Action::Apply { status: Some(d), .. }] = &plan[..] else { panic!("{plan:?}") };
+        assert_eq!(d.state, ProfileState::Error);
+        let m = d.message.as_deref().unwrap_or_default();
+        assert!(m.contains("`loud` (help: use `enforce` or `complain`)"), "{m}");
+    }
+
+    #[test]
     fn a_new_uid_under_the_same_name_starts_over() {
         let (_d, mut s) = state();
         s.observe(observed("a", "u1")).unwrap();
