@@ -111,6 +111,20 @@ pub trait Profile:
     fn disabled(&self) -> bool;
     /// The operator's status fields.
     fn owned_status(&self) -> OwnedStatus;
+    /// Drop the parts of the spec the controller never reads (the rules),
+    /// before the object goes into the cache.
+    fn slim_spec(&mut self);
+
+    /// Drop everything the controller never reads: the cache then holds
+    /// names, metadata and status, not every profile's rules twice over
+    /// (`kubectl apply` copies the whole object into an annotation).
+    fn slim(&mut self) {
+        let meta = self.meta_mut();
+        meta.managed_fields = None;
+        meta.annotations = None;
+        meta.labels = None;
+        self.slim_spec();
+    }
 }
 
 fn from_profile_status(s: Option<&ProfileStatus>) -> OwnedStatus {
@@ -142,6 +156,13 @@ impl Profile for SeccompProfile {
     fn disabled(&self) -> bool {
         self.spec.disabled
     }
+    fn slim_spec(&mut self) {
+        let s = &mut self.spec;
+        s.syscalls = Vec::new();
+        s.architectures = Vec::new();
+        s.flags = Vec::new();
+        (s.listener_path, s.listener_metadata, s.base_profile_name, s.allowed_namespaces) = (None, None, None, None);
+    }
     fn owned_status(&self) -> OwnedStatus {
         from_profile_status(self.status.as_ref())
     }
@@ -151,6 +172,9 @@ impl Profile for AppArmorProfile {
     const KIND: ProfileKind = ProfileKind::AppArmor;
     fn disabled(&self) -> bool {
         self.spec.disabled
+    }
+    fn slim_spec(&mut self) {
+        (self.spec.abstract_, self.spec.policy, self.spec.allowed_namespaces) = (None, None, None);
     }
     fn owned_status(&self) -> OwnedStatus {
         from_profile_status(self.status.as_ref())
@@ -162,6 +186,11 @@ impl Profile for SelinuxProfile {
     fn disabled(&self) -> bool {
         self.spec.disabled
     }
+    fn slim_spec(&mut self) {
+        self.spec.inherit = Vec::new();
+        self.spec.allow = Default::default();
+        self.spec.allowed_namespaces = None;
+    }
     fn owned_status(&self) -> OwnedStatus {
         from_selinux_status(self.status.as_ref())
     }
@@ -171,6 +200,10 @@ impl Profile for RawSelinuxProfile {
     const KIND: ProfileKind = ProfileKind::RawSelinux;
     fn disabled(&self) -> bool {
         self.spec.disabled
+    }
+    fn slim_spec(&mut self) {
+        self.spec.policy = String::new();
+        self.spec.allowed_namespaces = None;
     }
     fn owned_status(&self) -> OwnedStatus {
         from_selinux_status(self.status.as_ref())
@@ -192,6 +225,25 @@ mod tests {
             assert_eq!(ProfileKind::from_kind(k.as_str()), Some(k));
         }
         assert_eq!(ProfileKind::from_kind("Pod"), None);
+    }
+
+    #[test]
+    fn slim_keeps_what_reconciles_read() {
+        let mut p: SeccompProfile = serde_json::from_value(serde_json::json!({
+            "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SeccompProfile",
+            "metadata": {"name": "web", "namespace": "ns", "generation": 3, "finalizers": ["f"],
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}"}},
+            "spec": {"defaultAction": "SCMP_ACT_ERRNO", "disabled": true,
+                "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read", "write"]}]},
+            "status": {"status": "Installed", "activeWorkloads": ["ns/p"]},
+        }))
+        .expect("profile");
+        let status = p.owned_status();
+        p.slim();
+        assert!(p.spec.syscalls.is_empty() && p.metadata.annotations.is_none());
+        assert!(p.disabled());
+        assert_eq!((p.metadata.generation, p.metadata.finalizers.clone()), (Some(3), Some(vec!["f".to_owned()])));
+        assert_eq!(p.owned_status(), status);
     }
 
     #[test]

@@ -177,7 +177,7 @@ fn profile_controller<K: Profile>(
 ) -> impl Stream<Item = ()> {
     let store = writer.as_reader();
     let own = reflect(writer, watch(Api::<K>::all(client.clone()), watcher::Config::default()))
-        .modify(|p| p.managed_fields_mut().clear())
+        .modify(|p| p.slim())
         .default_backoff()
         .applied_objects()
         .map_ok(|p| ObjectRef::from_obj(&p));
@@ -277,7 +277,11 @@ async fn watch_node_statuses(
 ) {
     let api = Api::<SecurityProfileNodeStatus>::all(client);
     let mut events = reflect(writer, watch(api, watcher::Config::default().any_semantic()))
-        .modify(|s| s.managed_fields_mut().clear())
+        .modify(|s| {
+            s.metadata.managed_fields = None;
+            s.metadata.annotations = None;
+            s.metadata.labels = None;
+        })
         .default_backoff()
         .boxed();
     while let Some(event) = events.next().await {
