@@ -32,8 +32,10 @@ use crate::Diagnostic;
 
 /// Parse CIL text: the tree, and every syntax and statement-shape error.
 pub fn parse(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
-    let (ast, mut diags) = syntax::parse_tree(text);
-    diags.extend(shape::check_shapes(&ast));
+    let (mut ast, mut diags) = syntax::parse_tree(text);
+    let (shapes, declaring) = shape::check_shapes(&ast);
+    diags.extend(shapes);
+    ast.set_declaring(declaring);
     (ast, diags)
 }
 

@@ -184,6 +184,10 @@ struct Tables {
     specs: Vec<Option<Spec>>,
     /// Whether the keyword at each position takes a body of statements.
     bodies: [bool; 256],
+    /// Whether the statement at each position can declare a name (itself
+    /// or in its body), or adds inheritance: the others are skipped
+    /// without a look at their arguments when names are collected.
+    declaring: [bool; 256],
 }
 
 const SLOTS: usize = 256;
@@ -210,10 +214,13 @@ fn tables() -> &'static Tables {
         }
         let specs: Vec<Option<Spec>> = KEYWORDS.iter().map(|k| spec_of(k)).collect();
         let mut bodies = [false; 256];
+        let mut declaring = [false; 256];
         for (i, sp) in specs.iter().enumerate() {
             bodies[i] = sp.is_some_and(|s| s.args.last() == Some(&Arg::Body));
+            declaring[i] = sp.is_some_and(|s| s.args.iter().any(|a| matches!(a, Arg::Decl(_) | Arg::Body)))
+                || matches!(KEYWORDS[i], "blockinherit" | "classcommon" | "in");
         }
-        Tables { slots, specs, bodies }
+        Tables { slots, specs, bodies, declaring }
     })
 }
 
@@ -243,6 +250,12 @@ pub(crate) fn keyword_index(keyword: &str) -> Option<u8> {
 /// statements.
 pub(crate) fn has_body(index: u8) -> bool {
     tables().bodies[usize::from(index)]
+}
+
+/// Whether the statement at position `index` of [`KEYWORDS`] declares
+/// names (directly or in its body) or inherits a template.
+pub(crate) fn declaring(index: u8) -> bool {
+    tables().declaring[usize::from(index)]
 }
 
 /// The shape of the keyword at position `index` of [`KEYWORDS`].

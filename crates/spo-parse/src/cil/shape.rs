@@ -6,20 +6,37 @@
 
 use spo_model::suggest::did_you_mean;
 
-use super::schema::{Arg, Ns, Spec, KEYWORDS};
-use super::syntax::{Ast, Children, Expr, Kind};
+use super::schema::{declaring, Arg, Ns, Spec, KEYWORDS};
+use super::syntax::{Ast, Children, Expr, Kind, NodeId};
 use crate::{Diagnostic, Span};
 
 /// Deepest nesting of statements the checker follows.
 pub const MAX_DEPTH: usize = 256;
 
-/// Check every statement of `ast`.
-pub fn check_shapes(ast: &Ast<'_>) -> Vec<Diagnostic> {
-    let mut out = Vec::new();
+/// Check every statement of `ast`. Also returns the statements that
+/// declare names or hold statements that may, in file order, for collecting
+/// names without another walk; `None` when some statement was left
+/// unvisited because of an error (names are then collected by a walk).
+pub fn check_shapes(ast: &Ast<'_>) -> (Vec<Diagnostic>, Option<Vec<NodeId>>) {
+    let mut out = Out { diags: Vec::new(), declaring: Vec::new(), complete: true };
     for e in ast.roots() {
         statement(e, Parent::Top, 0, &mut out);
     }
-    out
+    (out.diags, out.complete.then_some(out.declaring))
+}
+
+/// What the walk produces.
+struct Out {
+    diags: Vec<Diagnostic>,
+    declaring: Vec<NodeId>,
+    /// Whether every statement in a body was visited.
+    complete: bool,
+}
+
+impl Out {
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+    }
 }
 
 /// Where a statement sits, for the statements that are only valid in one
@@ -50,8 +67,9 @@ fn describe(e: &Expr<'_, '_>) -> String {
     }
 }
 
-fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagnostic>) {
+fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Out) {
     if depth > MAX_DEPTH {
+        out.complete = false;
         out.push(Diagnostic::error(e.span(), format!("statements are nested more than {MAX_DEPTH} deep")));
         return;
     }
@@ -77,6 +95,9 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
         );
         return;
     };
+    if e.keyword_at().is_some_and(declaring) {
+        out.declaring.push(e.id());
+    }
     let Some((_, sp)) = e.statement() else {
         let mut d = Diagnostic::error(head.span(), format!("unknown keyword `{kw}`")).with_label("not a CIL statement");
         if let Some(s) = did_you_mean(kw, KEYWORDS.iter().copied()) {
@@ -87,6 +108,7 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
     };
     match (kw, parent) {
         ("true" | "false", Parent::Top) => {
+            out.complete = false;
             out.push(
                 Diagnostic::error(head.span(), format!("`{kw}` branch outside `booleanif` or `tunableif`"))
                     .with_help("wrap it in `(booleanif CONDITION ...)`"),
@@ -95,6 +117,7 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
         }
         ("true" | "false", Parent::Conditional) => {}
         (_, Parent::Conditional) => {
+            out.complete = false;
             out.push(
                 Diagnostic::error(head.span(), format!("`{kw}` directly inside a conditional"))
                     .with_help("put rules in a `(true ...)` or `(false ...)` branch"),
@@ -108,7 +131,7 @@ fn statement(e: Expr<'_, '_>, parent: Parent, depth: usize, out: &mut Vec<Diagno
 
 /// Check the arguments `args` of statement `stmt`. They are walked as an
 /// iterator: bodies hold thousands of statements, not worth copying.
-fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: Children<'_, '_>, depth: usize, out: &mut Vec<Diagnostic>) {
+fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: Children<'_, '_>, depth: usize, out: &mut Out) {
     let body = sp.args.last() == Some(&Arg::Body);
     let fixed = if body { sp.args.len() - 1 } else { sp.args.len() };
     // Counted up to what the checks need: a body is not walked twice.
@@ -170,7 +193,7 @@ fn arguments(kw: &str, sp: Spec, stmt: Expr<'_, '_>, args: Children<'_, '_>, dep
             }
             statement(a, parent, depth + 1, out);
         } else {
-            argument(kw, kind, a, out);
+            argument(kw, kind, a, &mut out.diags);
         }
     }
 }

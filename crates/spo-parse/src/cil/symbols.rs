@@ -12,8 +12,8 @@ use std::collections::HashSet;
 use super::fxhash::FxHashMap as HashMap;
 use super::names::{hash_name, NameMap, NameSet};
 
-use super::schema::{Arg, Ns};
-use super::syntax::{Ast, Expr};
+use super::schema::{declaring, Arg, Ns};
+use super::syntax::{Ast, Expr, NodeId};
 use crate::Span;
 
 const TABLES: usize = Ns::PolicyCap as usize + 1;
@@ -151,32 +151,117 @@ fn qualify(path: &[String], name: &str) -> String {
 pub fn collect(ast: &Ast<'_>, origin_base: bool) -> Symbols {
     let mut s = Symbols { tables: vec![NameMap::default(); TABLES], ..Symbols::default() };
     let mut path = Vec::new();
-    for e in ast.roots() {
-        collect_stmt(&mut s, e, &mut path, origin_base, 0);
+    match ast.declaring() {
+        Some(ids) => collect_listed(&mut s, ast, ids, &mut path, origin_base),
+        None => {
+            for e in ast.roots() {
+                collect_stmt(&mut s, e, &mut path, origin_base, 0);
+            }
+        }
     }
     s
+}
+
+/// What a statement opens for the statements inside it.
+enum Scope {
+    /// Nothing inside declares (a rule), or it was not a statement.
+    None,
+    /// A body whose declarations go to the current block.
+    Body,
+    /// A block named so: inside, names are prefixed with it.
+    Block(String),
+    /// `in`: the body declares into this block path instead.
+    In(Vec<String>),
+    /// A macro: declarations in its body exist only at call sites.
+    Macro,
+}
+
+/// Walk the statements the statement-shape pass listed as declaring (in
+/// file order, each container before what it holds), keeping the block
+/// path on a stack instead of walking every statement of the file again.
+fn collect_listed(s: &mut Symbols, ast: &Ast<'_>, ids: &[NodeId], path: &mut Vec<String>, base: bool) {
+    // Open containers: where each ends, and what to undo there.
+    let mut open: Vec<(NodeId, Option<Vec<String>>, bool)> = Vec::new();
+    let mut in_macro = 0usize;
+    for &id in ids {
+        while let Some((end, _, _)) = open.last() {
+            if id < *end {
+                break;
+            }
+            if let Some((_, undo, was_macro)) = open.pop() {
+                match undo {
+                    Some(saved) => *path = saved,
+                    None if was_macro => in_macro -= 1,
+                    None => {}
+                }
+            }
+        }
+        if in_macro > 0 || open.len() > super::shape::MAX_DEPTH {
+            continue;
+        }
+        let Some(e) = ast.expr(id) else { continue };
+        let end = e.subtree_end();
+        match collect_one(s, e, path, base) {
+            Scope::None => {}
+            Scope::Body => open.push((end, None, false)),
+            Scope::Block(name) => {
+                let saved = path.clone();
+                path.push(name);
+                open.push((end, Some(saved), false));
+            }
+            Scope::In(inner) => open.push((end, Some(std::mem::replace(path, inner)), false)),
+            Scope::Macro => {
+                in_macro += 1;
+                open.push((end, None, true));
+            }
+        }
+    }
 }
 
 fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: bool, depth: usize) {
     if depth > super::shape::MAX_DEPTH {
         return;
     }
-    let Some((kw, sp)) = e.statement() else { return };
+    match collect_one(s, e, path, base) {
+        Scope::None | Scope::Macro => {}
+        Scope::Body => {
+            let skip = e.statement().map_or(0, |(_, sp)| sp.args.len());
+            for a in e.children().skip(skip) {
+                collect_stmt(s, a, path, base, depth + 1);
+            }
+        }
+        Scope::Block(name) => {
+            path.push(name);
+            for a in e.children().skip(2) {
+                collect_stmt(s, a, path, base, depth + 1);
+            }
+            path.pop();
+        }
+        Scope::In(mut inner) => {
+            let skip =
+                if matches!(e.children().nth(1).and_then(|a| a.symbol()), Some("before" | "after")) { 3 } else { 2 };
+            for a in e.children().skip(skip) {
+                collect_stmt(s, a, &mut inner, base, depth + 1);
+            }
+        }
+    }
+}
+
+/// Record what statement `e` itself declares; what it opens for the
+/// statements in its body is left to the caller.
+fn collect_one(s: &mut Symbols, e: Expr<'_, '_>, path: &[String], base: bool) -> Scope {
     // Most statements (rules) declare nothing: skip them without looking
     // at their arguments.
-    let declares = sp.args.iter().any(|a| matches!(a, Arg::Decl(_) | Arg::Body))
-        || matches!(kw, "blockinherit" | "classcommon" | "in");
-    if !declares {
-        return;
+    if !e.keyword_at().is_some_and(declaring) {
+        return Scope::None;
     }
+    let Some((kw, sp)) = e.statement() else { return Scope::None };
     if matches!(kw, "optional" | "booleanif" | "tunableif" | "true" | "false") {
-        // Only their bodies declare: walk them in place.
-        for a in e.children().skip(sp.args.len()) {
-            collect_stmt(s, a, path, base, depth + 1);
-        }
-        return;
+        // Only their bodies declare.
+        return Scope::Body;
     }
-    let args = e.args();
+    let mut it = e.children().skip(1);
+    let first = it.clone().next();
     let origin = |span| {
         if base {
             Origin::Base
@@ -186,45 +271,38 @@ fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: 
     };
     match kw {
         "block" => {
-            let Some(name) = args.first().and_then(|a| a.atom()) else {
-                return;
+            let Some((name, span)) = first.and_then(|a| a.atom().map(|n| (n, a.span()))) else {
+                return Scope::None;
             };
-            let q = qualify(path, name);
-            s.declare(Ns::Block, q.clone(), origin(args[0].span()));
+            s.declare(Ns::Block, qualify(path, name), origin(span));
             s.members.entry(path.join(".")).or_default().push((Ns::Block, name.to_owned()));
-            path.push(name.to_owned());
-            for a in &args[1..] {
-                collect_stmt(s, *a, path, base, depth + 1);
-            }
-            path.pop();
-            return;
+            return Scope::Block(name.to_owned());
         }
         "macro" => {
-            if let Some(name) = args.first().and_then(|a| a.atom()) {
-                s.declare(Ns::Macro, qualify(path, name), origin(args[0].span()));
+            if let Some((name, span)) = first.and_then(|a| a.atom().map(|n| (n, a.span()))) {
+                s.declare(Ns::Macro, qualify(path, name), origin(span));
                 s.members.entry(path.join(".")).or_default().push((Ns::Macro, name.to_owned()));
             }
-            // Declarations in a macro body exist only at its call sites.
-            return;
+            return Scope::Macro;
         }
         "blockinherit" => {
-            if let Some(t) = args.first().and_then(|a| a.atom()) {
-                s.inherits.push((path.join("."), t.to_owned(), path.clone()));
+            if let Some(t) = first.and_then(|a| a.atom()) {
+                s.inherits.push((path.join("."), t.to_owned(), path.to_vec()));
             }
-            return;
+            return Scope::None;
         }
         "in" => {
-            let (target, body) = match args.first().and_then(|a| a.symbol()) {
-                Some("before" | "after") => (args.get(1).and_then(|a| a.atom()), args.get(2..).unwrap_or(&[])),
-                _ => (args.first().and_then(|a| a.atom()), args.get(1..).unwrap_or(&[])),
+            let target = match first.and_then(|a| a.symbol()) {
+                Some("before" | "after") => it.nth(1).and_then(|a| a.atom()),
+                _ => first.and_then(|a| a.atom()),
             };
-            let Some(target) = target else { return };
-            let mut inner: Vec<String> = target.trim_start_matches('.').split('.').map(str::to_owned).collect();
-            for a in body {
-                collect_stmt(s, *a, &mut inner, base, depth + 1);
-            }
-            return;
+            let Some(target) = target else { return Scope::None };
+            return Scope::In(target.trim_start_matches('.').split('.').map(str::to_owned).collect());
         }
+        _ => {}
+    }
+    let args = e.args();
+    match kw {
         "class" | "classmap" | "common" => {
             if let (Some(name), Some(list)) = (args.first().and_then(|a| a.atom()), args.get(1)) {
                 let (perms, _) = s.perms.get_or_insert_with(name.to_owned(), NameSet::default);
@@ -255,19 +333,15 @@ fn collect_stmt(s: &mut Symbols, e: Expr<'_, '_>, path: &mut Vec<String>, base: 
         }
         _ => {}
     }
-    let body = sp.args.last() == Some(&Arg::Body);
     for (i, a) in args.iter().enumerate() {
-        match sp.args.get(i) {
-            Some(Arg::Decl(ns)) if kw != "optional" => {
-                if let Some(name) = a.atom() {
-                    s.declare(*ns, qualify(path, name), origin(a.span()));
-                    s.members.entry(path.join(".")).or_default().push((*ns, name.to_owned()));
-                }
+        if let Some(Arg::Decl(ns)) = sp.args.get(i) {
+            if let Some(name) = a.atom() {
+                s.declare(*ns, qualify(path, name), origin(a.span()));
+                s.members.entry(path.join(".")).or_default().push((*ns, name.to_owned()));
             }
-            _ if body && i + 1 >= sp.args.len() => collect_stmt(s, *a, path, base, depth + 1),
-            _ => {}
         }
     }
+    Scope::None
 }
 
 /// Copy the members of inherited templates into the inheriting blocks, so
@@ -358,4 +432,42 @@ pub fn resolve_in<'n>(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(s: &Symbols) -> Vec<String> {
+        let mut v: Vec<String> = super::super::schema::ALL_NS
+            .iter()
+            .flat_map(|ns| s.entries(*ns).map(move |(k, o)| format!("{ns:?} {k} {o:?}")))
+            .collect();
+        v.extend(s.attributes.keys().map(|a| format!("attribute {a}")));
+        v.extend(s.perms.iter().flat_map(|(c, ps)| ps.keys().map(move |p| format!("perm {c} {p}"))));
+        v.extend(s.class_common.iter().map(|(c, k)| format!("common {c} {k}")));
+        v.extend(s.inherits.iter().map(|(b, t, sc)| format!("inherit {b} {t} {sc:?}")));
+        v.extend(s.duplicates.iter().map(|d| format!("dup {d:?}")));
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn listed_statements_collect_what_a_full_walk_collects() {
+        let text = "(type a)\n(block b (type t) (block c (typeattribute at) (blockinherit tpl)) (macro m ((type x)) (type hidden)))\n\
+                    (in b (type u) (in b.c (type v)))\n(in after b (type w))\n(optional o (type p) (booleanif x (true (type q)) (false (type r))))\n\
+                    (class file (read))\n(common fc (ioctl))\n(classcommon file fc)\n(type a)\n(block tpl (blockabstract tpl) (type inh))\n";
+        let (ast, d) = crate::cil::parse(text);
+        assert!(d.is_empty(), "{d:?}");
+        assert!(ast.declaring().is_some_and(|ids| ids.len() > 10));
+        let listed = collect(&ast, false);
+        let mut walked_ast = ast.clone();
+        walked_ast.set_declaring(None);
+        let walked = collect(&walked_ast, false);
+        assert_eq!(sorted(&listed), sorted(&walked));
+        assert!(listed.get(Ns::Type, "b.c.v").is_some(), "{:?}", sorted(&listed));
+        assert!(listed.get(Ns::Type, "b.w").is_some());
+        assert!(listed.get(Ns::Type, "b.hidden").is_none() && listed.get(Ns::Type, "q").is_some());
+        assert_eq!(listed.duplicates.len(), 1);
+    }
 }

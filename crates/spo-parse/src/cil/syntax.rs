@@ -16,7 +16,7 @@
 use nom::bytes::complete::take_till;
 use nom::IResult;
 
-use super::schema::{has_body, keyword_index, spec, spec_at, Spec};
+use super::schema::{has_body, keyword_index, spec_at, Spec, KEYWORDS};
 use crate::{Diagnostic, Span};
 
 /// Index of a node in an [`Ast`].
@@ -57,6 +57,11 @@ struct Node {
 pub struct Ast<'a> {
     text: &'a str,
     nodes: Vec<Node>,
+    /// The statements that declare names or hold statements that may, in
+    /// file order, as the statement-shape pass found them: collecting names
+    /// then visits these instead of every statement again. `None` until
+    /// that pass ran to completion.
+    declaring: Option<Vec<NodeId>>,
 }
 
 /// A node of an [`Ast`], with access to its children.
@@ -86,11 +91,35 @@ impl<'a> Ast<'a> {
     pub fn is_empty(&self) -> bool {
         self.nodes.is_empty()
     }
+
+    /// The node `id`.
+    pub(crate) fn expr(&self, id: NodeId) -> Option<Expr<'_, 'a>> {
+        ((id as usize) < self.nodes.len()).then_some(Expr { ast: self, id })
+    }
+
+    /// See the `declaring` field.
+    pub(crate) fn declaring(&self) -> Option<&[NodeId]> {
+        self.declaring.as_deref()
+    }
+
+    pub(crate) fn set_declaring(&mut self, ids: Option<Vec<NodeId>>) {
+        self.declaring = ids;
+    }
 }
 
 impl<'t, 'a> Expr<'t, 'a> {
     fn node(&self) -> &'t Node {
         &self.ast.nodes[self.id as usize]
+    }
+
+    /// Its index in the tree.
+    pub(crate) fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// Index one past the last node of its subtree.
+    pub(crate) fn subtree_end(&self) -> NodeId {
+        self.node().next
     }
 
     /// What this node is.
@@ -148,15 +177,18 @@ impl<'t, 'a> Expr<'t, 'a> {
     /// CIL knows: [`spec`] of [`Expr::keyword`]. The parser found it for
     /// lists at the top and in bodies; elsewhere (a statement given as an
     /// argument too many) it is looked up now.
-    pub(crate) fn statement(&self) -> Option<(&'a str, Spec)> {
-        let n = self.node();
-        if n.kw == NO_KEYWORD {
-            let kw = self.keyword()?;
-            return spec(kw).map(|sp| (kw, sp));
+    pub(crate) fn statement(&self) -> Option<(&'static str, Spec)> {
+        let at = self.keyword_at()?;
+        // The keyword as written is the listed one: it was matched exactly.
+        Some((KEYWORDS.get(usize::from(at))?, spec_at(at)?))
+    }
+
+    /// The position in [`KEYWORDS`] of this statement's keyword.
+    pub(crate) fn keyword_at(&self) -> Option<u8> {
+        match self.node().kw {
+            NO_KEYWORD => keyword_index(self.keyword()?),
+            at => Some(at),
         }
-        let head = self.ast.nodes.get(self.id as usize + 1)?;
-        let kw = self.ast.text.get(head.start as usize..head.end as usize)?;
-        spec_at(n.kw).map(|sp| (kw, sp))
     }
 }
 
@@ -289,8 +321,8 @@ fn symbol_len(b: &[u8]) -> usize {
             | (x & HI) // not ASCII
             | zero(x ^ (LO * 0x7f))
             | zero(x ^ (LO * u64::from(b'"')))
-            | zero(x ^ (LO * u64::from(b'(')))
-            | zero(x ^ (LO * u64::from(b')')))
+            // `(` and `)` differ only in their lowest bit.
+            | zero((x ^ (LO * u64::from(b'('))) & (LO * 0xfe))
             | zero(x ^ (LO * u64::from(b';')))
             | zero(x ^ (LO * u64::from(b'\\')));
         if stop != 0 {
@@ -454,7 +486,7 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
         }
     }
     let _ = line;
-    (Ast { text, nodes }, diags)
+    (Ast { text, nodes, declaring: None }, diags)
 }
 
 #[cfg(test)]
