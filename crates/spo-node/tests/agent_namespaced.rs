@@ -1,7 +1,9 @@
 //! The agent as Kubernetes mode runs it: manifests named by namespace,
 //! read as soon as written, every version kept while the profile lives.
 //! Real directories, real compiles; no API server (see
-//! `e2e/tests/node.rs` for that).
+//! `e2e/tests/node.rs` for that). The manifests are written by the
+//! Kubernetes mode's own mirror, hence the feature.
+#![cfg(feature = "kubernetes")]
 
 use std::fs;
 use std::path::{Path, PathBuf};
