@@ -230,6 +230,20 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
     assert!(sps.get_opt("restart").await.expect("get").is_some(), "nothing released it while the operator was down");
     op.restart();
     wait_gone(&sps, "restart").await;
+
+    // The fresh operator counts what it did: the release above, and no
+    // failed reconcile.
+    let metrics = op.metrics();
+    let counter = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+            .unwrap_or_else(|| panic!("{name} missing from /metrics:\n{metrics}"))
+    };
+    assert!(metrics.starts_with("HTTP/1.0 200 OK"), "{metrics}");
+    assert!(counter("spo_operator_reconciles_total ") > 0, "{metrics}");
+    assert_eq!(counter("spo_operator_finalizers_removed_total "), 1, "{metrics}");
+    assert_eq!(counter("spo_operator_reconcile_errors_total "), 0, "{metrics}");
 }
 
 /// SELinux types and AppArmor names count as uses too.
@@ -492,6 +506,7 @@ struct Operator {
     log: PathBuf,
     child: Option<Child>,
     starts: usize,
+    metrics_port: u16,
 }
 
 impl Operator {
@@ -502,6 +517,7 @@ impl Operator {
             log: dir.join("spo-operator.log"),
             child: None,
             starts: 0,
+            metrics_port: 0,
         };
         op.restart();
         op
@@ -511,7 +527,9 @@ impl Operator {
     /// controllers' caches are synced and the webhooks serve.
     fn restart(&mut self) {
         self.kill();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let free = || std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+        let (port, metrics_port) = (free(), free());
+        self.metrics_port = metrics_port;
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
         let child = Command::new(&self.bin)
             .env("KUBECONFIG", &self.kubeconfig)
@@ -520,6 +538,7 @@ impl Operator {
                 format!("--webhook-listen=127.0.0.1:{port}"),
                 format!("--webhook-url=https://127.0.0.1:{port}"),
                 "--namespace=security-profiles-operator".to_owned(),
+                format!("--metrics-listen=127.0.0.1:{metrics_port}"),
             ])
             .stdout(Stdio::null())
             .stderr(log)
@@ -540,6 +559,16 @@ impl Operator {
             assert!(Instant::now() < deadline, "spo-operator not ready after 60 s:\n{text}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The operator's `/metrics` text.
+    fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).expect("metrics server");
+        conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("request");
+        let mut text = String::new();
+        conn.read_to_string(&mut text).expect("response");
+        text
     }
 
     /// SIGKILL, as a crash would.
