@@ -257,6 +257,27 @@ state = "{state}"
     Ok(true)
 }
 
+/// Give an imported image a second name (`ctr images tag`), e.g. to stand
+/// for an image of a registry this machine cannot reach.
+pub fn tag_image(dir: &Path, from: &str, to: &str) -> Result<(), E2eError> {
+    let sock = dir.join("containerd/containerd.sock");
+    let out = Command::new("ctr")
+        .arg("--address")
+        .arg(&sock)
+        .args(["-n", "k8s.io", "images", "tag", "--force", from, to])
+        .output()
+        .map_err(|source| E2eError::Spawn { program: "ctr".into(), source })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(E2eError::Command {
+            program: "ctr images tag".into(),
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
 /// Stop the node of the cluster in `dir` (before the rest of the cluster
 /// stops): the kubelet, then every pod process, so nothing is restarted or
 /// left behind. Called by [`crate::cluster::down`]; a no-op without a node.

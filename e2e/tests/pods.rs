@@ -1,0 +1,254 @@
+//! The whole path with pods that really run: a real node (containerd,
+//! kubelet, scheduler; `spo_e2e::node`), spo-operator and spod with
+//! deploy/'s RBAC, and the kernel enforcing what they set up.
+//!
+//! - A SeccompProfile applied with the API becomes `Installed`; a
+//!   ProfileBinding by image gives a pod that profile at admission; the pod
+//!   runs and the kernel refuses the call the profile denies (the pod's own
+//!   log says so), while its process carries a seccomp filter.
+//! - The profile cannot be deleted while the pod runs (Terminating, with
+//!   the pod in `status.activeWorkloads`), and goes, files and all, as soon
+//!   as the pod is gone.
+//! - The shipped cluster-wide web-server profile (`deploy/profiles/`)
+//!   binds to an nginx image in any namespace that enables binding, and a
+//!   web server runs and answers under it.
+//!
+//! Needs root, the Kubernetes binaries including kubelet and kube-scheduler,
+//! containerd, busybox-static and the CNI plugins (see `docs/e2e.md`); says
+//! SKIPPED otherwise.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::json;
+use spo_e2e::node::images::BUSYBOX;
+use spo_e2e::spo::{SpoBinaries, Stack};
+use spo_e2e::{manifests, Binaries, Cluster, Options};
+use spo_operator::crds::{ProfileState, SeccompProfile};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[test]
+fn bound_profiles_are_enforced_in_running_pods() {
+    let bins = match Binaries::for_tests() {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods needs the Kubernetes binaries (SPO_E2E=1)");
+            return;
+        }
+        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    };
+    if let Some(why) = spo_e2e::node::unavailable(&bins) {
+        eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods needs a real node: {why}");
+        return;
+    }
+    let spo_bins = match SpoBinaries::find() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods: {e}");
+            return;
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster =
+        Cluster::up_with(dir.path(), &bins, Options { node: true }).unwrap_or_else(|e| panic!("cluster up: {e}"));
+    if !cluster.has_kubelet() {
+        eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods: another cluster holds this machine's node");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let stack = Stack::start(&cluster, &spo_bins).await.unwrap_or_else(|e| panic!("spo up: {e}"));
+        let client = cluster.client().await.expect("client");
+        enforced_and_held(&client, &stack).await;
+        shared_web_server_profile(&client, &cluster).await;
+        stack.stop().expect("stop spo");
+    });
+    cluster.down().expect("cluster down");
+}
+
+async fn namespace(client: &kube::Client, name: &str, labels: serde_json::Value) {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).expect("ns");
+    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    // Pods need the namespace's default service account.
+    let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), name);
+    wait_for(WAIT, "the default service account", || async { sas.get_opt("default").await.ok().flatten() }).await;
+}
+
+async fn enforced_and_held(client: &kube::Client, stack: &Stack) {
+    namespace(client, "apps", json!({"spo.x-k8s.io/enable-binding": "true"})).await;
+    for doc in manifests::parse(&format!(
+        r#"
+apiVersion: security-profiles-operator.x-k8s.io/v1
+kind: SeccompProfile
+metadata: {{name: no-mkdir, namespace: apps}}
+spec:
+  defaultAction: SCMP_ACT_ALLOW
+  syscalls:
+  - action: SCMP_ACT_ERRNO
+    names: [mkdir, mkdirat]
+---
+apiVersion: security-profiles-operator.x-k8s.io/v1
+kind: ProfileBinding
+metadata: {{name: busybox, namespace: apps}}
+spec:
+  profileRef: {{kind: SeccompProfile, name: no-mkdir}}
+  image: "{image}"
+"#,
+        image = BUSYBOX.replace(":1", ":*")
+    ))
+    .expect("manifests")
+    {
+        manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
+    }
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "apps");
+    let reference = wait_for(WAIT, "no-mkdir Installed", || async {
+        let p = sps.get("no-mkdir").await.ok()?;
+        let s = p.status?;
+        (s.status == Some(ProfileState::Installed)).then_some(s.localhost_profile?)
+    })
+    .await;
+    assert!(reference.starts_with("operator/apps/no-mkdir"), "{reference}");
+    assert!(stack.kubelet_root().join("seccomp").join(&reference).is_file(), "{reference} is not on the node");
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "apps");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "maker"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "c", "image": BUSYBOX, "imagePullPolicy": "Never",
+                "command": ["/bin/sh", "-c", "mkdir /tmp/x && echo made || echo refused; exec sleep 3600"],
+            }],
+        },
+    }))
+    .expect("pod");
+    let created = pods.create(&PostParams::default(), &pod).await.expect("create pod");
+    let got = created.spec.as_ref().and_then(|s| s.containers[0].security_context.as_ref());
+    let given = got.and_then(|s| s.seccomp_profile.as_ref()).and_then(|p| p.localhost_profile.clone());
+    assert_eq!(given.as_deref(), Some(reference.as_str()), "the binding did not set the profile: {got:?}");
+
+    wait_for(WAIT, "the pod Running", || async {
+        let p = pods.get("maker").await.ok()?;
+        (p.status?.phase.as_deref() == Some("Running")).then_some(())
+    })
+    .await;
+    let log = wait_for(WAIT, "the pod's log line", || async {
+        let log = pods.logs("maker", &Default::default()).await.ok()?;
+        (log.contains("made") || log.contains("refused")).then_some(log)
+    })
+    .await;
+    assert!(log.contains("refused") && log.contains("Operation not permitted"), "mkdir was not refused: {log}");
+    let seccomp = container_seccomp("sleep 3600");
+    assert_eq!(seccomp.as_deref(), Some("2"), "the container process has no seccomp filter");
+
+    // Held while the pod runs.
+    sps.delete("no-mkdir", &DeleteParams::default()).await.expect("delete profile");
+    let held = wait_for(WAIT, "no-mkdir Terminating with its workload", || async {
+        let p = sps.get("no-mkdir").await.ok()?;
+        let s = p.status?;
+        (s.status == Some(ProfileState::Terminating) && s.active_workloads.contains(&"apps/maker".to_owned()))
+            .then_some(())
+    })
+    .await;
+    let _ = held;
+    assert!(stack.kubelet_root().join("seccomp").join(&reference).is_file(), "the file went while in use");
+
+    // Released as soon as the pod is gone.
+    pods.delete("maker", &DeleteParams::default()).await.expect("delete pod");
+    let start = Instant::now();
+    wait_for(WAIT, "no-mkdir gone", || async { sps.get_opt("no-mkdir").await.ok()?.is_none().then_some(()) }).await;
+    eprintln!("FIGURE profile released {:.1} s after its last pod was deleted", start.elapsed().as_secs_f64());
+    wait_for(WAIT, "the node file removed", || async {
+        (!stack.kubelet_root().join("seccomp").join(&reference).exists()).then_some(())
+    })
+    .await;
+}
+
+/// The shipped web-server profile and its cluster-wide nginx bindings: a
+/// web server (busybox's httpd, in an image tagged as nginx) runs under it
+/// and answers.
+async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
+    let deploy = spo_e2e::spo::deploy_dir().join("profiles");
+    for file in manifests::yaml_files(&deploy).expect("deploy/profiles") {
+        for doc in manifests::load(&file).expect("yaml") {
+            manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        }
+    }
+    let image = "docker.io/library/nginx:1.27";
+    spo_e2e::node::tag_image(cluster.dir(), BUSYBOX, image).expect("tag image");
+    namespace(client, "web", json!({"spo.x-k8s.io/enable-binding": "true"})).await;
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), spo_e2e::spo::NAMESPACE);
+    wait_for(WAIT, "web-server Installed", || async {
+        let p = sps.get("web-server").await.ok()?;
+        (p.status?.status == Some(ProfileState::Installed)).then_some(())
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "web");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "nginx", "image": image, "imagePullPolicy": "Never",
+                "command": ["/bin/sh", "-c", "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 8080 -h /www"],
+            }],
+        },
+    }))
+    .expect("pod");
+    let created = pods.create(&PostParams::default(), &pod).await.expect("create web pod");
+    let given = created
+        .spec
+        .as_ref()
+        .and_then(|s| s.containers[0].security_context.as_ref())
+        .and_then(|s| s.seccomp_profile.as_ref())
+        .and_then(|p| p.localhost_profile.clone())
+        .unwrap_or_default();
+    assert!(given.starts_with("operator/security-profiles-operator/web-server"), "got {given:?}");
+    let ip = wait_for(WAIT, "the web pod Running", || async {
+        let s = pods.get("web").await.ok()?.status?;
+        (s.phase.as_deref() == Some("Running")).then_some(s.pod_ip?)
+    })
+    .await;
+    let body = wait_for(WAIT, "the web server's answer", || async {
+        let out = tokio::process::Command::new("curl")
+            .args(["-sf", "--max-time", "2", &format!("http://{ip}:8080/")])
+            .output()
+            .await
+            .ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await;
+    assert_eq!(body.trim(), "hello-web");
+    pods.delete("web", &DeleteParams::default()).await.expect("delete web pod");
+}
+
+/// `Seccomp:` of the first process whose command line contains `needle`.
+fn container_seccomp(needle: &str) -> Option<String> {
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let path = e.path();
+        let cmdline = std::fs::read(path.join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.trim() == needle {
+            let status = std::fs::read_to_string(path.join("status")).ok()?;
+            return status.lines().find_map(|l| l.strip_prefix("Seccomp:")).map(|v| v.trim().to_owned());
+        }
+    }
+    None
+}
+
+async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
