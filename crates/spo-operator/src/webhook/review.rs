@@ -103,6 +103,12 @@ impl Admission {
         };
         let kind = req.kind.kind.as_str();
         let namespace = req.namespace.as_deref().unwrap_or_default();
+        if req.operation == Operation::Update && spec_unchanged(&value, req.old_object.as_ref()) {
+            // Metadata only (finalizers, labels): the spec was admitted
+            // before, and judging it again could hold a profile in
+            // Terminating forever if the rules changed since.
+            return response;
+        }
         match (endpoint, kind) {
             (Endpoint::Validate, k) if PROFILE_KINDS.contains(&k) => {
                 finish(response, validate::profile(&self.validator, k, &value))
@@ -149,6 +155,12 @@ impl Admission {
             Err(e) => Verdict::deny(format!("cannot read the pod: {e}")),
         }
     }
+}
+
+/// Whether an UPDATE leaves `spec` as it was.
+fn spec_unchanged(new: &Value, old: Option<&DynamicObject>) -> bool {
+    let old_spec = old.and_then(|o| o.data.get("spec"));
+    old_spec.is_some() && old_spec == new.get("spec")
 }
 
 fn finish(response: AdmissionResponse, verdict: Verdict) -> AdmissionResponse {

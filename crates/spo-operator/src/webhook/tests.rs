@@ -332,3 +332,18 @@ fn unreadable_bodies_get_an_invalid_review() {
     assert_eq!(r["allowed"], false);
     assert!(r["status"]["message"].as_str().unwrap_or_default().starts_with("not an AdmissionReview"), "{r}");
 }
+
+#[test]
+fn metadata_only_updates_are_not_judged_again() {
+    let world = World::new();
+    let mut review: Value = serde_json::from_slice(&fixture("seccomp-typo.json")).expect("fixture");
+    review["request"]["operation"] = json!("UPDATE");
+    review["request"]["oldObject"] = review["request"]["object"].clone();
+    review["request"]["object"]["metadata"]["finalizers"] = json!(["security-profiles-operator.x-k8s.io/in-use"]);
+    let body = serde_json::to_vec(&review).expect("json");
+    assert_eq!(response(&world.admission().review(Endpoint::Validate, &body))["allowed"], true);
+    // A changed spec is judged.
+    review["request"]["oldObject"]["spec"]["defaultAction"] = json!("SCMP_ACT_LOG");
+    let body = serde_json::to_vec(&review).expect("json");
+    assert_eq!(response(&world.admission().review(Endpoint::Validate, &body))["allowed"], false);
+}

@@ -191,6 +191,12 @@ mod tests {
         obj["kind"] = json!("SelinuxProfile");
         obj["spec"] = json!({"inherit": [{"kind": "System", "name": "container"}], "allowedNamespaces": allowed});
         assert_eq!(profile(&v, "SelinuxProfile", &obj).denied, None);
+        obj["kind"] = json!("RawSelinuxProfile");
+        obj["spec"] = json!({"policy": "(blockinherit container)\n", "allowedNamespaces": allowed});
+        assert_eq!(profile(&v, "RawSelinuxProfile", &obj).denied, None);
+        obj["spec"]["allowedNamespace"] = json!(["x"]);
+        let typo = profile(&v, "RawSelinuxProfile", &obj).denied.expect("unknown field");
+        assert!(typo.contains("did you mean `allowedNamespaces`?"), "{typo}");
     }
 
     #[test]
