@@ -11,7 +11,8 @@
 //! `status.activeWorkloads`).
 //!
 //! `spod_thousand_profiles` prints the scale figures (1,000 SeccompProfiles
-//! to all node statuses Installed, and spod's RSS); it runs only with
+//! created while spod runs, and a cold start with 1,000 in the cluster, to
+//! all node statuses Installed; spod's CPU and RSS); it runs only with
 //! `SPO_E2E_BENCH=1`.
 //!
 //! Needs the control plane binaries (`SPO_E2E=1` builds them) and the
@@ -571,6 +572,38 @@ fn spod_thousand_profiles() {
             "  spod RSS idle {:.1} MB, peak seen {:.1} MB, settled {:.1} MB (goal < 50 MB)",
             rss_idle as f64 / 1024.0,
             rss_peak as f64 / 1024.0,
+            spod.rss_kib() as f64 / 1024.0
+        );
+
+        // Cold start: the profiles are in the cluster, nothing is on disk
+        // and no node status exists (a new node joining).
+        let (bin, kubeconfig, kubelet_root, state) =
+            (spod.bin.clone(), spod.kubeconfig.clone(), spod.kubelet_root.clone(), spod.state.clone());
+        let log = spod.log.with_extension("cold.log");
+        drop(spod);
+        std::fs::remove_dir_all(&state).expect("wipe state");
+        std::fs::remove_dir_all(&kubelet_root).expect("wipe kubelet root");
+        statuses.delete_collection(&DeleteParams::default(), &ListParams::default()).await.expect("delete statuses");
+        while !statuses.list(&ListParams::default()).await.expect("list").items.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let start = Instant::now();
+        let spod = Spod::spawn(&bin, kubeconfig, kubelet_root, state, log).await;
+        let watching = start.elapsed();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let list = statuses.list(&ListParams::default()).await.expect("list");
+            let installed = list.items.iter().filter(|s| state_of(Some(s)) == Some("Installed")).count();
+            if installed == N {
+                break;
+            }
+            assert!(Instant::now() < deadline, "cold: {installed}/{N} Installed after 120 s:\n{}", spod.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        eprintln!(
+            "  cold start with {N} profiles: watching after {:.2} s, all node statuses Installed after {:.2} s, RSS {:.1} MB",
+            watching.as_secs_f64(),
+            start.elapsed().as_secs_f64(),
             spod.rss_kib() as f64 / 1024.0
         );
     });
