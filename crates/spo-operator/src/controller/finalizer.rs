@@ -51,29 +51,52 @@ pub fn remove_patch(current: &[String]) -> Option<serde_json::Value> {
     ]))
 }
 
+/// What a guarded patch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied (or nothing was left to do).
+    Done,
+    /// The object changed since it was cached; nothing was written. The
+    /// change's own watch event brings the next reconcile.
+    Stale,
+}
+
 /// Add the finalizer.
-pub async fn add<K: Profile>(api: &Api<K>, obj: &K) -> Result<(), OperatorError> {
+pub async fn add<K: Profile>(api: &Api<K>, obj: &K) -> Result<Outcome, OperatorError> {
     patch(api, obj, add_patch(obj.finalizers(), obj.meta().resource_version.as_deref()), "adding the finalizer to")
         .await
 }
 
 /// Remove the finalizer (nothing to do when it is gone already).
-pub async fn remove<K: Profile>(api: &Api<K>, obj: &K) -> Result<(), OperatorError> {
+pub async fn remove<K: Profile>(api: &Api<K>, obj: &K) -> Result<Outcome, OperatorError> {
     match remove_patch(obj.finalizers()) {
         Some(p) => patch(api, obj, p, "removing the finalizer from").await,
-        None => Ok(()),
+        None => Ok(Outcome::Done),
     }
 }
 
-async fn patch<K: Profile>(api: &Api<K>, obj: &K, ops: serde_json::Value, doing: &str) -> Result<(), OperatorError> {
+async fn patch<K: Profile>(
+    api: &Api<K>,
+    obj: &K,
+    ops: serde_json::Value,
+    doing: &str,
+) -> Result<Outcome, OperatorError> {
     let name = obj.name_any();
     let action = || format!("{doing} {} {}/{}", K::KIND.as_str(), obj.namespace().unwrap_or_default(), name);
     let ops: json_patch::Patch = serde_json::from_value(ops)
         .map_err(|e| OperatorError::Kube { action: action(), source: kube::Error::SerdeError(e) })?;
     match api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(ops)).await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(Outcome::Done),
         // Deleted meanwhile: nothing left to hold.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Outcome::Done),
+        // A `test` operation failed (the API server answers 422 Invalid,
+        // without saying which operation): the cached object is behind.
+        // The patches are well-formed and name a valid finalizer, so
+        // nothing else makes them invalid.
+        Err(kube::Error::Api(s)) if s.code == 409 || s.code == 422 => {
+            tracing::debug!("{}: {}", action(), s.message);
+            Ok(Outcome::Stale)
+        }
         Err(source) => Err(OperatorError::Kube { action: action(), source }),
     }
 }

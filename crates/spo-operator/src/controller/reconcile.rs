@@ -21,7 +21,7 @@ use kube::{Client, ResourceExt};
 use tracing::{debug, info};
 
 use super::aggregate::{aggregate, NodeReport, ProfileFacts};
-use super::finalizer;
+use super::finalizer::{self, Outcome};
 use super::kinds::Profile;
 use super::metrics::Metrics;
 use super::pods::PodIndex;
@@ -33,6 +33,10 @@ use crate::OperatorError;
 /// How often a profile is looked at again when nothing happens: a safety
 /// net only, every change of an input triggers a reconcile at once.
 pub const RESYNC: Duration = Duration::from_secs(600);
+
+/// When to look again at a profile whose guarded patch found the cache
+/// behind, should the change's own event not come first.
+const STALE_RETRY: Duration = Duration::from_secs(1);
 
 /// What every reconcile reads: the client and the caches.
 #[derive(Clone)]
@@ -72,7 +76,10 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             // Deleted before the operator ever held it: not ours to hold.
             return Ok(Action::await_change());
         }
-        finalizer::add(&api, &*obj).await?;
+        if finalizer::add(&api, &*obj).await? == Outcome::Stale {
+            debug!("{}: changed since cached; the next event reconciles it", what());
+            return Ok(Action::requeue(STALE_RETRY));
+        }
         Metrics::inc(&ctx.metrics.finalizers_added);
         debug!("added finalizer to {}", what());
     }
@@ -121,7 +128,10 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     }
 
     if deleting && desired.workloads.is_empty() && live.is_empty() {
-        finalizer::remove(&api, &*obj).await?;
+        if finalizer::remove(&api, &*obj).await? == Outcome::Stale {
+            debug!("{}: changed since cached; the next event reconciles it", what());
+            return Ok(Action::requeue(STALE_RETRY));
+        }
         Metrics::inc(&ctx.metrics.finalizers_removed);
         info!("released {}: no pod uses it and no node holds it", what());
         return Ok(Action::await_change());
