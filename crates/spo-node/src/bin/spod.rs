@@ -63,7 +63,8 @@ struct Args {
     /// this node as SecurityProfileNodeStatus objects.
     #[arg(long, conflicts_with_all = ["manifests", "once"])]
     kubernetes: bool,
-    /// The kubelet root; seccomp profiles go to KUBELET_ROOT/seccomp/operator/NAME.json.
+    /// The kubelet root; seccomp profiles go to KUBELET_ROOT/seccomp/operator/NAME.json
+    /// (operator/NAMESPACE/NAME.json with --kubernetes).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/kubelet")]
     kubelet_root: PathBuf,
     /// The agent's own state: policy stores and the event log.
