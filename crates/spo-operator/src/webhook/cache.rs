@@ -164,7 +164,6 @@ impl Caches {
 }
 
 /// The writing halves of [`Caches`].
-#[allow(missing_debug_implementations)]
 pub struct Writers {
     /// Seccomp profiles.
     pub seccomp: reflector::store::Writer<SeccompProfile>,
@@ -178,6 +177,12 @@ pub struct Writers {
     pub bindings: reflector::store::Writer<ProfileBinding>,
     /// Namespaces.
     pub namespaces: reflector::store::Writer<Namespace>,
+}
+
+impl std::fmt::Debug for Writers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writers")
+    }
 }
 
 fn spawn_reflector<K>(api: Api<K>, writer: reflector::store::Writer<K>)
