@@ -78,15 +78,20 @@ fn bench(c: &mut Criterion) {
     if let Some(n) = std::env::var_os("SPO_BENCH_PROFILE") {
         // A steady loop for a profiler (`SPO_BENCH_PROFILE=N` runs N times).
         let n = n.to_str().and_then(|n| n.parse().ok()).unwrap_or(30);
+        // `SPO_BENCH_STORE=1`: the whole store instead of `base`.
+        let texts: Vec<&str> = match std::env::var_os("SPO_BENCH_STORE") {
+            Some(_) => store.iter().map(|(_, _, t)| t.as_str()).collect(),
+            None => vec![base_text.as_str()],
+        };
         let mut times = Vec::with_capacity(n);
         for _ in 0..n {
             let t = Instant::now();
-            std::hint::black_box(ours(&[base_text.as_str()], &base));
+            std::hint::black_box(ours(&texts, &base));
             times.push(t.elapsed());
         }
         times.sort();
         if let (Some(min), Some(mid)) = (times.first(), times.get(n / 2)) {
-            eprintln!("base loop: {n} runs, fastest {min:?}, median {mid:?}");
+            eprintln!("loop: {n} runs, fastest {min:?}, median {mid:?}");
         }
         return;
     }
