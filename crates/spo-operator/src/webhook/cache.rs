@@ -37,6 +37,10 @@ pub struct Caches {
     pub bindings: Store<ProfileBinding>,
     /// Namespaces (for the binding label).
     pub namespaces: Store<Namespace>,
+    /// The namespace whose bindings apply cluster-wide (the operator's):
+    /// shared profiles and their bindings live there, and a binding in a
+    /// pod's own namespace wins over a shared one.
+    pub shared_namespace: Option<String>,
 }
 
 impl std::fmt::Debug for Caches {
@@ -48,6 +52,7 @@ impl std::fmt::Debug for Caches {
             .field("apparmor", &self.apparmor.len())
             .field("bindings", &self.bindings.len())
             .field("namespaces", &self.namespaces.len())
+            .field("shared_namespace", &self.shared_namespace)
             .finish()
     }
 }
@@ -96,7 +101,7 @@ impl Caches {
         let (bindings, w5) = reflector::store();
         let (namespaces, w6) = reflector::store();
         (
-            Caches { seccomp, selinux, raw_selinux, apparmor, bindings, namespaces },
+            Caches { seccomp, selinux, raw_selinux, apparmor, bindings, namespaces, shared_namespace: None },
             Writers { seccomp: w1, selinux: w2, raw_selinux: w3, apparmor: w4, bindings: w5, namespaces: w6 },
         )
     }

@@ -105,7 +105,8 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
             port: opts.service_port,
         },
     };
-    let caches = Caches::start(&client).await?;
+    let mut caches = Caches::start(&client).await?;
+    caches.shared_namespace = Some(opts.namespace.clone());
     let admission = Arc::new(Admission::new(caches));
     admission.warm_up();
     let cert = tls::generate(&names)?;

@@ -127,16 +127,12 @@ pub fn apply_bindings(caches: &Caches, pod_json: &Value, namespace: &str) -> Res
     }
     let pod: Pod = serde_json::from_value(pod_json.clone()).map_err(|e| format!("cannot read the pod: {e}"))?;
     let labels = pod.metadata.labels.clone().unwrap_or_default();
-    let mut bindings: Vec<Arc<ProfileBinding>> = caches
-        .bindings_in(namespace)
-        .into_iter()
-        .filter(|b| b.metadata.deletion_timestamp.is_none())
-        .filter(|b| b.spec.pod_selector.as_ref().is_none_or(|s| selector::matches(s, &labels)))
-        .collect();
-    bindings.sort_by(|a, b| {
-        (Reverse(specificity(&a.spec.image)), &a.metadata.name)
-            .cmp(&(Reverse(specificity(&b.spec.image)), &b.metadata.name))
-    });
+    // The namespace's own bindings first, then the shared ones: the first
+    // match wins, so a namespace can override a cluster-wide binding.
+    let mut bindings = applicable(caches, namespace, &labels);
+    if let Some(shared) = caches.shared_namespace.as_deref().filter(|s| *s != namespace) {
+        bindings.extend(applicable(caches, shared, &labels));
+    }
     let mut out = pod_json.clone();
     let mut applied = Applied::default();
     let annotations = pod.metadata.annotations.clone().unwrap_or_default();
@@ -182,12 +178,33 @@ pub fn apply_bindings(caches: &Caches, pod_json: &Value, namespace: &str) -> Res
     Ok(applied)
 }
 
+/// The live bindings of `namespace` whose selector matches, most specific
+/// image pattern first.
+fn applicable(
+    caches: &Caches,
+    namespace: &str,
+    labels: &std::collections::BTreeMap<String, String>,
+) -> Vec<Arc<ProfileBinding>> {
+    let mut bindings: Vec<Arc<ProfileBinding>> = caches
+        .bindings_in(namespace)
+        .into_iter()
+        .filter(|b| b.metadata.deletion_timestamp.is_none())
+        .filter(|b| b.spec.pod_selector.as_ref().is_none_or(|s| selector::matches(s, labels)))
+        .collect();
+    bindings.sort_by(|a, b| {
+        (Reverse(specificity(&a.spec.image)), &a.metadata.name)
+            .cmp(&(Reverse(specificity(&b.spec.image)), &b.metadata.name))
+    });
+    bindings
+}
+
 fn describe(b: &ProfileBinding, namespace: &str) -> String {
     let r = &b.spec.profile_ref;
+    let home = b.metadata.namespace.as_deref().unwrap_or(namespace);
     format!(
-        "{:?} {}/{} from ProfileBinding {}",
+        "{:?} {}/{} from ProfileBinding {home}/{}",
         r.kind,
-        r.namespace.as_deref().unwrap_or(namespace),
+        r.namespace.as_deref().unwrap_or(home),
         r.name,
         b.metadata.name.as_deref().unwrap_or_default()
     )
@@ -196,8 +213,12 @@ fn describe(b: &ProfileBinding, namespace: &str) -> String {
 /// The value a binding writes, after the bound profile's namespace policy.
 fn resolve(caches: &Caches, b: &ProfileBinding, namespace: &str) -> Result<Value, String> {
     let r = &b.spec.profile_ref;
-    let ns = r.namespace.as_deref().unwrap_or(namespace);
-    let binding = format!("ProfileBinding {namespace}/{}", b.metadata.name.as_deref().unwrap_or_default());
+    // A profile reference without a namespace names a profile beside the
+    // binding (for a shared binding, in the shared namespace); the policy
+    // is checked for the pod's namespace.
+    let home = b.metadata.namespace.as_deref().unwrap_or(namespace);
+    let ns = r.namespace.as_deref().unwrap_or(home);
+    let binding = format!("ProfileBinding {home}/{}", b.metadata.name.as_deref().unwrap_or_default());
     let found = bound_profile(caches, r.kind, ns, &r.name)
         .ok_or_else(|| format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name))?;
     if !found.allows(namespace) {

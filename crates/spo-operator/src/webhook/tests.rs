@@ -347,3 +347,55 @@ fn metadata_only_updates_are_not_judged_again() {
     let body = serde_json::to_vec(&review).expect("json");
     assert_eq!(response(&world.admission().review(Endpoint::Validate, &body))["allowed"], false);
 }
+
+#[test]
+fn shared_bindings_apply_everywhere_and_a_local_binding_wins() {
+    let mut world = World::new();
+    world.caches.shared_namespace = Some("security-profiles-operator".into());
+    let shared = "security-profiles-operator";
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(shared, "web-server", None, None)));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        shared,
+        "nginx",
+        json!({"profileRef": {"kind": "SeccompProfile", "name": "web-server"}, "image": "*/nginx:*"}),
+    )));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        shared,
+        "app",
+        json!({"profileRef": {"kind": "SeccompProfile", "name": "web-server"}, "image": "registry.example/*"}),
+    )));
+    // The namespace's own binding for the app image overrides the shared one.
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "own", None, None)));
+    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+        "web",
+        "own",
+        json!({"profileRef": {"kind": "SeccompProfile", "name": "own"}, "image": "registry.example/web/app:*"}),
+    )));
+    let request = fixture("pod-web.json");
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert_eq!(r["allowed"], true, "{r}");
+    let pod = patched(&request, &r);
+    let containers = &pod["spec"]["containers"];
+    assert_eq!(
+        containers[0]["securityContext"]["seccompProfile"],
+        json!({"type": "Localhost", "localhostProfile": "operator/security-profiles-operator/web-server.json"})
+    );
+    assert_eq!(
+        containers[2]["securityContext"]["seccompProfile"],
+        json!({"type": "Localhost", "localhostProfile": "operator/web/own.json"})
+    );
+
+    // A shared profile restricted to other namespaces is refused here,
+    // naming the shared binding.
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(shared, "web-server", Some(&["prod"]), None)));
+    world.w.bindings.apply_watcher_event(&Event::Delete(binding(
+        "web",
+        "own",
+        json!({
+        "profileRef": {"kind": "SeccompProfile", "name": "own"}, "image": "x"}),
+    )));
+    let r = response(&world.admission().review(Endpoint::MutatePods, &request));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("ProfileBinding security-profiles-operator/"), "{msg}");
+}
