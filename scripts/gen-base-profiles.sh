@@ -31,7 +31,9 @@ mkdir -p "$bundle/rootfs/bin"
 cp "$(command -v busybox)" "$bundle/rootfs/bin/busybox"
 ln -s busybox "$bundle/rootfs/bin/true"
 (cd "$bundle" && runc spec)
-python3 - "$bundle/config.json" <<'PY'
+privileged="$work/bundle-no-nnp"
+mkdir -p "$privileged"
+python3 - "$bundle/config.json" "$bundle/rootfs" "$privileged/config.json" <<'PY'
 import json, sys
 path = sys.argv[1]
 c = json.load(open(path))
@@ -43,6 +45,14 @@ c["linux"]["seccomp"] = {
     "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
 }
 json.dump(c, open(path, "w"), indent=2)
+# Kubernetes starts containers without no_new_privs unless a pod says
+# allowPrivilegeEscalation: false; then the runtime must install the filter
+# while it still holds CAP_SYS_ADMIN, before it sets groups, user ids and
+# capabilities and changes directory: those calls run under the filter too.
+c["process"]["noNewPrivileges"] = False
+c["process"]["cwd"] = "/bin"
+c["root"]["path"] = sys.argv[2]
+json.dump(c, open(sys.argv[3], "w"), indent=2)
 PY
 
 # crun needs a v1 hugetlb hierarchy on hybrid cgroup hosts such as this one.
@@ -56,10 +66,12 @@ fi
 RUNS=${RUNS:-8}
 for rt in runc crun; do
   for i in $(seq "$RUNS"); do
-    id="spo-base-$rt-$$-$i"
-    "$SPOC" record --recorder logs --workload-filter --base none --format oci \
-      -o "$work/$rt-$i.json" -- "$rt" run --bundle "$bundle" "$id"
-    "$rt" delete -f "$id" >/dev/null 2>&1 || true
+    for b in "$bundle" "$privileged"; do
+      id="spo-base-$rt-$$-$i-$(basename "$b")"
+      "$SPOC" record --recorder logs --workload-filter --base none --format oci \
+        -o "$work/$rt-$i-$(basename "$b").json" -- "$rt" run --bundle "$b" "$id"
+      "$rt" delete -f "$id" >/dev/null 2>&1 || true
+    done
   done
   python3 - "data/base-profiles/$rt.json" "$rt" "$("$rt" --version | head -1)" "$work/$rt"-*.json <<'PY'
 import json, sys
