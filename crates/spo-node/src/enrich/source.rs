@@ -10,7 +10,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -42,9 +42,15 @@ pub trait RecordSource: Send {
 /// enricher does its slower work on the other side of the queue. When the
 /// queue is full the reader waits, the socket buffer fills, and the kernel's
 /// drops show up as overruns in [`RecordSource::lost`].
+///
+/// The queue is an unbounded channel held to [`QUEUE`] entries by a
+/// counter, not a preallocated bounded one: memory follows the backlog
+/// (an idle node keeps none), where a bounded channel of that size would
+/// cost about 24 MB from the start.
 #[derive(Debug)]
 pub struct NetlinkSource {
     rx: mpsc::Receiver<Result<RawRecord, NodeError>>,
+    queued: Arc<AtomicUsize>,
     overruns: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
 }
@@ -56,10 +62,11 @@ impl NetlinkSource {
     /// Join the read-log group and start draining it.
     pub fn open() -> Result<NetlinkSource, NodeError> {
         let mut sock = AuditSocket::open()?;
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let (tx, rx) = mpsc::channel();
         let overruns = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen, halt) = (Arc::clone(&overruns), Arc::clone(&stop));
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (seen, halt, backlog) = (Arc::clone(&overruns), Arc::clone(&stop), Arc::clone(&queued));
         std::thread::Builder::new()
             .name("audit-netlink".into())
             .spawn(move || {
@@ -71,13 +78,20 @@ impl NetlinkSource {
                     };
                     seen.store(sock.overruns(), Ordering::Relaxed);
                     let failed = item.is_err();
+                    while backlog.load(Ordering::Acquire) >= QUEUE {
+                        if halt.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    backlog.fetch_add(1, Ordering::AcqRel);
                     if tx.send(item).is_err() || failed {
                         return;
                     }
                 }
             })
             .map_err(|source| NodeError::AuditSocket { op: "start the reader of", source })?;
-        Ok(NetlinkSource { rx, overruns, stop })
+        Ok(NetlinkSource { rx, queued, overruns, stop })
     }
 }
 
@@ -94,7 +108,10 @@ impl RecordSource for NetlinkSource {
 
     fn next(&mut self, timeout: Duration) -> Result<Option<RawRecord>, NodeError> {
         match self.rx.recv_timeout(timeout) {
-            Ok(item) => item.map(Some),
+            Ok(item) => {
+                self.queued.fetch_sub(1, Ordering::AcqRel);
+                item.map(Some)
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => Ok(None),
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 Err(NodeError::AuditSocket { op: "read from", source: io::Error::other("the reader thread stopped") })
