@@ -155,6 +155,11 @@ state = "{state}"
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{pause}"
   restrict_oom_score_adj = true
+  # Pod network namespaces are mounted under the state directory, so
+  # `down` unmounts them with everything else and their interfaces and
+  # addresses go; left in /var/run/netns they would outlive the cluster
+  # and answer for addresses the next cluster hands out again.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "{CNI_BIN}"
     conf_dir = "{conf}"

@@ -384,7 +384,10 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
         ("spod", "patch", g, "seccompprofiles/status", false),
         ("spod", "get", "", "secrets", false),
         ("spo-operator", "patch", g, "seccompprofiles/status", true),
-        ("spo-operator", "update", g, "seccompprofiles/finalizers", true),
+        // Finalizers are added and removed with guarded patches of the
+        // object itself; the operator never sets owner references.
+        ("spo-operator", "patch", g, "seccompprofiles", true),
+        ("spo-operator", "update", g, "seccompprofiles/finalizers", false),
         ("spo-operator", "delete", g, "securityprofilenodestatuses", true),
         ("spo-operator", "create", g, "securityprofilenodestatuses", false),
         ("spo-operator", "create", g, "seccompprofiles", false),
