@@ -23,8 +23,7 @@ use crate::{Diagnostic, Span};
 const CR_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"];
 /// `allowedNamespaces` is cluster policy the operator's admission webhook
 /// reads; it does not change the profile.
-const SPEC_FIELDS: &[&str] =
-    &["mode", "complainMode", "abstract", "policy", "disabled", "state", "allowedNamespaces"];
+const SPEC_FIELDS: &[&str] = &["mode", "complainMode", "abstract", "policy", "disabled", "state", "allowedNamespaces"];
 const ABSTRACT_FIELDS: &[&str] = &["executable", "filesystem", "network", "capability"];
 
 /// An `AppArmorProfile` read from a file.
