@@ -13,8 +13,8 @@ PACKAGES=(
   # real-world seccomp profiles shipped by Debian
   golang-github-docker-docker-dev golang-github-containers-common
   # recording and node-agent tests: a real server and client, test programs,
-  # container runtimes and a busybox rootfs, setpriv
-  nginx-light curl gcc runc crun containerd busybox-static util-linux procps bzip2
+  # container runtimes, a busybox rootfs, setpriv, and the e2e node's CNI plugins
+  nginx-light curl gcc runc crun containerd busybox-static util-linux procps bzip2 containernetworking-plugins tar
   # the e2e cluster harness: certificates
   openssl
 )
