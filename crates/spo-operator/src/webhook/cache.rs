@@ -194,7 +194,16 @@ fn spawn_reflector<K>(api: Api<K>, writer: reflector::store::Writer<K>)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
 {
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default().any_semantic()))
+    // Admission never reads managed fields or kubectl's copy of the last
+    // applied object, which together double the size of a typical profile.
+    let slim = watcher(api, watcher::Config::default().any_semantic()).modify(|o: &mut K| {
+        let meta = o.meta_mut();
+        meta.managed_fields = None;
+        if let Some(a) = meta.annotations.as_mut() {
+            a.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    });
+    let stream = reflector::reflector(writer, slim)
         .default_backoff()
         .for_each(|event| async move {
             if let Err(e) = event {
