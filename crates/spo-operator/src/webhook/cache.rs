@@ -203,12 +203,10 @@ where
             a.remove("kubectl.kubernetes.io/last-applied-configuration");
         }
     });
-    let stream = reflector::reflector(writer, slim)
-        .default_backoff()
-        .for_each(|event| async move {
-            if let Err(e) = event {
-                tracing::warn!(kind = %K::kind(&()), error = %e, "admission cache watch failed; retrying");
-            }
-        });
+    let stream = reflector::reflector(writer, slim).default_backoff().for_each(|event| async move {
+        if let Err(e) = event {
+            tracing::warn!(kind = %K::kind(&()), error = %e, "admission cache watch failed; retrying");
+        }
+    });
     tokio::spawn(stream);
 }
