@@ -145,14 +145,13 @@ spec:
 
     // Held while the pod runs.
     sps.delete("no-mkdir", &DeleteParams::default()).await.expect("delete profile");
-    let held = wait_for(WAIT, "no-mkdir Terminating with its workload", || async {
+    wait_for(WAIT, "no-mkdir Terminating with its workload", || async {
         let p = sps.get("no-mkdir").await.ok()?;
         let s = p.status?;
         (s.status == Some(ProfileState::Terminating) && s.active_workloads.contains(&"apps/maker".to_owned()))
             .then_some(())
     })
     .await;
-    let _ = held;
     assert!(stack.kubelet_root().join("seccomp").join(&reference).is_file(), "the file went while in use");
 
     // Released as soon as the pod is gone.
