@@ -104,6 +104,24 @@ impl Binaries {
         }
     }
 
+    /// [`Binaries::for_tests`] for the test named `test`: `None` after
+    /// printing the loud `SKIPPED:` line that says how to get the binaries;
+    /// a failed build panics.
+    pub fn for_test(test: &str) -> Option<Binaries> {
+        match Self::for_tests() {
+            Ok(Some(b)) => Some(b),
+            Ok(None) => {
+                eprintln!(
+                    "SKIPPED: {test} needs the Kubernetes binaries in {} (build them with \
+                     `cargo run -p spo-e2e -- build`, or set SPO_E2E=1)",
+                    Self::cache_dir().display()
+                );
+                None
+            }
+            Err(e) => panic!("building the Kubernetes binaries: {e}"),
+        }
+    }
+
     /// Path of one binary.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::binaries::Binaries;
-use crate::certs::{self, Pki};
+use crate::certs;
 use crate::E2eError;
 use crate::{node, process};
 
@@ -196,9 +196,9 @@ fn start(dir: &Path, bins: &Binaries, options: Options) -> Result<Cluster, E2eEr
 
     let server = format!("https://127.0.0.1:{api}");
     let kubeconfig = dir.join("kubeconfig");
-    write_kubeconfig(&kubeconfig, &server, &pki, &pki.admin)?;
+    write_kubeconfig(&kubeconfig, &server, &pki.ca_crt, Credentials::Cert(&pki.admin))?;
     let cm_kubeconfig = dir.join("controller-manager.kubeconfig");
-    write_kubeconfig(&cm_kubeconfig, &server, &pki, &pki.controller_manager)?;
+    write_kubeconfig(&cm_kubeconfig, &server, &pki.ca_crt, Credentials::Cert(&pki.controller_manager))?;
 
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(E2eError::io(dir))?;
     let client = rt.block_on(client_for(&kubeconfig))?;
@@ -265,8 +265,8 @@ fn node_ready(n: &k8s_openapi::api::core::v1::Node) -> bool {
 }
 
 /// Poll `ready` every 200 ms until it holds, failing early with the log
-/// tail if the process exits.
-fn wait_until(
+/// tail if the process exits, and with it too on timeout.
+pub(crate) fn wait_until(
     rec: &process::Recorded,
     what: &str,
     timeout: Duration,
@@ -281,7 +281,10 @@ fn wait_until(
             return Err(E2eError::Exited { component: rec.name.clone(), log_tail: process::log_tail(&rec.log, 20) });
         }
         if Instant::now() >= deadline {
-            return Err(E2eError::Timeout { what: what.to_owned(), seconds: timeout.as_secs() });
+            return Err(E2eError::Timeout {
+                what: format!("{what} (last {} log lines:\n{})", rec.name, process::log_tail(&rec.log, 20)),
+                seconds: timeout.as_secs(),
+            });
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -301,54 +304,40 @@ fn etcd_healthy(port: u16) -> bool {
     body.contains("\"health\":\"true\"")
 }
 
-/// Four distinct free loopback ports. They are released before the
+/// `N` distinct free loopback ports. They are released before the
 /// components bind them, a window in which another program could take one;
 /// the component then fails to start and `up` reports it.
-fn free_ports() -> Result<[u16; 4], E2eError> {
-    let bind = || TcpListener::bind(("127.0.0.1", 0)).map_err(E2eError::io("127.0.0.1:0"));
-    let listeners = [bind()?, bind()?, bind()?, bind()?];
-    let mut ports = [0u16; 4];
-    for (port, l) in ports.iter_mut().zip(&listeners) {
+pub(crate) fn free_ports<const N: usize>() -> Result<[u16; N], E2eError> {
+    // All listeners stay open until every port is read, so none repeats.
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0u16; N];
+    for port in &mut ports {
+        let l = TcpListener::bind(("127.0.0.1", 0)).map_err(E2eError::io("127.0.0.1:0"))?;
         *port = l.local_addr().map_err(E2eError::io("127.0.0.1:0"))?.port();
+        listeners.push(l);
     }
     Ok(ports)
 }
 
-/// A kubeconfig for `cluster` that authenticates with a bearer token
-/// (a service account's).
-pub(crate) fn write_token_kubeconfig(path: &Path, cluster: &Cluster, token: &str) -> Result<(), E2eError> {
-    let config = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "spo-e2e", "cluster": {
-            "server": cluster.server,
-            "certificate-authority": cluster.dir.join("pki/ca.crt"),
-        }}],
-        "users": [{"name": "sa", "user": {"token": token}}],
-        "contexts": [{"name": "spo-e2e", "context": {"cluster": "spo-e2e", "user": "sa"}}],
-        "current-context": "spo-e2e",
-    });
-    let text = serde_json::to_string_pretty(&config).expect("JSON value serialises");
-    std::fs::write(path, text + "\n").map_err(E2eError::io(path))
+/// How a kubeconfig's user proves who it is.
+pub(crate) enum Credentials<'a> {
+    /// A client certificate and its key, signed by the cluster's CA.
+    Cert(&'a (PathBuf, PathBuf)),
+    /// A bearer token (a service account's).
+    Token(&'a str),
 }
 
-pub(crate) fn write_kubeconfig(
-    path: &Path,
-    server: &str,
-    pki: &Pki,
-    user: &(PathBuf, PathBuf),
-) -> Result<(), E2eError> {
+/// A kubeconfig for the API server at `server`, trusting the cluster's CA.
+pub(crate) fn write_kubeconfig(path: &Path, server: &str, ca: &Path, user: Credentials<'_>) -> Result<(), E2eError> {
+    let user = match user {
+        Credentials::Cert((crt, key)) => serde_json::json!({"client-certificate": crt, "client-key": key}),
+        Credentials::Token(token) => serde_json::json!({"token": token}),
+    };
     let config = serde_json::json!({
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "spo-e2e", "cluster": {
-            "server": server,
-            "certificate-authority": pki.ca_crt,
-        }}],
-        "users": [{"name": "spo-e2e", "user": {
-            "client-certificate": user.0,
-            "client-key": user.1,
-        }}],
+        "clusters": [{"name": "spo-e2e", "cluster": {"server": server, "certificate-authority": ca}}],
+        "users": [{"name": "spo-e2e", "user": user}],
         "contexts": [{"name": "spo-e2e", "context": {"cluster": "spo-e2e", "user": "spo-e2e"}}],
         "current-context": "spo-e2e",
     });
@@ -360,10 +349,11 @@ pub(crate) fn write_kubeconfig(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::certs::Pki;
 
     #[test]
     fn free_ports_are_distinct() {
-        let ports = free_ports().expect("ports");
+        let ports: [u16; 4] = free_ports().expect("ports");
         for (i, a) in ports.iter().enumerate() {
             assert!(*a > 0);
             assert!(!ports[i + 1..].contains(a));
@@ -384,7 +374,7 @@ mod tests {
             service_account: ("/x/sa.key".into(), "/x/sa.pub".into()),
         };
         let path = dir.path().join("kubeconfig");
-        write_kubeconfig(&path, "https://127.0.0.1:6443", &pki, &pki.admin).expect("write");
+        write_kubeconfig(&path, "https://127.0.0.1:6443", &pki.ca_crt, Credentials::Cert(&pki.admin)).expect("write");
         let kc = kube::config::Kubeconfig::read_from(&path).expect("kubeconfig parses");
         assert_eq!(kc.current_context.as_deref(), Some("spo-e2e"));
         let cluster = kc.clusters[0].cluster.as_ref().expect("cluster");

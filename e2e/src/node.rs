@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use crate::binaries::Binaries;
 use crate::certs::Pki;
-use crate::process::{self, Recorded};
+use crate::cluster::{free_ports, wait_until, write_kubeconfig, Credentials};
+use crate::process;
 use crate::E2eError;
 
 pub mod images;
@@ -63,7 +64,7 @@ pub fn unavailable(bins: &Binaries) -> Option<String> {
         }
     }
     for tool in ["containerd", "ctr", "busybox", "tar"] {
-        if !on_path(tool) {
+        if which(tool).is_none() {
             return Some(format!("`{tool}` is missing (apt-get install -y containerd busybox-static tar)"));
         }
     }
@@ -86,8 +87,9 @@ fn is_root() -> bool {
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
 }
 
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+/// Where `tool` is on `PATH`.
+pub(crate) fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.is_file()))
 }
 
 /// Take the machine's node for `dir`, waiting up to [`OWNER_WAIT`] for
@@ -188,14 +190,14 @@ state = "{state}"
     let mut cmd = Command::new("containerd");
     cmd.arg("--config").arg(ctrd.join("config.toml"));
     let containerd = process::spawn(dir, "containerd", cmd)?;
-    wait(&containerd, "containerd", Duration::from_secs(30), &mut || {
+    wait_until(&containerd, "containerd", Duration::from_secs(30), || {
         Command::new("ctr").arg("--address").arg(&sock).arg("version").output().is_ok_and(|o| o.status.success())
     })?;
     images::import(&dir.join("images"), &sock)?;
 
     let [kubelet_port, healthz_port, scheduler_port] = free_ports()?;
     let kubelet_kc = dir.join("kubelet.kubeconfig");
-    crate::cluster::write_kubeconfig(&kubelet_kc, server, pki, &pki.kubelet)?;
+    write_kubeconfig(&kubelet_kc, server, &pki.ca_crt, Credentials::Cert(&pki.kubelet))?;
     let config = dir.join("kubelet.yaml");
     write(
         &config,
@@ -245,7 +247,7 @@ state = "{state}"
     let kubelet = process::spawn(dir, "kubelet", cmd)?;
 
     let sched_kc = dir.join("scheduler.kubeconfig");
-    crate::cluster::write_kubeconfig(&sched_kc, server, pki, &pki.scheduler)?;
+    write_kubeconfig(&sched_kc, server, &pki.ca_crt, Credentials::Cert(&pki.scheduler))?;
     let k = sched_kc.display().to_string();
     let mut cmd = Command::new(bins.path("kube-scheduler"));
     cmd.args([
@@ -258,7 +260,7 @@ state = "{state}"
     ]);
     process::spawn(dir, "kube-scheduler", cmd)?;
 
-    wait(&kubelet, &format!("node {NODE} Ready"), READY_TIMEOUT, ready)?;
+    wait_until(&kubelet, &format!("node {NODE} Ready"), READY_TIMEOUT, ready)?;
     Ok(true)
 }
 
@@ -363,40 +365,11 @@ fn unmount_under(dir: &Path) {
     }
 }
 
-fn wait(rec: &Recorded, what: &str, timeout: Duration, ready: &mut dyn FnMut() -> bool) -> Result<(), E2eError> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if ready() {
-            return Ok(());
-        }
-        if !process::alive(rec) {
-            return Err(E2eError::Exited { component: rec.name.clone(), log_tail: process::log_tail(&rec.log, 20) });
-        }
-        if Instant::now() >= deadline {
-            return Err(E2eError::Timeout {
-                what: format!("{what} (last {} log lines:\n{})", rec.name, process::log_tail(&rec.log, 20)),
-                seconds: timeout.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn write(path: &Path, text: &str) -> Result<(), E2eError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(E2eError::io(parent))?;
     }
     std::fs::write(path, text).map_err(E2eError::io(path))
-}
-
-fn free_ports() -> Result<[u16; 3], E2eError> {
-    let bind = || std::net::TcpListener::bind(("127.0.0.1", 0)).map_err(E2eError::io("127.0.0.1:0"));
-    let listeners = [bind()?, bind()?, bind()?];
-    let mut ports = [0u16; 3];
-    for (port, l) in ports.iter_mut().zip(&listeners) {
-        *port = l.local_addr().map_err(E2eError::io("127.0.0.1:0"))?.port();
-    }
-    Ok(ports)
 }
 
 #[cfg(test)]

@@ -14,16 +14,15 @@
 //! installed; without a node, `e2e-node` is a `Node` object the harness
 //! creates and nothing runs the pods.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Node, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams};
 
-use crate::cluster::Cluster;
+use crate::cluster::{free_ports, wait_until, write_kubeconfig, Cluster, Credentials};
 use crate::process::{self, Recorded};
 use crate::{manifests, E2eError};
 
@@ -44,7 +43,6 @@ const SPOD_READY: &str = "watching profiles";
 /// The running operator and node agent.
 #[derive(Debug)]
 pub struct Stack {
-    dir: PathBuf,
     kubelet_root: PathBuf,
     webhook_url: String,
     spod_url: String,
@@ -148,7 +146,6 @@ impl Stack {
         let spod = process::spawn(&dir, "spod", spod)?;
 
         let stack = Stack {
-            dir,
             kubelet_root,
             webhook_url,
             spod_url: format!("http://127.0.0.1:{spod_port}"),
@@ -189,28 +186,6 @@ impl Stack {
     /// Process ids of the operator and spod (for memory figures).
     pub fn pids(&self) -> (u32, u32) {
         (self.operator.pid, self.spod.pid)
-    }
-
-    /// Stop the operator (SIGKILL: as a crash would) and start it again
-    /// with the same arguments; returns once it reports ready.
-    pub fn restart_operator(&mut self) -> Result<(), E2eError> {
-        let cmdline = std::fs::read(format!("/proc/{}/cmdline", self.operator.pid))
-            .map_err(E2eError::io(format!("/proc/{}/cmdline", self.operator.pid)))?;
-        let environ = std::fs::read(format!("/proc/{}/environ", self.operator.pid))
-            .map_err(E2eError::io(format!("/proc/{}/environ", self.operator.pid)))?;
-        process::kill(&self.operator, Duration::from_secs(0))?;
-        let mut parts = cmdline.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p));
-        let program = parts.next().map(|p| p.into_owned()).unwrap_or_default();
-        let mut cmd = Command::new(program);
-        cmd.args(parts.map(|p| p.into_owned()));
-        for var in environ.split(|b| *b == 0) {
-            let var = String::from_utf8_lossy(var);
-            if let Some(kc) = var.strip_prefix("KUBECONFIG=") {
-                cmd.env("KUBECONFIG", kc);
-            }
-        }
-        self.operator = process::spawn(&self.dir, "spo-operator", cmd)?;
-        wait_for_line(&self.operator, OPERATOR_READY)
     }
 
     /// Leave both running when this value is dropped (the command line's
@@ -269,40 +244,15 @@ async fn service_account_kubeconfig(cluster: &Cluster, client: &kube::Client, na
         .and_then(|s| s.token)
         .unwrap_or_default();
     let path = cluster.dir().join(format!("{name}.kubeconfig"));
-    crate::cluster::write_token_kubeconfig(&path, cluster, &token)?;
+    write_kubeconfig(&path, cluster.server(), &cluster.dir().join("pki/ca.crt"), Credentials::Token(&token))?;
     Ok(path)
 }
 
 /// Wait until the process's log has `line`, failing early when it exits.
 fn wait_for_line(rec: &Recorded, line: &str) -> Result<(), E2eError> {
-    let deadline = Instant::now() + READY_TIMEOUT;
-    loop {
-        if std::fs::read_to_string(&rec.log).is_ok_and(|t| t.contains(line)) {
-            return Ok(());
-        }
-        if !process::alive(rec) {
-            return Err(E2eError::Exited { component: rec.name.clone(), log_tail: process::log_tail(&rec.log, 30) });
-        }
-        if Instant::now() >= deadline {
-            return Err(E2eError::Timeout {
-                what: format!("{} ({:?} in {}; last lines:\n{})", rec.name, line, rec.log.display(), {
-                    process::log_tail(&rec.log, 30)
-                }),
-                seconds: READY_TIMEOUT.as_secs(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn free_ports() -> Result<[u16; 2], E2eError> {
-    let bind = || TcpListener::bind(("127.0.0.1", 0)).map_err(E2eError::io("127.0.0.1:0"));
-    let listeners = [bind()?, bind()?];
-    let mut ports = [0u16; 2];
-    for (port, l) in ports.iter_mut().zip(&listeners) {
-        *port = l.local_addr().map_err(E2eError::io("127.0.0.1:0"))?.port();
-    }
-    Ok(ports)
+    wait_until(rec, &format!("{line:?} in {}", rec.log.display()), READY_TIMEOUT, || {
+        std::fs::read_to_string(&rec.log).is_ok_and(|t| t.contains(line))
+    })
 }
 
 #[cfg(test)]

@@ -39,17 +39,8 @@ spec:
 
 #[test]
 fn admission_on_a_real_api_server() {
-    let bins = match Binaries::for_tests() {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            eprintln!(
-                "SKIPPED: admission_on_a_real_api_server needs the Kubernetes binaries in {} \
-                 (build them with `cargo run -p spo-e2e -- build`, or set SPO_E2E=1)",
-                Binaries::cache_dir().display()
-            );
-            return;
-        }
-        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    let Some(bins) = Binaries::for_test("admission_on_a_real_api_server") else {
+        return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = Cluster::up(dir.path(), &bins).unwrap_or_else(|e| panic!("cluster up: {e}"));

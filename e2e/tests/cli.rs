@@ -13,11 +13,7 @@ fn spo_e2e(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn up_then_down_from_the_command_line() {
-    if !matches!(Binaries::for_tests(), Ok(Some(_))) {
-        eprintln!(
-            "SKIPPED: up_then_down_from_the_command_line needs the Kubernetes binaries in {}",
-            Binaries::cache_dir().display()
-        );
+    if Binaries::for_test("up_then_down_from_the_command_line").is_none() {
         return;
     }
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_spo-e2e"));

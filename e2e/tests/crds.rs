@@ -30,17 +30,8 @@ const NS: &str = "spo-e2e";
 
 #[test]
 fn crds_are_established_and_objects_round_trip() {
-    let bins = match Binaries::for_tests() {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            eprintln!(
-                "SKIPPED: crds_are_established_and_objects_round_trip needs the Kubernetes binaries in {} \
-                 (build them with `cargo run -p spo-e2e -- build`, or set SPO_E2E=1)",
-                Binaries::cache_dir().display()
-            );
-            return;
-        }
-        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    let Some(bins) = Binaries::for_test("crds_are_established_and_objects_round_trip") else {
+        return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let start = Instant::now();

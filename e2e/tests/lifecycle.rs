@@ -41,24 +41,9 @@ const D1: &str = "11111111111111111111111111111111111111111111111111111111111111
 const D2: &str = "2222222222222222222222222222222222222222222222222222222222222222";
 const WAIT: Duration = Duration::from_secs(30);
 
-fn control_plane(test: &str) -> Option<Binaries> {
-    match Binaries::for_tests() {
-        Ok(Some(b)) => Some(b),
-        Ok(None) => {
-            eprintln!(
-                "SKIPPED: {test} needs the Kubernetes binaries in {} (build them with `cargo run -p spo-e2e -- build`, \
-                 or set SPO_E2E=1)",
-                Binaries::cache_dir().display()
-            );
-            None
-        }
-        Err(e) => panic!("building the Kubernetes binaries: {e}"),
-    }
-}
-
 #[test]
 fn status_and_release() {
-    let Some(bins) = control_plane("status_and_release") else { return };
+    let Some(bins) = Binaries::for_test("status_and_release") else { return };
     let Some(operator_bin) = operator_binary() else {
         eprintln!(
             "SKIPPED: status_and_release needs the spo-operator binary \
@@ -305,7 +290,7 @@ async fn other_kinds(client: &kube::Client) {
 /// both versions' files while pods use them.
 #[test]
 fn versioned_rollout() {
-    let Some(bins) = control_plane("versioned_rollout") else { return };
+    let Some(bins) = Binaries::for_test("versioned_rollout") else { return };
     let spo_bins = match SpoBinaries::find() {
         Ok(b) => b,
         Err(e) => {

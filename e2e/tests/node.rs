@@ -41,17 +41,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The control plane and the spod binary, or why the test is skipped.
 fn prerequisites(test: &str) -> Option<(Binaries, PathBuf)> {
-    let bins = match Binaries::for_tests() {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            eprintln!(
-                "SKIPPED: {test} needs the Kubernetes binaries in {} (SPO_E2E=1 builds them)",
-                Binaries::cache_dir().display()
-            );
-            return None;
-        }
-        Err(e) => panic!("building the Kubernetes binaries: {e}"),
-    };
+    let bins = Binaries::for_test(test)?;
     let spod = match std::env::var_os("SPOD_BIN") {
         Some(p) => PathBuf::from(p),
         None => {

@@ -31,13 +31,8 @@ const WAIT: Duration = Duration::from_secs(60);
 
 #[test]
 fn bound_profiles_are_enforced_in_running_pods() {
-    let bins = match Binaries::for_tests() {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods needs the Kubernetes binaries (SPO_E2E=1)");
-            return;
-        }
-        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    let Some(bins) = Binaries::for_test("bound_profiles_are_enforced_in_running_pods") else {
+        return;
     };
     if let Some(why) = spo_e2e::node::unavailable(&bins) {
         eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods needs a real node: {why}");

@@ -37,13 +37,8 @@ fn thousand_profiles_and_pods() {
         eprintln!("SKIPPED: thousand_profiles_and_pods is a benchmark; run it with SPO_E2E_BENCH=1");
         return;
     }
-    let bins = match Binaries::for_tests() {
-        Ok(Some(b)) => b,
-        Ok(None) => {
-            eprintln!("SKIPPED: thousand_profiles_and_pods needs the Kubernetes binaries (SPO_E2E=1 builds them)");
-            return;
-        }
-        Err(e) => panic!("building the Kubernetes binaries: {e}"),
+    let Some(bins) = Binaries::for_test("thousand_profiles_and_pods") else {
+        return;
     };
     let spo_bins = SpoBinaries::find().unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().expect("tempdir");

@@ -52,7 +52,10 @@ fn busybox_rootfs(rootfs: &Path) -> Result<(), E2eError> {
     for d in ["bin", "tmp", "proc", "dev", "sys", "etc", "var/run"] {
         std::fs::create_dir_all(rootfs.join(d)).map_err(E2eError::io(rootfs.join(d)))?;
     }
-    let busybox = which("busybox")?;
+    let busybox = super::which("busybox").ok_or_else(|| E2eError::Spawn {
+        program: "busybox".into(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "not on PATH"),
+    })?;
     std::fs::copy(&busybox, rootfs.join("bin/busybox")).map_err(E2eError::io(&busybox))?;
     let out = Command::new(&busybox)
         .arg("--list")
@@ -121,15 +124,6 @@ fn goarch() -> &'static str {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn which(tool: &str) -> Result<std::path::PathBuf, E2eError> {
-    std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.is_file()))
-        .ok_or_else(|| E2eError::Spawn {
-            program: tool.into(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not on PATH"),
-        })
 }
 
 fn run(cmd: &mut Command) -> Result<(), E2eError> {
