@@ -20,7 +20,7 @@ use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference, ValidatingWebhook,
     ValidatingWebhookConfiguration, WebhookClientConfig,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement, ObjectMeta};
 use k8s_openapi::ByteString;
 use kube::api::{Api, Patch, PatchParams};
 use kube::Client;
@@ -85,46 +85,66 @@ fn rule(groups: &[&str], resources: &[&str], operations: &[&str]) -> RuleWithOpe
     }
 }
 
-/// The validating configuration.
-pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> ValidatingWebhookConfiguration {
-    let profiles = ValidatingWebhook {
-        name: "profiles.spo.x-k8s.io".to_owned(),
+/// A validating webhook entry with the settings every spo-rs entry shares:
+/// v1 reviews, fail closed, no side effects, 10 s timeout.
+fn validating(name: &str, target: &Target, ca_pem: &str, rule: RuleWithOperations) -> ValidatingWebhook {
+    ValidatingWebhook {
+        name: name.to_owned(),
         admission_review_versions: vec!["v1".to_owned()],
         client_config: client_config(target, Endpoint::Validate, ca_pem),
         failure_policy: Some("Fail".to_owned()),
         match_policy: Some("Equivalent".to_owned()),
         side_effects: "None".to_owned(),
         timeout_seconds: Some(10),
-        rules: Some(vec![rule(
+        rules: Some(vec![rule]),
+        ..ValidatingWebhook::default()
+    }
+}
+
+/// A selector on one namespace label.
+fn namespaces_where(key: &str, operator: &str, values: Option<Vec<String>>) -> Option<LabelSelector> {
+    Some(LabelSelector {
+        match_expressions: Some(vec![LabelSelectorRequirement {
+            key: key.to_owned(),
+            operator: operator.to_owned(),
+            values,
+        }]),
+        ..LabelSelector::default()
+    })
+}
+
+fn managed_metadata(name: &str) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        labels: Some([("app.kubernetes.io/managed-by".to_owned(), "spo-operator".to_owned())].into()),
+        ..ObjectMeta::default()
+    }
+}
+
+/// The validating configuration.
+pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> ValidatingWebhookConfiguration {
+    let profiles = validating(
+        "profiles.spo.x-k8s.io",
+        target,
+        ca_pem,
+        rule(
             &[GROUP],
             &["seccompprofiles", "selinuxprofiles", "rawselinuxprofiles", "apparmorprofiles", "profilebindings"],
             &["CREATE", "UPDATE"],
-        )]),
-        ..ValidatingWebhook::default()
-    };
+        ),
+    );
     let pods = ValidatingWebhook {
-        name: "namespace-policy.spo.x-k8s.io".to_owned(),
-        admission_review_versions: vec!["v1".to_owned()],
-        client_config: client_config(target, Endpoint::Validate, ca_pem),
-        failure_policy: Some("Fail".to_owned()),
-        match_policy: Some("Equivalent".to_owned()),
-        side_effects: "None".to_owned(),
-        timeout_seconds: Some(10),
-        rules: Some(vec![rule(&[""], &["pods"], &["CREATE"])]),
-        namespace_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: "kubernetes.io/metadata.name".to_owned(),
-                operator: "NotIn".to_owned(),
-                values: Some(vec![operator_namespace.to_owned()]),
-            }]),
-            ..LabelSelector::default()
-        }),
-        ..ValidatingWebhook::default()
+        namespace_selector: namespaces_where(
+            "kubernetes.io/metadata.name",
+            "NotIn",
+            Some(vec![operator_namespace.to_owned()]),
+        ),
+        ..validating("namespace-policy.spo.x-k8s.io", target, ca_pem, rule(&[""], &["pods"], &["CREATE"]))
     };
-    let mut config = ValidatingWebhookConfiguration { webhooks: Some(vec![profiles, pods]), ..Default::default() };
-    config.metadata.name = Some(VALIDATION_CONFIG.to_owned());
-    config.metadata.labels = Some([("app.kubernetes.io/managed-by".to_owned(), "spo-operator".to_owned())].into());
-    config
+    ValidatingWebhookConfiguration {
+        metadata: managed_metadata(VALIDATION_CONFIG),
+        webhooks: Some(vec![profiles, pods]),
+    }
 }
 
 /// The mutating configuration.
@@ -139,20 +159,10 @@ pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
         timeout_seconds: Some(10),
         reinvocation_policy: Some("Never".to_owned()),
         rules: Some(vec![rule(&[""], &["pods"], &["CREATE"])]),
-        namespace_selector: Some(LabelSelector {
-            match_expressions: Some(vec![LabelSelectorRequirement {
-                key: ENABLE_BINDING_LABEL.to_owned(),
-                operator: "Exists".to_owned(),
-                values: None,
-            }]),
-            ..LabelSelector::default()
-        }),
+        namespace_selector: namespaces_where(ENABLE_BINDING_LABEL, "Exists", None),
         ..MutatingWebhook::default()
     };
-    let mut config = MutatingWebhookConfiguration { webhooks: Some(vec![pods]), ..Default::default() };
-    config.metadata.name = Some(BINDING_CONFIG.to_owned());
-    config.metadata.labels = Some([("app.kubernetes.io/managed-by".to_owned(), "spo-operator".to_owned())].into());
-    config
+    MutatingWebhookConfiguration { metadata: managed_metadata(BINDING_CONFIG), webhooks: Some(vec![pods]) }
 }
 
 /// Create or update both configurations.
