@@ -539,15 +539,7 @@ impl Agent {
                     let _ = self.installers[ii].prune(key.0, &key.1, &keep);
                 }
             }
-            publish(&Published {
-                cfg: &self.cfg,
-                ready: self.ready,
-                entries: &self.entries,
-                in_use: &self.in_use,
-                file_errors: &self.file_errors,
-                processes: &self.processes,
-                shared: &self.shared,
-            });
+            self.publish();
         }
 
         // Profiles of files that no longer parse keep their version.
@@ -670,7 +662,7 @@ impl Agent {
         }
     }
 
-    fn publish(&mut self) {
+    fn publish(&self) {
         publish(&Published {
             cfg: &self.cfg,
             ready: self.ready,
