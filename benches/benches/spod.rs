@@ -167,15 +167,7 @@ fn bench_enricher(records: usize) {
     };
     use spo_node::enrich::source::RecordSource;
     let tmp = tempfile::tempdir().unwrap();
-    let counters = Arc::new(StreamCounters::default());
-    let mut enricher = Enricher::new(
-        "bench".into(),
-        Arc::new(Attributor::new(Vec::new())),
-        Arc::new(Metrics::default()),
-        Arc::new(EventRing::default()),
-        counters.clone(),
-        Some(EventLog::open(&tmp.path().join("events.jsonl")).unwrap()),
-    );
+    let (mut enricher, _) = enricher(tmp.path());
     let mut f = Filter::new(Action::Allow, vec![Arch::X86_64]);
     f.rules.push(FilterRule { syscall: "getppid".into(), action: Action::Log, args: vec![] });
     let insns = spo_compile::seccomp::compile(&f).unwrap();
@@ -287,19 +279,25 @@ fn kernel_lost() -> Option<u32> {
     }
 }
 
-/// The enricher alone, on records already in memory: what it can take
-/// when the kernel is not the limit.
-fn bench_enricher_offline(records: usize) {
-    let tmp = tempfile::tempdir().unwrap();
+/// An enricher writing its event log in `dir`, and its counters.
+fn enricher(dir: &std::path::Path) -> (Enricher, Arc<StreamCounters>) {
     let counters = Arc::new(StreamCounters::default());
-    let mut enricher = Enricher::new(
+    let enricher = Enricher::new(
         "bench".into(),
         Arc::new(Attributor::new(Vec::new())),
         Arc::new(Metrics::default()),
         Arc::new(EventRing::default()),
         counters.clone(),
-        Some(EventLog::open(&tmp.path().join("events.jsonl")).unwrap()),
+        Some(EventLog::open(&dir.join("events.jsonl")).unwrap()),
     );
+    (enricher, counters)
+}
+
+/// The enricher alone, on records already in memory: what it can take
+/// when the kernel is not the limit.
+fn bench_enricher_offline(records: usize) {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut enricher, counters) = enricher(tmp.path());
     let me = std::process::id();
     let texts: Vec<String> = (0..1000)
         .map(|i| {
