@@ -108,21 +108,9 @@ spec:
     assert!(stack.kubelet_root().join("seccomp").join(&reference).is_file(), "{reference} is not on the node");
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "apps");
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "maker"},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [{
-                "name": "c", "image": BUSYBOX, "imagePullPolicy": "Never",
-                "command": ["/bin/sh", "-c", "mkdir /tmp/x && echo made || echo refused; exec sleep 3600"],
-            }],
-        },
-    }))
-    .expect("pod");
-    let created = pods.create(&PostParams::default(), &pod).await.expect("create pod");
-    let got = created.spec.as_ref().and_then(|s| s.containers[0].security_context.as_ref());
-    let given = got.and_then(|s| s.seccomp_profile.as_ref()).and_then(|p| p.localhost_profile.clone());
-    assert_eq!(given.as_deref(), Some(reference.as_str()), "the binding did not set the profile: {got:?}");
+    let created =
+        create_pod(&pods, "maker", BUSYBOX, "mkdir /tmp/x && echo made || echo refused; exec sleep 3600").await;
+    assert_eq!(first_container_seccomp(&created).as_deref(), Some(reference.as_str()), "the binding did not set it");
 
     wait_for(WAIT, "the pod Running", || async {
         let p = pods.get("maker").await.ok()?;
@@ -180,25 +168,14 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
     })
     .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "web");
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [{
-                "name": "nginx", "image": image, "imagePullPolicy": "Never",
-                "command": ["/bin/sh", "-c", "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 8080 -h /www"],
-            }],
-        },
-    }))
-    .expect("pod");
-    let created = pods.create(&PostParams::default(), &pod).await.expect("create web pod");
-    let given = created
-        .spec
-        .as_ref()
-        .and_then(|s| s.containers[0].security_context.as_ref())
-        .and_then(|s| s.seccomp_profile.as_ref())
-        .and_then(|p| p.localhost_profile.clone())
-        .unwrap_or_default();
+    let created = create_pod(
+        &pods,
+        "web",
+        image,
+        "mkdir -p /www && echo hello-web > /www/index.html && exec httpd -f -p 8080 -h /www",
+    )
+    .await;
+    let given = first_container_seccomp(&created).unwrap_or_default();
     assert!(given.starts_with("operator/security-profiles-operator/web-server"), "got {given:?}");
     let ip = wait_for(WAIT, "the web pod Running", || async {
         let s = pods.get("web").await.ok()?.status?;
@@ -216,6 +193,29 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
     .await;
     assert_eq!(body.trim(), "hello-web");
     pods.delete("web", &DeleteParams::default()).await.expect("delete web pod");
+}
+
+/// A one-container pod running `script` under `/bin/sh -c`, from a local
+/// image, created as the API server admitted it.
+async fn create_pod(pods: &Api<Pod>, name: &str, image: &str, script: &str) -> Pod {
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{
+                "name": "c", "image": image, "imagePullPolicy": "Never",
+                "command": ["/bin/sh", "-c", script],
+            }],
+        },
+    }))
+    .expect("pod");
+    pods.create(&PostParams::default(), &pod).await.unwrap_or_else(|e| panic!("create pod {name}: {e}"))
+}
+
+/// The localhost seccomp profile the first container was given.
+fn first_container_seccomp(pod: &Pod) -> Option<String> {
+    let c = &pod.spec.as_ref()?.containers[0];
+    c.security_context.as_ref()?.seccomp_profile.as_ref()?.localhost_profile.clone()
 }
 
 /// `Seccomp:` of the first process whose command line contains `needle`.
