@@ -210,10 +210,14 @@ async fn crds_and_objects(client: &kube::Client) {
         Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("spec is immutable") => {}
         other => panic!("changing a node status's node: expected 422 Invalid, got {other:?}"),
     }
+    // Its status is a plain field (no subresource), written with the
+    // object: one request per change.
     let status = serde_json::json!({"status": {"status": "Error", "message": "semodule: exit 1"}});
-    spns.patch_status("web-node1", &PatchParams::default(), &Patch::Merge(&status))
+    let back = spns
+        .patch("web-node1", &PatchParams::default(), &Patch::Merge(&status))
         .await
         .expect("a node status's status is writable");
+    assert_eq!(back.status.and_then(|s| s.message).as_deref(), Some("semodule: exit 1"));
 
     // A manifest written for SPO (v1beta1, defaults left out) applies
     // unchanged and reads back as v1 with the schema's defaults filled in.
@@ -369,7 +373,7 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
     let g = spo_operator::crds::GROUP;
     let expectations = [
         ("spod", "create", g, "securityprofilenodestatuses", true),
-        ("spod", "patch", g, "securityprofilenodestatuses/status", true),
+        ("spod", "patch", g, "securityprofilenodestatuses", true),
         ("spod", "watch", g, "seccompprofiles", true),
         ("spod", "update", g, "seccompprofiles", false),
         ("spod", "patch", g, "seccompprofiles/status", false),

@@ -660,13 +660,6 @@ async fn report(
 ) {
     let name = node_status_name(kind, profile, node);
     let api: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
-    let obj = json!({
-        "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SecurityProfileNodeStatus",
-        "metadata": {"name": name, "namespace": NS, "labels": {
-            "spo.x-k8s.io/profile-kind": kind, "spo.x-k8s.io/profile-name": profile, "spo.x-k8s.io/node": node}},
-        "spec": {"nodeName": node, "profileKind": kind, "profileName": profile},
-    });
-    api.patch(&name, &PatchParams::apply(AGENT).force(), &Patch::Apply(obj)).await.expect("node status");
     let mut status = json!({"status": state.as_str()});
     if let Some(d) = digest {
         status["contentDigest"] = json!(d);
@@ -674,8 +667,14 @@ async fn report(
     if let Some(m) = message {
         status["message"] = json!(m);
     }
-    let body = json!({"apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SecurityProfileNodeStatus", "status": status});
-    api.patch_status(&name, &PatchParams::apply(AGENT).force(), &Patch::Apply(body)).await.expect("node status status");
+    let obj = json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SecurityProfileNodeStatus",
+        "metadata": {"name": name, "namespace": NS, "labels": {
+            "spo.x-k8s.io/profile-kind": kind, "spo.x-k8s.io/profile-name": profile, "spo.x-k8s.io/node": node}},
+        "spec": {"nodeName": node, "profileKind": kind, "profileName": profile},
+        "status": status,
+    });
+    api.patch(&name, &PatchParams::apply(AGENT).force(), &Patch::Apply(obj)).await.expect("node status");
 }
 
 fn container(name: &str, security_context: Option<serde_json::Value>) -> serde_json::Value {

@@ -244,22 +244,14 @@ fn outcome_of(op: &str, e: ::kube::Error) -> Outcome {
 
 async fn execute(client: &Client, node: &str, pp: &PatchParams, action: &Action) -> Outcome {
     match action {
-        Action::Apply { key, uid, api_version, create, status } => {
+        Action::Apply { key, uid, api_version, status } => {
             let api: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), &key.namespace);
             let name = node_status_name(key.kind.as_str(), &key.name, node);
-            if *create {
-                let object = report::node_status_object(key, node, api_version, uid);
-                if let Err(e) = api.patch(&name, pp, &Patch::Apply(&object)).await {
-                    return outcome_of(&format!("apply node status {}/{name}", key.namespace), e);
-                }
+            let object = report::node_status_object(key, node, api_version, uid, status);
+            match api.patch(&name, pp, &Patch::Apply(&object)).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => outcome_of(&format!("apply node status {}/{name}", key.namespace), e),
             }
-            if let Some(d) = status {
-                let patch = report::status_patch(key, node, d);
-                if let Err(e) = api.patch_status(&name, pp, &Patch::Apply(&patch)).await {
-                    return outcome_of(&format!("apply the status of node status {}/{name}", key.namespace), e);
-                }
-            }
-            Outcome::Done
         }
         Action::Delete { key, .. } => {
             let api: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), &key.namespace);

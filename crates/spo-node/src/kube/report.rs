@@ -152,9 +152,24 @@ pub fn label_value(s: &str) -> String {
     format!("{prefix}-{}", &hash[..10])
 }
 
-/// The node status object (metadata and spec) spod applies: named by
+/// The node status object spod applies, whole (metadata, spec and
+/// status: every apply states all of spod's fields): named by
 /// [`node_status_name`], labelled, owned by the profile so it goes with it.
-pub fn node_status_object(key: &ProfileKey, node: &str, owner_api_version: &str, owner_uid: &str) -> Value {
+pub fn node_status_object(
+    key: &ProfileKey,
+    node: &str,
+    owner_api_version: &str,
+    owner_uid: &str,
+    d: &Desired,
+) -> Value {
+    let mut status = serde_json::Map::new();
+    status.insert("status".into(), json!(d.state.as_str()));
+    if let Some(m) = &d.message {
+        status.insert("message".into(), json!(m));
+    }
+    if let Some(h) = &d.digest {
+        status.insert("contentDigest".into(), json!(h));
+    }
     json!({
         "apiVersion": format!("{GROUP}/{VERSION}"),
         "kind": "SecurityProfileNodeStatus",
@@ -174,23 +189,6 @@ pub fn node_status_object(key: &ProfileKey, node: &str, owner_api_version: &str,
             }],
         },
         "spec": {"nodeName": node, "profileKind": key.kind.as_str(), "profileName": key.name},
-    })
-}
-
-/// The status part spod applies.
-pub fn status_patch(key: &ProfileKey, node: &str, d: &Desired) -> Value {
-    let mut status = serde_json::Map::new();
-    status.insert("status".into(), json!(d.state.as_str()));
-    if let Some(m) = &d.message {
-        status.insert("message".into(), json!(m));
-    }
-    if let Some(h) = &d.digest {
-        status.insert("contentDigest".into(), json!(h));
-    }
-    json!({
-        "apiVersion": format!("{GROUP}/{VERSION}"),
-        "kind": "SecurityProfileNodeStatus",
-        "metadata": {"name": node_status_name(key.kind.as_str(), &key.name, node), "namespace": key.namespace},
         "status": status,
     })
 }
@@ -282,14 +280,13 @@ mod tests {
         assert_eq!(v.len(), 63);
         assert_ne!(v, label_value(&"a".repeat(101)));
         let key = ProfileKey::new(ProfileKind::SelinuxProfile, "team-a", "web");
-        let o = node_status_object(&key, "node-1", "security-profiles-operator.x-k8s.io/v1", "uid-1");
+        let d = Desired { state: ProfileState::Installed, message: None, digest: Some("ab".into()) };
+        let o = node_status_object(&key, "node-1", "security-profiles-operator.x-k8s.io/v1", "uid-1", &d);
         assert_eq!(o["metadata"]["name"], "selinuxprofile-web-node-1");
         assert_eq!(o["metadata"]["namespace"], "team-a");
         assert_eq!(o["metadata"]["labels"][LABEL_NODE], "node-1");
         assert_eq!(o["metadata"]["ownerReferences"][0]["uid"], "uid-1");
         assert_eq!(o["spec"]["profileKind"], "SelinuxProfile");
-        let d = Desired { state: ProfileState::Installed, message: None, digest: Some("ab".into()) };
-        let s = status_patch(&key, "node-1", &d);
-        assert_eq!(s["status"], json!({"status": "Installed", "contentDigest": "ab"}));
+        assert_eq!(o["status"], json!({"status": "Installed", "contentDigest": "ab"}));
     }
 }

@@ -90,8 +90,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A request to the API server.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Apply the node status object (when `create`) and then its status
-    /// (when given).
+    /// Apply the node status object with its status: one request, which
+    /// creates the object the first time.
     Apply {
         /// The profile.
         key: ProfileKey,
@@ -99,10 +99,8 @@ pub enum Action {
         uid: String,
         /// Its `apiVersion` (owner reference).
         api_version: String,
-        /// Whether the object itself must be applied first.
-        create: bool,
         /// The status to apply.
-        status: Option<Desired>,
+        status: Desired,
     },
     /// Delete the node status.
     Delete {
@@ -280,13 +278,14 @@ impl State {
                     digest: desired.and_then(|d| d.digest),
                 });
             }
-            let status = desired.filter(|d| t.reported.as_ref() != Some(d));
-            if !t.applied || status.is_some() {
+            // Nothing is written before the agent has something to say: a
+            // node status without a state tells the operator no more than
+            // a missing one, and would cost a second request.
+            if let Some(status) = desired.filter(|d| !t.applied || t.reported.as_ref() != Some(d)) {
                 actions.push(Action::Apply {
                     key: key.clone(),
                     uid: t.uid.clone(),
                     api_version: t.api_version.clone(),
-                    create: !t.applied,
                     status,
                 });
             }
@@ -306,9 +305,7 @@ impl State {
                     match outcome {
                         Outcome::Done => {
                             t.applied = true;
-                            if status.is_some() {
-                                t.reported = status;
-                            }
+                            t.reported = Some(status);
                         }
                         Outcome::NotFound => {
                             t.applied = false;
@@ -383,15 +380,12 @@ mod tests {
         s.observe(observed("a", "u1")).unwrap();
         let key = observed("a", "u1").key;
         assert!(s.mirror.path(&key).is_file());
-        // Before the agent has seen it: the object only.
-        let plan = s.plan(&node(vec![]));
-        assert!(matches!(&plan[..], [Action::Apply { create: true, status: None, .. }]), "{plan:?}");
-        s.settle(done(plan));
+        // Before the agent has seen it: nothing to write yet.
         assert!(s.plan(&node(vec![])).is_empty());
-        // Installed: one status write, then nothing.
+        // Installed: one write (object and state together), then nothing.
         let n = node(vec![agent("a", Phase::Installed, Some("h1"))]);
         let plan = s.plan(&n);
-        let [Action::Apply { create: false, status: Some(d), .. }] = &plan[..] else { panic!("{plan:?}") };
+        let [Action::Apply { status: d, .. }] = &plan[..] else { panic!("{plan:?}") };
         assert_eq!((d.state, d.digest.as_deref()), (ProfileState::Installed, Some("h1")));
         s.settle(done(plan));
         assert!(s.plan(&n).is_empty());
@@ -405,7 +399,7 @@ mod tests {
         // A node status deleted behind our back is created again.
         let plan = s.plan(&n2);
         s.settle(plan.into_iter().map(|a| (a, Outcome::NotFound)).collect());
-        assert!(matches!(&s.plan(&n2)[..], [Action::Apply { create: true, status: Some(_), .. }]));
+        assert!(matches!(&s.plan(&n2)[..], [Action::Apply { .. }]));
     }
 
     #[test]
@@ -420,7 +414,7 @@ mod tests {
         s.observe(Observed { deleting: true, active_workloads: 2, ..observed("a", "u1") }).unwrap();
         assert!(s.mirror.path(&key).is_file());
         let plan = s.plan(&installed);
-        let [Action::Apply { status: Some(d), .. }] = &plan[..] else { panic!("{plan:?}") };
+        let [Action::Apply { status: d, .. }] = &plan[..] else { panic!("{plan:?}") };
         assert_eq!(d.state, ProfileState::Terminating);
         assert_eq!(d.digest.as_deref(), Some("h1"));
         s.settle(done(plan));
@@ -479,14 +473,13 @@ mod tests {
             agent("c", Phase::Installed, Some("h3")),
         ]);
         let plan = s.plan(&n);
-        let summary: Vec<(&str, bool)> = plan
+        let summary: Vec<&str> = plan
             .iter()
             .map(|a| match a {
-                Action::Apply { key, create, .. } => (key.name.as_str(), *create),
-                Action::Delete { key, .. } => (key.name.as_str(), false),
+                Action::Apply { key, .. } | Action::Delete { key, .. } => key.name.as_str(),
             })
             .collect();
-        assert_eq!(summary, [("b", false), ("c", true)]);
+        assert_eq!(summary, ["b", "c"]);
     }
 
     #[test]
@@ -503,7 +496,7 @@ mod tests {
             ..NodeStatus::default()
         };
         let plan = s.plan(&n);
-        let [Action::Apply { status: Some(d), .. }] = &plan[..] else { panic!("{plan:?}") };
+        let [Action::Apply { status: d, .. }] = &plan[..] else { panic!("{plan:?}") };
         assert_eq!(d.state, ProfileState::Error);
         let m = d.message.as_deref().unwrap_or_default();
         assert!(m.contains("`loud` (help: use `enforce` or `complain`)"), "{m}");
@@ -518,7 +511,7 @@ mod tests {
         s.settle(done(plan));
         s.observe(observed("a", "u2")).unwrap();
         let plan = s.plan(&n);
-        let [Action::Apply { uid, create: true, status: Some(_), .. }] = &plan[..] else { panic!("{plan:?}") };
+        let [Action::Apply { uid, .. }] = &plan[..] else { panic!("{plan:?}") };
         assert_eq!(uid, "u2");
     }
 }

@@ -62,8 +62,23 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         // SPO's node status keeps `nodeName` and `status` at the top level;
         // spo-rs uses spec and status like every other kind, so SPO's
         // objects would not fit the schema and no older version is served.
-        SecurityProfileNodeStatus::crd(),
+        without_status_subresource(SecurityProfileNodeStatus::crd()),
     ]
+}
+
+/// Serve `status` as an ordinary field: its one writer then creates the
+/// object with its status in a single request instead of two (with the
+/// subresource, the API server drops `status` from a create).
+fn without_status_subresource(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    for v in &mut crd.spec.versions {
+        if let Some(sub) = &mut v.subresources {
+            sub.status = None;
+            if sub.scale.is_none() {
+                v.subresources = None;
+            }
+        }
+    }
+    crd
 }
 
 /// Every CRD as one multi-document YAML stream, for `kubectl apply -f -`.
