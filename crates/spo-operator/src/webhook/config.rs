@@ -10,11 +10,15 @@
 //!   restarted: with `failurePolicy: Fail` and no operator, no pod of that
 //!   namespace could otherwise be created, the operator's own included.
 //! - `spo-rs-binding` (mutating): pods on CREATE at `/mutate-pods` in
-//!   namespaces labelled `spo.x-k8s.io/enable-binding`.
+//!   namespaces labelled `spo.x-k8s.io/enable-binding`; and every profile
+//!   kind on CREATE at `/mutate-profiles`, which adds the in-use finalizer
+//!   so a profile is held from its first version without a second write.
 //!
-//! Both fail closed (`failurePolicy: Fail`): when the operator is down an
-//! invalid profile is not admitted, a pod is not let through without its
-//! binding, and the namespace policy is not skipped.
+//! All but the finalizer entry fail closed (`failurePolicy: Fail`): when
+//! the operator is down an invalid profile is not admitted, a pod is not
+//! let through without its binding, and the namespace policy is not
+//! skipped. The finalizer entry is a saving, not a guarantee (the
+//! controller adds a missing finalizer), so it is `Ignore`.
 
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhook, MutatingWebhookConfiguration, RuleWithOperations, ServiceReference, ValidatingWebhook,
@@ -147,22 +151,51 @@ pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> Va
     }
 }
 
-/// The mutating configuration.
-pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
-    let pods = MutatingWebhook {
-        name: "binding.spo.x-k8s.io".to_owned(),
+/// A mutating webhook entry with the settings every spo-rs entry shares:
+/// v1 reviews, fail closed, no side effects, 10 s timeout, never invoked
+/// twice.
+fn mutating(
+    name: &str,
+    target: &Target,
+    endpoint: Endpoint,
+    ca_pem: &str,
+    rule: RuleWithOperations,
+) -> MutatingWebhook {
+    MutatingWebhook {
+        name: name.to_owned(),
         admission_review_versions: vec!["v1".to_owned()],
-        client_config: client_config(target, Endpoint::MutatePods, ca_pem),
+        client_config: client_config(target, endpoint, ca_pem),
         failure_policy: Some("Fail".to_owned()),
         match_policy: Some("Equivalent".to_owned()),
         side_effects: "None".to_owned(),
         timeout_seconds: Some(10),
         reinvocation_policy: Some("Never".to_owned()),
-        rules: Some(vec![rule(&[""], &["pods"], &["CREATE"])]),
-        namespace_selector: namespaces_where(ENABLE_BINDING_LABEL, "Exists", None),
+        rules: Some(vec![rule]),
         ..MutatingWebhook::default()
+    }
+}
+
+/// The mutating configuration.
+pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
+    let pods = MutatingWebhook {
+        namespace_selector: namespaces_where(ENABLE_BINDING_LABEL, "Exists", None),
+        ..mutating("binding.spo.x-k8s.io", target, Endpoint::MutatePods, ca_pem, rule(&[""], &["pods"], &["CREATE"]))
     };
-    MutatingWebhookConfiguration { metadata: managed_metadata(BINDING_CONFIG), webhooks: Some(vec![pods]) }
+    let profiles = MutatingWebhook {
+        failure_policy: Some("Ignore".to_owned()),
+        ..mutating(
+            "finalizer.spo.x-k8s.io",
+            target,
+            Endpoint::MutateProfiles,
+            ca_pem,
+            rule(
+                &[GROUP],
+                &["seccompprofiles", "selinuxprofiles", "rawselinuxprofiles", "apparmorprofiles"],
+                &["CREATE"],
+            ),
+        )
+    };
+    MutatingWebhookConfiguration { metadata: managed_metadata(BINDING_CONFIG), webhooks: Some(vec![pods, profiles]) }
 }
 
 /// Create or update both configurations.

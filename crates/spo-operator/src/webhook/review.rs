@@ -12,6 +12,7 @@ use serde_json::Value;
 use super::cache::Caches;
 use super::validate::{self, Verdict, PROFILE_KINDS};
 use super::{mutate, policy};
+use crate::controller::finalizer::FINALIZER;
 
 /// What a request is answered with.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub enum Endpoint {
     Validate,
     /// `/mutate-pods`: bindings.
     MutatePods,
+    /// `/mutate-profiles`: the in-use finalizer on new profiles.
+    MutateProfiles,
 }
 
 impl Endpoint {
@@ -35,6 +38,7 @@ impl Endpoint {
         match path {
             "/validate" => Some(Endpoint::Validate),
             "/mutate-pods" => Some(Endpoint::MutatePods),
+            "/mutate-profiles" => Some(Endpoint::MutateProfiles),
             _ => None,
         }
     }
@@ -44,6 +48,7 @@ impl Endpoint {
         match self {
             Endpoint::Validate => "/validate",
             Endpoint::MutatePods => "/mutate-pods",
+            Endpoint::MutateProfiles => "/mutate-profiles",
         }
     }
 }
@@ -144,6 +149,12 @@ impl Admission {
                     Err(e) => AdmissionResponse::invalid(e),
                 }
             }
+            (Endpoint::MutateProfiles, k) if PROFILE_KINDS.contains(&k) && req.operation == Operation::Create => {
+                match with_finalizer(&value) {
+                    Some(patch) => response.with_patch(patch).unwrap_or_else(AdmissionResponse::invalid),
+                    None => response,
+                }
+            }
             // Anything else was not asked for by the configurations.
             _ => response,
         }
@@ -155,6 +166,21 @@ impl Admission {
             Err(e) => Verdict::deny(format!("cannot read the pod: {e}")),
         }
     }
+}
+
+/// The patch that makes a new profile carry the in-use finalizer from its
+/// first version, `None` when it already does. The controller would add
+/// it otherwise, one more write per profile.
+fn with_finalizer(object: &Value) -> Option<json_patch::Patch> {
+    let current = object.pointer("/metadata/finalizers").and_then(Value::as_array);
+    if current.is_some_and(|list| list.iter().any(|f| f == FINALIZER)) {
+        return None;
+    }
+    let op = match current {
+        Some(_) => serde_json::json!({"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}),
+        None => serde_json::json!({"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}),
+    };
+    serde_json::from_value(Value::Array(vec![op])).ok()
 }
 
 /// Whether an UPDATE leaves `spec` as it was.

@@ -399,3 +399,25 @@ fn shared_bindings_apply_everywhere_and_a_local_binding_wins() {
     let msg = r["status"]["message"].as_str().unwrap_or_default();
     assert!(msg.contains("ProfileBinding security-profiles-operator/"), "{msg}");
 }
+
+#[test]
+fn new_profiles_get_the_in_use_finalizer_once() {
+    let world = World::new();
+    const F: &str = "security-profiles-operator.x-k8s.io/in-use";
+    let mut review: Value = serde_json::from_slice(&fixture("seccomp-typo.json")).expect("fixture");
+    for (before, after) in [
+        (None, json!([F])),
+        // Someone else's finalizer is kept; ours is appended.
+        (Some(json!(["example.com/keep"])), json!(["example.com/keep", F])),
+        // Already there: unchanged.
+        (Some(json!([F])), json!([F])),
+    ] {
+        if let Some(b) = before {
+            review["request"]["object"]["metadata"]["finalizers"] = b;
+        }
+        let body = serde_json::to_vec(&review).expect("json");
+        let r = response(&world.admission().review(Endpoint::MutateProfiles, &body));
+        assert_eq!(r["allowed"], true, "mutation never judges the spec: {r}");
+        assert_eq!(patched(&body, &r)["metadata"]["finalizers"], after, "{r}");
+    }
+}
