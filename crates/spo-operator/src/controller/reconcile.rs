@@ -27,7 +27,7 @@ use super::metrics::Metrics;
 use super::pods::PodIndex;
 use super::references::RefKey;
 use super::status::{self, FIELD_MANAGER};
-use crate::crds::SecurityProfileNodeStatus;
+use crate::crds::{ProfileState, SecurityProfileNodeStatus};
 use crate::OperatorError;
 
 /// How often a profile is looked at again when nothing happens: a safety
@@ -37,6 +37,12 @@ pub const RESYNC: Duration = Duration::from_secs(600);
 /// When to look again at a profile whose guarded patch found the cache
 /// behind, should the change's own event not come first.
 const STALE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a new profile waits for its first node report before the
+/// operator writes `Pending`: nodes normally report within a second, and
+/// writing `Pending` just before `Installed` would double the status
+/// writes when many profiles arrive at once.
+const FIRST_REPORT_GRACE: Duration = Duration::from_secs(2);
 
 /// What every reconcile reads: the client and the caches.
 #[derive(Clone)]
@@ -111,6 +117,14 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     let reference = K::KIND.reference(&ns, &name, agg.digest.as_deref());
     let current = obj.owned_status();
     let desired = status::desired(&agg, reference, workloads, obj.meta().generation, &current, now());
+    let unreported = current.state.is_none() && desired.state == ProfileState::Pending && live.is_empty();
+    if unreported && !deleting {
+        if let Some(wait) = grace_left(obj.meta().creation_timestamp.as_ref()) {
+            // A node status's event brings the reconcile that writes the
+            // real state; this one is only the fallback to `Pending`.
+            return Ok(Action::requeue(wait));
+        }
+    }
     if !status::up_to_date(&current, &desired) {
         let body = status::apply_body(K::KIND, &desired);
         match api.patch_status(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&body)).await {
@@ -169,8 +183,29 @@ async fn delete_orphan(ctx: &Context, status: &SecurityProfileNodeStatus) -> Res
     }
 }
 
+/// What is left of [`FIRST_REPORT_GRACE`] for an object created at
+/// `created`; `None` once it has passed.
+fn grace_left(created: Option<&Time>) -> Option<Duration> {
+    let age = Duration::try_from(Timestamp::now().duration_since(created?.0)).unwrap_or_default();
+    FIRST_REPORT_GRACE.checked_sub(age).filter(|d| !d.is_zero())
+}
+
 /// The current time, at the second precision the API server stores.
 fn now() -> Time {
     let now = Timestamp::now();
     Time(Timestamp::from_second(now.as_second()).unwrap_or(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_profiles_wait_for_a_report_only_briefly() {
+        let at = |secs_ago: i64| Time(Timestamp::from_second(Timestamp::now().as_second() - secs_ago).unwrap());
+        let left = grace_left(Some(&at(0))).expect("just created: waits");
+        assert!(left <= FIRST_REPORT_GRACE, "{left:?}");
+        assert_eq!(grace_left(Some(&at(10))), None, "old enough: Pending is written");
+        assert_eq!(grace_left(None), None, "no creation time: no wait");
+    }
 }
