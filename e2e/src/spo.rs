@@ -46,6 +46,7 @@ pub struct Stack {
     kubelet_root: PathBuf,
     webhook_url: String,
     spod_url: String,
+    operator_metrics: String,
     operator: Recorded,
     spod: Recorded,
     stopped: bool,
@@ -123,12 +124,13 @@ impl Stack {
             )
         };
 
-        let [webhook_port, spod_port] = free_ports()?;
+        let [webhook_port, spod_port, metrics_port] = free_ports()?;
         let webhook_url = format!("https://127.0.0.1:{webhook_port}");
         let mut op = Command::new(&bins.operator);
         op.env("KUBECONFIG", &op_kc).env("RUST_LOG", "info").args([
             format!("--webhook-listen=127.0.0.1:{webhook_port}"),
             format!("--webhook-url={webhook_url}"),
+            format!("--metrics-listen=127.0.0.1:{metrics_port}"),
             format!("--namespace={NAMESPACE}"),
         ]);
         let operator = process::spawn(&dir, "spo-operator", op)?;
@@ -149,6 +151,7 @@ impl Stack {
             kubelet_root,
             webhook_url,
             spod_url: format!("http://127.0.0.1:{spod_port}"),
+            operator_metrics: format!("127.0.0.1:{metrics_port}"),
             operator,
             spod,
             stopped: false,
@@ -166,6 +169,11 @@ impl Stack {
     /// The operator's webhook server.
     pub fn webhook_url(&self) -> &str {
         &self.webhook_url
+    }
+
+    /// Address (`127.0.0.1:PORT`) of the operator's plain-HTTP `/metrics`.
+    pub fn operator_metrics(&self) -> &str {
+        &self.operator_metrics
     }
 
     /// spod's HTTP endpoint (`/status`, `/metrics`, ...).

@@ -57,13 +57,19 @@ async fn main() -> anyhow::Result<()> {
     let metrics = Arc::new(Metrics::default());
     let controllers =
         controller::run(client.clone(), ControllerOptions { concurrency: args.concurrency, metrics: metrics.clone() });
+    let latency = Arc::new(spo_operator::webhook::Latency::default());
     let webhook = webhook_adapter::run(
         client.clone(),
-        webhook_adapter::Settings { listen: args.webhook_listen, url: args.webhook_url.clone(), namespace },
+        webhook_adapter::Settings {
+            listen: args.webhook_listen,
+            url: args.webhook_url.clone(),
+            namespace,
+            latency: latency.clone(),
+        },
     );
     let metrics_server = async {
         match args.metrics_listen {
-            Some(addr) => serve_metrics(addr, metrics.clone()).await,
+            Some(addr) => serve_metrics(addr, metrics.clone(), latency.clone()).await,
             None => std::future::pending().await,
         }
     };
@@ -84,8 +90,9 @@ async fn main() -> anyhow::Result<()> {
 /// module's; it logs `webhook ready` once it serves.
 mod webhook_adapter {
     use std::net::SocketAddr;
+    use std::sync::Arc;
 
-    use spo_operator::webhook::{self, WebhookOptions};
+    use spo_operator::webhook::{self, Latency, WebhookOptions};
 
     /// What the webhook server is given.
     #[derive(Debug, Clone)]
@@ -93,23 +100,30 @@ mod webhook_adapter {
         pub listen: SocketAddr,
         pub url: Option<String>,
         pub namespace: String,
+        pub latency: Arc<Latency>,
     }
 
     pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
         let mut opts = WebhookOptions::new(settings.listen, settings.namespace);
         opts.url = settings.url;
+        opts.latency = settings.latency;
         webhook::run(client, opts).await.map_err(|e| anyhow::anyhow!(spo_operator::controller::chain(&e)))
     }
 }
 
 /// `/metrics` and `/healthz` over plain HTTP/1.0: enough for a scraper
 /// and a probe, without an HTTP framework.
-async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    latency: Arc<spo_operator::webhook::Latency>,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("listening on {addr}"))?;
     info!(%addr, "metrics server listening");
     loop {
         let (mut conn, _) = listener.accept().await.context("accepting a metrics connection")?;
         let metrics = metrics.clone();
+        let latency = latency.clone();
         tokio::spawn(async move {
             let mut buf = [0u8; 1024];
             let n = match conn.read(&mut buf).await {
@@ -119,7 +133,7 @@ async fn serve_metrics(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Resul
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("/");
             let (status, body) = match path {
-                "/metrics" => ("200 OK", metrics.render()),
+                "/metrics" => ("200 OK", metrics.render() + &latency.render()),
                 "/healthz" => ("200 OK", "ok\n".to_owned()),
                 _ => ("404 Not Found", "not found\n".to_owned()),
             };

@@ -17,6 +17,7 @@
 pub mod cache;
 pub mod config;
 pub mod glob;
+pub mod latency;
 pub mod mutate;
 pub mod policy;
 pub mod review;
@@ -37,6 +38,7 @@ use tokio::sync::oneshot;
 
 pub use cache::Caches;
 pub use config::{Target, BINDING_CONFIG, VALIDATION_CONFIG};
+pub use latency::Latency;
 pub use review::{Admission, Endpoint};
 
 use crate::OperatorError;
@@ -62,6 +64,8 @@ pub struct WebhookOptions {
     /// Told the bound address once the server is serving and both
     /// configurations are applied.
     pub ready: Option<oneshot::Sender<SocketAddr>>,
+    /// Where request durations are counted.
+    pub latency: Arc<Latency>,
 }
 
 impl WebhookOptions {
@@ -74,6 +78,7 @@ impl WebhookOptions {
             service_name: "spo-webhook".to_owned(),
             service_port: 443,
             ready: None,
+            latency: Arc::default(),
         }
     }
 }
@@ -113,7 +118,7 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     let listener =
         TcpListener::bind(opts.listen).await.map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
     let addr = listener.local_addr().map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
-    let mut server = tokio::spawn(server::serve(listener, cert.server_config()?, admission));
+    let mut server = tokio::spawn(server::serve(listener, cert.server_config()?, admission, opts.latency.clone()));
     config::apply(&client, &target, &cert.ca_pem, &opts.namespace).await?;
     tracing::info!(%addr, "admission webhook ready");
     if let Some(tx) = opts.ready {

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Instant;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -14,10 +15,11 @@ use tokio::net::TcpListener;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
 
+use super::latency::Latency;
 use super::review::{Admission, Endpoint, MAX_BODY};
 
 /// Serve `admission` on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, admission: Arc<Admission>) {
+pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, admission: Arc<Admission>, latency: Arc<Latency>) {
     let acceptor = TlsAcceptor::from(tls);
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -33,6 +35,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, admission: Arc
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
         let admission = admission.clone();
+        let latency = latency.clone();
         tokio::spawn(async move {
             let tls = match acceptor.accept(stream).await {
                 Ok(s) => s,
@@ -41,7 +44,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, admission: Arc
                     return;
                 }
             };
-            let service = service_fn(move |req| handle(admission.clone(), req));
+            let service = service_fn(move |req| handle(admission.clone(), latency.clone(), req));
             if let Err(e) =
                 hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await
             {
@@ -60,11 +63,20 @@ fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Resp
     r
 }
 
-async fn handle(admission: Arc<Admission>, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    admission: Arc<Admission>,
+    latency: Arc<Latency>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let started = Instant::now();
     let path = req.uri().path().to_owned();
     Ok(match (req.method(), Endpoint::from_path(&path)) {
         (&Method::POST, Some(endpoint)) => match Limited::new(req.into_body(), MAX_BODY).collect().await {
-            Ok(body) => reply(StatusCode::OK, "application/json", admission.review(endpoint, &body.to_bytes())),
+            Ok(body) => {
+                let answer = admission.review(endpoint, &body.to_bytes());
+                latency.observe(endpoint, started.elapsed());
+                reply(StatusCode::OK, "application/json", answer)
+            }
             Err(e) => reply(StatusCode::BAD_REQUEST, "text/plain", format!("cannot read the request body: {e}\n")),
         },
         (&Method::GET, None) if path == "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n"),
