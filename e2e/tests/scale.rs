@@ -47,13 +47,13 @@ fn thousand_profiles_and_pods() {
     rt.block_on(async {
         let stack = Stack::start(&cluster, &spo_bins).await.unwrap_or_else(|e| panic!("spo up: {e}"));
         let client = cluster.client().await.expect("client");
-        run(&client, &stack).await;
+        run(&client, &stack, cluster.dir()).await;
         stack.stop().expect("stop spo");
     });
     cluster.down().expect("cluster down");
 }
 
-async fn run(client: &kube::Client, stack: &Stack) {
+async fn run(client: &kube::Client, stack: &Stack, dir: &std::path::Path) {
     for (name, binding) in [("bench", true), ("bench-plain", false)] {
         let mut ns = Namespace::default();
         ns.metadata.name = Some(name.into());
@@ -68,6 +68,9 @@ async fn run(client: &kube::Client, stack: &Stack) {
 
     // Profiles: each allows a different syscall so every one compiles to
     // its own content.
+    let cpu_before = cpu_seconds(dir, stack);
+    let served_at_start = operator_histogram(stack);
+    let requests_before = write_requests(client).await;
     let start = Instant::now();
     let names = ["read", "write", "openat", "close", "mmap", "brk", "futex", "getpid"];
     stream::iter(0..N)
@@ -96,6 +99,9 @@ async fn run(client: &kube::Client, stack: &Stack) {
         installed.map_or(f64::NAN, |_| start.elapsed().as_secs_f64())
     );
     assert!(installed.is_some(), "not every profile reached Installed in 120 s");
+    report_cpu(&cpu_before, &cpu_seconds(dir, stack));
+    report_writes(&requests_before, &write_requests(client).await);
+    report_served("the profile phase", &served_at_start, &operator_histogram(stack));
 
     stream::iter(0..N)
         .map(|i| {
@@ -116,12 +122,14 @@ async fn run(client: &kube::Client, stack: &Stack) {
     // Give the webhook's caches a moment to see the last bindings.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
+    let served_before = operator_histogram(stack);
     let bound = create_pods(client, "bench").await;
     let plain = create_pods(client, "bench-plain").await;
     let after = webhook_histogram(client).await;
     report("pods with bindings (mutating + validating webhooks)", &bound);
     report("pods without bindings (validating webhook only)", &plain);
     report_webhooks(&at_start, &after);
+    report_served("the pod phase", &served_before, &operator_histogram(stack));
 
     // Every bound pod carries its own profile.
     let pods: Api<Pod> = Api::namespaced(client.clone(), "bench");
@@ -239,10 +247,126 @@ async fn webhook_histogram(client: &kube::Client) -> Vec<(String, String, f64)> 
         .collect()
 }
 
+/// `(path, le, cumulative count)` of the operator's own webhook histogram
+/// (`spo_operator_webhook_duration_seconds`), whose buckets resolve 10 ms.
+fn operator_histogram(stack: &Stack) -> Vec<(String, String, f64)> {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(stack.operator_metrics()).expect("operator metrics");
+    conn.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").expect("request");
+    let mut text = String::new();
+    conn.read_to_string(&mut text).expect("response");
+    text.lines()
+        .filter(|l| l.starts_with("spo_operator_webhook_duration_seconds_bucket{"))
+        .filter_map(|l| {
+            let path = l.split("path=\"").nth(1)?.split('"').next()?.to_owned();
+            let le = l.split("le=\"").nth(1)?.split('"').next()?.to_owned();
+            Some((path, le, l.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A phase's requests per webhook path as the operator timed them: the
+/// bucket bounds under which half and 99% fell.
+fn report_served(phase: &str, before: &[(String, String, f64)], after: &[(String, String, f64)]) {
+    for path in ["/mutate-pods", "/mutate-profiles", "/validate"] {
+        let buckets: Vec<(f64, f64)> = after
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(p, le, n)| {
+                let old = before.iter().find(|(bp, bl, _)| bp == p && bl == le).map_or(0.0, |b| b.2);
+                (le.parse::<f64>().unwrap_or(f64::INFINITY), n - old)
+            })
+            .collect();
+        let total = buckets.iter().map(|b| b.1).fold(0.0, f64::max);
+        if total == 0.0 {
+            continue;
+        }
+        let bound = |q: f64| buckets.iter().find(|b| b.1 >= q * total).map_or(f64::INFINITY, |b| b.0 * 1000.0);
+        eprintln!(
+            "FIGURE operator-timed webhook {path} during {phase}: {total:.0} requests, p50 <= {} ms, p99 <= {} ms (goal p99 < 10 ms)",
+            bound(0.5),
+            bound(0.99)
+        );
+    }
+}
+
 fn rss_mib(pid: u32) -> f64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     text.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// CPU seconds (user + system) used so far by each process of the cluster
+/// and of spo-rs, by name.
+fn cpu_seconds(dir: &std::path::Path, stack: &Stack) -> Vec<(String, f64)> {
+    let mut procs: Vec<(String, u32)> = std::fs::read_to_string(dir.join("pids"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            Some((f.next()?.to_owned(), f.next()?.parse().ok()?))
+        })
+        .collect();
+    let _ = stack;
+    procs.push(("this test".into(), std::process::id()));
+    // Clock ticks per second: 100 on every Linux this runs on.
+    const HZ: f64 = 100.0;
+    procs
+        .into_iter()
+        .map(|(name, pid)| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+            let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
+            (name, ticks / HZ)
+        })
+        .collect()
+}
+
+fn report_cpu(before: &[(String, f64)], after: &[(String, f64)]) {
+    let used: Vec<String> = after
+        .iter()
+        .map(|(name, t)| {
+            let t0 = before.iter().find(|(n, _)| n == name).map_or(0.0, |b| b.1);
+            format!("{name} {:.2}", t - t0)
+        })
+        .collect();
+    eprintln!("FIGURE CPU seconds while the profiles were created and installed: {}", used.join(", "));
+}
+
+/// The API server's count of write requests so far, by verb, resource and
+/// subresource.
+async fn write_requests(client: &kube::Client) -> Vec<(String, f64)> {
+    let req = http::Request::get("/metrics").body(Vec::new()).expect("request");
+    let text = client.request_text(req).await.expect("apiserver /metrics");
+    let label = |l: &str, k: &str| {
+        l.split(&format!("{k}=\"")).nth(1).and_then(|v| v.split('"').next()).unwrap_or("").to_owned()
+    };
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for l in text.lines().filter(|l| l.starts_with("apiserver_request_total{")) {
+        let verb = label(l, "verb");
+        if !["POST", "PATCH", "PUT", "DELETE", "APPLY", "CREATE", "UPDATE"].contains(&verb.as_str()) {
+            continue;
+        }
+        let key = format!("{verb} {}/{}", label(l, "resource"), label(l, "subresource"));
+        let count: f64 = l.rsplit(' ').next().and_then(|c| c.parse().ok()).unwrap_or(0.0);
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(e) => e.1 += count,
+            None => out.push((key, count)),
+        }
+    }
+    out
+}
+
+fn report_writes(before: &[(String, f64)], after: &[(String, f64)]) {
+    let mut lines: Vec<String> = after
+        .iter()
+        .filter_map(|(k, n)| {
+            let d = n - before.iter().find(|(bk, _)| bk == k).map_or(0.0, |b| b.1);
+            (d > 0.0).then(|| format!("{k} {d:.0}"))
+        })
+        .collect();
+    lines.sort();
+    eprintln!("FIGURE API writes while the profiles were created and installed: {}", lines.join(", "));
 }
