@@ -14,12 +14,14 @@
 //! ([`cgroup`]), which is how it is stopped, and how eBPF tells it apart.
 
 pub mod cgroup;
+mod containers;
 mod ebpf;
 mod logs;
 mod ptrace;
 mod session;
 mod set;
 
+pub use containers::{cgroup_id, cgroup_tree_ids, container_cgroup, ContainerRecorder};
 pub use ebpf::available as ebpf_available;
 pub use logs::log_everything_program;
 pub use session::{record, Plan, RecorderKind, Recording};

@@ -25,7 +25,7 @@
 //! there is no clang build step and nothing to turn off.
 #![allow(unsafe_code)]
 
-mod insn;
+pub(super) mod insn;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -46,57 +46,64 @@ const RECORDER: &str = "ebpf";
 
 /// Slots per architecture in the map: syscall numbers at or above the
 /// last slot (no architecture has that many) are counted in it.
-const SLOTS: u32 = 1024;
+pub(super) const SLOTS: u32 = 1024;
 /// Architecture slots: native, i386 compat, x32.
-const ARCH_SLOTS: u32 = 3;
+pub(super) const ARCH_SLOTS: u32 = 3;
 /// `TS_COMPAT` in `thread_info.status` on x86_64.
 const TS_COMPAT: i32 = 0x0002;
 /// Offset of `thread_info.status` in `task_struct` on x86_64.
 const THREAD_INFO_STATUS: i32 = 16;
 
 // bpf(2) commands, map and program types, helpers.
-const BPF_MAP_CREATE: libc::c_int = 0;
+pub(super) const BPF_MAP_CREATE: libc::c_int = 0;
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
-const BPF_MAP_TYPE_ARRAY: u32 = 2;
+pub(super) const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_F_MMAPABLE: u32 = 1 << 10;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
+pub(super) const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 const HELPER_GET_CURRENT_TASK: i32 = 35;
-const HELPER_GET_CURRENT_CGROUP_ID: i32 = 80;
+pub(super) const HELPER_GET_CURRENT_CGROUP_ID: i32 = 80;
 const HELPER_PROBE_READ_KERNEL: i32 = 113;
 
 /// `union bpf_attr`, as bytes: every command's fields are at fixed offsets
 /// and everything after them must be zero.
 #[repr(C, align(8))]
-struct Attr([u8; 128]);
+pub(super) struct Attr(pub(super) [u8; 128]);
 
 impl Attr {
-    fn new() -> Attr {
+    pub(super) fn new() -> Attr {
         Attr([0; 128])
     }
-    fn u32(&mut self, off: usize, v: u32) -> &mut Self {
+    pub(super) fn u32(&mut self, off: usize, v: u32) -> &mut Self {
         self.0[off..off + 4].copy_from_slice(&v.to_ne_bytes());
         self
     }
-    fn u64(&mut self, off: usize, v: u64) -> &mut Self {
+    pub(super) fn u64(&mut self, off: usize, v: u64) -> &mut Self {
         self.0[off..off + 8].copy_from_slice(&v.to_ne_bytes());
         self
     }
 }
 
-fn bpf(cmd: libc::c_int, attr: &mut Attr) -> io::Result<OwnedFd> {
+/// bpf(2) for a command that returns a status, not a descriptor.
+pub(super) fn bpf_status(cmd: libc::c_int, attr: &mut Attr) -> io::Result<libc::c_long> {
     // SAFETY: `attr` is a live, zero-padded bpf_attr of the size passed;
     // every pointer stored in it points at memory that outlives the call.
     let rc = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr.0.as_mut_ptr(), attr.0.len()) };
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(rc)
+}
+
+/// bpf(2) for a command that returns a new descriptor.
+pub(super) fn bpf(cmd: libc::c_int, attr: &mut Attr) -> io::Result<OwnedFd> {
+    let rc = bpf_status(cmd, attr)?;
     // SAFETY: these commands return a fresh descriptor nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(rc as i32) })
 }
 
-fn err(op: &str, source: io::Error) -> NodeError {
+pub(super) fn err(op: &str, source: io::Error) -> NodeError {
     NodeError::Recorder { recorder: RECORDER, op: op.to_owned(), source }
 }
 
@@ -140,29 +147,33 @@ impl CountMap {
     fn read(&self, native: Arch) -> (SyscallSet, u64) {
         let mut set = SyscallSet::new();
         let mut overflow = 0;
-        let arches = [
-            Some(native),
-            (native == Arch::X86_64).then_some(Arch::X86),
-            (native == Arch::X86_64).then_some(Arch::X32),
-        ];
-        for (i, arch) in arches.iter().enumerate() {
-            let Some(arch) = arch else { continue };
-            for nr in 0..SLOTS {
-                let n = self.get(i * SLOTS as usize + nr as usize);
-                if n == 0 {
-                    continue;
-                }
-                if nr == SLOTS - 1 {
-                    overflow += n;
-                } else if *arch == Arch::X32 {
-                    set.add(*arch, nr | X32_SYSCALL_BIT, n);
-                } else {
-                    set.add(*arch, nr, n);
-                }
+        for index in 0..SLOTS * ARCH_SLOTS {
+            let n = self.get(index as usize);
+            if n != 0 {
+                overflow += attribute(&mut set, native, index, n);
             }
         }
         (set, overflow)
     }
+}
+
+/// Add `n` calls counted at slot `index` (see [`emit_index`]) to `set`;
+/// returns `n` if the slot is the overflow one, whose calls cannot be
+/// attributed, and 0 otherwise. Slots of an architecture `native` has not
+/// (compat ones off x86_64) are never written and are ignored.
+pub(super) fn attribute(set: &mut SyscallSet, native: Arch, index: u32, n: u64) -> u64 {
+    let nr = index % SLOTS;
+    let arch = match index / SLOTS {
+        0 => native,
+        1 if native == Arch::X86_64 => Arch::X86,
+        2 if native == Arch::X86_64 => Arch::X32,
+        _ => return 0,
+    };
+    if nr == SLOTS - 1 {
+        return n;
+    }
+    set.add(arch, if arch == Arch::X32 { nr | X32_SYSCALL_BIT } else { nr }, n);
+    0
 }
 
 impl Drop for CountMap {
@@ -173,30 +184,30 @@ impl Drop for CountMap {
 }
 
 /// A program with forward jumps to named labels, resolved at the end.
-struct Asm {
+pub(super) struct Asm {
     prog: Vec<Insn>,
     fixups: Vec<(usize, &'static str)>,
     labels: Vec<(&'static str, usize)>,
 }
 
 impl Asm {
-    fn new() -> Asm {
+    pub(super) fn new() -> Asm {
         Asm { prog: Vec::new(), fixups: Vec::new(), labels: Vec::new() }
     }
-    fn push(&mut self, i: Insn) {
+    pub(super) fn push(&mut self, i: Insn) {
         self.prog.push(i);
     }
-    fn push2(&mut self, i: [Insn; 2]) {
+    pub(super) fn push2(&mut self, i: [Insn; 2]) {
         self.prog.extend(i);
     }
-    fn jump(&mut self, i: Insn, to: &'static str) {
+    pub(super) fn jump(&mut self, i: Insn, to: &'static str) {
         self.fixups.push((self.prog.len(), to));
         self.prog.push(i);
     }
-    fn label(&mut self, name: &'static str) {
+    pub(super) fn label(&mut self, name: &'static str) {
         self.labels.push((name, self.prog.len()));
     }
-    fn finish(mut self) -> Vec<Insn> {
+    pub(super) fn finish(mut self) -> Vec<Insn> {
         for (at, to) in &self.fixups {
             let target = self.labels.iter().find(|(n, _)| n == to).map(|(_, p)| *p).expect("label defined");
             self.prog[*at].off = (target - at - 1) as i16;
@@ -213,6 +224,26 @@ fn program(cgroup_id: u64, map_fd: i32, detect_compat: bool) -> Vec<Insn> {
     a.push(call(HELPER_GET_CURRENT_CGROUP_ID));
     a.push2(ld_imm64(1, 0, cgroup_id));
     a.jump(jne(0, 1, 0), "out");
+    emit_index(&mut a, detect_compat);
+    a.push(stx(W, R10, -4, 8));
+    a.push2(ld_imm64(1, PSEUDO_MAP_FD, map_fd as u32 as u64));
+    a.push(mov(2, R10));
+    a.push(add_imm(2, -4));
+    a.push(call(HELPER_MAP_LOOKUP_ELEM));
+    a.jump(jeq_imm(0, 0, 0), "out");
+    a.push(mov_imm(1, 1));
+    a.push(atomic_add64(0, 0, 1));
+    a.label("out");
+    a.push(mov_imm(0, 0));
+    a.push(exit());
+    a.finish()
+}
+
+/// Emit the computation of a call's slot index (architecture slot times
+/// [`SLOTS`] plus the number, clamped to the last slot) into r8, with the
+/// raw tracepoint's context in r6. Uses r7 and the stack at `fp-16..-12`
+/// as scratch; keeps r9.
+pub(super) fn emit_index(a: &mut Asm, detect_compat: bool) {
     a.push(ldx(DW, 7, 6, 8)); // r7 = id
     a.push(mov_imm(8, 0)); // r8 = architecture slot
     if detect_compat {
@@ -244,23 +275,11 @@ fn program(cgroup_id: u64, map_fd: i32, detect_compat: bool) -> Vec<Insn> {
     a.label("index");
     a.push(lsh_imm(8, 10));
     a.push(add(8, 7));
-    a.push(stx(W, R10, -4, 8));
-    a.push2(ld_imm64(1, PSEUDO_MAP_FD, map_fd as u32 as u64));
-    a.push(mov(2, R10));
-    a.push(add_imm(2, -4));
-    a.push(call(HELPER_MAP_LOOKUP_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "out");
-    a.push(mov_imm(1, 1));
-    a.push(atomic_add64(0, 0, 1));
-    a.label("out");
-    a.push(mov_imm(0, 0));
-    a.push(exit());
-    a.finish()
 }
 
 /// Load the program; on refusal, load it again with the verifier's log to
 /// say why.
-fn load(prog: &[Insn]) -> Result<OwnedFd, NodeError> {
+pub(super) fn load(prog: &[Insn]) -> Result<OwnedFd, NodeError> {
     let bytes = to_bytes(prog);
     let license = c"Dual BSD/GPL";
     let attempt = |log: Option<&mut Vec<u8>>| {
@@ -293,7 +312,7 @@ fn load(prog: &[Insn]) -> Result<OwnedFd, NodeError> {
     }
 }
 
-fn attach(prog: &OwnedFd) -> Result<OwnedFd, NodeError> {
+pub(super) fn attach(prog: &OwnedFd) -> Result<OwnedFd, NodeError> {
     let name = c"sys_enter";
     let mut a = Attr::new();
     a.u64(0, name.as_ptr() as u64).u32(8, prog.as_raw_fd() as u32);

@@ -1,0 +1,542 @@
+//! The node-wide recorder: one eBPF program counts the syscalls of every
+//! cgroup on the node, so a container the agent did not start can be
+//! recorded from its first call.
+//!
+//! Why count everything: the agent learns a container's ID (and so its
+//! cgroup) only from the pod's status, after the container has started; a
+//! program that filtered by cgroup id would have to be loaded before the id
+//! exists, and would miss the container's start-up, which is where most of
+//! its distinct syscalls are made. So the program counts per
+//! (cgroup v2 id, architecture slot, syscall number) for every task in a
+//! hash map, and [`ContainerRecorder::counts`] reads one cgroup's entries
+//! once the id is known. [`ContainerRecorder::forget`] removes a cgroup's
+//! entries when a recording ends.
+//!
+//! Noise: tasks in the root cgroup (id 1) are not counted. On a host with
+//! cgroup v1 controllers and the v2 hierarchy mounted beside them (hybrid),
+//! every task not placed in a v2 cgroup is in the v2 root, so this keeps
+//! the host's own processes out of the map; on a unified host most
+//! services live in `system.slice` and are counted, which costs a few
+//! hundred entries. A full map is never silent: calls whose entry could
+//! not be inserted are counted in [`ContainerRecorder::dropped`].
+//!
+//! Finding the cgroup: container runtimes name the container's v2 cgroup
+//! after its ID, as `<id>` (cgroupfs driver) or `<prefix>-<id>.scope`
+//! (systemd driver); [`container_cgroup`] looks for those names. runc and
+//! crun also place containers in their own v2 cgroup on a hybrid host,
+//! where the v1 controllers do the resource control, so the same lookup
+//! works there. A runtime may run the container in a child of that cgroup
+//! (crun's `container` sub-cgroup under systemd): [`cgroup_tree_ids`] gives
+//! the ids of a cgroup and its descendants, for [`ContainerRecorder::counts_of`].
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fs;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use spo_model::Arch;
+
+use super::cgroup::cgroup2_root;
+use super::ebpf::insn::*;
+use super::ebpf::{
+    attach, attribute, bpf, bpf_status, emit_index, err, load, Asm, Attr, BPF_MAP_CREATE, BPF_MAP_TYPE_ARRAY,
+    HELPER_GET_CURRENT_CGROUP_ID, HELPER_MAP_LOOKUP_ELEM,
+};
+use super::set::SyscallSet;
+use crate::NodeError;
+
+/// Entries in the count map: one per (cgroup, architecture, syscall) seen.
+/// A container makes a few hundred distinct calls at most, so this covers
+/// about a thousand busy cgroups; the map is not preallocated, so only the
+/// entries in use take memory.
+pub const MAP_ENTRIES: u32 = 262_144;
+/// The v2 root cgroup's id, whose tasks are not counted.
+const ROOT_CGROUP_ID: u64 = 1;
+/// How deep below the v2 root a container's cgroup is looked for.
+const MAX_DEPTH: usize = 8;
+/// Directory names of container cgroups: `(prefix, suffix)` around the ID.
+const NAME_FORMS: [(&str, &str); 5] =
+    [("", ""), ("cri-containerd-", ".scope"), ("crio-", ".scope"), ("docker-", ".scope"), ("libpod-", ".scope")];
+
+const BPF_MAP_LOOKUP_ELEM: libc::c_int = 1;
+const BPF_MAP_DELETE_ELEM: libc::c_int = 3;
+const BPF_MAP_GET_NEXT_KEY: libc::c_int = 4;
+const BPF_MAP_TYPE_HASH: u32 = 1;
+const BPF_F_NO_PREALLOC: u32 = 1;
+const BPF_NOEXIST: i32 = 1;
+const HELPER_MAP_UPDATE_ELEM: i32 = 2;
+
+/// The count map's key: `{ u64 cgroup_id; u32 slot_index; u32 pad; }`,
+/// the padding always zero (the hash compares all 16 bytes).
+const KEY_SIZE: u32 = 16;
+
+fn key_parts(k: &[u8; 16]) -> (u64, u32) {
+    let id = u64::from_ne_bytes(k[..8].try_into().expect("8 bytes"));
+    let index = u32::from_ne_bytes(k[8..12].try_into().expect("4 bytes"));
+    (id, index)
+}
+
+/// The node-wide program, attached; detached when dropped.
+#[derive(Debug)]
+pub struct ContainerRecorder {
+    // Dropped first: closing the link detaches the program.
+    _link: OwnedFd,
+    _prog: OwnedFd,
+    counts: OwnedFd,
+    dropped: OwnedFd,
+    native: Arch,
+}
+
+impl ContainerRecorder {
+    /// Load and attach the program. Needs `CAP_BPF` and `CAP_PERFMON` (or
+    /// root) and a mounted cgroup v2 hierarchy.
+    pub fn start() -> Result<ContainerRecorder, NodeError> {
+        Self::start_sized(MAP_ENTRIES)
+    }
+
+    fn start_sized(entries: u32) -> Result<ContainerRecorder, NodeError> {
+        if cgroup2_root().is_none() {
+            return Err(NodeError::Workload {
+                what: "no cgroup v2 hierarchy is mounted; containers cannot be told apart without one".into(),
+            });
+        }
+        let native = Arch::native().unwrap_or(Arch::X86_64);
+        let mut a = Attr::new();
+        a.u32(0, BPF_MAP_TYPE_HASH).u32(4, KEY_SIZE).u32(8, 8).u32(12, entries).u32(16, BPF_F_NO_PREALLOC);
+        let counts = bpf(BPF_MAP_CREATE, &mut a).map_err(|e| err("create the node-wide count map", e))?;
+        let mut a = Attr::new();
+        a.u32(0, BPF_MAP_TYPE_ARRAY).u32(4, 4).u32(8, 8).u32(12, 1);
+        let dropped = bpf(BPF_MAP_CREATE, &mut a).map_err(|e| err("create the dropped-calls map", e))?;
+        let prog = load(&program(counts.as_raw_fd(), dropped.as_raw_fd(), native == Arch::X86_64))?;
+        let link = attach(&prog)?;
+        Ok(ContainerRecorder { _link: link, _prog: prog, counts, dropped, native })
+    }
+
+    /// Calls counted so far for the tasks of cgroup `cgroup_id`.
+    pub fn counts(&self, cgroup_id: u64) -> Result<SyscallSet, NodeError> {
+        self.counts_of(&[cgroup_id])
+    }
+
+    /// Calls counted so far for the tasks of any of `cgroup_ids` (a
+    /// container's cgroup and its descendants, see [`cgroup_tree_ids`]).
+    /// Calls with a syscall number beyond the table's slots are left out.
+    pub fn counts_of(&self, cgroup_ids: &[u64]) -> Result<SyscallSet, NodeError> {
+        let mut set = SyscallSet::new();
+        for key in keys(&self.counts, |id| cgroup_ids.contains(&id))? {
+            // An entry forgotten meanwhile is simply not counted.
+            if let Some(n) = self.lookup(&key)? {
+                attribute(&mut set, self.native, key_parts(&key).1, n);
+            }
+        }
+        Ok(set)
+    }
+
+    /// Remove every entry of cgroup `cgroup_id` (at the end of its
+    /// recording, or when it is gone), freeing room in the map.
+    pub fn forget(&self, cgroup_id: u64) -> Result<(), NodeError> {
+        for key in keys(&self.counts, |id| id == cgroup_id)? {
+            let mut a = Attr::new();
+            a.u32(0, self.counts.as_raw_fd() as u32).u64(8, key.as_ptr() as u64);
+            match bpf_status(BPF_MAP_DELETE_ELEM, &mut a) {
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                Err(e) => return Err(err("delete a count", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls not counted because the map was full, since the start.
+    pub fn dropped(&self) -> Result<u64, NodeError> {
+        let zero = 0u32.to_ne_bytes();
+        let mut value = [0u8; 8];
+        let mut a = Attr::new();
+        a.u32(0, self.dropped.as_raw_fd() as u32).u64(8, zero.as_ptr() as u64).u64(16, value.as_mut_ptr() as u64);
+        bpf_status(BPF_MAP_LOOKUP_ELEM, &mut a).map_err(|e| err("read the dropped-calls count", e))?;
+        Ok(u64::from_ne_bytes(value))
+    }
+
+    fn lookup(&self, key: &[u8; 16]) -> Result<Option<u64>, NodeError> {
+        let mut value = [0u8; 8];
+        let mut a = Attr::new();
+        a.u32(0, self.counts.as_raw_fd() as u32).u64(8, key.as_ptr() as u64).u64(16, value.as_mut_ptr() as u64);
+        match bpf_status(BPF_MAP_LOOKUP_ELEM, &mut a) {
+            Ok(_) => Ok(Some(u64::from_ne_bytes(value))),
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+            Err(e) => Err(err("read a count", e)),
+        }
+    }
+}
+
+/// The keys of the count map `map` whose cgroup id `want`s, each once
+/// (iterating a hash map that changes meanwhile may visit a key twice).
+fn keys(map: &OwnedFd, want: impl Fn(u64) -> bool) -> Result<BTreeSet<[u8; 16]>, NodeError> {
+    let mut out = BTreeSet::new();
+    let mut cur: Option<[u8; 16]> = None;
+    loop {
+        let mut next = [0u8; 16];
+        let mut a = Attr::new();
+        a.u32(0, map.as_raw_fd() as u32).u64(16, next.as_mut_ptr() as u64);
+        if let Some(k) = &cur {
+            a.u64(8, k.as_ptr() as u64);
+        }
+        match bpf_status(BPF_MAP_GET_NEXT_KEY, &mut a) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(out),
+            Err(e) => return Err(err("iterate the node-wide count map", e)),
+        }
+        if want(key_parts(&next).0) {
+            out.insert(next);
+        }
+        cur = Some(next);
+    }
+}
+
+/// The program: for every call of a task outside the root cgroup, add one
+/// to the entry {cgroup id, slot index}, inserting it first if missing;
+/// a failed insert (the map is full) adds one to the dropped count.
+///
+/// Stack: key at fp-16 (id) and fp-8 (index, pad), the value to insert at
+/// fp-24, the dropped map's key at fp-28.
+fn program(counts_fd: i32, dropped_fd: i32, detect_compat: bool) -> Vec<Insn> {
+    let counts = |a: &mut Asm| a.push2(ld_imm64(1, PSEUDO_MAP_FD, counts_fd as u32 as u64));
+    let mut a = Asm::new();
+    a.push(mov(6, 1)); // r6 = ctx
+    a.push(call(HELPER_GET_CURRENT_CGROUP_ID));
+    a.push(mov(9, 0)); // r9 = cgroup id
+    a.jump(jeq_imm(9, ROOT_CGROUP_ID as i32, 0), "done");
+    emit_index(&mut a, detect_compat); // r8 = slot index
+    a.push(stx(DW, R10, -16, 9));
+    a.push(stx(W, R10, -8, 8));
+    a.push(st_imm(W, R10, -4, 0));
+    counts(&mut a);
+    a.push(mov(2, R10));
+    a.push(add_imm(2, -16));
+    a.push(call(HELPER_MAP_LOOKUP_ELEM));
+    a.jump(jeq_imm(0, 0, 0), "insert");
+    a.push(mov_imm(1, 1));
+    a.push(atomic_add64(0, 0, 1));
+    a.jump(ja(0), "done");
+    a.label("insert");
+    a.push(st_imm(DW, R10, -24, 1));
+    counts(&mut a);
+    a.push(mov(2, R10));
+    a.push(add_imm(2, -16));
+    a.push(mov(3, R10));
+    a.push(add_imm(3, -24));
+    a.push(mov_imm(4, BPF_NOEXIST));
+    a.push(call(HELPER_MAP_UPDATE_ELEM));
+    a.jump(jeq_imm(0, 0, 0), "done");
+    // Another CPU inserted the same key first, or the map is full.
+    counts(&mut a);
+    a.push(mov(2, R10));
+    a.push(add_imm(2, -16));
+    a.push(call(HELPER_MAP_LOOKUP_ELEM));
+    a.jump(jeq_imm(0, 0, 0), "full");
+    a.push(mov_imm(1, 1));
+    a.push(atomic_add64(0, 0, 1));
+    a.jump(ja(0), "done");
+    a.label("full");
+    a.push(st_imm(W, R10, -28, 0));
+    a.push2(ld_imm64(1, PSEUDO_MAP_FD, dropped_fd as u32 as u64));
+    a.push(mov(2, R10));
+    a.push(add_imm(2, -28));
+    a.push(call(HELPER_MAP_LOOKUP_ELEM));
+    a.jump(jeq_imm(0, 0, 0), "done");
+    a.push(mov_imm(1, 1));
+    a.push(atomic_add64(0, 0, 1));
+    a.label("done");
+    a.push(mov_imm(0, 0));
+    a.push(exit());
+    a.finish()
+}
+
+/// The id of the cgroup at `path`, as `bpf_get_current_cgroup_id` reports
+/// it: the inode number of its directory in the v2 hierarchy.
+pub fn cgroup_id(path: &Path) -> io::Result<u64> {
+    Ok(fs::metadata(path)?.ino())
+}
+
+/// The ids of the cgroup at `path` and of every cgroup below it (at most
+/// [`MAX_DEPTH`] levels).
+pub fn cgroup_tree_ids(path: &Path) -> io::Result<Vec<u64>> {
+    let mut ids = vec![cgroup_id(path)?];
+    walk(path, MAX_DEPTH, |dir, _| {
+        if let Ok(id) = cgroup_id(dir) {
+            ids.push(id);
+        }
+        false
+    });
+    Ok(ids)
+}
+
+/// The v2 cgroup directory of the container whose runtime ID is
+/// `container_id` (64 hex digits, optionally as the pod status reports it,
+/// `containerd://<id>`), or `None` if no such directory exists.
+pub fn container_cgroup(container_id: &str) -> Option<PathBuf> {
+    container_cgroup_in(&cgroup2_root()?, container_id)
+}
+
+/// [`container_cgroup`] below `root`: the usual parents (`kubepods*`,
+/// `system.slice`, `machine.slice`) are searched first, then the rest.
+fn container_cgroup_in(root: &Path, container_id: &str) -> Option<PathBuf> {
+    let id = container_id.rsplit_once("://").map_or(container_id, |(_, id)| id);
+    if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let names: Vec<String> = NAME_FORMS.iter().map(|(pre, post)| format!("{pre}{id}{post}")).collect();
+    let preferred = |name: &str| name.starts_with("kubepods") || name == "system.slice" || name == "machine.slice";
+    let mut found = None;
+    let mut search = |top: &Path| {
+        walk(top, MAX_DEPTH - 1, |dir, name| {
+            if names.iter().any(|n| n == name) {
+                found = Some(dir.to_path_buf());
+                return true;
+            }
+            false
+        })
+    };
+    let tops: Vec<(PathBuf, String)> = subdirs(root).collect();
+    for (dir, name) in &tops {
+        if names.contains(name) {
+            return Some(dir.clone());
+        }
+    }
+    for (dir, _) in tops.iter().filter(|(_, n)| preferred(n)) {
+        if search(dir) {
+            return found;
+        }
+    }
+    for (dir, _) in tops.iter().filter(|(_, n)| !preferred(n)) {
+        if search(dir) {
+            return found;
+        }
+    }
+    None
+}
+
+/// The subdirectories of `dir` with their names (unreadable ones skipped:
+/// a cgroup may be removed while it is walked).
+fn subdirs(dir: &Path) -> impl Iterator<Item = (PathBuf, String)> {
+    fs::read_dir(dir).into_iter().flatten().flatten().filter_map(|e| {
+        let is_dir = e.file_type().ok()?.is_dir();
+        let name = e.file_name().into_string().ok()?;
+        is_dir.then(|| (e.path(), name))
+    })
+}
+
+/// Visit the directories below `top`, breadth first, at most `depth`
+/// levels down, until `visit(dir, name)` returns true; whether it did.
+fn walk(top: &Path, depth: usize, mut visit: impl FnMut(&Path, &str) -> bool) -> bool {
+    let mut queue = VecDeque::from([(top.to_path_buf(), 0)]);
+    while let Some((dir, level)) = queue.pop_front() {
+        if level >= depth {
+            continue;
+        }
+        for (sub, name) in subdirs(&dir) {
+            if visit(&sub, &name) {
+                return true;
+            }
+            queue.push_back((sub, level + 1));
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+#[allow(unsafe_code)]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::record::cgroup::{self, Cgroup};
+
+    fn id64(c: char) -> String {
+        std::iter::repeat_n(c, 64).collect()
+    }
+
+    /// A scratch directory, removed when dropped.
+    struct TempDir(PathBuf);
+    impl TempDir {
+        fn new() -> TempDir {
+            static SERIAL: AtomicU32 = AtomicU32::new(0);
+            let p = std::env::temp_dir().join(format!(
+                "spo-containers-{}-{}",
+                std::process::id(),
+                SERIAL.fetch_add(1, Ordering::Relaxed)
+            ));
+            fs::create_dir_all(&p).expect("create the scratch directory");
+            TempDir(p)
+        }
+    }
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn container_cgroups_are_found_in_every_runtime_naming() {
+        let t = TempDir::new();
+        let root = &t.0;
+        let (a, b, c, d, e, f) = (id64('a'), id64('b'), id64('c'), id64('d'), id64('e'), id64('f'));
+        let cases = [
+            (format!("kubepods/besteffort/pod1/{a}"), a.clone()),
+            (
+                format!(
+                    "kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod2.slice/cri-containerd-{b}.scope"
+                ),
+                b.clone(),
+            ),
+            (format!("kubepods.slice/kubepods-pod3.slice/crio-{c}.scope"), c.clone()),
+            (format!("system.slice/docker-{d}.scope"), d.clone()),
+            (format!("machine.slice/libpod-{e}.scope"), e.clone()),
+            (format!("user.slice/user-0.slice/x/y/libpod-{f}.scope"), f.clone()),
+        ];
+        for (path, _) in &cases {
+            fs::create_dir_all(root.join(path)).expect("create a fake cgroup");
+        }
+        // A conmon scope and a sibling whose name only contains the ID.
+        fs::create_dir_all(root.join(format!("kubepods.slice/crio-conmon-{}.scope", id64('9')))).expect("mkdir");
+        fs::create_dir_all(root.join(format!("kubepods/x-{}", id64('8')))).expect("mkdir");
+        for (path, id) in &cases {
+            assert_eq!(container_cgroup_in(root, id), Some(root.join(path)), "{path}");
+        }
+        assert_eq!(container_cgroup_in(root, &format!("containerd://{a}")), Some(root.join(&cases[0].0)));
+        assert_eq!(container_cgroup_in(root, &id64('9')), None, "conmon is not the container");
+        assert_eq!(container_cgroup_in(root, &id64('8')), None);
+        assert_eq!(container_cgroup_in(root, &id64('7')), None);
+        assert_eq!(container_cgroup_in(root, "../kubepods"), None);
+        assert_eq!(container_cgroup_in(root, &a[..12]), None, "a short ID is not looked up");
+        // Beyond the depth bound, nothing is found.
+        let deep = format!("a/b/c/d/e/f/g/h/i/{}", id64('1'));
+        fs::create_dir_all(root.join(&deep)).expect("mkdir");
+        assert_eq!(container_cgroup_in(root, &id64('1')), None);
+        // The tree below a container's cgroup.
+        let top = root.join(&cases[4].0);
+        fs::create_dir_all(top.join("container")).expect("mkdir");
+        let ids = cgroup_tree_ids(&top).expect("ids");
+        assert_eq!(ids, vec![cgroup_id(&top).expect("id"), cgroup_id(&top.join("container")).expect("id")]);
+    }
+
+    /// The recorder, or why this host cannot run the test.
+    fn recorder() -> Option<ContainerRecorder> {
+        recorder_sized(MAP_ENTRIES)
+    }
+
+    fn recorder_sized(entries: u32) -> Option<ContainerRecorder> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: the node-wide recorder needs root");
+            return None;
+        }
+        match ContainerRecorder::start_sized(entries) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("SKIPPED: the node-wide recorder does not load here: {e}");
+                None
+            }
+        }
+    }
+
+    /// Run /bin/true in `cg`, making `calls` (raw syscall numbers without
+    /// arguments) in the child after it joins the cgroup.
+    fn run_in(cg: &Cgroup, calls: &'static [libc::c_long]) {
+        let procs = cg.procs_writer().expect("open cgroup.procs");
+        let mut cmd = Command::new("/bin/true");
+        // SAFETY: the hook only makes raw syscalls and one write(2); it
+        // allocates nothing and takes no lock.
+        unsafe {
+            cmd.pre_exec(move || {
+                cgroup::join(&procs)?;
+                for nr in calls {
+                    libc::syscall(*nr, 0, 0, 0);
+                }
+                Ok(())
+            });
+        }
+        let status = cmd.status().expect("run /bin/true");
+        assert!(status.success());
+    }
+
+    fn names(set: &SyscallSet) -> BTreeSet<&'static str> {
+        let native = Arch::native().unwrap_or(Arch::X86_64);
+        set.names(native).0
+    }
+
+    #[test]
+    fn counts_calls_per_cgroup_from_a_start_after_loading() {
+        let Some(rec) = recorder() else { return };
+        let (Ok(a), Ok(b)) = (Cgroup::create(), Cgroup::create()) else {
+            eprintln!("SKIPPED: cannot create cgroups");
+            return;
+        };
+        assert!(rec.counts(a.id()).expect("counts").is_empty(), "a new cgroup has no calls yet");
+        run_in(&a, &[libc::SYS_getppid, libc::SYS_getppid]);
+        run_in(&b, &[libc::SYS_getcpu]);
+        let got_a = rec.counts(a.id()).expect("counts of a");
+        let got_b = rec.counts(b.id()).expect("counts of b");
+        let (na, nb) = (names(&got_a), names(&got_b));
+        for want in ["getppid", "execve", "exit_group"] {
+            assert!(na.contains(want), "{want} missing from {na:?}");
+        }
+        assert!(!na.contains("getcpu"), "b's getcpu counted for a: {na:?}");
+        assert!(nb.contains("getcpu") && nb.contains("execve"), "{nb:?}");
+        assert!(!nb.contains("getppid"), "a's getppid counted for b: {nb:?}");
+        let getppid = Arch::native().unwrap_or(Arch::X86_64).syscall_number("getppid").expect("getppid");
+        let n = got_a.numbers(Arch::native().unwrap_or(Arch::X86_64)).find(|(nr, _)| *nr == getppid).map(|(_, n)| n);
+        assert_eq!(n, Some(2), "getppid made twice");
+        let both = rec.counts_of(&[a.id(), b.id()]).expect("counts of both");
+        assert_eq!(both.total(), got_a.total() + got_b.total());
+        assert_eq!(rec.dropped().expect("dropped"), 0);
+
+        rec.forget(a.id()).expect("forget a");
+        assert!(rec.counts(a.id()).expect("counts").is_empty(), "forgotten");
+        assert_eq!(rec.counts(b.id()).expect("counts of b"), got_b, "b untouched");
+        rec.forget(b.id()).expect("forget b");
+    }
+
+    #[test]
+    fn calls_that_find_the_map_full_are_counted_as_dropped() {
+        let Some(rec) = recorder_sized(2) else { return };
+        let Ok(a) = Cgroup::create() else {
+            eprintln!("SKIPPED: cannot create cgroups");
+            return;
+        };
+        run_in(&a, &[libc::SYS_getppid, libc::SYS_getcpu, libc::SYS_getppid]);
+        // /bin/true alone makes more than two distinct calls.
+        assert!(rec.dropped().expect("dropped") > 0);
+        assert!(rec.counts(a.id()).expect("counts").distinct() <= 2);
+    }
+
+    #[test]
+    fn dropping_the_recorder_stops_counting() {
+        let Some(rec) = recorder() else { return };
+        let Ok(a) = Cgroup::create() else {
+            eprintln!("SKIPPED: cannot create cgroups");
+            return;
+        };
+        let counts = rec.counts.try_clone().expect("dup the map");
+        drop(rec);
+        run_in(&a, &[libc::SYS_getppid]);
+        let seen = keys(&counts, |id| id == a.id()).expect("keys");
+        assert!(seen.is_empty(), "{} entries counted after the program was detached", seen.len());
+    }
+
+    #[test]
+    fn jumps_land_on_their_labels() {
+        let p = program(3, 4, true);
+        for (i, insn) in p.iter().enumerate() {
+            if insn.code & 0x07 == 0x05 && insn.code != 0x85 && insn.code != 0x95 {
+                let to = i as i64 + 1 + i64::from(insn.off);
+                assert!((0..p.len() as i64).contains(&to), "jump at {i} to {to}");
+            }
+        }
+        assert_eq!(p.last().map(|i| i.code), Some(0x95));
+        assert!(program(3, 4, false).len() < p.len());
+    }
+}
