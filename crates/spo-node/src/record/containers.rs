@@ -527,6 +527,86 @@ mod tests {
         assert!(seen.is_empty(), "{} entries counted after the program was detached", seen.len());
     }
 
+    /// A runc container started after the recorder: found by its ID, and
+    /// its calls counted from its first. Needs `runc` and a static
+    /// `/bin/busybox` (Debian `runc`, `busybox-static`).
+    #[test]
+    fn a_runc_container_is_found_and_recorded() {
+        let busybox = Path::new("/bin/busybox");
+        let has_runc = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
+        if !has_runc || !busybox.exists() {
+            eprintln!("SKIPPED: needs runc and a static /bin/busybox");
+            return;
+        }
+        let Some(rec) = recorder() else { return };
+        let t = TempDir::new();
+        fs::create_dir_all(t.0.join("rootfs/bin")).expect("mkdir rootfs");
+        fs::create_dir_all(t.0.join("rootfs/proc")).expect("mkdir rootfs");
+        fs::copy(busybox, t.0.join("rootfs/bin/busybox")).expect("copy busybox");
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let id = format!("{:032x}{:032x}", u128::from(std::process::id()), nanos);
+        let parent = format!("spo-test-{}", std::process::id());
+        let config = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "args": ["/bin/busybox", "sh", "-c", "/bin/busybox uname -a >/dev/null; exec /bin/busybox sleep 30"],
+                "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["PATH=/bin"],
+            },
+            "root": {"path": "rootfs", "readonly": true},
+            "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+            "linux": {
+                "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}, {"type": "uts"}],
+                "cgroupsPath": format!("/{parent}/{id}"),
+            },
+        });
+        fs::write(t.0.join("config.json"), config.to_string()).expect("write config.json");
+        let name = format!("spo-test-{}", &id[..16]);
+        // Not a pipe: the detached container would hold it open.
+        let log = t.0.join("runc.log");
+        let started = Command::new("runc")
+            .args(["run", "-d", "--bundle"])
+            .arg(&t.0)
+            .arg(&name)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(fs::File::create(&log).expect("create runc.log"))
+            .status()
+            .expect("run runc");
+        let cleanup = || {
+            let _ = Command::new("runc").args(["delete", "-f", &name]).output();
+            for hierarchy in subdirs(Path::new("/sys/fs/cgroup")) {
+                let _ = fs::remove_dir(hierarchy.0.join(&parent));
+            }
+            if let Some(root) = cgroup2_root() {
+                let _ = fs::remove_dir(root.join(&parent));
+            }
+        };
+        if !started.success() {
+            cleanup();
+            eprintln!("SKIPPED: runc cannot run a container here: {}", fs::read_to_string(&log).unwrap_or_default());
+            return;
+        }
+        let found = container_cgroup(&format!("containerd://{id}"));
+        let mut seen = BTreeSet::new();
+        if let Some(dir) = &found {
+            let ids = cgroup_tree_ids(dir).expect("cgroup ids");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while !seen.contains("nanosleep")
+                && !seen.contains("clock_nanosleep")
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                seen = names(&rec.counts_of(&ids).expect("counts"));
+            }
+        }
+        cleanup();
+        let dir = found.expect("the container's v2 cgroup");
+        assert!(dir.ends_with(format!("{parent}/{id}")), "{}", dir.display());
+        for want in ["execve", "uname", "wait4"] {
+            assert!(seen.contains(want), "{want} missing from {seen:?}");
+        }
+    }
+
     #[test]
     fn jumps_land_on_their_labels() {
         let p = program(3, 4, true);
