@@ -385,7 +385,11 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
         ("spo-operator", "update", g, "seccompprofiles/finalizers", false),
         ("spo-operator", "delete", g, "securityprofilenodestatuses", true),
         ("spo-operator", "create", g, "securityprofilenodestatuses", false),
-        ("spo-operator", "create", g, "seccompprofiles", false),
+        // Recordings' results become profiles; nothing else is created.
+        ("spo-operator", "create", g, "seccompprofiles", true),
+        ("spo-operator", "create", g, "selinuxprofiles", false),
+        ("spod", "patch", g, "profilerecordings/status", true),
+        ("spod", "patch", g, "profilerecordings", false),
         ("spo-operator", "list", "", "secrets", false),
         ("spo-operator", "delete", "", "pods", false),
     ];

@@ -11,6 +11,7 @@
 pub mod controller;
 pub mod crds;
 mod error;
+pub mod recording;
 pub mod webhook;
 
 pub use crds::{all_crds, all_crds_yaml, crd_files};

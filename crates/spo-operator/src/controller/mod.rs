@@ -27,6 +27,7 @@ pub mod kinds;
 pub mod metrics;
 pub mod pods;
 mod reconcile;
+pub mod recordings;
 pub mod references;
 mod runner;
 pub mod status;

@@ -156,6 +156,7 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         drive(profile_controller(&client, selinux_w, selinux_rx, ctx.clone(), config.clone())),
         drive(profile_controller(&client, raw_w, raw_rx, ctx.clone(), config.clone())),
         drive(profile_controller(&client, apparmor_w, apparmor_rx, ctx.clone(), config)),
+        super::recordings::run(client.clone()),
     );
     Ok(())
 }

@@ -34,7 +34,8 @@ pub use nodestatus::{
     node_status_name, SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SecurityProfileNodeStatusStatus,
 };
 pub use recording::{
-    MergeStrategy, ProfileRecording, ProfileRecordingSpec, ProfileRecordingStatus, RecordedKind, Recorder,
+    MergeStrategy, ProfileRecording, ProfileRecordingSpec, ProfileRecordingStatus, RecordedContainer, RecordedKind,
+    RecordedSyscalls, Recorder,
 };
 pub use seccomp::{SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall};
 pub use selinux::{

@@ -82,6 +82,44 @@ pub struct ProfileRecordingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
+    /// What each recorded container did, written by the agent of its node
+    /// when the container ended; the operator turns these into profiles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["pod", "container"]))]
+    pub recorded: Vec<RecordedContainer>,
+}
+
+/// One recorded container instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedContainer {
+    /// The pod's name.
+    pub pod: String,
+    /// The container's name.
+    pub container: String,
+    /// The node it ran on.
+    pub node: String,
+    /// The recorder used (`bpf`, `logs`).
+    pub recorder: String,
+    /// Syscalls seen, per architecture, the container runtime's own
+    /// (`runc` after the filter is loaded) included.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub syscalls: Vec<RecordedSyscalls>,
+    /// Why nothing could be recorded, when the node could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The syscalls of one architecture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordedSyscalls {
+    /// `SCMP_ARCH_X86_64`, ...
+    pub architecture: String,
+    /// Sorted syscall names.
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub names: Vec<String>,
 }
 
 #[cfg(test)]

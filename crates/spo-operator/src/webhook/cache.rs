@@ -19,7 +19,9 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::controller::references::{RefKey, RefKind};
-use crate::crds::{AppArmorProfile, ProfileBinding, RawSelinuxProfile, SeccompProfile, SelinuxProfile};
+use crate::crds::{
+    AppArmorProfile, ProfileBinding, ProfileRecording, RawSelinuxProfile, SeccompProfile, SelinuxProfile,
+};
 use crate::OperatorError;
 
 /// The caches admission reads.
@@ -35,6 +37,8 @@ pub struct Caches {
     pub apparmor: Store<AppArmorProfile>,
     /// Profile bindings.
     pub bindings: Store<ProfileBinding>,
+    /// Profile recordings.
+    pub recordings: Store<ProfileRecording>,
     /// Namespaces (for the binding label).
     pub namespaces: Store<Namespace>,
     /// The namespace whose bindings apply cluster-wide (the operator's):
@@ -51,6 +55,7 @@ impl std::fmt::Debug for Caches {
             .field("raw_selinux", &self.raw_selinux.len())
             .field("apparmor", &self.apparmor.len())
             .field("bindings", &self.bindings.len())
+            .field("recordings", &self.recordings.len())
             .field("namespaces", &self.namespaces.len())
             .field("shared_namespace", &self.shared_namespace)
             .finish()
@@ -100,9 +105,27 @@ impl Caches {
         let (apparmor, w4) = reflector::store();
         let (bindings, w5) = reflector::store();
         let (namespaces, w6) = reflector::store();
+        let (recordings, w7) = reflector::store();
         (
-            Caches { seccomp, selinux, raw_selinux, apparmor, bindings, namespaces, shared_namespace: None },
-            Writers { seccomp: w1, selinux: w2, raw_selinux: w3, apparmor: w4, bindings: w5, namespaces: w6 },
+            Caches {
+                seccomp,
+                selinux,
+                raw_selinux,
+                apparmor,
+                bindings,
+                recordings,
+                namespaces,
+                shared_namespace: None,
+            },
+            Writers {
+                seccomp: w1,
+                selinux: w2,
+                raw_selinux: w3,
+                apparmor: w4,
+                bindings: w5,
+                namespaces: w6,
+                recordings: w7,
+            },
         )
     }
 
@@ -116,6 +139,7 @@ impl Caches {
         spawn_reflector(Api::<AppArmorProfile>::all(client.clone()), w.apparmor);
         spawn_reflector(Api::<ProfileBinding>::all(client.clone()), w.bindings);
         spawn_reflector(Api::<Namespace>::all(client.clone()), w.namespaces);
+        spawn_reflector(Api::<ProfileRecording>::all(client.clone()), w.recordings);
         let never = |what| move |_| OperatorError::CacheNeverReady { what };
         caches.seccomp.wait_until_ready().await.map_err(never("SeccompProfile"))?;
         caches.selinux.wait_until_ready().await.map_err(never("SelinuxProfile"))?;
@@ -123,6 +147,7 @@ impl Caches {
         caches.apparmor.wait_until_ready().await.map_err(never("AppArmorProfile"))?;
         caches.bindings.wait_until_ready().await.map_err(never("ProfileBinding"))?;
         caches.namespaces.wait_until_ready().await.map_err(never("Namespace"))?;
+        caches.recordings.wait_until_ready().await.map_err(never("ProfileRecording"))?;
         Ok(caches)
     }
 
@@ -182,6 +207,8 @@ pub struct Writers {
     pub bindings: reflector::store::Writer<ProfileBinding>,
     /// Namespaces.
     pub namespaces: reflector::store::Writer<Namespace>,
+    /// Recordings.
+    pub recordings: reflector::store::Writer<ProfileRecording>,
 }
 
 impl std::fmt::Debug for Writers {

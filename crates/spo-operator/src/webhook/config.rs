@@ -12,7 +12,9 @@
 //! - `spo-rs-binding` (mutating): pods on CREATE at `/mutate-pods` in
 //!   namespaces labelled `spo.x-k8s.io/enable-binding`; and every profile
 //!   kind on CREATE at `/mutate-profiles`, which adds the in-use finalizer
-//!   so a profile is held from its first version without a second write.
+//!   so a profile is held from its first version without a second write;
+//!   and pods on CREATE at `/mark-recording` in namespaces labelled
+//!   `spo.x-k8s.io/enable-recording`, for `ProfileRecording`s.
 //!
 //! All but the finalizer entry fail closed (`failurePolicy: Fail`): when
 //! the operator is down an invalid profile is not admitted, a pod is not
@@ -32,6 +34,7 @@ use kube::Client;
 use super::mutate::ENABLE_BINDING_LABEL;
 use super::review::Endpoint;
 use crate::crds::GROUP;
+use crate::recording::ENABLE_RECORDING_LABEL;
 use crate::OperatorError;
 
 /// Name of the validating configuration.
@@ -133,7 +136,14 @@ pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> Va
         ca_pem,
         rule(
             &[GROUP],
-            &["seccompprofiles", "selinuxprofiles", "rawselinuxprofiles", "apparmorprofiles", "profilebindings"],
+            &[
+                "seccompprofiles",
+                "selinuxprofiles",
+                "rawselinuxprofiles",
+                "apparmorprofiles",
+                "profilebindings",
+                "profilerecordings",
+            ],
             &["CREATE", "UPDATE"],
         ),
     );
@@ -195,7 +205,20 @@ pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
             ),
         )
     };
-    MutatingWebhookConfiguration { metadata: managed_metadata(BINDING_CONFIG), webhooks: Some(vec![pods, profiles]) }
+    let recording = MutatingWebhook {
+        namespace_selector: namespaces_where(ENABLE_RECORDING_LABEL, "Exists", None),
+        ..mutating(
+            "recording.spo.x-k8s.io",
+            target,
+            Endpoint::MarkRecording,
+            ca_pem,
+            rule(&[""], &["pods"], &["CREATE"]),
+        )
+    };
+    MutatingWebhookConfiguration {
+        metadata: managed_metadata(BINDING_CONFIG),
+        webhooks: Some(vec![pods, profiles, recording]),
+    }
 }
 
 /// Create or update both configurations.

@@ -15,7 +15,8 @@ use super::review::Endpoint;
 /// Upper bounds of the buckets, in seconds.
 pub const BUCKETS: [f64; 11] = [0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 1.0];
 
-const PATHS: [Endpoint; 3] = [Endpoint::Validate, Endpoint::MutatePods, Endpoint::MutateProfiles];
+const PATHS: [Endpoint; 4] =
+    [Endpoint::Validate, Endpoint::MutatePods, Endpoint::MutateProfiles, Endpoint::MarkRecording];
 
 #[derive(Debug, Default)]
 struct Histogram {

@@ -20,6 +20,7 @@ pub mod glob;
 pub mod latency;
 pub mod mutate;
 pub mod policy;
+pub mod record;
 pub mod review;
 pub mod selector;
 mod server;

@@ -30,6 +30,8 @@ pub enum Endpoint {
     MutatePods,
     /// `/mutate-profiles`: the in-use finalizer on new profiles.
     MutateProfiles,
+    /// `/mark-recording`: pods a `ProfileRecording` selects.
+    MarkRecording,
 }
 
 impl Endpoint {
@@ -39,6 +41,7 @@ impl Endpoint {
             "/validate" => Some(Endpoint::Validate),
             "/mutate-pods" => Some(Endpoint::MutatePods),
             "/mutate-profiles" => Some(Endpoint::MutateProfiles),
+            "/mark-recording" => Some(Endpoint::MarkRecording),
             _ => None,
         }
     }
@@ -49,6 +52,7 @@ impl Endpoint {
             Endpoint::Validate => "/validate",
             Endpoint::MutatePods => "/mutate-pods",
             Endpoint::MutateProfiles => "/mutate-profiles",
+            Endpoint::MarkRecording => "/mark-recording",
         }
     }
 }
@@ -155,6 +159,19 @@ impl Admission {
                     None => response,
                 }
             }
+            (Endpoint::MarkRecording, "Pod") if req.operation == Operation::Create => {
+                let marked = super::record::mark(&self.caches, &value, namespace);
+                let mut response = if marked.patch.0.is_empty() {
+                    response
+                } else {
+                    response.with_patch(marked.patch).unwrap_or_else(AdmissionResponse::invalid)
+                };
+                if !marked.warnings.is_empty() {
+                    response.warnings = Some(marked.warnings);
+                }
+                response
+            }
+            (Endpoint::Validate, "ProfileRecording") => finish(response, validate::recording(&value)),
             // Anything else was not asked for by the configurations.
             _ => response,
         }

@@ -421,3 +421,43 @@ fn new_profiles_get_the_in_use_finalizer_once() {
         assert_eq!(patched(&body, &r)["metadata"]["finalizers"], after, "{r}");
     }
 }
+
+#[test]
+fn recorded_pods_are_marked_with_the_recording_and_containers() {
+    use crate::crds::{ProfileRecording, ProfileRecordingSpec};
+    use crate::recording::{CONTAINERS_ANNOTATION, ENABLE_RECORDING_LABEL, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+    let mut world = World::new();
+    let mut ns = namespace("rec", false);
+    ns.metadata.labels = Some([(ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
+    world.w.namespaces.apply_watcher_event(&Event::Apply(ns));
+    for (name, containers) in [("b-second", json!([])), ("a-first", json!(["app"]))] {
+        let spec: ProfileRecordingSpec = serde_json::from_value(json!({
+            "kind": "SeccompProfile", "recorder": "bpf",
+            "podSelector": {"matchLabels": {"app": "web"}}, "containers": containers,
+        }))
+        .expect("spec");
+        let mut r = ProfileRecording::new(name, spec);
+        r.metadata.namespace = Some("rec".into());
+        world.w.recordings.apply_watcher_event(&Event::Apply(r));
+    }
+    let review = |labels: Value| {
+        let mut review: Value = serde_json::from_slice(&fixture("pod-web.json")).expect("fixture");
+        review["request"]["namespace"] = json!("rec");
+        review["request"]["object"]["metadata"]["labels"] = labels;
+        review["request"]["object"]["spec"]["containers"] =
+            json!([{"name": "app", "image": "busybox"}, {"name": "side", "image": "busybox"}]);
+        serde_json::to_vec(&review).expect("json")
+    };
+    let body = review(json!({"app": "web"}));
+    let r = response(&world.admission().review(Endpoint::MarkRecording, &body));
+    assert_eq!(r["allowed"], true);
+    let pod = patched(&body, &r);
+    let a = &pod["metadata"]["annotations"];
+    assert_eq!((&a[RECORDING_ANNOTATION], &a[RECORDER_ANNOTATION]), (&json!("a-first"), &json!("bpf")));
+    assert_eq!(a[CONTAINERS_ANNOTATION], "app", "only the recording's containers");
+    assert!(r["warnings"][0].as_str().unwrap_or_default().contains("b-second"), "{r}");
+    // Not selected: unchanged.
+    let body = review(json!({"app": "db"}));
+    let r = response(&world.admission().review(Endpoint::MarkRecording, &body));
+    assert!(patched(&body, &r)["metadata"]["annotations"].get(RECORDING_ANNOTATION).is_none());
+}

@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::cache::Caches;
 use super::selector;
-use crate::crds::ProfileBindingSpec;
+use crate::crds::{ProfileBindingSpec, ProfileRecordingSpec, RecordedKind, Recorder};
 
 /// The outcome of an admission check.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -128,9 +128,60 @@ pub fn binding(caches: &Caches, object: &Value) -> Verdict {
     }
 }
 
+/// Check a `ProfileRecording`: what the node agents can record, and a
+/// selector the API server's schema lets through but no pod could match.
+pub fn recording(object: &Value) -> Verdict {
+    let spec: ProfileRecordingSpec = match object.get("spec").cloned().map(serde_json::from_value) {
+        Some(Ok(s)) => s,
+        Some(Err(e)) => return Verdict::deny(format!("spec: {e}")),
+        None => return Verdict::deny("spec is missing"),
+    };
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    let mut problems = selector::problems(&spec.pod_selector);
+    if spec.kind != RecordedKind::SeccompProfile {
+        problems.push(format!(
+            "spec.kind: {:?} cannot be recorded in the cluster; record SeccompProfile, or turn audit logs into \
+             SELinux and AppArmor profiles with `spoc record --from-audit`",
+            spec.kind
+        ));
+    }
+    if spec.recorder == Recorder::Logs {
+        problems.push(
+            "spec.recorder: logs is not available in the cluster; use bpf (every syscall, no audit log needed)"
+                .to_owned(),
+        );
+    }
+    for (i, c) in spec.containers.iter().enumerate() {
+        if let Err(e) = spo_model::objname::check_object_name(c) {
+            problems.push(format!("spec.containers[{i}]: {e}"));
+        }
+    }
+    if problems.is_empty() {
+        Verdict::allow()
+    } else {
+        Verdict::deny(format!("ProfileRecording {namespace}/{name} is invalid:\n{}", problems.join("\n")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recordings_must_be_recordable() {
+        let rec = |spec: Value| json!({"metadata": {"name": "r", "namespace": "ns"}, "spec": spec});
+        let ok =
+            rec(json!({"kind": "SeccompProfile", "recorder": "bpf", "podSelector": {"matchLabels": {"app": "x"}}}));
+        assert_eq!(recording(&ok), Verdict::allow());
+        let bad = rec(json!({"kind": "SelinuxProfile", "recorder": "logs", "podSelector": {},
+                             "containers": ["Bad_Name"]}));
+        let message = recording(&bad).denied.expect("refused");
+        assert!(message.starts_with("ProfileRecording ns/r is invalid:\n"), "{message}");
+        for part in ["spec.kind: SelinuxProfile", "spec.recorder: logs", "spec.containers[0]"] {
+            assert!(message.contains(part), "{part} missing from {message}");
+        }
+    }
 
     fn seccomp(spec: Value) -> Value {
         json!({
