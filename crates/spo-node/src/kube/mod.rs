@@ -14,6 +14,9 @@
 //!   what the node statuses say ([`state`]) and only differences are
 //!   server-side applied, many requests in flight at once.
 //!
+//! - **record**: this node's pods that a `ProfileRecording` marked are
+//!   recorded with the node-wide eBPF recorder ([`recording`]).
+//!
 //! A deleted profile (deletion timestamp, no active workloads) leaves the
 //! mirror; the agent removes it as it removes a deleted manifest (current
 //! file at once, versions while processes use them), and its node status
@@ -21,6 +24,7 @@
 //! profile, so the garbage collector removes any that spod misses.
 
 pub mod mirror;
+pub mod recording;
 pub mod report;
 pub mod state;
 
@@ -116,6 +120,7 @@ pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() +
         adopt_node_statuses(&client, &cfg.node, &mut state).await;
         let state = Arc::new(Mutex::new(state));
         let reporter = tokio::spawn(report_loop(client.clone(), cfg.clone(), state.clone(), shared));
+        tokio::spawn(recording::run(client.clone(), cfg.node.clone()));
         let watching = watch_loop(client, state, start_agent);
         tokio::select! {
             r = watching => r,
