@@ -13,6 +13,11 @@
 //!   binds to an nginx image in any namespace that enables binding, and a
 //!   web server runs and answers under it.
 //!
+//! - A ProfileRecording (eBPF) marks two replicas at admission; spod
+//!   records their container until the pods go, the operator merges both
+//!   into one SeccompProfile, and a pod run under that profile does what
+//!   was recorded while a call the recording never saw is refused.
+//!
 //! Needs root, the Kubernetes binaries including kubelet and kube-scheduler,
 //! containerd, busybox-static and the CNI plugins (see `docs/e2e.md`); says
 //! SKIPPED otherwise.
@@ -58,6 +63,7 @@ fn bound_profiles_are_enforced_in_running_pods() {
         let client = cluster.client().await.expect("client");
         enforced_and_held(&client, &stack).await;
         shared_web_server_profile(&client, &cluster).await;
+        recorded_in_the_cluster(&client, &stack).await;
         stack.stop().expect("stop spo");
     });
     cluster.down().expect("cluster down");
@@ -195,18 +201,144 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
     pods.delete("web", &DeleteParams::default()).await.expect("delete web pod");
 }
 
+/// What the recorded pods run: a directory made, `uname`, a child
+/// process, then sleep. `renice` (setpriority) is never called.
+const RECORDED: &str = "mkdir /tmp/r; uname -a >/dev/null; /bin/busybox true; echo ready";
+
+async fn recorded_in_the_cluster(client: &kube::Client, stack: &Stack) {
+    use spo_operator::crds::ProfileRecording;
+    namespace(client, "rec", json!({"spo.x-k8s.io/enable-recording": "true"})).await;
+    // What cannot be recorded in the cluster is refused at once, with why.
+    let bad = manifests::parse(
+        "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: ProfileRecording\n\
+         metadata: {name: bad, namespace: rec}\nspec: {kind: SelinuxProfile, recorder: bpf, podSelector: {}}\n",
+    )
+    .expect("manifest");
+    let refused = manifests::apply(client, &bad[0]).await.expect_err("an SELinux recording is refused");
+    let mut message = refused.to_string();
+    let mut source = std::error::Error::source(&refused);
+    while let Some(s) = source {
+        message.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    assert!(message.contains("spec.kind: SelinuxProfile cannot be recorded"), "{message}");
+    for doc in manifests::parse(
+        r#"
+apiVersion: security-profiles-operator.x-k8s.io/v1
+kind: ProfileRecording
+metadata: {name: rec, namespace: rec}
+spec:
+  kind: SeccompProfile
+  recorder: bpf
+  mergeStrategy: containers
+  podSelector: {matchLabels: {app: recorded}}
+"#,
+    )
+    .expect("manifest")
+    {
+        manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
+    }
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "rec");
+    let script = format!("{RECORDED}; exec sleep 3600");
+    for name in ["replica-1", "replica-2"] {
+        let created = create_labelled_pod(&pods, name, json!({"app": "recorded"}), &script, None).await;
+        let annotations = created.metadata.annotations.unwrap_or_default();
+        assert_eq!(annotations.get("spo.x-k8s.io/recording").map(String::as_str), Some("rec"), "{name} not marked");
+    }
+    for name in ["replica-1", "replica-2"] {
+        wait_for(WAIT, "a recorded replica's log", || async {
+            pods.logs(name, &Default::default()).await.ok()?.contains("ready").then_some(())
+        })
+        .await;
+    }
+    // spod finds the containers' cgroups from the status it watches too.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    for name in ["replica-1", "replica-2"] {
+        pods.delete(name, &DeleteParams::default()).await.expect("delete replica");
+    }
+    let recordings: Api<ProfileRecording> = Api::namespaced(client.clone(), "rec");
+    let results = wait_for(WAIT, "both replicas recorded", || async {
+        let r = recordings.get("rec").await.ok()?.status?.recorded;
+        (r.len() == 2).then_some(r)
+    })
+    .await;
+    for r in &results {
+        assert_eq!(r.error, None, "{r:?}");
+        assert_eq!((r.container.as_str(), r.recorder.as_str()), ("c", "bpf"));
+    }
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "rec");
+    let (profile, reference) = wait_for(WAIT, "the merged profile Installed", || async {
+        let p = sps.get_opt("rec-c").await.ok()??;
+        let s = p.status.clone()?;
+        (s.status == Some(ProfileState::Installed)).then_some((p, s.localhost_profile?))
+    })
+    .await;
+    eprintln!(
+        "FIGURE recording: merged profile of 2 replicas Installed {:.1} s after the pods were deleted",
+        started.elapsed().as_secs_f64()
+    );
+    let names: Vec<String> = profile.spec.syscalls.iter().flat_map(|s| s.names.clone()).collect();
+    for want in ["execve", "uname", "wait4", "exit_group"] {
+        assert!(names.contains(&want.to_owned()), "{want} not recorded: {names:?}");
+    }
+    assert!(names.iter().any(|n| n == "mkdir" || n == "mkdirat"), "mkdir not recorded: {names:?}");
+    assert!(!names.contains(&"setpriority".to_owned()), "setpriority was never called: {names:?}");
+    assert_eq!(
+        profile.metadata.labels.unwrap_or_default().get("spo.x-k8s.io/recording").map(String::as_str),
+        Some("rec")
+    );
+
+    // The recorded profile runs what was recorded, and refuses the rest.
+    let sc = json!({"seccompProfile": {"type": "Localhost", "localhostProfile": reference}});
+    let script = format!("{RECORDED}; /bin/busybox renice -n 5 -p 1 && echo niced || echo refused; exec sleep 3600");
+    create_labelled_pod(&pods, "confined", json!({"app": "confined"}), &script, Some(sc)).await;
+    let log = wait_for(WAIT, "the confined pod's log", || async {
+        let log = pods.logs("confined", &Default::default()).await.ok()?;
+        (log.contains("niced") || log.contains("refused")).then_some(log)
+    })
+    .await;
+    assert!(log.contains("ready") && log.contains("refused"), "{log}");
+    assert!(log.contains("Operation not permitted"), "{log}");
+    pods.delete("confined", &DeleteParams::default()).await.expect("delete confined pod");
+    let _ = stack;
+}
+
 /// A one-container pod running `script` under `/bin/sh -c`, from a local
 /// image, created as the API server admitted it.
 async fn create_pod(pods: &Api<Pod>, name: &str, image: &str, script: &str) -> Pod {
+    create_pod_with(pods, json!({"name": name}), image, script, None).await
+}
+
+/// [`create_pod`] with labels and a container security context, busybox.
+async fn create_labelled_pod(
+    pods: &Api<Pod>,
+    name: &str,
+    labels: serde_json::Value,
+    script: &str,
+    security_context: Option<serde_json::Value>,
+) -> Pod {
+    create_pod_with(pods, json!({"name": name, "labels": labels}), BUSYBOX, script, security_context).await
+}
+
+async fn create_pod_with(
+    pods: &Api<Pod>,
+    metadata: serde_json::Value,
+    image: &str,
+    script: &str,
+    security_context: Option<serde_json::Value>,
+) -> Pod {
+    let name = metadata["name"].as_str().unwrap_or_default().to_owned();
+    let mut container = json!({
+        "name": "c", "image": image, "imagePullPolicy": "Never",
+        "command": ["/bin/sh", "-c", script],
+    });
+    if let Some(sc) = security_context {
+        container["securityContext"] = sc;
+    }
     let pod: Pod = serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "terminationGracePeriodSeconds": 1,
-            "containers": [{
-                "name": "c", "image": image, "imagePullPolicy": "Never",
-                "command": ["/bin/sh", "-c", script],
-            }],
-        },
+        "metadata": metadata,
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
     }))
     .expect("pod");
     pods.create(&PostParams::default(), &pod).await.unwrap_or_else(|e| panic!("create pod {name}: {e}"))
