@@ -28,6 +28,18 @@
 //! works there. A runtime may run the container in a child of that cgroup
 //! (crun's `container` sub-cgroup under systemd): [`cgroup_tree_ids`] gives
 //! the ids of a cgroup and its descendants, for [`ContainerRecorder::counts_of`].
+//!
+//! What is counted for a container includes what its runtime does in the
+//! container's cgroup before it execs the entrypoint: `runc init` (a Go
+//! program) joins the cgroup first and then mounts, pivots root, sets
+//! capabilities and the seccomp filter, so those calls (`mount`,
+//! `pivot_root`, `capset`, `seccomp`, the Go runtime's `epoll_*` and
+//! `futex`, ...) appear in every recording made this way.
+//!
+//! Cost: while attached, every syscall on the node goes through the
+//! tracepoint. On this kind of host a `getppid` took 75 ns without the
+//! program, 102 ns with it for a task it skips (root cgroup) and 119 ns for
+//! a task it counts.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fs;
