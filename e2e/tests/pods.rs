@@ -16,7 +16,9 @@
 //! - A ProfileRecording (eBPF) marks two replicas at admission; spod
 //!   records their container until the pods go, the operator merges both
 //!   into one SeccompProfile, and a pod run under that profile does what
-//!   was recorded while a call the recording never saw is refused.
+//!   was recorded while a call the recording never saw is refused; a
+//!   `logs` recording runs its pod under the log-everything profile and
+//!   makes a profile from the audit events spod attributes to it.
 //!
 //! Needs root, the Kubernetes binaries including kubelet and kube-scheduler,
 //! containerd, busybox-static and the CNI plugins (see `docs/e2e.md`); says
@@ -301,7 +303,57 @@ spec:
     assert!(log.contains("ready") && log.contains("refused"), "{log}");
     assert!(log.contains("Operation not permitted"), "{log}");
     pods.delete("confined", &DeleteParams::default()).await.expect("delete confined pod");
+    recorded_from_the_audit_log(client, &pods, &recordings, &sps).await;
     let _ = stack;
+}
+
+/// `recorder: logs`: the container runs under the log-everything profile
+/// and spod counts the audit events attributed to it; one profile per pod
+/// (`mergeStrategy: none`).
+async fn recorded_from_the_audit_log(
+    client: &kube::Client,
+    pods: &Api<Pod>,
+    recordings: &Api<spo_operator::crds::ProfileRecording>,
+    sps: &Api<SeccompProfile>,
+) {
+    for doc in manifests::parse(
+        r#"
+apiVersion: security-profiles-operator.x-k8s.io/v1
+kind: ProfileRecording
+metadata: {name: logrec, namespace: rec}
+spec:
+  kind: SeccompProfile
+  recorder: logs
+  podSelector: {matchLabels: {app: logged}}
+"#,
+    )
+    .expect("manifest")
+    {
+        manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
+    }
+    let created =
+        create_labelled_pod(pods, "logged", json!({"app": "logged"}), "echo ready; exec sleep 3600", None).await;
+    assert_eq!(
+        first_container_seccomp(&created).as_deref(),
+        Some(spo_operator::recording::LOG_PROFILE),
+        "the recorded container runs under the log-everything profile"
+    );
+    wait_for(WAIT, "the logged pod's log", || async {
+        pods.logs("logged", &Default::default()).await.ok()?.contains("ready").then_some(())
+    })
+    .await;
+    assert_eq!(container_seccomp("sleep 3600").as_deref(), Some("2"), "no filter on the logged container");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    pods.delete("logged", &DeleteParams::default()).await.expect("delete logged pod");
+    let entry = wait_for(WAIT, "the logged pod recorded", || async {
+        recordings.get("logrec").await.ok()?.status?.recorded.into_iter().find(|r| r.pod == "logged")
+    })
+    .await;
+    assert_eq!((entry.error.as_deref(), entry.recorder.as_str()), (None, "logs"), "{entry:?}");
+    let profile = wait_for(WAIT, "the per-pod profile", || async { sps.get_opt("logrec-c-logged").await.ok()? }).await;
+    let names: Vec<String> = profile.spec.syscalls.iter().flat_map(|s| s.names.clone()).collect();
+    assert!(names.iter().any(|n| n == "nanosleep" || n == "clock_nanosleep"), "sleep not recorded: {names:?}");
+    assert!(names.contains(&"execve".to_owned()), "{names:?}");
 }
 
 /// A one-container pod running `script` under `/bin/sh -c`, from a local

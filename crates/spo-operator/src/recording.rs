@@ -27,6 +27,11 @@ pub const RECORDING_ANNOTATION: &str = "spo.x-k8s.io/recording";
 pub const RECORDER_ANNOTATION: &str = "spo.x-k8s.io/recorder";
 /// Pod annotation: the containers to record, comma-separated.
 pub const CONTAINERS_ANNOTATION: &str = "spo.x-k8s.io/record-containers";
+/// The localhost seccomp profile (below the kubelet's `seccomp/`) a
+/// container recorded with `recorder: logs` runs under: every call allowed
+/// and logged. spod writes it on every node, outside `operator/`, which
+/// holds only profiles of the API.
+pub const LOG_PROFILE: &str = "spo-rs/record-log.json";
 /// Label on a profile made from a recording: the recording's name.
 pub const RECORDED_BY_LABEL: &str = "spo.x-k8s.io/recording";
 

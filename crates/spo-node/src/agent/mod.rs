@@ -111,6 +111,8 @@ pub struct Shared {
     pub attributor: Arc<Attributor>,
     /// The audit source's name and, when there is none, why.
     pub source: RwLock<(String, Option<String>)>,
+    /// Containers recorded from the audit log.
+    pub log_recordings: Arc<crate::enrich::recordings::LogRecordings>,
 }
 
 impl Shared {
@@ -123,6 +125,7 @@ impl Shared {
             counters: Arc::new(StreamCounters::default()),
             attributor: Arc::new(Attributor::new(bundle_patterns)),
             source: RwLock::new(("none".into(), None)),
+            log_recordings: Arc::default(),
         }
     }
 

@@ -199,7 +199,9 @@ fn main() -> Result<()> {
             std::thread::Builder::new().name("spod-audit".into()).spawn(move || loop {
                 match src.next(Duration::from_millis(100)) {
                     Ok(Some((ty, text))) => {
-                        enricher.handle(ty, &text);
+                        if let Some(event) = enricher.handle(ty, &text) {
+                            sh.log_recordings.observe(&event);
+                        }
                     }
                     Ok(None) => enricher.flush(),
                     Err(e) => {
@@ -235,6 +237,7 @@ fn run_kubernetes(cfg: &AgentConfig, shared: Arc<Shared>, mut agent: Agent) -> R
     let kcfg = spo_node::kube::KubeConfig {
         node: cfg.node.clone(),
         mirror: cfg.manifests.clone(),
+        kubelet_root: cfg.kubelet_root.clone(),
         report_interval: Duration::from_millis(100),
     };
     let start = Box::new(move || {

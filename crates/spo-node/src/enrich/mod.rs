@@ -13,6 +13,7 @@
 
 pub mod bundle;
 pub mod cgroup;
+pub mod recordings;
 pub mod source;
 
 use std::collections::{HashMap, VecDeque};

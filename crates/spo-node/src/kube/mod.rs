@@ -15,7 +15,8 @@
 //!   server-side applied, many requests in flight at once.
 //!
 //! - **record**: this node's pods that a `ProfileRecording` marked are
-//!   recorded with the node-wide eBPF recorder ([`recording`]).
+//!   recorded with the node-wide eBPF recorder or from the audit log
+//!   ([`recording`]).
 //!
 //! A deleted profile (deletion timestamp, no active workloads) leaves the
 //! mirror; the agent removes it as it removes a deleted manifest (current
@@ -58,6 +59,8 @@ pub struct KubeConfig {
     pub node: String,
     /// The mirror directory the agent scans.
     pub mirror: PathBuf,
+    /// The kubelet's root (`seccomp/` below it holds localhost profiles).
+    pub kubelet_root: PathBuf,
     /// How often node statuses are brought up to date.
     pub report_interval: Duration,
 }
@@ -119,8 +122,9 @@ pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() +
         let mut state = State::new(Mirror::open(&cfg.mirror)?);
         adopt_node_statuses(&client, &cfg.node, &mut state).await;
         let state = Arc::new(Mutex::new(state));
+        recording::install_log_profile(&cfg.kubelet_root)?;
+        tokio::spawn(recording::run(client.clone(), cfg.node.clone(), shared.log_recordings.clone()));
         let reporter = tokio::spawn(report_loop(client.clone(), cfg.clone(), state.clone(), shared));
-        tokio::spawn(recording::run(client.clone(), cfg.node.clone()));
         let watching = watch_loop(client, state, start_agent);
         tokio::select! {
             r = watching => r,

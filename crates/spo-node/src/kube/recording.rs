@@ -2,7 +2,12 @@
 //! selected (the webhook marked their pods, see
 //! `spo_operator::recording`).
 //!
-//! The node-wide eBPF recorder ([`ContainerRecorder`]) is loaded when the
+//! `recorder: logs`: the webhook gave the recorded containers the
+//! log-everything profile [`LOG_PROFILE`] (written by
+//! [`install_log_profile`]); once a container's ID is known the enricher's
+//! events for it are counted ([`LogRecordings`]) until it ends.
+//!
+//! `recorder: bpf`: the node-wide eBPF recorder ([`ContainerRecorder`]) is loaded when the
 //! first marked pod is scheduled here, before its containers start, and
 //! counts every cgroup's calls; once a container's ID shows in the pod's
 //! status its cgroup is looked up, and when the container ends (or its pod
@@ -17,6 +22,8 @@
 //! error rather than with a silently empty profile.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
 
 use ::kube::api::{Api, Patch, PatchParams};
 use ::kube::runtime::watcher::{self, Event};
@@ -26,16 +33,31 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use spo_model::Arch;
 use spo_operator::crds::{ProfileRecording, RecordedContainer, RecordedSyscalls, GROUP, VERSION};
-use spo_operator::recording::{CONTAINERS_ANNOTATION, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+use spo_operator::recording::{CONTAINERS_ANNOTATION, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+
+use crate::enrich::recordings::LogRecordings;
+use crate::NodeError;
 
 use crate::record::{cgroup_tree_ids, container_cgroup, ContainerRecorder, SyscallSet, ALWAYS_ALLOWED};
 
 /// The syscalls runc makes after loading a container's filter.
 const RUNC_BASE: &str = include_str!("../../../../data/base-profiles/runc.json");
 
+/// Write the log-everything profile `logs` recordings run under, at
+/// `KUBELET_ROOT/seccomp/`[`LOG_PROFILE`].
+pub fn install_log_profile(kubelet_root: &Path) -> Result<(), NodeError> {
+    let path = kubelet_root.join("seccomp").join(LOG_PROFILE);
+    if let Some(dir) = path.parent() {
+        crate::store::atomic::ensure_dir(dir)?;
+    }
+    crate::store::atomic::write_atomic(&path, b"{\"defaultAction\": \"SCMP_ACT_LOG\"}\n")
+}
+
 /// A container being recorded.
 #[derive(Debug, Default)]
 struct Tracked {
+    /// Its runtime ID, once the pod's status shows it.
+    id: Option<String>,
     /// Its cgroup and the cgroups below it.
     cgroups: Vec<u64>,
     /// Reported already.
@@ -56,6 +78,7 @@ struct Recordings {
     client: Client,
     node: String,
     recorder: Option<Result<ContainerRecorder, String>>,
+    logs: Arc<LogRecordings>,
     /// `(namespace, pod)` -> what is recorded of it.
     pods: HashMap<(String, String), Marked>,
     /// `(namespace, recording)` -> this node's entries, all re-applied with
@@ -64,11 +87,11 @@ struct Recordings {
 }
 
 /// Watch this node's pods and record the marked ones, until the watch ends.
-pub async fn run(client: Client, node: String) {
+pub async fn run(client: Client, node: String, logs: Arc<LogRecordings>) {
     let api: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut events = watcher::watcher(api, config).default_backoff().boxed();
-    let mut r = Recordings { client, node, recorder: None, pods: HashMap::new(), results: HashMap::new() };
+    let mut r = Recordings { client, node, recorder: None, logs, pods: HashMap::new(), results: HashMap::new() };
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::Apply(pod) | Event::InitApply(pod)) => r.seen(&pod, false).await,
@@ -76,7 +99,7 @@ pub async fn run(client: Client, node: String) {
             Ok(Event::Init | Event::InitDone) => {}
             Err(e) => eprintln!("spod: watching this node's pods: {e}"),
         }
-        if r.pods.is_empty() && r.recorder.take().is_some() {
+        if !r.pods.values().any(|p| p.recorder == "bpf") && r.recorder.take().is_some() {
             eprintln!("spod: nothing left to record; the eBPF recorder is detached");
         }
     }
@@ -101,11 +124,12 @@ impl Recordings {
                 .map(|c| c.split(',').map(str::to_owned).collect())
                 .unwrap_or_default();
             let recorder = annotations.get(RECORDER_ANNOTATION).cloned().unwrap_or_else(|| "bpf".to_owned());
+            let bpf = recorder == "bpf";
             self.pods.insert(
                 key.clone(),
                 Marked { recording: recording.clone(), recorder, containers, tracked: BTreeMap::new() },
             );
-            if self.recorder.is_none() {
+            if bpf && self.recorder.is_none() {
                 let started = ContainerRecorder::start().map_err(|e| e.to_string());
                 match &started {
                     Ok(_) => eprintln!("spod: eBPF recorder attached for ProfileRecording {ns}/{recording}"),
@@ -123,7 +147,13 @@ impl Recordings {
         if let Some(marked) = self.pods.get_mut(&key) {
             for cs in statuses.iter().filter(|cs| marked.containers.contains(&cs.name)) {
                 let t = marked.tracked.entry(cs.name.clone()).or_default();
-                if t.cgroups.is_empty() {
+                if t.id.is_none() {
+                    t.id = cs.container_id.as_deref().map(|i| i.rsplit_once("://").map_or(i, |(_, id)| id).to_owned());
+                    if let (Some(id), "logs") = (&t.id, marked.recorder.as_str()) {
+                        self.logs.watch(id);
+                    }
+                }
+                if t.cgroups.is_empty() && marked.recorder == "bpf" {
                     if let Some(dir) = cs.container_id.as_deref().and_then(container_cgroup) {
                         t.cgroups = cgroup_tree_ids(&dir).unwrap_or_default();
                     }
@@ -163,7 +193,18 @@ impl Recordings {
             syscalls: Vec::new(),
             error: None,
         };
+        let logged = (marked.recorder == "logs").then(|| t.id.as_deref().and_then(|id| self.logs.take(id)));
         match (&self.recorder, t.cgroups.is_empty()) {
+            _ if logged.is_some() => match logged.flatten() {
+                Some(set) if !set.is_empty() => entry.syscalls = with_runtime(&set),
+                Some(_) => {
+                    entry.error = Some(
+                        "no audit event was attributed to the container; is an audit source open (see spod's log)?"
+                            .to_owned(),
+                    )
+                }
+                None => entry.error = Some("the container ended before its ID was known".to_owned()),
+            },
             (Some(Ok(_)), true) => {
                 entry.error = Some("the container ended before its cgroup could be found".to_owned());
             }

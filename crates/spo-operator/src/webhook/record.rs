@@ -4,6 +4,10 @@
 //! and the containers to record (see [`crate::recording`]); the agent of
 //! its node does the rest.
 //!
+//! With `recorder: logs` the recorded containers also get the
+//! log-everything seccomp profile ([`LOG_PROFILE`]) in place of any they
+//! had (the user is warned): the audit log only sees calls a filter logs.
+//!
 //! When several recordings select a pod, the first by name wins and the
 //! user is warned: a container recorded twice would make two profiles of
 //! one run. A pod that already names a recording is left alone.
@@ -15,7 +19,9 @@ use serde_json::{json, Value};
 use super::cache::Caches;
 use super::selector;
 use crate::crds::{ProfileRecording, Recorder};
-use crate::recording::{CONTAINERS_ANNOTATION, ENABLE_RECORDING_LABEL, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+use crate::recording::{
+    CONTAINERS_ANNOTATION, ENABLE_RECORDING_LABEL, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION,
+};
 
 /// What marking did.
 #[derive(Debug, Default)]
@@ -83,6 +89,25 @@ pub fn mark(caches: &Caches, pod: &Value, namespace: &str) -> Marked {
     meta["annotations"][RECORDING_ANNOTATION] = json!(name);
     meta["annotations"][RECORDER_ANNOTATION] = json!(recorder);
     meta["annotations"][CONTAINERS_ANNOTATION] = json!(names.join(","));
+    if recording.spec.recorder == Recorder::Logs {
+        let count = pod.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
+        for i in 0..count {
+            let c = &mut out["spec"]["containers"][i];
+            let cname = c.get("name").and_then(Value::as_str).unwrap_or_default().to_owned();
+            if !names.contains(&cname.as_str()) {
+                continue;
+            }
+            if !c.get("securityContext").is_some_and(Value::is_object) {
+                c["securityContext"] = json!({});
+            }
+            if let Some(old) = c["securityContext"].get("seccompProfile").filter(|v| !v.is_null()) {
+                marked.warnings.push(format!(
+                    "container {cname}: seccomp profile {old} replaced by the log-everything profile while recorded"
+                ));
+            }
+            c["securityContext"]["seccompProfile"] = json!({"type": "Localhost", "localhostProfile": LOG_PROFILE});
+        }
+    }
     marked.patch = json_patch::diff(pod, &out);
     marked
 }

@@ -461,3 +461,33 @@ fn recorded_pods_are_marked_with_the_recording_and_containers() {
     let r = response(&world.admission().review(Endpoint::MarkRecording, &body));
     assert!(patched(&body, &r)["metadata"]["annotations"].get(RECORDING_ANNOTATION).is_none());
 }
+
+#[test]
+fn logs_recordings_give_the_containers_the_log_everything_profile() {
+    use crate::crds::{ProfileRecording, ProfileRecordingSpec};
+    use crate::recording::{ENABLE_RECORDING_LABEL, LOG_PROFILE};
+    let mut world = World::new();
+    let mut ns = namespace("rec", false);
+    ns.metadata.labels = Some([(ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
+    world.w.namespaces.apply_watcher_event(&Event::Apply(ns));
+    let spec: ProfileRecordingSpec = serde_json::from_value(json!({
+        "kind": "SeccompProfile", "recorder": "logs", "podSelector": {}, "containers": ["app"],
+    }))
+    .expect("spec");
+    let mut r = ProfileRecording::new("logged", spec);
+    r.metadata.namespace = Some("rec".into());
+    world.w.recordings.apply_watcher_event(&Event::Apply(r));
+    let mut review: Value = serde_json::from_slice(&fixture("pod-web.json")).expect("fixture");
+    review["request"]["namespace"] = json!("rec");
+    review["request"]["object"]["spec"]["containers"] = json!([
+        {"name": "app", "image": "busybox",
+         "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/rec/x.json"}}},
+        {"name": "side", "image": "busybox"},
+    ]);
+    let body = serde_json::to_vec(&review).expect("json");
+    let r = response(&world.admission().review(Endpoint::MarkRecording, &body));
+    let pod = patched(&body, &r);
+    assert_eq!(pod["spec"]["containers"][0]["securityContext"]["seccompProfile"]["localhostProfile"], LOG_PROFILE);
+    assert!(pod["spec"]["containers"][1].get("securityContext").is_none(), "unrecorded container untouched");
+    assert!(r["warnings"][0].as_str().unwrap_or_default().contains("replaced"), "{r}");
+}

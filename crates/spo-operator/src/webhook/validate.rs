@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::cache::Caches;
 use super::selector;
-use crate::crds::{ProfileBindingSpec, ProfileRecordingSpec, RecordedKind, Recorder};
+use crate::crds::{ProfileBindingSpec, ProfileRecordingSpec, RecordedKind};
 
 /// The outcome of an admission check.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -146,12 +146,6 @@ pub fn recording(object: &Value) -> Verdict {
             spec.kind
         ));
     }
-    if spec.recorder == Recorder::Logs {
-        problems.push(
-            "spec.recorder: logs is not available in the cluster; use bpf (every syscall, no audit log needed)"
-                .to_owned(),
-        );
-    }
     for (i, c) in spec.containers.iter().enumerate() {
         if let Err(e) = spo_model::objname::check_object_name(c) {
             problems.push(format!("spec.containers[{i}]: {e}"));
@@ -178,7 +172,7 @@ mod tests {
                              "containers": ["Bad_Name"]}));
         let message = recording(&bad).denied.expect("refused");
         assert!(message.starts_with("ProfileRecording ns/r is invalid:\n"), "{message}");
-        for part in ["spec.kind: SelinuxProfile", "spec.recorder: logs", "spec.containers[0]"] {
+        for part in ["spec.kind: SelinuxProfile", "spec.containers[0]"] {
             assert!(message.contains(part), "{part} missing from {message}");
         }
     }
