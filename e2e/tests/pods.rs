@@ -224,7 +224,8 @@ async fn recorded_in_the_cluster(client: &kube::Client, stack: &Stack) {
         source = s.source();
     }
     assert!(message.contains("spec.kind: SelinuxProfile cannot be recorded"), "{message}");
-    for doc in manifests::parse(
+    apply_yaml(
+        client,
         r#"
 apiVersion: security-profiles-operator.x-k8s.io/v1
 kind: ProfileRecording
@@ -236,10 +237,7 @@ spec:
   podSelector: {matchLabels: {app: recorded}}
 "#,
     )
-    .expect("manifest")
-    {
-        manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
-    }
+    .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "rec");
     let script = format!("{RECORDED}; exec sleep 3600");
     for name in ["replica-1", "replica-2"] {
@@ -316,7 +314,8 @@ async fn recorded_from_the_audit_log(
     recordings: &Api<spo_operator::crds::ProfileRecording>,
     sps: &Api<SeccompProfile>,
 ) {
-    for doc in manifests::parse(
+    apply_yaml(
+        client,
         r#"
 apiVersion: security-profiles-operator.x-k8s.io/v1
 kind: ProfileRecording
@@ -327,10 +326,7 @@ spec:
   podSelector: {matchLabels: {app: logged}}
 "#,
     )
-    .expect("manifest")
-    {
-        manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
-    }
+    .await;
     let created =
         create_labelled_pod(pods, "logged", json!({"app": "logged"}), "echo ready; exec sleep 3600", None).await;
     assert_eq!(
@@ -354,6 +350,12 @@ spec:
     let names: Vec<String> = profile.spec.syscalls.iter().flat_map(|s| s.names.clone()).collect();
     assert!(names.iter().any(|n| n == "nanosleep" || n == "clock_nanosleep"), "sleep not recorded: {names:?}");
     assert!(names.contains(&"execve".to_owned()), "{names:?}");
+}
+
+async fn apply_yaml(client: &kube::Client, text: &str) {
+    for doc in manifests::parse(text).expect("manifest") {
+        manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
+    }
 }
 
 /// A one-container pod running `script` under `/bin/sh -c`, from a local

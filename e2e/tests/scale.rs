@@ -208,20 +208,9 @@ fn report_webhooks(before: &[(String, String, f64)], after: &[(String, String, f
     let mut names: Vec<&String> = after.iter().map(|(n, _, _)| n).collect();
     names.dedup();
     for name in names {
-        let buckets: Vec<(f64, f64)> = after
-            .iter()
-            .filter(|(n, _, _)| n == name)
-            .map(|(n, le, count)| {
-                let old = before.iter().find(|(bn, bl, _)| bn == n && bl == le).map_or(0.0, |b| b.2);
-                (le.parse::<f64>().unwrap_or(f64::INFINITY), count - old)
-            })
-            .collect();
-        let total = buckets.iter().map(|b| b.1).fold(0.0, f64::max);
-        if total == 0.0 {
-            continue;
-        }
-        let bound = |q: f64| buckets.iter().find(|b| b.1 >= q * total).map_or(f64::INFINITY, |b| b.0 * 1000.0);
-        let under5 = buckets.iter().find(|b| b.0 == 0.005).map_or(0.0, |b| b.1);
+        let Some(d) = Delta::between(before, after, name) else { continue };
+        let (total, bound) = (d.total, |q| d.bound(q));
+        let under5 = d.buckets.iter().find(|b| b.0 == 0.005).map_or(0.0, |b| b.1);
         eprintln!(
             "FIGURE apiserver-timed webhook {name}: {total:.0} calls, {:.1}% within 5 ms, p50 <= {} ms, p99 <= {} ms (goal p99 < 10 ms)",
             100.0 * under5 / total,
@@ -247,6 +236,35 @@ async fn webhook_histogram(client: &kube::Client) -> Vec<(String, String, f64)> 
         .collect()
 }
 
+/// What a cumulative histogram (`(series, le, count)` rows) counted for
+/// one series between two scrapes.
+struct Delta {
+    /// `(upper bound in seconds, cumulative count)`, in bucket order.
+    buckets: Vec<(f64, f64)>,
+    total: f64,
+}
+
+impl Delta {
+    fn between(before: &[(String, String, f64)], after: &[(String, String, f64)], series: &str) -> Option<Delta> {
+        let buckets: Vec<(f64, f64)> = after
+            .iter()
+            .filter(|(s, _, _)| s == series)
+            .map(|(s, le, n)| {
+                let old = before.iter().find(|(bs, bl, _)| bs == s && bl == le).map_or(0.0, |b| b.2);
+                (le.parse::<f64>().unwrap_or(f64::INFINITY), n - old)
+            })
+            .collect();
+        let total = buckets.iter().map(|b| b.1).fold(0.0, f64::max);
+        (total > 0.0).then_some(Delta { buckets, total })
+    }
+
+    /// The bound, in ms, of the first bucket holding a share `q` of the
+    /// calls.
+    fn bound(&self, q: f64) -> f64 {
+        self.buckets.iter().find(|b| b.1 >= q * self.total).map_or(f64::INFINITY, |b| b.0 * 1000.0)
+    }
+}
+
 /// `(path, le, cumulative count)` of the operator's own webhook histogram
 /// (`spo_operator_webhook_duration_seconds`), whose buckets resolve 10 ms.
 fn operator_histogram(stack: &Stack) -> Vec<(String, String, f64)> {
@@ -269,19 +287,8 @@ fn operator_histogram(stack: &Stack) -> Vec<(String, String, f64)> {
 /// bucket bounds under which half and 99% fell.
 fn report_served(phase: &str, before: &[(String, String, f64)], after: &[(String, String, f64)]) {
     for path in ["/mutate-pods", "/mutate-profiles", "/validate"] {
-        let buckets: Vec<(f64, f64)> = after
-            .iter()
-            .filter(|(p, _, _)| p == path)
-            .map(|(p, le, n)| {
-                let old = before.iter().find(|(bp, bl, _)| bp == p && bl == le).map_or(0.0, |b| b.2);
-                (le.parse::<f64>().unwrap_or(f64::INFINITY), n - old)
-            })
-            .collect();
-        let total = buckets.iter().map(|b| b.1).fold(0.0, f64::max);
-        if total == 0.0 {
-            continue;
-        }
-        let bound = |q: f64| buckets.iter().find(|b| b.1 >= q * total).map_or(f64::INFINITY, |b| b.0 * 1000.0);
+        let Some(d) = Delta::between(before, after, path) else { continue };
+        let (total, bound) = (d.total, |q| d.bound(q));
         eprintln!(
             "FIGURE operator-timed webhook {path} during {phase}: {total:.0} requests, p50 <= {} ms, p99 <= {} ms (goal p99 < 10 ms)",
             bound(0.5),
