@@ -284,6 +284,11 @@ spec:
     }
     assert!(names.iter().any(|n| n == "mkdir" || n == "mkdirat"), "mkdir not recorded: {names:?}");
     assert!(!names.contains(&"setpriority".to_owned()), "setpriority was never called: {names:?}");
+    // runc's set-up inside the container's cgroup, before the workload's
+    // exec, is not the workload's.
+    for runtime_only in ["pivot_root", "mount", "keyctl"] {
+        assert!(!names.contains(&runtime_only.to_owned()), "{runtime_only} recorded: {names:?}");
+    }
     assert_eq!(
         profile.metadata.labels.unwrap_or_default().get("spo.x-k8s.io/recording").map(String::as_str),
         Some("rec")
