@@ -59,6 +59,9 @@ pub enum Outcome {
     /// The object changed since it was cached; nothing was written. The
     /// change's own watch event brings the next reconcile.
     Stale,
+    /// The object is gone (a reconcile of a cached copy after its
+    /// release): nothing was written, nothing is left to do.
+    Gone,
 }
 
 /// Add the finalizer.
@@ -88,7 +91,7 @@ async fn patch<K: Profile>(
     match api.patch(&name, &PatchParams::default(), &Patch::<()>::Json(ops)).await {
         Ok(_) => Ok(Outcome::Done),
         // Deleted meanwhile: nothing left to hold.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Outcome::Done),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(Outcome::Gone),
         // A `test` operation failed (the API server answers 422 Invalid,
         // without saying which operation): the cached object is behind.
         // The patches are well-formed and name a valid finalizer, so

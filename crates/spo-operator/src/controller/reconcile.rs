@@ -82,9 +82,13 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             // Deleted before the operator ever held it: not ours to hold.
             return Ok(Action::await_change());
         }
-        if finalizer::add(&api, &*obj).await? == Outcome::Stale {
-            debug!("{}: changed since cached; the next event reconciles it", what());
-            return Ok(Action::requeue(STALE_RETRY));
+        match finalizer::add(&api, &*obj).await? {
+            Outcome::Stale => {
+                debug!("{}: changed since cached; the next event reconciles it", what());
+                return Ok(Action::requeue(STALE_RETRY));
+            }
+            Outcome::Gone => return Ok(Action::await_change()),
+            Outcome::Done => {}
         }
         Metrics::inc(&ctx.metrics.finalizers_added);
         debug!("added finalizer to {}", what());
@@ -142,9 +146,14 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     }
 
     if deleting && desired.workloads.is_empty() && live.is_empty() {
-        if finalizer::remove(&api, &*obj).await? == Outcome::Stale {
-            debug!("{}: changed since cached; the next event reconciles it", what());
-            return Ok(Action::requeue(STALE_RETRY));
+        match finalizer::remove(&api, &*obj).await? {
+            Outcome::Stale => {
+                debug!("{}: changed since cached; the next event reconciles it", what());
+                return Ok(Action::requeue(STALE_RETRY));
+            }
+            // Released by an earlier reconcile of this cached copy: counted then.
+            Outcome::Gone => return Ok(Action::await_change()),
+            Outcome::Done => {}
         }
         Metrics::inc(&ctx.metrics.finalizers_removed);
         info!("released {}: no pod uses it and no node holds it", what());
