@@ -9,6 +9,10 @@
 //! kernel's syscall-tracepoint slow path, not the recorder's program; the
 //! audit log about 20x, one formatted audit record per call. Needs root (cgroups, BPF, audit); skips loudly otherwise.
 //! `SPO_BENCH_RECORD_BYTES` sets the workload size (default 200000).
+//! A second, less extreme workload is timed the same way for context:
+//! `tar` archiving `/usr/share/doc` and `/usr/share/man` into a pipe
+//! (reads, writes, `getdents64`, `newfstatat`, doing real work between
+//! calls).
 
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
@@ -19,6 +23,13 @@ use spo_node::record::{ebpf_available, record, Plan, RecorderKind};
 
 fn workload(bytes: u64) -> Vec<OsString> {
     ["dd", "if=/dev/zero", "of=/dev/null", "bs=1", &format!("count={bytes}"), "status=none"]
+        .iter()
+        .map(OsString::from)
+        .collect()
+}
+
+fn tar_workload() -> Vec<OsString> {
+    ["sh", "-c", "tar -cf - /usr/share/doc /usr/share/man 2>/dev/null | wc -c >/dev/null"]
         .iter()
         .map(OsString::from)
         .collect()
@@ -65,26 +76,9 @@ fn bench(c: &mut Criterion) {
         eprintln!("SKIPPED: eBPF recorder not available on this kernel");
     }
 
-    // Ratios: interleave the runs so background load hits all variants alike.
-    let rounds = 5;
-    let mut base = Vec::new();
-    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
-    for _ in 0..rounds {
-        base.push(unrecorded(&cmd));
-        for (i, k) in kinds.iter().enumerate() {
-            times[i].push(recorded(&cmd, *k));
-        }
-    }
-    let b = median(base);
-    println!("record: dd of {bytes} single bytes ({} syscalls), unrecorded median {b:?}", 2 * bytes);
-    for (k, t) in kinds.iter().zip(times) {
-        let m = median(t);
-        let goal = match k {
-            RecorderKind::Ebpf => " (goal <= 1.10)",
-            RecorderKind::Logs => " (goal <= 1.50)",
-            RecorderKind::Ptrace => "",
-        };
-        println!("record/{k}: median {m:?}, slowdown {:.2}x{goal}", m.as_secs_f64() / b.as_secs_f64());
+    let dd = format!("dd of {bytes} single bytes ({} syscalls)", 2 * bytes);
+    for (what, workload) in [(dd.as_str(), cmd.clone()), ("tar of /usr/share/doc and /usr/share/man", tar_workload())] {
+        ratios(what, &workload, &kinds);
     }
 
     let mut g = c.benchmark_group("record");
@@ -94,6 +88,31 @@ fn bench(c: &mut Criterion) {
         g.bench_function(k.as_str(), |bn| bn.iter(|| recorded(&cmd, k)));
     }
     g.finish();
+}
+
+/// The slowdown of each recorder on `cmd`, runs interleaved so background
+/// load hits all variants alike.
+fn ratios(what: &str, cmd: &[OsString], kinds: &[RecorderKind]) {
+    let rounds = 5;
+    let mut base = Vec::new();
+    let mut times: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
+    for _ in 0..rounds {
+        base.push(unrecorded(cmd));
+        for (i, k) in kinds.iter().enumerate() {
+            times[i].push(recorded(cmd, *k));
+        }
+    }
+    let b = median(base);
+    println!("record: {what}, unrecorded median {b:?}");
+    for (k, t) in kinds.iter().zip(times) {
+        let m = median(t);
+        let goal = match k {
+            RecorderKind::Ebpf => " (goal <= 1.10)",
+            RecorderKind::Logs => " (goal <= 1.50)",
+            RecorderKind::Ptrace => "",
+        };
+        println!("record/{k}: median {m:?}, slowdown {:.2}x{goal}", m.as_secs_f64() / b.as_secs_f64());
+    }
 }
 
 criterion_group!(benches, bench);
