@@ -6,8 +6,9 @@
 # per-user cache, keyed by Kubernetes version), never into the repository.
 #
 # The machine is small and shared, so every compile runs at the lowest
-# priority on one core (nice 19, GOMAXPROCS=1, go build -p 1). A binary that
-# already exists is not rebuilt.
+# priority (nice 19) and, unless SPO_E2E_BUILD_JOBS says otherwise, on one
+# core (GOMAXPROCS=1, go build -p 1). A binary that already exists is not
+# rebuilt.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,6 +23,10 @@ vpkg=k8s.io/component-base/version
 ldflags="-s -w -X $vpkg.gitVersion=$version -X $vpkg.gitMajor=1 -X $vpkg.gitMinor=$minor -X $vpkg.gitTreeState=clean"
 ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$minor"
 
+# One core by default, so a build never starves other work on a small
+# machine; SPO_E2E_BUILD_JOBS=N uses N (CI, where nothing else runs).
+jobs="${SPO_E2E_BUILD_JOBS:-1}"
+
 build() {
   local name="$1" pkg="$2"
   if [[ -x "$out/$name" ]]; then
@@ -30,8 +35,8 @@ build() {
   fi
   local start=$SECONDS
   echo "build-k8s: building $name ($pkg)"
-  (cd "$here" && nice -n 19 env GOMAXPROCS=1 CGO_ENABLED=0 GOFLAGS=-mod=mod \
-    go build -p 1 -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
+  (cd "$here" && nice -n 19 env GOMAXPROCS="$jobs" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+    go build -p "$jobs" -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
   mv "$out/$name.tmp" "$out/$name"
   echo "build-k8s: $name built in $((SECONDS - start)) s"
 }
