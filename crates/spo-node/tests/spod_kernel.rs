@@ -108,8 +108,10 @@ fn install_verify_complain_and_break() {
         // `umask` is a shell builtin: the shell itself makes the call and
         // lives on, so the event can be attributed through /proc. (The
         // short-lived `mkdir` process may be gone before its record is read;
-        // its event is then reported unattributed.)
-        let script = format!("umask 077; mkdir {} && exec sleep 25", allowed.display());
+        // its event is then reported unattributed.) The shell repeats the
+        // call every second: the audit stream is machine-wide, and a record
+        // the kernel drops while other tests flood it must not fail this one.
+        let script = format!("umask 077; mkdir {} && while :; do umask 077; sleep 1; done", allowed.display());
         let mut child = run_under(&json, "demo", &v2, &script);
         let ev = wait_for(20, "an attributed umask event", || {
             let (_, body) = spod.get("/violations?profile=demo");
