@@ -7,7 +7,9 @@
 //! The copies can lag the API server by the watch delay (milliseconds):
 //! a binding created a moment before a pod may not apply to it yet. That
 //! is the price every webhook with caches pays; the alternative, a read
-//! per request, costs milliseconds on every request instead.
+//! per request, costs milliseconds on every request instead. The one
+//! answer the lag could turn into a wrong refusal, a binding whose profile
+//! is not cached, is asked again for up to 2 s before it is given.
 
 use std::sync::Arc;
 

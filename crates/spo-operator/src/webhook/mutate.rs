@@ -108,6 +108,27 @@ fn entry<'a>(v: &'a mut Value, path: &[&str]) -> &'a mut Value {
     }
 }
 
+/// Why a pod is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// What the user sees.
+    pub message: String,
+    /// A binding names a profile the caches do not hold: it may be new and
+    /// the caches a moment behind, so the server looks again before
+    /// refusing (see `server.rs`).
+    pub profile_missing: bool,
+}
+
+impl Refusal {
+    fn other(message: String) -> Refusal {
+        Refusal { message, profile_missing: false }
+    }
+
+    fn missing(message: String) -> Refusal {
+        Refusal { message, profile_missing: true }
+    }
+}
+
 /// The result of applying bindings to a pod.
 #[derive(Debug, Default)]
 pub struct Applied {
@@ -118,14 +139,15 @@ pub struct Applied {
 }
 
 /// Apply the bindings of `namespace` to `pod` (JSON as received). `Err`
-/// refuses the pod with a message.
-pub fn apply_bindings(caches: &Caches, pod_json: &Value, namespace: &str) -> Result<Applied, String> {
+/// refuses the pod.
+pub fn apply_bindings(caches: &Caches, pod_json: &Value, namespace: &str) -> Result<Applied, Refusal> {
     if caches.namespace_labels(namespace).is_some_and(|l| !l.contains_key(ENABLE_BINDING_LABEL)) {
         // The configuration's namespace selector sends only labelled
         // namespaces; this guards against a hand-edited configuration.
         return Ok(Applied::default());
     }
-    let pod: Pod = serde_json::from_value(pod_json.clone()).map_err(|e| format!("cannot read the pod: {e}"))?;
+    let pod: Pod =
+        serde_json::from_value(pod_json.clone()).map_err(|e| Refusal::other(format!("cannot read the pod: {e}")))?;
     let labels = pod.metadata.labels.clone().unwrap_or_default();
     // The namespace's own bindings first, then the shared ones: the first
     // match wins, so a namespace can override a cluster-wide binding.
@@ -211,7 +233,7 @@ fn describe(b: &ProfileBinding, namespace: &str) -> String {
 }
 
 /// The value a binding writes, after the bound profile's namespace policy.
-fn resolve(caches: &Caches, b: &ProfileBinding, namespace: &str) -> Result<Value, String> {
+fn resolve(caches: &Caches, b: &ProfileBinding, namespace: &str) -> Result<Value, Refusal> {
     let r = &b.spec.profile_ref;
     // A profile reference without a namespace names a profile beside the
     // binding (for a shared binding, in the shared namespace); the policy
@@ -219,11 +241,10 @@ fn resolve(caches: &Caches, b: &ProfileBinding, namespace: &str) -> Result<Value
     let home = b.metadata.namespace.as_deref().unwrap_or(namespace);
     let ns = r.namespace.as_deref().unwrap_or(home);
     let binding = format!("ProfileBinding {home}/{}", b.metadata.name.as_deref().unwrap_or_default());
-    let found = bound_profile(caches, r.kind, ns, &r.name)
-        .ok_or_else(|| format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name))?;
+    let missing = || Refusal::missing(format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name));
+    let found = bound_profile(caches, r.kind, ns, &r.name).ok_or_else(missing)?;
     if !found.allows(namespace) {
-        return Err(format!("{binding}: {}", super::policy::refusal(&found, namespace)));
+        return Err(Refusal::other(format!("{binding}: {}", super::policy::refusal(&found, namespace))));
     }
-    reference(caches, r.kind, ns, &r.name)
-        .ok_or_else(|| format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name))
+    reference(caches, r.kind, ns, &r.name).ok_or_else(missing)
 }

@@ -81,12 +81,20 @@ impl Admission {
     /// that cannot be read gets an `invalid` response the API server
     /// treats as a refusal).
     pub fn review(&self, endpoint: Endpoint, body: &[u8]) -> Vec<u8> {
+        self.review_once(endpoint, body).0
+    }
+
+    /// [`Admission::review`], and whether the answer is a refusal the
+    /// caches may be behind on (a binding's profile not found): asked again
+    /// a moment later, the answer may differ.
+    pub fn review_once(&self, endpoint: Endpoint, body: &[u8]) -> (Vec<u8>, bool) {
         let started = Instant::now();
+        let mut behind = false;
         let response = match serde_json::from_slice::<AdmissionReview<DynamicObject>>(body) {
             Err(e) => AdmissionResponse::invalid(format!("not an AdmissionReview: {e}")),
             Ok(review) => match TryInto::<AdmissionRequest<DynamicObject>>::try_into(review) {
                 Err(e) => AdmissionResponse::invalid(e),
-                Ok(req) => self.answer(endpoint, &req),
+                Ok(req) => self.answer(endpoint, &req, &mut behind),
             },
         };
         tracing::debug!(
@@ -95,10 +103,15 @@ impl Admission {
             micros = started.elapsed().as_micros() as u64,
             "admission"
         );
-        serde_json::to_vec(&response.into_review()).unwrap_or_default()
+        (serde_json::to_vec(&response.into_review()).unwrap_or_default(), behind)
     }
 
-    fn answer(&self, endpoint: Endpoint, req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+    fn answer(
+        &self,
+        endpoint: Endpoint,
+        req: &AdmissionRequest<DynamicObject>,
+        behind: &mut bool,
+    ) -> AdmissionResponse {
         let response = AdmissionResponse::from(req);
         if !matches!(req.operation, Operation::Create | Operation::Update) {
             return response;
@@ -127,7 +140,10 @@ impl Admission {
             (Endpoint::MutatePods, "Pod") => {
                 let applied = match mutate::apply_bindings(&self.caches, &value, namespace) {
                     Ok(a) => a,
-                    Err(message) => return response.deny(message),
+                    Err(refusal) => {
+                        *behind = refusal.profile_missing;
+                        return response.deny(refusal.message);
+                    }
                 };
                 // Check the pod as it will be stored, so a binding's
                 // profile is judged by the same policy as a direct one.

@@ -4,7 +4,7 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -54,6 +54,9 @@ pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, admission: Arc
     }
 }
 
+/// How long a refusal the caches may be behind on waits for them.
+const CACHE_CATCH_UP: Duration = Duration::from_secs(2);
+
 fn reply(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
@@ -73,9 +76,16 @@ async fn handle(
     Ok(match (req.method(), Endpoint::from_path(&path)) {
         (&Method::POST, Some(endpoint)) => match Limited::new(req.into_body(), MAX_BODY).collect().await {
             Ok(body) => {
-                let answer = admission.review(endpoint, &body.to_bytes());
+                let body = body.to_bytes();
+                let mut answer = admission.review_once(endpoint, &body);
+                // A binding's profile created a moment ago may not be in
+                // the caches yet: look again for a while before refusing.
+                while answer.1 && started.elapsed() < CACHE_CATCH_UP {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    answer = admission.review_once(endpoint, &body);
+                }
                 latency.observe(endpoint, started.elapsed());
-                reply(StatusCode::OK, "application/json", answer)
+                reply(StatusCode::OK, "application/json", answer.0)
             }
             Err(e) => reply(StatusCode::BAD_REQUEST, "text/plain", format!("cannot read the request body: {e}\n")),
         },

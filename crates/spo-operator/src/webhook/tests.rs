@@ -228,6 +228,8 @@ fn binding_to_a_missing_or_forbidden_profile_refuses_the_pod() {
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], false);
     assert_eq!(r["status"]["message"], "ProfileBinding web/ghost binds SeccompProfile web/nope, which does not exist");
+    // The caches may be behind on a new profile: the server asks again.
+    assert!(world.admission().review_once(Endpoint::MutatePods, &request).1, "a missing profile may be new");
 
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(
         "infra",
@@ -248,6 +250,7 @@ fn binding_to_a_missing_or_forbidden_profile_refuses_the_pod() {
         "ProfileBinding web/ghost: SeccompProfile infra/node-logs may not be used in namespace web: \
          its spec.allowedNamespaces allows only [infra, monitoring]"
     );
+    assert!(!world.admission().review_once(Endpoint::MutatePods, &request).1, "a policy refusal is final");
 }
 
 #[test]
