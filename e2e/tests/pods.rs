@@ -217,12 +217,7 @@ async fn recorded_in_the_cluster(client: &kube::Client, stack: &Stack) {
     )
     .expect("manifest");
     let refused = manifests::apply(client, &bad[0]).await.expect_err("an SELinux recording is refused");
-    let mut message = refused.to_string();
-    let mut source = std::error::Error::source(&refused);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
+    let message = spo_operator::controller::chain(&refused);
     assert!(message.contains("spec.kind: SelinuxProfile cannot be recorded"), "{message}");
     apply_yaml(
         client,

@@ -39,6 +39,7 @@ use ::kube::runtime::watcher::{self, Event};
 use ::kube::runtime::WatchStreamExt;
 use ::kube::Client;
 use futures::StreamExt;
+use spo_operator::controller::chain;
 use spo_operator::crds::{
     node_status_name, AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile,
 };
@@ -271,16 +272,4 @@ async fn execute(client: &Client, node: &str, pp: &PatchParams, action: &Action)
             }
         }
     }
-}
-
-/// An error with its sources, on one line.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
 }
