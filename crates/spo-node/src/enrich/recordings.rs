@@ -3,6 +3,9 @@
 //! SECCOMP event the enricher attributes to it is counted here until the
 //! recording ends. Events of containers not (yet) claimed are kept for
 //! 30 s, since the agent learns a container's ID only after it started.
+//! All of it only while a `logs` recording has a pod on this node
+//! ([`LogRecordings::expect`]): otherwise the enricher's path costs one
+//! atomic load per event.
 //!
 //! The enricher attributes an event by its pid's cgroup (`/proc/PID`), so a
 //! process that exits before its first event is read (a short-lived child,
@@ -10,6 +13,7 @@
 //! eBPF recorder, which reads the cgroup in the kernel, has no such gap.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,10 +37,23 @@ struct Counted {
 /// What `logs` recordings have seen, by container ID.
 #[derive(Debug, Default)]
 pub struct LogRecordings {
+    /// Pods of `logs` recordings on this node.
+    pods: AtomicUsize,
     containers: Mutex<HashMap<String, Counted>>,
 }
 
 impl LogRecordings {
+    /// How many pods of `logs` recordings are on this node, known from
+    /// their scheduling, before their containers start. At zero nothing is
+    /// counted and what was counted is dropped.
+    pub fn expect(&self, pods: usize) {
+        if self.pods.swap(pods, Ordering::Relaxed) != 0 && pods == 0 {
+            if let Ok(mut g) = self.containers.lock() {
+                g.clear();
+            }
+        }
+    }
+
     /// Claim container `id`: its events, those of the last
     /// [`UNCLAIMED`] included, are kept until [`LogRecordings::take`].
     pub fn watch(&self, id: &str) {
@@ -49,6 +66,9 @@ impl LogRecordings {
 
     /// Count `event` for its container.
     pub fn observe(&self, event: &AuditEvent) {
+        if self.pods.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         let Some(id) = &event.container_id else { return };
         let Ok(arch) = event.arch.parse::<Arch>() else { return };
         let now = Instant::now();
@@ -95,6 +115,11 @@ mod tests {
     #[test]
     fn claimed_containers_are_counted_from_their_first_event_until_taken() {
         let r = LogRecordings::default();
+        // No recording expected on this node: nothing is kept.
+        r.observe(&event(Some("a"), 39));
+        r.watch("a");
+        assert_eq!(r.take("a").map(|s| s.total()), Some(0));
+        r.expect(1);
         // Events before the claim count: the ID is learnt late.
         r.observe(&event(Some("a"), 39));
         r.watch("a");
@@ -105,5 +130,11 @@ mod tests {
         assert_eq!((set.distinct(), set.total()), (1, 2));
         assert!(r.take("b").is_none(), "never claimed");
         assert!(r.take("a").is_none(), "taken once");
+        // The last recorded pod gone: what nobody claimed goes too.
+        r.observe(&event(Some("c"), 39));
+        r.expect(0);
+        r.expect(1);
+        r.watch("c");
+        assert_eq!(r.take("c").map(|s| s.total()), Some(0));
     }
 }

@@ -99,6 +99,7 @@ pub async fn run(client: Client, node: String, logs: Arc<LogRecordings>) {
             Ok(Event::Init | Event::InitDone) => {}
             Err(e) => eprintln!("spod: watching this node's pods: {e}"),
         }
+        r.logs.expect(r.pods.values().filter(|p| p.recorder == "logs").count());
         if !r.pods.values().any(|p| p.recorder == "bpf") && r.recorder.take().is_some() {
             eprintln!("spod: nothing left to record; the eBPF recorder is detached");
         }
