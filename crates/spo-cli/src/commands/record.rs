@@ -18,12 +18,8 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 use spo_model::seccomp::{merge, SeccompProfile, SeccompSpec};
 use spo_model::Arch;
+use spo_node::record::base::{CRUN as BASE_CRUN, RUNC as BASE_RUNC};
 use spo_node::record::{record, Plan, RecorderKind};
-
-/// The base list of what runc does after installing the filter.
-const BASE_RUNC: &str = include_str!("../../../../data/base-profiles/runc.json");
-/// The base list of what crun does after installing the filter.
-const BASE_CRUN: &str = include_str!("../../../../data/base-profiles/crun.json");
 
 /// How a profile is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -40,9 +40,6 @@ use crate::NodeError;
 
 use crate::record::{cgroup_tree_ids, container_cgroup, ContainerRecorder, SyscallSet, ALWAYS_ALLOWED};
 
-/// The syscalls runc makes after loading a container's filter.
-const RUNC_BASE: &str = include_str!("../../../../data/base-profiles/runc.json");
-
 /// Write the log-everything profile `logs` recordings run under, at
 /// `KUBELET_ROOT/seccomp/`[`LOG_PROFILE`].
 pub fn install_log_profile(kubelet_root: &Path) -> Result<(), NodeError> {
@@ -277,26 +274,13 @@ fn with_runtime(set: &SyscallSet) -> Vec<RecordedSyscalls> {
     }
     let base = by_arch.entry(native).or_default();
     base.extend(ALWAYS_ALLOWED.iter().map(|s| (*s).to_owned()));
-    base.extend(runtime_base());
+    base.extend(crate::record::base::runc_names().iter().cloned());
     by_arch
         .into_iter()
         .map(|(arch, names)| RecordedSyscalls {
             architecture: arch.scmp_name().to_owned(),
             names: names.into_iter().filter(|n| arch.syscall_number(n).is_some()).collect(),
         })
-        .collect()
-}
-
-/// The names the shipped `runc` base list allows.
-fn runtime_base() -> Vec<String> {
-    let v: serde_json::Value = serde_json::from_str(RUNC_BASE).unwrap_or_default();
-    v["syscalls"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["action"] == "SCMP_ACT_ALLOW")
-        .flat_map(|r| r["names"].as_array().cloned().unwrap_or_default())
-        .filter_map(|n| n.as_str().map(str::to_owned))
         .collect()
 }
 
@@ -315,6 +299,5 @@ mod tests {
             assert!(list.names.contains(&name.to_owned()), "{name} missing from {:?}", list.names);
         }
         assert!(list.names.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
-        assert!(runtime_base().len() > 20, "the runc base list is read");
     }
 }

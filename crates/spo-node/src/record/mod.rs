@@ -13,6 +13,7 @@
 //! them to the same result. The workload always runs in a cgroup of its own
 //! ([`cgroup`]), which is how it is stopped, and how eBPF tells it apart.
 
+pub mod base;
 pub mod cgroup;
 mod containers;
 mod ebpf;
