@@ -98,6 +98,11 @@ impl Cluster {
         &self.dir
     }
 
+    /// The processes `up` started, `(name, pid)`, in start order.
+    pub fn processes(&self) -> Vec<(String, u32)> {
+        process::recorded(&self.dir).unwrap_or_default().into_iter().map(|r| (r.name, r.pid)).collect()
+    }
+
     /// A client with administrator rights.
     pub async fn client(&self) -> Result<kube::Client, E2eError> {
         client_for(&self.kubeconfig).await

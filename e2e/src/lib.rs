@@ -6,7 +6,8 @@
 //! kube-controller-manager and kubectl from Go modules once ([`binaries`]),
 //! caches them outside the repository keyed by Kubernetes version, and runs
 //! them as plain processes on 127.0.0.1 with throwaway certificates
-//! ([`certs`], [`cluster`]). No container runtime or kubelet is involved.
+//! ([`certs`], [`cluster`]). With `Options { node: true }` it also runs a
+//! real node ([`node`]: containerd, kubelet, scheduler) whose pods run.
 //!
 //! The same code serves the tests in `e2e/tests/` and a person at a
 //! terminal (`spo-e2e up --dir DIR`, `spo-e2e down --dir DIR`).
@@ -23,3 +24,4 @@ pub mod spo;
 pub use binaries::Binaries;
 pub use cluster::{Cluster, Options};
 pub use error::E2eError;
+pub use process::usage;

@@ -95,6 +95,15 @@ pub async fn apply(client: &kube::Client, object: &Value) -> Result<DynamicObjec
         .map_err(|source| E2eError::Kube { context: ctx("applying"), source })
 }
 
+/// Create (or update) namespace `name` with each of `labels` set to
+/// `true` (`spo.x-k8s.io/enable-binding`, ...).
+pub async fn create_namespace(client: &kube::Client, name: &str, labels: &[&str]) -> Result<(), E2eError> {
+    let labels: serde_json::Map<String, Value> =
+        labels.iter().map(|l| ((*l).to_owned(), Value::from("true"))).collect();
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}});
+    apply(client, &ns).await.map(|_| ())
+}
+
 /// Wait until every named CRD reports `Established=True`.
 pub async fn wait_established(client: &kube::Client, names: &[String], timeout: Duration) -> Result<(), E2eError> {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());

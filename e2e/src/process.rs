@@ -86,6 +86,24 @@ fn stat(pid: u32) -> Option<(char, u64)> {
     Some((state, start))
 }
 
+/// What a process has used so far: user plus system CPU seconds
+/// (`/proc/PID/stat`, in USER_HZ, 100 on Linux) and resident memory in KiB
+/// (`VmRSS`). Zero for a process that is gone.
+pub fn usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime and
+    // stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, r)| r).split_whitespace().collect();
+    let ticks: u64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<u64>().ok()).sum();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    (ticks as f64 / 100.0, rss)
+}
+
 /// Whether the recorded process still runs (a zombie does not).
 pub(crate) fn alive(rec: &Recorded) -> bool {
     matches!(stat(rec.pid), Some((state, start)) if state != 'Z' && start == rec.start_time)

@@ -16,7 +16,7 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
@@ -283,12 +283,8 @@ async fn install_crds(client: &Client) {
 }
 
 async fn namespace(client: &Client, name: &str, labelled: bool) {
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(name.to_owned());
-    if labelled {
-        ns.metadata.labels = Some([("spo.x-k8s.io/enable-binding".to_owned(), "true".to_owned())].into());
-    }
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    let labels: &[&str] = if labelled { &["spo.x-k8s.io/enable-binding"] } else { &[] };
+    manifests::create_namespace(client, name, labels).await.expect("namespace");
     // Pods need the namespace's default service account; without a
     // controller manager nobody else makes it.
     let mut sa = ServiceAccount::default();

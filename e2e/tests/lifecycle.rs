@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
@@ -621,12 +621,8 @@ async fn install_crds(client: &kube::Client) {
 }
 
 async fn namespace(client: &kube::Client, name: &str, binding: bool) {
-    let mut ns = Namespace::default();
-    ns.metadata.name = Some(name.into());
-    if binding {
-        ns.metadata.labels = Some([("spo.x-k8s.io/enable-binding".to_owned(), "true".to_owned())].into());
-    }
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+    let labels: &[&str] = if binding { &["spo.x-k8s.io/enable-binding"] } else { &[] };
+    manifests::create_namespace(client, name, labels).await.expect("namespace");
 }
 
 async fn create_node(client: &kube::Client, name: &str) {

@@ -26,7 +26,7 @@
 
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
 use spo_e2e::node::images::BUSYBOX;
@@ -65,22 +65,21 @@ fn bound_profiles_are_enforced_in_running_pods() {
         let client = cluster.client().await.expect("client");
         enforced_and_held(&client, &stack).await;
         shared_web_server_profile(&client, &cluster).await;
-        recorded_in_the_cluster(&client, &stack).await;
+        recorded_in_the_cluster(&client).await;
         stack.stop().expect("stop spo");
     });
     cluster.down().expect("cluster down");
 }
 
-async fn namespace(client: &kube::Client, name: &str, labels: serde_json::Value) {
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name, "labels": labels}})).expect("ns");
-    Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
+async fn namespace(client: &kube::Client, name: &str, label: &str) {
+    manifests::create_namespace(client, name, &[label]).await.expect("namespace");
     // Pods need the namespace's default service account.
     let sas: Api<k8s_openapi::api::core::v1::ServiceAccount> = Api::namespaced(client.clone(), name);
     wait_for(WAIT, "the default service account", || async { sas.get_opt("default").await.ok().flatten() }).await;
 }
 
 async fn enforced_and_held(client: &kube::Client, stack: &Stack) {
-    namespace(client, "apps", json!({"spo.x-k8s.io/enable-binding": "true"})).await;
+    namespace(client, "apps", "spo.x-k8s.io/enable-binding").await;
     for doc in manifests::parse(&format!(
         r#"
 apiVersion: security-profiles-operator.x-k8s.io/v1
@@ -168,7 +167,7 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
     }
     let image = "docker.io/library/nginx:1.27";
     spo_e2e::node::tag_image(cluster.dir(), BUSYBOX, image).expect("tag image");
-    namespace(client, "web", json!({"spo.x-k8s.io/enable-binding": "true"})).await;
+    namespace(client, "web", "spo.x-k8s.io/enable-binding").await;
     let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), spo_e2e::spo::NAMESPACE);
     wait_for(WAIT, "web-server Installed", || async {
         let p = sps.get("web-server").await.ok()?;
@@ -207,9 +206,9 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
 /// process, then sleep. `renice` (setpriority) is never called.
 const RECORDED: &str = "mkdir /tmp/r; uname -a >/dev/null; /bin/busybox true; echo ready";
 
-async fn recorded_in_the_cluster(client: &kube::Client, stack: &Stack) {
+async fn recorded_in_the_cluster(client: &kube::Client) {
     use spo_operator::crds::ProfileRecording;
-    namespace(client, "rec", json!({"spo.x-k8s.io/enable-recording": "true"})).await;
+    namespace(client, "rec", "spo.x-k8s.io/enable-recording").await;
     // What cannot be recorded in the cluster is refused at once, with why.
     let bad = manifests::parse(
         "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: ProfileRecording\n\
@@ -302,7 +301,6 @@ spec:
     assert!(log.contains("Operation not permitted"), "{log}");
     pods.delete("confined", &DeleteParams::default()).await.expect("delete confined pod");
     recorded_from_the_audit_log(client, &pods, &recordings, &sps).await;
-    let _ = stack;
 }
 
 /// `recorder: logs`: the container runs under the log-everything profile

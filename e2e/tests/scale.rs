@@ -47,13 +47,13 @@ fn thousand_profiles_and_pods() {
     rt.block_on(async {
         let stack = Stack::start(&cluster, &spo_bins).await.unwrap_or_else(|e| panic!("spo up: {e}"));
         let client = cluster.client().await.expect("client");
-        run(&client, &stack, cluster.dir()).await;
+        run(&client, &stack, &cluster).await;
         stack.stop().expect("stop spo");
     });
     cluster.down().expect("cluster down");
 }
 
-async fn run(client: &kube::Client, stack: &Stack, dir: &std::path::Path) {
+async fn run(client: &kube::Client, stack: &Stack, cluster: &Cluster) {
     for (name, binding) in [("bench", true), ("bench-plain", false)] {
         let mut ns = Namespace::default();
         ns.metadata.name = Some(name.into());
@@ -68,7 +68,7 @@ async fn run(client: &kube::Client, stack: &Stack, dir: &std::path::Path) {
 
     // Profiles: each allows a different syscall so every one compiles to
     // its own content.
-    let cpu_before = cpu_seconds(dir, stack);
+    let cpu_before = cpu_seconds(cluster);
     let served_at_start = operator_histogram(stack);
     let requests_before = write_requests(client).await;
     let start = Instant::now();
@@ -99,7 +99,7 @@ async fn run(client: &kube::Client, stack: &Stack, dir: &std::path::Path) {
         installed.map_or(f64::NAN, |_| start.elapsed().as_secs_f64())
     );
     assert!(installed.is_some(), "not every profile reached Installed in 120 s");
-    report_cpu(&cpu_before, &cpu_seconds(dir, stack));
+    report_cpu(&cpu_before, &cpu_seconds(cluster));
     report_writes(&requests_before, &write_requests(client).await);
     report_served("the profile phase", &served_at_start, &operator_histogram(stack));
 
@@ -298,37 +298,15 @@ fn report_served(phase: &str, before: &[(String, String, f64)], after: &[(String
 }
 
 fn rss_mib(pid: u32) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    text.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(f64::NAN, |kib| kib / 1024.0)
+    spo_e2e::usage(pid).1 as f64 / 1024.0
 }
 
 /// CPU seconds (user + system) used so far by each process of the cluster
-/// and of spo-rs, by name.
-fn cpu_seconds(dir: &std::path::Path, stack: &Stack) -> Vec<(String, f64)> {
-    let mut procs: Vec<(String, u32)> = std::fs::read_to_string(dir.join("pids"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            Some((f.next()?.to_owned(), f.next()?.parse().ok()?))
-        })
-        .collect();
-    let _ = stack;
+/// and of spo-rs, and by this test, by name.
+fn cpu_seconds(cluster: &Cluster) -> Vec<(String, f64)> {
+    let mut procs = cluster.processes();
     procs.push(("this test".into(), std::process::id()));
-    // Clock ticks per second: 100 on every Linux this runs on.
-    const HZ: f64 = 100.0;
-    procs
-        .into_iter()
-        .map(|(name, pid)| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
-            let ticks: f64 = [11, 12].iter().filter_map(|&i| fields.get(i)?.parse::<f64>().ok()).sum();
-            (name, ticks / HZ)
-        })
-        .collect()
+    procs.into_iter().map(|(name, pid)| (name, spo_e2e::usage(pid).0)).collect()
 }
 
 fn report_cpu(before: &[(String, f64)], after: &[(String, f64)]) {
