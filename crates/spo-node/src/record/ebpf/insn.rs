@@ -65,6 +65,18 @@ fn insn(code: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> Insn {
     Insn { code, regs: (src << 4) | (dst & 0x0f), off, imm }
 }
 
+/// `dst = fp + off`: a pointer to the stack slot at `off`, as map helpers
+/// take their keys and values.
+pub fn stack_ptr(dst: Reg, off: i32) -> [Insn; 2] {
+    [mov(dst, R10), add_imm(dst, off)]
+}
+
+/// Add one to the `u64` a map lookup returned in r0 (atomically: every
+/// CPU runs the program).
+pub fn increment_r0() -> [Insn; 2] {
+    [mov_imm(1, 1), atomic_add64(0, 0, 1)]
+}
+
 /// `dst = src`.
 pub fn mov(dst: Reg, src: Reg) -> Insn {
     insn(ALU64 | MOV | X, dst, src, 0, 0)

@@ -227,12 +227,10 @@ fn program(cgroup_id: u64, map_fd: i32, detect_compat: bool) -> Vec<Insn> {
     emit_index(&mut a, detect_compat);
     a.push(stx(W, R10, -4, 8));
     a.push2(ld_imm64(1, PSEUDO_MAP_FD, map_fd as u32 as u64));
-    a.push(mov(2, R10));
-    a.push(add_imm(2, -4));
+    a.push2(stack_ptr(2, -4));
     a.push(call(HELPER_MAP_LOOKUP_ELEM));
     a.jump(jeq_imm(0, 0, 0), "out");
-    a.push(mov_imm(1, 1));
-    a.push(atomic_add64(0, 0, 1));
+    a.push2(increment_r0());
     a.label("out");
     a.push(mov_imm(0, 0));
     a.push(exit());
@@ -251,8 +249,7 @@ pub(super) fn emit_index(a: &mut Asm, detect_compat: bool) {
         a.push(call(HELPER_GET_CURRENT_TASK));
         a.push(mov(3, 0));
         a.push(add_imm(3, THREAD_INFO_STATUS));
-        a.push(mov(1, R10));
-        a.push(add_imm(1, -16));
+        a.push2(stack_ptr(1, -16));
         a.push(mov_imm(2, 4));
         a.push(call(HELPER_PROBE_READ_KERNEL));
         a.push(ldx(W, 1, R10, -16));
