@@ -63,6 +63,11 @@ impl World {
     fn admission(&self) -> Admission {
         Admission::new(self.caches.clone())
     }
+
+    /// Add binding `name` with `spec` in namespace `ns` to the caches.
+    fn bind(&mut self, ns: &str, name: &str, spec: Value) {
+        self.w.bindings.apply_watcher_event(&Event::Apply(binding(ns, name, spec)));
+    }
 }
 
 fn response(out: &[u8]) -> Value {
@@ -112,19 +117,19 @@ fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
     };
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "nginx", None, Some(installed))));
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "fallback", None, None)));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "nginx",
         json!({
         "profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*/nginx:*",
         "podSelector": {"matchLabels": {"app": "front"}}}),
-    )));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    );
+    world.bind(
         "web",
         "everything",
         json!({
         "profileRef": {"kind": "SeccompProfile", "name": "fallback"}, "image": "*"}),
-    )));
+    );
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], true, "{r}");
@@ -152,25 +157,25 @@ fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
 fn selector_and_namespace_label_gate_bindings() {
     let mut world = World::new();
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "nginx", None, None)));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "b",
         json!({
         "profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*",
         "podSelector": {"matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["front"]}]}}),
-    )));
+    );
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], true);
     assert!(r.get("patch").is_none_or(Value::is_null), "selector excludes the pod: {r}");
 
     // Same binding without a selector, but the namespace lost its label.
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "b",
         json!({
         "profileRef": {"kind": "SeccompProfile", "name": "nginx"}, "image": "*"}),
-    )));
+    );
     world.w.namespaces.apply_watcher_event(&Event::Apply(namespace("web", false)));
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert!(r.get("patch").is_none_or(Value::is_null), "unlabelled namespace: {r}");
@@ -191,18 +196,18 @@ fn selinux_and_apparmor_bindings_set_their_fields() {
     let mut aa = AppArmorProfile::new("web-aa", AppArmorProfileSpec::default());
     aa.metadata.namespace = Some("web".into());
     world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "se",
         json!({
         "profileRef": {"kind": "SelinuxProfile", "name": "web-se"}, "image": "registry.example/*"}),
-    )));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    );
+    world.bind(
         "web",
         "aa",
         json!({
         "profileRef": {"kind": "AppArmorProfile", "name": "web-aa"}, "image": "busybox:1.36"}),
-    )));
+    );
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     let pod = patched(&request, &r);
@@ -218,12 +223,12 @@ fn selinux_and_apparmor_bindings_set_their_fields() {
 #[test]
 fn binding_to_a_missing_or_forbidden_profile_refuses_the_pod() {
     let mut world = World::new();
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "ghost",
         json!({
         "profileRef": {"kind": "SeccompProfile", "name": "nope"}, "image": "*"}),
-    )));
+    );
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], false);
@@ -237,12 +242,12 @@ fn binding_to_a_missing_or_forbidden_profile_refuses_the_pod() {
         Some(&["infra", "monitoring"]),
         None,
     )));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "ghost",
         json!({
         "profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"}, "image": "*"}),
-    )));
+    );
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], false);
     assert_eq!(
@@ -357,23 +362,23 @@ fn shared_bindings_apply_everywhere_and_a_local_binding_wins() {
     world.caches.shared_namespace = Some("security-profiles-operator".into());
     let shared = "security-profiles-operator";
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(shared, "web-server", None, None)));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         shared,
         "nginx",
         json!({"profileRef": {"kind": "SeccompProfile", "name": "web-server"}, "image": "*/nginx:*"}),
-    )));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    );
+    world.bind(
         shared,
         "app",
         json!({"profileRef": {"kind": "SeccompProfile", "name": "web-server"}, "image": "registry.example/*"}),
-    )));
+    );
     // The namespace's own binding for the app image overrides the shared one.
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "own", None, None)));
-    world.w.bindings.apply_watcher_event(&Event::Apply(binding(
+    world.bind(
         "web",
         "own",
         json!({"profileRef": {"kind": "SeccompProfile", "name": "own"}, "image": "registry.example/web/app:*"}),
-    )));
+    );
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], true, "{r}");
