@@ -82,13 +82,8 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             // Deleted before the operator ever held it: not ours to hold.
             return Ok(Action::await_change());
         }
-        match finalizer::add(&api, &*obj).await? {
-            Outcome::Stale => {
-                debug!("{}: changed since cached; the next event reconciles it", what());
-                return Ok(Action::requeue(STALE_RETRY));
-            }
-            Outcome::Gone => return Ok(Action::await_change()),
-            Outcome::Done => {}
+        if let Some(action) = unless_done(finalizer::add(&api, &*obj).await?, &what) {
+            return Ok(action);
         }
         Metrics::inc(&ctx.metrics.finalizers_added);
         debug!("added finalizer to {}", what());
@@ -146,20 +141,30 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
     }
 
     if deleting && desired.workloads.is_empty() && live.is_empty() {
-        match finalizer::remove(&api, &*obj).await? {
-            Outcome::Stale => {
-                debug!("{}: changed since cached; the next event reconciles it", what());
-                return Ok(Action::requeue(STALE_RETRY));
-            }
-            // Released by an earlier reconcile of this cached copy: counted then.
-            Outcome::Gone => return Ok(Action::await_change()),
-            Outcome::Done => {}
+        // Gone: released by an earlier reconcile of this cached copy, and
+        // counted then.
+        if let Some(action) = unless_done(finalizer::remove(&api, &*obj).await?, &what) {
+            return Ok(action);
         }
         Metrics::inc(&ctx.metrics.finalizers_removed);
         info!("released {}: no pod uses it and no node holds it", what());
         return Ok(Action::await_change());
     }
     Ok(Action::requeue(RESYNC))
+}
+
+/// What a reconcile returns when a guarded finalizer patch wrote nothing
+/// (`None` when it was applied and the reconcile goes on): look again soon
+/// if the cached copy was stale, wait for a change if the object is gone.
+fn unless_done(outcome: Outcome, what: &impl Fn() -> String) -> Option<Action> {
+    match outcome {
+        Outcome::Done => None,
+        Outcome::Stale => {
+            debug!("{}: changed since cached; the next event reconciles it", what());
+            Some(Action::requeue(STALE_RETRY))
+        }
+        Outcome::Gone => Some(Action::await_change()),
+    }
 }
 
 /// Delete the node status of a node that is gone, once the API server
