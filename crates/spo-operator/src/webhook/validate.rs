@@ -103,13 +103,11 @@ pub fn profile(validator: &spo_validate::Validator, kind: &str, object: &Value) 
 /// the binding's namespace. (A profile created later is checked when pods
 /// are admitted.)
 pub fn binding(caches: &Caches, object: &Value) -> Verdict {
-    let spec: ProfileBindingSpec = match object.get("spec").cloned().map(serde_json::from_value) {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => return Verdict::deny(format!("spec: {e}")),
-        None => return Verdict::deny("spec is missing"),
+    let spec: ProfileBindingSpec = match spec_of(object) {
+        Ok(s) => s,
+        Err(refused) => return refused,
     };
     let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let mut problems = spec.pod_selector.as_ref().map(selector::problems).unwrap_or_default();
     if spec.image.trim().is_empty() {
         problems.push("spec.image: empty; use `*` to bind every image".to_owned());
@@ -121,23 +119,16 @@ pub fn binding(caches: &Caches, object: &Value) -> Verdict {
             problems.push(super::policy::refusal(&found, namespace));
         }
     }
-    if problems.is_empty() {
-        Verdict::allow()
-    } else {
-        Verdict::deny(format!("ProfileBinding {namespace}/{name} is invalid:\n{}", problems.join("\n")))
-    }
+    judged("ProfileBinding", object, &problems)
 }
 
 /// Check a `ProfileRecording`: what the node agents can record, and a
 /// selector the API server's schema lets through but no pod could match.
 pub fn recording(object: &Value) -> Verdict {
-    let spec: ProfileRecordingSpec = match object.get("spec").cloned().map(serde_json::from_value) {
-        Some(Ok(s)) => s,
-        Some(Err(e)) => return Verdict::deny(format!("spec: {e}")),
-        None => return Verdict::deny("spec is missing"),
+    let spec: ProfileRecordingSpec = match spec_of(object) {
+        Ok(s) => s,
+        Err(refused) => return refused,
     };
-    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
     let mut problems = selector::problems(&spec.pod_selector);
     if spec.kind != RecordedKind::SeccompProfile {
         problems.push(format!(
@@ -151,11 +142,25 @@ pub fn recording(object: &Value) -> Verdict {
             problems.push(format!("spec.containers[{i}]: {e}"));
         }
     }
-    if problems.is_empty() {
-        Verdict::allow()
-    } else {
-        Verdict::deny(format!("ProfileRecording {namespace}/{name} is invalid:\n{}", problems.join("\n")))
+    judged("ProfileRecording", object, &problems)
+}
+
+/// The object's spec, or the refusal of an object without a readable one.
+fn spec_of<T: serde::de::DeserializeOwned>(object: &Value) -> Result<T, Verdict> {
+    match object.get("spec").cloned().map(serde_json::from_value) {
+        Some(Ok(s)) => Ok(s),
+        Some(Err(e)) => Err(Verdict::deny(format!("spec: {e}"))),
+        None => Err(Verdict::deny("spec is missing")),
     }
+}
+
+/// Admit the object of `kind`, or refuse it with every problem, one a line.
+fn judged(kind: &str, object: &Value, problems: &[String]) -> Verdict {
+    if problems.is_empty() {
+        return Verdict::allow();
+    }
+    let get = |k: &str| object.pointer(&format!("/metadata/{k}")).and_then(Value::as_str).unwrap_or_default();
+    Verdict::deny(format!("{kind} {}/{} is invalid:\n{}", get("namespace"), get("name"), problems.join("\n")))
 }
 
 #[cfg(test)]
