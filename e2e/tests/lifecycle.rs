@@ -228,7 +228,12 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
     assert!(metrics.starts_with("HTTP/1.0 200 OK"), "{metrics}");
     assert!(counter("spo_operator_reconciles_total ") > 0, "{metrics}");
     assert_eq!(counter("spo_operator_finalizers_removed_total "), 1, "{metrics}");
-    assert_eq!(counter("spo_operator_reconcile_errors_total "), 0, "{metrics}");
+    assert_eq!(
+        counter("spo_operator_reconcile_errors_total "),
+        0,
+        "reconcile errors; the operator's log since its restart:\n{}",
+        op.this_run_log()
+    );
 }
 
 /// SELinux types and AppArmor names count as uses too.
@@ -544,6 +549,12 @@ impl Operator {
             assert!(Instant::now() < deadline, "spo-operator not ready after 60 s:\n{text}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The log of the running operator, from its latest start.
+    fn this_run_log(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        text.split("spo-operator starting").nth(self.starts).unwrap_or_default().to_owned()
     }
 
     /// The operator's `/metrics` text.

@@ -55,8 +55,12 @@ async fn main() -> anyhow::Result<()> {
     info!(namespace, "spo-operator starting");
 
     let metrics = Arc::new(Metrics::default());
-    let controllers =
-        controller::run(client.clone(), ControllerOptions { concurrency: args.concurrency, metrics: metrics.clone() });
+    // The controllers write only once the API server calls the webhooks.
+    let (webhook_ready, writes_after) = tokio::sync::watch::channel(false);
+    let controllers = controller::run(
+        client.clone(),
+        ControllerOptions { concurrency: args.concurrency, metrics: metrics.clone(), writes_after: Some(writes_after) },
+    );
     let latency = Arc::new(spo_operator::webhook::Latency::default());
     let webhook = webhook_adapter::run(
         client.clone(),
@@ -65,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
             url: args.webhook_url.clone(),
             namespace,
             latency: latency.clone(),
+            ready: webhook_ready,
         },
     );
     let metrics_server = async {
@@ -101,12 +106,22 @@ mod webhook_adapter {
         pub url: Option<String>,
         pub namespace: String,
         pub latency: Arc<Latency>,
+        /// Set to `true` once the API server calls the webhooks.
+        pub ready: tokio::sync::watch::Sender<bool>,
     }
 
     pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
         let mut opts = WebhookOptions::new(settings.listen, settings.namespace);
         opts.url = settings.url;
         opts.latency = settings.latency;
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        opts.ready = Some(tx);
+        let ready = settings.ready;
+        tokio::spawn(async move {
+            if rx.await.is_ok() {
+                ready.send_replace(true);
+            }
+        });
         webhook::run(client, opts).await.map_err(|e| anyhow::anyhow!(spo_operator::controller::chain(&e)))
     }
 }

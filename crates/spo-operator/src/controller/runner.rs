@@ -40,11 +40,15 @@ pub struct ControllerOptions {
     pub concurrency: u16,
     /// Counters, shared with whoever exports them.
     pub metrics: Arc<Metrics>,
+    /// When set, nothing is reconciled until it turns `true`: the
+    /// operator's own writes pass its fail-closed webhooks, so they wait
+    /// until the API server calls them (see [`crate::webhook::probe`]).
+    pub writes_after: Option<signal::Receiver<bool>>,
 }
 
 impl Default for ControllerOptions {
     fn default() -> Self {
-        ControllerOptions { concurrency: 16, metrics: Arc::default() }
+        ControllerOptions { concurrency: 16, metrics: Arc::default(), writes_after: None }
     }
 }
 
@@ -147,6 +151,14 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         node_statuses = statuses.len(),
         "controller caches synced"
     );
+    if let Some(mut gate) = options.writes_after {
+        if !*gate.borrow() {
+            info!("waiting for the webhooks before the first write");
+        }
+        gate.wait_for(|open| *open).await.map_err(|_| OperatorError::WebhookStopped {
+            reason: "it stopped before the API server called it".to_owned(),
+        })?;
+    }
 
     let ctx =
         Arc::new(Context { client: client.clone(), pods, node_statuses: statuses, nodes, metrics: options.metrics });

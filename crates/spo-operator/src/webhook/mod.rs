@@ -20,6 +20,7 @@ pub mod glob;
 pub mod latency;
 pub mod mutate;
 pub mod policy;
+pub mod probe;
 pub mod record;
 pub mod review;
 pub mod selector;
@@ -62,8 +63,8 @@ pub struct WebhookOptions {
     pub service_name: String,
     /// The service's port.
     pub service_port: i32,
-    /// Told the bound address once the server is serving and both
-    /// configurations are applied.
+    /// Told the bound address once the server is serving, the
+    /// configurations are applied and the API server calls them.
     pub ready: Option<oneshot::Sender<SocketAddr>>,
     /// Where request durations are counted.
     pub latency: Arc<Latency>,
@@ -96,8 +97,9 @@ fn url_host(url: &str) -> Result<String, OperatorError> {
 }
 
 /// Run the webhook server until it fails: fill the caches, make the
-/// certificates, serve, apply the configurations, then report readiness
-/// (a log line containing `webhook ready`, and `opts.ready`).
+/// certificates, serve, apply the configurations, wait until the API
+/// server calls them ([`probe`]), then report readiness (a log line
+/// containing `webhook ready`, and `opts.ready`).
 pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorError> {
     let mut names = tls::service_names(&opts.service_name, &opts.namespace);
     let target = match &opts.url {
@@ -121,6 +123,16 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     let addr = listener.local_addr().map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
     let mut server = tokio::spawn(server::serve(listener, cert.server_config()?, admission, opts.latency.clone()));
     config::apply(&client, &target, &cert.ca_pem, &opts.namespace).await?;
+    match probe::until_reached(&client, &opts.namespace).await {
+        probe::Reached::Yes { tries } => tracing::info!(tries, "the API server calls the webhooks"),
+        probe::Reached::Unknown { reason } => {
+            tracing::warn!("cannot confirm that the API server calls the webhooks: {reason}")
+        }
+        probe::Reached::No { reason } => tracing::warn!(
+            "the API server still fails to call the webhooks after {} s, going on: {reason}",
+            probe::PROBE_DEADLINE.as_secs()
+        ),
+    }
     tracing::info!(%addr, "admission webhook ready");
     if let Some(tx) = opts.ready {
         let _ = tx.send(addr);
