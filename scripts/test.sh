@@ -32,7 +32,9 @@ echo "== tests"
 # cache missing) is printed where it happens and summarised at the end.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace -- --nocapture 2>&1 | tee "$log"
+# --no-fail-fast: one failing test binary does not hide the others'.
+status=0
+cargo test --workspace --no-fail-fast -- --nocapture 2>&1 | tee "$log" || status=$?
 
 skips=$(grep -oE 'SKIPPED: .*' "$log" | sort -u || true)
 echo
@@ -43,3 +45,9 @@ failed=$(grep -oE '[0-9]+ failed' "$log" | awk '{s += $1} END {print s + 0}')
 nskipped=$(printf '%s' "$skips" | grep -c . || true)
 echo
 echo "tests: $passed passed, $failed failed, $nskipped skipped"
+if [ "$status" -ne 0 ]; then
+  echo
+  echo "== failed"
+  grep -E '^test .* \.\.\. FAILED$' "$log" || echo "(no failing test named: cargo test exited with $status)"
+fi
+exit "$status"
