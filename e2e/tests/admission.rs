@@ -7,7 +7,8 @@
 //! - a pod in a namespace labelled `spo.x-k8s.io/enable-binding` gets its
 //!   binding's profile (the pinned reference of an Installed profile);
 //! - a pod in a namespace a profile's `spec.allowedNamespaces` leaves out
-//!   is refused, directly or through a binding, and allowed ones pass.
+//!   is refused, directly or through a binding, and allowed ones pass; so
+//!   is an ephemeral container added to a running pod.
 //!
 //! Needs the control plane binaries (see `docs/e2e.md`). Without them the
 //! test says SKIPPED and passes; `SPO_E2E=1` builds them first.
@@ -198,6 +199,37 @@ async fn bindings_and_namespace_policy(client: &Client) {
         )
         .await
         .expect("unrestricted profiles are usable everywhere");
+
+    // An ephemeral container (`kubectl debug`) added to that running pod is
+    // judged by the profile it brings: the restricted one is refused.
+    let debug_with = |profile: &str| {
+        json!({"spec": {"ephemeralContainers": [{"name": "debugger", "image": "busybox:1.36",
+            "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": profile}}}]}})
+    };
+    let err = plain
+        .patch_ephemeral_containers(
+            "web-user",
+            &PatchParams::default(),
+            &Patch::Strategic(debug_with("operator/infra/node-logs.json")),
+        )
+        .await
+        .expect_err("an ephemeral container outside allowedNamespaces is refused");
+    assert!(
+        err.to_string().contains(
+            "the update of pod other/web-user is refused by namespace policy:\n\
+             SeccompProfile infra/node-logs may not be used in namespace other"
+        ),
+        "{err}"
+    );
+    let p = plain
+        .patch_ephemeral_containers(
+            "web-user",
+            &PatchParams::default(),
+            &Patch::Strategic(debug_with("operator/web/nginx.json")),
+        )
+        .await
+        .expect("an ephemeral container with a usable profile is added");
+    assert_eq!(p.spec.and_then(|s| s.ephemeral_containers).map(|e| e.len()), Some(1));
 
     // Through a binding: binding the restricted profile from `web` is
     // refused at the binding already.

@@ -153,6 +153,12 @@ pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> Va
             "NotIn",
             Some(vec![operator_namespace.to_owned()]),
         ),
+        // New pods, and ephemeral containers added to running ones (the
+        // only security contexts a pod gains after creation). Plain pod
+        // updates are left alone: they cannot change a security context,
+        // and failing them closed would block pod finalizers while the
+        // operator is away.
+        rules: Some(vec![rule(&[""], &["pods"], &["CREATE"]), rule(&[""], &["pods/ephemeralcontainers"], &["UPDATE"])]),
         ..validating("namespace-policy.spo.x-k8s.io", target, ca_pem, rule(&[""], &["pods"], &["CREATE"]))
     };
     ValidatingWebhookConfiguration {

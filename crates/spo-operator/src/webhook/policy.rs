@@ -5,6 +5,13 @@
 //! field are usable everywhere, and a reference to a profile the caches
 //! do not know is not judged here (there is no policy to enforce yet; the
 //! kubelet will not start the container without the file anyway).
+//!
+//! A pod's security contexts and AppArmor annotations cannot change once it
+//! exists, with one exception: ephemeral containers (`kubectl debug`) are
+//! added through the `pods/ephemeralcontainers` subresource and carry their
+//! own security context. Such an update is judged by the references it
+//! adds only, so a pod admitted before a profile's restriction can still be
+//! debugged with profiles it may use.
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -23,10 +30,12 @@ pub fn refusal(found: &FoundProfile, namespace: &str) -> String {
 }
 
 /// Every refusal for a pod in `namespace`: one line per profile it may
-/// not use.
-pub fn refusals(caches: &Caches, pod: &Pod, namespace: &str) -> Vec<String> {
+/// not use, among the references `before` (the pod before an update) did
+/// not have.
+pub fn refusals(caches: &Caches, pod: &Pod, before: Option<&Pod>, namespace: &str) -> Vec<String> {
+    let old = before.map(pod_references).unwrap_or_default();
     let mut out = Vec::new();
-    for r in pod_references(pod) {
+    for r in pod_references(pod).into_iter().filter(|r| !old.contains(r)) {
         for found in caches.resolve(&r) {
             if !found.allows(namespace) {
                 out.push(refusal(&found, namespace));
@@ -36,9 +45,10 @@ pub fn refusals(caches: &Caches, pod: &Pod, namespace: &str) -> Vec<String> {
     out
 }
 
-/// Admit or refuse a pod in `namespace` by the profiles it references.
-pub fn check_pod(caches: &Caches, pod: &Pod, namespace: &str) -> Verdict {
-    let lines = refusals(caches, pod, namespace);
+/// Admit or refuse a pod in `namespace` by the profiles it references
+/// (on an update, by those it adds to `before`).
+pub fn check_pod(caches: &Caches, pod: &Pod, before: Option<&Pod>, namespace: &str) -> Verdict {
+    let lines = refusals(caches, pod, before, namespace);
     if lines.is_empty() {
         return Verdict::allow();
     }
@@ -47,5 +57,6 @@ pub fn check_pod(caches: &Caches, pod: &Pod, namespace: &str) -> Verdict {
         (None, Some(g)) => format!("{g}*"),
         (None, None) => String::new(),
     };
-    Verdict::deny(format!("pod {namespace}/{name} is refused by namespace policy:\n{}", lines.join("\n")))
+    let what = if before.is_some() { "the update of pod" } else { "pod" };
+    Verdict::deny(format!("{what} {namespace}/{name} is refused by namespace policy:\n{}", lines.join("\n")))
 }

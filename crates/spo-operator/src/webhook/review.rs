@@ -136,7 +136,13 @@ impl Admission {
                 finish(response, validate::profile(&self.validator, k, &value))
             }
             (Endpoint::Validate, "ProfileBinding") => finish(response, validate::binding(&self.caches, &value)),
-            (Endpoint::Validate, "Pod") => finish(response, self.pod_policy(&value, namespace)),
+            (Endpoint::Validate, "Pod") => {
+                let before = match req.old_object.as_ref().map(serde_json::to_value).transpose() {
+                    Ok(v) => v,
+                    Err(e) => return response.deny(format!("cannot read the pod before the update: {e}")),
+                };
+                finish(response, self.pod_policy(&value, before.as_ref(), namespace))
+            }
             (Endpoint::MutatePods, "Pod") => {
                 let applied = match mutate::apply_bindings(&self.caches, &value, namespace) {
                     Ok(a) => a,
@@ -156,7 +162,7 @@ impl Admission {
                     }
                     v
                 };
-                let verdict = self.pod_policy(&patched, namespace);
+                let verdict = self.pod_policy(&patched, None, namespace);
                 if verdict.denied.is_some() {
                     return finish(response, verdict);
                 }
@@ -193,9 +199,14 @@ impl Admission {
         }
     }
 
-    fn pod_policy(&self, pod: &Value, namespace: &str) -> Verdict {
-        match serde_json::from_value::<Pod>(pod.clone()) {
-            Ok(p) => policy::check_pod(&self.caches, &p, namespace),
+    fn pod_policy(&self, pod: &Value, before: Option<&Value>, namespace: &str) -> Verdict {
+        let read = |v: &Value| serde_json::from_value::<Pod>(v.clone());
+        let before = match before.map(read).transpose() {
+            Ok(b) => b,
+            Err(e) => return Verdict::deny(format!("cannot read the pod before the update: {e}")),
+        };
+        match read(pod) {
+            Ok(p) => policy::check_pod(&self.caches, &p, before.as_ref(), namespace),
             Err(e) => Verdict::deny(format!("cannot read the pod: {e}")),
         }
     }

@@ -308,6 +308,39 @@ fn direct_references_obey_allowed_namespaces() {
 }
 
 #[test]
+fn ephemeral_containers_are_judged_by_the_references_they_add() {
+    let mut world = World::new();
+    // The pod was admitted before `node-logs` was restricted to `infra`.
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "debug", Some(&["infra", "web"]), None)));
+    let created: Value = serde_json::from_slice(&fixture("pod-direct.json")).expect("fixture");
+    let debug_with = |profile: &str| {
+        let mut review = created.clone();
+        let request = &mut review["request"];
+        request["operation"] = json!("UPDATE");
+        request["subResource"] = json!("ephemeralcontainers");
+        request["oldObject"] = request["object"].clone();
+        request["object"]["spec"]["ephemeralContainers"] = json!([{
+            "name": "debugger", "image": "busybox:1.36", "targetContainerName": "tail",
+            "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": profile}}}]);
+        serde_json::to_vec(&review).expect("json")
+    };
+    let a = world.admission();
+    let r = response(&a.review(Endpoint::Validate, &debug_with("operator/infra/debug.json")));
+    assert_eq!(r["allowed"], true, "only the added reference is judged: {r}");
+    let r = response(&a.review(Endpoint::Validate, &debug_with("operator/infra/node-logs.json")));
+    assert_eq!(r["allowed"], true, "a reference the pod had already is not judged again: {r}");
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "debug", Some(&["infra"]), None)));
+    let r = response(&world.admission().review(Endpoint::Validate, &debug_with("operator/infra/debug.json")));
+    assert_eq!(r["allowed"], false, "{r}");
+    assert_eq!(
+        r["status"]["message"],
+        "the update of pod web/reader is refused by namespace policy:\n\
+         SeccompProfile infra/debug may not be used in namespace web: its spec.allowedNamespaces allows only [infra]"
+    );
+}
+
+#[test]
 fn bindings_are_validated() {
     let mut world = World::new();
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
