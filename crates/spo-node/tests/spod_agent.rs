@@ -281,6 +281,67 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
     assert_eq!(find(&s, "errorlogger").version, p.version);
 }
 
+#[test]
+fn raw_apparmor_policy_is_installed_as_written_and_checked_first() {
+    use spo_node::agent::lsm::AppArmorProfiles;
+    let parser = spo_node::apparmor::ApparmorParser::default();
+    if !have("apparmor_parser") || !parser.features.exists() {
+        eprintln!(
+            "SKIPPED: raw AppArmor policy needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)"
+        );
+        return;
+    }
+    let mut f = fixture();
+    let state = f.manifests.parent().unwrap().join("state");
+    f.agent.add_installer(Box::new(AppArmorProfiles::new(&state, parser).unwrap()));
+    let policy = "profile raw-aa flags=(attach_disconnected) {\n  /etc/hosts r,\n  capability net_bind_service,\n}\n";
+    let manifest = |policy: &str| {
+        let indented: String = policy.lines().map(|l| format!("    {l}\n")).collect();
+        format!(
+            "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: raw-aa\n\
+             spec:\n  policy: |\n{indented}"
+        )
+    };
+    f.write("raw.yaml", &manifest(policy));
+    let s = f.settle();
+    let good = find(&s, "raw-aa").clone();
+    assert_eq!(good.status, Phase::Installed, "{good:#?}");
+    assert_eq!(fs::read_to_string(good.path.as_ref().unwrap()).unwrap(), policy);
+    assert_eq!(good.localhost_profile.as_deref(), Some("raw-aa"));
+
+    // Named unlike the object: pods asking for localhost/raw-aa would find
+    // nothing. Error at the policy field, the version in force kept.
+    f.write("raw.yaml", &manifest(&policy.replace("profile raw-aa", "profile nginx")));
+    let s = f.settle();
+    let bad = find(&s, "raw-aa");
+    assert_eq!(bad.status, Phase::Error, "{bad:#?}");
+    assert_eq!(bad.version, good.version);
+    assert_eq!(
+        bad.errors[0].message,
+        "spec.policy:1:9: spec.policy declares no profile named `raw-aa`; its top-level profile is `nginx`"
+    );
+    // Located at the policy text's first line (line 7 of the file).
+    assert_eq!(bad.errors[0].location.as_ref().map(|l| l.line), Some(7), "{bad:#?}");
+
+    // A misspelt capability: located inside the policy, with the fix.
+    f.write("raw.yaml", &manifest(&policy.replace("net_bind_service", "net_bind_servic")));
+    let s = f.settle();
+    let bad = find(&s, "raw-aa");
+    assert_eq!(bad.status, Phase::Error, "{bad:#?}");
+    assert!(bad.errors[0].message.starts_with("spec.policy:3:14: "), "{bad:#?}");
+    assert!(bad.errors[0].help.as_deref().unwrap_or_default().contains("net_bind_service"), "{bad:#?}");
+
+    // Complain mode switches the flags of the text as written.
+    let complain =
+        manifest(policy).replace("  name: raw-aa\n", "  name: raw-aa\n  annotations:\n    spo-rs.io/mode: complain\n");
+    f.write("raw.yaml", &complain);
+    let s = f.settle();
+    let p = find(&s, "raw-aa");
+    assert_eq!(p.status, Phase::Installed, "{p:#?}");
+    let text = fs::read_to_string(p.path.as_ref().unwrap()).unwrap();
+    assert!(text.starts_with("profile raw-aa flags=(complain,attach_disconnected) {"), "{text}");
+}
+
 /// Records what the agent asks of the SELinux tool and refuses modules
 /// that mention `refuse_me`.
 #[derive(Default)]

@@ -62,4 +62,27 @@ mod tests {
         let d = r[0].2.iter().find(|d| d.is_error()).expect("an error");
         assert_eq!(&text[d.span.start..d.span.end], "z");
     }
+
+    #[test]
+    fn a_policy_must_name_its_profile_like_the_object() {
+        let manifest = |profile: &str| {
+            format!(
+                "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  \
+                 name: web\nspec:\n  policy: |\n    profile helper {{\n    }}\n    profile {profile} flags=(attach_disconnected) {{\n      /etc/hosts r,\n    }}\n"
+            )
+        };
+        let ok = validate(Path::new("web.yaml"), &manifest("web"), &[]);
+        assert!(ok.iter().all(|(_, _, d)| !d.iter().any(Diagnostic::is_error)), "{ok:?}");
+
+        let text = manifest("nginx");
+        let r = validate(Path::new("web.yaml"), &text, &[]);
+        assert_eq!(first_error_line(&r), (PathBuf::from("web.yaml"), 7));
+        let d = r[0].2.iter().find(|d| d.is_error()).expect("an error");
+        assert_eq!(&text[d.span.start..d.span.end], "helper");
+        assert_eq!(
+            d.message,
+            "spec.policy declares no profile named `web`; its top-level profiles are `helper`, `nginx`"
+        );
+        assert!(d.help.as_deref().unwrap_or_default().contains("`localhost/web`"), "{d:?}");
+    }
 }

@@ -39,6 +39,47 @@ fn profile_name(name: &str) -> &str {
     name.rsplit_once('/').map_or(name, |(_, n)| n)
 }
 
+/// A raw `spec.policy`, checked as `spoc validate` checks it (syntax,
+/// vocabulary, includes, and a top-level profile named like the object,
+/// which is what pods reference), and put in complain mode when asked.
+/// Its problems are reported at the `policy` field, each naming its line
+/// and column inside the policy text.
+fn raw_policy(
+    doc: &ManifestDoc,
+    profile: &spo_model::apparmor::AppArmorProfile,
+    policy: &str,
+    complain: bool,
+) -> Result<String, Rejected> {
+    use spo_parse::apparmor::resource::{policy_name_problem, profile_headers};
+    let mut validator = spo_parse::apparmor::Validator::new(spo_parse::apparmor::Options::default());
+    let mut problems: Vec<Diagnostic> = validator
+        .validate(Path::new("spec.policy"), policy)
+        .into_iter()
+        .next()
+        .map(|r| r.diagnostics)
+        .unwrap_or_default();
+    problems.extend(policy_name_problem(profile.name(), policy));
+    if let Some(errs) = errors_only(problems) {
+        let at = doc.node.get("spec").and_then(|s| s.get("policy")).map_or(doc.node.span, |n| n.span);
+        let lines = spo_parse::SourceMap::new(policy);
+        return Err(Rejected::Invalid(
+            errs.into_iter()
+                .map(|d| {
+                    let (line, col) = lines.line_col(d.span.start);
+                    let mut moved = Diagnostic::error(at, format!("spec.policy:{line}:{col}: {}", d.message));
+                    moved.help = d.help;
+                    moved
+                })
+                .collect(),
+        ));
+    }
+    Ok(if complain {
+        spo_compile::apparmor::set_complain(policy, &profile_headers(&spo_parse::apparmor::parse(policy).file))
+    } else {
+        policy.to_owned()
+    })
+}
+
 /// `AppArmorProfile` manifests through an [`AppArmorInstaller`].
 #[derive(Debug)]
 pub struct AppArmorProfiles<T> {
@@ -71,8 +112,14 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
         let Some(profile) = profile else {
             return Err(invalid(doc, "not an AppArmorProfile".into()));
         };
-        let opts = spo_compile::apparmor::Options { complain: doc.mode == Mode::Complain };
-        let text = spo_compile::apparmor::render(&profile, &opts).map_err(|e| invalid(doc, e.to_string()))?;
+        let complain = doc.mode == Mode::Complain;
+        let text = match &profile.spec.policy {
+            Some(policy) => raw_policy(doc, &profile, policy, complain)?,
+            None => {
+                let opts = spo_compile::apparmor::Options { complain };
+                spo_compile::apparmor::render(&profile, &opts).map_err(|e| invalid(doc, e.to_string()))?
+            }
+        };
         Ok(Compiled { bytes: text.into_bytes(), warnings: Vec::new() })
     }
 

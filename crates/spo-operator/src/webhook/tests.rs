@@ -341,6 +341,32 @@ fn ephemeral_containers_are_judged_by_the_references_they_add() {
 }
 
 #[test]
+fn raw_apparmor_policy_must_name_its_profile_like_the_object() {
+    let world = World::new();
+    let review = |profile_line: &str| {
+        let policy = format!("{profile_line} {{\n  /etc/hosts r,\n}}\n");
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
+            "uid": "u", "kind": {"group": crate::crds::GROUP, "version": "v1", "kind": "AppArmorProfile"},
+            "resource": {"group": crate::crds::GROUP, "version": "v1", "resource": "apparmorprofiles"},
+            "name": "web", "namespace": "web", "operation": "CREATE", "userInfo": {},
+            "object": {"apiVersion": format!("{}/v1", crate::crds::GROUP), "kind": "AppArmorProfile",
+                       "metadata": {"name": "web", "namespace": "web"}, "spec": {"policy": policy}}}})
+        .to_string()
+    };
+    let a = world.admission();
+    let r = response(&a.review(Endpoint::Validate, review("profile web flags=(attach_disconnected)").as_bytes()));
+    assert_eq!(r["allowed"], true, "{r}");
+    let r = response(&a.review(Endpoint::Validate, review("profile nginx").as_bytes()));
+    assert_eq!(r["allowed"], false, "{r}");
+    let msg = r["status"]["message"].as_str().expect("message");
+    assert!(
+        msg.contains("error: spec.policy declares no profile named `web`; its top-level profile is `nginx`"),
+        "{msg}"
+    );
+    assert!(msg.contains("`localhost/web`"), "{msg}");
+}
+
+#[test]
 fn bindings_are_validated() {
     let mut world = World::new();
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));

@@ -73,7 +73,10 @@ pub fn validate_resource(
                 }
             }
             if let (Some(policy), Some(node)) = (&p.spec.policy, doc.get("spec").and_then(|s| s.get("policy"))) {
-                let reports = validator.validate(path, policy);
+                let mut reports = validator.validate(path, policy);
+                if let (Some(first), Some(problem)) = (reports.first_mut(), policy_name_problem(p.name(), policy)) {
+                    first.diagnostics.push(problem);
+                }
                 let map = OffsetMap::new(text, node, policy);
                 for (i, r) in reports.into_iter().enumerate() {
                     if i == 0 {
@@ -236,6 +239,53 @@ fn strings(lw: &mut Lowerer, ms: &[Member], key: &str) -> Vec<String> {
         Some(n) => lw.strings(n, key),
         None => Vec::new(),
     }
+}
+
+/// The problem, if any, with the names of a raw `spec.policy`: it must
+/// declare a top-level profile named like the object, `object`. Pods and
+/// bindings reference an AppArmorProfile as `localhost/NAME` by its
+/// object name, and the kernel knows the profile by the name in the text,
+/// so the two must agree or a bound pod would ask for a profile that was
+/// never loaded. Other top-level profiles (helpers a profile transitions
+/// to) may sit beside it. The span is in `policy`. `None` also when the
+/// object has no name yet (a file checked outside a cluster).
+pub fn policy_name_problem(object: &str, policy: &str) -> Option<Diagnostic> {
+    if object.is_empty() {
+        return None;
+    }
+    let parsed = super::parse(policy);
+    let names: Vec<&super::ast::Word> = parsed
+        .file
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Profile(p) => p.name.as_ref(),
+            _ => None,
+        })
+        .collect();
+    if names.iter().any(|w| w.text == object) {
+        return None;
+    }
+    let help = format!(
+        "pods reference this profile as `localhost/{object}`, its object name: name a top-level profile \
+         `{object}` (`profile {object} flags=(...) {{`)"
+    );
+    Some(match names.first() {
+        Some(w) => {
+            let found: Vec<String> = names.iter().map(|w| format!("`{}`", w.text)).collect();
+            let found = match found.len() {
+                1 => format!("its top-level profile is {}", found[0]),
+                _ => format!("its top-level profiles are {}", found.join(", ")),
+            };
+            Diagnostic::error(w.span, format!("spec.policy declares no profile named `{object}`; {found}"))
+                .with_help(help)
+        }
+        // No profile at all, or one the parser could not read (already
+        // reported): point at the start.
+        None if parsed.diagnostics.iter().any(Diagnostic::is_error) => return None,
+        None => Diagnostic::error(Span::point(0), format!("spec.policy declares no profile named `{object}`"))
+            .with_help(help),
+    })
 }
 
 /// Maps byte offsets in a policy string to offsets in the YAML text that
