@@ -30,8 +30,8 @@ use serde_json::json;
 use spo_e2e::spo::{SpoBinaries, Stack};
 use spo_e2e::{manifests, Binaries, Cluster};
 use spo_operator::crds::{
-    node_status_name, AppArmorProfile, ProfileBinding, ProfileState, SeccompProfile, SecurityProfileNodeStatus,
-    SelinuxProfile,
+    node_status_name, AppArmorProfile, ProfileBinding, ProfileRecording, ProfileState, SeccompProfile,
+    SecurityProfileNodeStatus, SelinuxProfile,
 };
 
 const NS: &str = "life";
@@ -67,6 +67,7 @@ fn status_and_release() {
         aggregation(&client, &bins, cluster.kubeconfig()).await;
         release_paths(&client, &mut op).await;
         other_kinds(&client).await;
+        recorded_profiles(&client).await;
         drop(op);
     });
     cluster.down().expect("cluster down");
@@ -234,6 +235,72 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
         "reconcile errors; the operator's log since its restart:\n{}",
         op.this_run_log()
     );
+}
+
+/// Profiles made from a recording, the test playing the node agent that
+/// reports the recorded containers: a user's edit is kept until the
+/// result changes, a deleted profile comes back while its recording
+/// exists, and nothing comes back once the recording is gone.
+async fn recorded_profiles(client: &kube::Client) {
+    let recordings: Api<ProfileRecording> = Api::namespaced(client.clone(), NS);
+    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+    manifests::apply(
+        client,
+        &json!({"apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "ProfileRecording",
+                "metadata": {"name": "rec", "namespace": NS},
+                "spec": {"kind": "SeccompProfile", "recorder": "bpf", "mergeStrategy": "containers",
+                         "podSelector": {"matchLabels": {"app": "rec"}}}}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("recording: {e}"));
+    let report = |pods: &[(&str, &[&str])]| {
+        let recorded: Vec<_> = pods
+            .iter()
+            .map(|(pod, names)| {
+                json!({"pod": pod, "container": "c", "node": "node-a", "recorder": "bpf",
+                "syscalls": [{"architecture": "SCMP_ARCH_X86_64", "names": names}]})
+            })
+            .collect();
+        json!({"apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "ProfileRecording",
+               "metadata": {"name": "rec", "namespace": NS}, "status": {"recorded": recorded}})
+    };
+    let agent = PatchParams::apply("spod-node-a").force();
+    recordings.patch_status("rec", &agent, &Patch::Apply(report(&[("p1", &["read", "write"])]))).await.expect("report");
+    let names = |p: &SeccompProfile| -> Vec<String> { p.spec.syscalls.iter().flat_map(|s| s.names.clone()).collect() };
+    let first = wait_for(&sps, "rec-c", "the recorded profile", |p| names(p) == ["read", "write"]).await;
+
+    // The user loosens it; a later event of the recording keeps the edit.
+    sps.patch("rec-c", &PatchParams::default(), &Patch::Merge(json!({"spec": {"defaultAction": "SCMP_ACT_LOG"}})))
+        .await
+        .expect("edit");
+    recordings
+        .patch("rec", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})))
+        .await
+        .expect("touch");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let edited = sps.get("rec-c").await.expect("get");
+    assert_eq!(serde_json::to_value(edited.spec.default_action).unwrap(), "SCMP_ACT_LOG", "the edit was undone");
+
+    // Deleted while its recording exists: written again, as recorded.
+    sps.delete("rec-c", &DeleteParams::default()).await.expect("delete");
+    let again = wait_for(&sps, "rec-c", "the profile written again", |p| p.uid() != first.uid()).await;
+    assert_eq!(names(&again), ["read", "write"]);
+    assert_eq!(serde_json::to_value(again.spec.default_action).unwrap(), "SCMP_ACT_ERRNO");
+
+    // A new result (another replica ended) is written.
+    recordings
+        .patch_status("rec", &agent, &Patch::Apply(report(&[("p1", &["read", "write"]), ("p2", &["getpid"])])))
+        .await
+        .expect("report");
+    wait_for(&sps, "rec-c", "the new result", |p| names(p) == ["getpid", "read", "write"]).await;
+
+    // Without its recording, a deleted profile stays deleted.
+    recordings.delete("rec", &DeleteParams::default()).await.expect("delete recording");
+    wait_gone(&recordings, "rec").await;
+    sps.delete("rec-c", &DeleteParams::default()).await.expect("delete");
+    wait_gone(&sps, "rec-c").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(sps.get_opt("rec-c").await.expect("get").is_none(), "came back without its recording");
 }
 
 /// SELinux types and AppArmor names count as uses too.
@@ -740,9 +807,10 @@ where
 {
     let deadline = Instant::now() + WAIT;
     loop {
-        let obj = api.get(name).await.unwrap_or_else(|e| panic!("get {name} (waiting for {what}): {e}"));
-        if ok(&obj) {
-            return obj;
+        // Absent counts as not yet: some objects are waited for to appear.
+        let obj = api.get_opt(name).await.unwrap_or_else(|e| panic!("get {name} (waiting for {what}): {e}"));
+        if let Some(obj) = obj.as_ref().filter(|o| ok(o)) {
+            return obj.clone();
         }
         assert!(Instant::now() < deadline, "{name}: no {what} after {WAIT:?}: {obj:#?}");
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -35,6 +35,17 @@ pub const LOG_PROFILE: &str = "spo-rs/record-log.json";
 /// Label on a profile made from a recording: the recording's name.
 pub const RECORDED_BY_LABEL: &str = "spo.x-k8s.io/recording";
 
+/// Annotation on a profile made from a recording: [`spec_digest`] of the
+/// spec last written from the recording, so an edit by the user is kept
+/// until the recording's result changes.
+pub const RECORDED_SPEC_ANNOTATION: &str = "spo.x-k8s.io/recorded-spec";
+
+/// A short, stable digest of `spec` as the recording would write it.
+pub fn spec_digest(spec: &SeccompProfileSpec) -> String {
+    let bytes = serde_json::to_vec(spec).unwrap_or_default();
+    format!("{:016x}", fnv1a(&bytes))
+}
+
 /// Longest object name.
 const MAX_NAME: usize = 253;
 
@@ -156,5 +167,16 @@ mod tests {
             spo_model::objname::check_object_name(n).expect("valid name");
         }
         assert_eq!(profile_name("rec", "app", None), "rec-app");
+    }
+
+    #[test]
+    fn the_digest_follows_the_result() {
+        let one = wanted_profiles(&recording("containers", vec![result("p1", "c", &["read"])]));
+        let same = wanted_profiles(&recording("containers", vec![result("p2", "c", &["read"])]));
+        let more = wanted_profiles(&recording("containers", vec![result("p1", "c", &["read", "write"])]));
+        let digest = |m: &BTreeMap<String, SeccompProfileSpec>| spec_digest(&m["rec-c"]);
+        assert_eq!(digest(&one), digest(&same), "the same calls from another replica");
+        assert_ne!(digest(&one), digest(&more));
+        assert_eq!(digest(&one).len(), 16);
     }
 }

@@ -4,24 +4,31 @@
 //! it are server-side applied in the recording's namespace, labelled with
 //! the recording's name.
 //!
-//! A profile already applied with the same spec is not written again
-//! (remembered in memory; after a restart each is applied once more,
-//! which changes nothing). Profiles outlive their recording, as in SPO:
-//! deleting a recording never deletes what it produced.
+//! While its recording exists, a recorded profile follows one rule, the
+//! same before and after an operator restart: it exists, and it is written
+//! again only when the recording's result changes. Each profile carries
+//! [`RECORDED_SPEC_ANNOTATION`], the digest of the spec last written from
+//! the recording, read back from a cache of the labelled profiles:
+//! - an edit by the user (a syscall added by hand) is kept until the
+//!   recording's result changes, then the new result is written;
+//! - a deleted profile is written again (its deletion is a change this
+//!   controller watches). To drop one for good, delete the recording first:
+//!   profiles outlive their recording, as in SPO.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::channel::mpsc::unbounded;
+use futures::{stream, StreamExt, TryStreamExt};
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::{self, Action};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{reflector as reflect, watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::crds::{ProfileRecording, SeccompProfileSpec, GROUP, VERSION};
-use crate::recording::{wanted_profiles, RECORDED_BY_LABEL};
+use crate::crds::{ProfileRecording, SeccompProfile, GROUP, VERSION};
+use crate::recording::{spec_digest, wanted_profiles, RECORDED_BY_LABEL, RECORDED_SPEC_ANNOTATION};
 use crate::OperatorError;
 
 /// Field manager of the profiles made from recordings.
@@ -29,36 +36,78 @@ pub const RECORDING_MANAGER: &str = "spo-operator-recording";
 
 struct Ctx {
     client: Client,
-    /// `(namespace, profile)` -> the spec last applied.
-    applied: Mutex<HashMap<(String, String), SeccompProfileSpec>>,
+    /// Every profile labelled [`RECORDED_BY_LABEL`].
+    recorded: Store<SeccompProfile>,
 }
 
-/// Run the recordings controller until the watch ends.
+/// Run the recordings controller until the watches end.
 pub async fn run(client: Client) {
-    let ctx = Arc::new(Ctx { client: client.clone(), applied: Mutex::default() });
-    Controller::new(Api::<ProfileRecording>::all(client), watcher::Config::default())
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| async {})
-        .await;
+    // The recorded profiles: a cache to compare with, and a trigger of
+    // their recording when one changes or goes.
+    let (recorded, recorded_w) = reflector::store::<SeccompProfile>();
+    let (tx, triggers) = unbounded();
+    let profiles =
+        watcher(Api::<SeccompProfile>::all(client.clone()), watcher::Config::default().labels(RECORDED_BY_LABEL));
+    tokio::spawn(reflect(recorded_w, profiles).default_backoff().touched_objects().for_each(move |p| {
+        if let Ok(p) = p {
+            if let (Some(rec), Some(ns)) = (p.labels().get(RECORDED_BY_LABEL), p.namespace()) {
+                let _ = tx.unbounded_send(ObjectRef::<ProfileRecording>::new(rec).within(&ns));
+            }
+        }
+        async {}
+    }));
+    // Compare only with a full cache: an empty one would rewrite every
+    // profile, undoing the users' edits.
+    if recorded.wait_until_ready().await.is_err() {
+        warn!("recordings controller: the cache of recorded profiles never filled");
+        return;
+    }
+
+    let (recordings, recordings_w) = reflector::store::<ProfileRecording>();
+    let own = reflect(recordings_w, watcher(Api::<ProfileRecording>::all(client.clone()), watcher::Config::default()))
+        .default_backoff()
+        .applied_objects()
+        .map_ok(|r| ObjectRef::from_obj(&r));
+    let ctx = Arc::new(Ctx { client, recorded });
+    controller::applier(
+        |rec, ctx| Box::pin(reconcile(rec, ctx)),
+        error_policy,
+        ctx,
+        recordings,
+        stream::select(own, triggers.map(Ok)),
+        controller::Config::default(),
+    )
+    .for_each(|res| async move {
+        if let Err(e) = res {
+            match e {
+                // A trigger for a recording that is gone.
+                controller::Error::ObjectNotFound(_) => {}
+                other => warn!("recordings controller: {}", super::chain(&other)),
+            }
+        }
+    })
+    .await;
 }
 
 async fn reconcile(rec: Arc<ProfileRecording>, ctx: Arc<Ctx>) -> Result<Action, OperatorError> {
     let ns = rec.namespace().unwrap_or_default();
     let recording = rec.name_any();
-    let api: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        ctx.client.clone(),
-        &ns,
-        &kube::api::ApiResource::erase::<crate::crds::SeccompProfile>(&()),
-    );
+    let api: Api<SeccompProfile> = Api::namespaced(ctx.client.clone(), &ns);
     for (name, spec) in wanted_profiles(&rec) {
-        let key = (ns.clone(), name.clone());
-        if ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).get(&key) == Some(&spec) {
+        let digest = spec_digest(&spec);
+        let current = ctx.recorded.get(&ObjectRef::new(&name).within(&ns));
+        if current.is_some_and(|p| p.annotations().get(RECORDED_SPEC_ANNOTATION) == Some(&digest)) {
             continue;
         }
         let body = serde_json::json!({
             "apiVersion": format!("{GROUP}/{VERSION}"),
             "kind": "SeccompProfile",
-            "metadata": {"name": name, "namespace": ns, "labels": {RECORDED_BY_LABEL: recording}},
+            "metadata": {
+                "name": name,
+                "namespace": ns,
+                "labels": {RECORDED_BY_LABEL: recording},
+                "annotations": {RECORDED_SPEC_ANNOTATION: digest},
+            },
             "spec": spec,
         });
         api.patch(&name, &PatchParams::apply(RECORDING_MANAGER).force(), &Patch::Apply(&body)).await.map_err(
@@ -68,7 +117,6 @@ async fn reconcile(rec: Arc<ProfileRecording>, ctx: Arc<Ctx>) -> Result<Action, 
             },
         )?;
         info!("SeccompProfile {ns}/{name} written from ProfileRecording {recording}");
-        ctx.applied.lock().unwrap_or_else(|e| e.into_inner()).insert(key, spec);
     }
     Ok(Action::await_change())
 }
