@@ -202,16 +202,13 @@ async fn bindings_and_namespace_policy(client: &Client) {
 
     // An ephemeral container (`kubectl debug`) added to that running pod is
     // judged by the profile it brings: the restricted one is refused.
-    let debug_with = |profile: &str| {
-        json!({"spec": {"ephemeralContainers": [{"name": "debugger", "image": "busybox:1.36",
-            "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": profile}}}]}})
+    let debug_with = |profile: &'static str| {
+        let patch = json!({"spec": {"ephemeralContainers": [{"name": "debugger", "image": "busybox:1.36",
+            "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": profile}}}]}});
+        let plain = plain.clone();
+        async move { plain.patch_ephemeral_containers("web-user", &PatchParams::default(), &Patch::Strategic(patch)).await }
     };
-    let err = plain
-        .patch_ephemeral_containers(
-            "web-user",
-            &PatchParams::default(),
-            &Patch::Strategic(debug_with("operator/infra/node-logs.json")),
-        )
+    let err = debug_with("operator/infra/node-logs.json")
         .await
         .expect_err("an ephemeral container outside allowedNamespaces is refused");
     assert!(
@@ -221,14 +218,7 @@ async fn bindings_and_namespace_policy(client: &Client) {
         ),
         "{err}"
     );
-    let p = plain
-        .patch_ephemeral_containers(
-            "web-user",
-            &PatchParams::default(),
-            &Patch::Strategic(debug_with("operator/web/nginx.json")),
-        )
-        .await
-        .expect("an ephemeral container with a usable profile is added");
+    let p = debug_with("operator/web/nginx.json").await.expect("an ephemeral container with a usable profile is added");
     assert_eq!(p.spec.and_then(|s| s.ephemeral_containers).map(|e| e.len()), Some(1));
 
     // Through a binding: binding the restricted profile from `web` is
