@@ -325,8 +325,10 @@ spec:
 "#,
     )
     .await;
-    let created =
-        create_labelled_pod(pods, "logged", json!({"app": "logged"}), "echo ready; exec sleep 3600", None).await;
+    // The directory is made by a short-lived child, gone before its audit
+    // record is read: spod attributes it through its parent (process events).
+    let script = "(/bin/busybox mkdir /tmp/logged); echo ready; exec sleep 3600";
+    let created = create_labelled_pod(pods, "logged", json!({"app": "logged"}), script, None).await;
     assert_eq!(
         first_container_seccomp(&created).as_deref(),
         Some(spo_operator::recording::LOG_PROFILE),
@@ -348,6 +350,7 @@ spec:
     let names: Vec<String> = profile.spec.syscalls.iter().flat_map(|s| s.names.clone()).collect();
     assert!(names.iter().any(|n| n == "nanosleep" || n == "clock_nanosleep"), "sleep not recorded: {names:?}");
     assert!(names.contains(&"execve".to_owned()), "{names:?}");
+    assert!(names.iter().any(|n| n == "mkdir" || n == "mkdirat"), "the exited child's mkdir not recorded: {names:?}");
 }
 
 async fn apply_yaml(client: &kube::Client, text: &str) {

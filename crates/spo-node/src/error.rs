@@ -75,6 +75,15 @@ pub enum NodeError {
         #[source]
         source: std::io::Error,
     },
+    /// The process-events netlink socket (the proc connector) failed.
+    #[error("cannot {op} the process-events netlink socket")]
+    ProcEvents {
+        /// What was attempted.
+        op: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// An audit record lacks a field or has a malformed one.
     #[error("audit record has no valid `{field}`: {text}")]
     AuditRecord {

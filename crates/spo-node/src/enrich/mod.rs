@@ -9,10 +9,13 @@
 //! [`AuditEvent`] JSON line plus counters.
 //!
 //! Lookups are cached per pid for a second, so a flood from one process
-//! costs one `/proc` read, not one per record.
+//! costs one `/proc` read, not one per record. A process already gone when
+//! its record is read is attributed through its nearest live ancestor
+//! ([`lineage`]), when the kernel's process events are followed.
 
 pub mod bundle;
 pub mod cgroup;
+pub mod lineage;
 pub mod recordings;
 pub mod source;
 
@@ -21,7 +24,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::audit::{SeccompRecord, AUDIT_SECCOMP};
@@ -63,6 +66,8 @@ pub struct Attributor {
     containers: Mutex<HashMap<String, Option<Arc<ContainerInfo>>>>,
     /// Installed seccomp version hash to profile name.
     versions: RwLock<HashMap<String, String>>,
+    /// Who forked whom, when the kernel's process events are followed.
+    lineage: OnceLock<Arc<lineage::Lineage>>,
 }
 
 impl Attributor {
@@ -74,6 +79,26 @@ impl Attributor {
             proc_root: PathBuf::from("/proc"),
             containers: Mutex::new(HashMap::new()),
             versions: RwLock::new(HashMap::new()),
+            lineage: OnceLock::new(),
+        }
+    }
+
+    /// Attribute processes that are gone through their nearest live
+    /// ancestor in `lineage` (see [`lineage::follow`]).
+    pub fn set_lineage(&self, lineage: Arc<lineage::Lineage>) {
+        let _ = self.lineage.set(lineage);
+    }
+
+    /// The `/proc` directory that speaks for `pid`: its own, or, once it is
+    /// gone, its nearest live ancestor's.
+    fn proc_dir(&self, pid: u32) -> PathBuf {
+        let own = self.proc_root.join(pid.to_string());
+        if own.exists() {
+            return own;
+        }
+        match self.lineage.get().and_then(|l| l.nearest_live_ancestor(pid, &self.proc_root)) {
+            Some(ancestor) => self.proc_root.join(ancestor.to_string()),
+            None => own,
         }
     }
 
@@ -111,7 +136,7 @@ impl Attributor {
 
     /// Attribute `pid`.
     pub fn attribute(&self, pid: u32) -> Attribution {
-        let dir = self.proc_root.join(pid.to_string());
+        let dir = self.proc_dir(pid);
         let mut a = Attribution::default();
         if let Ok(cg) = fs::read_to_string(dir.join("cgroup")) {
             let candidates = cgroup::container_candidates(&cg);

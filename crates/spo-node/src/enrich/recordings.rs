@@ -7,10 +7,12 @@
 //! ([`LogRecordings::expect`]): otherwise the enricher's path costs one
 //! atomic load per event.
 //!
-//! The enricher attributes an event by its pid's cgroup (`/proc/PID`), so a
-//! process that exits before its first event is read (a short-lived child,
-//! within a millisecond) cannot be attributed and its calls are missed: the
-//! eBPF recorder, which reads the cgroup in the kernel, has no such gap.
+//! The enricher attributes an event by its pid's cgroup (`/proc/PID`); a
+//! process that exits before its event is read (a short-lived child) is
+//! attributed through its nearest live ancestor ([`super::lineage`]). Only
+//! when every ancestor up to the container's first process is gone too are
+//! its calls missed: the eBPF recorder, which reads the cgroup in the
+//! kernel, has no such gap.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
