@@ -318,17 +318,18 @@ fn raw_apparmor_policy_is_installed_as_written_and_checked_first() {
     assert_eq!(bad.version, good.version);
     assert_eq!(
         bad.errors[0].message,
-        "spec.policy:1:9: spec.policy declares no profile named `raw-aa`; its top-level profile is `nginx`"
+        "spec.policy declares no profile named `raw-aa`; its top-level profile is `nginx`"
     );
-    // Located at the policy text's first line (line 7 of the file).
-    assert_eq!(bad.errors[0].location.as_ref().map(|l| l.line), Some(7), "{bad:#?}");
+    // At the name in the file: line 7, after four spaces and `profile `.
+    let at = bad.errors[0].location.as_ref().map(|l| (l.line, l.column));
+    assert_eq!(at, Some((7, 13)), "{bad:#?}");
 
     // A misspelt capability: located inside the policy, with the fix.
     f.write("raw.yaml", &manifest(&policy.replace("net_bind_service", "net_bind_servic")));
     let s = f.settle();
     let bad = find(&s, "raw-aa");
     assert_eq!(bad.status, Phase::Error, "{bad:#?}");
-    assert!(bad.errors[0].message.starts_with("spec.policy:3:14: "), "{bad:#?}");
+    assert_eq!(bad.errors[0].location.as_ref().map(|l| (l.line, l.column)), Some((9, 18)), "{bad:#?}");
     assert!(bad.errors[0].help.as_deref().unwrap_or_default().contains("net_bind_service"), "{bad:#?}");
 
     // Complain mode switches the flags of the text as written.

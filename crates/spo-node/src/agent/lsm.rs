@@ -42,8 +42,9 @@ fn profile_name(name: &str) -> &str {
 /// A raw `spec.policy`, checked as `spoc validate` checks it (syntax,
 /// vocabulary, includes, and a top-level profile named like the object,
 /// which is what pods reference), and put in complain mode when asked.
-/// Its problems are reported at the `policy` field, each naming its line
-/// and column inside the policy text.
+/// Its problems are located in the manifest, line by line through the
+/// block that holds the policy; without the file's text, at the `policy`
+/// field, each naming its line and column inside the policy.
 fn raw_policy(
     doc: &ManifestDoc,
     profile: &spo_model::apparmor::AppArmorProfile,
@@ -60,6 +61,10 @@ fn raw_policy(
         .unwrap_or_default();
     problems.extend(policy_name_problem(profile.name(), policy));
     if let Some(errs) = errors_only(problems) {
+        if let Some(file) = doc.source.as_deref() {
+            let located = spo_parse::apparmor::resource::locate_policy_diagnostics(file, &doc.node, policy, errs);
+            return Err(Rejected::Invalid(located));
+        }
         let at = doc.node.get("spec").and_then(|s| s.get("policy")).map_or(doc.node.span, |n| n.span);
         let lines = spo_parse::SourceMap::new(policy);
         return Err(Rejected::Invalid(

@@ -77,7 +77,12 @@ impl ParsedFile {
 
     /// The documents with their trees, parsed again from the kept text.
     pub fn reparse(&self) -> Vec<ManifestDoc> {
-        parse_file_namespaced(&self.path, self.text.clone(), self.namespaced).docs
+        let source: std::sync::Arc<str> = self.text.as_str().into();
+        let mut docs = parse_file_namespaced(&self.path, self.text.clone(), self.namespaced).docs;
+        for d in &mut docs {
+            d.source = Some(source.clone());
+        }
+        docs
     }
 }
 
@@ -329,7 +334,7 @@ pub fn parse_file_namespaced(path: &Path, text: String, namespaced: bool) -> Par
                 name = format!("{ns}/{name}");
                 base = base.map(|b| if b.contains(':') || b.contains('/') { b } else { format!("{ns}/{b}") });
             }
-            docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base });
+            docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base, source: None });
         }
     }
     ParsedFile { path: path.to_owned(), docs, problems, text, namespaced }

@@ -288,6 +288,17 @@ pub fn policy_name_problem(object: &str, policy: &str) -> Option<Diagnostic> {
     })
 }
 
+/// Move `diags` of the raw `spec.policy` of `doc` (spans in `policy`) into
+/// `file`, the text `doc` was parsed from. A diagnostic the mapping cannot
+/// place lands at the start of the policy.
+pub fn locate_policy_diagnostics(file: &str, doc: &Node, policy: &str, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let Some(node) = doc.get("spec").and_then(|s| s.get("policy")) else {
+        return diags;
+    };
+    let map = OffsetMap::new(file, node, policy);
+    diags.into_iter().map(|d| map.move_diagnostic(d)).collect()
+}
+
 /// Maps byte offsets in a policy string to offsets in the YAML text that
 /// holds it (a block scalar indents every line; a quoted one may not be
 /// found line by line, and then maps to the scalar's start).
