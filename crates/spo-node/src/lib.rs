@@ -11,6 +11,7 @@ pub mod http;
 #[cfg(feature = "kubernetes")]
 pub mod kube;
 pub mod metrics;
+mod netlink;
 pub mod record;
 pub mod seccomp;
 pub mod selinux;

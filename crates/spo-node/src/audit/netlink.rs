@@ -4,7 +4,7 @@
 
 use std::io;
 use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use crate::NodeError;
@@ -52,29 +52,12 @@ impl AuditSocket {
     /// Open the socket and join `AUDIT_NLGRP_READLOG` (needs
     /// `CAP_AUDIT_READ`). Records emitted from now on are queued until read.
     pub fn open() -> Result<AuditSocket, NodeError> {
-        let err = |op: &'static str| NodeError::AuditSocket { op, source: io::Error::last_os_error() };
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_AUDIT) };
-        if raw < 0 {
-            return Err(err("open"));
-        }
-        // SAFETY: `raw` is a fresh descriptor owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_nl is plain data; all-zero is a valid value.
-        let mut addr: libc::sockaddr_nl = unsafe { mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        addr.nl_groups = AUDIT_NLGRP_READLOG;
-        // SAFETY: `addr` is a live sockaddr_nl and its exact size is passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_nl).cast(),
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(err("bind to the read-log group of"));
-        }
+        let fd = crate::netlink::bound_socket(libc::SOCK_RAW, libc::NETLINK_AUDIT, AUDIT_NLGRP_READLOG).map_err(
+            |(op, source)| NodeError::AuditSocket {
+                op: if op == "bind" { "bind to the read-log group of" } else { op },
+                source,
+            },
+        )?;
         // Best effort: the forced size needs CAP_NET_ADMIN, the plain one is
         // capped by net.core.rmem_max; either beats the default.
         for opt in [libc::SO_RCVBUFFORCE, libc::SO_RCVBUF] {

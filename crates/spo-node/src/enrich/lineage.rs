@@ -14,8 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::mem;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -98,35 +97,13 @@ pub struct ProcEvents {
 impl ProcEvents {
     /// Open the connector socket and ask for process events.
     pub fn open() -> Result<ProcEvents, NodeError> {
-        let err = |op: &'static str| NodeError::ProcEvents { op, source: io::Error::last_os_error() };
-        // SAFETY: plain socket(2) call; the result is checked before use.
-        let raw =
-            unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, libc::NETLINK_CONNECTOR) };
-        if raw < 0 {
-            return Err(err("open"));
-        }
-        // SAFETY: `raw` is a fresh descriptor owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        // SAFETY: sockaddr_nl is plain data; all-zero is a valid value.
-        let mut addr: libc::sockaddr_nl = unsafe { mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        addr.nl_groups = CN_IDX_PROC;
-        // SAFETY: `addr` is a live sockaddr_nl and its exact size is passed.
-        let rc = unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_nl).cast(),
-                mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            return Err(err("bind"));
-        }
+        let fd = crate::netlink::bound_socket(libc::SOCK_DGRAM, libc::NETLINK_CONNECTOR, CN_IDX_PROC)
+            .map_err(|(op, source)| NodeError::ProcEvents { op, source })?;
         let request = listen_request();
         // SAFETY: `request` is a live buffer of the given length.
         let n = unsafe { libc::send(fd.as_raw_fd(), request.as_ptr().cast(), request.len(), 0) };
         if n < 0 {
-            return Err(err("subscribe on"));
+            return Err(NodeError::ProcEvents { op: "subscribe on", source: io::Error::last_os_error() });
         }
         Ok(ProcEvents { fd, buf: vec![0; 4096] })
     }
