@@ -74,8 +74,8 @@ use spo_model::Arch;
 use super::cgroup::cgroup2_root;
 use super::ebpf::insn::*;
 use super::ebpf::{
-    attach, attribute, bpf, bpf_status, emit_index, err, load, Asm, Attr, BPF_MAP_CREATE, BPF_MAP_TYPE_ARRAY,
-    HELPER_GET_CURRENT_CGROUP_ID, HELPER_MAP_LOOKUP_ELEM, SLOTS,
+    attach, attribute, bpf, bpf_status, emit_increment, emit_index, err, load, Asm, Attr, BPF_MAP_CREATE,
+    BPF_MAP_TYPE_ARRAY, HELPER_GET_CURRENT_CGROUP_ID, HELPER_MAP_LOOKUP_ELEM, SLOTS,
 };
 use super::set::SyscallSet;
 use crate::NodeError;
@@ -176,44 +176,44 @@ impl ContainerRecorder {
     /// recording, or when it is gone), freeing room in the map.
     pub fn forget(&self, cgroup_id: u64) -> Result<(), NodeError> {
         for key in keys(&self.counts, |id| id == cgroup_id)? {
-            let mut a = Attr::new();
-            a.u32(0, self.counts.as_raw_fd() as u32).u64(8, key.as_ptr() as u64);
-            match bpf_status(BPF_MAP_DELETE_ELEM, &mut a) {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(err("delete a count", e)),
-            }
+            map_delete(&self.counts, &key).map_err(|e| err("delete a count", e))?;
         }
-        let key = cgroup_id.to_ne_bytes();
-        let mut a = Attr::new();
-        a.u32(0, self.started.as_raw_fd() as u32).u64(8, key.as_ptr() as u64);
-        match bpf_status(BPF_MAP_DELETE_ELEM, &mut a) {
-            Ok(_) => Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
-            Err(e) => Err(err("delete a started cgroup", e)),
-        }
+        map_delete(&self.started, &cgroup_id.to_ne_bytes()).map_err(|e| err("delete a started cgroup", e))
     }
 
     /// Calls not counted because a map was full (the count map, or the
     /// started map at a cgroup's first exec), since the start.
     pub fn dropped(&self) -> Result<u64, NodeError> {
-        let zero = 0u32.to_ne_bytes();
-        let mut value = [0u8; 8];
-        let mut a = Attr::new();
-        a.u32(0, self.dropped.as_raw_fd() as u32).u64(8, zero.as_ptr() as u64).u64(16, value.as_mut_ptr() as u64);
-        bpf_status(BPF_MAP_LOOKUP_ELEM, &mut a).map_err(|e| err("read the dropped-calls count", e))?;
-        Ok(u64::from_ne_bytes(value))
+        // An array's one element always exists.
+        let n = map_lookup(&self.dropped, &0u32.to_ne_bytes()).map_err(|e| err("read the dropped-calls count", e))?;
+        Ok(n.unwrap_or(0))
     }
 
     fn lookup(&self, key: &[u8; 16]) -> Result<Option<u64>, NodeError> {
-        let mut value = [0u8; 8];
-        let mut a = Attr::new();
-        a.u32(0, self.counts.as_raw_fd() as u32).u64(8, key.as_ptr() as u64).u64(16, value.as_mut_ptr() as u64);
-        match bpf_status(BPF_MAP_LOOKUP_ELEM, &mut a) {
-            Ok(_) => Ok(Some(u64::from_ne_bytes(value))),
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
-            Err(e) => Err(err("read a count", e)),
-        }
+        map_lookup(&self.counts, key).map_err(|e| err("read a count", e))
+    }
+}
+
+/// The 64-bit value of `key` in `map`; `None` when the key is absent.
+fn map_lookup(map: &OwnedFd, key: &[u8]) -> io::Result<Option<u64>> {
+    let mut value = [0u8; 8];
+    let mut a = Attr::new();
+    a.u32(0, map.as_raw_fd() as u32).u64(8, key.as_ptr() as u64).u64(16, value.as_mut_ptr() as u64);
+    match bpf_status(BPF_MAP_LOOKUP_ELEM, &mut a) {
+        Ok(_) => Ok(Some(u64::from_ne_bytes(value))),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Delete `key` from `map`; a key already gone is no error.
+fn map_delete(map: &OwnedFd, key: &[u8]) -> io::Result<()> {
+    let mut a = Attr::new();
+    a.u32(0, map.as_raw_fd() as u32).u64(8, key.as_ptr() as u64);
+    match bpf_status(BPF_MAP_DELETE_ELEM, &mut a) {
+        Ok(_) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -309,11 +309,7 @@ fn program(maps: Maps, native: Arch) -> Vec<Insn> {
     a.push(call(HELPER_MAP_LOOKUP_ELEM));
     a.jump(jeq_imm(0, 0, 0), "done");
     a.label("count");
-    counts(&mut a);
-    a.push2(stack_ptr(2, -16));
-    a.push(call(HELPER_MAP_LOOKUP_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "insert");
-    a.push2(increment_r0());
+    emit_increment(&mut a, maps.counts, -16, "insert");
     a.jump(ja(0), "done");
     a.label("insert");
     counts(&mut a);
@@ -323,19 +319,11 @@ fn program(maps: Maps, native: Arch) -> Vec<Insn> {
     a.push(call(HELPER_MAP_UPDATE_ELEM));
     a.jump(jeq_imm(0, 0, 0), "done");
     // Another CPU inserted the same key first, or the map is full.
-    counts(&mut a);
-    a.push2(stack_ptr(2, -16));
-    a.push(call(HELPER_MAP_LOOKUP_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "full");
-    a.push2(increment_r0());
+    emit_increment(&mut a, maps.counts, -16, "full");
     a.jump(ja(0), "done");
     a.label("full");
     a.push(st_imm(W, R10, -28, 0));
-    a.push2(ld_imm64(1, PSEUDO_MAP_FD, maps.dropped as u32 as u64));
-    a.push2(stack_ptr(2, -28));
-    a.push(call(HELPER_MAP_LOOKUP_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "done");
-    a.push2(increment_r0());
+    emit_increment(&mut a, maps.dropped, -28, "done");
     a.label("done");
     a.push(mov_imm(0, 0));
     a.push(exit());

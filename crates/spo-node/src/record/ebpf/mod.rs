@@ -226,15 +226,22 @@ fn program(cgroup_id: u64, map_fd: i32, detect_compat: bool) -> Vec<Insn> {
     a.jump(jne(0, 1, 0), "out");
     emit_index(&mut a, detect_compat);
     a.push(stx(W, R10, -4, 8));
-    a.push2(ld_imm64(1, PSEUDO_MAP_FD, map_fd as u32 as u64));
-    a.push2(stack_ptr(2, -4));
-    a.push(call(HELPER_MAP_LOOKUP_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "out");
-    a.push2(increment_r0());
+    emit_increment(&mut a, map_fd, -4, "out");
     a.label("out");
     a.push(mov_imm(0, 0));
     a.push(exit());
     a.finish()
+}
+
+/// Emit: add one to the 64-bit value of map `map_fd` whose key is on the
+/// stack at `fp+key`, or jump to `missing` when the map has no such key.
+/// Clobbers r0 to r5.
+pub(super) fn emit_increment(a: &mut Asm, map_fd: i32, key: i32, missing: &'static str) {
+    a.push2(ld_imm64(1, PSEUDO_MAP_FD, map_fd as u32 as u64));
+    a.push2(stack_ptr(2, key));
+    a.push(call(HELPER_MAP_LOOKUP_ELEM));
+    a.jump(jeq_imm(0, 0, 0), missing);
+    a.push2(increment_r0());
 }
 
 /// Emit the computation of a call's slot index (architecture slot times
