@@ -32,7 +32,7 @@ use ::kube::Client;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use spo_model::Arch;
-use spo_operator::crds::{ProfileRecording, RecordedContainer, RecordedSyscalls, GROUP, VERSION};
+use spo_operator::crds::{ProfileRecording, RecordedContainer, RecordedSyscalls, Recorder, GROUP, VERSION};
 use spo_operator::recording::{CONTAINERS_ANNOTATION, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
 
 use crate::enrich::recordings::LogRecordings;
@@ -65,7 +65,7 @@ struct Tracked {
 #[derive(Debug)]
 struct Marked {
     recording: String,
-    recorder: String,
+    recorder: Recorder,
     containers: BTreeSet<String>,
     tracked: BTreeMap<String, Tracked>,
 }
@@ -96,8 +96,8 @@ pub async fn run(client: Client, node: String, logs: Arc<LogRecordings>) {
             Ok(Event::Init | Event::InitDone) => {}
             Err(e) => eprintln!("spod: watching this node's pods: {e}"),
         }
-        r.logs.expect(r.pods.values().filter(|p| p.recorder == "logs").count());
-        if !r.pods.values().any(|p| p.recorder == "bpf") && r.recorder.take().is_some() {
+        r.logs.expect(r.pods.values().filter(|p| p.recorder == Recorder::Logs).count());
+        if !r.pods.values().any(|p| p.recorder == Recorder::Bpf) && r.recorder.take().is_some() {
             eprintln!("spod: nothing left to record; the eBPF recorder is detached");
         }
     }
@@ -121,13 +121,13 @@ impl Recordings {
                 .get(CONTAINERS_ANNOTATION)
                 .map(|c| c.split(',').map(str::to_owned).collect())
                 .unwrap_or_default();
-            let recorder = annotations.get(RECORDER_ANNOTATION).cloned().unwrap_or_else(|| "bpf".to_owned());
-            let bpf = recorder == "bpf";
+            let recorder =
+                annotations.get(RECORDER_ANNOTATION).and_then(|r| Recorder::from_name(r)).unwrap_or(Recorder::Bpf);
             self.pods.insert(
                 key.clone(),
                 Marked { recording: recording.clone(), recorder, containers, tracked: BTreeMap::new() },
             );
-            if bpf && self.recorder.is_none() {
+            if recorder == Recorder::Bpf && self.recorder.is_none() {
                 let started = ContainerRecorder::start().map_err(|e| e.to_string());
                 match &started {
                     Ok(_) => eprintln!("spod: eBPF recorder attached for ProfileRecording {ns}/{recording}"),
@@ -140,28 +140,27 @@ impl Recordings {
         // A pod being deleted still runs until its containers stop (their
         // shutdown is part of the recording): only a terminated container
         // or the pod's removal ends a recording.
-        let ending = deleted;
         let mut finished = Vec::new();
         if let Some(marked) = self.pods.get_mut(&key) {
             for cs in statuses.iter().filter(|cs| marked.containers.contains(&cs.name)) {
                 let t = marked.tracked.entry(cs.name.clone()).or_default();
                 if t.id.is_none() {
                     t.id = cs.container_id.as_deref().map(|i| i.rsplit_once("://").map_or(i, |(_, id)| id).to_owned());
-                    if let (Some(id), "logs") = (&t.id, marked.recorder.as_str()) {
+                    if let (Some(id), Recorder::Logs) = (&t.id, marked.recorder) {
                         self.logs.watch(id);
                     }
                 }
-                if t.cgroups.is_empty() && marked.recorder == "bpf" {
+                if t.cgroups.is_empty() && marked.recorder == Recorder::Bpf {
                     if let Some(dir) = cs.container_id.as_deref().and_then(container_cgroup) {
                         t.cgroups = cgroup_tree_ids(&dir).unwrap_or_default();
                     }
                 }
                 let terminated = cs.state.as_ref().is_some_and(|s| s.terminated.is_some());
-                if (terminated || ending) && !t.done {
+                if (terminated || deleted) && !t.done {
                     finished.push(cs.name.clone());
                 }
             }
-            if ending {
+            if deleted {
                 // Containers the status never showed.
                 for c in &marked.containers {
                     if !marked.tracked.get(c).is_some_and(|t| t.done) && !finished.contains(c) {
@@ -187,31 +186,31 @@ impl Recordings {
             pod: key.1.clone(),
             container: container.to_owned(),
             node: self.node.clone(),
-            recorder: marked.recorder.clone(),
+            recorder: marked.recorder.as_str().to_owned(),
             syscalls: Vec::new(),
             error: None,
         };
-        let logged = (marked.recorder == "logs").then(|| t.id.as_deref().and_then(|id| self.logs.take(id)));
-        match (&self.recorder, t.cgroups.is_empty()) {
-            _ if logged.is_some() => match logged.flatten() {
-                Some(set) if !set.is_empty() => entry.syscalls = with_runtime(&set),
-                Some(_) => {
-                    entry.error = Some(
-                        "no audit event was attributed to the container; is an audit source open (see spod's log)?"
-                            .to_owned(),
-                    )
+        let recorded = match marked.recorder {
+            Recorder::Logs => match t.id.as_deref().and_then(|id| self.logs.take(id)) {
+                Some(set) if set.is_empty() => {
+                    Err("no audit event was attributed to the container; is an audit source open (see spod's log)?"
+                        .to_owned())
                 }
-                None => entry.error = Some("the container ended before its ID was known".to_owned()),
+                Some(set) => Ok(set),
+                None => Err("the container ended before its ID was known".to_owned()),
             },
-            (Some(Ok(_)), true) => {
-                entry.error = Some("the container ended before its cgroup could be found".to_owned());
-            }
-            (Some(Ok(rec)), false) => match rec.counts_of(&t.cgroups) {
-                Ok(set) => entry.syscalls = with_runtime(&set),
-                Err(e) => entry.error = Some(format!("cannot read the recorded calls: {e}")),
+            Recorder::Bpf => match &self.recorder {
+                Some(Ok(_)) if t.cgroups.is_empty() => {
+                    Err("the container ended before its cgroup could be found".to_owned())
+                }
+                Some(Ok(rec)) => rec.counts_of(&t.cgroups).map_err(|e| format!("cannot read the recorded calls: {e}")),
+                Some(Err(why)) => Err(format!("the eBPF recorder is not available: {why}")),
+                None => Err("the eBPF recorder was not started".to_owned()),
             },
-            (Some(Err(why)), _) => entry.error = Some(format!("the eBPF recorder is not available: {why}")),
-            (None, _) => entry.error = Some("the eBPF recorder was not started".to_owned()),
+        };
+        match recorded {
+            Ok(set) => entry.syscalls = with_runtime(&set),
+            Err(why) => entry.error = Some(why),
         }
         if let Some(Ok(rec)) = &self.recorder {
             for id in &t.cgroups {

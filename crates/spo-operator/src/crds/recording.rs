@@ -63,6 +63,22 @@ pub enum Recorder {
     Logs,
 }
 
+impl Recorder {
+    /// The name as written in the resource and in the pod annotation the
+    /// webhook sets (`bpf`, `logs`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Recorder::Bpf => "bpf",
+            Recorder::Logs => "logs",
+        }
+    }
+
+    /// The recorder [`Recorder::as_str`] names, if any.
+    pub fn from_name(name: &str) -> Option<Recorder> {
+        [Recorder::Bpf, Recorder::Logs].into_iter().find(|r| r.as_str() == name)
+    }
+}
+
 /// How recorded profiles are merged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -138,5 +154,10 @@ mod tests {
         assert_eq!(spec.merge_strategy, MergeStrategy::None);
         assert_eq!(spec.pod_selector.match_labels.as_ref().unwrap()["app"], "nginx");
         assert_eq!(serde_json::to_value(spec.recorder).unwrap(), "bpf");
+        for r in [Recorder::Bpf, Recorder::Logs] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "the annotation spells it as the resource");
+            assert_eq!(Recorder::from_name(r.as_str()), Some(r));
+        }
+        assert_eq!(Recorder::from_name("ebpf"), None);
     }
 }

@@ -77,17 +77,13 @@ pub fn mark(caches: &Caches, pod: &Value, namespace: &str) -> Marked {
         marked.warnings.push(format!("ProfileRecording {name} selects this pod but none of its containers"));
         return marked;
     }
-    let recorder = match recording.spec.recorder {
-        Recorder::Bpf => "bpf",
-        Recorder::Logs => "logs",
-    };
     let mut out = pod.clone();
     let meta = &mut out["metadata"];
     if !meta.get("annotations").is_some_and(Value::is_object) {
         meta["annotations"] = json!({});
     }
     meta["annotations"][RECORDING_ANNOTATION] = json!(name);
-    meta["annotations"][RECORDER_ANNOTATION] = json!(recorder);
+    meta["annotations"][RECORDER_ANNOTATION] = json!(recording.spec.recorder.as_str());
     meta["annotations"][CONTAINERS_ANNOTATION] = json!(names.join(","));
     if recording.spec.recorder == Recorder::Logs {
         let count = pod.pointer("/spec/containers").and_then(Value::as_array).map_or(0, Vec::len);
