@@ -298,9 +298,12 @@ fn kernel_lost() -> Option<u32> {
 /// An enricher writing its event log in `dir`, and its counters.
 fn enricher(dir: &std::path::Path) -> (Enricher, Arc<StreamCounters>) {
     let counters = Arc::new(StreamCounters::default());
+    // As spod runs it: forks followed where the kernel allows.
+    let attributor = Attributor::new(Vec::new());
+    let _ = attributor.follow_forks();
     let enricher = Enricher::new(
         "bench".into(),
-        Arc::new(Attributor::new(Vec::new())),
+        Arc::new(attributor),
         Arc::new(Metrics::default()),
         Arc::new(EventRing::default()),
         counters.clone(),

@@ -106,9 +106,9 @@ fn install_verify_complain_and_break() {
     } else {
         let allowed = tmp.path().join("allowed");
         // `umask` is a shell builtin: the shell itself makes the call and
-        // lives on, so the event can be attributed through /proc. (The
-        // short-lived `mkdir` process may be gone before its record is read;
-        // its event is then reported unattributed.) The shell repeats the
+        // lives on, so the event is attributed through its own /proc entry.
+        // (The short-lived `mkdir` process is attributed through its parent,
+        // see `tests/lineage.rs`, where spod can follow forks.) The shell repeats the
         // call every second: the audit stream is machine-wide, and a record
         // the kernel drops while other tests flood it must not fail this one.
         let script = format!("umask 077; mkdir {} && while :; do umask 077; sleep 1; done", allowed.display());

@@ -180,15 +180,13 @@ fn main() -> Result<()> {
     let server = HttpServer::start(&args.listen, shared.clone())?;
     eprintln!("spod: listening on {}", server.addr());
 
-    // Forks are followed so that a process gone before its audit record is
-    // read is attributed through its parent.
-    let lineage = Arc::new(spo_node::enrich::lineage::Lineage::default());
-    match spo_node::enrich::lineage::follow(lineage.clone()) {
-        Ok(_) => shared.attributor.set_lineage(lineage),
-        Err(e) => eprintln!("spod: process events unavailable, exited processes stay unattributed: {e}"),
-    }
     match open_source(&args) {
         Ok(mut src) => {
+            // Forks are followed so that a process gone before its audit
+            // record is read is attributed through its parent.
+            if let Err(e) = shared.attributor.follow_forks() {
+                eprintln!("spod: process events unavailable, exited processes stay unattributed: {e}");
+            }
             if let Ok(mut g) = shared.source.write() {
                 *g = (src.name().to_owned(), None);
             }

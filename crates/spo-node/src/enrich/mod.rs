@@ -89,6 +89,21 @@ impl Attributor {
         let _ = self.lineage.set(lineage);
     }
 
+    /// Follow the kernel's forks from now on (a thread of their own) and
+    /// attribute processes that are gone through their parents. Fails,
+    /// changing nothing, where the process events cannot be read (not
+    /// root, no `CONFIG_PROC_EVENTS`). Once is enough: a second call does
+    /// nothing.
+    pub fn follow_forks(&self) -> Result<(), crate::NodeError> {
+        if self.lineage.get().is_some() {
+            return Ok(());
+        }
+        let lineage = Arc::new(lineage::Lineage::default());
+        lineage::follow(lineage.clone())?;
+        self.set_lineage(lineage);
+        Ok(())
+    }
+
     /// The `/proc` directory that speaks for `pid`: its own, or, once it is
     /// gone, its nearest live ancestor's.
     fn proc_dir(&self, pid: u32) -> PathBuf {
