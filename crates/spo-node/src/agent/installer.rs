@@ -32,11 +32,9 @@ pub struct ManifestDoc {
     pub base: Option<String>,
     /// Enforce or complain.
     pub mode: Mode,
-    /// The file's text, on documents brought back to be compiled
-    /// ([`super::manifests::ParsedFile::reparse`]), so text nested in a
-    /// field (a raw policy) can be located line by line; `None` on the
-    /// documents kept between scans.
-    pub source: Option<std::sync::Arc<str>>,
+    /// The whole file's text (shared, not copied), so text nested in a
+    /// field (a raw policy) can be located line by line.
+    pub source: std::sync::Arc<str>,
 }
 
 impl ManifestDoc {

@@ -43,8 +43,7 @@ fn profile_name(name: &str) -> &str {
 /// vocabulary, includes, and a top-level profile named like the object,
 /// which is what pods reference), and put in complain mode when asked.
 /// Its problems are located in the manifest, line by line through the
-/// block that holds the policy; without the file's text, at the `policy`
-/// field, each naming its line and column inside the policy.
+/// block that holds the policy.
 fn raw_policy(
     doc: &ManifestDoc,
     profile: &spo_model::apparmor::AppArmorProfile,
@@ -61,22 +60,8 @@ fn raw_policy(
         .unwrap_or_default();
     problems.extend(policy_name_problem(profile.name(), policy));
     if let Some(errs) = errors_only(problems) {
-        if let Some(file) = doc.source.as_deref() {
-            let located = spo_parse::apparmor::resource::locate_policy_diagnostics(file, &doc.node, policy, errs);
-            return Err(Rejected::Invalid(located));
-        }
-        let at = doc.node.get("spec").and_then(|s| s.get("policy")).map_or(doc.node.span, |n| n.span);
-        let lines = spo_parse::SourceMap::new(policy);
-        return Err(Rejected::Invalid(
-            errs.into_iter()
-                .map(|d| {
-                    let (line, col) = lines.line_col(d.span.start);
-                    let mut moved = Diagnostic::error(at, format!("spec.policy:{line}:{col}: {}", d.message));
-                    moved.help = d.help;
-                    moved
-                })
-                .collect(),
-        ));
+        let located = spo_parse::apparmor::resource::locate_policy_diagnostics(&doc.source, &doc.node, policy, errs);
+        return Err(Rejected::Invalid(located));
     }
     Ok(if complain {
         spo_compile::apparmor::set_complain(policy, &profile_headers(&spo_parse::apparmor::parse(policy).file))

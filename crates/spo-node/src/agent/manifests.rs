@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use spo_model::objname::check_object_name;
@@ -57,8 +58,9 @@ pub struct ParsedFile {
     /// Problems that belong to no profile (syntax, unknown kind, bad
     /// name), located.
     pub problems: Vec<ProblemReport>,
-    /// Its text, for locating later diagnostics.
-    pub text: String,
+    /// Its text, for locating later diagnostics (shared with its
+    /// documents' [`ManifestDoc::source`]).
+    pub text: Arc<str>,
     /// Whether names were qualified by `metadata.namespace` (see
     /// [`parse_file_namespaced`]), so a reparse names documents alike.
     pub namespaced: bool,
@@ -77,12 +79,7 @@ impl ParsedFile {
 
     /// The documents with their trees, parsed again from the kept text.
     pub fn reparse(&self) -> Vec<ManifestDoc> {
-        let source: std::sync::Arc<str> = self.text.as_str().into();
-        let mut docs = parse_file_namespaced(&self.path, self.text.clone(), self.namespaced).docs;
-        for d in &mut docs {
-            d.source = Some(source.clone());
-        }
-        docs
+        parse_file_namespaced(&self.path, self.text.clone(), self.namespaced).docs
     }
 }
 
@@ -233,7 +230,7 @@ pub fn report(file: &Path, text: &str, d: &Diagnostic) -> ProblemReport {
 }
 
 /// Split a manifest file into profile documents.
-pub fn parse_file(path: &Path, text: String) -> ParsedFile {
+pub fn parse_file(path: &Path, text: impl Into<Arc<str>>) -> ParsedFile {
     parse_file_namespaced(path, text, false)
 }
 
@@ -242,7 +239,8 @@ pub fn parse_file(path: &Path, text: String) -> ParsedFile {
 /// `baseProfileName` is looked up in the same namespace), so profiles of
 /// the same name in two namespaces stay apart and install under
 /// `operator/NAMESPACE/NAME.json`. A standalone node keeps plain names.
-pub fn parse_file_namespaced(path: &Path, text: String, namespaced: bool) -> ParsedFile {
+pub fn parse_file_namespaced(path: &Path, text: impl Into<Arc<str>>, namespaced: bool) -> ParsedFile {
+    let text: Arc<str> = text.into();
     let (nodes, diags) = parse_documents(&text);
     let mut problems: Vec<ProblemReport> =
         diags.iter().filter(|d| d.is_error()).map(|d| report(path, &text, d)).collect();
@@ -334,7 +332,7 @@ pub fn parse_file_namespaced(path: &Path, text: String, namespaced: bool) -> Par
                 name = format!("{ns}/{name}");
                 base = base.map(|b| if b.contains(':') || b.contains('/') { b } else { format!("{ns}/{b}") });
             }
-            docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base, source: None });
+            docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base, source: text.clone() });
         }
     }
     ParsedFile { path: path.to_owned(), docs, problems, text, namespaced }
@@ -348,11 +346,11 @@ mod tests {
 
     #[test]
     fn documents_carry_name_location_mode_and_state() {
-        let f = parse_file(Path::new("/m/x.yaml"), TWO.into());
+        let f = parse_file(Path::new("/m/x.yaml"), TWO);
         assert!(f.problems.is_empty(), "{:?}", f.problems);
         let d: Vec<_> = f.docs.iter().map(|d| (d.name.as_str(), d.location.line, d.mode, d.disabled)).collect();
         assert_eq!(d, [("a", 1, Mode::Complain, false), ("b", 10, Mode::Enforce, true)]);
-        let bare = parse_file(Path::new("/m/plain.json"), "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}".into());
+        let bare = parse_file(Path::new("/m/plain.json"), "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}");
         assert_eq!(bare.docs[0].name, "plain");
     }
 
@@ -363,7 +361,7 @@ mod tests {
         let p = &f.problems[0];
         assert!(p.message.starts_with("invalid profile name"), "{p:?}");
         assert_eq!(p.location.as_ref().unwrap().line, 13);
-        let f = parse_file(Path::new("/m/x.json"), "{\"defaultAction\": ".into());
+        let f = parse_file(Path::new("/m/x.json"), "{\"defaultAction\": ");
         assert!(f.docs.is_empty());
         assert_eq!(f.problems.len(), 1);
     }

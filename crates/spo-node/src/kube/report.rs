@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn the_agents_real_diagnostics_render_with_their_field() {
         // The agent's own parse and compile, not hand-made reports.
-        let f = parse_file_namespaced(Path::new("/m/team-a/seccompprofile.web.json"), MANIFEST.into(), true);
+        let f = parse_file_namespaced(Path::new("/m/team-a/seccompprofile.web.json"), MANIFEST, true);
         let doc = &f.docs[0];
         let catalog = [((doc.kind, doc.name.clone()), doc)].into_iter().collect();
         let Err(crate::agent::installer::Rejected::Invalid(diags)) =
