@@ -68,6 +68,19 @@ impl World {
     fn bind(&mut self, ns: &str, name: &str, spec: Value) {
         self.w.bindings.apply_watcher_event(&Event::Apply(binding(ns, name, spec)));
     }
+
+    /// Add namespace `ns`, labelled for recording, and recording `name`
+    /// with `spec` in it, to the caches.
+    fn record(&mut self, ns: &str, name: &str, spec: Value) {
+        use crate::crds::{ProfileRecording, ProfileRecordingSpec};
+        let mut n = namespace(ns, false);
+        n.metadata.labels = Some([(crate::recording::ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
+        self.w.namespaces.apply_watcher_event(&Event::Apply(n));
+        let spec: ProfileRecordingSpec = serde_json::from_value(spec).expect("recording spec");
+        let mut r = ProfileRecording::new(name, spec);
+        r.metadata.namespace = Some(ns.into());
+        self.w.recordings.apply_watcher_event(&Event::Apply(r));
+    }
 }
 
 fn response(out: &[u8]) -> Value {
@@ -491,21 +504,12 @@ fn new_profiles_get_the_in_use_finalizer_once() {
 
 #[test]
 fn recorded_pods_are_marked_with_the_recording_and_containers() {
-    use crate::crds::{ProfileRecording, ProfileRecordingSpec};
-    use crate::recording::{CONTAINERS_ANNOTATION, ENABLE_RECORDING_LABEL, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+    use crate::recording::{CONTAINERS_ANNOTATION, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
     let mut world = World::new();
-    let mut ns = namespace("rec", false);
-    ns.metadata.labels = Some([(ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
-    world.w.namespaces.apply_watcher_event(&Event::Apply(ns));
     for (name, containers) in [("b-second", json!([])), ("a-first", json!(["app"]))] {
-        let spec: ProfileRecordingSpec = serde_json::from_value(json!({
-            "kind": "SeccompProfile", "recorder": "bpf",
-            "podSelector": {"matchLabels": {"app": "web"}}, "containers": containers,
-        }))
-        .expect("spec");
-        let mut r = ProfileRecording::new(name, spec);
-        r.metadata.namespace = Some("rec".into());
-        world.w.recordings.apply_watcher_event(&Event::Apply(r));
+        let spec = json!({"kind": "SeccompProfile", "recorder": "bpf",
+            "podSelector": {"matchLabels": {"app": "web"}}, "containers": containers});
+        world.record("rec", name, spec);
     }
     let review = |labels: Value| {
         let mut review: Value = serde_json::from_slice(&fixture("pod-web.json")).expect("fixture");
@@ -531,19 +535,13 @@ fn recorded_pods_are_marked_with_the_recording_and_containers() {
 
 #[test]
 fn logs_recordings_give_the_containers_the_log_everything_profile() {
-    use crate::crds::{ProfileRecording, ProfileRecordingSpec};
-    use crate::recording::{ENABLE_RECORDING_LABEL, LOG_PROFILE};
+    use crate::recording::LOG_PROFILE;
     let mut world = World::new();
-    let mut ns = namespace("rec", false);
-    ns.metadata.labels = Some([(ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
-    world.w.namespaces.apply_watcher_event(&Event::Apply(ns));
-    let spec: ProfileRecordingSpec = serde_json::from_value(json!({
-        "kind": "SeccompProfile", "recorder": "logs", "podSelector": {}, "containers": ["app"],
-    }))
-    .expect("spec");
-    let mut r = ProfileRecording::new("logged", spec);
-    r.metadata.namespace = Some("rec".into());
-    world.w.recordings.apply_watcher_event(&Event::Apply(r));
+    world.record(
+        "rec",
+        "logged",
+        json!({"kind": "SeccompProfile", "recorder": "logs", "podSelector": {}, "containers": ["app"]}),
+    );
     let mut review: Value = serde_json::from_slice(&fixture("pod-web.json")).expect("fixture");
     review["request"]["namespace"] = json!("rec");
     review["request"]["object"]["spec"]["containers"] = json!([
