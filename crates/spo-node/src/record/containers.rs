@@ -278,8 +278,16 @@ struct Maps {
 /// Stack: key at fp-16 (id, also the started map's key) and fp-8 (index,
 /// pad), the value to insert at fp-24, the dropped map's key at fp-28.
 fn program(maps: Maps, native: Arch) -> Vec<Insn> {
-    let counts = |a: &mut Asm| a.push2(ld_imm64(1, PSEUDO_MAP_FD, maps.counts as u32 as u64));
-    let started = |a: &mut Asm| a.push2(ld_imm64(1, PSEUDO_MAP_FD, maps.started as u32 as u64));
+    // The value at fp-24 stored under the key at fp-16 in `map`, with
+    // `flags`; jumps to `ok` when stored, falls through when not.
+    let update = |a: &mut Asm, map: i32, flags: i32, ok: &'static str| {
+        a.push2(ld_imm64(1, PSEUDO_MAP_FD, map as u32 as u64));
+        a.push2(stack_ptr(2, -16));
+        a.push2(stack_ptr(3, -24));
+        a.push(mov_imm(4, flags));
+        a.push(call(HELPER_MAP_UPDATE_ELEM));
+        a.jump(jeq_imm(0, 0, 0), ok);
+    };
     let detect_compat = native == Arch::X86_64;
     let mut a = Asm::new();
     a.push(mov(6, 1)); // r6 = ctx
@@ -296,15 +304,10 @@ fn program(maps: Maps, native: Arch) -> Vec<Insn> {
     }
     a.jump(ja(0), "started?");
     a.label("exec");
-    started(&mut a);
-    a.push2(stack_ptr(2, -16));
-    a.push2(stack_ptr(3, -24));
-    a.push(mov_imm(4, BPF_ANY));
-    a.push(call(HELPER_MAP_UPDATE_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "count");
+    update(&mut a, maps.started, BPF_ANY, "count");
     a.jump(ja(0), "full");
     a.label("started?");
-    started(&mut a);
+    a.push2(ld_imm64(1, PSEUDO_MAP_FD, maps.started as u32 as u64));
     a.push2(stack_ptr(2, -16));
     a.push(call(HELPER_MAP_LOOKUP_ELEM));
     a.jump(jeq_imm(0, 0, 0), "done");
@@ -312,12 +315,7 @@ fn program(maps: Maps, native: Arch) -> Vec<Insn> {
     emit_increment(&mut a, maps.counts, -16, "insert");
     a.jump(ja(0), "done");
     a.label("insert");
-    counts(&mut a);
-    a.push2(stack_ptr(2, -16));
-    a.push2(stack_ptr(3, -24));
-    a.push(mov_imm(4, BPF_NOEXIST));
-    a.push(call(HELPER_MAP_UPDATE_ELEM));
-    a.jump(jeq_imm(0, 0, 0), "done");
+    update(&mut a, maps.counts, BPF_NOEXIST, "done");
     // Another CPU inserted the same key first, or the map is full.
     emit_increment(&mut a, maps.counts, -16, "full");
     a.jump(ja(0), "done");
