@@ -18,6 +18,7 @@
 use std::collections::HashMap;
 use std::fs;
 use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicUsize, Ordering};
@@ -190,18 +191,35 @@ fn read(sock: &mut AuditSocket, shared: &Shared) {
     }
 }
 
+/// A pipe whose two ends are closed when it is dropped, on every path out
+/// of [`run_marker`] (a failed `fork` included).
+struct Pipe {
+    read: OwnedFd,
+    write: OwnedFd,
+}
+
+impl Pipe {
+    fn new() -> io::Result<Pipe> {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into a live array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 succeeded, so both descriptors are open and owned by
+        // nothing else.
+        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        Ok(Pipe { read, write })
+    }
+}
+
 /// Fork a process that installs the filter and makes one logged call, and
 /// reap it; its record marks the end of the workload's.
 fn run_marker(program: &Program, shared: &Shared) -> Result<(), NodeError> {
-    let mut pipe = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into a live array.
-    if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(NodeError::Recorder {
-            recorder: RECORDER,
-            op: "make a pipe for the end marker".into(),
-            source: io::Error::last_os_error(),
-        });
-    }
+    let pipe = Pipe::new().map_err(|source| NodeError::Recorder {
+        recorder: RECORDER,
+        op: "make a pipe for the end marker".into(),
+        source,
+    })?;
     // SAFETY: the child only calls read, prctl, seccomp, getpid and _exit,
     // all async-signal-safe, and allocates nothing.
     let pid = unsafe { libc::fork() };
@@ -216,7 +234,7 @@ fn run_marker(program: &Program, shared: &Shared) -> Result<(), NodeError> {
         let mut b = 0u8;
         // SAFETY: waits for the parent to publish our pid; one byte into a
         // live buffer.
-        unsafe { libc::read(pipe[0], (&mut b as *mut u8).cast(), 1) };
+        unsafe { libc::read(pipe.read.as_raw_fd(), (&mut b as *mut u8).cast(), 1) };
         let code = match program.install_raw(0) {
             Ok(_) => {
                 // SAFETY: getpid cannot fail.
@@ -229,12 +247,9 @@ fn run_marker(program: &Program, shared: &Shared) -> Result<(), NodeError> {
         unsafe { libc::_exit(code) };
     }
     shared.marker.store(pid as u32, Ordering::Relaxed);
-    // SAFETY: one byte from a live buffer, then both ends are closed.
-    unsafe {
-        libc::write(pipe[1], b"g".as_ptr().cast(), 1);
-        libc::close(pipe[0]);
-        libc::close(pipe[1]);
-    }
+    // SAFETY: one byte from a live buffer to an open descriptor.
+    unsafe { libc::write(pipe.write.as_raw_fd(), b"g".as_ptr().cast(), 1) };
+    drop(pipe);
     let mut status = 0;
     // SAFETY: waitpid with a valid pointer to an int.
     unsafe { libc::waitpid(pid, &mut status, 0) };
@@ -311,5 +326,26 @@ mod tests {
         assert_eq!(session_of(t), Some(42));
         assert_eq!(session_of("audit(1.2:3): ses=4294967295"), Some(u32::MAX));
         assert_eq!(session_of("audit(1.2:3): pid=1"), None);
+    }
+
+    /// The marker's pipe owns its descriptors: however `run_marker` leaves
+    /// (a failed `fork` returns early), both ends are closed.
+    #[test]
+    fn the_marker_pipe_closes_both_ends_when_dropped() {
+        // The inode a descriptor refers to, if it is open. Other tests of
+        // this process may reuse a freed number at once, so "still open"
+        // means "still this pipe".
+        fn inode(fd: i32) -> Option<(u64, u64)> {
+            // SAFETY: fstat writes into a zeroed, live stat buffer.
+            let mut st: libc::stat = unsafe { std::mem::zeroed() };
+            // SAFETY: as above; a closed descriptor only yields EBADF.
+            (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
+        }
+        let pipe = Pipe::new().unwrap();
+        let (r, w) = (pipe.read.as_raw_fd(), pipe.write.as_raw_fd());
+        let ino = inode(r).expect("read end open");
+        assert_eq!(inode(w), Some(ino));
+        drop(pipe);
+        assert!(inode(r) != Some(ino) && inode(w) != Some(ino), "an end of the dropped pipe is still open");
     }
 }
