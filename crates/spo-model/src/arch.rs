@@ -18,7 +18,7 @@ macro_rules! arches {
     ($( $variant:ident = $scmp:literal, $audit:literal, $bits:literal, [$($alias:literal),*], $table:expr; )*) => {
         /// An architecture a seccomp profile can name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Arch { $( $variant, )* }
+        pub enum Arch { $( #[doc = concat!("`", $scmp, "`")] $variant, )* }
 
         impl Arch {
             /// Every architecture, in declaration order.

@@ -6,22 +6,42 @@ pub enum ModelError {
     /// An architecture name that is neither an `SCMP_ARCH_*` name nor a
     /// common alias.
     #[error("unknown architecture `{name}`")]
-    UnknownArch { name: String },
+    UnknownArch {
+        /// The name as written.
+        name: String,
+    },
     /// A seccomp action name that is not one of `SCMP_ACT_*`.
     #[error("unknown seccomp action `{name}`")]
-    UnknownAction { name: String },
+    UnknownAction {
+        /// The name as written.
+        name: String,
+    },
     /// An argument comparison operator that is not one of `SCMP_CMP_*`.
     #[error("unknown comparison operator `{name}`")]
-    UnknownOperator { name: String },
+    UnknownOperator {
+        /// The name as written.
+        name: String,
+    },
     /// A seccomp filter flag that is not one of `SECCOMP_FILTER_FLAG_*`.
     #[error("unknown seccomp filter flag `{name}`")]
-    UnknownFlag { name: String },
+    UnknownFlag {
+        /// The name as written.
+        name: String,
+    },
     /// A kernel version string that is not `MAJOR.MINOR[.PATCH]`.
     #[error("invalid kernel version `{text}`: expected MAJOR.MINOR such as 5.10")]
-    BadKernelVersion { text: String },
+    BadKernelVersion {
+        /// The version as written.
+        text: String,
+    },
     /// The profile failed validation; the problems say where and why.
     #[error("profile is invalid: {count} problem(s), first: {first}")]
-    Invalid { count: usize, first: String },
+    Invalid {
+        /// How many problems were found.
+        count: usize,
+        /// The first problem, rendered.
+        first: String,
+    },
     /// `merge` was given no profile.
     #[error("nothing to merge: no profile given")]
     MergeNothing,
@@ -29,17 +49,44 @@ pub enum ModelError {
     #[error(
         "cannot merge profiles with different default actions: the first has {first}, profile {index} has {other}"
     )]
-    MergeDefaultAction { index: usize, first: String, other: String },
+    MergeDefaultAction {
+        /// The position of the disagreeing profile in the input.
+        index: usize,
+        /// The first profile's default action.
+        first: String,
+        /// The disagreeing profile's default action.
+        other: String,
+    },
     /// A `baseProfileName` chain loops.
     #[error("baseProfileName cycle: {chain}")]
-    BaseProfileCycle { chain: String },
+    BaseProfileCycle {
+        /// The names on the loop, in order.
+        chain: String,
+    },
     /// A `baseProfileName` chain is longer than the limit.
     #[error("baseProfileName chain deeper than {limit}: {chain}")]
-    BaseProfileDepth { chain: String, limit: usize },
+    BaseProfileDepth {
+        /// The names followed, in order.
+        chain: String,
+        /// The deepest chain allowed.
+        limit: usize,
+    },
     /// A `baseProfileName` names no known profile.
     #[error("base profile `{name}` not found (chain: {chain})")]
-    BaseProfileMissing { name: String, chain: String },
+    BaseProfileMissing {
+        /// The base profile that was not found.
+        name: String,
+        /// The names followed to reach it.
+        chain: String,
+    },
     /// A base profile's default action differs from the profile's.
     #[error("base profile `{base}` has default action {other}, but the profile has {first}")]
-    BaseProfileDefaultAction { base: String, first: String, other: String },
+    BaseProfileDefaultAction {
+        /// The base profile's name.
+        base: String,
+        /// The profile's default action.
+        first: String,
+        /// The base profile's default action.
+        other: String,
+    },
 }

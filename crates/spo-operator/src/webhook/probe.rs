@@ -24,12 +24,21 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reached {
     /// The API server called the webhooks, after this many tries.
-    Yes { tries: u32 },
+    Yes {
+        /// How many probes it took.
+        tries: u32,
+    },
     /// Something other than the webhooks answered (for example RBAC
     /// without `create` on profiles): no way to tell.
-    Unknown { reason: String },
+    Unknown {
+        /// What answered instead.
+        reason: String,
+    },
     /// Still failing to call the webhooks at the deadline.
-    No { reason: String },
+    No {
+        /// The last failure.
+        reason: String,
+    },
 }
 
 /// Probe until the API server reaches the webhooks, or [`PROBE_DEADLINE`].

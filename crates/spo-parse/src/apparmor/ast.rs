@@ -35,15 +35,38 @@ pub enum Item {
     /// `${BOOL}=true`.
     BoolVariable(Word),
     /// `alias /a -> /b,`.
-    Alias { from: Word, to: Word, span: Span },
+    Alias {
+        /// The path aliased.
+        from: Word,
+        /// The path it stands for.
+        to: Word,
+        /// The whole statement.
+        span: Span,
+    },
     /// A profile, hat or child profile.
     Profile(Profile),
     /// A rule.
     Rule(Rule),
     /// `if CONDITION { ... } else { ... }`.
-    Conditional { condition: Vec<Word>, then: Vec<Item>, otherwise: Vec<Item>, span: Span },
+    Conditional {
+        /// The words of the condition.
+        condition: Vec<Word>,
+        /// The items when it holds.
+        then: Vec<Item>,
+        /// The items of the `else` branch.
+        otherwise: Vec<Item>,
+        /// The whole statement.
+        span: Span,
+    },
     /// `audit { ... }`: qualifiers over a block of rules.
-    QualifiedBlock { qualifiers: Qualifiers, items: Vec<Item>, span: Span },
+    QualifiedBlock {
+        /// The qualifiers applied to every item.
+        qualifiers: Qualifiers,
+        /// The items of the block.
+        items: Vec<Item>,
+        /// The whole block.
+        span: Span,
+    },
 }
 
 /// How an include names its file.
@@ -156,17 +179,34 @@ pub enum RuleKind {
     /// `file,`: every file permission.
     FileAll,
     /// `link [subset] /a -> /b,`.
-    Link { subset: bool, from: Word, to: Word },
+    Link {
+        /// `link subset`.
+        subset: bool,
+        /// The link's path.
+        from: Word,
+        /// The target it may point to.
+        to: Word,
+    },
     /// `capability [names],`.
     Capability(Vec<Word>),
     /// `network [domain] [type|protocol],`.
     Network(Vec<Word>),
     /// `set rlimit NAME <= VALUE,`.
-    Rlimit { name: Word, value: Word },
+    Rlimit {
+        /// The limit's name (`nofile`, ...).
+        name: Word,
+        /// Its value.
+        value: Word,
+    },
     /// Any other class (`signal`, `ptrace`, `unix`, `dbus`, `mount`,
     /// `remount`, `umount`, `pivot_root`, `change_profile`, `userns`,
     /// `io_uring`, `mqueue`, `all`): the keyword and its words.
-    Other { keyword: Word, words: Vec<Word> },
+    Other {
+        /// The rule's class keyword.
+        keyword: Word,
+        /// The words after it.
+        words: Vec<Word>,
+    },
 }
 
 /// A file rule.
