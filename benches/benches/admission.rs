@@ -19,6 +19,8 @@
 //! `cargo bench -p spo-benches --bench admission`; `ADMISSION_BENCH_N`
 //! changes the number of profiles and requests.
 
+#![allow(missing_docs)] // criterion's macros generate undocumented public functions
+
 use std::time::Instant;
 
 use kube::runtime::watcher::Event;

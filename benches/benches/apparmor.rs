@@ -8,6 +8,8 @@
 //! validation does not do; both verdicts answer "will this load?". Skips
 //! loudly when the profiles or the tool are missing.
 
+#![allow(missing_docs)] // criterion's macros generate undocumented public functions
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

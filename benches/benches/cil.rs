@@ -3,6 +3,8 @@
 //! (`base`, ~70,000 lines) and on the whole store. Prints MB/s and the
 //! ratio. Skips (loudly) when the store or secil2tree is missing.
 
+#![allow(missing_docs)] // criterion's macros generate undocumented public functions
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};

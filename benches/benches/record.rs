@@ -14,6 +14,8 @@
 //! (reads, writes, `getdents64`, `newfstatat`, doing real work between
 //! calls).
 
+#![allow(missing_docs)] // criterion's macros generate undocumented public functions
+
 use std::ffi::OsString;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -55,12 +57,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
+use spo_test_support::is_root;
 
 fn bench(c: &mut Criterion) {
     if !is_root() {

@@ -5,6 +5,9 @@
 //! with zero arguments (counted by the interpreter), build time, and the
 //! time ratio to libseccomp; then lets criterion measure both builds.
 
+#![allow(missing_docs)] // criterion's macros generate undocumented public functions
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::fs::File;
 use std::hint::black_box;
 use std::path::Path;

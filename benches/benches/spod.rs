@@ -21,6 +21,9 @@
 //! Goals: 1,000 profiles in under 1 s, RSS under 30 MB, at least 100,000
 //! records/s with none dropped. Run with `cargo bench -p spo-benches --bench
 //! spod`; `SPOD_BENCH_PROFILES` and `SPOD_BENCH_RECORDS` change the sizes.
+
+#![allow(missing_docs)] // criterion's macros generate undocumented public functions
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(unsafe_code)]
 
 use std::fs;

@@ -111,11 +111,11 @@ impl Binaries {
         match Self::for_tests() {
             Ok(Some(b)) => Some(b),
             Ok(None) => {
-                eprintln!(
-                    "SKIPPED: {test} needs the Kubernetes binaries in {} (build them with \
+                spo_test_support::skip(format!(
+                    "{test} needs the Kubernetes binaries in {} (build them with \
                      `cargo run -p spo-e2e -- build`, or set SPO_E2E=1)",
                     Self::cache_dir().display()
-                );
+                ));
                 None
             }
             Err(e) => panic!("building the Kubernetes binaries: {e}"),

@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn certificates_chain_to_the_ca_with_the_right_names() {
         if Command::new("openssl").arg("version").output().is_err() {
-            eprintln!("SKIPPED: certificates_chain_to_the_ca_with_the_right_names needs the openssl command");
+            spo_test_support::skip("certificates_chain_to_the_ca_with_the_right_names needs the openssl command");
             return;
         }
         let dir = tempfile::tempdir().expect("tempdir");

@@ -80,17 +80,8 @@ pub fn unavailable(bins: &Binaries) -> Option<String> {
 
 const CNI_BIN: &str = "/usr/lib/cni";
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
-
-/// Where `tool` is on `PATH`.
-pub(crate) fn which(tool: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.is_file()))
-}
+use spo_test_support::is_root;
+pub(crate) use spo_test_support::which;
 
 /// Take the machine's node for `dir`, waiting up to [`OWNER_WAIT`] for
 /// another live cluster to release it. `false` when it stayed taken.

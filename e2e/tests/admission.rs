@@ -90,7 +90,7 @@ async fn invalid_profile_is_refused(client: &Client, kubectl: Option<&Path>, kub
     assert!(sps.get_opt("typo").await.expect("get").is_none(), "nothing invalid is stored");
 
     let Some(kubectl) = kubectl else {
-        eprintln!("SKIPPED: the kubectl part of invalid_profile_is_refused: kubectl is not built");
+        spo_test_support::skip("the kubectl part of invalid_profile_is_refused: kubectl is not built");
         return;
     };
     let file = kubeconfig.with_file_name("typo.yaml");

@@ -19,9 +19,9 @@ fn up_then_down_from_the_command_line() {
     let exe = std::path::Path::new(env!("CARGO_BIN_EXE_spo-e2e"));
     let built = |name: &str| exe.parent().is_some_and(|d| d.join(name).is_file());
     if !built("spo-operator") || !built("spod") {
-        eprintln!(
-            "SKIPPED: up_then_down_from_the_command_line needs spo-operator and spod beside spo-e2e \
-             (cargo build -p spo-operator -p spo-node, or cargo test --workspace)"
+        spo_test_support::skip(
+            "up_then_down_from_the_command_line needs spo-operator and spod beside spo-e2e \
+             (cargo build -p spo-operator -p spo-node, or cargo test --workspace)",
         );
         return;
     }

@@ -7,6 +7,8 @@
 //! test says SKIPPED and passes; `SPO_E2E=1` builds them first (slow the
 //! first time).
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -44,7 +46,7 @@ fn crds_are_established_and_objects_round_trip() {
         if bins.has("kubectl") {
             printer_columns(&bins.path("kubectl"), cluster.kubeconfig());
         } else {
-            eprintln!("SKIPPED: printer column check: kubectl is not built");
+            spo_test_support::skip("printer column check: kubectl is not built");
         }
         deployment_and_rbac(&client, cluster.has_controller_manager()).await;
     });
@@ -400,7 +402,7 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
     // The controller manager is running: it turns the Deployment into a
     // ReplicaSet (its pods stay Pending: there is no node).
     if !controller_manager {
-        eprintln!("SKIPPED: Deployment-to-ReplicaSet check: kube-controller-manager is not built");
+        spo_test_support::skip("Deployment-to-ReplicaSet check: kube-controller-manager is not built");
         return;
     }
     let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), "security-profiles-operator");

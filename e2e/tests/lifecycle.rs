@@ -17,6 +17,8 @@
 //! --bin spod`, or `SPO_OPERATOR_BIN` / `SPOD_BIN`); says SKIPPED
 //! otherwise.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -45,9 +47,9 @@ const WAIT: Duration = Duration::from_secs(30);
 fn status_and_release() {
     let Some(bins) = Binaries::for_test("status_and_release") else { return };
     let Some(operator_bin) = operator_binary() else {
-        eprintln!(
-            "SKIPPED: status_and_release needs the spo-operator binary \
-             (cargo build -p spo-operator --bin spo-operator, or SPO_OPERATOR_BIN)"
+        spo_test_support::skip(
+            "status_and_release needs the spo-operator binary \
+             (cargo build -p spo-operator --bin spo-operator, or SPO_OPERATOR_BIN)",
         );
         return;
     };
@@ -111,7 +113,7 @@ async fn aggregation(client: &kube::Client, bins: &Binaries, kubeconfig: &Path) 
         let row: Vec<&str> = text.lines().nth(1).unwrap_or_default().split_whitespace().collect();
         assert!(row.len() >= 4 && row[..2] == ["web", "Installed"] && row[3] == pinned, "kubectl get: {text}");
     } else {
-        eprintln!("SKIPPED: kubectl column check: kubectl is not built");
+        spo_test_support::skip("kubectl column check: kubectl is not built");
     }
 
     // One node fails: Error, with that node's message.
@@ -366,14 +368,14 @@ fn versioned_rollout() {
     let spo_bins = match SpoBinaries::find() {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("SKIPPED: versioned_rollout: {e}");
+            spo_test_support::skip(format!("versioned_rollout: {e}"));
             return;
         }
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = Cluster::up(dir.path(), &bins).unwrap_or_else(|e| panic!("cluster up: {e}"));
     if !cluster.has_controller_manager() {
-        eprintln!("SKIPPED: versioned_rollout needs kube-controller-manager");
+        spo_test_support::skip("versioned_rollout needs kube-controller-manager");
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

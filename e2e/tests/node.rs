@@ -13,7 +13,7 @@
 //! `spod_thousand_profiles` prints the scale figures (1,000 SeccompProfiles
 //! created while spod runs, and a cold start with 1,000 in the cluster, to
 //! all node statuses Installed; spod's CPU and RSS); it runs only with
-//! `SPO_E2E_BENCH=1`.
+//! `--ignored` (a benchmark, not run by default).
 //!
 //! Needs the control plane binaries (`SPO_E2E=1` builds them) and the
 //! `spod` binary (`cargo build -p spo-node --bin spod`, or `SPOD_BIN`);
@@ -49,7 +49,9 @@ fn prerequisites(test: &str) -> Option<(Binaries, PathBuf)> {
             match exe.ancestors().skip(1).take(2).map(|d| d.join("spod")).find(|p| p.is_file()) {
                 Some(p) => p,
                 None => {
-                    eprintln!("SKIPPED: {test} needs spod: `cargo build -p spo-node --bin spod` or set SPOD_BIN");
+                    spo_test_support::skip(format!(
+                        "{test} needs spod: `cargo build -p spo-node --bin spod` or set SPOD_BIN"
+                    ));
                     return None;
                 }
             }
@@ -319,7 +321,7 @@ async fn scenario(client: &kube::Client, running: Spod) {
         .await
         .expect("raw applies");
     } else {
-        eprintln!("SKIPPED: the SelinuxProfile part needs semodule and selinux-policy-default");
+        spo_test_support::skip("the SelinuxProfile part needs semodule and selinux-policy-default");
     }
 
     // Installed, with the digest of the file the kubelet reads.
@@ -481,11 +483,8 @@ async fn scenario(client: &kube::Client, running: Spod) {
 /// status says Installed, and spod's RSS then. Figures, not verdicts; it
 /// asserts only that all of them got there.
 #[test]
+#[ignore = "benchmark: cargo test -p spo-e2e --release --test node spod_thousand_profiles -- --ignored"]
 fn spod_thousand_profiles() {
-    if std::env::var_os("SPO_E2E_BENCH").is_none_or(|v| v != "1") {
-        eprintln!("SKIPPED: spod_thousand_profiles is a benchmark; run it with SPO_E2E_BENCH=1");
-        return;
-    }
     let Some((bins, spod_bin)) = prerequisites("spod_thousand_profiles") else {
         return;
     };

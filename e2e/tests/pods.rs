@@ -42,13 +42,13 @@ fn bound_profiles_are_enforced_in_running_pods() {
         return;
     };
     if let Some(why) = spo_e2e::node::unavailable(&bins) {
-        eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods needs a real node: {why}");
+        spo_test_support::skip(format!("bound_profiles_are_enforced_in_running_pods needs a real node: {why}"));
         return;
     }
     let spo_bins = match SpoBinaries::find() {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods: {e}");
+            spo_test_support::skip(format!("bound_profiles_are_enforced_in_running_pods: {e}"));
             return;
         }
     };
@@ -56,7 +56,9 @@ fn bound_profiles_are_enforced_in_running_pods() {
     let cluster =
         Cluster::up_with(dir.path(), &bins, Options { node: true }).unwrap_or_else(|e| panic!("cluster up: {e}"));
     if !cluster.has_kubelet() {
-        eprintln!("SKIPPED: bound_profiles_are_enforced_in_running_pods: another cluster holds this machine's node");
+        spo_test_support::skip(
+            "bound_profiles_are_enforced_in_running_pods: another cluster holds this machine's node",
+        );
         return;
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");

@@ -2,6 +2,8 @@
 //! auditd-log and kernel-log form, become a SelinuxProfile `allow` map and
 //! an AppArmorProfile abstract that `spoc validate` accepts.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::process::Command;
 
 const SPOC: &str = env!("CARGO_BIN_EXE_spoc");

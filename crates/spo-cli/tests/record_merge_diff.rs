@@ -2,6 +2,8 @@
 //! allowed call, mismatched default actions are refused with a clear error,
 //! and diff reports per architecture with diff(1)'s exit codes.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::Path;
 use std::process::{Command, Output};
 

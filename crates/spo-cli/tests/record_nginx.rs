@@ -6,6 +6,8 @@
 //! Needs root, `/usr/sbin/nginx` (Debian `nginx-light` or `nginx`), `curl`
 //! and `cc`; skips loudly otherwise.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,24 +18,10 @@ const SPOC: &str = env!("CARGO_BIN_EXE_spoc");
 const NGINX: &str = "/usr/sbin/nginx";
 
 fn skip(why: &str) {
-    eprintln!("SKIPPED: {why}");
+    spo_test_support::skip(why);
 }
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"))
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
+use spo_test_support::{have, is_root};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

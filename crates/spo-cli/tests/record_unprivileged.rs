@@ -15,10 +15,10 @@ fn ptrace_records_without_privileges_or_a_cgroup() {
         .lines()
         .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
     if !root {
-        return eprintln!("SKIPPED: switching to an unprivileged user needs root");
+        return spo_test_support::skip("switching to an unprivileged user needs root");
     }
     if Command::new("setpriv").arg("--version").output().is_err() {
-        return eprintln!("SKIPPED: setpriv (util-linux) is not installed");
+        return spo_test_support::skip("setpriv (util-linux) is not installed");
     }
     let tmp = tempfile::tempdir().unwrap();
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
@@ -33,7 +33,7 @@ fn ptrace_records_without_privileges_or_a_cgroup() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     if stderr.contains("Permission denied") && !stderr.contains("no cgroup") {
-        return eprintln!("SKIPPED: nobody cannot run spoc from this target directory: {stderr}");
+        return spo_test_support::skip(format!("nobody cannot run spoc from this target directory: {stderr}"));
     }
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("tracking its processes by ptrace alone"), "{stderr}");

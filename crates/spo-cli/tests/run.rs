@@ -2,6 +2,8 @@
 //! `--complain` logs instead of blocking, and profiles that cannot work are
 //! refused before anything runs.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -20,7 +22,7 @@ const DENY_MKDIR: &str = r#"{
 
 fn usable() -> bool {
     if !action_available(spo_model::seccomp::ret::ALLOW) {
-        eprintln!("SKIPPED: this kernel has no seccomp filter support");
+        spo_test_support::skip("this kernel has no seccomp filter support");
         return false;
     }
     true
@@ -29,7 +31,7 @@ fn usable() -> bool {
 fn mkdir_bin() -> Option<PathBuf> {
     let found = ["/bin/mkdir", "/usr/bin/mkdir"].iter().map(PathBuf::from).find(|p| p.exists());
     if found.is_none() {
-        eprintln!("SKIPPED: no mkdir binary");
+        spo_test_support::skip("no mkdir binary");
     }
     found
 }
@@ -83,7 +85,7 @@ fn complain_mode_lets_the_call_through_and_logs_it() {
         .unwrap_or(false);
     let mut audit = if root { AuditSocket::open().ok() } else { None };
     if audit.is_none() {
-        eprintln!("SKIPPED (audit part): the audit multicast group needs root");
+        spo_test_support::skip("audit part: the audit multicast group needs root");
     }
     let tmp = tempfile::tempdir().unwrap();
     let profile = write_profile(tmp.path(), DENY_MKDIR);
@@ -167,7 +169,7 @@ fn docker_default_runs_a_shell_and_blocks_namespace_creation() {
     let profile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/seccomp/docker-default.json");
     let unshare = ["/usr/bin/unshare", "/bin/unshare"].iter().map(Path::new).find(|p| p.exists());
     let Some(unshare) = unshare else {
-        eprintln!("SKIPPED: no unshare binary (Debian util-linux)");
+        spo_test_support::skip("no unshare binary (Debian util-linux)");
         return;
     };
     let script = format!("echo started; {} --user true; echo unshare=$?", unshare.display());

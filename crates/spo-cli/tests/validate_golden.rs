@@ -2,6 +2,8 @@
 //! rendered diagnostics equal the `.stderr` file beside the input (refresh
 //! with `SPO_BLESS=1`). Valid examples exit 0.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -25,26 +27,20 @@ fn fixtures(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn invalid_fixtures_match_their_golden_diagnostics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bless = std::env::var_os("SPO_BLESS").is_some();
-    let mut mismatches = Vec::new();
+    let mut golden = spo_test_support::Golden::new();
     let files = fixtures(&root.join("tests/fixtures/seccomp/invalid"));
     assert!(files.len() >= 5);
     for input in files {
         let rel = input.strip_prefix(root).unwrap();
         let out = spoc().current_dir(root).arg("validate").arg(rel).output().unwrap();
-        assert_eq!(out.status.code(), Some(1), "{} should be invalid", rel.display());
+        if out.status.code() != Some(1) {
+            golden.fail(format!("{} should be invalid (exit 1), exited with {:?}", rel.display(), out.status.code()));
+        }
         let stderr = String::from_utf8(out.stderr).unwrap();
-        let golden = input.with_extension(format!("{}.stderr", input.extension().unwrap().to_str().unwrap()));
-        if bless {
-            std::fs::write(&golden, &stderr).unwrap();
-            continue;
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        if want != stderr {
-            mismatches.push(format!("{}:\n--- expected\n{want}\n--- got\n{stderr}", rel.display()));
-        }
+        golden
+            .check(&input.with_extension(format!("{}.stderr", input.extension().unwrap().to_str().unwrap())), &stderr);
     }
-    assert!(mismatches.is_empty(), "set SPO_BLESS=1 to accept:\n{}", mismatches.join("\n"));
+    golden.finish();
 }
 
 #[test]

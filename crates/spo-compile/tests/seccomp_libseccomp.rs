@@ -15,6 +15,8 @@
 //! default; `SPO_SECCOMP_FULL=1` compares every fixture on every
 //! architecture set (by default: all on x86_64+x86+x32, Docker's on all).
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::scmp;

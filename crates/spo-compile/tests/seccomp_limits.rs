@@ -2,6 +2,8 @@
 //! 4096-instruction limit, architectures without a table, names an
 //! architecture lacks.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

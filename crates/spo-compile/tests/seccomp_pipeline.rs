@@ -4,6 +4,8 @@
 //! Inputs are generated profiles, serialised, then sometimes damaged.
 //! `SPO_PROPTEST_CASES=N` runs N cases.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use spo_compile::seccomp::{compile, verify};

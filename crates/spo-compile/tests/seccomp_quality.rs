@@ -5,6 +5,8 @@
 //! most, argument-checked syscalls included; with x86 and x32 added, at most
 //! 2 more on each figure.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

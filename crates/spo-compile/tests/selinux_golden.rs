@@ -13,15 +13,9 @@ use spo_parse::cil::{self, Base};
 fn manifests_compile_to_expected_cil() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/selinux");
     let base = Base::default_container_base();
-    let bless = std::env::var_os("SPO_BLESS").is_some();
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("fixtures")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
+    let files = spo_test_support::fixtures(&dir, ".yaml");
     assert!(!files.is_empty());
+    let mut golden = spo_test_support::Golden::new();
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
         let (ms, diags) = validate_manifests(&text, &base, &DenyLists::default());
@@ -35,13 +29,9 @@ fn manifests_compile_to_expected_cil() {
         }
         let errs: Vec<_> = cil::validate(&got, &base).into_iter().filter(|d| d.is_error()).collect();
         assert!(errs.is_empty(), "{}: generated CIL does not check: {errs:?}\n{got}", f.display());
-        let golden = f.with_extension("expected.cil");
-        if bless {
-            std::fs::write(&golden, &got).expect("bless");
-        } else {
-            assert_eq!(std::fs::read_to_string(&golden).unwrap_or_default(), got, "{}", f.display());
-        }
+        golden.check(&f.with_extension("expected.cil"), &got);
     }
+    golden.finish();
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! Real directories, real compiles; no API server (see
 //! `e2e/tests/node.rs` for that). The manifests are written by the
 //! Kubernetes mode's own mirror, hence the feature.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![cfg(feature = "kubernetes")]
 
 use std::fs;

@@ -4,6 +4,8 @@
 //! reports through its exit status; the parent (the test process, which
 //! never gets a filter) checks what happened. Cases skip with a message
 //! where the kernel lacks a feature or the test is not root.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(unsafe_code)]
 
 use std::time::Duration;
@@ -29,7 +31,7 @@ fn compile(filter: &Filter) -> Vec<u8> {
 
 fn seccomp_usable() -> bool {
     if !action_available(spo_model::seccomp::ret::ALLOW) {
-        eprintln!("SKIPPED: this kernel has no seccomp filter support");
+        spo_test_support::skip("this kernel has no seccomp filter support");
         return false;
     }
     true
@@ -185,20 +187,19 @@ fn audit_socket_logging(action: &str) -> Option<AuditSocket> {
     if !seccomp_usable() {
         return None;
     }
-    // SAFETY: geteuid has no failure mode.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIPPED: reading the audit multicast group needs root");
+    if !spo_test_support::is_root() {
+        spo_test_support::skip("reading the audit multicast group needs root");
         return None;
     }
     let logged = std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_logged").unwrap_or_default();
     if !logged.split_whitespace().any(|a| a == action) {
-        eprintln!("SKIPPED: /proc/sys/kernel/seccomp/actions_logged lacks `{action}` ({})", logged.trim());
+        spo_test_support::skip(format!("/proc/sys/kernel/seccomp/actions_logged lacks `{action}` ({})", logged.trim()));
         return None;
     }
     match AuditSocket::open() {
         Ok(s) => Some(s),
         Err(e) => {
-            eprintln!("SKIPPED: no audit netlink socket: {e}");
+            spo_test_support::skip(format!("no audit netlink socket: {e}"));
             None
         }
     }
@@ -512,7 +513,7 @@ mod wrong_arch {
         }
         let works = wait(pid) == Outcome::Exited(0);
         if !works {
-            eprintln!("SKIPPED: the i386 syscall entry (IA32 emulation) is disabled");
+            spo_test_support::skip("the i386 syscall entry (IA32 emulation) is disabled");
         }
         works
     }
@@ -678,7 +679,7 @@ fn real_world_profiles_load_into_the_kernel() {
     if shared.exists() {
         files.extend(profile_files(&shared));
     } else {
-        eprintln!("SKIPPED (shared corpus part): {} absent", shared.display());
+        spo_test_support::skip_optional(format!("shared corpus part: {} absent", shared.display()));
     }
     assert!(files.len() >= 5, "expected the repository's profiles, found {}", files.len());
     let target = spo_model::seccomp::Target::default();

@@ -15,7 +15,9 @@ use spo_node::enrich::Attributor;
 fn an_exited_child_is_attributed_through_its_parent() {
     let lineage = Arc::new(Lineage::default());
     if let Err(e) = follow(lineage.clone()) {
-        eprintln!("SKIPPED: an_exited_child_is_attributed_through_its_parent needs the proc connector (root): {e}");
+        spo_test_support::skip(format!(
+            "an_exited_child_is_attributed_through_its_parent needs the proc connector (root): {e}"
+        ));
         return;
     }
     // The parent runs under a profile named in its environment, as `spoc

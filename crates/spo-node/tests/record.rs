@@ -19,15 +19,12 @@ use spo_node::record::{record, Plan, RecorderKind, Recording};
 static SERIAL: Mutex<()> = Mutex::new(());
 
 fn skip(why: &str) -> bool {
-    eprintln!("SKIPPED: {why}");
+    spo_test_support::skip(why);
     true
 }
 
 fn cannot_run() -> bool {
-    // SAFETY-free check: geteuid via the environment is not reliable, ask /proc.
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !root {
+    if !spo_test_support::is_root() {
         return skip("recorder tests need root");
     }
     if spo_node::record::cgroup::cgroup2_root().is_none() {
@@ -76,7 +73,7 @@ fn every_recorder_sees_the_same_calls_including_thread_fork_exec_and_compat() {
     if spo_node::record::ebpf_available() {
         kinds.insert(0, RecorderKind::Ebpf);
     } else {
-        eprintln!("SKIPPED: the eBPF recorder (this kernel refuses the program); comparing ptrace and logs only");
+        spo_test_support::skip("the eBPF recorder (this kernel refuses the program); comparing ptrace and logs only");
     }
     let results: Vec<(RecorderKind, BTreeSet<(Arch, &str)>)> =
         kinds.iter().map(|k| (*k, names(&run(*k, &program)))).collect();

@@ -2,6 +2,8 @@
 //! renames, deletions, broken manifests, disabled profiles and names that
 //! would escape the target directory.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -220,9 +222,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn have(tool: &str) -> bool {
-    std::process::Command::new(tool).arg("--help").output().is_ok()
-}
+use spo_test_support::have;
 
 #[test]
 fn apparmor_and_selinux_profiles_go_through_their_installers() {
@@ -231,8 +231,8 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
     let state = f.manifests.parent().unwrap().join("state");
     let parser = spo_node::apparmor::ApparmorParser::default();
     if !have("apparmor_parser") || !parser.features.exists() {
-        eprintln!(
-            "SKIPPED: AppArmor part needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)"
+        spo_test_support::skip(
+            "AppArmor part needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)",
         );
     } else {
         f.agent.add_installer(Box::new(AppArmorProfiles::new(&state, parser).unwrap()));
@@ -254,13 +254,9 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
         assert_eq!(bad.version, p.version);
     }
     // semodule rebuilds the whole Debian policy on each call (about 20 s
-    // here): the SELinux part runs with SPOD_TEST_SELINUX=1 (CI sets it).
-    if std::env::var_os("SPOD_TEST_SELINUX").is_none() {
-        eprintln!("SKIPPED: SELinux part (set SPOD_TEST_SELINUX=1; it takes about a minute)");
-        return;
-    }
+    // here), so this part takes about a minute.
     if !have("semodule") || !std::path::Path::new("/var/lib/selinux/default/active").exists() {
-        eprintln!("SKIPPED: SELinux part needs semodule and selinux-policy-default (apt-get install policycoreutils selinux-policy-default)");
+        spo_test_support::skip("SELinux part needs semodule and selinux-policy-default (apt-get install policycoreutils selinux-policy-default)");
         return;
     }
     let root = spo_node::agent::lsm::offline_policy_root(&state).unwrap();
@@ -286,8 +282,8 @@ fn raw_apparmor_policy_is_installed_as_written_and_checked_first() {
     use spo_node::agent::lsm::AppArmorProfiles;
     let parser = spo_node::apparmor::ApparmorParser::default();
     if !have("apparmor_parser") || !parser.features.exists() {
-        eprintln!(
-            "SKIPPED: raw AppArmor policy needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)"
+        spo_test_support::skip(
+            "raw AppArmor policy needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)",
         );
         return;
     }

@@ -9,6 +9,8 @@
 //! Skips loudly without root, containerd, ctr or busybox-static
 //! (`apt-get install containerd busybox-static`).
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod spod_common;
 use spod_common as common;
 
@@ -75,20 +77,20 @@ fn start_containerd(dir: &Path) -> Option<Containerd> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    eprintln!("SKIPPED: containerd did not start");
+    spo_test_support::skip("containerd did not start");
     None
 }
 
 #[test]
 fn a_containerd_container_is_verified_and_its_events_attributed() {
     if !common::is_root() || !["containerd", "ctr", "busybox"].iter().all(|t| found(t)) {
-        eprintln!(
-            "SKIPPED: needs root, containerd, ctr and busybox-static (apt-get install containerd busybox-static)"
+        spo_test_support::skip(
+            "needs root, containerd, ctr and busybox-static (apt-get install containerd busybox-static)",
         );
         return;
     }
     if spo_node::audit::AuditSocket::open().is_err() {
-        eprintln!("SKIPPED: needs the audit netlink socket");
+        spo_test_support::skip("needs the audit netlink socket");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -127,7 +129,7 @@ fn a_containerd_container_is_verified_and_its_events_attributed() {
         .output()
         .unwrap();
     if !out.status.success() {
-        eprintln!("SKIPPED: ctr run failed: {}", String::from_utf8_lossy(&out.stderr));
+        spo_test_support::skip(format!("ctr run failed: {}", String::from_utf8_lossy(&out.stderr)));
         return;
     }
 

@@ -7,6 +7,8 @@
 //! The process gets its filter the way a container runtime would: the
 //! installed JSON is read back, compiled by the spo-rs compiler and loaded
 //! just before `execve`.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(unsafe_code)]
 
 mod spod_common;
@@ -46,7 +48,7 @@ fn run_under(json: &Path, name: &str, version: &str, script: &str) -> Child {
 #[test]
 fn install_verify_complain_and_break() {
     if !common::is_root() || !action_available(spo_model::seccomp::ret::LOG) {
-        eprintln!("SKIPPED: needs root and seccomp SCMP_ACT_LOG");
+        spo_test_support::skip("needs root and seccomp SCMP_ACT_LOG");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -102,7 +104,7 @@ fn install_verify_complain_and_break() {
     });
 
     if AuditSocket::open().is_err() {
-        eprintln!("SKIPPED: complain-mode attribution needs the audit netlink socket");
+        spo_test_support::skip("complain-mode attribution needs the audit netlink socket");
     } else {
         let allowed = tmp.path().join("allowed");
         // `umask` is a shell builtin: the shell itself makes the call and

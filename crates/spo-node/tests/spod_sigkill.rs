@@ -7,6 +7,8 @@
 //!
 //! `SPOD_SIGKILL_ROUNDS` (default 6) sets how many kills; CI can raise it.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 mod spod_common;
 use spod_common as common;
 

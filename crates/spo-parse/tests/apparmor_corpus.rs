@@ -60,11 +60,13 @@ fn debian_profiles_abstractions_and_tunables_validate() {
         if Path::new(r).is_dir() {
             files_under(Path::new(r), &mut files);
         } else {
-            eprintln!("SKIPPED: {r} is absent (install Debian's apparmor, apparmor-profiles, apparmor-profiles-extra)");
+            spo_test_support::skip(format!(
+                "{r} is absent (install Debian's apparmor, apparmor-profiles, apparmor-profiles-extra)"
+            ));
         }
     }
     if files.is_empty() {
-        eprintln!("SKIPPED: no Debian AppArmor profiles on this machine");
+        spo_test_support::skip("no Debian AppArmor profiles on this machine");
         return;
     }
     let (n, failures) = check_all(&files, Options::default());

@@ -45,7 +45,6 @@ fn render(reports: &[FileReport], root: &Path) -> String {
 #[test]
 fn invalid_fixtures_match_their_stderr() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apparmor/invalid");
-    let bless = std::env::var("SPO_BLESS").is_ok_and(|v| v == "1");
     let mut inputs: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("fixtures")
         .filter_map(Result::ok)
@@ -55,7 +54,7 @@ fn invalid_fixtures_match_their_stderr() {
     inputs.sort();
     assert!(inputs.len() >= 8, "fixtures missing under {}", dir.display());
     let mut v = Validator::new(Options { include_dirs: vec![dir.join("include")] });
-    let mut failures = Vec::new();
+    let mut golden = spo_test_support::Golden::new();
     for input in inputs {
         let text = std::fs::read_to_string(&input).expect("read");
         let reports = if looks_like_resource(&text) {
@@ -64,15 +63,7 @@ fn invalid_fixtures_match_their_stderr() {
             v.validate(&input, &text)
         };
         assert!(reports.iter().any(|r| r.diagnostics.iter().any(|d| d.is_error())), "{} has no error", input.display());
-        let got = render(&reports, &dir);
-        let expected_path = input.with_extension("stderr");
-        if bless {
-            std::fs::write(&expected_path, &got).expect("bless");
-        }
-        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
-        if got != expected {
-            failures.push(format!("{}:\n--- expected\n{expected}--- got\n{got}", input.display()));
-        }
+        golden.check(&input.with_extension("stderr"), &render(&reports, &dir));
     }
-    assert!(failures.is_empty(), "run with SPO_BLESS=1 to accept:\n{}", failures.join("\n"));
+    golden.finish();
 }

@@ -274,12 +274,14 @@ fn mutate(text: &str, m: Mutation, rng: &mut Rng) -> Option<(String, usize)> {
 #[test]
 fn verdicts_match_apparmor_parser() {
     if !parser_available() {
-        eprintln!("SKIPPED: apparmor_parser or {FEATURES} missing (Debian package apparmor)");
+        spo_test_support::skip(format!("apparmor_parser or {FEATURES} missing (Debian package apparmor)"));
         return;
     }
     let all = profiles();
     if all.is_empty() {
-        eprintln!("SKIPPED: no profiles under {INCLUDE} (Debian packages apparmor-profiles, apparmor-profiles-extra)");
+        spo_test_support::skip(format!(
+            "no profiles under {INCLUDE} (Debian packages apparmor-profiles, apparmor-profiles-extra)"
+        ));
         return;
     }
     let full = std::env::var("SPO_APPARMOR_DIFF").is_ok_and(|v| v == "full");
@@ -343,7 +345,7 @@ fn verdicts_match_apparmor_parser() {
 fn shared_renders_match_apparmor_parser() {
     let root = Path::new("/work/shared/corpus/apparmor");
     if !root.is_dir() || !parser_available() || !Path::new(INCLUDE).join("tunables/global").exists() {
-        eprintln!("SKIPPED: {} or apparmor_parser with Debian's profiles missing", root.display());
+        spo_test_support::skip(format!("{} or apparmor_parser with Debian's profiles missing", root.display()));
         return;
     }
     let mut files = Vec::new();

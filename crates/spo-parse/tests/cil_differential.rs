@@ -43,7 +43,7 @@ fn secilc_accepts(base_files: &[PathBuf], text: &str, dir: &Path) -> bool {
 #[test]
 fn verdicts_agree_with_secilc() {
     if Command::new("secilc").arg("--help").output().is_err() {
-        eprintln!("SKIPPED: secilc is not installed (apt-get install secilc)");
+        spo_test_support::skip("secilc is not installed (apt-get install secilc)");
         return;
     }
     let per_file: usize = std::env::var("SPO_CIL_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);

@@ -27,22 +27,12 @@ fn fixtures(dir: &str, ext: &str) -> Vec<PathBuf> {
 /// Compare every fixture's rendered diagnostics with the `.stderr` beside
 /// it, or rewrite those files under `SPO_BLESS=1`.
 fn check_golden(files: Vec<PathBuf>, diagnose: impl Fn(&str) -> Vec<Diagnostic>) {
-    let bless = std::env::var_os("SPO_BLESS").is_some();
-    let mut mismatches = Vec::new();
+    let mut golden = spo_test_support::Golden::new();
     for f in files {
         let text = std::fs::read_to_string(&f).expect("read");
-        let got = cil_support::render(&text, &diagnose(&text));
-        let golden = f.with_extension("stderr");
-        if bless {
-            std::fs::write(&golden, &got).expect("bless");
-            continue;
-        }
-        let want = std::fs::read_to_string(&golden).unwrap_or_default();
-        if want != got {
-            mismatches.push(format!("{}:\n--- expected\n{want}--- got\n{got}", f.display()));
-        }
+        golden.check(&f.with_extension("stderr"), &cil_support::render(&text, &diagnose(&text)));
     }
-    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+    golden.finish();
 }
 
 #[test]

@@ -16,8 +16,8 @@ use spo_parse::cil::{self, Base};
 fn debian_store_modules_check_clean() {
     let store = cil_support::debian_store();
     if store.is_empty() {
-        eprintln!(
-            "SKIPPED: Debian selinux-policy-default store not installed (apt-get install selinux-policy-default)"
+        spo_test_support::skip(
+            "Debian selinux-policy-default store not installed (apt-get install selinux-policy-default)",
         );
         return;
     }
@@ -52,12 +52,12 @@ fn debian_store_modules_check_clean() {
 #[test]
 fn store_mutations_agree_with_secilc() {
     if std::env::var("SPO_CIL_STORE").ok().as_deref() != Some("full") {
-        eprintln!("SKIPPED: store mutations run with SPO_CIL_STORE=full (about 5 s per mutation)");
+        spo_test_support::skip("store mutations run with SPO_CIL_STORE=full (about 5 s per mutation)");
         return;
     }
     let store = cil_support::debian_store();
     if store.is_empty() || std::process::Command::new("secilc").arg("--help").output().is_err() {
-        eprintln!("SKIPPED: needs the Debian store and secilc");
+        spo_test_support::skip("needs the Debian store and secilc");
         return;
     }
     let n: usize = std::env::var("SPO_CIL_STORE_MUTATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);

@@ -3,6 +3,8 @@
 //! (`golang-github-docker-docker-dev`, `golang-github-containers-common`),
 //! and, when present, the shared corpus beside the checkout.
 
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use std::path::{Path, PathBuf};
 
 use spo_parse::seccomp::parse_file;
@@ -55,7 +57,7 @@ fn debian_shipped_profiles_load() {
     ];
     let files: Vec<PathBuf> = candidates.iter().map(PathBuf::from).filter(|p| p.exists()).collect();
     if files.is_empty() {
-        eprintln!("SKIPPED: no Debian-shipped seccomp profiles (install golang-github-docker-docker-dev golang-github-containers-common)");
+        spo_test_support::skip("no Debian-shipped seccomp profiles (install golang-github-docker-docker-dev golang-github-containers-common)");
         return;
     }
     check_all(&files);
@@ -65,7 +67,7 @@ fn debian_shipped_profiles_load() {
 fn shared_corpus_loads() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/seccomp");
     if !dir.exists() {
-        eprintln!("SKIPPED: shared corpus {} absent", dir.display());
+        spo_test_support::skip_optional(format!("shared corpus {} absent", dir.display()));
         return;
     }
     let mut files = Vec::new();

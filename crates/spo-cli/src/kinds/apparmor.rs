@@ -138,7 +138,7 @@ mod tests {
                 && Path::new("/usr/share/apparmor-features/features").exists()
                 && Path::new("/etc/apparmor.d/tunables/global").exists();
         if !ok {
-            eprintln!("SKIPPED: apparmor_parser or Debian's profiles missing");
+            spo_test_support::skip("apparmor_parser or Debian's profiles missing");
             return;
         }
         let text =

@@ -55,25 +55,13 @@ fn apparmor_parser_accepts(text: &str) -> Option<Result<(), String>> {
 
 #[test]
 fn golden_renderings() {
-    let bless = std::env::var("SPO_BLESS").is_ok_and(|v| v == "1");
-    let mut inputs: Vec<PathBuf> = std::fs::read_dir(fixtures())
-        .expect("fixtures")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    inputs.sort();
+    let inputs = spo_test_support::fixtures(&fixtures(), ".yaml");
     assert!(inputs.len() >= 4, "fixtures missing");
+    let mut golden = spo_test_support::Golden::new();
     let mut checked_by_parser = 0;
     for input in inputs {
         let got = compile_file(&input);
-        let expected_path = input.with_extension("apparmor");
-        if bless {
-            std::fs::write(&expected_path, &got).expect("bless");
-        }
-        let expected = std::fs::read_to_string(&expected_path)
-            .unwrap_or_else(|_| panic!("{} missing: run with SPO_BLESS=1", expected_path.display()));
-        assert_eq!(got, expected, "{} differs from {}", input.display(), expected_path.display());
+        golden.check(&input.with_extension("apparmor"), &got);
         // Our own parser accepts the output (no include resolution: the
         // text alone).
         let parsed = parse(&got);
@@ -84,8 +72,9 @@ fn golden_renderings() {
             None => {}
         }
     }
+    golden.finish();
     if checked_by_parser == 0 {
-        eprintln!("SKIPPED: apparmor_parser check of renderings (install Debian apparmor and apparmor-profiles)");
+        spo_test_support::skip("apparmor_parser check of renderings (install Debian apparmor and apparmor-profiles)");
     }
 }
 

@@ -1,6 +1,8 @@
 //! Shared helpers of the seccomp compiler tests: fixture profiles, the
 //! probe grid (syscall numbers and argument values) and the expected
 //! verdict from `Filter::evaluate`.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
 use std::collections::HashMap;

@@ -90,7 +90,7 @@ mod tests {
         let dir = "/usr/include/x86_64-linux-gnu/asm";
         let files = [("unistd_64.h", Arch::X86_64), ("unistd_32.h", Arch::X86), ("unistd_x32.h", Arch::X32)];
         if !std::path::Path::new(dir).exists() {
-            eprintln!("SKIPPED: {dir} missing (install linux-libc-dev)");
+            spo_test_support::skip(format!("{dir} missing (install linux-libc-dev)"));
             return;
         }
         let mut checked = 0;

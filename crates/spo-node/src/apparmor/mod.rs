@@ -202,7 +202,7 @@ mod tests {
             && p.features.exists()
             && Path::new("/etc/apparmor.d/tunables/global").exists();
         if !ok {
-            eprintln!("SKIPPED: apparmor_parser, its feature file or /etc/apparmor.d missing (Debian apparmor)");
+            spo_test_support::skip("apparmor_parser, its feature file or /etc/apparmor.d missing (Debian apparmor)");
         }
         ok.then_some(p)
     }

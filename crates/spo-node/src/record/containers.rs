@@ -504,15 +504,14 @@ mod tests {
     }
 
     fn recorder_sized(entries: u32) -> Option<ContainerRecorder> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIPPED: the node-wide recorder needs root");
+        if !spo_test_support::is_root() {
+            spo_test_support::skip("the node-wide recorder needs root");
             return None;
         }
         match ContainerRecorder::start_sized(entries) {
             Ok(r) => Some(r),
             Err(e) => {
-                eprintln!("SKIPPED: the node-wide recorder does not load here: {e}");
+                spo_test_support::skip(format!("the node-wide recorder does not load here: {e}"));
                 None
             }
         }
@@ -561,7 +560,7 @@ mod tests {
     fn counts_calls_per_cgroup_from_a_start_after_loading() {
         let Some(rec) = recorder() else { return };
         let (Ok(a), Ok(b)) = (Cgroup::create(), Cgroup::create()) else {
-            eprintln!("SKIPPED: cannot create cgroups");
+            spo_test_support::skip("cannot create cgroups");
             return;
         };
         assert!(rec.counts(a.id()).expect("counts").is_empty(), "a new cgroup has no calls yet");
@@ -602,7 +601,7 @@ mod tests {
     fn a_cgroup_whose_tasks_never_exec_is_not_counted() {
         let Some(rec) = recorder() else { return };
         let Ok(a) = Cgroup::create() else {
-            eprintln!("SKIPPED: cannot create cgroups");
+            spo_test_support::skip("cannot create cgroups");
             return;
         };
         run_in(&a, &[libc::SYS_getppid, libc::SYS_getcpu], &[], false);
@@ -619,7 +618,7 @@ mod tests {
     fn calls_that_find_the_map_full_are_counted_as_dropped() {
         let Some(rec) = recorder_sized(2) else { return };
         let Ok(a) = Cgroup::create() else {
-            eprintln!("SKIPPED: cannot create cgroups");
+            spo_test_support::skip("cannot create cgroups");
             return;
         };
         run_in(&a, &[], &[libc::SYS_getppid, libc::SYS_getcpu, libc::SYS_getppid], true);
@@ -632,7 +631,7 @@ mod tests {
     fn dropping_the_recorder_stops_counting() {
         let Some(rec) = recorder() else { return };
         let Ok(a) = Cgroup::create() else {
-            eprintln!("SKIPPED: cannot create cgroups");
+            spo_test_support::skip("cannot create cgroups");
             return;
         };
         let counts = rec.counts.try_clone().expect("dup the map");
@@ -651,7 +650,7 @@ mod tests {
         let busybox = Path::new("/bin/busybox");
         let has_runc = Command::new("runc").arg("--version").output().is_ok_and(|o| o.status.success());
         if !has_runc || !busybox.exists() {
-            eprintln!("SKIPPED: needs runc and a static /bin/busybox");
+            spo_test_support::skip("needs runc and a static /bin/busybox");
             return;
         }
         let Some(rec) = recorder() else { return };
@@ -699,7 +698,10 @@ mod tests {
         };
         if !started.success() {
             cleanup();
-            eprintln!("SKIPPED: runc cannot run a container here: {}", fs::read_to_string(&log).unwrap_or_default());
+            spo_test_support::skip(format!(
+                "runc cannot run a container here: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            ));
             return;
         }
         let found = container_cgroup(&format!("containerd://{id}"));

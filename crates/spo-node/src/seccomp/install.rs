@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn the_kernel_tells_which_flags_it_knows() {
         if !action_available(spo_model::seccomp::ret::ALLOW) {
-            eprintln!("SKIPPED: seccomp filters are not available on this kernel");
+            spo_test_support::skip("seccomp filters are not available on this kernel");
             return;
         }
         assert!(flags_supported(0));

@@ -152,7 +152,7 @@ mod tests {
     fn offline_store() -> Option<tempfile::TempDir> {
         let store = Path::new("/var/lib/selinux/default");
         if !store.join("active").exists() || Command::new("semodule").arg("-h").output().is_err() {
-            eprintln!("SKIPPED: needs semodule and Debian's selinux-policy-default store (apt-get install policycoreutils selinux-policy-default)");
+            spo_test_support::skip("needs semodule and Debian's selinux-policy-default store (apt-get install policycoreutils selinux-policy-default)");
             return None;
         }
         let root = tempfile::tempdir().ok()?;

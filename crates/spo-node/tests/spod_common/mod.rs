@@ -1,5 +1,7 @@
 //! Helpers for the tests that run the `spod` binary: start it on a free
 //! port, talk HTTP to it, and wait for conditions.
+
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -100,13 +102,8 @@ pub fn write_manifest(dir: &Path, file: &str, text: &str) {
     std::fs::rename(tmp, dir.join(file)).unwrap();
 }
 
-pub fn is_root() -> bool {
-    // SAFETY-free check: /proc/self/status has the effective uid.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("Uid:").map(|v| v.split_whitespace().nth(1) == Some("0"))))
-        .unwrap_or(false)
-}
+#[allow(unused_imports)] // not every test crate including this module needs it
+pub use spo_test_support::is_root;
 
 pub fn seccomp_manifest(name: &str, annotations: &str, spec: &str) -> String {
     format!(
