@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-cargo build --release -q -p spo-cli -p spo-node --bin spoc --bin spod
+cargo build --release -q -p spo-cli -p spod --bin spoc --bin spod
 spoc=target/release/spoc
 spod=target/release/spod
 

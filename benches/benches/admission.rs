@@ -25,7 +25,7 @@ use std::time::Instant;
 
 use kube::runtime::watcher::Event;
 use serde_json::{json, Value};
-use spo_operator::crds::{ProfileBinding, SeccompProfile};
+use spo_api::crds::{ProfileBinding, SeccompProfile};
 use spo_operator::webhook::{Admission, Caches, Endpoint};
 
 fn env_usize(k: &str, d: usize) -> usize {
@@ -112,7 +112,7 @@ fn report(what: &str, times: Vec<f64>, floor_times: Vec<f64>) {
 fn main() {
     let n = env_usize("ADMISSION_BENCH_N", 1000);
     let namespaces = 100;
-    let group = spo_operator::crds::GROUP;
+    let group = spo_api::crds::GROUP;
     let (caches, mut w) = Caches::empty();
     for i in 0..namespaces {
         let mut ns = k8s_openapi::api::core::v1::Namespace::default();

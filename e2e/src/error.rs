@@ -63,7 +63,7 @@ pub enum E2eError {
     },
     /// `spo-operator` or `spod` is not built.
     #[error(
-        "{binary} not found (looked at {looked}; build it with `cargo build -p spo-operator -p spo-node` or set {var})"
+        "{binary} not found (looked at {looked}; build it with `cargo build -p spo-operator -p spod` or set {var})"
     )]
     SpoNotBuilt {
         /// The binary.

@@ -101,9 +101,9 @@ impl Stack {
             }
         }
         let mut crd_names = Vec::new();
-        for crd in spo_operator::all_crds() {
+        for crd in spo_api::all_crds() {
             let value = serde_json::to_value(&crd).map_err(|e| E2eError::Manifest {
-                path: PathBuf::from("spo_operator::all_crds"),
+                path: PathBuf::from("spo_api::all_crds"),
                 reason: e.to_string(),
             })?;
             manifests::apply(&client, &value).await?;

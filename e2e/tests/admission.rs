@@ -22,7 +22,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
 use spo_e2e::{manifests, Binaries, Cluster};
-use spo_operator::crds::{ProfileBinding, SeccompProfile, GROUP};
+use spo_api::crds::{ProfileBinding, SeccompProfile, GROUP};
 use spo_operator::webhook::{self, WebhookOptions};
 
 const TYPO: &str = "\
@@ -303,7 +303,7 @@ async fn create(client: &Client, ns: &str, mut object: Value) {
 
 async fn install_crds(client: &Client) {
     let mut names = Vec::new();
-    for crd in spo_operator::all_crds() {
+    for crd in spo_api::all_crds() {
         manifests::apply(client, &serde_json::to_value(&crd).expect("crd json")).await.expect("CRD");
         names.push(crd.metadata.name.unwrap_or_default());
     }

@@ -21,7 +21,7 @@ fn up_then_down_from_the_command_line() {
     if !built("spo-operator") || !built("spod") {
         spo_test_support::skip(
             "up_then_down_from_the_command_line needs spo-operator and spod beside spo-e2e \
-             (cargo build -p spo-operator -p spo-node, or cargo test --workspace)",
+             (cargo build -p spo-operator -p spod, or cargo test --workspace)",
         );
         return;
     }

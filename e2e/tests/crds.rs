@@ -21,7 +21,7 @@ use kube::core::{ApiResource, GroupVersionKind};
 use spo_e2e::{manifests, Binaries, Cluster};
 use spo_model::seccomp::{ActionName, Operator};
 use spo_model::Arch;
-use spo_operator::crds::{
+use spo_api::crds::{
     AppArmorProfile, AppArmorProfileSpec, BoundKind, InheritKind, MergeStrategy, PolicyRef, ProfileBinding,
     ProfileBindingSpec, ProfileRecording, ProfileRecordingSpec, ProfileRef, ProfileState, ProfileStatus,
     RawSelinuxProfile, RawSelinuxProfileSpec, RecordedKind, Recorder, SeccompArg, SeccompProfile, SeccompProfileSpec,
@@ -68,7 +68,7 @@ async fn crds_and_objects(client: &kube::Client) {
             names.push(applied.metadata.name.expect("CRD name"));
         }
     }
-    assert_eq!(names.len(), spo_operator::all_crds().len());
+    assert_eq!(names.len(), spo_api::all_crds().len());
     manifests::wait_established(&client, &names, Duration::from_secs(30)).await.expect("CRDs established");
 
     let nss: Api<Namespace> = Api::all(client.clone());
@@ -119,7 +119,7 @@ async fn crds_and_objects(client: &kube::Client) {
     // own condition keep each other's.
     for (manager, kind) in [("writer-a", "Ready"), ("writer-b", "Synced")] {
         let patch = serde_json::json!({
-            "apiVersion": format!("{}/v1", spo_operator::crds::GROUP),
+            "apiVersion": format!("{}/v1", spo_api::crds::GROUP),
             "kind": "SeccompProfile",
             "status": {"conditions": [{
                 "type": kind, "status": "True", "reason": "Test", "message": "",
@@ -235,7 +235,7 @@ async fn crds_and_objects(client: &kube::Client) {
     assert!(!got.spec.disabled);
 
     // The schema rejects what the types cannot hold.
-    let gvk = GroupVersionKind::gvk(spo_operator::crds::GROUP, "v1", "SeccompProfile");
+    let gvk = GroupVersionKind::gvk(spo_api::crds::GROUP, "v1", "SeccompProfile");
     let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ApiResource::from_gvk(&gvk));
     for (name, spec) in [
         ("bad-action", serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"})),
@@ -259,7 +259,7 @@ async fn crds_and_objects(client: &kube::Client) {
         ),
     ] {
         let obj: DynamicObject = serde_json::from_value(serde_json::json!({
-            "apiVersion": format!("{}/v1", spo_operator::crds::GROUP),
+            "apiVersion": format!("{}/v1", spo_api::crds::GROUP),
             "kind": "SeccompProfile",
             "metadata": {"name": name},
             "spec": spec,
@@ -372,7 +372,7 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
             done.status.expect("review status").allowed
         }
     };
-    let g = spo_operator::crds::GROUP;
+    let g = spo_api::crds::GROUP;
     let expectations = [
         ("spod", "create", g, "securityprofilenodestatuses", true),
         ("spod", "patch", g, "securityprofilenodestatuses", true),

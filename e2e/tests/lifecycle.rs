@@ -13,7 +13,7 @@
 //! creates.
 //!
 //! Needs the control plane binaries (see `docs/e2e.md`) and the spo
-//! binaries (`cargo build -p spo-operator --bin spo-operator -p spo-node
+//! binaries (`cargo build -p spo-operator --bin spo-operator -p spod
 //! --bin spod`, or `SPO_OPERATOR_BIN` / `SPOD_BIN`); says SKIPPED
 //! otherwise.
 
@@ -31,7 +31,7 @@ use kube::ResourceExt;
 use serde_json::json;
 use spo_e2e::spo::{SpoBinaries, Stack};
 use spo_e2e::{manifests, Binaries, Cluster};
-use spo_operator::crds::{
+use spo_api::crds::{
     node_status_name, AppArmorProfile, ProfileBinding, ProfileRecording, ProfileState, SeccompProfile,
     SecurityProfileNodeStatus, SelinuxProfile,
 };
@@ -693,7 +693,7 @@ async fn operator_kubeconfig(client: &kube::Client, cluster: &Cluster) -> PathBu
 
 async fn install_crds(client: &kube::Client) {
     let mut names = Vec::new();
-    for crd in spo_operator::all_crds() {
+    for crd in spo_api::all_crds() {
         manifests::apply(client, &serde_json::to_value(&crd).expect("crd json")).await.expect("CRD");
         names.push(crd.metadata.name.expect("name"));
     }

@@ -16,7 +16,7 @@
 //! `--ignored` (a benchmark, not run by default).
 //!
 //! Needs the control plane binaries (`SPO_E2E=1` builds them) and the
-//! `spod` binary (`cargo build -p spo-node --bin spod`, or `SPOD_BIN`);
+//! `spod` binary (`cargo build -p spod`, or `SPOD_BIN`);
 //! without them the tests say SKIPPED.
 
 use std::io::{Read, Write};
@@ -32,7 +32,7 @@ use kube::core::ApiResource;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use spo_e2e::{manifests, Binaries, Cluster};
-use spo_operator::crds::{node_status_name, SeccompProfile, SecurityProfileNodeStatus, GROUP};
+use spo_api::crds::{node_status_name, SeccompProfile, SecurityProfileNodeStatus, GROUP};
 
 const NS: &str = "node-e2e";
 const NODE: &str = "e2e-node";
@@ -50,7 +50,7 @@ fn prerequisites(test: &str) -> Option<(Binaries, PathBuf)> {
                 Some(p) => p,
                 None => {
                     spo_test_support::skip(format!(
-                        "{test} needs spod: `cargo build -p spo-node --bin spod` or set SPOD_BIN"
+                        "{test} needs spod: `cargo build -p spod` or set SPOD_BIN"
                     ));
                     return None;
                 }
@@ -114,7 +114,7 @@ async fn start_spod(cluster: &Cluster, client: &kube::Client, spod: &Path, dir: 
         }
     }
     let mut names = Vec::new();
-    for crd in spo_operator::all_crds() {
+    for crd in spo_api::all_crds() {
         let v = serde_json::to_value(&crd).expect("crd json");
         manifests::apply(client, &v).await.expect("CRD applies");
         names.push(crd.metadata.name.unwrap_or_default());
@@ -463,8 +463,8 @@ async fn scenario(client: &kube::Client, running: Spod) {
     wait_gone(&seccomp_dir.join("loud")).await;
     if selinux {
         for (kind, name, ar) in [
-            ("SelinuxProfile", "sel", ApiResource::erase::<spo_operator::crds::SelinuxProfile>(&())),
-            ("RawSelinuxProfile", "raw", ApiResource::erase::<spo_operator::crds::RawSelinuxProfile>(&())),
+            ("SelinuxProfile", "sel", ApiResource::erase::<spo_api::crds::SelinuxProfile>(&())),
+            ("RawSelinuxProfile", "raw", ApiResource::erase::<spo_api::crds::RawSelinuxProfile>(&())),
         ] {
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
             api.delete(name, &DeleteParams::default()).await.expect("delete");

@@ -32,7 +32,7 @@ use serde_json::json;
 use spo_e2e::node::images::BUSYBOX;
 use spo_e2e::spo::{SpoBinaries, Stack};
 use spo_e2e::{manifests, Binaries, Cluster, Options};
-use spo_operator::crds::{ProfileState, SeccompProfile};
+use spo_api::crds::{ProfileState, SeccompProfile};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -209,7 +209,7 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
 const RECORDED: &str = "mkdir /tmp/r; uname -a >/dev/null; /bin/busybox true; echo ready";
 
 async fn recorded_in_the_cluster(client: &kube::Client) {
-    use spo_operator::crds::ProfileRecording;
+    use spo_api::crds::ProfileRecording;
     namespace(client, "rec", "spo.x-k8s.io/enable-recording").await;
     // What cannot be recorded in the cluster is refused at once, with why.
     let bad = manifests::parse(
@@ -311,7 +311,7 @@ spec:
 async fn recorded_from_the_audit_log(
     client: &kube::Client,
     pods: &Api<Pod>,
-    recordings: &Api<spo_operator::crds::ProfileRecording>,
+    recordings: &Api<spo_api::crds::ProfileRecording>,
     sps: &Api<SeccompProfile>,
 ) {
     apply_yaml(
@@ -333,7 +333,7 @@ spec:
     let created = create_labelled_pod(pods, "logged", json!({"app": "logged"}), script, None).await;
     assert_eq!(
         first_container_seccomp(&created).as_deref(),
-        Some(spo_operator::recording::LOG_PROFILE),
+        Some(spo_api::recording::LOG_PROFILE),
         "the recorded container runs under the log-everything profile"
     );
     wait_for(WAIT, "the logged pod's log", || async {

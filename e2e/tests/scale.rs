@@ -26,7 +26,7 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams};
 use spo_e2e::spo::{SpoBinaries, Stack};
 use spo_e2e::{Binaries, Cluster};
-use spo_operator::crds::{ProfileBinding, ProfileBindingSpec, ProfileState, SeccompProfile, SeccompProfileSpec};
+use spo_api::crds::{ProfileBinding, ProfileBindingSpec, ProfileState, SeccompProfile, SeccompProfileSpec};
 
 const N: usize = 1000;
 const CONCURRENCY: usize = 16;

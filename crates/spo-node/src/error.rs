@@ -147,14 +147,4 @@ pub enum NodeError {
         /// Why (the server library reports no typed error).
         reason: String,
     },
-    /// A request to the Kubernetes API server failed.
-    #[cfg(feature = "kubernetes")]
-    #[error("cannot {op}")]
-    Kube {
-        /// What was attempted, with the object.
-        op: String,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
 }

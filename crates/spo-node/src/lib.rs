@@ -8,8 +8,6 @@ pub mod audit;
 pub mod enrich;
 mod error;
 pub mod http;
-#[cfg(feature = "kubernetes")]
-pub mod kube;
 pub mod metrics;
 mod netlink;
 pub mod record;

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use crate::crds::ProfileState;
+use spo_api::crds::ProfileState;
 
 /// What one existing node reports about a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,8 +15,7 @@ use serde_json::json;
 use super::kinds::Profile;
 use crate::OperatorError;
 
-/// The finalizer the operator puts on every profile.
-pub const FINALIZER: &str = "security-profiles-operator.x-k8s.io/in-use";
+pub use spo_api::names::FINALIZER;
 
 /// Whether the object carries the finalizer.
 pub fn has(obj: &impl ResourceExt) -> bool {

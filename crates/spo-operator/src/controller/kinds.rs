@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::references::{self, RefKind};
-use crate::crds::{
+use spo_api::crds::{
     AppArmorProfile, ProfileState, ProfileStatus, RawSelinuxProfile, SeccompProfile, SelinuxProfile,
     SelinuxProfileStatus,
 };

@@ -27,7 +27,7 @@ use super::metrics::Metrics;
 use super::pods::PodIndex;
 use super::references::RefKey;
 use super::status::{self, FIELD_MANAGER};
-use crate::crds::{ProfileState, SecurityProfileNodeStatus};
+use spo_api::crds::{ProfileState, SecurityProfileNodeStatus};
 use crate::OperatorError;
 
 /// How often a profile is looked at again when nothing happens: a safety

@@ -1,6 +1,6 @@
 //! From `ProfileRecording` results to profiles: whenever a recording's
 //! `status.recorded` changes (a node agent reports a container that
-//! ended), the profiles [`crate::recording::wanted_profiles`] derives from
+//! ended), the profiles [`spo_api::recording::wanted_profiles`] derives from
 //! it are server-side applied in the recording's namespace, labelled with
 //! the recording's name.
 //!
@@ -27,8 +27,8 @@ use kube::runtime::{reflector as reflect, watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::crds::{ProfileRecording, SeccompProfile, GROUP, VERSION};
-use crate::recording::{spec_digest, wanted_profiles, RECORDED_BY_LABEL, RECORDED_SPEC_ANNOTATION};
+use spo_api::crds::{ProfileRecording, SeccompProfile, GROUP, VERSION};
+use spo_api::recording::{spec_digest, wanted_profiles, RECORDED_BY_LABEL, RECORDED_SPEC_ANNOTATION};
 use crate::OperatorError;
 
 /// Field manager of the profiles made from recordings.

@@ -45,9 +45,7 @@ impl RefKey {
     }
 }
 
-/// Prefix of every seccomp file the node agent installs, relative to the
-/// kubelet's seccomp directory.
-pub const SECCOMP_PREFIX: &str = "operator/";
+pub use spo_api::names::SECCOMP_PREFIX;
 
 /// Localhost reference of a seccomp profile's current file.
 pub fn seccomp_current(namespace: &str, name: &str) -> String {

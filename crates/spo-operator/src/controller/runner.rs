@@ -30,7 +30,7 @@ use super::metrics::Metrics;
 use super::pods::PodIndex;
 use super::reconcile::{reconcile, Context};
 use super::references::{pod_references, RefKey, RefKind};
-use crate::crds::{AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile};
+use spo_api::crds::{AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile};
 use crate::OperatorError;
 
 /// Knobs of the controllers.

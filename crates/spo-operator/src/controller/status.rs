@@ -14,7 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use super::aggregate::Aggregate;
 use super::kinds::{OwnedStatus, ProfileKind};
-use crate::crds::{ProfileState, GROUP, VERSION};
+use spo_api::crds::{ProfileState, GROUP, VERSION};
 
 /// The field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "spo-operator";

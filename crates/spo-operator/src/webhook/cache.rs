@@ -21,7 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::controller::references::{RefKey, RefKind};
-use crate::crds::{
+use spo_api::crds::{
     AppArmorProfile, ProfileBinding, ProfileRecording, RawSelinuxProfile, SeccompProfile, SelinuxProfile,
 };
 use crate::OperatorError;

@@ -33,8 +33,8 @@ use kube::Client;
 
 use super::mutate::ENABLE_BINDING_LABEL;
 use super::review::Endpoint;
-use crate::crds::GROUP;
-use crate::recording::ENABLE_RECORDING_LABEL;
+use spo_api::crds::GROUP;
+use spo_api::recording::ENABLE_RECORDING_LABEL;
 use crate::OperatorError;
 
 /// Name of the validating configuration.

@@ -33,10 +33,9 @@ use super::cache::{Caches, FoundProfile};
 use super::glob::{image_matches, specificity};
 use super::selector;
 use crate::controller::references::{seccomp_current, selinux_type};
-use crate::crds::{BoundKind, ProfileBinding, ProfileState};
+use spo_api::crds::{BoundKind, ProfileBinding, ProfileState};
 
-/// Label that turns bindings on for a namespace.
-pub const ENABLE_BINDING_LABEL: &str = "spo.x-k8s.io/enable-binding";
+pub use spo_api::names::ENABLE_BINDING_LABEL;
 
 /// The profile a binding names, if it exists.
 pub fn bound_profile(caches: &Caches, kind: BoundKind, namespace: &str, name: &str) -> Option<FoundProfile> {

@@ -14,7 +14,7 @@ use kube::api::{Api, PostParams};
 use kube::Client;
 use serde_json::json;
 
-use crate::crds::SeccompProfile;
+use spo_api::crds::SeccompProfile;
 
 /// How long the probe keeps trying before the operator goes on anyway.
 pub const PROBE_DEADLINE: Duration = Duration::from_secs(30);

@@ -1,7 +1,7 @@
 //! Marking pods for recording: a pod created in a namespace labelled
 //! `spo.x-k8s.io/enable-recording` that a `ProfileRecording` of that
 //! namespace selects gets annotations naming the recording, the recorder
-//! and the containers to record (see [`crate::recording`]); the agent of
+//! and the containers to record (see [`spo_api::recording`]); the agent of
 //! its node does the rest.
 //!
 //! With `recorder: logs` the recorded containers also get the
@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 
 use super::cache::Caches;
 use super::selector;
-use crate::crds::{ProfileRecording, Recorder};
-use crate::recording::{
+use spo_api::crds::{ProfileRecording, Recorder};
+use spo_api::recording::{
     CONTAINERS_ANNOTATION, ENABLE_RECORDING_LABEL, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION,
 };
 

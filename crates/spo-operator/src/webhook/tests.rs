@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::cache::{Caches, Writers};
 use super::review::{Admission, Endpoint};
-use crate::crds::{
+use spo_api::crds::{
     AppArmorProfile, AppArmorProfileSpec, ProfileBinding, ProfileBindingSpec, ProfileState, ProfileStatus,
     SeccompProfile, SelinuxProfile,
 };
@@ -72,9 +72,9 @@ impl World {
     /// Add namespace `ns`, labelled for recording, and recording `name`
     /// with `spec` in it, to the caches.
     fn record(&mut self, ns: &str, name: &str, spec: Value) {
-        use crate::crds::{ProfileRecording, ProfileRecordingSpec};
+        use spo_api::crds::{ProfileRecording, ProfileRecordingSpec};
         let mut n = namespace(ns, false);
-        n.metadata.labels = Some([(crate::recording::ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
+        n.metadata.labels = Some([(spo_api::recording::ENABLE_RECORDING_LABEL.to_owned(), String::new())].into());
         self.w.namespaces.apply_watcher_event(&Event::Apply(n));
         let spec: ProfileRecordingSpec = serde_json::from_value(spec).expect("recording spec");
         let mut r = ProfileRecording::new(name, spec);
@@ -359,10 +359,10 @@ fn raw_apparmor_policy_must_name_its_profile_like_the_object() {
     let review = |profile_line: &str| {
         let policy = format!("{profile_line} {{\n  /etc/hosts r,\n}}\n");
         json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-            "uid": "u", "kind": {"group": crate::crds::GROUP, "version": "v1", "kind": "AppArmorProfile"},
-            "resource": {"group": crate::crds::GROUP, "version": "v1", "resource": "apparmorprofiles"},
+            "uid": "u", "kind": {"group": spo_api::crds::GROUP, "version": "v1", "kind": "AppArmorProfile"},
+            "resource": {"group": spo_api::crds::GROUP, "version": "v1", "resource": "apparmorprofiles"},
             "name": "web", "namespace": "web", "operation": "CREATE", "userInfo": {},
-            "object": {"apiVersion": format!("{}/v1", crate::crds::GROUP), "kind": "AppArmorProfile",
+            "object": {"apiVersion": format!("{}/v1", spo_api::crds::GROUP), "kind": "AppArmorProfile",
                        "metadata": {"name": "web", "namespace": "web"}, "spec": {"policy": policy}}}})
         .to_string()
     };
@@ -385,10 +385,10 @@ fn bindings_are_validated() {
     world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
     let review = |spec: Value| {
         json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-            "uid": "u", "kind": {"group": crate::crds::GROUP, "version": "v1", "kind": "ProfileBinding"},
-            "resource": {"group": crate::crds::GROUP, "version": "v1", "resource": "profilebindings"},
+            "uid": "u", "kind": {"group": spo_api::crds::GROUP, "version": "v1", "kind": "ProfileBinding"},
+            "resource": {"group": spo_api::crds::GROUP, "version": "v1", "resource": "profilebindings"},
             "name": "b", "namespace": "web", "operation": "CREATE", "userInfo": {},
-            "object": {"apiVersion": format!("{}/v1", crate::crds::GROUP), "kind": "ProfileBinding",
+            "object": {"apiVersion": format!("{}/v1", spo_api::crds::GROUP), "kind": "ProfileBinding",
                        "metadata": {"name": "b", "namespace": "web"}, "spec": spec}}})
         .to_string()
     };
@@ -504,7 +504,7 @@ fn new_profiles_get_the_in_use_finalizer_once() {
 
 #[test]
 fn recorded_pods_are_marked_with_the_recording_and_containers() {
-    use crate::recording::{CONTAINERS_ANNOTATION, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+    use spo_api::recording::{CONTAINERS_ANNOTATION, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
     let mut world = World::new();
     for (name, containers) in [("b-second", json!([])), ("a-first", json!(["app"]))] {
         let spec = json!({"kind": "SeccompProfile", "recorder": "bpf",
@@ -535,7 +535,7 @@ fn recorded_pods_are_marked_with_the_recording_and_containers() {
 
 #[test]
 fn logs_recordings_give_the_containers_the_log_everything_profile() {
-    use crate::recording::LOG_PROFILE;
+    use spo_api::recording::LOG_PROFILE;
     let mut world = World::new();
     world.record(
         "rec",

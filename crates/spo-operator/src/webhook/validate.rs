@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::cache::Caches;
 use super::selector;
-use crate::crds::{ProfileBindingSpec, ProfileRecordingSpec, RecordedKind};
+use spo_api::crds::{ProfileBindingSpec, ProfileRecordingSpec, RecordedKind};
 
 /// The outcome of an admission check.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,7 +66,7 @@ pub fn user_yaml(object: &Value) -> String {
     }
     doc.insert("metadata".to_owned(), Value::Object(meta));
     doc.insert("spec".to_owned(), object.get("spec").cloned().unwrap_or_else(|| json!({})));
-    crate::crds::yaml::to_yaml(&Value::Object(doc))
+    spo_api::crds::yaml::to_yaml(&Value::Object(doc))
 }
 
 /// Check one profile object of `kind` (one of [`PROFILE_KINDS`]).

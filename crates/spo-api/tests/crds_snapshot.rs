@@ -10,7 +10,7 @@ fn crd_dir() -> PathBuf {
 #[test]
 fn committed_crds_match_the_types() {
     let dir = crd_dir();
-    let files = spo_operator::crd_files();
+    let files = spo_api::crd_files();
     let mut golden = spo_test_support::Golden::new();
     for (name, text) in &files {
         golden.check(&dir.join(name), text);
@@ -30,7 +30,7 @@ fn committed_crds_match_the_types() {
 
 #[test]
 fn committed_crds_parse_as_yaml_with_the_right_names() {
-    for (name, text) in spo_operator::crd_files() {
+    for (name, text) in spo_api::crd_files() {
         let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
         assert_eq!(docs.len(), 1, "{name}");
         let singular = docs[0]["spec"]["names"]["singular"].as_str().expect("singular name");

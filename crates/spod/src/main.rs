@@ -125,7 +125,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let manifests = match &args.manifests {
         Some(m) => m.clone(),
-        // The mirror of the cluster's profiles (see spo_node::kube::mirror).
+        // The mirror of the cluster's profiles (see spod::kube::mirror).
         None => args.state.join("mirror"),
     };
     let mut cfg = AgentConfig::new(manifests, args.kubelet_root.clone(), args.state.clone());
@@ -239,7 +239,7 @@ fn main() -> Result<()> {
 /// Watch the cluster's profiles; the agent starts once they are mirrored.
 #[cfg(feature = "kubernetes")]
 fn run_kubernetes(cfg: &AgentConfig, shared: Arc<Shared>, mut agent: Agent) -> Result<()> {
-    let kcfg = spo_node::kube::KubeConfig {
+    let kcfg = spod::kube::KubeConfig {
         node: cfg.node.clone(),
         mirror: cfg.manifests.clone(),
         kubelet_root: cfg.kubelet_root.clone(),
@@ -255,7 +255,7 @@ fn run_kubernetes(cfg: &AgentConfig, shared: Arc<Shared>, mut agent: Agent) -> R
             std::process::exit(1);
         }
     });
-    spo_node::kube::run(kcfg, shared, start).context("Kubernetes mode failed")
+    spod::kube::run(kcfg, shared, start).context("Kubernetes mode failed")
 }
 
 #[cfg(not(feature = "kubernetes"))]

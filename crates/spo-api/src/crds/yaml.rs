@@ -6,7 +6,7 @@ use yaml_rust2::yaml::{Hash, Yaml};
 use yaml_rust2::YamlEmitter;
 
 /// One YAML document, without the leading `---`, ending in a newline.
-pub(crate) fn to_yaml<T: Serialize>(value: &T) -> String {
+pub fn to_yaml<T: Serialize>(value: &T) -> String {
     // Serialising k8s-openapi types to a JSON value has no failure mode:
     // every map key is a string.
     let json = serde_json::to_value(value).expect("a Kubernetes object serialises to JSON");

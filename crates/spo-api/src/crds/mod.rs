@@ -20,10 +20,10 @@ mod schema;
 mod seccomp;
 mod selinux;
 mod status;
-pub(crate) mod yaml;
+pub mod yaml;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::CustomResourceExt;
+use kube_core::CustomResourceExt;
 
 pub use apparmor::{
     AppArmorAbstract, AppArmorCapabilityRules, AppArmorExecutableRules, AppArmorFilesystemRules, AppArmorMode,
@@ -63,8 +63,31 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         // SPO's node status keeps `nodeName` and `status` at the top level;
         // spo-rs uses spec and status like every other kind, so SPO's
         // objects would not fit the schema and no older version is served.
-        without_status_subresource(SecurityProfileNodeStatus::crd()),
+        with_rules(
+            without_status_subresource(SecurityProfileNodeStatus::crd()),
+            &[("self.spec == oldSelf.spec", "spec is immutable: the object names one profile on one node")],
+        ),
     ]
+}
+
+/// Add CEL rules (`rule`, `message`) to the root schema of every version.
+/// (kube-derive's own CEL support needs the whole `kube` crate, which this
+/// crate does not link.)
+fn with_rules(mut crd: CustomResourceDefinition, rules: &[(&str, &str)]) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule;
+    for v in &mut crd.spec.versions {
+        if let Some(schema) = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
+            let list = schema.x_kubernetes_validations.get_or_insert_with(Vec::new);
+            for (rule, message) in rules {
+                list.push(ValidationRule {
+                    rule: (*rule).to_owned(),
+                    message: Some((*message).to_owned()),
+                    ..Default::default()
+                });
+            }
+        }
+    }
+    crd
 }
 
 /// Serve `status` as an ordinary field: its one writer then creates the

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spo_node::agent::{Agent, AgentConfig, Shared};
-use spo_node::kube::mirror::{manifest, Mirror, ProfileKey};
+use spod::kube::mirror::{manifest, Mirror, ProfileKey};
 use spo_node::status::{NodeStatus, Phase, ProfileKind, ProfileStatus};
 use spo_node::store::sha256_hex;
 

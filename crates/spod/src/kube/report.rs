@@ -6,12 +6,12 @@
 //! wrote the object.
 
 use serde_json::{json, Value};
-use spo_operator::crds::{node_status_name, ProfileState, GROUP, VERSION};
+use spo_api::crds::{node_status_name, ProfileState, GROUP, VERSION};
 use spo_parse::document::parse_documents;
 use spo_parse::value::{Kind, Node};
 
 use super::mirror::ProfileKey;
-use crate::status::{Phase, ProblemReport, ProfileStatus};
+use spo_node::status::{Phase, ProblemReport, ProfileStatus};
 
 /// Label: the profile's kind.
 pub const LABEL_KIND: &str = "spo.x-k8s.io/profile-kind";
@@ -147,7 +147,7 @@ pub fn label_value(s: &str) -> String {
     if s.len() <= 63 {
         return s.to_owned();
     }
-    let hash = crate::store::sha256_hex(s.as_bytes());
+    let hash = spo_node::store::sha256_hex(s.as_bytes());
     let prefix = s[..52].trim_end_matches(['-', '.', '_']);
     format!("{prefix}-{}", &hash[..10])
 }
@@ -196,8 +196,8 @@ pub fn node_status_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::manifests::parse_file_namespaced;
-    use crate::status::{Location, Mode, ProfileKind};
+    use spo_node::agent::manifests::parse_file_namespaced;
+    use spo_node::status::{Location, Mode, ProfileKind};
     use std::path::{Path, PathBuf};
 
     const MANIFEST: &str = r#"{
@@ -244,13 +244,13 @@ mod tests {
         let f = parse_file_namespaced(Path::new("/m/team-a/seccompprofile.web.json"), MANIFEST, true);
         let doc = &f.docs[0];
         let catalog = [((doc.kind, doc.name.clone()), doc)].into_iter().collect();
-        let Err(crate::agent::installer::Rejected::Invalid(diags)) =
-            crate::agent::seccomp::spec_of(doc, &catalog).map(drop)
+        let Err(spo_node::agent::installer::Rejected::Invalid(diags)) =
+            spo_node::agent::seccomp::spec_of(doc, &catalog).map(drop)
         else {
             panic!("`opne` is not a syscall");
         };
         let problems: Vec<ProblemReport> =
-            diags.iter().map(|d| crate::agent::manifests::report(&f.path, MANIFEST, d)).collect();
+            diags.iter().map(|d| spo_node::agent::manifests::report(&f.path, MANIFEST, d)).collect();
         let status = ProfileStatus {
             kind: ProfileKind::SeccompProfile,
             name: "team-a/web".into(),

@@ -1,6 +1,6 @@
 //! `AppArmorProfile`: SPO's abstract allow lists, or a policy written out.
 
-use kube::CustomResource;
+use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +12,7 @@ use super::status::ProfileStatus;
 /// An AppArmor profile, loaded with `apparmor_parser` on every node.
 #[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
+    crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "AppArmorProfile",
