@@ -7,8 +7,8 @@
 //! 2. The agent of the pod's node records the marked containers and, when
 //!    each ends, server-side applies what it saw into the recording's
 //!    `status.recorded` (one entry per pod and container).
-//! 3. The operator turns `status.recorded` into `SeccompProfile`s in the
-//!    recording's namespace ([`wanted_profiles`]): one per container
+//! 3. The operator turns `status.recorded` into cluster-wide
+//!    `SeccompProfile`s ([`wanted_profiles`]): one per container
 //!    instance, or one per container name, the union over replicas, with
 //!    `mergeStrategy: Containers`.
 //!
@@ -34,6 +34,9 @@ pub const CONTAINERS_ANNOTATION: &str = "spo.x-k8s.io/record-containers";
 pub const LOG_PROFILE: &str = "spo-rs/record-log.json";
 /// Label on a profile made from a recording: the recording's name.
 pub const RECORDED_BY_LABEL: &str = "spo.x-k8s.io/recording";
+/// Label on a profile made from a recording: the recording's namespace
+/// (profiles are cluster-wide, recordings are not).
+pub const RECORDED_NAMESPACE_LABEL: &str = "spo.x-k8s.io/recording-namespace";
 
 /// Annotation on a profile made from a recording: [`spec_digest`] of the
 /// spec last written from the recording, so an edit by the user is kept
@@ -104,7 +107,7 @@ fn spec_of(members: &[&RecordedContainer], disabled: bool) -> Option<SeccompProf
         "defaultAction": "SCMP_ACT_ERRNO",
         "architectures": by_arch.keys().collect::<Vec<_>>(),
         "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": names}],
-        "disabled": disabled,
+        "state": if disabled { "Disabled" } else { "Enabled" },
     });
     serde_json::from_value(spec).ok()
 }
@@ -130,7 +133,7 @@ mod tests {
 
     fn recording(merge: &str, results: Vec<RecordedContainer>) -> ProfileRecording {
         let spec: ProfileRecordingSpec = serde_json::from_value(serde_json::json!({
-            "kind": "SeccompProfile", "recorder": "bpf", "podSelector": {}, "mergeStrategy": merge,
+            "kind": "SeccompProfile", "recorder": "Bpf", "podSelector": {}, "mergeStrategy": merge,
         }))
         .expect("spec");
         let mut r = ProfileRecording::new("rec", spec);
@@ -146,9 +149,9 @@ mod tests {
             result("web-1", "sidecar", &["nanosleep"]),
             RecordedContainer { error: Some("no eBPF".into()), syscalls: vec![], ..result("web-3", "app", &[]) },
         ];
-        let none = wanted_profiles(&recording("none", results.clone()));
+        let none = wanted_profiles(&recording("None", results.clone()));
         assert_eq!(none.keys().collect::<Vec<_>>(), ["rec-app-web-1", "rec-app-web-2", "rec-sidecar-web-1"]);
-        let merged = wanted_profiles(&recording("containers", results));
+        let merged = wanted_profiles(&recording("Containers", results));
         assert_eq!(merged.keys().collect::<Vec<_>>(), ["rec-app", "rec-sidecar"]);
         let app = serde_json::to_value(&merged["rec-app"]).expect("json");
         assert_eq!(app["defaultAction"], "SCMP_ACT_ERRNO");
@@ -171,9 +174,9 @@ mod tests {
 
     #[test]
     fn the_digest_follows_the_result() {
-        let one = wanted_profiles(&recording("containers", vec![result("p1", "c", &["read"])]));
-        let same = wanted_profiles(&recording("containers", vec![result("p2", "c", &["read"])]));
-        let more = wanted_profiles(&recording("containers", vec![result("p1", "c", &["read", "write"])]));
+        let one = wanted_profiles(&recording("Containers", vec![result("p1", "c", &["read"])]));
+        let same = wanted_profiles(&recording("Containers", vec![result("p2", "c", &["read"])]));
+        let more = wanted_profiles(&recording("Containers", vec![result("p1", "c", &["read", "write"])]));
         let digest = |m: &BTreeMap<String, SeccompProfileSpec>| spec_digest(&m["rec-c"]);
         assert_eq!(digest(&one), digest(&same), "the same calls from another replica");
         assert_ne!(digest(&one), digest(&more));

@@ -146,6 +146,49 @@ pub struct Abstract {
     /// Capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capability: Option<Capability>,
+    /// ptrace between processes (SPO v1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ptrace: Option<Ptrace>,
+}
+
+/// The ptrace accesses allowed, optionally only with one peer profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ptrace {
+    /// Of `read`, `readby`, `trace`, `tracedby`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_access: Vec<String>,
+    /// The peer profile (a name or glob; `@{profile_name}` for this one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<String>,
+}
+
+/// The ptrace accesses AppArmor knows.
+pub const PTRACE_ACCESS: &[&str] = &["read", "readby", "trace", "tracedby"];
+
+/// Whether `peer` may follow `peer=` in a rule: SPO's pattern, letters,
+/// digits and `_./*?-`, or `@{profile_name}`, so nothing can end the rule.
+pub fn check_ptrace_peer(peer: &str) -> Result<(), String> {
+    let mut rest = peer;
+    if rest.is_empty() || rest.len() > 256 {
+        return Err("a ptrace peer is 1 to 256 characters".into());
+    }
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("@{profile_name}") {
+            rest = r;
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if !(c.is_ascii_alphanumeric() || "_./*?-".contains(c)) {
+            return Err(format!(
+                "`{}` in ptrace peer `{}`: only letters, digits, `_./*?-` and `@{{profile_name}}` are allowed",
+                c.escape_debug(),
+                peer.escape_debug()
+            ));
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Ok(())
 }
 
 /// Programs the workload may run and libraries it may map.
@@ -372,6 +415,33 @@ fn validate_abstract(a: &Abstract, at: &FieldPath, out: &mut Vec<Problem>) {
         paths(&fs.read_only_paths, f.key("readOnlyPaths"));
         paths(&fs.write_only_paths, f.key("writeOnlyPaths"));
         paths(&fs.read_write_paths, f.key("readWritePaths"));
+    }
+    if let Some(t) = &a.ptrace {
+        let f = at.key("ptrace");
+        if t.allowed_access.is_empty() {
+            out.push(
+                Problem::error(f.key("allowedAccess"), "ptrace needs at least one allowed access")
+                    .with_help("list some of `read`, `readby`, `trace`, `tracedby`"),
+            );
+        }
+        for (i, access) in t.allowed_access.iter().enumerate() {
+            if !PTRACE_ACCESS.contains(&access.as_str()) {
+                let mut p = Problem::error(
+                    f.key("allowedAccess").index(i),
+                    format!("unknown ptrace access `{}`", access.escape_debug()),
+                );
+                p = match crate::suggest::did_you_mean(access, PTRACE_ACCESS.iter().copied()) {
+                    Some(s) => p.with_help(format!("did you mean `{s}`?")),
+                    None => p.with_help("one of `read`, `readby`, `trace`, `tracedby`"),
+                };
+                out.push(p);
+            }
+        }
+        if let Some(peer) = &t.peer {
+            if let Err(msg) = check_ptrace_peer(peer) {
+                out.push(Problem::error(f.key("peer"), msg));
+            }
+        }
     }
     if let Some(c) = &a.capability {
         let f = at.key("capability").key("allowedCapabilities");

@@ -169,14 +169,10 @@ fn api_version_problems(api: &str, kind: &str, want_kind: &str, out: &mut Vec<Pr
     }
 }
 
-/// The CIL block name of a profile: `NAME_NAMESPACE` (as SPO names it), or
-/// `NAME` for a profile without a namespace.
+/// The CIL block name of a profile: its name. SELinux profiles are
+/// cluster-wide (SPO v1), so pods use the type `NAME.process`.
 pub fn block_name(meta: &ObjectMeta) -> String {
-    let name = meta.name.as_deref().unwrap_or("");
-    match meta.namespace.as_deref() {
-        Some(ns) if !ns.is_empty() => format!("{name}_{ns}"),
-        _ => name.to_owned(),
-    }
+    meta.name.as_deref().unwrap_or("").to_owned()
 }
 
 fn metadata_problems(meta: &ObjectMeta, out: &mut Vec<Problem>) {
@@ -194,14 +190,25 @@ fn metadata_problems(meta: &ObjectMeta, out: &mut Vec<Problem>) {
             }
         }
     }
-    if let Some(ns) = meta.namespace.as_deref() {
-        if let Err(e) = check_object_name(ns) {
-            out.push(Problem::error(path.key("namespace"), e));
-        } else if !is_cil_identifier(ns) {
-            out.push(Problem::error(
+    if let Some(ns) = meta.namespace.as_deref().filter(|ns| !ns.is_empty()) {
+        out.push(
+            Problem::warning(
                 path.key("namespace"),
-                format!("namespace `{ns}` cannot be part of a CIL block name"),
-            ));
+                format!("SELinux profiles are cluster-wide: namespace `{ns}` is ignored"),
+            )
+            .with_help("remove metadata.namespace; the policy is the type NAME.process in every namespace"),
+        );
+    }
+}
+
+impl SelinuxProfileSpec {
+    /// What the profile inherits: `inherit`, or SPO's default, the system
+    /// `container` template, when it lists nothing.
+    pub fn effective_inherit(&self) -> Vec<PolicyRef> {
+        if self.inherit.is_empty() {
+            vec![PolicyRef { kind: "System".into(), name: "container".into() }]
+        } else {
+            self.inherit.clone()
         }
     }
 }
@@ -328,7 +335,7 @@ mod tests {
         SelinuxProfile {
             api_version: format!("{API_GROUP}/v1"),
             kind: "SelinuxProfile".into(),
-            metadata: ObjectMeta { name: Some(name.into()), namespace: Some("ns".into()), ..ObjectMeta::default() },
+            metadata: ObjectMeta { name: Some(name.into()), ..ObjectMeta::default() },
             spec: SelinuxProfileSpec::default(),
         }
     }
@@ -347,7 +354,7 @@ mod tests {
         assert!(paths.contains(&"spec.allow.var_log_t) (allow".to_string()), "{paths:?}");
         assert!(paths.contains(&"spec.allow.shadow_t".to_string()), "{paths:?}");
         assert!(paths.contains(&"spec.allow.@self.tcp_socket[1]".to_string()), "{paths:?}");
-        assert_eq!(p.block_name(), "web_ns");
+        assert_eq!(p.block_name(), "web");
     }
 
     #[test]
@@ -355,5 +362,21 @@ mod tests {
         let p = profile("web.v2");
         assert!(p.validate(&DenyLists::default()).iter().any(|p| p.path.to_string() == "metadata.name"));
         assert!(profile("web").validate(&DenyLists::default()).is_empty());
+    }
+
+    #[test]
+    fn a_namespace_is_ignored_with_a_warning() {
+        let mut p = profile("web");
+        p.metadata.namespace = Some("apps".into());
+        let problems = p.validate(&DenyLists::default());
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].severity, crate::Severity::Warning);
+        assert_eq!(p.block_name(), "web", "cluster-wide: the namespace is not part of the block");
+    }
+
+    #[test]
+    fn no_inherit_means_the_container_template() {
+        let p = profile("web");
+        assert_eq!(p.spec.effective_inherit(), vec![PolicyRef { kind: "System".into(), name: "container".into() }]);
     }
 }

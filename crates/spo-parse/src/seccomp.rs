@@ -280,6 +280,10 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SpecRead> {
     let arch_names: Vec<&str> = Arch::all_names().collect();
     if let Some(n) = field(members, "architectures") {
         for item in lw.array(n, "architectures").unwrap_or(&[]) {
+            if matches!(&item.kind, crate::value::Kind::String(s) if s == "SCMP_ARCH_NATIVE") {
+                spec.native_architecture = true;
+                continue;
+            }
             match lw.enum_value::<Arch>(item, "architecture", &arch_names) {
                 Some(a) => spec.architectures.push(a),
                 None => ok = false,

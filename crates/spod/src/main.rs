@@ -64,7 +64,7 @@ struct Args {
     #[arg(long, conflicts_with_all = ["manifests", "once"])]
     kubernetes: bool,
     /// The kubelet root; seccomp profiles go to KUBELET_ROOT/seccomp/operator/NAME.json
-    /// (operator/NAMESPACE/NAME.json with --kubernetes).
+    /// (as SPO v1 writes them).
     #[arg(long, value_name = "DIR", default_value = "/var/lib/kubelet")]
     kubelet_root: PathBuf,
     /// The agent's own state: policy stores and the event log.
@@ -134,7 +134,6 @@ fn main() -> Result<()> {
     }
     let default_interval = if args.kubernetes { 100 } else { 250 };
     cfg.interval = Duration::from_millis(args.interval_ms.unwrap_or(default_interval).max(10));
-    cfg.namespaced = args.kubernetes;
     cfg.atomic_writer = args.kubernetes;
     cfg.keep_versions = args.kubernetes;
     if args.kubernetes {

@@ -1,7 +1,7 @@
 //! `ProfileBinding`: give every container running an image a profile,
 //! without editing the workload.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -14,11 +14,14 @@ use serde::{Deserialize, Serialize};
     version = "v1",
     kind = "ProfileBinding",
     namespaced,
+    shortname = "pb",
     status = "ProfileBindingStatus",
     derive = "PartialEq",
     doc = "Binds a profile to the containers of this namespace that run an image.",
-    printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image"}"#,
+    printcolumn = r#"{"name":"Kind","type":"string","jsonPath":".spec.profileRef.kind"}"#,
     printcolumn = r#"{"name":"Profile","type":"string","jsonPath":".spec.profileRef.name"}"#,
+    printcolumn = r#"{"name":"Image","type":"string","jsonPath":".spec.image"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
@@ -41,15 +44,10 @@ pub struct ProfileBindingSpec {
 pub struct ProfileRef {
     /// Kind of the profile.
     pub kind: BoundKind,
-    /// Name of the profile.
-    #[schemars(length(min = 1))]
+    /// Name of the profile (profiles are cluster-wide; one restricted by
+    /// `spec.allowedNamespaces` must allow the binding's namespace).
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// Namespace of the profile; the binding's own when absent. A profile
-    /// shared from another namespace must allow the binding's namespace in
-    /// its `spec.allowedNamespaces` (or not restrict namespaces at all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63))]
-    pub namespace: Option<String>,
 }
 
 /// Profile kinds a binding can apply (SPO binds the first two).
@@ -71,6 +69,10 @@ pub struct ProfileBindingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
+    /// Conditions, one per type (`Ready`: the bound profile exists).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
 }
 
 #[cfg(test)]

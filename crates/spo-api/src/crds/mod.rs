@@ -14,11 +14,14 @@
 
 mod apparmor;
 mod binding;
+mod daemon;
+pub mod legacy;
 mod nodestatus;
 mod recording;
 mod schema;
 mod seccomp;
 mod selinux;
+mod shape;
 mod status;
 pub mod yaml;
 
@@ -30,6 +33,11 @@ pub use apparmor::{
     AppArmorNetworkRules, AppArmorProfile, AppArmorProfileSpec, AppArmorProtocols,
 };
 pub use binding::{BoundKind, ProfileBinding, ProfileBindingSpec, ProfileBindingStatus, ProfileRef};
+pub use daemon::{
+    DaemonUpdateStrategy, EnricherOptions, FailurePolicy, JsonEnricherOptions, LogEnricherSource, Scheduling,
+    SecurityOptions, SecurityProfilesOperatorDaemon, SelinuxOptions, SelinuxPolicyOptions, SignatureVerification,
+    SpodSpec, SpodState, SpodStatus, WebhookName, WebhookOption, WebhookSettings, SPOD_NAME,
+};
 pub use nodestatus::{
     node_status_name, SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SecurityProfileNodeStatusStatus,
 };
@@ -37,12 +45,12 @@ pub use recording::{
     MergeStrategy, ProfileRecording, ProfileRecordingSpec, ProfileRecordingStatus, RecordedContainer, RecordedKind,
     RecordedSyscalls, Recorder,
 };
-pub use seccomp::{SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall};
+pub use seccomp::{ArchName, SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall};
 pub use selinux::{
     InheritKind, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxMode, SelinuxProfile, SelinuxProfileSpec,
     SelinuxProfileStatus,
 };
-pub use status::{ProfileState, ProfileStatus};
+pub use status::{ProfileState, ProfileStatus, SpecState};
 
 /// The API group of every spo-rs custom resource (SPO's).
 pub const GROUP: &str = "security-profiles-operator.x-k8s.io";
@@ -50,44 +58,94 @@ pub const GROUP: &str = "security-profiles-operator.x-k8s.io";
 /// The version every CRD stores.
 pub const VERSION: &str = "v1";
 
-/// Every CRD, in a stable order, each also serving SPO's older version name
-/// where spo-rs keeps SPO's schema.
+/// Every CRD, in a stable order: SPO v1's shape (see [`shape`]), `v1`
+/// stored, and SPO's older version of each profile kind served through the
+/// operator's conversion webhook ([`legacy`]).
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
+    use shape::{spo_shape, Cel, SELECTOR_MESSAGE, SELECTOR_RULE, SELINUX_NAME_MESSAGE, SELINUX_NAME_RULE};
+    let selinux_name = Cel::new_objects_only("", SELINUX_NAME_RULE, SELINUX_NAME_MESSAGE);
     vec![
-        with_legacy_version(SeccompProfile::crd(), "v1beta1"),
-        with_legacy_version(SelinuxProfile::crd(), "v1alpha2"),
-        with_legacy_version(RawSelinuxProfile::crd(), "v1alpha2"),
-        with_legacy_version(AppArmorProfile::crd(), "v1alpha1"),
-        with_legacy_version(ProfileBinding::crd(), "v1alpha1"),
-        with_legacy_version(ProfileRecording::crd(), "v1alpha1"),
-        // SPO's node status keeps `nodeName` and `status` at the top level;
-        // spo-rs uses spec and status like every other kind, so SPO's
-        // objects would not fit the schema and no older version is served.
-        with_rules(
-            without_status_subresource(SecurityProfileNodeStatus::crd()),
-            &[("self.spec == oldSelf.spec", "spec is immutable: the object names one profile on one node")],
+        legacy::with_legacy_version(
+            spo_shape(
+                SeccompProfile::crd(),
+                &[
+                    Cel::new(
+                        ".spec.baseProfileName",
+                        "self == '' || self.startsWith('oci://') || self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",
+                        "baseProfileName must be an oci:// reference or the name of a SeccompProfile",
+                    ),
+                    Cel::new(
+                        ".spec.defaultAction",
+                        "self != 'SCMP_ACT_NOTIFY'",
+                        "SCMP_ACT_NOTIFY cannot be used as the default action",
+                    ),
+                ],
+                false,
+            ),
+            "v1beta1",
+        ),
+        legacy::with_legacy_version(spo_shape(SelinuxProfile::crd(), &[selinux_name], true), "v1alpha2"),
+        legacy::with_legacy_version(spo_shape(RawSelinuxProfile::crd(), &[selinux_name], true), "v1alpha2"),
+        legacy::with_legacy_version(spo_shape(AppArmorProfile::crd(), &[], true), "v1alpha1"),
+        legacy::with_legacy_version(
+            spo_shape(ProfileBinding::crd(), &[Cel::new(".spec.podSelector", SELECTOR_RULE, SELECTOR_MESSAGE)], false),
+            "v1alpha1",
+        ),
+        legacy::with_legacy_version(
+            spo_shape(
+                ProfileRecording::crd(),
+                &[
+                    Cel::new_objects_only("", "oldSelf.hasValue() || size(self.metadata.name) <= 63", "name must be no more than 63 characters"),
+                    Cel::new(
+                        ".spec",
+                        "self.kind != 'SelinuxProfile' || self.recorder == 'Logs'",
+                        "SelinuxProfile recordings only support the Logs recorder",
+                    ),
+                    Cel::new(
+                        ".spec",
+                        "self.kind != 'AppArmorProfile' || self.recorder == 'Bpf'",
+                        "AppArmorProfile recordings only support the Bpf recorder",
+                    ),
+                    Cel::new(".spec.podSelector", SELECTOR_RULE, SELECTOR_MESSAGE),
+                ],
+                false,
+            ),
+            "v1alpha1",
+        ),
+        // The node agent is the only writer of node statuses and creates
+        // each with its state in one request: no status subresource.
+        without_status_subresource(spo_shape(
+            SecurityProfileNodeStatus::crd(),
+            &[
+                Cel::new("", "self.spec == oldSelf.spec", "spec is immutable: the object names one profile on one node"),
+                Cel::new(".spec.nodeName", "self == oldSelf", "nodeName is immutable"),
+            ],
+            false,
+        )),
+        spo_shape(
+            SecurityProfilesOperatorDaemon::crd(),
+            &[
+                Cel::new_objects_only(
+                    "",
+                    "oldSelf.hasValue() || self.metadata.name == 'spod'",
+                    "the SecurityProfilesOperatorDaemon must be named spod",
+                ),
+                Cel::new(
+                    ".spec.daemonUpdateStrategy.maxUnavailable",
+                    "type(self) == int ? self >= 1 : self.matches('^([1-9][0-9]?|100)%$')",
+                    "maxUnavailable must be an integer of at least 1 or a percentage between 1% and 100%",
+                ),
+                Cel::new(
+                    ".spec.security.signatureVerification",
+                    "!has(self.offline) || !self.offline || has(self.trustedRootConfigMapRef)",
+                    "offline requires trustedRootConfigMapRef",
+                ),
+                Cel::new(".spec.webhook.options[].namespaceSelector", SELECTOR_RULE, SELECTOR_MESSAGE),
+                Cel::new(".spec.webhook.options[].objectSelector", SELECTOR_RULE, SELECTOR_MESSAGE),
+            ],
+            true,
         ),
     ]
-}
-
-/// Add CEL rules (`rule`, `message`) to the root schema of every version.
-/// (kube-derive's own CEL support needs the whole `kube` crate, which this
-/// crate does not link.)
-fn with_rules(mut crd: CustomResourceDefinition, rules: &[(&str, &str)]) -> CustomResourceDefinition {
-    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule;
-    for v in &mut crd.spec.versions {
-        if let Some(schema) = v.schema.as_mut().and_then(|s| s.open_api_v3_schema.as_mut()) {
-            let list = schema.x_kubernetes_validations.get_or_insert_with(Vec::new);
-            for (rule, message) in rules {
-                list.push(ValidationRule {
-                    rule: (*rule).to_owned(),
-                    message: Some((*message).to_owned()),
-                    ..Default::default()
-                });
-            }
-        }
-    }
-    crd
 }
 
 /// Serve `status` as an ordinary field: its one writer then creates the
@@ -124,22 +182,6 @@ pub fn crd_files() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Serve the stored version's schema under `legacy` too, deprecated.
-fn with_legacy_version(mut crd: CustomResourceDefinition, legacy: &str) -> CustomResourceDefinition {
-    let Some(stored) = crd.spec.versions.iter().find(|v| v.storage).cloned() else {
-        return crd;
-    };
-    let mut old = stored.clone();
-    old.name = legacy.to_owned();
-    old.storage = false;
-    old.served = true;
-    old.deprecated = Some(true);
-    old.deprecation_warning =
-        Some(format!("{GROUP}/{legacy} {} is deprecated; use {GROUP}/{}", crd.spec.names.kind, stored.name));
-    crd.spec.versions.push(old);
-    crd
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,7 +189,7 @@ mod tests {
     #[test]
     fn every_crd_is_in_the_group_and_stores_v1_once() {
         let crds = all_crds();
-        assert_eq!(crds.len(), 7);
+        assert_eq!(crds.len(), 8);
         for crd in &crds {
             assert_eq!(crd.spec.group, GROUP);
             let stored: Vec<_> = crd.spec.versions.iter().filter(|v| v.storage).collect();
@@ -158,13 +200,14 @@ mod tests {
     }
 
     #[test]
-    fn legacy_versions_share_the_stored_schema() {
+    fn legacy_versions_are_deprecated_and_converted() {
         for crd in all_crds() {
-            let stored = crd.spec.versions.iter().find(|v| v.storage).expect("stored version");
-            for old in crd.spec.versions.iter().filter(|v| !v.storage) {
-                assert_eq!(old.schema, stored.schema, "{} {}", crd.spec.names.kind, old.name);
-                assert_eq!(old.deprecated, Some(true));
+            let legacy: Vec<_> = crd.spec.versions.iter().filter(|v| !v.storage).collect();
+            for old in &legacy {
+                assert_eq!(old.deprecated, Some(true), "{} {}", crd.spec.names.kind, old.name);
             }
+            let strategy = crd.spec.conversion.as_ref().map(|c| c.strategy.as_str());
+            assert_eq!(strategy == Some("Webhook"), !legacy.is_empty(), "{}", crd.spec.names.kind);
         }
     }
 

@@ -24,7 +24,6 @@ use super::status::ProfileState;
     version = "v1",
     kind = "SecurityProfileNodeStatus",
     plural = "securityprofilenodestatuses",
-    namespaced,
     shortname = "spns",
     status = "SecurityProfileNodeStatusStatus",
     derive = "PartialEq",
@@ -36,12 +35,12 @@ use super::status::ProfileState;
 #[serde(rename_all = "camelCase")]
 pub struct SecurityProfileNodeStatusSpec {
     /// The node.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 253))]
     pub node_name: String,
     /// Kind of the profile (`SeccompProfile`, ...).
     #[schemars(length(min = 1))]
     pub profile_kind: String,
-    /// Name of the profile, in this object's namespace.
+    /// Name of the profile.
     #[schemars(length(min = 1))]
     pub profile_name: String,
 }
@@ -52,9 +51,11 @@ pub struct SecurityProfileNodeStatusSpec {
 pub struct SecurityProfileNodeStatusStatus {
     /// The profile's state on this node.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::node_state")]
     pub status: Option<ProfileState>,
     /// Why it is in that state (the installer's error for `Error`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 4096))]
     pub message: Option<String>,
     /// Digest of the installed content, to tell a stale install from a
     /// current one.
@@ -89,7 +90,6 @@ pub fn node_status_name(kind: &str, name: &str, node: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kube_core::CustomResourceExt;
 
     #[test]
     fn node_status_names_are_kind_name_node_and_fit_253_characters() {
@@ -109,7 +109,9 @@ mod tests {
 
     #[test]
     fn spec_is_immutable_by_a_cel_rule() {
-        let crd = serde_json::to_value(SecurityProfileNodeStatus::crd()).expect("crd json");
+        let crd =
+            crate::all_crds().into_iter().find(|c| c.spec.names.kind == "SecurityProfileNodeStatus").expect("crd");
+        let crd = serde_json::to_value(crd).expect("crd json");
         let rules = &crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["x-kubernetes-validations"];
         assert_eq!(rules[0]["rule"], "self.spec == oldSelf.spec");
     }

@@ -1,7 +1,7 @@
 //! `ProfileRecording`: record what selected pods do and write a profile
 //! from it.
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector};
 use kube_derive::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -15,11 +15,13 @@ use serde::{Deserialize, Serialize};
     version = "v1",
     kind = "ProfileRecording",
     namespaced,
+    shortname = "prec",
     status = "ProfileRecordingStatus",
     derive = "PartialEq",
     doc = "Records the selected pods and writes profiles from what they did.",
     printcolumn = r#"{"name":"Kind","type":"string","jsonPath":".spec.kind"}"#,
     printcolumn = r#"{"name":"Recorder","type":"string","jsonPath":".spec.recorder"}"#,
+    printcolumn = r#"{"name":"Ready","type":"string","jsonPath":".status.conditions[?(@.type==\"Ready\")].status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"PodSelector","type":"string","jsonPath":".spec.podSelector","priority":10}"#
 )]
@@ -33,6 +35,7 @@ pub struct ProfileRecordingSpec {
     pub pod_selector: LabelSelector,
     /// Containers to record; every container when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "set"), inner(length(max = 63)))]
     pub containers: Vec<String>,
     /// Whether to merge the profiles of a workload's replicas.
     #[serde(default)]
@@ -54,9 +57,10 @@ pub enum RecordedKind {
     AppArmorProfile,
 }
 
-/// The recording mechanism.
+/// The recording mechanism (SPO v1 spells `Bpf` and `Logs`; the older
+/// `bpf` and `logs` of `v1alpha1` are converted by the operator's
+/// conversion webhook).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
 pub enum Recorder {
     /// eBPF on the node: every syscall, no audit log needed.
     Bpf,
@@ -65,8 +69,8 @@ pub enum Recorder {
 }
 
 impl Recorder {
-    /// The name as written in the resource and in the pod annotation the
-    /// webhook sets (`bpf`, `logs`).
+    /// The name in the pod annotation the webhook sets and in
+    /// `status.recorded[].recorder` (`bpf`, `logs`).
     pub fn as_str(self) -> &'static str {
         match self {
             Recorder::Bpf => "bpf",
@@ -80,9 +84,9 @@ impl Recorder {
     }
 }
 
-/// How recorded profiles are merged.
+/// How recorded profiles are merged (`None`, `Containers`; `v1alpha1`'s
+/// lowercase names are converted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
 pub enum MergeStrategy {
     /// One profile per recorded container instance.
     #[default]
@@ -99,6 +103,10 @@ pub struct ProfileRecordingStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
+    /// Conditions, one per type.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
     /// What each recorded container did, written by the agent of its node
     /// when the container ended; the operator turns these into profiles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -147,16 +155,16 @@ mod tests {
     fn spo_recording_deserialises_with_spo_spelling() {
         let spec: ProfileRecordingSpec = serde_json::from_value(serde_json::json!({
             "kind": "ApparmorProfile",
-            "recorder": "bpf",
+            "recorder": "Bpf",
             "podSelector": {"matchLabels": {"app": "nginx"}},
         }))
         .expect("SPO recording");
         assert_eq!(spec.kind, RecordedKind::AppArmorProfile);
         assert_eq!(spec.merge_strategy, MergeStrategy::None);
         assert_eq!(spec.pod_selector.match_labels.as_ref().unwrap()["app"], "nginx");
-        assert_eq!(serde_json::to_value(spec.recorder).unwrap(), "bpf");
+        assert_eq!(serde_json::to_value(spec.recorder).unwrap(), "Bpf");
+        assert!(serde_json::from_value::<Recorder>(serde_json::json!("bpf")).is_err(), "v1 has no lowercase names");
         for r in [Recorder::Bpf, Recorder::Logs] {
-            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str(), "the annotation spells it as the resource");
             assert_eq!(Recorder::from_name(r.as_str()), Some(r));
         }
         assert_eq!(Recorder::from_name("ebpf"), None);

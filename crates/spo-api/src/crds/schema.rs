@@ -26,31 +26,36 @@ pub(crate) fn seccomp_operator(_: &mut SchemaGenerator) -> Schema {
 }
 
 pub(crate) fn architectures(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = Arch::ALL.iter().map(|a| a.scmp_name()).collect();
+    let names: Vec<&str> = std::iter::once(NATIVE_ARCH).chain(Arch::ALL.iter().map(|a| a.scmp_name())).collect();
     json_schema!({
         "type": "array",
-        "description": "Architectures the filter accepts (SCMP_ARCH_*).",
+        "description": "Architectures the filter accepts (SCMP_ARCH_*; SCMP_ARCH_NATIVE is the node's own).",
+        "x-kubernetes-list-type": "set",
         "items": { "type": "string", "enum": names },
     })
 }
+
+/// libseccomp's name for "the architecture of the node".
+pub const NATIVE_ARCH: &str = "SCMP_ARCH_NATIVE";
 
 pub(crate) fn filter_flags(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = FilterFlag::names().collect();
     json_schema!({
         "type": "array",
         "description": "seccomp(2) flags (SECCOMP_FILTER_FLAG_*).",
+        "x-kubernetes-list-type": "set",
         "items": { "type": "string", "enum": names },
     })
 }
 
-/// errno or trace data: the kernel keeps 16 bits of it.
+/// errno returned (SPO's bound: the kernel's `MAX_ERRNO`, 4095).
 pub(crate) fn errno_ret(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "integer",
         "format": "int32",
         "minimum": 0,
-        "maximum": u16::MAX,
-        "description": "errno returned by SCMP_ACT_ERRNO, or data passed by SCMP_ACT_TRACE (0 to 65535).",
+        "maximum": 4095,
+        "description": "errno returned by SCMP_ACT_ERRNO, or data passed by SCMP_ACT_TRACE (0 to 4095).",
     })
 }
 
@@ -87,5 +92,88 @@ pub(crate) fn allowed_namespaces(_: &mut SchemaGenerator) -> Schema {
             "maxLength": 63,
             "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         },
+    })
+}
+
+/// `activeWorkloadsCount`: at least one when present.
+pub(crate) fn workload_count(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "integer",
+        "format": "int32",
+        "minimum": 1,
+        "description": "How many pods use the profile.",
+    })
+}
+
+/// An AppArmor path in an abstract allow list (SPO's pattern): absolute,
+/// of characters that cannot end a rule, or a `ptrace (...)` rule.
+pub(crate) const APPARMOR_PATH: &str =
+    r"^(?:/(?:[a-zA-Z0-9_./*?+@ -]|@\{[a-zA-Z0-9_]+\})*|ptrace\s*\([a-zA-Z]+\),(?:\s*#.*)?)$";
+
+/// A capability name as AppArmor spells it (SPO's pattern).
+pub(crate) const CAPABILITY: &str = "^(chown|dac_override|dac_read_search|fowner|fsetid|kill|setgid|setuid|setpcap|linux_immutable|net_bind_service|net_broadcast|net_admin|net_raw|ipc_lock|ipc_owner|sys_module|sys_rawio|sys_chroot|sys_ptrace|sys_pacct|sys_admin|sys_boot|sys_nice|sys_resource|sys_time|sys_tty_config|mknod|lease|audit_write|audit_control|setfcap|mac_override|mac_admin|syslog|wake_alarm|block_suspend|audit_read|perfmon|bpf|checkpoint_restore)$";
+
+/// `ptrace.allowedAccess`: one to four of AppArmor's accesses, each once.
+pub(crate) fn ptrace_access(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "description": "ptrace accesses allowed: read, readby, trace, tracedby.",
+        "minItems": 1,
+        "maxItems": 4,
+        "x-kubernetes-list-type": "set",
+        "items": { "type": "string", "enum": spo_model::apparmor::PTRACE_ACCESS },
+    })
+}
+
+/// `SelinuxProfile.spec.allow`: type to class to permissions, with SPO's
+/// bounds and name rules.
+pub(crate) fn selinux_allow(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": "Allow rules: source type (@self for this policy's own type) to object class to permissions.",
+        "maxProperties": 1024,
+        "x-kubernetes-validations": [{
+            "rule": "self.all(k, k.matches('^([-a-zA-Z0-9._]+|@self)$'))",
+            "message": "types may only contain alphanumeric characters, '.', '-' and '_', or be '@self'",
+        }],
+        "additionalProperties": {
+            "type": "object",
+            "maxProperties": 256,
+            "x-kubernetes-validations": [{
+                "rule": "self.all(k, k.matches('^[-a-zA-Z0-9._]+$'))",
+                "message": "object classes may only contain alphanumeric characters, '.', '-' and '_'",
+            }],
+            "additionalProperties": {
+                "type": "array",
+                "items": { "type": "string", "pattern": "^[-a-zA-Z0-9._]+$" },
+            },
+        },
+    })
+}
+
+/// A node status's state: SPO's values, `Pending` by default.
+pub(crate) fn node_state(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "description": "The profile's state on this node.",
+        "default": "Pending",
+        "enum": ["Pending", "InProgress", "Installed", "Terminating", "Error", "Partial", "Disabled"],
+    })
+}
+
+/// `security.allowedSeccompActions`: at most four actions, each once, of
+/// the four SPO checks.
+pub(crate) fn allowed_seccomp_actions(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = ActionName::names().collect();
+    json_schema!({
+        "type": "array",
+        "description": "Actions whose syscalls must be in allowedSyscalls; all four when empty.",
+        "maxItems": 4,
+        "x-kubernetes-list-type": "set",
+        "x-kubernetes-validations": [{
+            "rule": "self.all(a, a in ['SCMP_ACT_ALLOW', 'SCMP_ACT_LOG', 'SCMP_ACT_TRACE', 'SCMP_ACT_NOTIFY'])",
+            "message": "allowedSeccompActions may only contain SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_TRACE and SCMP_ACT_NOTIFY",
+        }],
+        "items": { "type": "string", "enum": names },
     })
 }

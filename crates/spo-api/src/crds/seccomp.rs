@@ -10,7 +10,7 @@ use spo_model::seccomp::{self as model, ActionName, FilterFlag, Operator};
 use spo_model::Arch;
 
 use super::schema;
-use super::status::ProfileStatus;
+use super::status::{ProfileStatus, SpecState};
 use crate::ApiError;
 
 /// A seccomp profile, installed on every node as a file the kubelet can
@@ -21,11 +21,10 @@ use crate::ApiError;
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "SeccompProfile",
-    namespaced,
     shortname = "sp",
     status = "ProfileStatus",
     derive = "PartialEq",
-    doc = "A seccomp profile for the containers of this namespace.",
+    doc = "A seccomp profile, installed on every node as operator/NAME.json below the kubelet's seccomp directory.",
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     printcolumn = r#"{"name":"LocalhostProfile","type":"string","jsonPath":".status.localhostProfile","priority":10}"#
@@ -39,24 +38,28 @@ pub struct SeccompProfileSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::errno_ret")]
     pub default_errno_ret: Option<u32>,
-    /// Architectures the filter accepts; the node's own when empty.
+    /// Architectures the filter accepts; the node's own when empty
+    /// (`SCMP_ARCH_NATIVE` names it explicitly).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "schema::architectures")]
-    pub architectures: Vec<Arch>,
+    pub architectures: Vec<ArchName>,
     /// Flags for seccomp(2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "schema::filter_flags")]
     pub flags: Vec<FilterFlag>,
     /// Unix socket of the agent that answers `SCMP_ACT_NOTIFY`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 107), pattern(r"^/var/run/security-profiles-operator/[a-zA-Z0-9_\-\.]+$"))]
     pub listener_path: Option<String>,
     /// Opaque data sent to that agent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listener_metadata: Option<String>,
     /// The rules, first match wins within an action's priority.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub syscalls: Vec<SeccompSyscall>,
-    /// A profile in the same namespace whose rules are merged into this one.
+    /// A SeccompProfile whose rules are merged into this one, or an
+    /// `oci://` reference to one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_profile_name: Option<String>,
     /// Namespaces whose pods may use this profile (cluster policy, enforced
@@ -64,9 +67,9 @@ pub struct SeccompProfileSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::allowed_namespaces")]
     pub allowed_namespaces: Option<Vec<String>>,
-    /// Keep the object but install nothing.
+    /// `Disabled`: keep the object but install nothing.
     #[serde(default)]
-    pub disabled: bool,
+    pub state: SpecState,
 }
 
 /// One rule: these syscalls get this action when every argument condition
@@ -75,7 +78,7 @@ pub struct SeccompProfileSpec {
 #[serde(rename_all = "camelCase")]
 pub struct SeccompSyscall {
     /// Syscall names.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), extend("x-kubernetes-list-type" = "set"))]
     pub names: Vec<String>,
     /// What happens.
     #[schemars(schema_with = "schema::seccomp_action")]
@@ -86,7 +89,7 @@ pub struct SeccompSyscall {
     pub errno_ret: Option<u32>,
     /// Argument conditions, all of which must hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 6))]
+    #[schemars(length(max = 6), extend("x-kubernetes-list-type" = "atomic"))]
     pub args: Vec<SeccompArg>,
 }
 
@@ -98,11 +101,11 @@ pub struct SeccompArg {
     #[schemars(schema_with = "schema::arg_index")]
     pub index: u32,
     /// Compared value.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(schema_with = "schema::arg_operand")]
     pub value: u64,
     /// Expected masked value for `SCMP_CMP_MASKED_EQ`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     #[schemars(schema_with = "schema::arg_operand")]
     pub value_two: u64,
     /// The comparison.
@@ -110,17 +113,55 @@ pub struct SeccompArg {
     pub op: Operator,
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+/// An architecture as a profile names it: libseccomp's `SCMP_ARCH_*`, or
+/// `SCMP_ARCH_NATIVE` for the node's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchName {
+    /// `SCMP_ARCH_NATIVE`.
+    Native,
+    /// A named architecture.
+    Arch(Arch),
+}
+
+impl Serialize for ArchName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ArchName::Native => s.serialize_str(schema::NATIVE_ARCH),
+            ArchName::Arch(a) => a.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ArchName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        if name == schema::NATIVE_ARCH {
+            return Ok(ArchName::Native);
+        }
+        name.parse::<Arch>().map(ArchName::Arch).map_err(serde::de::Error::custom)
+    }
+}
+
 impl From<SeccompProfileSpec> for model::SeccompSpec {
     fn from(spec: SeccompProfileSpec) -> Self {
         let mut out = model::SeccompSpec::new(spec.default_action);
         out.default_errno_ret = spec.default_errno_ret;
-        out.architectures = spec.architectures;
+        for a in spec.architectures {
+            match a {
+                ArchName::Native => out.native_architecture = true,
+                ArchName::Arch(a) => out.architectures.push(a),
+            }
+        }
         out.flags = spec.flags;
         out.listener_path = spec.listener_path;
         out.listener_metadata = spec.listener_metadata;
         out.syscalls = spec.syscalls.into_iter().map(Into::into).collect();
         out.base_profile_name = spec.base_profile_name;
-        out.disabled = spec.disabled.then_some(true);
+        out.disabled = spec.state.is_disabled().then_some(true);
         out
     }
 }
@@ -178,13 +219,18 @@ impl TryFrom<model::SeccompSpec> for SeccompProfileSpec {
         Ok(SeccompProfileSpec {
             default_action: spec.default_action,
             default_errno_ret,
-            architectures: spec.architectures,
+            architectures: spec
+                .native_architecture
+                .then_some(ArchName::Native)
+                .into_iter()
+                .chain(spec.architectures.into_iter().map(ArchName::Arch))
+                .collect(),
             flags: spec.flags,
             listener_path: spec.listener_path,
             listener_metadata: spec.listener_metadata,
             syscalls,
             base_profile_name: spec.base_profile_name,
-            disabled: spec.disabled.unwrap_or(false),
+            state: SpecState::from_disabled(spec.disabled.unwrap_or(false)),
             allowed_namespaces: None,
         })
     }
@@ -211,7 +257,7 @@ mod tests {
         SeccompProfileSpec {
             default_action: ActionName::Errno,
             default_errno_ret: Some(38),
-            architectures: vec![Arch::X86_64, Arch::Aarch64],
+            architectures: vec![ArchName::Arch(Arch::X86_64), ArchName::Arch(Arch::Aarch64)],
             flags: vec![FilterFlag::Log],
             listener_path: None,
             listener_metadata: None,
@@ -222,7 +268,7 @@ mod tests {
                 args: vec![SeccompArg { index: 0, value: 0xffff_ffff, value_two: 8, op: Operator::MaskedEqual }],
             }],
             base_profile_name: Some("runc-v1.2.0".into()),
-            disabled: true,
+            state: SpecState::Disabled,
             allowed_namespaces: None,
         }
     }
@@ -248,7 +294,7 @@ mod tests {
         .expect("SPO-shaped spec");
         assert_eq!(spec.default_action, ActionName::Log);
         assert_eq!(spec.syscalls[0].args[0].value_two, 0);
-        assert!(!spec.disabled);
+        assert_eq!(spec.state, SpecState::Enabled);
         let bad = serde_json::from_value::<SeccompProfileSpec>(serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"}));
         assert!(bad.is_err());
     }
@@ -296,7 +342,7 @@ mod tests {
         let actions = spec["properties"]["defaultAction"]["enum"].as_array().expect("action enum");
         assert_eq!(actions.len(), ActionName::ALL.len());
         let arches = spec["properties"]["architectures"]["items"]["enum"].as_array().expect("arch enum");
-        assert_eq!(arches.len(), Arch::ALL.len());
+        assert_eq!(arches.len(), Arch::ALL.len() + 1, "every architecture and SCMP_ARCH_NATIVE");
         assert_eq!(spec["required"], serde_json::json!(["defaultAction"]));
         let arg = &spec["properties"]["syscalls"]["items"]["properties"]["args"];
         assert_eq!(arg["maxItems"], 6);

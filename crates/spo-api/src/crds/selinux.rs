@@ -11,49 +11,53 @@ use serde::{Deserialize, Serialize};
 use spo_model::selinux as model;
 
 use super::schema;
-use super::status::ProfileState;
+use super::status::{ProfileState, SpecState};
 use crate::ApiError;
 
 /// An SELinux policy built from a base policy plus allow rules, installed
-/// with `semodule` on every node.
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// with `semodule` on every node as the CIL block `NAME`.
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "SelinuxProfile",
-    namespaced,
+    shortname = "selp",
     status = "SelinuxProfileStatus",
     derive = "PartialEq",
-    doc = "An SELinux policy module for the containers of this namespace.",
+    doc = "An SELinux policy module; pods use it as the type NAME.process.",
     printcolumn = r#"{"name":"Usage","type":"string","jsonPath":".status.usage"}"#,
     printcolumn = r#"{"name":"Status","type":"string","jsonPath":".status.status"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
 pub struct SelinuxProfileSpec {
-    /// Policies this one builds on; the system `container` policy when
-    /// empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Policies this one builds on; the system `container` policy by
+    /// default (SPO's).
+    #[serde(default = "default_inherit")]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
     pub inherit: Vec<PolicyRef>,
     /// Allow rules: source type label (`@self` for this policy's own
     /// type) to object class to permissions.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "schema::selinux_allow")]
     pub allow: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Enforcing (the default) or Permissive.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mode: Option<SelinuxMode>,
-    /// SPO's older switch for Permissive mode.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissive: Option<bool>,
-    /// Namespaces whose pods may use this profile (cluster policy, enforced
-    /// at pod admission); every namespace when absent.
+    #[serde(default)]
+    pub mode: SelinuxMode,
+    /// spo-rs: namespaces whose pods may use this profile (enforced at pod
+    /// admission); every namespace when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::allowed_namespaces")]
     pub allowed_namespaces: Option<Vec<String>>,
-    /// Keep the object but install nothing.
+    /// `Disabled`: keep the object but install nothing.
     #[serde(default)]
-    pub disabled: bool,
+    pub state: SpecState,
+}
+
+/// SPO's default base: the system `container` template.
+pub fn default_inherit() -> Vec<PolicyRef> {
+    vec![PolicyRef { kind: InheritKind::System, name: "container".into() }]
 }
 
 /// A policy to inherit from.
@@ -64,7 +68,7 @@ pub struct PolicyRef {
     #[serde(default)]
     pub kind: InheritKind,
     /// Name of the policy.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1), pattern(r"^[-a-zA-Z0-9._]+$"))]
     pub name: String,
 }
 
@@ -79,9 +83,10 @@ pub enum InheritKind {
 }
 
 /// Enforcement mode of an SELinux policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum SelinuxMode {
     /// Deny and log violations.
+    #[default]
     Enforcing,
     /// Log violations, deny nothing.
     Permissive,
@@ -102,19 +107,23 @@ pub struct SelinuxProfileStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
+    /// How many pods use the profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "schema::workload_count")]
+    pub active_workloads_count: Option<i32>,
     /// The type to write in a pod's `seLinuxOptions.type`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<String>,
 }
 
 /// An SELinux policy module given as CIL text.
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     crates(kube_core = "::kube_core"),
     group = "security-profiles-operator.x-k8s.io",
     version = "v1",
     kind = "RawSelinuxProfile",
-    namespaced,
+    shortname = "rselp",
     status = "SelinuxProfileStatus",
     derive = "PartialEq",
     doc = "An SELinux policy module in CIL, installed as written.",
@@ -124,17 +133,19 @@ pub struct SelinuxProfileStatus {
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RawSelinuxProfileSpec {
-    /// The CIL module.
+    /// The CIL module (required in practice: a profile without it is
+    /// refused at admission and on the node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 500000))]
-    pub policy: String,
-    /// Namespaces whose pods may use this profile (cluster policy, enforced
-    /// at pod admission); every namespace when absent.
+    pub policy: Option<String>,
+    /// spo-rs: namespaces whose pods may use this profile (enforced at pod
+    /// admission); every namespace when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "schema::allowed_namespaces")]
     pub allowed_namespaces: Option<Vec<String>>,
-    /// Keep the object but install nothing.
+    /// `Disabled`: keep the object but install nothing.
     #[serde(default)]
-    pub disabled: bool,
+    pub state: SpecState,
 }
 
 impl InheritKind {
@@ -165,30 +176,28 @@ impl From<SelinuxProfileSpec> for model::SelinuxProfileSpec {
                 .into_iter()
                 .map(|r| model::PolicyRef { kind: r.kind.as_str().to_owned(), name: r.name })
                 .collect(),
-            mode: s.mode.map(|m| m.as_str().to_owned()),
-            permissive: s.permissive,
+            mode: Some(s.mode.as_str().to_owned()),
+            permissive: None,
             allow: s.allow,
-            disabled: s.disabled.then_some(true),
+            disabled: s.state.is_disabled().then_some(true),
         }
     }
 }
 
 /// A model profile as a custom resource spec: the model keeps `mode` and
 /// `inherit[].kind` as free text (so it can report a misspelling with its
-/// location); the resource accepts only the known names.
+/// location); the resource accepts only the known names. An empty
+/// `inherit` is SPO's default, the `container` template.
 impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
     type Error = ApiError;
 
     fn try_from(s: model::SelinuxProfileSpec) -> Result<Self, ApiError> {
-        let refuse = |field: String| ApiError::NotExpressible {
-            kind: "SelinuxProfile",
-            field,
-            reason: "not a known value",
-        };
+        let refuse =
+            |field: String| ApiError::NotExpressible { kind: "SelinuxProfile", field, reason: "not a known value" };
         let mode = match s.mode.as_deref() {
-            None => None,
-            Some("Enforcing") => Some(SelinuxMode::Enforcing),
-            Some("Permissive") => Some(SelinuxMode::Permissive),
+            None if s.permissive == Some(true) => SelinuxMode::Permissive,
+            None | Some("Enforcing") => SelinuxMode::Enforcing,
+            Some("Permissive") => SelinuxMode::Permissive,
             Some(_) => return Err(refuse("mode".into())),
         };
         let mut inherit = Vec::with_capacity(s.inherit.len());
@@ -200,12 +209,14 @@ impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
             };
             inherit.push(PolicyRef { kind, name: r.name });
         }
+        if inherit.is_empty() {
+            inherit = default_inherit();
+        }
         Ok(SelinuxProfileSpec {
             inherit,
             allow: s.allow,
             mode,
-            permissive: s.permissive,
-            disabled: s.disabled.unwrap_or(false),
+            state: SpecState::from_disabled(s.disabled.unwrap_or(false)),
             allowed_namespaces: None,
         })
     }
@@ -213,13 +224,20 @@ impl TryFrom<model::SelinuxProfileSpec> for SelinuxProfileSpec {
 
 impl From<RawSelinuxProfileSpec> for model::RawSelinuxProfileSpec {
     fn from(s: RawSelinuxProfileSpec) -> Self {
-        model::RawSelinuxProfileSpec { policy: s.policy, disabled: s.disabled.then_some(true) }
+        model::RawSelinuxProfileSpec {
+            policy: s.policy.unwrap_or_default(),
+            disabled: s.state.is_disabled().then_some(true),
+        }
     }
 }
 
 impl From<model::RawSelinuxProfileSpec> for RawSelinuxProfileSpec {
     fn from(s: model::RawSelinuxProfileSpec) -> Self {
-        RawSelinuxProfileSpec { policy: s.policy, disabled: s.disabled.unwrap_or(false), allowed_namespaces: None }
+        RawSelinuxProfileSpec {
+            policy: Some(s.policy),
+            state: SpecState::from_disabled(s.disabled.unwrap_or(false)),
+            allowed_namespaces: None,
+        }
     }
 }
 
@@ -230,16 +248,16 @@ mod tests {
     #[test]
     fn spo_shaped_spec_deserialises_with_defaults() {
         let spec: SelinuxProfileSpec = serde_json::from_value(serde_json::json!({
-            "inherit": [{"name": "container"}],
             "allow": {"var_log_t": {"dir": ["open", "read"], "file": ["getattr"]}},
         }))
         .expect("SPO-shaped spec");
-        assert_eq!(spec.inherit[0].kind, InheritKind::System);
+        assert_eq!(spec.inherit, default_inherit(), "SPO's default base is the container template");
         assert_eq!(spec.allow["var_log_t"]["dir"], ["open", "read"]);
-        assert_eq!(spec.mode, None);
+        assert_eq!(spec.mode, SelinuxMode::Enforcing);
+        assert_eq!(spec.state, SpecState::Enabled);
         let back = serde_json::to_value(&spec).expect("json");
         assert_eq!(back["inherit"][0]["kind"], "System");
-        assert!(back.get("mode").is_none());
+        assert_eq!(back["inherit"][0]["name"], "container");
     }
 
     #[test]
@@ -247,9 +265,8 @@ mod tests {
         let spec = SelinuxProfileSpec {
             inherit: vec![PolicyRef { kind: InheritKind::SelinuxProfile, name: "base".into() }],
             allow: [("@self".to_owned(), [("tcp_socket".to_owned(), vec!["listen".to_owned()])].into())].into(),
-            mode: Some(SelinuxMode::Permissive),
-            permissive: None,
-            disabled: true,
+            mode: SelinuxMode::Permissive,
+            state: SpecState::Disabled,
             allowed_namespaces: None,
         };
         let model: model::SelinuxProfileSpec = spec.clone().into();
@@ -259,8 +276,8 @@ mod tests {
         assert_eq!(SelinuxProfileSpec::try_from(model).expect("expressible"), spec);
 
         let raw = RawSelinuxProfileSpec {
-            policy: "(allow a b (file (read)))".into(),
-            disabled: false,
+            policy: Some("(allow a b (file (read)))".into()),
+            state: SpecState::Enabled,
             allowed_namespaces: None,
         };
         let model: model::RawSelinuxProfileSpec = raw.clone().into();

@@ -39,6 +39,33 @@ impl ProfileState {
     }
 }
 
+/// `spec.state` of every profile kind (SPO's): a `Disabled` profile is kept
+/// but installed nowhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum SpecState {
+    /// Installed on every node (the default).
+    #[default]
+    Enabled,
+    /// Kept, installed nowhere.
+    Disabled,
+}
+
+impl SpecState {
+    /// Whether the profile is `Disabled`.
+    pub fn is_disabled(self) -> bool {
+        self == SpecState::Disabled
+    }
+
+    /// `Disabled` when `disabled`, else `Enabled`.
+    pub fn from_disabled(disabled: bool) -> SpecState {
+        if disabled {
+            SpecState::Disabled
+        } else {
+            SpecState::Enabled
+        }
+    }
+}
+
 /// Status of a seccomp or AppArmor profile.
 ///
 /// `conditions` is a list map keyed by `type` and `activeWorkloads` a set,
@@ -59,9 +86,24 @@ pub struct ProfileStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"))]
     pub active_workloads: Vec<String>,
-    /// What to write in a pod's `securityContext.*Profile.localhostProfile`.
+    /// How many pods use the profile (SPO's count beside the list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "super::schema::workload_count")]
+    pub active_workloads_count: Option<i32>,
+    /// What to write in a pod's `securityContext.*Profile.localhostProfile`
+    /// (`operator/NAME.json` for seccomp, as SPO writes it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub localhost_profile: Option<String>,
+    /// Seccomp: the file on every node
+    /// (`KUBELET_ROOT/seccomp/operator/NAME.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Seccomp (spo-rs): the immutable version in force on every node,
+    /// `operator/NAME/SHA256.json`, once all nodes agree on the content.
+    /// Bindings pin new pods to it, so a later edit reaches only pods
+    /// created after it (see `docs/operator.md`, versioned rollouts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinned_profile: Option<String>,
 }
 
 #[cfg(test)]

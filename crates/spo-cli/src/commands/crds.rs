@@ -1,7 +1,7 @@
 //! `spoc crds`: print the CustomResourceDefinitions of spo-rs.
 //!
 //! The files in `deploy/crds/` are generated from the Rust types of
-//! `spo-operator` and a snapshot test keeps them current, so `spoc` embeds
+//! `spo-api` and a snapshot test keeps them current, so `spoc` embeds
 //! them rather than linking the Kubernetes client stack.
 
 /// The CRD files, in a stable order.
@@ -13,6 +13,10 @@ const CRDS: &[(&str, &str)] = &[
     ("profilebinding.yaml", include_str!("../../../../deploy/crds/profilebinding.yaml")),
     ("profilerecording.yaml", include_str!("../../../../deploy/crds/profilerecording.yaml")),
     ("securityprofilenodestatus.yaml", include_str!("../../../../deploy/crds/securityprofilenodestatus.yaml")),
+    (
+        "securityprofilesoperatordaemon.yaml",
+        include_str!("../../../../deploy/crds/securityprofilesoperatordaemon.yaml"),
+    ),
 ];
 
 /// Every CRD as one multi-document YAML stream.

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use spo_model::apparmor::{capability_name, validate, AppArmorProfile};
+use spo_model::apparmor::{capability_name, validate, AppArmorProfile, PTRACE_ACCESS};
 use spo_model::Severity;
 
 use crate::CompileError;
@@ -105,6 +105,14 @@ pub fn render(profile: &AppArmorProfile, opts: &Options) -> Result<String, Compi
                 .map(|n| format!("capability {n},"))
                 .collect(),
         );
+    }
+    if let Some(t) = &a.ptrace {
+        let access: Vec<&str> =
+            t.allowed_access.iter().map(String::as_str).filter(|x| PTRACE_ACCESS.contains(x)).collect();
+        if !access.is_empty() {
+            let peer = t.peer.as_deref().map(|p| format!(" peer={p}")).unwrap_or_default();
+            section("ptrace", vec![format!("ptrace ({}){peer},", access.join(" "))]);
+        }
     }
     if !complain {
         section("Kernel interfaces no container needs", DENY_RULES.iter().map(|s| (*s).to_owned()).collect());

@@ -31,15 +31,11 @@ pub fn selinux_profile_to_cil(p: &SelinuxProfile, deny: &DenyLists) -> Result<St
         });
     }
     let block = p.block_name();
-    let namespace = p.metadata.namespace.as_deref().unwrap_or("");
     let mut out = String::new();
     let _ = writeln!(out, "(block {block}");
     let mut seen = BTreeSet::new();
-    for r in &p.spec.inherit {
-        let target = match r.kind.as_str() {
-            "SelinuxProfile" if !namespace.is_empty() => format!("{}_{namespace}", r.name),
-            _ => r.name.clone(),
-        };
+    for r in &p.spec.effective_inherit() {
+        let target = r.name.clone();
         if seen.insert(target.clone()) {
             let _ = writeln!(out, "{INDENT}(blockinherit {target})");
         }

@@ -59,6 +59,7 @@ pub fn merge(specs: &[SeccompSpec]) -> Result<SeccompSpec, ModelError> {
     let mut plain: BTreeMap<String, Action> = BTreeMap::new();
     let mut conditional: Vec<SyscallRule> = Vec::new();
     for s in specs {
+        out.native_architecture |= s.native_architecture;
         for a in &s.architectures {
             if !out.architectures.contains(a) {
                 out.architectures.push(*a);

@@ -89,6 +89,12 @@ pub struct SeccompSpec {
     /// Architectures the filter accepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub architectures: Vec<Arch>,
+    /// `SCMP_ARCH_NATIVE` was listed: the target's own architecture is
+    /// accepted besides [`SeccompSpec::architectures`]. Not serialised: a
+    /// profile written out is resolved for a node and names its
+    /// architectures.
+    #[serde(skip)]
+    pub native_architecture: bool,
     /// Docker's per-native-architecture list of accepted architectures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arch_map: Vec<ArchMapEntry>,
@@ -120,6 +126,7 @@ impl SeccompSpec {
             default_errno_ret: None,
             default_errno: None,
             architectures: Vec::new(),
+            native_architecture: false,
             arch_map: Vec::new(),
             flags: Vec::new(),
             listener_path: None,

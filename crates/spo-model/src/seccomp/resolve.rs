@@ -282,6 +282,9 @@ pub fn arches_for(spec: &SeccompSpec, target: &Target) -> Vec<Arch> {
             arches.extend(entry.sub_architectures.iter().copied());
         }
     } else {
+        if spec.native_architecture {
+            arches.push(target.native);
+        }
         arches.extend(spec.architectures.iter().copied());
     }
     if arches.is_empty() {

@@ -61,9 +61,6 @@ pub struct ParsedFile {
     /// Its text, for locating later diagnostics (shared with its
     /// documents' [`ManifestDoc::source`]).
     pub text: Arc<str>,
-    /// Whether names were qualified by `metadata.namespace` (see
-    /// [`parse_file_namespaced`]), so a reparse names documents alike.
-    pub namespaced: bool,
 }
 
 impl ParsedFile {
@@ -79,7 +76,7 @@ impl ParsedFile {
 
     /// The documents with their trees, parsed again from the kept text.
     pub fn reparse(&self) -> Vec<ManifestDoc> {
-        parse_file_namespaced(&self.path, self.text.clone(), self.namespaced).docs
+        parse_file(&self.path, self.text.clone()).docs
     }
 }
 
@@ -107,21 +104,13 @@ pub struct Scanner {
     dir: PathBuf,
     interval: Duration,
     files: BTreeMap<PathBuf, Tracked>,
-    namespaced: bool,
     immediate: bool,
 }
 
 impl Scanner {
     /// A scanner of `dir`, called every `interval`.
     pub fn new(dir: impl Into<PathBuf>, interval: Duration) -> Scanner {
-        Scanner { dir: dir.into(), interval, files: BTreeMap::new(), namespaced: false, immediate: false }
-    }
-
-    /// Qualify profile names by their `metadata.namespace` (see
-    /// [`parse_file_namespaced`]).
-    pub fn namespaced(mut self, on: bool) -> Scanner {
-        self.namespaced = on;
-        self
+        Scanner { dir: dir.into(), interval, files: BTreeMap::new(), immediate: false }
     }
 
     /// Read every changed file at once instead of waiting for it to settle:
@@ -170,7 +159,7 @@ impl Scanner {
                 continue;
             };
             t.parsed = Some(sig);
-            let mut parsed = parse_file_namespaced(&path, text, self.namespaced);
+            let mut parsed = parse_file(&path, text);
             parsed.strip();
             changes.changed.push(parsed);
         }
@@ -229,17 +218,10 @@ pub fn report(file: &Path, text: &str, d: &Diagnostic) -> ProblemReport {
     }
 }
 
-/// Split a manifest file into profile documents.
+/// Split a manifest file into profile documents, each named by its
+/// `metadata.name` (profiles are cluster-wide, as in SPO v1; a
+/// `metadata.namespace` changes nothing).
 pub fn parse_file(path: &Path, text: impl Into<Arc<str>>) -> ParsedFile {
-    parse_file_namespaced(path, text, false)
-}
-
-/// Split a manifest file into profile documents; with `namespaced`, a
-/// document with a `metadata.namespace` is named `NAMESPACE/NAME` (and its
-/// `baseProfileName` is looked up in the same namespace), so profiles of
-/// the same name in two namespaces stay apart and install under
-/// `operator/NAMESPACE/NAME.json`. A standalone node keeps plain names.
-pub fn parse_file_namespaced(path: &Path, text: impl Into<Arc<str>>, namespaced: bool) -> ParsedFile {
     let text: Arc<str> = text.into();
     let (nodes, diags) = parse_documents(&text);
     let mut problems: Vec<ProblemReport> =
@@ -313,29 +295,11 @@ pub fn parse_file_namespaced(path: &Path, text: impl Into<Arc<str>>, namespaced:
                 None if permissive && kind != ProfileKind::SeccompProfile => Mode::Complain,
                 None => Mode::Enforce,
             };
-            let mut base = spec.get("baseProfileName").and_then(Node::as_str).map(str::to_owned);
-            let mut name = name;
-            let namespace = node.get("metadata").and_then(|m| m.get("namespace"));
-            if let (true, Some(ns_node)) = (namespaced, namespace) {
-                let ns = ns_node.as_str().unwrap_or_default();
-                if let Err(msg) = check_object_name(ns).and_then(|()| {
-                    if ns.contains('.') {
-                        Err("a namespace is a DNS label: no dots".to_owned())
-                    } else {
-                        Ok(())
-                    }
-                }) {
-                    let d = Diagnostic::error(ns_node.span, format!("invalid namespace: {msg}"));
-                    problems.push(report(path, &text, &d));
-                    continue;
-                }
-                name = format!("{ns}/{name}");
-                base = base.map(|b| if b.contains(':') || b.contains('/') { b } else { format!("{ns}/{b}") });
-            }
+            let base = spec.get("baseProfileName").and_then(Node::as_str).map(str::to_owned);
             docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base, source: text.clone() });
         }
     }
-    ParsedFile { path: path.to_owned(), docs, problems, text, namespaced }
+    ParsedFile { path: path.to_owned(), docs, problems, text }
 }
 
 #[cfg(test)]

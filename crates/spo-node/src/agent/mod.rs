@@ -58,15 +58,12 @@ pub struct AgentConfig {
     pub verify_interval: Duration,
     /// Where `/proc` is.
     pub proc_root: PathBuf,
-    /// Name profiles `NAMESPACE/NAME` after their `metadata.namespace`
-    /// (Kubernetes mode; see [`manifests::parse_file_namespaced`]).
-    pub namespaced: bool,
     /// The manifests are only ever replaced atomically (the Kubernetes
     /// mirror): read changes at once instead of waiting for them to settle.
     pub atomic_writer: bool,
     /// Keep every version of a profile until the profile is deleted, not
     /// only those running processes use: in a cluster, pods are pinned to a
-    /// version (`operator/NS/NAME/SHA256.json`) and a container restarting
+    /// version (`operator/NAME/SHA256.json`) and a container restarting
     /// on this node needs its file even while no process of it runs.
     pub keep_versions: bool,
 }
@@ -82,7 +79,6 @@ impl AgentConfig {
             interval: Duration::from_millis(250),
             verify_interval: Duration::from_secs(1),
             proc_root: PathBuf::from("/proc"),
-            namespaced: false,
             atomic_writer: false,
             keep_versions: false,
         }
@@ -189,7 +185,7 @@ impl Agent {
         let seccomp = seccomp::SeccompInstaller::new(&cfg.kubelet_root)?;
         crate::store::atomic::ensure_dir(&cfg.state)?;
         let mut a = Agent {
-            scanner: Scanner::new(&cfg.manifests, cfg.interval).namespaced(cfg.namespaced).immediate(cfg.atomic_writer),
+            scanner: Scanner::new(&cfg.manifests, cfg.interval).immediate(cfg.atomic_writer),
             cfg,
             files: BTreeMap::new(),
             last_names: BTreeMap::new(),

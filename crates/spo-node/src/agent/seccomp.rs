@@ -60,8 +60,6 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
     };
     let mut spec = lowered.spec;
     let mut seen = vec![doc.name.clone()];
-    // A namespaced document (`NS/NAME`) finds its base in its namespace.
-    let scope = doc.name.rsplit_once('/').map(|(ns, _)| ns);
     while let Some(base) = spec.base_profile_name.take() {
         let span = doc.node.get("spec").and_then(|s| s.get("baseProfileName")).map_or(doc.node.span, |n| n.span);
         if base.contains("://") || base.contains(':') {
@@ -71,10 +69,6 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
             )
             .with_help("name a SeccompProfile in the manifests directory")]));
         }
-        let base = match scope {
-            Some(ns) => format!("{ns}/{base}"),
-            None => base,
-        };
         if seen.contains(&base) {
             return Err(Rejected::Invalid(vec![Diagnostic::error(
                 span,

@@ -37,6 +37,10 @@ struct Args {
     /// Profile reconciles running at once, per kind.
     #[arg(long, default_value_t = 16)]
     concurrency: u16,
+    /// The kubelet's root directory on the nodes, for a seccomp profile's
+    /// `status.path` (`KUBELET_ROOT/seccomp/operator/NAME.json`).
+    #[arg(long, default_value = "/var/lib/kubelet")]
+    kubelet_root: String,
 }
 
 #[tokio::main]
@@ -59,7 +63,12 @@ async fn main() -> anyhow::Result<()> {
     let (webhook_ready, writes_after) = tokio::sync::watch::channel(false);
     let controllers = controller::run(
         client.clone(),
-        ControllerOptions { concurrency: args.concurrency, metrics: metrics.clone(), writes_after: Some(writes_after) },
+        ControllerOptions {
+            concurrency: args.concurrency,
+            metrics: metrics.clone(),
+            writes_after: Some(writes_after),
+            kubelet_seccomp_dir: Some(format!("{}/seccomp", args.kubelet_root.trim_end_matches('/'))),
+        },
     );
     let latency = Arc::new(spo_operator::webhook::Latency::default());
     let webhook = webhook_adapter::run(

@@ -8,7 +8,7 @@
 use std::fmt::Debug;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::ClusterResourceScope;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -68,15 +68,23 @@ impl ProfileKind {
         }
     }
 
-    /// What a pod writes to use profile `namespace/name`. For seccomp, the
-    /// immutable version `digest` when every node runs the same one, else
-    /// the current file.
-    pub fn reference(self, namespace: &str, name: &str, digest: Option<&str>) -> String {
+    /// What a pod writes to use profile `name`: the current seccomp file
+    /// (`operator/NAME.json`, as SPO publishes it), the SELinux type, the
+    /// AppArmor profile name.
+    pub fn reference(self, name: &str) -> String {
+        match self {
+            ProfileKind::Seccomp => references::seccomp_current(name),
+            ProfileKind::Selinux | ProfileKind::RawSelinux => references::selinux_type(name),
+            ProfileKind::AppArmor => name.to_owned(),
+        }
+    }
+
+    /// The immutable seccomp version pods are pinned to, when every node
+    /// runs the same `digest` (spo-rs's `status.pinnedProfile`).
+    pub fn pinned(self, name: &str, digest: Option<&str>) -> Option<String> {
         match (self, digest) {
-            (ProfileKind::Seccomp, Some(d)) => references::seccomp_version(namespace, name, d),
-            (ProfileKind::Seccomp, None) => references::seccomp_current(namespace, name),
-            (ProfileKind::Selinux | ProfileKind::RawSelinux, _) => references::selinux_type(namespace, name),
-            (ProfileKind::AppArmor, _) => name.to_owned(),
+            (ProfileKind::Seccomp, Some(d)) => Some(references::seccomp_version(name, d)),
+            _ => None,
         }
     }
 }
@@ -92,11 +100,15 @@ pub struct OwnedStatus {
     pub workloads: Vec<String>,
     /// `status.localhostProfile` or `status.usage`.
     pub reference: Option<String>,
+    /// `status.pinnedProfile` (seccomp).
+    pub pinned: Option<String>,
+    /// `status.path` (seccomp).
+    pub path: Option<String>,
 }
 
 /// A profile custom resource the controller manages.
 pub trait Profile:
-    kube::Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    kube::Resource<DynamicType = (), Scope = ClusterResourceScope>
     + Clone
     + Debug
     + Serialize
@@ -107,7 +119,7 @@ pub trait Profile:
 {
     /// Which kind this is.
     const KIND: ProfileKind;
-    /// `spec.disabled`.
+    /// `spec.state: Disabled`.
     fn disabled(&self) -> bool;
     /// The operator's status fields.
     fn owned_status(&self) -> OwnedStatus;
@@ -133,6 +145,8 @@ fn from_profile_status(s: Option<&ProfileStatus>) -> OwnedStatus {
         ready: ready_condition(&s.conditions),
         workloads: s.active_workloads.clone(),
         reference: s.localhost_profile.clone(),
+        pinned: s.pinned_profile.clone(),
+        path: s.path.clone(),
     })
     .unwrap_or_default()
 }
@@ -143,6 +157,8 @@ fn from_selinux_status(s: Option<&SelinuxProfileStatus>) -> OwnedStatus {
         ready: ready_condition(&s.conditions),
         workloads: s.active_workloads.clone(),
         reference: s.usage.clone(),
+        pinned: None,
+        path: None,
     })
     .unwrap_or_default()
 }
@@ -154,7 +170,7 @@ fn ready_condition(conditions: &[Condition]) -> Option<Condition> {
 impl Profile for SeccompProfile {
     const KIND: ProfileKind = ProfileKind::Seccomp;
     fn disabled(&self) -> bool {
-        self.spec.disabled
+        self.spec.state.is_disabled()
     }
     fn slim_spec(&mut self) {
         let s = &mut self.spec;
@@ -171,7 +187,7 @@ impl Profile for SeccompProfile {
 impl Profile for AppArmorProfile {
     const KIND: ProfileKind = ProfileKind::AppArmor;
     fn disabled(&self) -> bool {
-        self.spec.disabled
+        self.spec.state.is_disabled()
     }
     fn slim_spec(&mut self) {
         (self.spec.abstract_, self.spec.policy, self.spec.allowed_namespaces) = (None, None, None);
@@ -184,7 +200,7 @@ impl Profile for AppArmorProfile {
 impl Profile for SelinuxProfile {
     const KIND: ProfileKind = ProfileKind::Selinux;
     fn disabled(&self) -> bool {
-        self.spec.disabled
+        self.spec.state.is_disabled()
     }
     fn slim_spec(&mut self) {
         self.spec.inherit = Vec::new();
@@ -199,10 +215,10 @@ impl Profile for SelinuxProfile {
 impl Profile for RawSelinuxProfile {
     const KIND: ProfileKind = ProfileKind::RawSelinux;
     fn disabled(&self) -> bool {
-        self.spec.disabled
+        self.spec.state.is_disabled()
     }
     fn slim_spec(&mut self) {
-        self.spec.policy = String::new();
+        self.spec.policy = None;
         self.spec.allowed_namespaces = None;
     }
     fn owned_status(&self) -> OwnedStatus {
@@ -231,9 +247,9 @@ mod tests {
     fn slim_keeps_what_reconciles_read() {
         let mut p: SeccompProfile = serde_json::from_value(serde_json::json!({
             "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SeccompProfile",
-            "metadata": {"name": "web", "namespace": "ns", "generation": 3, "finalizers": ["f"],
+            "metadata": {"name": "web", "generation": 3, "finalizers": ["f"],
                 "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{...}"}},
-            "spec": {"defaultAction": "SCMP_ACT_ERRNO", "disabled": true,
+            "spec": {"defaultAction": "SCMP_ACT_ERRNO", "state": "Disabled",
                 "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read", "write"]}]},
             "status": {"status": "Installed", "activeWorkloads": ["ns/p"]},
         }))
@@ -249,10 +265,11 @@ mod tests {
     #[test]
     fn references_per_kind() {
         let d = "ab".repeat(32);
-        assert_eq!(ProfileKind::Seccomp.reference("ns", "web", None), "operator/ns/web.json");
-        assert_eq!(ProfileKind::Seccomp.reference("ns", "web", Some(&d)), format!("operator/ns/web/{d}.json"));
-        assert_eq!(ProfileKind::Selinux.reference("ns", "web", Some(&d)), "web_ns.process");
-        assert_eq!(ProfileKind::RawSelinux.reference("ns", "web", None), "web_ns.process");
-        assert_eq!(ProfileKind::AppArmor.reference("ns", "web", Some(&d)), "web");
+        assert_eq!(ProfileKind::Seccomp.reference("web"), "operator/web.json");
+        assert_eq!(ProfileKind::Seccomp.pinned("web", Some(&d)), Some(format!("operator/web/{d}.json")));
+        assert_eq!(ProfileKind::Selinux.pinned("web", Some(&d)), None);
+        assert_eq!(ProfileKind::Selinux.reference("web"), "web.process");
+        assert_eq!(ProfileKind::RawSelinux.reference("web"), "web.process");
+        assert_eq!(ProfileKind::AppArmor.reference("web"), "web");
     }
 }

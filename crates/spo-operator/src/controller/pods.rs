@@ -73,7 +73,7 @@ mod tests {
     use super::*;
 
     fn k(name: &str) -> RefKey {
-        RefKey::for_profile(RefKind::Seccomp, "ns", name)
+        RefKey::for_profile(RefKind::Seccomp, name)
     }
 
     #[test]

@@ -27,8 +27,8 @@ use super::metrics::Metrics;
 use super::pods::PodIndex;
 use super::references::RefKey;
 use super::status::{self, FIELD_MANAGER};
-use spo_api::crds::{ProfileState, SecurityProfileNodeStatus};
 use crate::OperatorError;
+use spo_api::crds::{ProfileState, SecurityProfileNodeStatus};
 
 /// How often a profile is looked at again when nothing happens: a safety
 /// net only, every change of an input triggers a reconcile at once.
@@ -57,6 +57,9 @@ pub struct Context {
     pub nodes: Store<PartialObjectMeta<Node>>,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// The kubelet's seccomp directory on the nodes, for SPO's
+    /// `status.path` (`/var/lib/kubelet/seccomp`); not written when unknown.
+    pub kubelet_seccomp_dir: Option<String>,
 }
 
 impl std::fmt::Debug for Context {
@@ -71,10 +74,9 @@ impl std::fmt::Debug for Context {
 /// Reconcile one profile.
 pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, OperatorError> {
     Metrics::inc(&ctx.metrics.reconciles);
-    let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let what = || format!("{} {ns}/{name}", K::KIND.as_str());
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let what = || format!("{} {name}", K::KIND.as_str());
+    let api: Api<K> = Api::all(ctx.client.clone());
     let deleting = obj.meta().deletion_timestamp.is_some();
 
     if !finalizer::has(&*obj) {
@@ -91,12 +93,11 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
 
     let workloads = {
         let index = ctx.pods.read().unwrap_or_else(|e| e.into_inner());
-        index.users(&RefKey::for_profile(K::KIND.ref_kind(), &ns, &name))
+        index.users(&RefKey::for_profile(K::KIND.ref_kind(), &name))
     };
     let nodes: BTreeSet<String> = ctx.nodes.state().iter().map(|n| n.name_any()).collect();
-    let statuses = ctx.node_statuses.state_filter(|s| {
-        s.spec.profile_name == name && s.spec.profile_kind == K::KIND.as_str() && s.namespace().as_deref() == Some(&ns)
-    });
+    let statuses =
+        ctx.node_statuses.state_filter(|s| s.spec.profile_name == name && s.spec.profile_kind == K::KIND.as_str());
     let (live, orphans): (Vec<_>, Vec<_>) = statuses.into_iter().partition(|s| nodes.contains(&s.spec.node_name));
 
     let reports: Vec<NodeReport<'_>> = nodes
@@ -113,9 +114,17 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
         .collect();
     let facts = ProfileFacts { disabled: obj.disabled(), deleting, workloads: workloads.len() };
     let agg = aggregate(&reports, &facts);
-    let reference = K::KIND.reference(&ns, &name, agg.digest.as_deref());
+    let refs = status::References {
+        reference: K::KIND.reference(&name),
+        pinned: K::KIND.pinned(&name, agg.digest.as_deref()),
+        path: ctx
+            .kubelet_seccomp_dir
+            .as_ref()
+            .filter(|_| K::KIND == super::kinds::ProfileKind::Seccomp)
+            .map(|d| format!("{}/{}", d.trim_end_matches('/'), super::references::seccomp_current(&name))),
+    };
     let current = obj.owned_status();
-    let desired = status::desired(&agg, reference, workloads, obj.meta().generation, &current, now());
+    let desired = status::desired(&agg, refs, workloads, obj.meta().generation, &current, now());
     let unreported = current.state.is_none() && desired.state == ProfileState::Pending && live.is_empty();
     if unreported && !deleting {
         if let Some(wait) = grace_left(obj.meta().creation_timestamp.as_ref()) {
@@ -177,9 +186,8 @@ async fn delete_orphan(ctx: &Context, status: &SecurityProfileNodeStatus) -> Res
         Ok(None) => {}
         Err(source) => return Err(OperatorError::Kube { action: format!("looking up node {node}"), source }),
     }
-    let ns = status.namespace().unwrap_or_default();
     let name = status.name_any();
-    let api: Api<SecurityProfileNodeStatus> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<SecurityProfileNodeStatus> = Api::all(ctx.client.clone());
     // Only the object that was looked at: a node status recreated under the
     // same name meanwhile is left alone.
     let dp = DeleteParams {
@@ -189,11 +197,11 @@ async fn delete_orphan(ctx: &Context, status: &SecurityProfileNodeStatus) -> Res
     match api.delete(&name, &dp).await {
         Ok(_) => {
             Metrics::inc(&ctx.metrics.orphans_deleted);
-            info!("deleted node status {ns}/{name}: node {node} no longer exists");
+            info!("deleted node status {name}: node {node} no longer exists");
             Ok(())
         }
         Err(kube::Error::Api(s)) if s.code == 404 || s.code == 409 => Ok(()),
-        Err(source) => Err(OperatorError::Kube { action: format!("deleting node status {ns}/{name}"), source }),
+        Err(source) => Err(OperatorError::Kube { action: format!("deleting node status {name}"), source }),
     }
 }
 

@@ -1,8 +1,8 @@
 //! From `ProfileRecording` results to profiles: whenever a recording's
 //! `status.recorded` changes (a node agent reports a container that
 //! ended), the profiles [`spo_api::recording::wanted_profiles`] derives from
-//! it are server-side applied in the recording's namespace, labelled with
-//! the recording's name.
+//! it are server-side applied (profiles are cluster-wide, as in SPO v1),
+//! labelled with the recording's name and namespace.
 //!
 //! While its recording exists, a recorded profile follows one rule, the
 //! same before and after an operator restart: it exists, and it is written
@@ -27,9 +27,11 @@ use kube::runtime::{reflector as reflect, watcher, WatchStreamExt};
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use spo_api::crds::{ProfileRecording, SeccompProfile, GROUP, VERSION};
-use spo_api::recording::{spec_digest, wanted_profiles, RECORDED_BY_LABEL, RECORDED_SPEC_ANNOTATION};
 use crate::OperatorError;
+use spo_api::crds::{ProfileRecording, SeccompProfile, GROUP, VERSION};
+use spo_api::recording::{
+    spec_digest, wanted_profiles, RECORDED_BY_LABEL, RECORDED_NAMESPACE_LABEL, RECORDED_SPEC_ANNOTATION,
+};
 
 /// Field manager of the profiles made from recordings.
 pub const RECORDING_MANAGER: &str = "spo-operator-recording";
@@ -50,8 +52,9 @@ pub async fn run(client: Client) {
         watcher(Api::<SeccompProfile>::all(client.clone()), watcher::Config::default().labels(RECORDED_BY_LABEL));
     tokio::spawn(reflect(recorded_w, profiles).default_backoff().touched_objects().for_each(move |p| {
         if let Ok(p) = p {
-            if let (Some(rec), Some(ns)) = (p.labels().get(RECORDED_BY_LABEL), p.namespace()) {
-                let _ = tx.unbounded_send(ObjectRef::<ProfileRecording>::new(rec).within(&ns));
+            if let (Some(rec), Some(ns)) = (p.labels().get(RECORDED_BY_LABEL), p.labels().get(RECORDED_NAMESPACE_LABEL))
+            {
+                let _ = tx.unbounded_send(ObjectRef::<ProfileRecording>::new(rec).within(ns));
             }
         }
         async {}
@@ -92,10 +95,10 @@ pub async fn run(client: Client) {
 async fn reconcile(rec: Arc<ProfileRecording>, ctx: Arc<Ctx>) -> Result<Action, OperatorError> {
     let ns = rec.namespace().unwrap_or_default();
     let recording = rec.name_any();
-    let api: Api<SeccompProfile> = Api::namespaced(ctx.client.clone(), &ns);
+    let api: Api<SeccompProfile> = Api::all(ctx.client.clone());
     for (name, spec) in wanted_profiles(&rec) {
         let digest = spec_digest(&spec);
-        let current = ctx.recorded.get(&ObjectRef::new(&name).within(&ns));
+        let current = ctx.recorded.get(&ObjectRef::new(&name));
         if current.is_some_and(|p| p.annotations().get(RECORDED_SPEC_ANNOTATION) == Some(&digest)) {
             continue;
         }
@@ -104,19 +107,18 @@ async fn reconcile(rec: Arc<ProfileRecording>, ctx: Arc<Ctx>) -> Result<Action, 
             "kind": "SeccompProfile",
             "metadata": {
                 "name": name,
-                "namespace": ns,
-                "labels": {RECORDED_BY_LABEL: recording},
+                "labels": {RECORDED_BY_LABEL: recording, RECORDED_NAMESPACE_LABEL: ns},
                 "annotations": {RECORDED_SPEC_ANNOTATION: digest},
             },
             "spec": spec,
         });
         api.patch(&name, &PatchParams::apply(RECORDING_MANAGER).force(), &Patch::Apply(&body)).await.map_err(
             |source| OperatorError::Kube {
-                action: format!("applying SeccompProfile {ns}/{name} from recording {recording}"),
+                action: format!("applying SeccompProfile {name} from recording {ns}/{recording}"),
                 source,
             },
         )?;
-        info!("SeccompProfile {ns}/{name} written from ProfileRecording {recording}");
+        info!("SeccompProfile {name} written from ProfileRecording {ns}/{recording}");
     }
     Ok(Action::await_change())
 }

@@ -22,69 +22,48 @@ pub enum RefKind {
     AppArmor,
 }
 
-/// One profile a pod references.
-///
-/// AppArmor profile names are global to the kernel, so an AppArmor
-/// reference carries no namespace and counts for a profile of that name
-/// in every namespace.
+/// One profile a pod references. Profiles are cluster-wide (SPO v1), so
+/// a kind and a name identify one.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RefKey {
     /// The family.
     pub kind: RefKind,
-    /// The profile's namespace (`None` for AppArmor).
-    pub namespace: Option<String>,
     /// The profile's name.
     pub name: String,
 }
 
 impl RefKey {
-    /// The key a profile of `kind` named `namespace/name` is used under.
-    pub fn for_profile(kind: RefKind, namespace: &str, name: &str) -> RefKey {
-        let namespace = (kind != RefKind::AppArmor).then(|| namespace.to_owned());
-        RefKey { kind, namespace, name: name.to_owned() }
+    /// The key a profile of `kind` named `name` is used under.
+    pub fn for_profile(kind: RefKind, name: &str) -> RefKey {
+        RefKey { kind, name: name.to_owned() }
     }
 }
 
-pub use spo_api::names::SECCOMP_PREFIX;
+pub use spo_api::names::{seccomp_current, seccomp_version, selinux_type, SECCOMP_PREFIX};
 
-/// Localhost reference of a seccomp profile's current file.
-pub fn seccomp_current(namespace: &str, name: &str) -> String {
-    format!("{SECCOMP_PREFIX}{namespace}/{name}.json")
-}
-
-/// Localhost reference of one immutable version of a seccomp profile.
-pub fn seccomp_version(namespace: &str, name: &str, digest: &str) -> String {
-    format!("{SECCOMP_PREFIX}{namespace}/{name}/{digest}.json")
-}
-
-/// SELinux process type of a (raw) SELinux profile.
-pub fn selinux_type(namespace: &str, name: &str) -> String {
-    format!("{name}_{namespace}.process")
-}
-
-/// The profile a seccomp `localhostProfile` names, current or versioned.
+/// The profile a seccomp `localhostProfile` names, current
+/// (`operator/NAME.json`) or versioned (`operator/NAME/SHA256.json`).
 pub fn parse_seccomp(reference: &str) -> Option<RefKey> {
     let rest = reference.strip_prefix(SECCOMP_PREFIX)?.strip_suffix(".json")?;
     let mut parts = rest.split('/');
-    let (namespace, name) = (parts.next()?, parts.next()?);
+    let name = parts.next()?;
     match parts.next() {
         None => {}
         Some(digest) if is_digest(digest) && parts.next().is_none() => {}
         Some(_) => return None,
     }
-    (is_object_name(namespace) && is_object_name(name)).then(|| RefKey::for_profile(RefKind::Seccomp, namespace, name))
+    is_object_name(name).then(|| RefKey::for_profile(RefKind::Seccomp, name))
 }
 
-/// The profile an SELinux type `NAME_NS.process` names. Object names never
-/// contain `_`, so the split is unambiguous.
+/// The profile an SELinux type `NAME.process` names.
 pub fn parse_selinux(type_: &str) -> Option<RefKey> {
-    let (name, namespace) = type_.strip_suffix(".process")?.rsplit_once('_')?;
-    (is_object_name(namespace) && is_object_name(name)).then(|| RefKey::for_profile(RefKind::Selinux, namespace, name))
+    let name = type_.strip_suffix(".process")?;
+    (is_object_name(name) && !name.contains('.')).then(|| RefKey::for_profile(RefKind::Selinux, name))
 }
 
 /// The profile an AppArmor localhost name names.
 pub fn parse_apparmor(name: &str) -> Option<RefKey> {
-    is_object_name(name).then(|| RefKey::for_profile(RefKind::AppArmor, "", name))
+    is_object_name(name).then(|| RefKey::for_profile(RefKind::AppArmor, name))
 }
 
 fn is_digest(s: &str) -> bool {
@@ -138,6 +117,16 @@ pub fn pod_references(pod: &Pod) -> Vec<RefKey> {
                     out.extend(parse_apparmor(name));
                 }
             }
+            // The seccomp annotations Kubernetes had before the field (SPO
+            // counts the pod-level one; the container ones name files the
+            // same way, so they count too).
+            if key == "seccomp.security.alpha.kubernetes.io/pod"
+                || key.starts_with("container.seccomp.security.alpha.kubernetes.io/")
+            {
+                if let Some(file) = value.strip_prefix("localhost/") {
+                    out.extend(parse_seccomp(file));
+                }
+            }
         }
     }
     out.sort();
@@ -175,23 +164,24 @@ mod tests {
 
     const D: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-    fn key(kind: RefKind, ns: &str, name: &str) -> RefKey {
-        RefKey::for_profile(kind, ns, name)
+    fn key(kind: RefKind, name: &str) -> RefKey {
+        RefKey::for_profile(kind, name)
     }
 
     #[test]
     fn seccomp_references_round_trip() {
-        let web = key(RefKind::Seccomp, "team-a", "web.v2");
-        assert_eq!(parse_seccomp(&seccomp_current("team-a", "web.v2")), Some(web.clone()));
-        assert_eq!(parse_seccomp(&seccomp_version("team-a", "web.v2", D)), Some(web));
+        let web = key(RefKind::Seccomp, "web.v2");
+        assert_eq!(seccomp_current("web.v2"), "operator/web.v2.json");
+        assert_eq!(parse_seccomp(&seccomp_current("web.v2")), Some(web.clone()));
+        assert_eq!(parse_seccomp(&seccomp_version("web.v2", D)), Some(web));
         for bad in [
-            "operator/team-a/web",
-            "profiles/team-a/web.json",
-            "operator/team-a/web/notadigest.json",
-            "operator/team-a/web/sub/x.json",
-            &format!("operator/team-a/web/{D}/x.json"),
-            "operator/Team/web.json",
-            "operator//web.json",
+            "operator/web",
+            "profiles/web.json",
+            "operator/web/notadigest.json",
+            "operator/web/sub/x.json",
+            &format!("operator/web/{D}/x.json"),
+            "operator/Web.json",
+            "operator/.json",
         ] {
             assert_eq!(parse_seccomp(bad), None, "{bad}");
         }
@@ -199,15 +189,12 @@ mod tests {
 
     #[test]
     fn selinux_and_apparmor_references() {
-        assert_eq!(
-            parse_selinux(&selinux_type("ns-1", "logs.reader")),
-            Some(key(RefKind::Selinux, "ns-1", "logs.reader"))
-        );
+        assert_eq!(selinux_type("logs-reader"), "logs-reader.process");
+        assert_eq!(parse_selinux(&selinux_type("logs-reader")), Some(key(RefKind::Selinux, "logs-reader")));
         assert_eq!(parse_selinux("container_t"), None);
-        assert_eq!(parse_selinux("a_b_c.process"), None);
-        assert_eq!(parse_selinux("Web_ns.process"), None);
-        assert_eq!(parse_apparmor("web"), Some(key(RefKind::AppArmor, "any-namespace", "web")));
-        assert_eq!(key(RefKind::AppArmor, "a", "web"), key(RefKind::AppArmor, "b", "web"));
+        assert_eq!(parse_selinux("a.b.process"), None);
+        assert_eq!(parse_selinux("Web.process"), None);
+        assert_eq!(parse_apparmor("web"), Some(key(RefKind::AppArmor, "web")));
         assert_eq!(parse_apparmor("runtime/default"), None);
     }
 
@@ -220,16 +207,18 @@ mod tests {
         let p = pod(serde_json::json!({
             "metadata": {"name": "p", "namespace": "app", "annotations": {
                 "container.apparmor.security.beta.kubernetes.io/old": "localhost/legacy-aa",
+                "seccomp.security.alpha.kubernetes.io/pod": "localhost/operator/legacy-pod.json",
+                "container.seccomp.security.alpha.kubernetes.io/c": "localhost/operator/legacy-container.json",
                 "unrelated": "localhost/nothing",
             }},
             "spec": {
                 "securityContext": {
-                    "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/app/pod-level.json"},
-                    "seLinuxOptions": {"type": "sel_app.process"},
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/pod-level.json"},
+                    "seLinuxOptions": {"type": "sel.process"},
                 },
                 "containers": [
                     {"name": "a", "image": "x", "securityContext": {
-                        "seccompProfile": {"type": "Localhost", "localhostProfile": format!("operator/app/versioned/{D}.json")},
+                        "seccompProfile": {"type": "Localhost", "localhostProfile": format!("operator/versioned/{D}.json")},
                         "appArmorProfile": {"type": "Localhost", "localhostProfile": "aa-field"},
                     }},
                     {"name": "b", "image": "x", "securityContext": {
@@ -237,23 +226,24 @@ mod tests {
                     }},
                 ],
                 "initContainers": [{"name": "i", "image": "x", "securityContext": {
-                    "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/other/init.json"},
+                    "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/init.json"},
                 }}],
                 "ephemeralContainers": [{"name": "e", "image": "x", "securityContext": {
-                    "seLinuxOptions": {"type": "debug_app.process"},
+                    "seLinuxOptions": {"type": "debug.process"},
                 }}],
             },
         }));
-        let want = vec![
-            key(RefKind::Seccomp, "app", "pod-level"),
-            key(RefKind::Seccomp, "app", "versioned"),
-            key(RefKind::Seccomp, "other", "init"),
-            key(RefKind::Selinux, "app", "debug"),
-            key(RefKind::Selinux, "app", "sel"),
-            key(RefKind::AppArmor, "", "aa-field"),
-            key(RefKind::AppArmor, "", "legacy-aa"),
+        let mut want = vec![
+            key(RefKind::Seccomp, "pod-level"),
+            key(RefKind::Seccomp, "versioned"),
+            key(RefKind::Seccomp, "init"),
+            key(RefKind::Seccomp, "legacy-pod"),
+            key(RefKind::Seccomp, "legacy-container"),
+            key(RefKind::Selinux, "debug"),
+            key(RefKind::Selinux, "sel"),
+            key(RefKind::AppArmor, "aa-field"),
+            key(RefKind::AppArmor, "legacy-aa"),
         ];
-        let mut want = want;
         want.sort();
         assert_eq!(pod_references(&p), want);
     }
@@ -261,7 +251,7 @@ mod tests {
     #[test]
     fn finished_pods_reference_nothing() {
         let spec = serde_json::json!({"containers": [{"name": "a", "image": "x", "securityContext": {
-            "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/app/web.json"}}}]});
+            "seccompProfile": {"type": "Localhost", "localhostProfile": "operator/web.json"}}}]});
         for (phase, used) in
             [("Pending", true), ("Running", true), ("Unknown", true), ("Succeeded", false), ("Failed", false)]
         {
@@ -272,12 +262,11 @@ mod tests {
 
     #[test]
     fn duplicates_collapse() {
-        let sc =
-            serde_json::json!({"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/app/web.json"}});
+        let sc = serde_json::json!({"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/web.json"}});
         let p = pod(serde_json::json!({"metadata": {"name": "p"}, "spec": {
             "securityContext": sc,
             "containers": [{"name": "a", "image": "x", "securityContext": sc}, {"name": "b", "image": "x", "securityContext": sc}],
         }}));
-        assert_eq!(pod_references(&p), vec![key(RefKind::Seccomp, "app", "web")]);
+        assert_eq!(pod_references(&p), vec![key(RefKind::Seccomp, "web")]);
     }
 }

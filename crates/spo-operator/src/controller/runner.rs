@@ -30,8 +30,8 @@ use super::metrics::Metrics;
 use super::pods::PodIndex;
 use super::reconcile::{reconcile, Context};
 use super::references::{pod_references, RefKey, RefKind};
-use spo_api::crds::{AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile};
 use crate::OperatorError;
+use spo_api::crds::{AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile};
 
 /// Knobs of the controllers.
 #[derive(Debug, Clone)]
@@ -44,11 +44,18 @@ pub struct ControllerOptions {
     /// operator's own writes pass its fail-closed webhooks, so they wait
     /// until the API server calls them (see [`crate::webhook::probe`]).
     pub writes_after: Option<signal::Receiver<bool>>,
+    /// The kubelet's seccomp directory on the nodes, for `status.path`.
+    pub kubelet_seccomp_dir: Option<String>,
 }
 
 impl Default for ControllerOptions {
     fn default() -> Self {
-        ControllerOptions { concurrency: 16, metrics: Arc::default(), writes_after: None }
+        ControllerOptions {
+            concurrency: 16,
+            metrics: Arc::default(),
+            writes_after: None,
+            kubelet_seccomp_dir: Some("/var/lib/kubelet/seccomp".into()),
+        }
     }
 }
 
@@ -65,14 +72,8 @@ impl<K: Profile> Clone for KindQueue<K> {
 }
 
 impl<K: Profile> KindQueue<K> {
-    fn one(&self, ns: &str, name: &str) {
-        let _ = self.tx.unbounded_send(ObjectRef::new(name).within(ns));
-    }
-
-    fn named_anywhere(&self, name: &str) {
-        for obj in self.store.state_filter(|o| o.name_any() == name) {
-            let _ = self.tx.unbounded_send(ObjectRef::from_obj(&*obj));
-        }
+    fn one(&self, name: &str) {
+        let _ = self.tx.unbounded_send(ObjectRef::new(name));
     }
 
     fn all(&self) {
@@ -92,24 +93,23 @@ struct Triggers {
 }
 
 impl Triggers {
-    fn profile(&self, kind: ProfileKind, ns: &str, name: &str) {
+    fn profile(&self, kind: ProfileKind, name: &str) {
         match kind {
-            ProfileKind::Seccomp => self.seccomp.one(ns, name),
-            ProfileKind::Selinux => self.selinux.one(ns, name),
-            ProfileKind::RawSelinux => self.raw_selinux.one(ns, name),
-            ProfileKind::AppArmor => self.apparmor.named_anywhere(name),
+            ProfileKind::Seccomp => self.seccomp.one(name),
+            ProfileKind::Selinux => self.selinux.one(name),
+            ProfileKind::RawSelinux => self.raw_selinux.one(name),
+            ProfileKind::AppArmor => self.apparmor.one(name),
         }
     }
 
     fn reference(&self, key: &RefKey) {
-        let ns = key.namespace.as_deref().unwrap_or_default();
         match key.kind {
-            RefKind::Seccomp => self.seccomp.one(ns, &key.name),
+            RefKind::Seccomp => self.seccomp.one(&key.name),
             RefKind::Selinux => {
-                self.selinux.one(ns, &key.name);
-                self.raw_selinux.one(ns, &key.name);
+                self.selinux.one(&key.name);
+                self.raw_selinux.one(&key.name);
             }
-            RefKind::AppArmor => self.apparmor.named_anywhere(&key.name),
+            RefKind::AppArmor => self.apparmor.one(&key.name),
         }
     }
 
@@ -160,8 +160,14 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         })?;
     }
 
-    let ctx =
-        Arc::new(Context { client: client.clone(), pods, node_statuses: statuses, nodes, metrics: options.metrics });
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        pods,
+        node_statuses: statuses,
+        nodes,
+        metrics: options.metrics,
+        kubelet_seccomp_dir: options.kubelet_seccomp_dir,
+    });
     let config = controller::Config::default().concurrency(options.concurrency);
     tokio::join!(
         drive(profile_controller(&client, seccomp_w, seccomp_rx, ctx.clone(), config.clone())),
@@ -199,7 +205,7 @@ fn profile_controller<K: Profile>(
         |obj, ctx| Box::pin(reconcile::<K>(obj, ctx)),
         |obj: Arc<K>, err: &OperatorError, ctx: Arc<Context>| {
             Metrics::inc(&ctx.metrics.reconcile_errors);
-            warn!("{} {}/{}: {}", K::KIND.as_str(), obj.namespace().unwrap_or_default(), obj.name_any(), chain(err));
+            warn!("{} {}: {}", K::KIND.as_str(), obj.name_any(), chain(err));
             Action::requeue(Duration::from_secs(2))
         },
         ctx,
@@ -301,7 +307,7 @@ async fn watch_node_statuses(
         match event {
             Ok(Event::Apply(s) | Event::Delete(s) | Event::InitApply(s)) => {
                 if let Some(kind) = ProfileKind::from_kind(&s.spec.profile_kind) {
-                    triggers.profile(kind, &s.namespace().unwrap_or_default(), &s.spec.profile_name);
+                    triggers.profile(kind, &s.spec.profile_name);
                 }
             }
             // A relist may have dropped statuses without a delete event.

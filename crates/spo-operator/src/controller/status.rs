@@ -1,8 +1,10 @@
 //! The status the operator wants on a profile, and the server-side-apply
 //! document that sets it.
 //!
-//! The operator owns four fields (`status`, the `Ready` condition,
-//! `activeWorkloads` and the reference field) under the field manager
+//! The operator owns these fields (`status`, the `Ready` condition,
+//! `activeWorkloads` and SPO's `activeWorkloadsCount`, the reference field,
+//! and for seccomp SPO's `path` and spo-rs's `pinnedProfile`) under the
+//! field manager
 //! `spo-operator`; other writers' conditions are left alone because
 //! conditions are a list map keyed by type. A status already equal to the
 //! wanted one is not written again, and the `Ready` condition keeps its
@@ -28,14 +30,31 @@ pub struct Desired {
     pub ready: Condition,
     /// `status.activeWorkloads`, sorted.
     pub workloads: Vec<String>,
+    /// What pods write, and where it is.
+    pub refs: References,
+}
+
+/// What pods write to use a profile, and where the nodes keep it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct References {
     /// `status.localhostProfile` or `status.usage`.
     pub reference: String,
+    /// `status.pinnedProfile`: the version every node runs (seccomp).
+    pub pinned: Option<String>,
+    /// `status.path`: the file on every node (seccomp).
+    pub path: Option<String>,
+}
+
+impl From<&str> for References {
+    fn from(reference: &str) -> Self {
+        References { reference: reference.to_owned(), pinned: None, path: None }
+    }
 }
 
 /// What a profile should show.
 pub fn desired(
     agg: &Aggregate,
-    reference: String,
+    refs: References,
     workloads: Vec<String>,
     generation: Option<i64>,
     current: &OwnedStatus,
@@ -57,7 +76,7 @@ pub fn desired(
             last_transition_time,
         },
         workloads,
-        reference,
+        refs,
     }
 }
 
@@ -66,7 +85,9 @@ pub fn up_to_date(current: &OwnedStatus, desired: &Desired) -> bool {
     let mut workloads = current.workloads.clone();
     workloads.sort();
     current.state == Some(desired.state)
-        && current.reference.as_deref() == Some(desired.reference.as_str())
+        && current.reference.as_deref() == Some(desired.refs.reference.as_str())
+        && current.pinned == desired.refs.pinned
+        && current.path == desired.refs.path
         && workloads == desired.workloads
         && current.ready.as_ref() == Some(&desired.ready)
 }
@@ -76,10 +97,17 @@ pub fn apply_body(kind: ProfileKind, desired: &Desired) -> serde_json::Value {
     let mut status = serde_json::json!({
         "status": desired.state.as_str(),
         "conditions": [desired.ready],
-        kind.reference_field(): desired.reference,
+        kind.reference_field(): desired.refs.reference,
     });
     if !desired.workloads.is_empty() {
         status["activeWorkloads"] = serde_json::json!(desired.workloads);
+        status["activeWorkloadsCount"] = serde_json::json!(desired.workloads.len());
+    }
+    if let Some(p) = &desired.refs.pinned {
+        status["pinnedProfile"] = serde_json::json!(p);
+    }
+    if let Some(p) = &desired.refs.path {
+        status["path"] = serde_json::json!(p);
     }
     serde_json::json!({
         "apiVersion": format!("{GROUP}/{VERSION}"),
@@ -108,29 +136,35 @@ mod tests {
     #[test]
     fn a_second_reconcile_writes_nothing() {
         let agg = installed();
-        let first = desired(&agg, "operator/ns/web.json".into(), vec![], Some(1), &OwnedStatus::default(), time(100));
+        let refs = |r: &str| References::from(r);
+        let first = desired(&agg, refs("operator/web.json"), vec![], Some(1), &OwnedStatus::default(), time(100));
         let read_back = OwnedStatus {
             state: Some(first.state),
             ready: Some(first.ready.clone()),
             workloads: vec![],
-            reference: Some(first.reference.clone()),
+            reference: Some(first.refs.reference.clone()),
+            pinned: None,
+            path: None,
         };
-        let second = desired(&agg, "operator/ns/web.json".into(), vec![], Some(1), &read_back, time(200));
+        let second = desired(&agg, refs("operator/web.json"), vec![], Some(1), &read_back, time(200));
         assert_eq!(second.ready.last_transition_time, time(100), "the transition time is kept");
         assert!(up_to_date(&read_back, &second));
-        // A new generation, a new workload or a new reference is a change.
+        // A new generation, a new workload, a new reference or a new
+        // pinned version is a change.
         assert!(!up_to_date(
             &read_back,
-            &desired(&agg, "operator/ns/web.json".into(), vec![], Some(2), &read_back, time(200))
+            &desired(&agg, refs("operator/web.json"), vec![], Some(2), &read_back, time(200))
         ));
         assert!(!up_to_date(
             &read_back,
-            &desired(&agg, "operator/ns/web.json".into(), vec!["ns/p".into()], Some(1), &read_back, time(200))
+            &desired(&agg, refs("operator/web.json"), vec!["ns/p".into()], Some(1), &read_back, time(200))
         ));
         assert!(!up_to_date(
             &read_back,
-            &desired(&agg, "operator/ns/web/x.json".into(), vec![], Some(1), &read_back, time(200))
+            &desired(&agg, refs("operator/x.json"), vec![], Some(1), &read_back, time(200))
         ));
+        let pinned = References { pinned: Some("operator/web/d.json".into()), ..refs("operator/web.json") };
+        assert!(!up_to_date(&read_back, &desired(&agg, pinned, vec![], Some(1), &read_back, time(200))));
     }
 
     #[test]
@@ -151,26 +185,28 @@ mod tests {
 
     #[test]
     fn apply_document_names_the_kind_and_its_reference_field() {
-        let d = desired(
-            &installed(),
-            "web_ns.process".into(),
-            vec!["ns/p".into()],
-            Some(3),
-            &OwnedStatus::default(),
-            time(1),
-        );
+        let d =
+            desired(&installed(), "web.process".into(), vec!["ns/p".into()], Some(3), &OwnedStatus::default(), time(1));
         let body = apply_body(ProfileKind::Selinux, &d);
         assert_eq!(body["apiVersion"], "security-profiles-operator.x-k8s.io/v1");
         assert_eq!(body["kind"], "SelinuxProfile");
-        assert_eq!(body["status"]["usage"], "web_ns.process");
+        assert_eq!(body["status"]["usage"], "web.process");
         assert_eq!(body["status"]["status"], "Installed");
         assert_eq!(body["status"]["activeWorkloads"], serde_json::json!(["ns/p"]));
+        assert_eq!(body["status"]["activeWorkloadsCount"], 1);
         assert_eq!(body["status"]["conditions"][0]["type"], "Ready");
         assert_eq!(body["status"]["conditions"][0]["observedGeneration"], 3);
-        let empty =
-            desired(&installed(), "operator/ns/web.json".into(), vec![], None, &OwnedStatus::default(), time(1));
+        let refs = References {
+            reference: "operator/web.json".into(),
+            pinned: Some("operator/web/d.json".into()),
+            path: Some("/var/lib/kubelet/seccomp/operator/web.json".into()),
+        };
+        let empty = desired(&installed(), refs, vec![], None, &OwnedStatus::default(), time(1));
         let body = apply_body(ProfileKind::Seccomp, &empty);
-        assert_eq!(body["status"]["localhostProfile"], "operator/ns/web.json");
+        assert_eq!(body["status"]["localhostProfile"], "operator/web.json");
+        assert_eq!(body["status"]["pinnedProfile"], "operator/web/d.json");
+        assert_eq!(body["status"]["path"], "/var/lib/kubelet/seccomp/operator/web.json");
         assert!(body["status"].get("activeWorkloads").is_none(), "no workloads: the field is given up");
+        assert!(body["status"].get("activeWorkloadsCount").is_none());
     }
 }

@@ -21,10 +21,11 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use crate::controller::references::{RefKey, RefKind};
-use spo_api::crds::{
-    AppArmorProfile, ProfileBinding, ProfileRecording, RawSelinuxProfile, SeccompProfile, SelinuxProfile,
-};
 use crate::OperatorError;
+use spo_api::crds::{
+    AppArmorProfile, ProfileBinding, ProfileRecording, RawSelinuxProfile, SeccompProfile,
+    SecurityProfilesOperatorDaemon, SelinuxProfile, SpodSpec, SPOD_NAME,
+};
 
 /// The caches admission reads.
 #[derive(Clone)]
@@ -43,6 +44,8 @@ pub struct Caches {
     pub recordings: Store<ProfileRecording>,
     /// Namespaces (for the binding label).
     pub namespaces: Store<Namespace>,
+    /// The daemon configuration (`allowedSyscalls` and friends).
+    pub spod: Store<SecurityProfilesOperatorDaemon>,
     /// The namespace whose bindings apply cluster-wide (the operator's):
     /// shared profiles and their bindings live there, and a binding in a
     /// pod's own namespace wins over a shared one.
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Caches {
             .field("bindings", &self.bindings.len())
             .field("recordings", &self.recordings.len())
             .field("namespaces", &self.namespaces.len())
+            .field("spod", &self.spod.len())
             .field("shared_namespace", &self.shared_namespace)
             .finish()
     }
@@ -69,8 +73,6 @@ impl std::fmt::Debug for Caches {
 pub struct FoundProfile {
     /// `SeccompProfile`, `SelinuxProfile`, ...
     pub kind: &'static str,
-    /// Its namespace.
-    pub namespace: String,
     /// Its name.
     pub name: String,
     /// `spec.allowedNamespaces`.
@@ -79,12 +81,7 @@ pub struct FoundProfile {
 
 impl FoundProfile {
     fn of<K: Resource>(kind: &'static str, obj: &K, allowed: &Option<Vec<String>>) -> FoundProfile {
-        FoundProfile {
-            kind,
-            namespace: obj.meta().namespace.clone().unwrap_or_default(),
-            name: obj.meta().name.clone().unwrap_or_default(),
-            allowed_namespaces: allowed.clone(),
-        }
+        FoundProfile { kind, name: obj.meta().name.clone().unwrap_or_default(), allowed_namespaces: allowed.clone() }
     }
 
     /// Whether a pod in `namespace` may use this profile.
@@ -93,8 +90,8 @@ impl FoundProfile {
     }
 }
 
-fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectRef<K> {
-    ObjectRef::new(name).within(namespace)
+fn key<K: Resource<DynamicType = ()>>(name: &str) -> ObjectRef<K> {
+    ObjectRef::new(name)
 }
 
 impl Caches {
@@ -108,6 +105,7 @@ impl Caches {
         let (bindings, w5) = reflector::store();
         let (namespaces, w6) = reflector::store();
         let (recordings, w7) = reflector::store();
+        let (spod, w8) = reflector::store();
         (
             Caches {
                 seccomp,
@@ -117,6 +115,7 @@ impl Caches {
                 bindings,
                 recordings,
                 namespaces,
+                spod,
                 shared_namespace: None,
             },
             Writers {
@@ -127,6 +126,7 @@ impl Caches {
                 bindings: w5,
                 namespaces: w6,
                 recordings: w7,
+                spod: w8,
             },
         )
     }
@@ -142,6 +142,7 @@ impl Caches {
         spawn_reflector(Api::<ProfileBinding>::all(client.clone()), w.bindings);
         spawn_reflector(Api::<Namespace>::all(client.clone()), w.namespaces);
         spawn_reflector(Api::<ProfileRecording>::all(client.clone()), w.recordings);
+        spawn_reflector(Api::<SecurityProfilesOperatorDaemon>::all(client.clone()), w.spod);
         let never = |what| move |_| OperatorError::CacheNeverReady { what };
         caches.seccomp.wait_until_ready().await.map_err(never("SeccompProfile"))?;
         caches.selinux.wait_until_ready().await.map_err(never("SelinuxProfile"))?;
@@ -150,6 +151,7 @@ impl Caches {
         caches.bindings.wait_until_ready().await.map_err(never("ProfileBinding"))?;
         caches.namespaces.wait_until_ready().await.map_err(never("Namespace"))?;
         caches.recordings.wait_until_ready().await.map_err(never("ProfileRecording"))?;
+        caches.spod.wait_until_ready().await.map_err(never("SecurityProfilesOperatorDaemon"))?;
         Ok(caches)
     }
 
@@ -163,35 +165,39 @@ impl Caches {
         self.bindings.state_filter(|b| b.metadata.namespace.as_deref() == Some(namespace))
     }
 
-    /// Every profile a pod reference names: one seccomp profile; the
-    /// SELinux profile and the raw one of that name (they share the type
-    /// name); every AppArmor profile of that name in any namespace, since
-    /// AppArmor names are global to a node's kernel and the strictest
-    /// policy among them is the one that holds.
+    /// Every profile a pod reference names: one seccomp or AppArmor
+    /// profile; the SELinux profile and the raw one of that name (they
+    /// share the type name).
     pub fn resolve(&self, r: &RefKey) -> Vec<FoundProfile> {
-        let ns = r.namespace.as_deref().unwrap_or_default();
         let mut out = Vec::new();
         match r.kind {
             RefKind::Seccomp => {
-                if let Some(p) = self.seccomp.get(&key(ns, &r.name)) {
+                if let Some(p) = self.seccomp.get(&key(&r.name)) {
                     out.push(FoundProfile::of("SeccompProfile", &*p, &p.spec.allowed_namespaces));
                 }
             }
             RefKind::Selinux => {
-                if let Some(p) = self.selinux.get(&key(ns, &r.name)) {
+                if let Some(p) = self.selinux.get(&key(&r.name)) {
                     out.push(FoundProfile::of("SelinuxProfile", &*p, &p.spec.allowed_namespaces));
                 }
-                if let Some(p) = self.raw_selinux.get(&key(ns, &r.name)) {
+                if let Some(p) = self.raw_selinux.get(&key(&r.name)) {
                     out.push(FoundProfile::of("RawSelinuxProfile", &*p, &p.spec.allowed_namespaces));
                 }
             }
             RefKind::AppArmor => {
-                for p in self.apparmor.state_filter(|p| p.metadata.name.as_deref() == Some(r.name.as_str())) {
+                if let Some(p) = self.apparmor.get(&key(&r.name)) {
                     out.push(FoundProfile::of("AppArmorProfile", &*p, &p.spec.allowed_namespaces));
                 }
             }
         }
         out
+    }
+
+    /// The daemon configuration (`spod` in the operator's namespace), or
+    /// SPO's defaults while there is none.
+    pub fn daemon(&self) -> SpodSpec {
+        let ns = self.shared_namespace.as_deref().unwrap_or("security-profiles-operator");
+        self.spod.get(&ObjectRef::new(SPOD_NAME).within(ns)).map(|s| s.spec.clone()).unwrap_or_default()
     }
 }
 
@@ -211,6 +217,8 @@ pub struct Writers {
     pub namespaces: reflector::store::Writer<Namespace>,
     /// Recordings.
     pub recordings: reflector::store::Writer<ProfileRecording>,
+    /// The daemon configuration.
+    pub spod: reflector::store::Writer<SecurityProfilesOperatorDaemon>,
 }
 
 impl std::fmt::Debug for Writers {

@@ -33,9 +33,9 @@ use kube::Client;
 
 use super::mutate::ENABLE_BINDING_LABEL;
 use super::review::Endpoint;
+use crate::OperatorError;
 use spo_api::crds::GROUP;
 use spo_api::recording::ENABLE_RECORDING_LABEL;
-use crate::OperatorError;
 
 /// Name of the validating configuration.
 pub const VALIDATION_CONFIG: &str = "spo-rs-validation";

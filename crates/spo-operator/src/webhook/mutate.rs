@@ -15,10 +15,10 @@
 //! - When several bindings of one profile type match a container, the
 //!   most specific pattern wins (an exact image, then the longest literal
 //!   part), then the binding name.
-//! - Seccomp: the pinned reference `status.localhostProfile` when the
-//!   profile is Installed (a content-addressed file: later edits of the
-//!   profile never change what a running pod has), else the current file
-//!   `operator/NS/NAME.json`. SELinux: `status.usage`, else `NAME_NS.process`.
+//! - Seccomp: the pinned version `status.pinnedProfile` when the profile
+//!   is Installed (a content-addressed file: later edits of the profile
+//!   never change what a running pod has), else the current file
+//!   `operator/NAME.json`. SELinux: `status.usage`, else `NAME.process`.
 //!   AppArmor: the profile's name.
 //! - A binding whose profile does not exist refuses the pod: running it
 //!   without the profile its namespace requires would be silent failure.
@@ -38,44 +38,44 @@ use spo_api::crds::{BoundKind, ProfileBinding, ProfileState};
 pub use spo_api::names::ENABLE_BINDING_LABEL;
 
 /// The profile a binding names, if it exists.
-pub fn bound_profile(caches: &Caches, kind: BoundKind, namespace: &str, name: &str) -> Option<FoundProfile> {
+pub fn bound_profile(caches: &Caches, kind: BoundKind, name: &str) -> Option<FoundProfile> {
     use crate::controller::references::{RefKey, RefKind};
     let ref_kind = match kind {
         BoundKind::SeccompProfile => RefKind::Seccomp,
         BoundKind::SelinuxProfile => RefKind::Selinux,
         BoundKind::AppArmorProfile => RefKind::AppArmor,
     };
-    let key = RefKey { kind: ref_kind, namespace: Some(namespace.to_owned()), name: name.to_owned() };
+    let key = RefKey::for_profile(ref_kind, name);
     let want = match kind {
         BoundKind::SeccompProfile => "SeccompProfile",
         BoundKind::SelinuxProfile => "SelinuxProfile",
         BoundKind::AppArmorProfile => "AppArmorProfile",
     };
-    caches.resolve(&key).into_iter().find(|f| f.kind == want && f.namespace == namespace)
+    caches.resolve(&key).into_iter().find(|f| f.kind == want)
 }
 
 /// What a binding writes into a security context, or `None` when its
 /// profile does not exist.
-fn reference(caches: &Caches, kind: BoundKind, ns: &str, name: &str) -> Option<Value> {
+fn reference(caches: &Caches, kind: BoundKind, name: &str) -> Option<Value> {
     use kube::runtime::reflector::ObjectRef;
     match kind {
         BoundKind::SeccompProfile => {
-            let p = caches.seccomp.get(&ObjectRef::new(name).within(ns))?;
+            let p = caches.seccomp.get(&ObjectRef::new(name))?;
             let pinned = p
                 .status
                 .as_ref()
                 .filter(|s| s.status == Some(ProfileState::Installed))
-                .and_then(|s| s.localhost_profile.clone());
-            let reference = pinned.unwrap_or_else(|| seccomp_current(ns, name));
+                .and_then(|s| s.pinned_profile.clone());
+            let reference = pinned.unwrap_or_else(|| seccomp_current(name));
             Some(json!({"type": "Localhost", "localhostProfile": reference}))
         }
         BoundKind::SelinuxProfile => {
-            let p = caches.selinux.get(&ObjectRef::new(name).within(ns))?;
+            let p = caches.selinux.get(&ObjectRef::new(name))?;
             let usage = p.status.as_ref().and_then(|s| s.usage.clone());
-            Some(Value::String(usage.unwrap_or_else(|| selinux_type(ns, name))))
+            Some(Value::String(usage.unwrap_or_else(|| selinux_type(name))))
         }
         BoundKind::AppArmorProfile => {
-            caches.apparmor.get(&ObjectRef::new(name).within(ns))?;
+            caches.apparmor.get(&ObjectRef::new(name))?;
             Some(json!({"type": "Localhost", "localhostProfile": name}))
         }
     }
@@ -222,28 +222,20 @@ fn applicable(
 fn describe(b: &ProfileBinding, namespace: &str) -> String {
     let r = &b.spec.profile_ref;
     let home = b.metadata.namespace.as_deref().unwrap_or(namespace);
-    format!(
-        "{:?} {}/{} from ProfileBinding {home}/{}",
-        r.kind,
-        r.namespace.as_deref().unwrap_or(home),
-        r.name,
-        b.metadata.name.as_deref().unwrap_or_default()
-    )
+    format!("{:?} {} from ProfileBinding {home}/{}", r.kind, r.name, b.metadata.name.as_deref().unwrap_or_default())
 }
 
 /// The value a binding writes, after the bound profile's namespace policy.
 fn resolve(caches: &Caches, b: &ProfileBinding, namespace: &str) -> Result<Value, Refusal> {
     let r = &b.spec.profile_ref;
-    // A profile reference without a namespace names a profile beside the
-    // binding (for a shared binding, in the shared namespace); the policy
-    // is checked for the pod's namespace.
+    // Profiles are cluster-wide; the policy is checked for the pod's
+    // namespace.
     let home = b.metadata.namespace.as_deref().unwrap_or(namespace);
-    let ns = r.namespace.as_deref().unwrap_or(home);
     let binding = format!("ProfileBinding {home}/{}", b.metadata.name.as_deref().unwrap_or_default());
-    let missing = || Refusal::missing(format!("{binding} binds {:?} {ns}/{}, which does not exist", r.kind, r.name));
-    let found = bound_profile(caches, r.kind, ns, &r.name).ok_or_else(missing)?;
+    let missing = || Refusal::missing(format!("{binding} binds {:?} {}, which does not exist", r.kind, r.name));
+    let found = bound_profile(caches, r.kind, &r.name).ok_or_else(missing)?;
     if !found.allows(namespace) {
         return Err(Refusal::other(format!("{binding}: {}", super::policy::refusal(&found, namespace))));
     }
-    reference(caches, r.kind, ns, &r.name).ok_or_else(missing)
+    reference(caches, r.kind, &r.name).ok_or_else(missing)
 }

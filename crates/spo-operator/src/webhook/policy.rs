@@ -24,8 +24,8 @@ pub fn refusal(found: &FoundProfile, namespace: &str) -> String {
     let allowed = found.allowed_namespaces.as_deref().unwrap_or_default();
     let list = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
     format!(
-        "{} {}/{} may not be used in namespace {namespace}: its spec.allowedNamespaces allows only [{list}]",
-        found.kind, found.namespace, found.name
+        "{} {} may not be used in namespace {namespace}: its spec.allowedNamespaces allows only [{list}]",
+        found.kind, found.name
     )
 }
 

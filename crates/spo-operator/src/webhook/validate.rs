@@ -112,9 +112,7 @@ pub fn binding(caches: &Caches, object: &Value) -> Verdict {
     if spec.image.trim().is_empty() {
         problems.push("spec.image: empty; use `*` to bind every image".to_owned());
     }
-    let profile_ns = spec.profile_ref.namespace.as_deref().unwrap_or(namespace);
-    if let Some(found) = super::mutate::bound_profile(caches, spec.profile_ref.kind, profile_ns, &spec.profile_ref.name)
-    {
+    if let Some(found) = super::mutate::bound_profile(caches, spec.profile_ref.kind, &spec.profile_ref.name) {
         if !found.allows(namespace) {
             problems.push(super::policy::refusal(&found, namespace));
         }

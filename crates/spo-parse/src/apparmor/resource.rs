@@ -9,7 +9,7 @@ use std::path::Path;
 
 use spo_model::apparmor::{
     validate as validate_model, Abstract, AppArmorProfile, AppArmorSpec, Capability, Executable, Filesystem, Mode,
-    Network, ProfileHeader, Protocols,
+    Network, ProfileHeader, Protocols, Ptrace,
 };
 
 use super::ast::{File, Item};
@@ -24,7 +24,7 @@ const CR_FIELDS: &[&str] = &["apiVersion", "kind", "metadata", "spec", "status"]
 /// `allowedNamespaces` is cluster policy the operator's admission webhook
 /// reads; it does not change the profile.
 const SPEC_FIELDS: &[&str] = &["mode", "complainMode", "abstract", "policy", "disabled", "state", "allowedNamespaces"];
-const ABSTRACT_FIELDS: &[&str] = &["executable", "filesystem", "network", "capability"];
+const ABSTRACT_FIELDS: &[&str] = &["executable", "filesystem", "network", "capability", "ptrace"];
 
 /// An `AppArmorProfile` read from a file.
 #[derive(Debug, Clone)]
@@ -226,6 +226,11 @@ fn lower_abstract(lw: &mut Lowerer, node: &Node) -> Option<Abstract> {
             "capability" => {
                 let ms = lw.object(v, "capability", &["allowedCapabilities"])?;
                 a.capability = Some(Capability { allowed_capabilities: strings(lw, ms, "allowedCapabilities") });
+            }
+            "ptrace" => {
+                let ms = lw.object(v, "ptrace", &["allowedAccess", "peer"])?;
+                let peer = field(ms, "peer").and_then(|n| lw.string(n, "peer"));
+                a.ptrace = Some(Ptrace { allowed_access: strings(lw, ms, "allowedAccess"), peer });
             }
             _ => {}
         }

@@ -3,9 +3,8 @@
 //! The agent already knows how to turn a directory of manifests into
 //! profiles in force, with versions, in-use tracking and a status; the
 //! Kubernetes side only has to keep that directory equal to the cluster.
-//! Each watched object becomes `MIRROR/NAMESPACE/KIND.NAME.json` holding
-//! what decides its effect (kind, name, namespace, the mode annotation and
-//! the spec), never its status, so status updates by the operator write
+//! Each watched object becomes `MIRROR/KIND.NAME.json` holding what
+//! decides its effect (kind, name, the mode annotation and the spec), never its status, so status updates by the operator write
 //! nothing. Files are replaced by rename and never fsynced: the mirror is
 //! derived from the API server and rebuilt from it at every start.
 
@@ -14,30 +13,28 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
 
+use crate::SpodError;
 use spo_node::agent::manifests::MODE_ANNOTATION;
 use spo_node::status::ProfileKind;
-use crate::SpodError;
 
-/// One profile object: its kind, namespace and name.
+/// One profile object: its kind and name (profiles are cluster-wide).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ProfileKey {
     /// The kind.
     pub kind: ProfileKind,
-    /// The namespace.
-    pub namespace: String,
     /// The name.
     pub name: String,
 }
 
 impl ProfileKey {
     /// A key.
-    pub fn new(kind: ProfileKind, namespace: impl Into<String>, name: impl Into<String>) -> ProfileKey {
-        ProfileKey { kind, namespace: namespace.into(), name: name.into() }
+    pub fn new(kind: ProfileKind, name: impl Into<String>) -> ProfileKey {
+        ProfileKey { kind, name: name.into() }
     }
 
-    /// The name the agent gives the profile (`NAMESPACE/NAME`).
+    /// The name the agent gives the profile: the object's.
     pub fn agent_name(&self) -> String {
-        format!("{}/{}", self.namespace, self.name)
+        self.name.clone()
     }
 }
 
@@ -45,12 +42,11 @@ fn kind_stem(kind: ProfileKind) -> String {
     kind.as_str().to_ascii_lowercase()
 }
 
-/// The manifest of a profile object: `apiVersion`, `kind`, the name,
-/// namespace and mode annotation, and the spec.
+/// The manifest of a profile object: `apiVersion`, `kind`, the name and
+/// mode annotation, and the spec.
 pub fn manifest(key: &ProfileKey, object: &Value) -> Vec<u8> {
     let mut metadata = Map::new();
     metadata.insert("name".into(), json!(key.name));
-    metadata.insert("namespace".into(), json!(key.namespace));
     if let Some(mode) = object.pointer("/metadata/annotations").and_then(|a| a.get(MODE_ANNOTATION)) {
         metadata.insert("annotations".into(), json!({ MODE_ANNOTATION: mode }));
     }
@@ -65,17 +61,27 @@ pub fn manifest(key: &ProfileKey, object: &Value) -> Vec<u8> {
     out
 }
 
-/// The mirror directory.
+/// The mirror directory: `MIRROR/KIND.NAME.json`, one file per object.
 #[derive(Debug, Clone)]
 pub struct Mirror {
     dir: PathBuf,
 }
 
 impl Mirror {
-    /// The mirror in `dir`, created if needed.
+    /// The mirror in `dir`, created if needed. Anything but a manifest
+    /// file there (the per-namespace directories of an older spod) is
+    /// removed: the mirror is rebuilt from the API server at every start.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Mirror, SpodError> {
         let dir = dir.into();
         spo_node::store::atomic::ensure_dir(&dir)?;
+        if let Ok(entries) = fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    let path = e.path();
+                    fs::remove_dir_all(&path).map_err(|source| SpodError::Io { op: "remove", path, source })?;
+                }
+            }
+        }
         Ok(Mirror { dir })
     }
 
@@ -86,21 +92,20 @@ impl Mirror {
 
     /// Where the manifest of `key` is.
     pub fn path(&self, key: &ProfileKey) -> PathBuf {
-        self.dir.join(&key.namespace).join(format!("{}.{}.json", kind_stem(key.kind), key.name))
+        self.dir.join(format!("{}.{}.json", kind_stem(key.kind), key.name))
     }
 
     /// The key a manifest path stands for.
     pub fn key_of(&self, path: &Path) -> Option<ProfileKey> {
         let rel = path.strip_prefix(&self.dir).ok()?;
         let mut parts = rel.iter();
-        let namespace = parts.next()?.to_str()?;
         let file = parts.next()?.to_str()?;
         if parts.next().is_some() {
             return None;
         }
         let (stem, name) = file.strip_suffix(".json")?.split_once('.')?;
         let kind = ProfileKind::ALL.into_iter().find(|k| kind_stem(*k) == stem)?;
-        Some(ProfileKey::new(kind, namespace, name))
+        Some(ProfileKey::new(kind, name))
     }
 
     /// Make the manifest of `key` hold `bytes`; returns whether it changed.
@@ -109,10 +114,8 @@ impl Mirror {
         if fs::read(&path).ok().as_deref() == Some(bytes) {
             return Ok(false);
         }
-        let dir = self.dir.join(&key.namespace);
-        spo_node::store::atomic::ensure_dir(&dir)?;
         // Hidden, so the scanner never reads it half-written.
-        let tmp = dir.join(format!(".{}.{}.tmp", kind_stem(key.kind), key.name));
+        let tmp = self.dir.join(format!(".{}.{}.tmp", kind_stem(key.kind), key.name));
         fs::write(&tmp, bytes).map_err(|source| SpodError::Io { op: "write", path: tmp.clone(), source })?;
         fs::rename(&tmp, &path).map_err(|source| SpodError::Io {
             op: "rename into place",
@@ -122,31 +125,20 @@ impl Mirror {
         Ok(true)
     }
 
-    /// Remove the manifest of `key` (and its namespace directory once
-    /// empty).
+    /// Remove the manifest of `key`.
     pub fn remove(&self, key: &ProfileKey) -> Result<(), SpodError> {
         let path = self.path(key);
         match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(source) => return Err(SpodError::Io { op: "remove", path, source }),
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(SpodError::Io { op: "remove", path, source }),
         }
-        let _ = fs::remove_dir(self.dir.join(&key.namespace));
-        Ok(())
     }
 
     /// Every profile with a manifest.
     pub fn keys(&self) -> Vec<ProfileKey> {
-        let mut out = Vec::new();
-        let Ok(namespaces) = fs::read_dir(&self.dir) else {
-            return out;
-        };
-        for ns in namespaces.flatten() {
-            let Ok(files) = fs::read_dir(ns.path()) else {
-                continue;
-            };
-            out.extend(files.flatten().filter_map(|f| self.key_of(&f.path())));
-        }
+        let mut out: Vec<ProfileKey> =
+            fs::read_dir(&self.dir).into_iter().flatten().flatten().filter_map(|f| self.key_of(&f.path())).collect();
         out.sort();
         out
     }
@@ -155,7 +147,7 @@ impl Mirror {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spo_node::agent::manifests::parse_file_namespaced;
+    use spo_node::agent::manifests::parse_file;
     use spo_node::status::Mode;
 
     fn object() -> Value {
@@ -163,7 +155,7 @@ mod tests {
             "apiVersion": "security-profiles-operator.x-k8s.io/v1",
             "kind": "SeccompProfile",
             "metadata": {
-                "name": "web", "namespace": "team-a", "uid": "u-1", "resourceVersion": "7",
+                "name": "web", "uid": "u-1", "resourceVersion": "7",
                 "annotations": {"spo-rs.io/mode": "complain", "kubectl.kubernetes.io/last-applied-configuration": "{}"},
             },
             "spec": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]},
@@ -173,23 +165,20 @@ mod tests {
 
     #[test]
     fn manifests_keep_what_decides_the_effect_and_nothing_else() {
-        let key = ProfileKey::new(ProfileKind::SeccompProfile, "team-a", "web");
+        let key = ProfileKey::new(ProfileKind::SeccompProfile, "web");
         let text = String::from_utf8(manifest(&key, &object())).unwrap();
         let v: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(
-            v["metadata"],
-            json!({"name": "web", "namespace": "team-a", "annotations": {"spo-rs.io/mode": "complain"}})
-        );
+        assert_eq!(v["metadata"], json!({"name": "web", "annotations": {"spo-rs.io/mode": "complain"}}));
         assert!(v.get("status").is_none());
         // A status change writes the same bytes.
         let mut o = object();
         o["status"]["status"] = json!("Error");
         o["metadata"]["resourceVersion"] = json!("8");
         assert_eq!(manifest(&key, &o), text.as_bytes());
-        // The agent reads it back under the namespaced name, in complain mode.
-        let f = parse_file_namespaced(Path::new("/m/team-a/seccompprofile.web.json"), text, true);
+        // The agent reads it back under the object's name, in complain mode.
+        let f = parse_file(Path::new("/m/seccompprofile.web.json"), text);
         assert!(f.problems.is_empty(), "{:?}", f.problems);
-        assert_eq!(f.docs[0].name, "team-a/web");
+        assert_eq!(f.docs[0].name, "web");
         assert_eq!(f.docs[0].mode, Mode::Complain);
     }
 
@@ -198,10 +187,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let m = Mirror::open(d.path().join("mirror")).unwrap();
         let keys = [
-            ProfileKey::new(ProfileKind::SeccompProfile, "team-a", "web.v2"),
-            ProfileKey::new(ProfileKind::SelinuxProfile, "team-a", "web.v2"),
-            ProfileKey::new(ProfileKind::RawSelinuxProfile, "b", "x"),
-            ProfileKey::new(ProfileKind::AppArmorProfile, "b", "y"),
+            ProfileKey::new(ProfileKind::SeccompProfile, "web.v2"),
+            ProfileKey::new(ProfileKind::SelinuxProfile, "web-v2"),
+            ProfileKey::new(ProfileKind::RawSelinuxProfile, "x"),
+            ProfileKey::new(ProfileKind::AppArmorProfile, "y"),
         ];
         for k in &keys {
             assert_eq!(m.key_of(&m.path(k)).as_ref(), Some(k));
@@ -216,6 +205,17 @@ mod tests {
             m.remove(k).unwrap();
         }
         assert!(m.keys().is_empty());
-        assert_eq!(fs::read_dir(m.dir()).unwrap().count(), 0, "namespace directories go with their last file");
+        assert_eq!(fs::read_dir(m.dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn an_older_per_namespace_mirror_is_cleared() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join("mirror/team-a");
+        fs::create_dir_all(&old).unwrap();
+        fs::write(old.join("seccompprofile.web.json"), b"{}").unwrap();
+        let m = Mirror::open(d.path().join("mirror")).unwrap();
+        assert!(!old.exists());
+        assert!(m.keys().is_empty());
     }
 }

@@ -6,10 +6,10 @@
 //! unchanged and adds two small loops:
 //!
 //! - **watch**: one watch per profile kind, cluster-wide; every object is
-//!   mirrored atomically into `STATE/mirror/NAMESPACE/KIND.NAME.json`
-//!   ([`mirror`]), which the agent scans with namespaced names (seccomp
-//!   lands in `operator/NAMESPACE/NAME.json`, SELinux blocks are
-//!   `NAME_NAMESPACE`), and read as soon as written;
+//!   mirrored atomically into `STATE/mirror/KIND.NAME.json` ([`mirror`]),
+//!   which the agent scans as it scans manifests (profiles are
+//!   cluster-wide, as in SPO v1: seccomp lands in `operator/NAME.json`,
+//!   SELinux blocks are `NAME`), and read as soon as written;
 //! - **report**: every 100 ms the agent's status snapshot is compared with
 //!   what the node statuses say ([`state`]) and only differences are
 //!   server-side applied, many requests in flight at once.
@@ -33,21 +33,21 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::chain;
 use ::kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use ::kube::core::ApiResource;
 use ::kube::runtime::watcher::{self, Event};
 use ::kube::runtime::WatchStreamExt;
 use ::kube::Client;
 use futures::StreamExt;
-use crate::chain;
 use spo_api::crds::{
     node_status_name, AppArmorProfile, RawSelinuxProfile, SeccompProfile, SecurityProfileNodeStatus, SelinuxProfile,
 };
 
-use spo_node::agent::Shared;
-use spo_node::status::ProfileKind;
 use crate::SpodError;
 use mirror::{Mirror, ProfileKey};
+use spo_node::agent::Shared;
+use spo_node::status::ProfileKind;
 use state::{Action, Observed, Outcome, State};
 
 /// How many requests to the API server are in flight at once.
@@ -90,8 +90,7 @@ fn kube_error(op: impl Into<String>) -> impl FnOnce(::kube::Error) -> SpodError 
 /// What a watched object says, for [`State::observe`].
 pub fn observed(kind: ProfileKind, object: &DynamicObject) -> Option<Observed> {
     let name = object.metadata.name.clone()?;
-    let namespace = object.metadata.namespace.clone()?;
-    let key = ProfileKey::new(kind, namespace, name);
+    let key = ProfileKey::new(kind, name);
     let value = serde_json::to_value(object).ok()?;
     let api_version = object
         .types
@@ -153,9 +152,7 @@ async fn adopt_node_statuses(client: &Client, node: &str, state: &mut State) {
         }
     };
     for ns in list.items.into_iter().filter(|s| s.spec.node_name == node) {
-        let (Some(kind), Some(namespace)) =
-            (ProfileKind::from_kind(&ns.spec.profile_kind), ns.metadata.namespace.clone())
-        else {
+        let Some(kind) = ProfileKind::from_kind(&ns.spec.profile_kind) else {
             continue;
         };
         let Some(owner) = ns.metadata.owner_references.iter().flatten().find(|o| o.kind == kind.as_str()) else {
@@ -164,7 +161,7 @@ async fn adopt_node_statuses(client: &Client, node: &str, state: &mut State) {
         let reported = ns.status.as_ref().and_then(|st| {
             Some(report::Desired { state: st.status?, message: st.message.clone(), digest: st.content_digest.clone() })
         });
-        state.known_status(ProfileKey::new(kind, namespace, ns.spec.profile_name.clone()), owner.uid.clone(), reported);
+        state.known_status(ProfileKey::new(kind, ns.spec.profile_name.clone()), owner.uid.clone(), reported);
     }
 }
 
@@ -255,20 +252,20 @@ fn outcome_of(op: &str, e: ::kube::Error) -> Outcome {
 async fn execute(client: &Client, node: &str, pp: &PatchParams, action: &Action) -> Outcome {
     match action {
         Action::Apply { key, uid, api_version, status } => {
-            let api: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), &key.namespace);
+            let api: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
             let name = node_status_name(key.kind.as_str(), &key.name, node);
             let object = report::node_status_object(key, node, api_version, uid, status);
             match api.patch(&name, pp, &Patch::Apply(&object)).await {
                 Ok(_) => Outcome::Done,
-                Err(e) => outcome_of(&format!("apply node status {}/{name}", key.namespace), e),
+                Err(e) => outcome_of(&format!("apply node status {name}"), e),
             }
         }
         Action::Delete { key, .. } => {
-            let api: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), &key.namespace);
+            let api: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
             let name = node_status_name(key.kind.as_str(), &key.name, node);
             match api.delete(&name, &DeleteParams::default()).await {
                 Ok(_) => Outcome::Done,
-                Err(e) => outcome_of(&format!("delete node status {}/{name}", key.namespace), e),
+                Err(e) => outcome_of(&format!("delete node status {name}"), e),
             }
         }
     }

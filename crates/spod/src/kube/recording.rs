@@ -31,12 +31,12 @@ use ::kube::runtime::WatchStreamExt;
 use ::kube::Client;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use spo_model::Arch;
 use spo_api::crds::{ProfileRecording, RecordedContainer, RecordedSyscalls, Recorder, GROUP, VERSION};
 use spo_api::recording::{CONTAINERS_ANNOTATION, LOG_PROFILE, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
+use spo_model::Arch;
 
-use spo_node::enrich::recordings::LogRecordings;
 use crate::SpodError;
+use spo_node::enrich::recordings::LogRecordings;
 
 use spo_node::record::{cgroup_tree_ids, container_cgroup, ContainerRecorder, SyscallSet, ALWAYS_ALLOWED};
 

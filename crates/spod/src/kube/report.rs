@@ -152,6 +152,22 @@ pub fn label_value(s: &str) -> String {
     format!("{prefix}-{}", &hash[..10])
 }
 
+/// The longest `status.message` the schema takes.
+pub const MAX_MESSAGE: usize = 4096;
+
+/// `s` cut to at most `max` bytes at a character boundary, ending in `…`
+/// when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut cut = max - '…'.len_utf8();
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}…", &s[..cut])
+}
+
 /// The node status object spod applies, whole (metadata, spec and
 /// status: every apply states all of spod's fields): named by
 /// [`node_status_name`], labelled, owned by the profile so it goes with it.
@@ -164,8 +180,9 @@ pub fn node_status_object(
 ) -> Value {
     let mut status = serde_json::Map::new();
     status.insert("status".into(), json!(d.state.as_str()));
-    if let Some(m) = &d.message {
-        status.insert("message".into(), json!(m));
+    // SPO's schema: a message is 1 to 4096 characters.
+    if let Some(m) = d.message.as_deref().filter(|m| !m.is_empty()) {
+        status.insert("message".into(), json!(truncate(m, MAX_MESSAGE)));
     }
     if let Some(h) = &d.digest {
         status.insert("contentDigest".into(), json!(h));
@@ -175,7 +192,6 @@ pub fn node_status_object(
         "kind": "SecurityProfileNodeStatus",
         "metadata": {
             "name": node_status_name(key.kind.as_str(), &key.name, node),
-            "namespace": key.namespace,
             "labels": {
                 LABEL_KIND: key.kind.as_str(),
                 LABEL_NAME: label_value(&key.name),
@@ -196,14 +212,14 @@ pub fn node_status_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spo_node::agent::manifests::parse_file_namespaced;
+    use spo_node::agent::manifests::parse_file;
     use spo_node::status::{Location, Mode, ProfileKind};
     use std::path::{Path, PathBuf};
 
     const MANIFEST: &str = r#"{
   "apiVersion": "security-profiles-operator.x-k8s.io/v1",
   "kind": "SeccompProfile",
-  "metadata": {"name": "web", "namespace": "team-a"},
+  "metadata": {"name": "web"},
   "spec": {
     "defaultAction": "SCMP_ACT_ERRNO",
     "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read", "opne"]}]
@@ -241,7 +257,7 @@ mod tests {
     #[test]
     fn the_agents_real_diagnostics_render_with_their_field() {
         // The agent's own parse and compile, not hand-made reports.
-        let f = parse_file_namespaced(Path::new("/m/team-a/seccompprofile.web.json"), MANIFEST, true);
+        let f = parse_file(Path::new("/m/seccompprofile.web.json"), MANIFEST);
         let doc = &f.docs[0];
         let catalog = [((doc.kind, doc.name.clone()), doc)].into_iter().collect();
         let Err(spo_node::agent::installer::Rejected::Invalid(diags)) =
@@ -253,7 +269,7 @@ mod tests {
             diags.iter().map(|d| spo_node::agent::manifests::report(&f.path, MANIFEST, d)).collect();
         let status = ProfileStatus {
             kind: ProfileKind::SeccompProfile,
-            name: "team-a/web".into(),
+            name: "web".into(),
             status: Phase::Error,
             mode: Mode::Enforce,
             source: None,
@@ -279,14 +295,20 @@ mod tests {
         let v = label_value(&long);
         assert_eq!(v.len(), 63);
         assert_ne!(v, label_value(&"a".repeat(101)));
-        let key = ProfileKey::new(ProfileKind::SelinuxProfile, "team-a", "web");
+        let key = ProfileKey::new(ProfileKind::SelinuxProfile, "web");
         let d = Desired { state: ProfileState::Installed, message: None, digest: Some("ab".into()) };
         let o = node_status_object(&key, "node-1", "security-profiles-operator.x-k8s.io/v1", "uid-1", &d);
         assert_eq!(o["metadata"]["name"], "selinuxprofile-web-node-1");
-        assert_eq!(o["metadata"]["namespace"], "team-a");
+        assert!(o["metadata"].get("namespace").is_none(), "node statuses are cluster-wide");
         assert_eq!(o["metadata"]["labels"][LABEL_NODE], "node-1");
         assert_eq!(o["metadata"]["ownerReferences"][0]["uid"], "uid-1");
         assert_eq!(o["spec"]["profileKind"], "SelinuxProfile");
         assert_eq!(o["status"], json!({"status": "Installed", "contentDigest": "ab"}));
+        let long = Desired { state: ProfileState::Error, message: Some("é".repeat(3000)), digest: None };
+        let o = node_status_object(&key, "node-1", "v1", "uid-1", &long);
+        let m = o["status"]["message"].as_str().unwrap();
+        assert!(m.len() <= MAX_MESSAGE && m.ends_with('…'), "{}", m.len());
+        let empty = Desired { state: ProfileState::Installed, message: Some(String::new()), digest: None };
+        assert!(node_status_object(&key, "n", "v1", "u", &empty)["status"].get("message").is_none());
     }
 }

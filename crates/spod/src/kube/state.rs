@@ -15,8 +15,8 @@ use spo_api::crds::ProfileState;
 
 use super::mirror::{Mirror, ProfileKey};
 use super::report::{self, Desired};
-use spo_node::status::{NodeStatus, ProblemReport, ProfileKind, ProfileStatus};
 use crate::SpodError;
+use spo_node::status::{NodeStatus, ProblemReport, ProfileKind, ProfileStatus};
 
 /// A profile object as a watch event shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,7 +334,7 @@ mod tests {
 
     fn observed(name: &str, uid: &str) -> Observed {
         Observed {
-            key: ProfileKey::new(ProfileKind::SeccompProfile, "ns", name),
+            key: ProfileKey::new(ProfileKind::SeccompProfile, name),
             uid: uid.into(),
             api_version: "security-profiles-operator.x-k8s.io/v1".into(),
             deleting: false,
@@ -434,7 +434,7 @@ mod tests {
     fn a_relist_forgets_what_it_no_longer_shows_and_stale_manifests_go() {
         let (_d, mut s) = state();
         // A manifest left by an earlier run.
-        let stale = ProfileKey::new(ProfileKind::SeccompProfile, "old", "x");
+        let stale = ProfileKey::new(ProfileKind::SeccompProfile, "x");
         s.mirror.write(&stale, b"{}").unwrap();
         for kind in ProfileKind::ALL {
             s.init(kind);

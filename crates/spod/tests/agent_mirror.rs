@@ -1,5 +1,7 @@
-//! The agent as Kubernetes mode runs it: manifests named by namespace,
-//! read as soon as written, every version kept while the profile lives.
+//! The agent as Kubernetes mode runs it: one manifest per cluster-wide
+//! profile, read as soon as written, every version kept while the profile
+//! lives, installed where SPO v1 installs it (`operator/NAME.json`,
+//! SELinux block `NAME`, AppArmor profile `NAME`).
 //! Real directories, real compiles; no API server (see
 //! `e2e/tests/node.rs` for that). The manifests are written by the
 //! Kubernetes mode's own mirror, hence the feature.
@@ -13,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use spo_node::agent::{Agent, AgentConfig, Shared};
-use spod::kube::mirror::{manifest, Mirror, ProfileKey};
 use spo_node::status::{NodeStatus, Phase, ProfileKind, ProfileStatus};
 use spo_node::store::sha256_hex;
+use spod::kube::mirror::{manifest, Mirror, ProfileKey};
 
 struct Fixture {
     tmp: tempfile::TempDir,
@@ -29,7 +31,6 @@ fn fixture() -> Fixture {
     let mut cfg = AgentConfig::new(mirror.dir().to_owned(), tmp.path().join("kubelet"), tmp.path().join("state"));
     cfg.interval = Duration::from_millis(250);
     cfg.proc_root = tmp.path().join("no-proc");
-    cfg.namespaced = true;
     cfg.atomic_writer = true;
     cfg.keep_versions = true;
     let agent = Agent::new(cfg, Arc::new(Shared::new(Vec::new()))).unwrap();
@@ -43,8 +44,8 @@ impl Fixture {
         self.agent.shared().snapshot()
     }
 
-    fn put(&self, kind: ProfileKind, ns: &str, name: &str, object: serde_json::Value) {
-        let key = ProfileKey::new(kind, ns, name);
+    fn put(&self, kind: ProfileKind, name: &str, object: serde_json::Value) {
+        let key = ProfileKey::new(kind, name);
         self.mirror.write(&key, &manifest(&key, &object)).unwrap();
     }
 
@@ -70,82 +71,79 @@ fn versions(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn same_name_in_two_namespaces_installs_twice_and_versions_stay_until_deletion() {
+fn profiles_install_under_spo_paths_and_versions_stay_until_deletion() {
     let mut f = fixture();
     let allow_read = serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]});
-    f.put(ProfileKind::SeccompProfile, "team-a", "web", seccomp(allow_read.clone()));
-    f.put(ProfileKind::SeccompProfile, "team-b", "web", seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_LOG"})));
+    f.put(ProfileKind::SeccompProfile, "web", seccomp(allow_read.clone()));
+    f.put(ProfileKind::SeccompProfile, "other", seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_LOG"})));
     let s = f.tick();
-    let a = find(&s, "team-a/web");
+    let a = find(&s, "web");
     assert_eq!(a.status, Phase::Installed, "{a:?}");
-    assert_eq!(a.localhost_profile.as_deref(), Some("operator/team-a/web.json"));
-    let bytes = fs::read(f.seccomp("team-a/web.json")).unwrap();
+    assert_eq!(a.localhost_profile.as_deref(), Some("operator/web.json"), "SPO v1's path");
+    let bytes = fs::read(f.seccomp("web.json")).unwrap();
     let first = sha256_hex(&bytes);
     assert_eq!(a.version.as_deref(), Some(first.as_str()));
-    assert!(f.seccomp(&format!("team-a/web/{first}.json")).is_file());
-    assert_eq!(find(&s, "team-b/web").status, Phase::Installed);
-    assert_ne!(fs::read(f.seccomp("team-b/web.json")).unwrap(), bytes);
+    assert!(f.seccomp(&format!("web/{first}.json")).is_file());
+    assert_eq!(find(&s, "other").status, Phase::Installed);
+    assert_ne!(fs::read(f.seccomp("other.json")).unwrap(), bytes);
 
     // An update: the new version is current, the old one stays.
     let mut updated = allow_read.clone();
     updated["syscalls"][0]["names"] = serde_json::json!(["read", "write"]);
-    f.put(ProfileKind::SeccompProfile, "team-a", "web", seccomp(updated));
+    f.put(ProfileKind::SeccompProfile, "web", seccomp(updated));
     let s = f.tick();
-    let second = find(&s, "team-a/web").version.clone().unwrap();
+    let second = find(&s, "web").version.clone().unwrap();
     assert_ne!(second, first);
-    assert_eq!(versions(&f.seccomp("team-a/web")), {
+    assert_eq!(versions(&f.seccomp("web")), {
         let mut v = vec![format!("{first}.json"), format!("{second}.json")];
         v.sort();
         v
     });
 
     // Deleted: the current file and every version go (no process uses
-    // them), and with them the namespace directory.
-    f.mirror.remove(&ProfileKey::new(ProfileKind::SeccompProfile, "team-a", "web")).unwrap();
+    // them).
+    f.mirror.remove(&ProfileKey::new(ProfileKind::SeccompProfile, "web")).unwrap();
     let s = f.tick();
-    assert!(s.profiles.iter().all(|p| p.name != "team-a/web"), "{s:#?}");
-    assert!(!f.seccomp("team-a").exists());
-    assert!(f.seccomp("team-b/web.json").is_file());
+    assert!(s.profiles.iter().all(|p| p.name != "web"), "{s:#?}");
+    assert!(!f.seccomp("web.json").exists() && !f.seccomp("web").exists());
+    assert!(f.seccomp("other.json").is_file());
 }
 
 #[test]
-fn base_profiles_resolve_within_the_namespace_and_complain_mode_applies() {
+fn base_profiles_resolve_by_name_and_complain_mode_applies() {
     let mut f = fixture();
     f.put(
         ProfileKind::SeccompProfile,
-        "team-a",
         "base",
         seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["futex"]}]})),
     );
     f.put(
         ProfileKind::SeccompProfile,
-        "team-a",
         "app",
         seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "baseProfileName": "base", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]})),
     );
-    // The same base name in another namespace is not found from team-b.
+    // A base that does not exist leaves the profile pending, saying why.
     f.put(
         ProfileKind::SeccompProfile,
-        "team-b",
-        "app",
-        seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "baseProfileName": "base"})),
+        "orphan",
+        seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "baseProfileName": "nope"})),
     );
     let mut loud = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO"}));
     loud["metadata"] = serde_json::json!({"annotations": {"spo-rs.io/mode": "complain"}});
-    f.put(ProfileKind::SeccompProfile, "team-b", "loud", loud);
+    f.put(ProfileKind::SeccompProfile, "loud", loud);
     let s = f.tick();
-    assert_eq!(find(&s, "team-a/app").status, Phase::Installed, "{s:#?}");
-    let text = fs::read_to_string(f.seccomp("team-a/app.json")).unwrap();
+    assert_eq!(find(&s, "app").status, Phase::Installed, "{s:#?}");
+    let text = fs::read_to_string(f.seccomp("app.json")).unwrap();
     assert!(text.contains("futex") && text.contains("read"), "{text}");
-    let b = find(&s, "team-b/app");
+    let b = find(&s, "orphan");
     assert_eq!(b.status, Phase::Pending, "{b:?}");
-    assert!(b.message.as_deref().unwrap_or_default().contains("base"), "{b:?}");
-    let loud = fs::read_to_string(f.seccomp("team-b/loud.json")).unwrap();
+    assert!(b.message.as_deref().unwrap_or_default().contains("nope"), "{b:?}");
+    let loud = fs::read_to_string(f.seccomp("loud.json")).unwrap();
     assert!(loud.contains("\"defaultAction\": \"SCMP_ACT_LOG\""), "{loud}");
 }
 
 #[test]
-fn selinux_blocks_are_named_after_name_and_namespace() {
+fn selinux_blocks_are_named_after_the_profile() {
     use spo_node::agent::lsm::SelinuxProfiles;
     use spo_node::selinux::SelinuxInstaller;
 
@@ -170,14 +168,14 @@ fn selinux_blocks_are_named_after_name_and_namespace() {
         "kind": "SelinuxProfile",
         "spec": {"inherit": [{"name": "container"}], "allow": {"@self": {"tcp_socket": ["listen"]}}},
     });
-    f.put(ProfileKind::SelinuxProfile, "team-a", "web", object);
+    f.put(ProfileKind::SelinuxProfile, "web", object);
     let s = f.tick();
-    let p = find(&s, "team-a/web");
+    let p = find(&s, "web");
     assert_eq!(p.status, Phase::Installed, "{p:?}");
-    assert_eq!(p.localhost_profile.as_deref(), Some("web_team-a.process"));
+    assert_eq!(p.localhost_profile.as_deref(), Some("web.process"), "SPO v1's usage");
     let cil = fs::read_to_string(p.path.as_ref().unwrap()).unwrap();
-    assert_eq!(p.path.as_deref(), Some(state.join("selinux/profiles/team-a/web.cil").as_path()));
-    assert!(cil.starts_with("(block web_team-a"), "{cil}");
+    assert_eq!(p.path.as_deref(), Some(state.join("selinux/profiles/web.cil").as_path()));
+    assert!(cil.starts_with("(block web\n"), "{cil}");
 }
 
 #[test]
@@ -185,8 +183,8 @@ fn apparmor_profiles_keep_their_own_name_on_the_node() {
     use spo_node::agent::lsm::AppArmorProfiles;
     use spo_node::apparmor::{AppArmorInstaller, Outcome};
 
-    /// Records what reaches the tool: AppArmor names are global on a
-    /// node, so the namespace must not be part of them.
+    /// Records what reaches the tool: the profile loads under the
+    /// object's name, which is what pods reference.
     #[derive(Debug, Default)]
     struct Calls(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
     impl AppArmorInstaller for Calls {
@@ -209,12 +207,12 @@ fn apparmor_profiles_keep_their_own_name_on_the_node() {
         "kind": "AppArmorProfile",
         "spec": {"abstract": {"filesystem": {"readOnlyPaths": ["/etc/passwd"]}}},
     });
-    f.put(ProfileKind::AppArmorProfile, "team-a", "web-aa", object);
+    f.put(ProfileKind::AppArmorProfile, "web-aa", object);
     let s = f.tick();
-    let p = find(&s, "team-a/web-aa");
+    let p = find(&s, "web-aa");
     assert_eq!(p.status, Phase::Installed, "{p:?}");
     assert_eq!(p.localhost_profile.as_deref(), Some("web-aa"));
-    f.mirror.remove(&ProfileKey::new(ProfileKind::AppArmorProfile, "team-a", "web-aa")).unwrap();
+    f.mirror.remove(&ProfileKey::new(ProfileKind::AppArmorProfile, "web-aa")).unwrap();
     f.tick();
     assert_eq!(*seen.lock().unwrap(), ["install web-aa", "remove web-aa"]);
 }
