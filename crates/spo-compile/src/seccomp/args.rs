@@ -136,11 +136,9 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
     }
 }
 
-/// `(word & mask) == datum` for one 32-bit word.
+/// `(word & mask) == (datum & mask)` for one 32-bit word.
 fn masked(e: &mut Emitter, off: u32, mask: u32, datum: u32, t: Target, f: Target) -> Target {
-    if datum & !mask != 0 {
-        return f;
-    }
+    let datum = datum & mask;
     if mask == 0 {
         return t;
     }

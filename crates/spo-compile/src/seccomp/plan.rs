@@ -9,11 +9,9 @@
 //! gets the bad-architecture action.
 //!
 //! Rules combine as [`Filter::evaluate`] specifies: rules with the default
-//! action are ignored, an unconditional rule decides alone, otherwise the
-//! most restrictive matching rule wins.
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
+//! action are ignored, a rule on a multiplexed call applies to its
+//! multiplexer too (`Filter::arch_rules`), an unconditional rule decides
+//! alone, otherwise the most restrictive matching rule wins.
 
 use spo_model::arch::X32_SYSCALL_BIT;
 use spo_model::seccomp::{restrictiveness, ArgCmp, Filter, Operator};
@@ -170,27 +168,12 @@ fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64, nati
     ranges.push(Range { lo, hi, leaf, weight, native });
 }
 
-/// Syscall numbers by name for each architecture, built once: the tables
-/// are sorted by name for binary search, and a compiler resolves every rule
-/// on every architecture.
-fn number(arch: Arch, name: &str) -> Option<u32> {
-    static MAPS: OnceLock<Vec<HashMap<&'static str, u32>>> = OnceLock::new();
-    let maps = MAPS.get_or_init(|| {
-        Arch::ALL.iter().map(|a| a.table().map(|t| t.entries().iter().copied().collect()).unwrap_or_default()).collect()
-    });
-    let i = Arch::ALL.iter().position(|a| *a == arch)?;
-    maps[i].get(name).copied()
-}
-
 /// The leaf of every syscall number some rule names on `arch`, by number.
 fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
-    let mut by_nr: Vec<(u32, usize)> = filter
-        .rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.action != filter.default_action)
-        .filter_map(|(i, r)| number(arch, &r.syscall).map(|nr| (nr, i)))
-        .collect();
+    // The rules as libseccomp adds them to this architecture: multiplexed
+    // calls also on their multiplexer, no-op comparisons dropped.
+    let rules = filter.arch_rules(arch);
+    let mut by_nr: Vec<(u32, usize)> = rules.iter().enumerate().map(|(i, r)| (r.nr, i)).collect();
     by_nr.sort_unstable();
     let bits = arch.bits();
     let big_endian = arch.audit_arch() & AUDIT_ARCH_LE == 0;
@@ -198,7 +181,7 @@ fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
         .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
             let nr = group[0].0;
-            let rules = group.iter().map(|&(_, i)| &filter.rules[i]);
+            let rules = group.iter().map(|&(_, i)| &rules[i]);
             if let Some(r) = rules.clone().find(|r| r.args.is_empty()) {
                 return (nr, Leaf::Ret(r.action.to_ret()));
             }
@@ -239,13 +222,18 @@ fn simplify(args: &[ArgCmp], bits: u32) -> Option<Vec<ArgCmp>> {
         if a.index > 5 {
             return None;
         }
-        let c = ArgCmp { value: a.value & max, value_two: a.value_two & max, ..*a };
+        let mut c = ArgCmp { value: a.value & max, value_two: a.value_two & max, ..*a };
+        if c.op == Operator::MaskedEqual {
+            // libseccomp compares with the expected value masked too.
+            c.value_two &= c.value;
+        } else {
+            c.value_two = 0;
+        }
         let constant = match c.op {
             Operator::GreaterOrEqual if c.value == 0 => Some(true),
             Operator::LessThan if c.value == 0 => Some(false),
             Operator::GreaterThan if c.value == max => Some(false),
             Operator::LessOrEqual if c.value == max => Some(true),
-            Operator::MaskedEqual if c.value_two & !c.value != 0 => Some(false),
             Operator::MaskedEqual if c.value == 0 => Some(true),
             _ => None,
         };
