@@ -143,21 +143,27 @@ const IPC_CALLS: &[&str] = &[
 ];
 
 #[test]
-fn x86_multiplexed_calls_match_libseccomp() {
+fn multiplexed_calls_match_libseccomp() {
+    for set in [&[Arch::X86_64, Arch::X86][..], &[Arch::Ppc64le], &[Arch::Mipsel64, Arch::Mipsel]] {
+        multiplexed_calls(set);
+    }
+}
+
+fn multiplexed_calls(x86: &[Arch]) {
     use Operator::*;
-    let x86 = [Arch::X86_64, Arch::X86];
+    let muxer = *x86.last().unwrap();
     // Deny-list: each call alone, denied, so that its multiplexer code is
     // the only one refused.
     for (i, name) in SOCKET_CALLS.iter().chain(IPC_CALLS).enumerate() {
         let mut f = Filter::new(Action::Allow, x86.to_vec());
         f.rules.push(rule(name, Action::Errno(1 + i as u16), &[]));
         check_both(name, &f);
-        let nr = Arch::X86.syscall_number(if SOCKET_CALLS.contains(name) { "socketcall" } else { "ipc" }).unwrap();
-        let code = spo_model::seccomp::multiplex::multiplexed(Arch::X86, name).unwrap().1;
+        let nr = muxer.syscall_number(if SOCKET_CALLS.contains(name) { "socketcall" } else { "ipc" }).unwrap();
+        let code = spo_model::seccomp::multiplex::multiplexed(muxer, name).unwrap().1;
         let prog = compile(&f).unwrap();
-        let got = |a0| run(&prog, Arch::X86.audit_arch(), nr, &[a0, 0, 0, 0, 0, 0]).ret;
-        assert_eq!(got(u64::from(code)), Action::Errno(1 + i as u16).to_ret(), "{name}");
-        assert_eq!(got(u64::from(code) + 100), Action::Allow.to_ret(), "{name}");
+        let got = |a0| run(&prog, muxer.audit_arch(), nr, &[a0, 0, 0, 0, 0, 0]).ret;
+        assert_eq!(got(u64::from(code)), Action::Errno(1 + i as u16).to_ret(), "{name} on {muxer}");
+        assert_eq!(got(u64::from(code) + 100), Action::Allow.to_ret(), "{name} on {muxer}");
     }
     // Allow-lists: all socket calls, some with conditions of their own
     // (on argument 0, which the multiplexer replaces, and on others, which
@@ -220,4 +226,25 @@ fn masked_equal_matches_libseccomp() {
             }
         }
     }
+}
+
+/// The architectures spo-rs multiplexes are the ones the installed
+/// libseccomp rewrites: there it names `socket` and `connect`, which every
+/// architecture has a number for, by their negative pseudo-numbers.
+#[test]
+fn multiplexing_architectures_are_libseccomps() {
+    use spo_model::seccomp::multiplex::multiplexes;
+    let mut checked = 0;
+    let mut bad = Vec::new();
+    for &arch in Arch::ALL.iter().filter(|a| a.is_supported() && scmp::scmp_arch(**a).is_some()) {
+        for name in ["socket", "connect", "shmget"] {
+            let raw = scmp::scmp_raw_number(name, arch).unwrap_or_else(|| panic!("{name} on {arch}"));
+            if (raw < 0) != multiplexes(arch) {
+                bad.push(format!("{name} on {arch}: libseccomp says {raw}"));
+            }
+            checked += 1;
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+    assert!(checked >= 30, "{checked}");
 }

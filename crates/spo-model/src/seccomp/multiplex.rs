@@ -1,6 +1,6 @@
 //! Calls some architectures also reach through a multiplexer.
 //!
-//! On 32-bit x86, ppc64 and s390x the socket calls (`socket`, `connect`,
+//! On 32-bit x86, ppc, ppc64, s390x and 32-bit mips the socket calls (`socket`, `connect`,
 //! `sendto`, ...) and the System V IPC calls (`shmget`, `semop`, ...) can
 //! be made through `socketcall(2)` and `ipc(2)`, whose first argument says
 //! which call is meant (`SYS_SOCKET`, `SHMGET`, ...); some of them exist
@@ -13,8 +13,8 @@
 //! when the architecture has one. spo-rs does the same, so that a profile
 //! means on those architectures what it means under runc and crun.
 //!
-//! libseccomp 2.5.4 does this for x86, ppc64, ppc64le, s390 and s390x, but
-//! not for 32-bit ppc (its ppc definition has no rule hook before 2.6).
+//! libseccomp 2.5.4 does this for x86, ppc, ppc64, ppc64le, s390, s390x,
+//! mips and mipsel (a test checks the list against the installed library).
 
 use crate::Arch;
 
@@ -76,7 +76,10 @@ pub const MULTIPLEXED: &[(&str, Multiplexer, u32)] = &[
 
 /// Whether rules on multiplexed calls also go to the multiplexer on `arch`.
 pub fn multiplexes(arch: Arch) -> bool {
-    matches!(arch, Arch::X86 | Arch::Ppc64 | Arch::Ppc64le | Arch::S390 | Arch::S390x)
+    matches!(
+        arch,
+        Arch::X86 | Arch::Ppc | Arch::Ppc64 | Arch::Ppc64le | Arch::S390 | Arch::S390x | Arch::Mips | Arch::Mipsel
+    )
 }
 
 /// The multiplexer's syscall number on `arch` and the code of `name` in
