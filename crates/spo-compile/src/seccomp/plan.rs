@@ -14,7 +14,7 @@
 //! alone, otherwise the most restrictive matching rule wins.
 
 use spo_model::arch::X32_SYSCALL_BIT;
-use spo_model::seccomp::{restrictiveness, ArgCmp, Filter, Operator};
+use spo_model::seccomp::{restrictiveness, shadows, ArchRule, ArgCmp, Filter, Operator};
 use spo_model::Arch;
 
 use crate::CompileError;
@@ -185,8 +185,9 @@ fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
             if let Some(r) = rules.clone().find(|r| r.args.is_empty()) {
                 return (nr, Leaf::Ret(r.action.to_ret()));
             }
+            let all: Vec<&ArchRule> = rules.collect();
             let mut conditional: Vec<(Vec<ArgCmp>, u32, u8)> = Vec::new();
-            for r in rules {
+            for r in all.iter().filter(|r| !all.iter().any(|o| shadows(&o.args, &r.args, bits))) {
                 if let Some(conds) = simplify(&r.args, bits) {
                     conditional.push((conds, r.action.to_ret(), restrictiveness(r.action)));
                 }

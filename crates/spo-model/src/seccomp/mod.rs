@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use merge::{diff, merge, resolve_base, ArchDiff, MAX_BASE_DEPTH};
 pub use names::{ret, Action, ActionName, FilterFlag, Operator, DEFAULT_ERRNO};
 pub use resolve::{
-    resolve, restrictiveness, ArchRule, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS,
+    resolve, restrictiveness, shadows, ArchRule, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS,
 };
 pub use validate::{validate, validate_partial, validate_with, Unread, ValidateOptions};
 

@@ -12,6 +12,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::multiplex::multiplexed;
+
 use super::{Action, ArgCondition, FilterFlag, Operator, SeccompSpec, SyscallRule};
 use crate::{Arch, ModelError};
 
@@ -116,6 +117,16 @@ impl ArgCmp {
             Operator::GreaterThan => arg > value,
             Operator::MaskedEqual => arg & value == two & value,
         }
+    }
+
+    /// The comparison as an architecture of `bits` makes it: values cut to
+    /// the word size, the expected value of `MaskedEqual` masked, the
+    /// unused second value zero.
+    pub fn normalized(&self, bits: u32) -> ArgCmp {
+        let max = if bits == 32 { u64::from(u32::MAX) } else { u64::MAX };
+        let value = self.value & max;
+        let value_two = if self.op == Operator::MaskedEqual { self.value_two & value } else { 0 };
+        ArgCmp { value, value_two, ..*self }
     }
 
     /// Whether libseccomp drops this comparison as a no-op on an
@@ -242,11 +253,17 @@ impl Filter {
         if let Some((r, _)) = applying.clone().find(|(r, code)| conditions(r, *code).next().is_none()) {
             return r.action;
         }
+        let applying: Vec<(&FilterRule, Vec<ArgCmp>)> =
+            applying.map(|(r, code)| (r, conditions(r, code).collect())).collect();
         let mut verdict: Option<Action> = None;
-        for (rule, code) in applying {
+        for (rule, conds) in &applying {
+            // A rule whose conditions extend another's is never reached.
+            if applying.iter().any(|(_, other)| shadows(other, conds, bits)) {
+                continue;
+            }
             // An argument index past 5 names no argument: the condition never holds.
-            let holds = |c: ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, bits));
-            if conditions(rule, code).all(holds) {
+            let holds = |c: &ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, bits));
+            if conds.iter().all(holds) {
                 verdict = Some(match verdict {
                     Some(v) => most_restrictive(v, rule.action),
                     None => rule.action,
@@ -276,6 +293,26 @@ impl Filter {
         }
         out
     }
+}
+
+/// Whether a rule with conditions `a` makes libseccomp drop a rule of the
+/// same syscall with conditions `b`: `a`'s comparisons, sorted by argument
+/// and reduced to the width of the architecture, are a strict prefix of
+/// `b`'s. libseccomp keeps one decision tree per syscall with the
+/// arguments in order, and a shorter chain that `b` would extend ends in
+/// a verdict already ("the existing tree is shorter, drop the new one",
+/// or the longer chain pruned when the shorter comes second).
+pub fn shadows(a: &[ArgCmp], b: &[ArgCmp], bits: u32) -> bool {
+    if a.len() >= b.len() {
+        return false;
+    }
+    let norm = |v: &[ArgCmp]| {
+        let mut v: Vec<ArgCmp> = v.iter().map(|c| c.normalized(bits)).collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (norm(a), norm(b));
+    b[..a.len()] == a[..] && b[a.len()..].iter().all(|c| a.iter().all(|x| x.index < c.index))
 }
 
 /// The conditions of `r` on an architecture of `bits`, applied directly
