@@ -318,7 +318,7 @@ pub fn shadows(a: &[ArgCmp], b: &[ArgCmp], bits: u32) -> bool {
 /// The conditions of `r` on an architecture of `bits`, applied directly
 /// (`code` is `None`) or through the multiplexer with this code.
 fn conditions(r: &FilterRule, code: Option<u32>, bits: u32) -> impl Iterator<Item = ArgCmp> + '_ {
-    let own = r.args.iter().filter(move |c| !c.vacuous(bits) && !(code.is_some() && c.index == 0)).copied();
+    let own = r.args.iter().filter(move |c| !(c.vacuous(bits) || code.is_some() && c.index == 0)).copied();
     own.chain(code.map(|code| ArgCmp { index: 0, op: Operator::Equal, value: u64::from(code), value_two: 0 }))
 }
 
