@@ -125,27 +125,23 @@ fn stray_prefix(text: &str) -> Option<(usize, usize)> {
     stray.then_some((start, start + brace))
 }
 
+/// When `text` has stray bytes before its JSON object: the diagnostic
+/// naming them, and the text with them blanked (same length, so every
+/// other span stays where it is).
+pub fn stray_bytes(text: &str) -> Option<(Diagnostic, String)> {
+    let (start, end) = stray_prefix(text)?;
+    let shown: String = text[start..end].escape_debug().collect();
+    let d = Diagnostic::error(crate::Span::new(start, end), format!("stray bytes `{shown}` before the JSON object"))
+        .with_help("delete them: the profile must start with `{`");
+    Some((d, format!("{}{}", " ".repeat(end), &text[end..])))
+}
+
 /// [`parse_file`] with validation options (strict mode).
 pub fn parse_file_with(text: &str, opts: &ValidateOptions) -> SeccompFile {
     // A stray byte before the JSON is reported as such, and the rest read
-    // as if it were blank, so every other span stays where it is.
-    let mut stray = None;
-    let blanked;
-    let text = match stray_prefix(text) {
-        Some((start, end)) => {
-            let shown: String = text[start..end].escape_debug().collect();
-            stray = Some(
-                Diagnostic::error(
-                    crate::Span::new(start, end),
-                    format!("stray bytes `{shown}` before the JSON object"),
-                )
-                .with_help("delete them: the profile must start with `{`"),
-            );
-            blanked = format!("{}{}", " ".repeat(end), &text[end..]);
-            blanked.as_str()
-        }
-        None => text,
-    };
+    // as if it were blank.
+    let (stray, blanked) = stray_bytes(text).unzip();
+    let text = blanked.as_deref().unwrap_or(text);
     let (docs, mut diagnostics) = parse_documents(text);
     diagnostics.extend(stray);
     let mut documents = Vec::new();
