@@ -60,7 +60,7 @@ fn libseccomp_program(filter: &Filter, arches: &[Arch]) -> Vec<Insn> {
 }
 
 fn ours(filter: &Filter, arches: &[Arch]) -> Vec<u8> {
-    let prog = compile_with(filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
+    let prog = compile_with(filter, &Options { arches: Some(arches.to_vec()), ..Options::default() }).unwrap();
     bpf::to_bytes(&prog)
 }
 
@@ -104,7 +104,7 @@ fn table() {
         for (label, arches) in ARCH_SETS {
             let theirs = libseccomp_program(&filter, arches);
             let t_theirs = time(|| libseccomp_build(black_box(&filter), arches, &devnull));
-            let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
+            let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()), ..Options::default() }).unwrap();
             let t_ours = time(|| {
                 black_box(ours(black_box(&filter), arches));
             });
@@ -250,7 +250,7 @@ fn corpus_table() {
         };
         for (label, arches) in CORPUS_SETS {
             let filter = resolve(&doc.spec, &Target { native: arches[0], ..Target::default() });
-            let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()) }).unwrap();
+            let prog = compile_with(&filter, &Options { arches: Some(arches.to_vec()), ..Options::default() }).unwrap();
             let mut f = filter.clone();
             f.arches = arches.to_vec();
             let Some(theirs) = scmp::context(&f, 2, true).ok().and_then(|ctx| scmp::export(&ctx, false)) else {

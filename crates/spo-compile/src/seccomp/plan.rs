@@ -74,11 +74,45 @@ struct Part {
 /// architecture sharing its token (x32 beside x86_64).
 const NATIVE_WEIGHT: u64 = 16;
 
+/// How often a process calls a syscall, in percent of the table's
+/// weight, for `Options::frequency`: the calls that dominate what servers
+/// and runtimes spend in the kernel (reads and writes, futexes, event
+/// loops, socket I/O, file opens and maps).
+const FREQUENT: &[(&str, u64)] = &[
+    ("read", 40),
+    ("write", 30),
+    ("futex", 30),
+    ("epoll_wait", 15),
+    ("epoll_pwait", 15),
+    ("recvfrom", 12),
+    ("sendto", 12),
+    ("recvmsg", 8),
+    ("sendmsg", 8),
+    ("close", 10),
+    ("openat", 8),
+    ("newfstatat", 6),
+    ("fstat", 6),
+    ("mmap", 6),
+    ("munmap", 4),
+    ("lseek", 4),
+    ("ioctl", 4),
+    ("poll", 4),
+    ("ppoll", 4),
+    ("readv", 3),
+    ("writev", 3),
+    ("nanosleep", 3),
+    ("clock_nanosleep", 3),
+    ("rt_sigprocmask", 3),
+    ("sched_yield", 3),
+    ("getpid", 2),
+    ("brk", 2),
+];
+
 /// `__AUDIT_ARCH_LE`.
 const AUDIT_ARCH_LE: u32 = 0x4000_0000;
 
 /// Build the sections of `filter` for `arches` (the first is native).
-pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>, CompileError> {
+pub(crate) fn sections(filter: &Filter, arches: &[Arch], frequency: bool) -> Result<Vec<Section>, CompileError> {
     if arches.is_empty() {
         return Err(CompileError::NoArch);
     }
@@ -116,12 +150,24 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
             let native = part.arch == native;
             let scale = if native { NATIVE_WEIGHT } else { 1 };
             let domain_hi = part.arch.table().and_then(|t| t.entries().iter().map(|e| e.1).max()).unwrap_or(part.lo);
+            // With `frequency`, the native numbers of frequent calls weigh
+            // more: FREQUENT's share of the table's weight each.
+            let table_len = part.arch.table().map_or(0, |t| t.len() as u64);
+            let hot: Vec<(u32, u64)> = if frequency && native {
+                FREQUENT
+                    .iter()
+                    .filter_map(|(n, f)| part.arch.syscall_number(n).map(|nr| (nr, f * table_len * scale / 100)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let weight = |lo: u32, hi: u32| {
                 let (l, h) = (lo.max(part.lo), hi.min(domain_hi));
+                let bonus: u64 = hot.iter().filter(|(nr, _)| (lo..=hi).contains(nr)).map(|(_, b)| b).sum();
                 if l > h {
-                    0
+                    bonus
                 } else {
-                    u64::from(h - l + 1) * scale
+                    u64::from(h - l + 1) * scale + bonus
                 }
             };
             if !part.present {
