@@ -95,9 +95,19 @@ impl Arch {
         Arch::ALL.iter().flat_map(|a| std::iter::once(a.scmp_name()).chain(a.aliases().iter().copied()))
     }
 
-    /// Resolve a syscall name on this architecture.
+    /// Resolve a syscall name on this architecture. Compilers and the
+    /// reference semantics resolve every rule on every architecture, so
+    /// the names are hashed once rather than searched in the sorted table.
     pub fn syscall_number(self, name: &str) -> Option<u32> {
-        self.table()?.number(name)
+        static MAPS: std::sync::OnceLock<Vec<std::collections::HashMap<&'static str, u32>>> =
+            std::sync::OnceLock::new();
+        let maps = MAPS.get_or_init(|| {
+            Arch::ALL
+                .iter()
+                .map(|a| a.table().map(|t| t.entries().iter().copied().collect()).unwrap_or_default())
+                .collect()
+        });
+        maps[self as usize].get(name).copied()
     }
 
     /// Resolve a syscall number on this architecture.
