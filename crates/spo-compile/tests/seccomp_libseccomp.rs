@@ -6,10 +6,9 @@
 //!
 //! Deliberate exclusions (see docs/seccomp-compiler.md): syscall names
 //! libseccomp 2.5.4 does not know, or numbers differently, are dropped from
-//! the profile on both sides; `socketcall` and `ipc` on x86, s390x and ppc
-//! are not compared, because libseccomp adds rules for the multiplexer when
-//! a profile names a multiplexed call; profiles libseccomp refuses
-//! (conflicting rules, a NOTIFY default action) are skipped.
+//! the profile on both sides; profiles libseccomp refuses (conflicting
+//! rules, a NOTIFY default action) are skipped. `socketcall` and `ipc` are
+//! compared like every other number.
 //!
 //! `SPO_PROPTEST_CASES=N` runs N generated profiles instead of the quick
 //! default; `SPO_SECCOMP_FULL=1` compares every fixture on every
@@ -44,12 +43,12 @@ const BOTH: &[Arch] = &[
 /// mismatches.
 fn differential(filter: &Filter, seed: u64) -> Result<Vec<String>, String> {
     let ours = compile(filter).map_err(|e| e.to_string())?;
-    let mut bad = mismatches(filter, &filter.arches, &ours, seed, &|a, nr| scmp::multiplexed(a, nr));
+    let mut bad = mismatches(filter, &filter.arches, &ours, seed, &|_, _| false);
     let Some(theirs) = scmp::build(filter, 2) else {
         return Ok(bad);
     };
     bad.extend(
-        mismatches(filter, &filter.arches, &theirs, seed, &|a, nr| scmp::multiplexed(a, nr))
+        mismatches(filter, &filter.arches, &theirs, seed, &|_, _| false)
             .into_iter()
             .map(|m| format!("libseccomp vs evaluate: {m}")),
     );
@@ -111,7 +110,7 @@ fn condition(index: u8) -> impl Strategy<Value = ArgCmp> {
         index,
         op: Operator::ALL[op],
         value,
-        value_two: if op == 6 { two & value } else { 0 },
+        value_two: if op == 6 { two } else { 0 },
     })
 }
 
@@ -164,17 +163,7 @@ fn filter(arches: &'static [Arch]) -> impl Strategy<Value = Filter> {
 /// only; for libseccomp each syscall keeps its first conditional rule,
 /// unless all its conditional rules are the pattern real profiles use (one
 /// `EQ` on the same argument each, as Docker's `personality` rules).
-///
-/// Also, libseccomp turns a rule whose `MASKED_EQ` mask is zero (or, on a
-/// 32-bit architecture, zero in its low word) into an unconditional one, which then competes with a real unconditional rule of
-/// the same syscall by order; `evaluate` keeps it conditional. Such rules
-/// are dropped for the comparison when the syscall has an unconditional
-/// rule.
 fn keep_what_libseccomp_merges_right(f: &mut Filter) {
-    let has_32 = f.arches.iter().any(|a| a.bits() == 32);
-    let unconditional: Vec<String> = f.rules.iter().filter(|r| r.args.is_empty()).map(|r| r.syscall.clone()).collect();
-    let vacuous = |c: &ArgCmp| c.op == Operator::MaskedEqual && (c.value == 0 || has_32 && c.value & 0xffff_ffff == 0);
-    f.rules.retain(|r| !(unconditional.contains(&r.syscall) && r.args.iter().any(vacuous)));
     let mut seen: Vec<(String, bool)> = Vec::new();
     let eq_pattern = |f: &Filter, name: &str| {
         let conds: Vec<&ArgCmp> =

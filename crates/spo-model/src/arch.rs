@@ -71,7 +71,7 @@ arches! {
     Mips64 = "SCMP_ARCH_MIPS64", 0x8000_0008, 64, ["mips64"], Some(syscalls::table(syscalls::tables::MIPS64));
     Mipsel64 = "SCMP_ARCH_MIPSEL64", 0xC000_0008, 64, ["mips64el", "mips64le", "mipsel64"], Some(syscalls::table(syscalls::tables::MIPSEL64));
     Mips64n32 = "SCMP_ARCH_MIPS64N32", 0xA000_0008, 32, ["mips64n32"], None;
-    Mipsel64n32 = "SCMP_ARCH_MIPSEL64N32", 0xE000_0008, 32, ["mips64eln32", "mipsel64n32"], None;
+    Mipsel64n32 = "SCMP_ARCH_MIPSEL64N32", 0xE000_0008, 32, ["mips64eln32", "mipsel64n32", "mips3l64n32"], None;
     Parisc = "SCMP_ARCH_PARISC", 0x0000_000F, 32, ["parisc"], None;
     Parisc64 = "SCMP_ARCH_PARISC64", 0x8000_000F, 64, ["parisc64"], None;
     Loongarch64 = "SCMP_ARCH_LOONGARCH64", 0xC000_0102, 64, ["loongarch64", "loong64"], Some(syscalls::table(syscalls::tables::LOONGARCH64));
@@ -95,9 +95,19 @@ impl Arch {
         Arch::ALL.iter().flat_map(|a| std::iter::once(a.scmp_name()).chain(a.aliases().iter().copied()))
     }
 
-    /// Resolve a syscall name on this architecture.
+    /// Resolve a syscall name on this architecture. Compilers and the
+    /// reference semantics resolve every rule on every architecture, so
+    /// the names are hashed once rather than searched in the sorted table.
     pub fn syscall_number(self, name: &str) -> Option<u32> {
-        self.table()?.number(name)
+        static MAPS: std::sync::OnceLock<Vec<std::collections::HashMap<&'static str, u32>>> =
+            std::sync::OnceLock::new();
+        let maps = MAPS.get_or_init(|| {
+            Arch::ALL
+                .iter()
+                .map(|a| a.table().map(|t| t.entries().iter().copied().collect()).unwrap_or_default())
+                .collect()
+        });
+        maps[self as usize].get(name).copied()
     }
 
     /// Resolve a syscall number on this architecture.

@@ -492,6 +492,68 @@ mod wrong_arch {
         i64::from(ret)
     }
 
+    /// i386 call `nr` with `ebx` as its first argument and zero for the
+    /// others.
+    fn int80_a0(nr: i32, a0: i32) -> i64 {
+        let ret: i32;
+        // SAFETY: as `int80`; the calls made here (socketcall with a null
+        // argument block, which fails with EFAULT unless a filter refuses
+        // it first, and socket) write no memory of ours.
+        unsafe {
+            std::arch::asm!(
+                "push rbx",
+                "mov ebx, {a0:e}",
+                "int 0x80",
+                "pop rbx",
+                a0 = in(reg) a0,
+                inlateout("eax") nr => ret,
+                inlateout("ecx") 0 => _,
+                inlateout("edx") 0 => _,
+                out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+            );
+        }
+        i64::from(ret)
+    }
+
+    /// A profile that denies `socket` on x86_64 and x86 denies the i386
+    /// `socketcall(SYS_SOCKET, ...)` too, as libseccomp (and so runc)
+    /// makes it, and leaves the other socketcall calls alone.
+    #[test]
+    fn denying_socket_denies_i386_socketcall_sys_socket() {
+        if !seccomp_usable() || !ia32_entry_works() {
+            return;
+        }
+        let mut f = Filter::new(Action::Allow, vec![Arch::X86_64, Arch::X86]);
+        f.rules.push(rule("socket", Action::Errno(77), vec![]));
+        fn body() -> i32 {
+            const SOCKETCALL: i32 = 102; // i386
+            const SOCKET: i32 = 359; // i386, direct
+            let mut failures = 0;
+            // SYS_SOCKET (1): refused before the kernel reads the null block.
+            if int80_a0(SOCKETCALL, 1) != -77 {
+                failures |= 1;
+            }
+            // SYS_CONNECT (3): reaches the kernel, which faults on the block.
+            if int80_a0(SOCKETCALL, 3) != -i64::from(libc::EFAULT) {
+                failures |= 2;
+            }
+            if int80_a0(SOCKET, libc::AF_INET) != -77 {
+                failures |= 4;
+            }
+            // SAFETY: socket takes plain integers.
+            let native = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+            if native != -1 || errno() != 77 {
+                failures |= 8;
+            }
+            failures
+        }
+        assert_eq!(
+            in_child(&program(&f), 0, body).1,
+            Outcome::Exited(0),
+            "bit 1: socketcall(SYS_SOCKET) not denied, 2: socketcall(SYS_CONNECT) denied, 4: i386 socket not denied, 8: x86_64 socket not denied"
+        );
+    }
+
     /// getpid through the i386 entry point.
     fn int80_getpid() -> i64 {
         int80(20)

@@ -6,11 +6,16 @@
 //! syntax (spanned tree), shape (field names and types, here), meaning
 //! (`spo_model::seccomp::validate`, whose field-path problems are located
 //! through the tree).
+//!
+//! A profile runc, crun and Moby load must load here: what they skip (a
+//! syscall name no architecture knows, a rule with the default action, an
+//! empty `name` beside `names`) is a warning, an error only in strict mode
+//! ([`parse_file_with`]).
 
 use spo_model::objname::check_object_name;
 use spo_model::seccomp::{
-    validate_partial, ActionName, ArchMapEntry, ArgCondition, Conditions, FilterFlag, ObjectMeta, Operator,
-    SeccompProfile, SeccompSpec, SyscallRule, Unread, API_GROUP,
+    validate_with, ActionName, ArchMapEntry, ArgCondition, Conditions, FilterFlag, ObjectMeta, Operator,
+    SeccompProfile, SeccompSpec, SyscallRule, Unread, ValidateOptions, API_GROUP,
 };
 use spo_model::{Arch, FieldPath};
 
@@ -102,7 +107,43 @@ impl SeccompFile {
 
 /// Read and check every seccomp profile in `text`.
 pub fn parse_file(text: &str) -> SeccompFile {
+    parse_file_with(text, &ValidateOptions::default())
+}
+
+/// The bytes before the `{` of a JSON object that something put in front
+/// of it (a byte-order mark, a stray character), when that is what the
+/// text looks like: `Some((start, end))` of those bytes.
+fn stray_prefix(text: &str) -> Option<(usize, usize)> {
+    let start = text.len() - text.trim_start().len();
+    let rest = &text[start..];
+    let brace = rest.find('{')?;
+    let prefix = &rest[..brace];
+    let stray = brace > 0
+        && brace <= 8
+        && !prefix.contains(|c: char| c.is_whitespace() || matches!(c, '-' | '#' | ':' | '[' | '"' | '\''))
+        && rest.trim_end().ends_with('}');
+    stray.then_some((start, start + brace))
+}
+
+/// When `text` has stray bytes before its JSON object: the diagnostic
+/// naming them, and the text with them blanked (same length, so every
+/// other span stays where it is).
+pub fn stray_bytes(text: &str) -> Option<(Diagnostic, String)> {
+    let (start, end) = stray_prefix(text)?;
+    let shown: String = text[start..end].escape_debug().collect();
+    let d = Diagnostic::error(crate::Span::new(start, end), format!("stray bytes `{shown}` before the JSON object"))
+        .with_help("delete them: the profile must start with `{`");
+    Some((d, format!("{}{}", " ".repeat(end), &text[end..])))
+}
+
+/// [`parse_file`] with validation options (strict mode).
+pub fn parse_file_with(text: &str, opts: &ValidateOptions) -> SeccompFile {
+    // A stray byte before the JSON is reported as such, and the rest read
+    // as if it were blank.
+    let (stray, blanked) = stray_bytes(text).unzip();
+    let text = blanked.as_deref().unwrap_or(text);
     let (docs, mut diagnostics) = parse_documents(text);
+    diagnostics.extend(stray);
     let mut documents = Vec::new();
     if docs.is_empty() && diagnostics.is_empty() {
         diagnostics.push(
@@ -111,7 +152,7 @@ pub fn parse_file(text: &str) -> SeccompFile {
         );
     }
     for doc in docs {
-        let (parsed, diags) = lower_document(&doc);
+        let (parsed, diags) = lower_document_with(&doc, opts);
         diagnostics.extend(diags);
         documents.extend(parsed);
     }
@@ -139,6 +180,11 @@ pub fn parse_spec(text: &str) -> Result<SeccompDocument, ParseError> {
 
 /// Lower one document, whatever its format, and validate it.
 pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
+    lower_document_with(doc, &ValidateOptions::default())
+}
+
+/// [`lower_document`] with validation options.
+pub fn lower_document_with(doc: &Node, opts: &ValidateOptions) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
     let mut lw = Lowerer::new();
     let read = match kind_of(doc) {
         DocKind::SeccompJson => match doc.get("linux").and_then(|l| l.get("seccomp")) {
@@ -164,7 +210,7 @@ pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) 
     let Some((spec_read, format, metadata, base)) = read else { return (None, lw.diags) };
     let shape_ok = lw.diags.iter().all(|d| !d.is_error());
     let mut diags = lw.diags;
-    for p in validate_partial(&spec_read.spec, &base, &spec_read.unread) {
+    for p in validate_with(&spec_read.spec, &base, &spec_read.unread, opts) {
         diags.push(problem_to_diagnostic(doc, &p));
     }
     let doc = (shape_ok && spec_read.complete).then(|| SeccompDocument {
@@ -367,7 +413,8 @@ fn lower_rule(lw: &mut Lowerer, node: &Node, actions: &[&str]) -> Option<(Syscal
         rule.names = lw.strings(n, "names");
     }
     if let Some(n) = field(members, "name").filter(|n| !is_null(n)) {
-        rule.name = lw.string(n, "name");
+        // Moby and containers-common write `"name": ""` beside `names`.
+        rule.name = lw.string(n, "name").filter(|s| !s.is_empty());
     }
     if let Some(n) = field(members, "errnoRet").filter(|n| !is_null(n)) {
         rule.errno_ret = lw.u32(n, "errnoRet");
@@ -481,6 +528,42 @@ mod tests {
         let d = f.diagnostics.iter().find(|d| d.message.contains("unknown syscall")).unwrap();
         assert_eq!(&text[d.span.range()], "\"mkdirr\"");
         assert_eq!(d.help.as_deref(), Some("did you mean `mkdir`?"));
+    }
+
+    #[test]
+    fn loads_what_the_runtimes_load() {
+        let text = r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+  "syscalls": [
+    {"name": "", "names": ["exit", "exit_group", "read", "procexit", "send"], "action": "SCMP_ACT_ALLOW"},
+    {"names": ["ptrace"], "action": "SCMP_ACT_ERRNO"},
+    {"names": ["kcmp"], "action": "SCMP_ACT_ALLOW", "includes": {"arches": ["mips3l64n32"]}}
+  ]}"#;
+        let f = parse_file(text);
+        assert!(!f.has_errors(), "{:#?}", f.diagnostics);
+        assert_eq!(f.documents.len(), 1);
+        let m = messages(text);
+        assert!(
+            m.iter().any(|(s, x)| s == "\"procexit\"" && x == "unknown syscall `procexit`; runc and crun skip it"),
+            "{m:#?}"
+        );
+        assert!(m.iter().any(|(_, x)| x.contains("default action")), "{m:#?}");
+        assert!(!m.iter().any(|(_, x)| x.contains("mips3l64n32") || x.contains("`send`")), "{m:#?}");
+        // Strict mode: the unknown name and the default-action rule are errors.
+        let strict = parse_file_with(text, &ValidateOptions { strict: true });
+        assert_eq!(strict.diagnostics.iter().filter(|d| d.is_error()).count(), 2, "{:#?}", strict.diagnostics);
+    }
+
+    #[test]
+    fn a_stray_byte_before_the_json_is_named() {
+        for text in ["x{\"defaultAction\": \"SCMP_ACT_ALLOW\"}", "\u{feff}{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\n"] {
+            let m = messages(text);
+            assert_eq!(m.len(), 1, "{m:#?}");
+            assert!(m[0].1.starts_with("stray bytes `") && m[0].1.ends_with("` before the JSON object"), "{m:#?}");
+            assert_eq!(m[0].0, &text[..text.find('{').unwrap()]);
+        }
+        // A YAML document is not a stray byte.
+        let yaml = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata: {name: a}\nspec: {defaultAction: SCMP_ACT_ALLOW}\n";
+        assert!(parse_file(yaml).diagnostics.is_empty());
     }
 
     #[test]

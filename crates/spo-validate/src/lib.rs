@@ -35,7 +35,7 @@ const SELINUX_KINDS: &[&str] = &["SelinuxProfile", "RawSelinuxProfile"];
 pub const KNOWN_KINDS: &[&str] = &["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile", "AppArmorProfile"];
 
 /// What a validation checks against.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     /// CIL declarations to resolve names against instead of the built-in
     /// container base (files or directories of `.cil` files).
@@ -43,6 +43,17 @@ pub struct Options {
     /// Where AppArmor `#include <...>` files are found (default
     /// `/etc/apparmor.d`).
     pub include: Vec<PathBuf>,
+    /// Seccomp: refuse what runc and crun skip with a warning (unknown
+    /// syscall names, rules with the default action). On by default, so
+    /// the admission webhook refuses a typo a runtime would silently
+    /// drop; `spoc validate` follows the runtimes unless `--strict`.
+    pub strict: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { cil_base: Vec::new(), include: Vec::new(), strict: true }
+    }
 }
 
 /// A validator that loads its CIL base once, when a profile first needs
@@ -83,16 +94,19 @@ impl Validator {
     /// Check JSON/YAML documents (OCI seccomp profiles, custom resources),
     /// whatever `path` is called. The first group is always `path`'s.
     pub fn check_documents(&self, path: &Path, text: &str) -> Result<Vec<FileDiagnostics>, ValidateError> {
-        let (docs, mut diags) = parse_documents(text);
+        let (stray, blanked) = spo_parse::seccomp::stray_bytes(text).unzip();
+        let (docs, mut diags) = parse_documents(blanked.as_deref().unwrap_or(text));
+        diags.extend(stray);
+        let seccomp = spo_model::seccomp::ValidateOptions { strict: self.opts.strict };
         // Everything found so far is a syntax error; the other kinds'
         // readers would only repeat it.
         let syntax_ok = diags.iter().all(|d| !d.is_error());
         let (mut selinux, mut apparmor) = (false, false);
         for doc in &docs {
             match kind_of(doc) {
-                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document(doc).1),
+                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document_with(doc, &seccomp).1),
                 DocKind::Resource(k) if k == "SeccompProfile" => {
-                    diags.extend(spo_parse::seccomp::lower_document(doc).1)
+                    diags.extend(spo_parse::seccomp::lower_document_with(doc, &seccomp).1)
                 }
                 DocKind::Resource(k) if SELINUX_KINDS.contains(&k.as_str()) => selinux = true,
                 DocKind::Resource(k) if k == "AppArmorProfile" => apparmor = true,
@@ -168,10 +182,21 @@ mod tests {
     #[test]
     fn documents_are_checked_whatever_their_name() {
         let groups = check_documents(Path::new("seccompprofile/prod/web"), TYPO, &Options::default()).unwrap();
+        // Strict by default (admission): an unknown syscall name is an error.
         assert_eq!(counts(&groups).0, 1, "{}", render_human(&groups));
         let out = render_human(&groups);
         assert!(out.contains("--> seccompprofile/prod/web:10:7"), "{out}");
         assert!(out.contains("did you mean `mkdir`?"), "{out}");
+    }
+
+    #[test]
+    fn lenient_validation_follows_the_runtimes() {
+        let opts = Options { strict: false, ..Options::default() };
+        let groups = check_documents(Path::new("web.yaml"), TYPO, &opts).unwrap();
+        assert_eq!(counts(&groups).0, 0, "{}", render_human(&groups));
+        assert!(render_human(&groups).contains("unknown syscall `mkdirr`; runc and crun skip it"));
+        let stray = check_documents(Path::new("p.json"), "x{\"defaultAction\": \"SCMP_ACT_ALLOW\"}", &opts).unwrap();
+        assert!(render_human(&stray).contains("stray bytes `x` before the JSON object"), "{}", render_human(&stray));
     }
 
     #[test]

@@ -85,7 +85,7 @@ fn compile_apparmor(args: &Args) -> Result<Option<Vec<u8>>> {
 }
 
 fn compile_seccomp(args: &Args) -> Result<Option<Vec<u8>>> {
-    let (text, file) = read(&args.file)?;
+    let (text, file) = read(&args.file, args.target.strict)?;
     if file.has_errors() {
         eprint!("{}", render(OutputFormat::Human, &args.file, &text, &file.diagnostics, super::color()));
         eprintln!("{}: invalid, nothing compiled", args.file.display());

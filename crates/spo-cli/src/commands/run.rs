@@ -34,7 +34,7 @@ use crate::render::{render, OutputFormat};
 /// 127); refusals before the start are errors.
 pub fn run(profile: &Path, complain: bool, cmd: &[OsString]) -> Result<i32> {
     let Some((program, args)) = cmd.split_first() else { bail!("no command to run") };
-    let (text, file) = read(profile)?;
+    let (text, file) = read(profile, false)?;
     if file.has_errors() {
         eprint!("{}", render(OutputFormat::Human, profile, &text, &file.diagnostics, super::color()));
         bail!("{} is not a valid seccomp profile; nothing was run", profile.display());

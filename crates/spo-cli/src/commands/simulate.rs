@@ -47,7 +47,7 @@ fn parse_u64(s: &str) -> Result<u64> {
 
 /// Run `spoc simulate`.
 pub fn main(args: &Args) -> Result<u8> {
-    let (text, file) = read(&args.file)?;
+    let (text, file) = read(&args.file, args.target.strict)?;
     if file.has_errors() {
         eprint!("{}", render(OutputFormat::Human, &args.file, &text, &file.diagnostics, super::color()));
         return Ok(1);

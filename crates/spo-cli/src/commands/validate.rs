@@ -26,13 +26,18 @@ pub struct Args {
     /// Print nothing for valid files.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Seccomp: refuse what runc and crun skip with a warning (unknown
+    /// syscall names, rules with the default action).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Run `spoc validate`.
 pub fn main(args: &Args) -> Result<u8> {
     let color = super::color();
     let mut failed = 0usize;
-    let opts = spo_validate::Options { cil_base: args.cil_base.clone(), include: args.include.clone() };
+    let opts =
+        spo_validate::Options { cil_base: args.cil_base.clone(), include: args.include.clone(), strict: args.strict };
     // The checks live in `spo_validate`, shared with the admission webhook.
     let validator = spo_validate::Validator::new(&opts);
     for path in &args.files {

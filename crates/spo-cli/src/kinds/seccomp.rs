@@ -4,9 +4,19 @@
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use spo_model::seccomp::{resolve, Filter, KernelVersion, Target, DOCKER_DEFAULT_CAPS};
+use spo_model::seccomp::{resolve, Action, Filter, KernelVersion, Target, ValidateOptions, DOCKER_DEFAULT_CAPS};
 use spo_model::Arch;
-use spo_parse::seccomp::{parse_file, SeccompDocument, SeccompFile};
+use spo_parse::seccomp::{parse_file_with, SeccompDocument, SeccompFile};
+
+/// What a call from an architecture the filter does not accept gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum BadArch {
+    /// Kill the calling thread: libseccomp's default, which runc and crun keep.
+    #[default]
+    KillThread,
+    /// Kill the whole process.
+    KillProcess,
+}
 
 /// Options that choose what a Docker-style profile is evaluated against.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -24,6 +34,13 @@ pub struct TargetArgs {
     /// Kernel version for `minKernel` conditions (default: this machine's).
     #[arg(long, value_name = "MAJOR.MINOR")]
     pub kernel: Option<String>,
+    /// Action for a call from an architecture the profile does not accept.
+    #[arg(long, value_enum, default_value_t = BadArch::KillThread)]
+    pub bad_arch_action: BadArch,
+    /// Refuse what runc and crun skip with a warning: unknown syscall
+    /// names and rules with the default action.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Parse an architecture name given on the command line.
@@ -66,6 +83,10 @@ impl TargetArgs {
     /// Resolve `doc` for this target, applying `--arch`.
     pub fn filter(&self, doc: &SeccompDocument) -> Result<Filter> {
         let mut filter = resolve(&doc.spec, &self.target()?);
+        filter.bad_arch_action = match self.bad_arch_action {
+            BadArch::KillThread => Action::KillThread,
+            BadArch::KillProcess => Action::KillProcess,
+        };
         if !self.arches.is_empty() {
             filter.arches = self.arches.iter().map(|a| parse_arch(a)).collect::<Result<_>>()?;
         }
@@ -73,9 +94,10 @@ impl TargetArgs {
     }
 }
 
-/// Read `path` and return its parsed content and text.
-pub fn read(path: &Path) -> Result<(String, SeccompFile)> {
+/// Read `path` and return its parsed content and text (`strict`: see
+/// [`TargetArgs::strict`]).
+pub fn read(path: &Path, strict: bool) -> Result<(String, SeccompFile)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = parse_file(&text);
+    let file = parse_file_with(&text, &ValidateOptions { strict });
     Ok((text, file))
 }

@@ -6,6 +6,12 @@
 //! high words are equal (unsigned, as libseccomp compares); on a 32-bit
 //! architecture only the low word exists. The high word sits at the lower
 //! offset on big-endian architectures.
+//!
+//! A jump made while the accumulator holds an argument word goes past the
+//! `ld` of that word at its target (`Emitter::past_load`), so consecutive
+//! rules testing the same argument share its load; and a 64-bit ordered
+//! comparison whose high word is zero needs no equality test after
+//! `jgt #0` (the high word is zero when that fails).
 
 use spo_model::seccomp::{ArgCmp, Operator};
 
@@ -61,7 +67,8 @@ fn offsets(index: u8, check: &Check) -> (u32, u32) {
 fn emit_eq_group(e: &mut Emitter, check: &Check, group: &[(Vec<ArgCmp>, u32)], next: Target) -> Target {
     let c0 = group[0].0[0];
     let (lo_off, hi_off) = offsets(c0.index, check);
-    let mut lo = next;
+    let start = e.len();
+    let mut lo = e.past_load(next, lo_off);
     for (i, (conds, ret)) in group.iter().enumerate().rev() {
         let before = e.len();
         lo = e.jump(op::JEQ_K, conds[0].value as u32, Target::Ret(*ret), lo);
@@ -69,11 +76,26 @@ fn emit_eq_group(e: &mut Emitter, check: &Check, group: &[(Vec<ArgCmp>, u32)], n
             lo = Target::At(e.push(Insn::stmt(op::LD_ABS_W, lo_off)));
         }
     }
+    if e.len() == start {
+        // Nothing tested: `lo` must not skip a load that never ran.
+        lo = next;
+    }
     if check.bits == 64 {
-        e.load_jump(hi_off, None, op::JEQ_K, (c0.value >> 32) as u32, lo, next)
+        load_jump_shared(e, hi_off, op::JEQ_K, (c0.value >> 32) as u32, lo, next)
     } else {
         lo
     }
+}
+
+/// `ld [off]` and a conditional jump, whose targets skip their own load of
+/// the same word.
+fn load_jump_shared(e: &mut Emitter, off: u32, code: u16, k: u32, t: Target, f: Target) -> Target {
+    let (t2, f2) = (e.past_load(t, off), e.past_load(f, off));
+    if t2 == f2 {
+        // Both branches do the same: keep the target that loads the word.
+        return if t2 != t { t } else { f };
+    }
+    e.load_jump(off, None, code, k, t2, f2)
 }
 
 /// One comparison: on to `t` when it holds, to `f` when not.
@@ -84,9 +106,9 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
     match c.op {
         Operator::Equal | Operator::NotEqual => {
             let (yes, no) = if c.op == Operator::Equal { (t, f) } else { (f, t) };
-            let lo = e.load_jump(lo_off, None, op::JEQ_K, vlo, yes, no);
+            let lo = load_jump_shared(e, lo_off, op::JEQ_K, vlo, yes, no);
             if wide {
-                e.load_jump(hi_off, None, op::JEQ_K, vhi, lo, no)
+                load_jump_shared(e, hi_off, op::JEQ_K, vhi, lo, no)
             } else {
                 lo
             }
@@ -102,24 +124,40 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
             let lo = match (code, vlo) {
                 (op::JGE_K, 0) => yes,
                 (op::JGT_K, u32::MAX) => no,
-                _ => e.load_jump(lo_off, None, code, vlo, yes, no),
+                _ => load_jump_shared(e, lo_off, code, vlo, yes, no),
             };
             if !wide {
                 return lo;
             }
             // High word greater: decided; equal: the low word decides.
+            // These jumps run with the high word loaded.
+            let (hyes, hno, hlo) = (e.past_load(yes, hi_off), e.past_load(no, hi_off), e.past_load(lo, hi_off));
             let before_equal = e.len();
-            let equal = e.jump(op::JEQ_K, vhi, lo, no);
+            let equal = if vhi == 0 {
+                // When `jgt #0` fails the high word is zero: nothing to test.
+                hlo
+            } else {
+                e.jump(op::JEQ_K, vhi, hlo, hno)
+            };
             let before = e.len();
             let entry = if vhi == u32::MAX {
                 // Nothing is above: only the equality test is needed.
                 equal
             } else {
-                e.jump(op::JGT_K, vhi, yes, equal)
+                e.jump(op::JGT_K, vhi, hyes, equal)
             };
             let emitted = if vhi == u32::MAX { e.len() != before_equal } else { e.len() != before };
             if !emitted {
-                return entry;
+                // No test, no load: the target that loads what it needs.
+                return if entry == hyes {
+                    yes
+                } else if entry == hno {
+                    no
+                } else if entry == hlo {
+                    lo
+                } else {
+                    entry
+                };
             }
             Target::At(e.push(Insn::stmt(op::LD_ABS_W, hi_off)))
         }
@@ -136,11 +174,9 @@ fn emit_cmp(e: &mut Emitter, c: &ArgCmp, check: &Check, t: Target, f: Target) ->
     }
 }
 
-/// `(word & mask) == datum` for one 32-bit word.
+/// `(word & mask) == (datum & mask)` for one 32-bit word.
 fn masked(e: &mut Emitter, off: u32, mask: u32, datum: u32, t: Target, f: Target) -> Target {
-    if datum & !mask != 0 {
-        return f;
-    }
+    let datum = datum & mask;
     if mask == 0 {
         return t;
     }

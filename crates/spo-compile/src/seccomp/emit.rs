@@ -131,6 +131,16 @@ impl Emitter {
         }
     }
 
+    /// `t`, or the instruction after it when `t` is `ld [off]`: for a jump
+    /// made while the accumulator already holds the word at `off` (the
+    /// load would change nothing).
+    pub fn past_load(&self, t: Target, off: u32) -> Target {
+        match t {
+            Target::At(at) if at > 0 && self.rev[at] == Insn::stmt(op::LD_ABS_W, off) => Target::At(at - 1),
+            _ => t,
+        }
+    }
+
     /// Make `t` the first instruction of the program.
     pub fn finish(mut self, entry: Target) -> Vec<Insn> {
         match entry {

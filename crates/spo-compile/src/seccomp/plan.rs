@@ -9,14 +9,12 @@
 //! gets the bad-architecture action.
 //!
 //! Rules combine as [`Filter::evaluate`] specifies: rules with the default
-//! action are ignored, an unconditional rule decides alone, otherwise the
-//! most restrictive matching rule wins.
-
-use std::collections::HashMap;
-use std::sync::OnceLock;
+//! action are ignored, a rule on a multiplexed call applies to its
+//! multiplexer too (`Filter::arch_rules`), an unconditional rule decides
+//! alone, otherwise the most restrictive matching rule wins.
 
 use spo_model::arch::X32_SYSCALL_BIT;
-use spo_model::seccomp::{restrictiveness, ArgCmp, Filter, Operator};
+use spo_model::seccomp::{restrictiveness, shadows, ArchRule, ArgCmp, Filter, Operator};
 use spo_model::Arch;
 
 use crate::CompileError;
@@ -76,11 +74,45 @@ struct Part {
 /// architecture sharing its token (x32 beside x86_64).
 const NATIVE_WEIGHT: u64 = 16;
 
+/// How often a process calls a syscall, in percent of the table's
+/// weight, for `Options::frequency`: the calls that dominate what servers
+/// and runtimes spend in the kernel (reads and writes, futexes, event
+/// loops, socket I/O, file opens and maps).
+const FREQUENT: &[(&str, u64)] = &[
+    ("read", 40),
+    ("write", 30),
+    ("futex", 30),
+    ("epoll_wait", 15),
+    ("epoll_pwait", 15),
+    ("recvfrom", 12),
+    ("sendto", 12),
+    ("recvmsg", 8),
+    ("sendmsg", 8),
+    ("close", 10),
+    ("openat", 8),
+    ("newfstatat", 6),
+    ("fstat", 6),
+    ("mmap", 6),
+    ("munmap", 4),
+    ("lseek", 4),
+    ("ioctl", 4),
+    ("poll", 4),
+    ("ppoll", 4),
+    ("readv", 3),
+    ("writev", 3),
+    ("nanosleep", 3),
+    ("clock_nanosleep", 3),
+    ("rt_sigprocmask", 3),
+    ("sched_yield", 3),
+    ("getpid", 2),
+    ("brk", 2),
+];
+
 /// `__AUDIT_ARCH_LE`.
 const AUDIT_ARCH_LE: u32 = 0x4000_0000;
 
 /// Build the sections of `filter` for `arches` (the first is native).
-pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>, CompileError> {
+pub(crate) fn sections(filter: &Filter, arches: &[Arch], frequency: bool) -> Result<Vec<Section>, CompileError> {
     if arches.is_empty() {
         return Err(CompileError::NoArch);
     }
@@ -118,12 +150,24 @@ pub(crate) fn sections(filter: &Filter, arches: &[Arch]) -> Result<Vec<Section>,
             let native = part.arch == native;
             let scale = if native { NATIVE_WEIGHT } else { 1 };
             let domain_hi = part.arch.table().and_then(|t| t.entries().iter().map(|e| e.1).max()).unwrap_or(part.lo);
+            // With `frequency`, the native numbers of frequent calls weigh
+            // more: FREQUENT's share of the table's weight each.
+            let table_len = part.arch.table().map_or(0, |t| t.len() as u64);
+            let hot: Vec<(u32, u64)> = if frequency && native {
+                FREQUENT
+                    .iter()
+                    .filter_map(|(n, f)| part.arch.syscall_number(n).map(|nr| (nr, f * table_len * scale / 100)))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let weight = |lo: u32, hi: u32| {
                 let (l, h) = (lo.max(part.lo), hi.min(domain_hi));
+                let bonus: u64 = hot.iter().filter(|(nr, _)| (lo..=hi).contains(nr)).map(|(_, b)| b).sum();
                 if l > h {
-                    0
+                    bonus
                 } else {
-                    u64::from(h - l + 1) * scale
+                    u64::from(h - l + 1) * scale + bonus
                 }
             };
             if !part.present {
@@ -170,27 +214,12 @@ fn push(ranges: &mut Vec<Range>, lo: u32, hi: u32, leaf: Leaf, weight: u64, nati
     ranges.push(Range { lo, hi, leaf, weight, native });
 }
 
-/// Syscall numbers by name for each architecture, built once: the tables
-/// are sorted by name for binary search, and a compiler resolves every rule
-/// on every architecture.
-fn number(arch: Arch, name: &str) -> Option<u32> {
-    static MAPS: OnceLock<Vec<HashMap<&'static str, u32>>> = OnceLock::new();
-    let maps = MAPS.get_or_init(|| {
-        Arch::ALL.iter().map(|a| a.table().map(|t| t.entries().iter().copied().collect()).unwrap_or_default()).collect()
-    });
-    let i = Arch::ALL.iter().position(|a| *a == arch)?;
-    maps[i].get(name).copied()
-}
-
 /// The leaf of every syscall number some rule names on `arch`, by number.
 fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
-    let mut by_nr: Vec<(u32, usize)> = filter
-        .rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.action != filter.default_action)
-        .filter_map(|(i, r)| number(arch, &r.syscall).map(|nr| (nr, i)))
-        .collect();
+    // The rules as libseccomp adds them to this architecture: multiplexed
+    // calls also on their multiplexer, no-op comparisons dropped.
+    let rules = filter.arch_rules(arch);
+    let mut by_nr: Vec<(u32, usize)> = rules.iter().enumerate().map(|(i, r)| (r.nr, i)).collect();
     by_nr.sort_unstable();
     let bits = arch.bits();
     let big_endian = arch.audit_arch() & AUDIT_ARCH_LE == 0;
@@ -198,12 +227,13 @@ fn leaves_for(filter: &Filter, arch: Arch, default: u32) -> Vec<(u32, Leaf)> {
         .chunk_by(|a, b| a.0 == b.0)
         .map(|group| {
             let nr = group[0].0;
-            let rules = group.iter().map(|&(_, i)| &filter.rules[i]);
+            let rules = group.iter().map(|&(_, i)| &rules[i]);
             if let Some(r) = rules.clone().find(|r| r.args.is_empty()) {
                 return (nr, Leaf::Ret(r.action.to_ret()));
             }
+            let all: Vec<&ArchRule> = rules.collect();
             let mut conditional: Vec<(Vec<ArgCmp>, u32, u8)> = Vec::new();
-            for r in rules {
+            for r in all.iter().filter(|r| !all.iter().any(|o| shadows(&o.args, &r.args, bits))) {
                 if let Some(conds) = simplify(&r.args, bits) {
                     conditional.push((conds, r.action.to_ret(), restrictiveness(r.action)));
                 }
@@ -239,13 +269,18 @@ fn simplify(args: &[ArgCmp], bits: u32) -> Option<Vec<ArgCmp>> {
         if a.index > 5 {
             return None;
         }
-        let c = ArgCmp { value: a.value & max, value_two: a.value_two & max, ..*a };
+        let mut c = ArgCmp { value: a.value & max, value_two: a.value_two & max, ..*a };
+        if c.op == Operator::MaskedEqual {
+            // libseccomp compares with the expected value masked too.
+            c.value_two &= c.value;
+        } else {
+            c.value_two = 0;
+        }
         let constant = match c.op {
             Operator::GreaterOrEqual if c.value == 0 => Some(true),
             Operator::LessThan if c.value == 0 => Some(false),
             Operator::GreaterThan if c.value == max => Some(false),
             Operator::LessOrEqual if c.value == max => Some(true),
-            Operator::MaskedEqual if c.value_two & !c.value != 0 => Some(false),
             Operator::MaskedEqual if c.value == 0 => Some(true),
             _ => None,
         };

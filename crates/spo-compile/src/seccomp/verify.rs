@@ -34,6 +34,8 @@ pub fn verify(filter: &Filter, prog: &[Insn]) -> Result<(), CompileError> {
     let mut tokens: Vec<u32> = filter.arches.iter().map(|a| a.audit_arch()).collect();
     tokens.push(0);
     tokens.dedup();
+    let per_arch: Vec<(Arch, Vec<spo_model::seccomp::ArchRule>)> =
+        filter.arches.iter().map(|&a| (a, filter.arch_rules(a))).collect();
     for token in tokens {
         let mut probes: Vec<u32> = vec![0, 1, 0x3fff_ffff, 0x4000_0000, 0x7fff_ffff, u32::MAX - 1, u32::MAX];
         for a in Arch::ALL.iter().filter(|a| a.audit_arch() == token) {
@@ -47,8 +49,8 @@ pub fn verify(filter: &Filter, prog: &[Insn]) -> Result<(), CompileError> {
         for nr in probes {
             let abi = abi_of(&filter.arches, token, nr);
             let mut values: Vec<u64> = vec![0, u64::MAX];
-            if let Some(a) = abi {
-                for r in filter.rules.iter().filter(|r| a.syscall_number(&r.syscall) == Some(nr)) {
+            if let Some((_, rules)) = abi.and_then(|a| per_arch.iter().find(|(x, _)| *x == a)) {
+                for r in rules.iter().filter(|r| r.nr == nr) {
                     for c in &r.args {
                         values.extend([c.value, c.value.wrapping_add(1), c.value.wrapping_sub(1), c.value_two]);
                         values.extend([c.value ^ (1 << 32), c.value_two | !c.value]);

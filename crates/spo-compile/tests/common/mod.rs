@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use spo_compile::bpf::interp::{self, SeccompData};
 use spo_compile::bpf::Insn;
 use spo_model::arch::X32_SYSCALL_BIT;
-use spo_model::seccomp::{resolve, Filter, SeccompSpec, Target};
+use spo_model::seccomp::{multiplex, resolve, Filter, SeccompSpec, Target};
 use spo_model::Arch;
 
 pub fn fixtures_dir() -> PathBuf {
@@ -34,7 +34,20 @@ pub fn filter_from_json(text: &str) -> Filter {
 
 /// Every profile under `tests/fixtures/profiles`, sorted by file name.
 pub fn fixture_profiles() -> Vec<(String, Filter)> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir().join("profiles"))
+    profiles_in("profiles").into_iter().map(|(name, text)| (name, filter_from_json(&text))).collect()
+}
+
+/// The public profiles of the corpus (`tests/fixtures/profiles` and
+/// `tests/fixtures/corpus`, see `corpus/PROVENANCE`): file stem and text.
+pub fn corpus_texts() -> Vec<(String, String)> {
+    let mut out = profiles_in("profiles");
+    out.extend(profiles_in("corpus"));
+    out
+}
+
+/// The JSON files of a fixture directory, sorted by name: stem and text.
+fn profiles_in(dir: &str) -> Vec<(String, String)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(fixtures_dir().join(dir))
         .expect("fixture directory")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -44,7 +57,7 @@ pub fn fixture_profiles() -> Vec<(String, Filter)> {
         .into_iter()
         .map(|p| {
             let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            (name, filter_from_json(&std::fs::read_to_string(&p).unwrap()))
+            (name, std::fs::read_to_string(&p).unwrap())
         })
         .collect()
 }
@@ -120,11 +133,20 @@ pub fn probe_args(filter: &Filter, arch: Arch, nr: u32, seed: u64) -> Vec<[u64; 
         rng ^= rng << 17;
         rng
     };
+    // The rules as they apply to `nr` (a multiplexer's include the codes of
+    // the calls it carries in argument 0).
     let conds: Vec<_> = filter
-        .rules
-        .iter()
-        .filter(|r| arch.syscall_number(&r.syscall) == Some(nr))
-        .flat_map(|r| r.args.iter().copied())
+        .arch_rules(arch)
+        .into_iter()
+        .filter(|r| r.nr == nr)
+        .flat_map(|r| r.args)
+        .chain(
+            filter
+                .rules
+                .iter()
+                .filter(|r| arch.syscall_number(&r.syscall) == Some(nr))
+                .flat_map(|r| r.args.iter().copied()),
+        )
         .collect();
     for c in &conds {
         let i = usize::from(c.index).min(5);
@@ -150,6 +172,14 @@ pub fn probe_args(filter: &Filter, arch: Arch, nr: u32, seed: u64) -> Vec<[u64; 
             }
             b[i] = v;
             out.push(b);
+        }
+    }
+    // A multiplexer with every code in argument 0 (`SYS_SOCKET` ...
+    // `SYS_SENDMMSG`, `SEMOP` ... `SHMCTL`) and the numbers around them.
+    if ["socketcall", "ipc"].iter().any(|m| arch.syscall_number(m) == Some(nr)) {
+        for code in 0..=26u64 {
+            out.push([code, 0, 0, 0, 0, 0]);
+            out.push([code | 0x1_0000_0000, 0, 0, 0, 0, 0]);
         }
     }
     for _ in 0..4 {
@@ -185,7 +215,9 @@ pub fn mismatches(
     let mut per_nr: HashMap<(Arch, u32), Filter> = HashMap::new();
     for &a in Arch::ALL.iter().filter(|a| a.table().is_some()) {
         for r in &filter.rules {
-            if let Some(nr) = a.syscall_number(&r.syscall) {
+            let direct = a.syscall_number(&r.syscall);
+            let muxed = multiplex::multiplexed(a, &r.syscall).map(|m| m.0);
+            for nr in direct.into_iter().chain(muxed) {
                 per_nr
                     .entry((a, nr))
                     .or_insert_with(|| Filter { rules: Vec::new(), ..filter.clone() })

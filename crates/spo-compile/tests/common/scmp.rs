@@ -3,7 +3,7 @@
 
 use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
 use spo_compile::bpf::{self, Insn};
-use spo_model::seccomp::{Action, Filter, Operator};
+use spo_model::seccomp::{multiplex, Action, Filter, Operator};
 use spo_model::Arch;
 
 /// libseccomp's name of `a`, if libseccomp 2.5 knows it.
@@ -48,16 +48,29 @@ pub fn scmp_number(name: &str, arch: Arch) -> Option<u32> {
     u32::try_from(nr).ok()
 }
 
+/// libseccomp's own number for `name` on `arch`, negative for its
+/// pseudo-syscalls (a multiplexed call it rewrites).
+pub fn scmp_raw_number(name: &str, arch: Arch) -> Option<i32> {
+    Some(ScmpSyscall::from_name_by_arch(name, scmp_arch(arch)?).ok()?.as_raw_syscall())
+}
+
 /// The rules both compilers can be compared on: those whose syscall name
 /// libseccomp 2.5.4 resolves to the same number as spo-rs's tables on every
 /// architecture of `arches` (newer names, which libseccomp 2.5.4 does not
-/// know, are dropped on both sides).
+/// know, are dropped on both sides), a multiplexed call counting as the
+/// same where libseccomp names it by its pseudo-number (the differential
+/// run then proves that both reach the same direct number and multiplexer
+/// code).
 pub fn comparable(filter: &Filter, arches: &[Arch]) -> Filter {
     let mut f = filter.clone();
     f.arches = arches.to_vec();
     f.rules.retain(|r| {
-        ScmpSyscall::from_name(&r.syscall).is_ok()
-            && arches.iter().all(|&a| scmp_number(&r.syscall, a) == a.syscall_number(&r.syscall))
+        let same = |a: Arch| {
+            scmp_number(&r.syscall, a) == a.syscall_number(&r.syscall)
+                || multiplex::multiplexed(a, &r.syscall).is_some()
+                    && scmp_raw_number(&r.syscall, a).is_some_and(|n| n < 0)
+        };
+        ScmpSyscall::from_name(&r.syscall).is_ok() && arches.iter().all(|&a| same(a))
     });
     f
 }
@@ -142,12 +155,4 @@ pub fn export(ctx: &ScmpFilterContext, big_endian: bool) -> Option<Vec<Insn>> {
     Some(
         prog.into_iter().map(|i| Insn { code: i.code.swap_bytes(), jt: i.jt, jf: i.jf, k: i.k.swap_bytes() }).collect(),
     )
-}
-
-/// Syscalls libseccomp rewrites on `arch`: it turns a rule on `socket` or
-/// `shmget` into one on the multiplexer `socketcall`/`ipc` too, so the
-/// verdicts of those two numbers legitimately differ.
-pub fn multiplexed(arch: Arch, nr: u32) -> bool {
-    matches!(arch, Arch::X86 | Arch::S390x | Arch::S390 | Arch::Ppc | Arch::Ppc64 | Arch::Ppc64le)
-        && ["socketcall", "ipc"].iter().any(|n| arch.syscall_number(n) == Some(nr))
 }

@@ -9,6 +9,7 @@
 //! compiler consumes.
 
 mod merge;
+pub mod multiplex;
 mod names;
 mod resolve;
 mod validate;
@@ -19,8 +20,10 @@ use serde::{Deserialize, Serialize};
 
 pub use merge::{diff, merge, resolve_base, ArchDiff, MAX_BASE_DEPTH};
 pub use names::{ret, Action, ActionName, FilterFlag, Operator, DEFAULT_ERRNO};
-pub use resolve::{resolve, restrictiveness, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS};
-pub use validate::{validate, validate_partial, Unread};
+pub use resolve::{
+    resolve, restrictiveness, shadows, ArchRule, ArgCmp, Filter, FilterRule, KernelVersion, Target, DOCKER_DEFAULT_CAPS,
+};
+pub use validate::{validate, validate_partial, validate_with, Unread, ValidateOptions};
 
 use crate::Arch;
 
@@ -213,9 +216,11 @@ impl SyscallRule {
         self.errno_ret.or_else(|| self.errno.as_deref().and_then(crate::errno::errno_number))
     }
 
-    /// `names` plus the old single `name`.
+    /// `names` plus the old single `name`; an empty `name` is ignored, as
+    /// Moby and containers-common ignore it (their files write `"name": ""`
+    /// beside `names`).
     pub fn all_names(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().map(String::as_str).chain(self.name.as_deref())
+        self.names.iter().map(String::as_str).chain(self.name.as_deref().filter(|n| !n.is_empty()))
     }
 }
 

@@ -3,10 +3,15 @@
 //! Docker-style `includes`/`excludes` and `archMap` are evaluated here, the
 //! way Moby evaluates them: `arches` and `archMap` are matched against the
 //! *native* architecture of the target, `caps` against its capability set,
-//! `minKernel` against its kernel version.
+//! `minKernel` against its kernel version. Rules are then flattened the way
+//! runc hands them to libseccomp: one rule per syscall name, and a rule
+//! that compares one argument twice becomes one rule per condition (runc's
+//! `hasMultipleArgs` case: any of them holding applies).
 
 use std::fmt;
 use std::str::FromStr;
+
+use super::multiplex::multiplexed;
 
 use super::{Action, ArgCondition, FilterFlag, Operator, SeccompSpec, SyscallRule};
 use crate::{Arch, ModelError};
@@ -94,7 +99,9 @@ pub struct ArgCmp {
 impl ArgCmp {
     /// Whether `arg` satisfies this comparison, with libseccomp's 64-bit
     /// semantics. `bits` is the architecture's word size: on 32-bit
-    /// architectures only the low halves are compared.
+    /// architectures only the low halves are compared. `MaskedEqual`
+    /// compares `arg & value` with `value_two & value`: libseccomp masks
+    /// the expected value too, so bits of it outside the mask are ignored.
     pub fn matches(&self, arg: u64, bits: u32) -> bool {
         let (arg, value, two) = if bits == 32 {
             (arg & 0xffff_ffff, self.value & 0xffff_ffff, self.value_two & 0xffff_ffff)
@@ -108,8 +115,27 @@ impl ArgCmp {
             Operator::Equal => arg == value,
             Operator::GreaterOrEqual => arg >= value,
             Operator::GreaterThan => arg > value,
-            Operator::MaskedEqual => arg & value == two,
+            Operator::MaskedEqual => arg & value == two & value,
         }
+    }
+
+    /// The comparison as an architecture of `bits` makes it: values cut to
+    /// the word size, the expected value of `MaskedEqual` masked, the
+    /// unused second value zero.
+    pub fn normalized(&self, bits: u32) -> ArgCmp {
+        let max = if bits == 32 { u64::from(u32::MAX) } else { u64::MAX };
+        let value = self.value & max;
+        let value_two = if self.op == Operator::MaskedEqual { self.value_two & value } else { 0 };
+        ArgCmp { value, value_two, ..*self }
+    }
+
+    /// Whether libseccomp drops this comparison as a no-op on an
+    /// architecture of `bits`: a `MaskedEqual` whose mask is zero (on a
+    /// 32-bit architecture, zero in its low word). A rule left with no
+    /// comparison is unconditional there.
+    pub fn vacuous(&self, bits: u32) -> bool {
+        let mask = if bits == 32 { self.value & 0xffff_ffff } else { self.value };
+        self.op == Operator::MaskedEqual && mask == 0
     }
 }
 
@@ -131,12 +157,28 @@ pub struct FilterRule {
     pub args: Vec<ArgCmp>,
 }
 
+/// A rule as libseccomp adds it to one architecture: resolved to a
+/// number, with the comparisons libseccomp drops as no-ops left out, and
+/// a rule on a multiplexed call also given for the multiplexer
+/// ([`super::multiplex`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchRule {
+    /// Syscall number on the architecture.
+    pub nr: u32,
+    /// Action when the conditions hold.
+    pub action: Action,
+    /// Conditions (empty: always).
+    pub args: Vec<ArgCmp>,
+}
+
 /// A flat, compile-ready filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
     /// Action when no rule matches.
     pub default_action: Action,
-    /// Action for a call from an architecture not in `arches`.
+    /// Action for a call from an architecture not in `arches`:
+    /// `KillThread` by default, libseccomp's default, which runc and crun
+    /// keep.
     pub bad_arch_action: Action,
     /// Accepted architectures, first is native.
     pub arches: Vec<Arch>,
@@ -153,7 +195,7 @@ impl Filter {
     pub fn new(default_action: Action, arches: Vec<Arch>) -> Self {
         Filter {
             default_action,
-            bad_arch_action: Action::KillProcess,
+            bad_arch_action: Action::KillThread,
             arches,
             rules: Vec::new(),
             flags: Vec::new(),
@@ -183,6 +225,12 @@ impl Filter {
     /// (and so runc and crun) combine them:
     /// - a rule whose action is the default action is ignored (libseccomp
     ///   refuses it and the runtimes skip it);
+    /// - on an architecture that multiplexes socket and IPC calls
+    ///   ([`super::multiplex`]), a rule on such a call applies to the
+    ///   multiplexer too, with argument 0 equal to the call's code instead
+    ///   of the rule's own conditions on argument 0;
+    /// - a `MaskedEqual` with a zero mask (on a 32-bit architecture: zero
+    ///   low word) is no condition at all;
     /// - an unconditional rule subsumes every conditional rule of the same
     ///   syscall, whatever their order; of several unconditional rules the
     ///   first one counts;
@@ -193,18 +241,29 @@ impl Filter {
         if !self.arches.contains(&arch) {
             return self.bad_arch_action;
         }
-        let mut verdict: Option<Action> = None;
-        let rules = self
-            .rules
-            .iter()
-            .filter(|r| r.action != self.default_action && arch.syscall_number(&r.syscall) == Some(nr));
-        if let Some(r) = rules.clone().find(|r| r.args.is_empty()) {
+        let bits = arch.bits();
+        // Each rule that applies to `nr`, with the code argument 0 must
+        // equal when it applies through the multiplexer.
+        let applying = self.rules.iter().filter(|r| r.action != self.default_action).flat_map(|r| {
+            let direct = (arch.syscall_number(&r.syscall) == Some(nr)).then_some((r, None));
+            let muxed = multiplexed(arch, &r.syscall).filter(|m| m.0 == nr).map(|m| (r, Some(m.1)));
+            muxed.into_iter().chain(direct)
+        });
+        let conditions = |r, code| conditions(r, code, bits);
+        if let Some((r, _)) = applying.clone().find(|(r, code)| conditions(r, *code).next().is_none()) {
             return r.action;
         }
-        for rule in rules {
+        let applying: Vec<(&FilterRule, Vec<ArgCmp>)> =
+            applying.map(|(r, code)| (r, conditions(r, code).collect())).collect();
+        let mut verdict: Option<Action> = None;
+        for (rule, conds) in &applying {
+            // A rule whose conditions extend another's is never reached.
+            if applying.iter().any(|(_, other)| shadows(other, conds, bits)) {
+                continue;
+            }
             // An argument index past 5 names no argument: the condition never holds.
-            let holds = |c: &ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, arch.bits()));
-            if rule.args.iter().all(holds) {
+            let holds = |c: &ArgCmp| args.get(usize::from(c.index)).is_some_and(|a| c.matches(*a, bits));
+            if conds.iter().all(holds) {
                 verdict = Some(match verdict {
                     Some(v) => most_restrictive(v, rule.action),
                     None => rule.action,
@@ -213,6 +272,54 @@ impl Filter {
         }
         verdict.unwrap_or(self.default_action)
     }
+
+    /// The rules as libseccomp adds them to `arch`, in order: rules with
+    /// the default action left out, numbers resolved, multiplexed calls
+    /// also given for their multiplexer, no-op comparisons dropped.
+    /// Combining them as [`Filter::evaluate`] describes gives its verdict.
+    pub fn arch_rules(&self, arch: Arch) -> Vec<ArchRule> {
+        let bits = arch.bits();
+        let mut out = Vec::with_capacity(self.rules.len());
+        for r in self.rules.iter().filter(|r| r.action != self.default_action) {
+            let args: Vec<ArgCmp> = r.args.iter().filter(|c| !c.vacuous(bits)).copied().collect();
+            if let Some((mux, code)) = multiplexed(arch, &r.syscall) {
+                let mut m = vec![ArgCmp { index: 0, op: Operator::Equal, value: u64::from(code), value_two: 0 }];
+                m.extend(args.iter().filter(|c| c.index != 0));
+                out.push(ArchRule { nr: mux, action: r.action, args: m });
+            }
+            if let Some(nr) = arch.syscall_number(&r.syscall) {
+                out.push(ArchRule { nr, action: r.action, args });
+            }
+        }
+        out
+    }
+}
+
+/// Whether a rule with conditions `a` makes libseccomp drop a rule of the
+/// same syscall with conditions `b`: `a`'s comparisons, sorted by argument
+/// and reduced to the width of the architecture, are a strict prefix of
+/// `b`'s. libseccomp keeps one decision tree per syscall with the
+/// arguments in order, and a shorter chain that `b` would extend ends in
+/// a verdict already ("the existing tree is shorter, drop the new one",
+/// or the longer chain pruned when the shorter comes second).
+pub fn shadows(a: &[ArgCmp], b: &[ArgCmp], bits: u32) -> bool {
+    if a.len() >= b.len() {
+        return false;
+    }
+    let norm = |v: &[ArgCmp]| {
+        let mut v: Vec<ArgCmp> = v.iter().map(|c| c.normalized(bits)).collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (norm(a), norm(b));
+    b[..a.len()] == a[..] && b[a.len()..].iter().all(|c| a.iter().all(|x| x.index < c.index))
+}
+
+/// The conditions of `r` on an architecture of `bits`, applied directly
+/// (`code` is `None`) or through the multiplexer with this code.
+fn conditions(r: &FilterRule, code: Option<u32>, bits: u32) -> impl Iterator<Item = ArgCmp> + '_ {
+    let own = r.args.iter().filter(move |c| !(c.vacuous(bits) || code.is_some() && c.index == 0)).copied();
+    own.chain(code.map(|code| ArgCmp { index: 0, op: Operator::Equal, value: u64::from(code), value_two: 0 }))
 }
 
 /// Order of actions by how much they restrict, most restrictive first, as
@@ -290,6 +397,12 @@ pub fn arches_for(spec: &SeccompSpec, target: &Target) -> Vec<Arch> {
     if arches.is_empty() {
         arches.push(target.native);
     }
+    // The native architecture first, whatever order the profile lists:
+    // the compiler checks the first one first and shapes its search tree
+    // for it.
+    if let Some(i) = arches.iter().position(|a| *a == target.native) {
+        arches[..=i].rotate_right(1);
+    }
     let mut seen = Vec::new();
     arches.retain(|a| {
         let new = !seen.contains(a);
@@ -308,8 +421,15 @@ pub fn resolve(spec: &SeccompSpec, target: &Target) -> Filter {
     for rule in spec.syscalls.iter().filter(|r| rule_applies(r, target)) {
         let action = Action::from_name(rule.action, rule.effective_errno());
         let args: Vec<ArgCmp> = rule.args.iter().map(ArgCmp::from).collect();
+        // runc: when one argument is compared twice, every condition
+        // becomes a rule of its own (libseccomp refuses two comparisons of
+        // one argument in a rule).
+        let repeated = args.iter().enumerate().any(|(i, a)| args[..i].iter().any(|b| b.index == a.index));
+        let sets: Vec<Vec<ArgCmp>> = if repeated { args.iter().map(|a| vec![*a]).collect() } else { vec![args] };
         for name in rule.all_names() {
-            filter.rules.push(FilterRule { syscall: name.to_owned(), action, args: args.clone() });
+            for args in &sets {
+                filter.rules.push(FilterRule { syscall: name.to_owned(), action, args: args.clone() });
+            }
         }
     }
     filter
@@ -374,7 +494,8 @@ mod tests {
         assert_eq!(f.evaluate(Arch::X86_64, nr, &[1, 0, 0, 0, 0, 0]), Action::Allow);
         assert_eq!(f.evaluate(Arch::X86_64, nr, &[2, 0, 0, 0, 0, 0]), Action::Errno(9));
         assert_eq!(f.evaluate(Arch::X86_64, 0, &[0; 6]), Action::Errno(1));
-        assert_eq!(f.evaluate(Arch::Aarch64, nr, &[0; 6]), Action::KillProcess);
+        // libseccomp's default bad-architecture action, which runc keeps.
+        assert_eq!(f.evaluate(Arch::Aarch64, nr, &[0; 6]), Action::KillThread);
     }
 
     #[test]
@@ -386,7 +507,7 @@ mod tests {
         assert_eq!(c.default_action, Action::Log);
         assert_eq!(c.rules[0].action, Action::Allow);
         assert_eq!(c.rules[1].action, Action::Log);
-        assert_eq!(c.bad_arch_action, Action::KillProcess);
+        assert_eq!(c.bad_arch_action, Action::KillThread);
     }
 
     #[test]
@@ -406,10 +527,74 @@ mod tests {
     }
 
     #[test]
+    fn x86_socket_rules_also_apply_to_socketcall() {
+        let mut f = Filter::new(Action::Allow, vec![Arch::X86_64, Arch::X86]);
+        f.rules.push(FilterRule {
+            syscall: "socket".into(),
+            action: Action::Errno(1),
+            args: vec![ArgCmp { index: 0, op: Operator::Equal, value: 2, value_two: 0 }],
+        });
+        f.rules.push(FilterRule { syscall: "send".into(), action: Action::Errno(2), args: vec![] });
+        let socketcall = Arch::X86.syscall_number("socketcall").unwrap();
+        // The multiplexer's argument 0 is the call; the rule's own
+        // condition on argument 0 is replaced.
+        assert_eq!(f.evaluate(Arch::X86, socketcall, &[1, 0, 0, 0, 0, 0]), Action::Errno(1));
+        assert_eq!(f.evaluate(Arch::X86, socketcall, &[9, 0, 0, 0, 0, 0]), Action::Errno(2));
+        assert_eq!(f.evaluate(Arch::X86, socketcall, &[3, 0, 0, 0, 0, 0]), Action::Allow);
+        let socket = Arch::X86.syscall_number("socket").unwrap();
+        assert_eq!(f.evaluate(Arch::X86, socket, &[2, 0, 0, 0, 0, 0]), Action::Errno(1));
+        assert_eq!(f.evaluate(Arch::X86, socket, &[1, 0, 0, 0, 0, 0]), Action::Allow);
+        // x86_64 has no multiplexer: nr 102 is getuid there.
+        assert_eq!(f.evaluate(Arch::X86_64, 102, &[1, 0, 0, 0, 0, 0]), Action::Allow);
+        let rules = f.arch_rules(Arch::X86);
+        assert_eq!(rules.iter().filter(|r| r.nr == socketcall).count(), 2);
+    }
+
+    #[test]
+    fn a_repeated_argument_becomes_one_rule_per_condition_as_in_runc() {
+        let mut spec = SeccompSpec::new(ActionName::Errno);
+        let mut r = SyscallRule::new(&["process_vm_readv"], ActionName::Allow);
+        let eq = |index, value| ArgCondition { index, value, value_two: 0, op: Operator::Equal };
+        r.args = vec![eq(0, 100), eq(0, 9001), eq(1, 5)];
+        spec.syscalls.push(r);
+        let mut once = SyscallRule::new(&["kcmp"], ActionName::Allow);
+        once.args = vec![eq(0, 0), eq(1, 1337)];
+        spec.syscalls.push(once);
+        let f = resolve(&spec, &Target { native: Arch::X86_64, ..Target::default() });
+        let nr = Arch::X86_64.syscall_number("process_vm_readv").unwrap();
+        assert_eq!(f.rules.iter().filter(|r| r.syscall == "process_vm_readv").count(), 3);
+        for args in [[100, 0, 0, 0, 0, 0], [9001, 0, 0, 0, 0, 0], [7, 5, 0, 0, 0, 0]] {
+            assert_eq!(f.evaluate(Arch::X86_64, nr, &args), Action::Allow, "{args:?}");
+        }
+        assert_eq!(f.evaluate(Arch::X86_64, nr, &[7, 0, 0, 0, 0, 0]), Action::Errno(1));
+        // Each argument once: one rule, a conjunction.
+        let kcmp = Arch::X86_64.syscall_number("kcmp").unwrap();
+        assert_eq!(f.rules.iter().filter(|r| r.syscall == "kcmp").count(), 1);
+        assert_eq!(f.evaluate(Arch::X86_64, kcmp, &[0, 1, 0, 0, 0, 0]), Action::Errno(1));
+        assert_eq!(f.evaluate(Arch::X86_64, kcmp, &[0, 1337, 0, 0, 0, 0]), Action::Allow);
+    }
+
+    #[test]
+    fn the_native_architecture_comes_first() {
+        let mut spec = SeccompSpec::new(ActionName::Errno);
+        spec.architectures = vec![Arch::X86, Arch::X32, Arch::X86_64, Arch::Aarch64];
+        let f = resolve(&spec, &Target { native: Arch::X86_64, ..Target::default() });
+        assert_eq!(f.arches, vec![Arch::X86_64, Arch::X86, Arch::X32, Arch::Aarch64]);
+    }
+
+    #[test]
     fn masked_and_32_bit_comparisons() {
         let c = ArgCmp { index: 0, op: Operator::MaskedEqual, value: 0xff00, value_two: 0x1200 };
         assert!(c.matches(0x12ab, 64));
         assert!(!c.matches(0x13ab, 64));
+        // The expected value is masked too (libseccomp), so bits outside
+        // the mask do not make the condition impossible.
+        let c = ArgCmp { index: 0, op: Operator::MaskedEqual, value: 0xff00, value_two: 0x1_12ff };
+        assert!(c.matches(0x12ab, 64));
+        assert!(!c.vacuous(64));
+        // A zero mask is no condition; a zero low mask is none on 32 bits.
+        let c = ArgCmp { index: 0, op: Operator::MaskedEqual, value: 0xffff_0000_0000, value_two: 7 };
+        assert!(c.vacuous(32) && !c.vacuous(64));
         let c = ArgCmp { index: 0, op: Operator::Equal, value: 5, value_two: 0 };
         assert!(c.matches(0x1_0000_0005, 32));
         assert!(!c.matches(0x1_0000_0005, 64));

@@ -1,10 +1,17 @@
 //! Semantic checks of a seccomp profile. Every problem is reported, each
 //! with the field path it is about, so one run of `spoc validate` shows them
 //! all.
+//!
+//! What runc and crun load without complaint is at most a warning here,
+//! since a profile that works under the runtimes must load: a syscall name
+//! no architecture knows (the runtimes skip it), a rule with the default
+//! action (skipped too), and so a "contradiction" with such a rule. In
+//! strict mode ([`ValidateOptions::strict`]) the first two are errors.
 
 use std::collections::HashMap;
 
-use super::{ActionName, Operator, SeccompSpec, SyscallRule};
+use super::multiplex::reachable;
+use super::{Action, ActionName, Operator, SeccompSpec, SyscallRule};
 use crate::problem::{FieldPath, Problem};
 use crate::suggest::did_you_mean;
 use crate::syscalls;
@@ -22,6 +29,24 @@ pub fn validate(spec: &SeccompSpec, base: &FieldPath) -> Vec<Problem> {
     validate_partial(spec, base, &Unread::default())
 }
 
+/// How strictly to judge a profile.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ValidateOptions {
+    /// Unknown syscall names and rules with the default action are errors
+    /// instead of warnings (runc and crun skip both).
+    pub strict: bool,
+}
+
+impl ValidateOptions {
+    fn severity(&self) -> fn(FieldPath, String) -> Problem {
+        if self.strict {
+            |p, m| Problem::error(p, m)
+        } else {
+            |p, m| Problem::warning(p, m)
+        }
+    }
+}
+
 /// Which actions of a spec could not be read (a parser found an unknown
 /// action name and put a placeholder there). Checks that depend on those
 /// actions are skipped, so a typo in one field does not hide, or invent,
@@ -37,6 +62,11 @@ pub struct Unread {
 /// [`validate`] for a spec read with errors: every check that does not
 /// depend on an unread action still runs.
 pub fn validate_partial(spec: &SeccompSpec, base: &FieldPath, unread: &Unread) -> Vec<Problem> {
+    validate_with(spec, base, unread, &ValidateOptions::default())
+}
+
+/// [`validate_partial`] with options.
+pub fn validate_with(spec: &SeccompSpec, base: &FieldPath, unread: &Unread, opts: &ValidateOptions) -> Vec<Problem> {
     let mut out = Vec::new();
     if !unread.default_action {
         check_default(spec, base, &mut out);
@@ -45,9 +75,9 @@ pub fn validate_partial(spec: &SeccompSpec, base: &FieldPath, unread: &Unread) -
     let all_names = syscalls::all_names();
     for (i, rule) in spec.syscalls.iter().enumerate() {
         let known = !unread.rule_actions.contains(&i);
-        check_rule(spec, rule, &base.key("syscalls").index(i), all_names, known, &mut out);
+        check_rule(spec, rule, &base.key("syscalls").index(i), all_names, known, opts, &mut out);
     }
-    check_contradictions(spec, base, &unread.rule_actions, &mut out);
+    check_contradictions(spec, base, &unread.rule_actions, opts, &mut out);
     if !unread.default_action {
         check_exit(spec, base, &unread.rule_actions, &mut out);
     }
@@ -133,9 +163,10 @@ fn check_rule(
     path: &FieldPath,
     all: &[&'static str],
     action_known: bool,
+    opts: &ValidateOptions,
     out: &mut Vec<Problem>,
 ) {
-    if rule.names.is_empty() && rule.name.is_none() {
+    if rule.all_names().next().is_none() {
         out.push(
             Problem::error(path.clone(), "rule names no syscall")
                 .with_help("add the syscalls this rule is for under `names`"),
@@ -143,18 +174,18 @@ fn check_rule(
     }
     let arches = if spec.arch_map.is_empty() { spec.architectures.clone() } else { Vec::new() };
     let names = rule.names.iter().enumerate().map(|(j, n)| (path.key("names").index(j), n));
-    for (npath, name) in names.chain(rule.name.iter().map(|n| (path.key("name"), n))) {
+    // An empty `name` beside `names` is ignored, as Moby does.
+    let single = rule.name.iter().filter(|n| !n.is_empty()).map(|n| (path.key("name"), n));
+    for (npath, name) in names.chain(single) {
         if !syscalls::is_known_anywhere(name) {
-            let mut p = Problem::error(npath, format!("unknown syscall `{name}`"));
+            let mut p = opts.severity()(npath, format!("unknown syscall `{name}`; runc and crun skip it"));
             if let Some(s) = did_you_mean(name, all.iter().copied()) {
                 p = p.with_help(format!("did you mean `{s}`?"));
             } else {
                 p = p.with_help("syscall names are lowercase, as in `man 2 syscalls`");
             }
             out.push(p);
-        } else if !arches.is_empty()
-            && arches.iter().filter(|a| a.is_supported()).all(|a| a.syscall_number(name).is_none())
-        {
+        } else if !arches.is_empty() && arches.iter().filter(|a| a.is_supported()).all(|a| !reachable(*a, name)) {
             let list: Vec<_> = arches.iter().map(|a| a.scmp_name()).collect();
             out.push(Problem::warning(
                 npath,
@@ -164,6 +195,15 @@ fn check_rule(
     }
     if action_known {
         check_rule_action(spec, rule, path, out);
+        if is_default(spec, rule) {
+            out.push(
+                opts.severity()(
+                    path.key("action"),
+                    format!("the rule has the default action {}; runc and crun skip it", spec.default_action),
+                )
+                .with_help("remove the rule, or give it another action"),
+            );
+        }
     }
     if rule.args.len() > 6 {
         out.push(
@@ -187,11 +227,26 @@ fn check_rule(
                 Problem::warning(
                     apath.key("valueTwo"),
                     format!(
-                        "`valueTwo` {:#x} has bits outside the mask {:#x}; the condition never holds",
-                        arg.value_two, arg.value
+                        "`valueTwo` {:#x} has bits outside the mask {:#x}; they are ignored (the masked argument is compared with `valueTwo & value`, {:#x})",
+                        arg.value_two,
+                        arg.value,
+                        arg.value_two & arg.value
                     ),
                 )
                 .with_help("for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the expected masked value"),
+            );
+        }
+        if let Some(k) = rule.args[..j].iter().position(|b| b.index == arg.index) {
+            out.push(
+                Problem::warning(
+                    apath.key("index"),
+                    format!(
+                        "argument {} is compared twice in one rule; runc and crun then add each condition of the rule as a rule of its own, so any one holding is enough",
+                        arg.index
+                    ),
+                )
+                .with_related(path.key("args").index(k), "first comparison of it")
+                .with_help("to require all of them, split the values over rules that each compare the argument once"),
             );
         }
     }
@@ -228,6 +283,13 @@ fn check_rule(
     }
 }
 
+/// Whether the rule's action is the default action (errno included): the
+/// runtimes skip such rules, as libseccomp refuses them.
+fn is_default(spec: &SeccompSpec, rule: &SyscallRule) -> bool {
+    Action::from_name(rule.action, rule.effective_errno())
+        == Action::from_name(spec.default_action, spec.effective_default_errno())
+}
+
 fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, out: &mut Vec<Problem>) {
     if let Some(e) = rule.errno_ret {
         if !matches!(rule.action, ActionName::Errno | ActionName::Trace) {
@@ -247,7 +309,13 @@ fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, o
 
 /// Two rules for the same syscall under the same conditions but with
 /// different actions: which one wins is an accident of the compiler.
-fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
+fn check_contradictions(
+    spec: &SeccompSpec,
+    base: &FieldPath,
+    unread: &[usize],
+    opts: &ValidateOptions,
+    out: &mut Vec<Problem>,
+) {
     // (syscall, conditions) -> (rule index, name index, action, errno) of its first rule
     type Seen = (usize, usize, ActionName, Option<u32>);
     let mut first: HashMap<(String, String), Seen> = HashMap::new();
@@ -265,8 +333,12 @@ fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], 
                 Some(&(fi, fj, faction, ferrno)) if faction != rule.action || ferrno != rule.errno_ret => {
                     let here = base.key("syscalls").index(i).key("names").index(j);
                     let there = base.key("syscalls").index(fi).key("names").index(fj);
+                    // A rule with the default action is skipped by the
+                    // runtimes, so the other one decides: not an error.
+                    let skipped = is_default(spec, rule) || is_default(spec, &spec.syscalls[fi]);
+                    let make = if skipped { opts.severity() } else { |p, m| Problem::error(p, m) };
                     out.push(
-                        Problem::error(
+                        make(
                             here,
                             format!(
                                 "`{name}` already has action {faction} under the same conditions; this rule says {}",
@@ -345,16 +417,50 @@ mod tests {
         spec.syscalls.push(r);
         spec.syscalls.push(SyscallRule::new(&["read"], ActionName::KillProcess));
         let m = messages(&spec);
-        assert!(
-            m.iter()
-                .any(|x| x
-                    .starts_with("error spec.syscalls[0].names[2]: unknown syscall `mkdirr` / did you mean `mkdir`?")),
-            "{m:#?}"
-        );
+        // runc and crun skip an unknown name: a warning, an error in strict mode.
+        let unknown =
+            "spec.syscalls[0].names[2]: unknown syscall `mkdirr`; runc and crun skip it / did you mean `mkdir`?";
+        assert!(m.iter().any(|x| *x == format!("warning {unknown}")), "{m:#?}");
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].errnoRet")), "{m:#?}");
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].args: 7 argument")), "{m:#?}");
         assert!(m.iter().any(|x| x.starts_with("error spec.syscalls[1].args[6].index")), "{m:#?}");
-        assert_eq!(m.iter().filter(|x| x.starts_with("error")).count(), 4, "{m:#?}");
+        assert_eq!(m.iter().filter(|x| x.starts_with("error")).count(), 3, "{m:#?}");
+        let strict =
+            validate_with(&spec, &FieldPath::root().key("spec"), &Unread::default(), &ValidateOptions { strict: true });
+        assert!(strict
+            .iter()
+            .any(|p| p.severity == crate::Severity::Error && p.message.starts_with("unknown syscall `mkdirr`")));
+    }
+
+    #[test]
+    fn what_the_runtimes_load_is_at_most_a_warning() {
+        let mut spec = SeccompSpec::new(ActionName::Errno);
+        spec.syscalls.push(SyscallRule::new(&["exit", "exit_group", "ptrace", "send"], ActionName::Allow));
+        // The default action: runc skips the rule, so no contradiction.
+        spec.syscalls.push(SyscallRule::new(&["ptrace"], ActionName::Errno));
+        let mut empty_name = SyscallRule::new(&["read"], ActionName::Allow);
+        empty_name.name = Some(String::new());
+        spec.syscalls.push(empty_name);
+        let mut twice = SyscallRule::new(&["kcmp"], ActionName::Allow);
+        let eq = |value| ArgCondition { index: 0, value, value_two: 0, op: Operator::Equal };
+        twice.args = vec![eq(1), eq(2)];
+        spec.syscalls.push(twice);
+        let mut masked = SyscallRule::new(&["clone"], ActionName::Allow);
+        masked.args = vec![ArgCondition { index: 0, value: 0xff, value_two: 0x1ff, op: Operator::MaskedEqual }];
+        spec.syscalls.push(masked);
+        spec.architectures = vec![Arch::X86];
+        let p = validate(&spec, &FieldPath::root());
+        assert!(p.iter().all(|p| p.severity != crate::Severity::Error), "{p:#?}");
+        let has = |path: &str, text: &str| p.iter().any(|p| p.path.to_string() == path && p.message.contains(text));
+        assert!(has("syscalls[1].action", "default action SCMP_ACT_ERRNO; runc and crun skip it"), "{p:#?}");
+        assert!(has("syscalls[1].names[0]", "already has action"), "{p:#?}");
+        assert!(has("syscalls[3].args[1].index", "argument 0 is compared twice"), "{p:#?}");
+        assert!(has("syscalls[4].args[0].valueTwo", "they are ignored"), "{p:#?}");
+        // `send` exists on x86 through socketcall; an empty `name` is no name.
+        assert!(
+            !p.iter().any(|p| p.message.contains("does not exist") || p.path.to_string().starts_with("syscalls[2]")),
+            "{p:#?}"
+        );
     }
 
     #[test]
