@@ -182,6 +182,7 @@ impl Installer for SeccompInstaller {
             reference: Some(format!("operator/{name}.json")),
             written: s.written,
             note: None,
+            enforced: true,
         })
     }
 
@@ -198,6 +199,7 @@ impl Installer for SeccompInstaller {
                     reference: Some(format!("operator/{name}.json")),
                     written: s.written,
                     note: None,
+                    enforced: true,
                 })
             })
             .collect()
@@ -219,6 +221,7 @@ impl Installer for SeccompInstaller {
             reference: Some(format!("operator/{name}.json")),
             written: false,
             note: None,
+            enforced: true,
         })
     }
 
