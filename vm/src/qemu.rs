@@ -140,7 +140,12 @@ impl Boot {
         let initrd = self.initramfs(scenario, dir.path())?;
         let console = dir.path().join("console.log");
         let results = dir.path().join("results.log");
-        let mut cmdline = format!("console=ttyS0 panic=-1 loglevel=4 audit=1 {}", scenario.lsm.cmdline());
+        // Kernel messages stay off the (slow, emulated) serial console but in
+        // the kernel log, which is large enough for every audit record.
+        let mut cmdline = format!(
+            "console=ttyS0 panic=-1 loglevel=1 log_buf_len=16M audit=1 audit_backlog_limit=8192 {}",
+            scenario.lsm.cmdline()
+        );
         if let Ok(extra) = std::env::var("SPO_VM_CMDLINE") {
             cmdline.push(' ');
             cmdline.push_str(&extra);

@@ -4,8 +4,10 @@
 //! A `SelinuxProfile` compiles to `(block NAME (blockinherit container)
 //! ...)`, so the policy must hold the `container` template block, which
 //! container-selinux provides on Fedora-family nodes and Debian's policy
-//! lacks. The host adds `data/selinux/container-shim.cil` and the base
-//! template to a copy of the system store once (`semodule -p ROOT -n`,
+//! lacks. The host adds `data/selinux/container-shim.cil`, the base
+//! template and `vm/selinux/runtime.cil` (the rules a container runtime's
+//! domain has over container domains, given to the guest's init, which
+//! plays the runtime) to a copy of the system store once (`semodule -p ROOT -n`,
 //! about ten seconds) and caches the result under
 //! `CACHE/selinux-HASH`, keyed by the policy package's version and the
 //! CIL files. The guest gets that store, the policy it built and the
@@ -21,8 +23,11 @@ use crate::initramfs::Initramfs;
 use crate::tools::{find, output, require};
 use crate::VmError;
 
-/// The CIL files added to the policy, relative to the repository.
-const TEMPLATES: [&str; 2] = ["data/selinux/container-shim.cil", "data/selinux/templates/base_container.cil"];
+/// The CIL files added to the policy, relative to the repository: the
+/// shim and base template every node needs, and the guest's stand-in for
+/// a container runtime (`vm/selinux/runtime.cil`).
+const TEMPLATES: [&str; 3] =
+    ["data/selinux/container-shim.cil", "data/selinux/templates/base_container.cil", "vm/selinux/runtime.cil"];
 
 /// The SELinux programs the guest gets (with their libraries).
 pub const PROGRAMS: [&str; 8] =

@@ -54,6 +54,7 @@ const JA: u8 = 0x00;
 const JEQ: u8 = 0x10;
 const JGT: u8 = 0x20;
 const JNE: u8 = 0x50;
+const JSET: u8 = 0x40;
 const CALL: u8 = 0x80;
 const EXIT: u8 = 0x90;
 
@@ -128,6 +129,14 @@ pub fn jeq_imm(dst: Reg, imm: i32, off: i16) -> Insn {
 /// `if dst != src goto +off`.
 pub fn jne(dst: Reg, src: Reg, off: i16) -> Insn {
     insn(JMP | JNE | X, dst, src, off, 0)
+}
+/// `if dst != imm goto +off`.
+pub fn jne_imm(dst: Reg, imm: i32, off: i16) -> Insn {
+    insn(JMP | JNE | K, dst, 0, off, imm)
+}
+/// `if dst & imm goto +off`.
+pub fn jset_imm(dst: Reg, imm: i32, off: i16) -> Insn {
+    insn(JMP | JSET | K, dst, 0, off, imm)
 }
 /// `if dst > imm (unsigned) goto +off`.
 pub fn jgt_imm(dst: Reg, imm: i32, off: i16) -> Insn {
