@@ -84,6 +84,8 @@ pub struct Boot {
     pub spod: PathBuf,
     /// `spoc`.
     pub spoc: PathBuf,
+    /// `spo-vm-record`, the BPF LSM recorder's command line.
+    pub record: PathBuf,
     /// busybox (static).
     pub busybox: PathBuf,
 }
@@ -100,6 +102,7 @@ impl Boot {
             kernel,
             spod: workspace_binary("SPOD_BIN", "spod")?,
             spoc: workspace_binary("SPOC_BIN", "spoc")?,
+            record: workspace_binary("SPO_VM_RECORD_BIN", "spo-vm-record")?,
             busybox,
         })
     }
@@ -111,6 +114,7 @@ impl Boot {
         i.symlink("/usr/bin/sh", "busybox");
         i.program_stripped(&self.spod, "/usr/local/bin/spod", dir)?;
         i.program_stripped(&self.spoc, "/usr/local/bin/spoc", dir)?;
+        i.program_stripped(&self.record, "/usr/local/bin/spo-vm-record", dir)?;
         if scenario.apparmor {
             i.program(&require("apparmor_parser", "apparmor")?)?;
             for d in ["abi", "abstractions", "tunables"] {

@@ -182,6 +182,8 @@ mod tests {
         assert_eq!(to_bytes(&[ldx(DW, 7, 6, 8)]), [0x79, 0x67, 8, 0, 0, 0, 0, 0]);
         assert_eq!(to_bytes(&[atomic_add64(0, 0, 1)]), [0xdb, 0x10, 0, 0, 0, 0, 0, 0]);
         assert_eq!(to_bytes(&[st_imm(W, R10, -4, 7)]), [0x62, 0x0a, 0xfc, 0xff, 7, 0, 0, 0]);
+        assert_eq!(to_bytes(&[jne_imm(2, 0, 3)]), [0x55, 0x02, 3, 0, 0, 0, 0, 0]);
+        assert_eq!(to_bytes(&[jset_imm(1, 2, 1)]), [0x45, 0x01, 1, 0, 2, 0, 0, 0]);
         let [a, b] = ld_imm64(1, PSEUDO_MAP_FD, 0x1_0000_0005);
         assert_eq!(to_bytes(&[a, b]), [0x18, 0x11, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
     }

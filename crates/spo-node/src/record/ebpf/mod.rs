@@ -26,6 +26,7 @@
 #![allow(unsafe_code)]
 
 pub(super) mod insn;
+pub mod lsm;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
