@@ -108,20 +108,53 @@ impl Btf {
             .map(|i| i as u32 + 1)
     }
 
-    /// The byte offset of member `member` in `struct name`.
+    /// The byte offset of member `member` in `struct name`, also when it
+    /// sits in an anonymous union or struct (Linux 6.x wraps `f_path` in
+    /// one).
     pub fn member_offset(&self, name: &str, member: &str) -> Option<u32> {
         let t = self.types.iter().find(|t| {
             matches!(t.kind(), KIND_STRUCT | KIND_UNION) && self.name(t.name_off) == name.as_bytes() && t.vlen() > 0
         })?;
-        (0..t.vlen()).find_map(|i| {
+        self.member_bits(*t, member, 4).filter(|b| b % 8 == 0).map(|b| b / 8)
+    }
+
+    /// The bit offset of `member` in composite `t`, searching anonymous
+    /// members `depth` levels deep.
+    fn member_bits(&self, t: Type, member: &str, depth: u32) -> Option<u32> {
+        let mut anonymous = Vec::new();
+        for i in 0..t.vlen() {
             let m = t.data + 12 * i;
-            if self.name(u32_at(&self.types_sec, m)?) != member.as_bytes() {
-                return None;
-            }
             let off = u32_at(&self.types_sec, m + 8)?;
             let bits = if t.kind_flag() { off & 0x00ff_ffff } else { off };
-            (bits % 8 == 0).then_some(bits / 8)
+            let name = self.name(u32_at(&self.types_sec, m)?);
+            if name == member.as_bytes() {
+                return Some(bits);
+            }
+            if name.is_empty() {
+                anonymous.push((u32_at(&self.types_sec, m + 4)?, bits));
+            }
+        }
+        if depth == 0 {
+            return None;
+        }
+        anonymous.into_iter().find_map(|(id, base)| {
+            let inner = self.resolve(id)?;
+            matches!(inner.kind(), KIND_STRUCT | KIND_UNION)
+                .then(|| self.member_bits(inner, member, depth - 1).map(|b| base + b))
+                .flatten()
         })
+    }
+
+    /// Type `id` with typedefs and qualifiers taken off.
+    fn resolve(&self, mut id: u32) -> Option<Type> {
+        for _ in 0..16 {
+            let t = *self.types.get(id.checked_sub(1)? as usize)?;
+            match t.kind() {
+                8..=11 | 18 => id = u32_at(&self.types_sec, t.data - 4)?,
+                _ => return Some(t),
+            }
+        }
+        None
     }
 }
 
@@ -129,14 +162,17 @@ impl Btf {
 mod tests {
     use super::*;
 
-    /// A blob with `struct s { int a; long b; }` and `func f`.
+    /// A blob with `struct s { int a; long b; }`, `func f` and
+    /// `struct t { int a; union { int b; }; }`.
     fn blob() -> Vec<u8> {
-        let strings = b"\0s\0a\0b\0f\0int\0".to_vec();
+        let strings = b"\0s\0a\0b\0f\0int\0t\0".to_vec();
         let mut types = Vec::new();
         let mut put = |v: &[u32]| v.iter().for_each(|x| types.extend_from_slice(&x.to_ne_bytes()));
         put(&[9, 1 << 24, 4, 32]); // [1] INT int, 4 bytes
         put(&[1, (4 << 24) | 2, 16, 3, 1, 0, 5, 1, 64]); // [2] STRUCT s { a @0, b @64 bits }
         put(&[7, 12 << 24, 0]); // [3] FUNC f
+        put(&[0, (5 << 24) | 1, 8, 5, 1, 0]); // [4] UNION { b @0 }
+        put(&[13, (4 << 24) | 2, 16, 3, 1, 0, 0, 4, 64]); // [5] STRUCT t { a @0, union @64 bits }
         let mut raw = Vec::new();
         for v in [u32::from(MAGIC) | (1 << 16), 24, 0, types.len() as u32, types.len() as u32, strings.len() as u32] {
             raw.extend_from_slice(&v.to_ne_bytes());
@@ -153,6 +189,9 @@ mod tests {
         assert_eq!(b.func_id("g"), None);
         assert_eq!(b.member_offset("s", "b"), Some(8));
         assert_eq!(b.member_offset("s", "c"), None);
+        // In an anonymous union, as `f_path` is in Linux 6.x.
+        assert_eq!(b.member_offset("t", "b"), Some(8));
+        assert_eq!(b.member_offset("t", "a"), Some(0));
     }
 
     /// The running kernel's BTF, where it has one: the hooks the AppArmor

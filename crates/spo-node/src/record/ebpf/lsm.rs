@@ -94,13 +94,17 @@ fn key_of(bytes: &[u8]) -> Option<Access> {
     }
 }
 
+/// What one hook's program does between the cgroup check and the map
+/// update: fill the key on the stack (or jump to `out`).
+type HookBody<'a> = dyn Fn(&mut Asm) + 'a;
+
 /// The hooks, with the program for each.
 fn programs(btf: &Btf, cgroup_id: u64, map_fd: i32) -> Result<Vec<(&'static str, Vec<Insn>)>, String> {
     let off = |s: &str, m: &str| {
         btf.member_offset(s, m).map(|o| o as i16).ok_or_else(|| format!("the kernel's BTF has no `struct {s}.{m}`"))
     };
     let (f_mode, f_path, bprm_file) = (off("file", "f_mode")?, off("file", "f_path")?, off("linux_binprm", "file")?);
-    let hooks: [(&'static str, &dyn Fn(&mut Asm)); 4] = [
+    let hooks: [(&'static str, &HookBody<'_>); 4] = [
         ("file_open", &|a: &mut Asm| {
             a.push(ldx(DW, 7, 6, 0)); // r7 = file
             a.push(ldx(W, 2, 7, f_mode));
@@ -326,15 +330,11 @@ pub fn to_abstract(accesses: &BTreeSet<Access>) -> (Abstract, Vec<String>) {
             _ => {}
         }
     }
-    // A path opened both ways is read-write only.
-    read.retain(|p| !rw.contains(p) && !write.contains(p));
+    // A path opened for reading and, another time, for writing is
+    // read-write; each path is in one list only.
+    rw.extend(read.intersection(&write).cloned());
+    read.retain(|p| !rw.contains(p));
     write.retain(|p| !rw.contains(p));
-    let both: Vec<String> = read.intersection(&write).cloned().collect();
-    for p in both {
-        read.remove(&p);
-        write.remove(&p);
-        rw.insert(p);
-    }
     let v = |s: BTreeSet<String>| s.into_iter().collect::<Vec<_>>();
     let a = Abstract {
         executable: (!exec.is_empty())
