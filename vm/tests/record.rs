@@ -77,3 +77,26 @@ fn a_recorded_apparmor_profile_runs_its_workload_and_denies_the_rest() {
     assert_ne!(new.rc, 0, "{new:?}");
     assert!(new.out.contains("Permission denied"), "{new:?}");
 }
+
+/// The syscall recorder on fentry (`x64_sys_call`) against
+/// the raw tracepoint, in one run: both count every call of the cgroup,
+/// and the overhead ratio is reported (emulated timings, so not asserted).
+#[test]
+fn the_syscall_recorder_on_fentry_counts_like_the_raw_tracepoint() {
+    let Some(boot) = common::boot() else { return };
+    let script = r#"
+spo_check overhead spo-vm-record --overhead 50000 5
+"#;
+    let scenario = Scenario::new(Lsm::AppArmor, script).timeout(std::time::Duration::from_secs(900));
+    let o = common::run(&boot, &scenario);
+    let c = o.check("overhead");
+    assert_eq!(c.rc, 0, "{c:?}");
+    let v: serde_json::Value = serde_json::from_str(c.out.trim()).unwrap_or_else(|e| panic!("{e}: {c:?}"));
+    eprintln!("vm: syscall recorder overhead (emulated timings): {v}");
+    // Every call of every round counted, by each attachment.
+    assert!(v["counted_raw_tracepoint"].as_u64() >= Some(5 * 50000), "{v}");
+    assert!(v["counted_fentry"].as_u64() >= Some(5 * 50000), "{v}");
+    // ... and only those: nothing else in the cgroup calls getppid.
+    assert!(v["counted_fentry"].as_u64() < Some(5 * 50000 + 100), "{v}");
+    assert!(v["overhead_ratio_fentry_to_raw_tracepoint"].as_f64().is_some_and(f64::is_finite), "{v}");
+}

@@ -29,7 +29,7 @@ mod set;
 
 pub use containers::{cgroup_id, cgroup_tree_ids, container_cgroup, ContainerRecorder};
 pub use ebpf::available as ebpf_available;
-pub use ebpf::lsm;
+pub use ebpf::{fentry, lsm};
 pub use logs::log_everything_program;
 pub use session::{record, Plan, RecorderKind, Recording};
 pub use set::{arch_of, SyscallSet, ALWAYS_ALLOWED};
