@@ -9,7 +9,7 @@ use spo_vm::{Boot, Outcome, Scenario, VmError};
 /// are missing.
 pub fn boot() -> Option<Boot> {
     if !spo_vm::enabled() {
-        spo_test_support::skip("the VM tier runs with SPO_VM=1 (scripts/vm-test.sh; several minutes)");
+        spo_test_support::skip("the VM tier runs with SPO_VM=1 (scripts/vm-test.sh; about two minutes)");
         return None;
     }
     match Boot::prepare() {
