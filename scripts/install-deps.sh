@@ -17,6 +17,9 @@ PACKAGES=(
   nginx-light curl gcc runc crun containerd busybox-static util-linux procps bzip2 containernetworking-plugins tar
   # the e2e cluster harness: certificates
   openssl
+  # the VM tier (docs/vm.md): a guest kernel with AppArmor, SELinux and the
+  # BPF LSM is fetched with apt-get download; qemu runs it
+  qemu-system-x86
 )
 
 missing=()

@@ -74,12 +74,23 @@ pub enum Phase {
     Terminating,
     /// `spec.disabled: true` or `spec.state: Disabled`: kept, not installed.
     Disabled,
+    /// Valid and compiled, but this node's kernel cannot enforce it (an
+    /// AppArmor profile on a kernel without AppArmor): nothing confines a
+    /// workload that asks for it. Not an SPO state; the message says why.
+    Unsupported,
 }
 
 impl Phase {
     /// Every phase, for gauges that must show zeros.
-    pub const ALL: [Phase; 6] =
-        [Phase::Pending, Phase::InProgress, Phase::Installed, Phase::Error, Phase::Terminating, Phase::Disabled];
+    pub const ALL: [Phase; 7] = [
+        Phase::Pending,
+        Phase::InProgress,
+        Phase::Installed,
+        Phase::Error,
+        Phase::Terminating,
+        Phase::Disabled,
+        Phase::Unsupported,
+    ];
 
     /// The name SPO uses.
     pub fn as_str(self) -> &'static str {
@@ -90,6 +101,7 @@ impl Phase {
             Phase::Error => "Error",
             Phase::Terminating => "Terminating",
             Phase::Disabled => "Disabled",
+            Phase::Unsupported => "Unsupported",
         }
     }
 }
@@ -207,6 +219,9 @@ pub struct ProcessCheck {
     /// `/proc/PID/attr/current`, when SELinux labels processes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux_label: Option<String>,
+    /// The type of that label (`web_ns.process`, `spc_t`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selinux_type: Option<String>,
     /// `/proc/PID/attr/apparmor/current`, when AppArmor is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub apparmor_label: Option<String>,
@@ -292,4 +307,37 @@ pub struct AuditEvent {
     /// The profile the process runs under, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// For an AppArmor or SELinux record: what was accessed (the syscall
+    /// fields are then empty: these records do not carry one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lsm: Option<LsmAccess>,
+}
+
+/// What an AppArmor or SELinux record was about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LsmAccess {
+    /// `apparmor` or `selinux`.
+    pub module: String,
+    /// AppArmor's hook (`open`, `capable`, `create`, `exec`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    /// The AppArmor profile or SELinux source type the process ran under.
+    pub subject: String,
+    /// What was accessed: a path, `capability NAME`, `network FAMILY
+    /// TYPE` (AppArmor), or the target type (SELinux).
+    pub target: String,
+    /// The SELinux object class (`file`, `tcp_socket`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// SELinux permissions, or AppArmor's `r`/`w`/`x`/`m`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<String>,
+    /// The object's name or path, when the SELinux record gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Allowed and only logged: AppArmor complain mode, SELinux
+    /// permissive mode or a permissive type.
+    #[serde(default)]
+    pub permissive: bool,
 }

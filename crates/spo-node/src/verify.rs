@@ -7,6 +7,13 @@
 //! does). For each it reads what the kernel actually enforces,
 //! `Seccomp:`/`Seccomp_filters:` from `/proc/PID/status` and the SELinux
 //! and AppArmor labels from `/proc/PID/attr`, and compares.
+//!
+//! SELinux is compared by type, the part a profile decides (the runtime
+//! picks the MCS categories): the check reports the type the kernel gives
+//! the process, and says so plainly when that type is one of the
+//! unconfined domains (`spc_t`, a privileged container's;
+//! `unconfined_t`; `kernel_t`, `initrc_t`, `unconfined_service_t`), the
+//! common way a pod ends up not using the type of its policy.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fs;
@@ -43,6 +50,37 @@ fn label(path: &Path) -> Option<String> {
     let s = fs::read_to_string(path).ok()?;
     let s = s.trim_end_matches(['\0', '\n']).to_owned();
     (!s.is_empty()).then_some(s)
+}
+
+/// SELinux domains that confine nothing (or next to nothing): a process
+/// that should run in a profile's type and runs in one of these is not
+/// confined by the profile at all.
+pub const UNCONFINED_SELINUX_TYPES: &[&str] =
+    &["spc_t", "unconfined_t", "unconfined_service_t", "kernel_t", "initrc_t", "container_runtime_t"];
+
+/// The type of a SELinux context `user:role:type:level`.
+pub fn selinux_type(context: &str) -> Option<&str> {
+    context.split(':').nth(2).filter(|t| !t.is_empty())
+}
+
+/// What is wrong when a process expected to run as `want` (a context)
+/// runs as `got` (a context, or none), compared by type.
+pub fn selinux_problem(want: &str, got: Option<&str>) -> Option<String> {
+    let want_type = selinux_type(want).unwrap_or(want);
+    let Some(got) = got else {
+        return Some(format!("expected SELinux type `{want_type}` (label `{want}`), the process has no SELinux label"));
+    };
+    let got_type = selinux_type(got).unwrap_or(got);
+    if got_type == want_type {
+        return None;
+    }
+    if UNCONFINED_SELINUX_TYPES.contains(&got_type) {
+        Some(format!(
+            "expected SELinux type `{want_type}`, the process runs as `{got_type}` (label `{got}`), an unconfined domain: the profile's policy does not apply to it"
+        ))
+    } else {
+        Some(format!("expected SELinux type `{want_type}`, the process runs as `{got_type}` (label `{got}`)"))
+    }
 }
 
 /// What the verifier knows about installed profiles: name to status and
@@ -114,10 +152,7 @@ pub fn scan(
         let selinux = label(&dir.join("attr/current")).filter(|l| l != "unconfined");
         let apparmor = label(&dir.join("attr/apparmor/current"));
         if let Some(want) = a.container.as_ref().and_then(|c| c.selinux_label.as_ref()) {
-            if selinux.as_ref() != Some(want) {
-                problems
-                    .push(format!("expected SELinux label `{want}`, found {}", selinux.as_deref().unwrap_or("none")));
-            }
+            problems.extend(selinux_problem(want, selinux.as_deref()));
         }
         if let Some(want) = a.container.as_ref().and_then(|c| c.apparmor_profile.as_ref()) {
             let got = apparmor.as_deref().unwrap_or("none");
@@ -134,6 +169,7 @@ pub fn scan(
             profile_version: a.version.clone(),
             seccomp_mode: sc.mode,
             seccomp_filters: sc.filters,
+            selinux_type: selinux.as_deref().and_then(selinux_type).map(str::to_owned),
             selinux_label: selinux,
             apparmor_label: apparmor,
             ok: problems.is_empty(),
@@ -151,6 +187,21 @@ fn short(h: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selinux_is_compared_by_type_and_unconfined_domains_are_named() {
+        let want = "system_u:system_r:web_ns.process:s0:c1,c2";
+        assert_eq!(selinux_problem(want, Some("system_u:system_r:web_ns.process:s0:c7,c9")), None);
+        let spc = selinux_problem(want, Some("system_u:system_r:spc_t:s0")).unwrap();
+        assert!(
+            spc.contains("runs as `spc_t`") && spc.contains("unconfined domain") && spc.contains("web_ns.process"),
+            "{spc}"
+        );
+        let other = selinux_problem(want, Some("system_u:system_r:container_t:s0:c1,c2")).unwrap();
+        assert!(other.contains("runs as `container_t`") && !other.contains("unconfined"), "{other}");
+        assert!(selinux_problem(want, None).unwrap().contains("no SELinux label"));
+        assert_eq!(selinux_type("unconfined_u:unconfined_r:unconfined_t:s0-s0:c0.c1023"), Some("unconfined_t"));
+    }
 
     #[test]
     fn status_fields_are_read() {

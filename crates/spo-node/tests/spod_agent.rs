@@ -224,6 +224,16 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 use spo_test_support::have;
 
+/// What a valid AppArmor profile's status is on this host: `Installed`
+/// where the kernel has AppArmor, `Unsupported` where it has not.
+fn apparmor_phase() -> Phase {
+    if std::path::Path::new("/sys/kernel/security/apparmor").exists() {
+        Phase::Installed
+    } else {
+        Phase::Unsupported
+    }
+}
+
 #[test]
 fn apparmor_and_selinux_profiles_go_through_their_installers() {
     use spo_node::agent::lsm::{AppArmorProfiles, SelinuxProfiles};
@@ -240,7 +250,7 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
         f.write("aa.yaml", aa);
         let s = f.settle();
         let p = find(&s, "web-aa");
-        assert_eq!(p.status, Phase::Installed, "{p:#?}");
+        assert_eq!(p.status, apparmor_phase(), "{p:#?}");
         let text = fs::read_to_string(p.path.as_ref().unwrap()).unwrap();
         assert!(text.contains("complain"), "{text}");
         if !std::path::Path::new("/sys/kernel/security/apparmor").exists() {
@@ -277,6 +287,41 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
     assert_eq!(find(&s, "errorlogger").version, p.version);
 }
 
+/// A node whose kernel has no AppArmor cannot enforce an AppArmor
+/// profile: the status must not say `Installed`. The installer is pointed
+/// at a securityfs directory that does not exist, so this holds on any
+/// host; apparmor_parser still compiles the profile for real.
+#[test]
+fn apparmor_without_a_kernel_that_has_it_is_unsupported_not_installed() {
+    use spo_node::agent::lsm::AppArmorProfiles;
+    let parser = spo_node::apparmor::ApparmorParser {
+        securityfs: "/nonexistent/apparmor".into(),
+        ..spo_node::apparmor::ApparmorParser::default()
+    };
+    if !have("apparmor_parser") || !parser.features.exists() {
+        return spo_test_support::skip(
+            "needs apparmor_parser and /usr/share/apparmor-features (apt-get install apparmor)",
+        );
+    }
+    let mut f = fixture();
+    let state = f.manifests.parent().unwrap().join("state");
+    f.agent.add_installer(Box::new(AppArmorProfiles::new(&state, parser).unwrap()));
+    let aa = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: AppArmorProfile\nmetadata:\n  name: web-aa\nspec:\n  abstract:\n    filesystem:\n      readOnlyPaths: [/etc/passwd]\n";
+    f.write("aa.yaml", aa);
+    let s = f.settle();
+    let p = find(&s, "web-aa");
+    assert_eq!(serde_json::to_value(p.status).unwrap(), "Unsupported", "{p:#?}");
+    let msg = p.message.as_deref().unwrap_or_default();
+    assert!(msg.contains("no AppArmor") && msg.contains("not enforced"), "{p:#?}");
+    // Valid and compiled: the text is kept, so a kernel that gains
+    // AppArmor gets it without a new manifest.
+    assert!(p.version.is_some(), "{p:#?}");
+    // An invalid profile is still an Error, not Unsupported.
+    f.write("aa.yaml", &aa.replace("/etc/passwd", "relative/path"));
+    let s = f.settle();
+    assert_eq!(find(&s, "web-aa").status, Phase::Error, "{:#?}", find(&s, "web-aa"));
+}
+
 #[test]
 fn raw_apparmor_policy_is_installed_as_written_and_checked_first() {
     use spo_node::agent::lsm::AppArmorProfiles;
@@ -301,7 +346,7 @@ fn raw_apparmor_policy_is_installed_as_written_and_checked_first() {
     f.write("raw.yaml", &manifest(policy));
     let s = f.settle();
     let good = find(&s, "raw-aa").clone();
-    assert_eq!(good.status, Phase::Installed, "{good:#?}");
+    assert_eq!(good.status, apparmor_phase(), "{good:#?}");
     assert_eq!(fs::read_to_string(good.path.as_ref().unwrap()).unwrap(), policy);
     assert_eq!(good.localhost_profile.as_deref(), Some("raw-aa"));
 
@@ -334,7 +379,7 @@ fn raw_apparmor_policy_is_installed_as_written_and_checked_first() {
     f.write("raw.yaml", &complain);
     let s = f.settle();
     let p = find(&s, "raw-aa");
-    assert_eq!(p.status, Phase::Installed, "{p:#?}");
+    assert_eq!(p.status, apparmor_phase(), "{p:#?}");
     let text = fs::read_to_string(p.path.as_ref().unwrap()).unwrap();
     assert!(text.starts_with("profile raw-aa flags=(complain,attach_disconnected) {"), "{text}");
 }

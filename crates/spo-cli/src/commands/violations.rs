@@ -167,6 +167,7 @@ mod tests {
             container_id: None,
             pod: profile.map(|_| PodRef { namespace: "ns".into(), pod: "p".into(), container: "c".into() }),
             profile: profile.map(str::to_owned),
+            lsm: None,
         }
     }
 

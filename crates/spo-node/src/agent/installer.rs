@@ -80,6 +80,11 @@ pub struct Installed {
     pub written: bool,
     /// Something the user should know (compiled but not loaded, ...).
     pub note: Option<String>,
+    /// Whether the kernel enforces it: false where the node cannot (an
+    /// AppArmor profile without AppArmor), which the status reports as
+    /// [`Phase::Unsupported`](crate::status::Phase::Unsupported), not
+    /// `Installed`.
+    pub enforced: bool,
 }
 
 /// Compiles and installs one or more profile kinds.

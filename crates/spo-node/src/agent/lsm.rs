@@ -13,12 +13,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use spo_parse::Diagnostic;
 
 use super::installer::{Catalog, Compiled, Installed, Installer, ManifestDoc, Rejected};
-use crate::apparmor::{AppArmorInstaller, Outcome};
+use crate::apparmor::{AppArmorInstaller, KernelState, Outcome};
 use crate::selinux::SelinuxInstaller;
 use crate::status::{Mode, ProfileKind};
 use crate::store::VersionedStore;
@@ -71,21 +70,22 @@ fn raw_policy(
 }
 
 /// `AppArmorProfile` manifests through an [`AppArmorInstaller`].
+///
+/// A profile is `enforced` (and so `Installed` in the status) only while
+/// the kernel lists it; on a kernel without AppArmor it is compiled, kept,
+/// and reported `Unsupported` with the reason. What is in force is asked
+/// of the kernel, not remembered, so a restarted agent reloads a profile
+/// the kernel lost (a reboot) instead of reporting it installed.
 #[derive(Debug)]
 pub struct AppArmorProfiles<T> {
     store: VersionedStore,
     tool: T,
-    notes: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl<T: AppArmorInstaller> AppArmorProfiles<T> {
     /// Record installed texts under `state/apparmor/profiles`.
     pub fn new(state: &Path, tool: T) -> Result<Self, NodeError> {
-        Ok(AppArmorProfiles {
-            store: VersionedStore::open(state.join("apparmor/profiles"), "apparmor")?,
-            tool,
-            notes: Mutex::new(Default::default()),
-        })
+        Ok(AppArmorProfiles { store: VersionedStore::open(state.join("apparmor/profiles"), "apparmor")?, tool })
     }
 }
 
@@ -117,18 +117,17 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
         let text = String::from_utf8_lossy(&compiled.bytes);
         let outcome = self.tool.install(profile_name(name), &text)?;
         let s = self.store.install(name, &compiled.bytes)?;
-        if let (Outcome::CompiledOnly { reason }, Ok(mut g)) = (&outcome, self.notes.lock()) {
-            g.insert(name.to_owned(), reason.clone());
-        }
+        let (enforced, note) = match outcome {
+            Outcome::CompiledOnly { reason } | Outcome::NotLoaded { reason } => (false, Some(reason)),
+            Outcome::Loaded | Outcome::Removed => (true, None),
+        };
         Ok(Installed {
             hash: s.hash,
             path: s.path,
             reference: Some(profile_name(name).to_owned()),
             written: s.written,
-            note: match outcome {
-                Outcome::CompiledOnly { reason } => Some(reason),
-                _ => None,
-            },
+            note,
+            enforced,
         })
     }
 
@@ -144,12 +143,21 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
     }
 
     fn current(&self, _kind: ProfileKind, name: &str) -> Option<Installed> {
+        let hash = self.store.current_hash(name)?;
+        let (enforced, note) = match self.tool.kernel_state(profile_name(name)) {
+            KernelState::Loaded => (true, None),
+            // Stored but not in the kernel: nothing is in force, so the
+            // agent installs it again.
+            KernelState::NotLoaded => return None,
+            KernelState::NoAppArmor { reason } => (false, Some(reason)),
+        };
         Some(Installed {
-            hash: self.store.current_hash(name)?,
+            hash,
             path: self.store.current_path(name),
             reference: Some(profile_name(name).to_owned()),
             written: false,
-            note: self.notes.lock().ok()?.get(name).cloned(),
+            note,
+            enforced,
         })
     }
 
@@ -247,7 +255,44 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
             reference: Some(format!("{module}.process")),
             written: s.written,
             note: None,
+            enforced: true,
         })
+    }
+
+    /// One policy rebuild for the whole batch (`semodule` rebuilds and
+    /// reloads the entire policy per call: tens of seconds on a node).
+    /// When the batch is refused, each module is tried alone so that every
+    /// refusal is reported against its own profile and the good ones go in.
+    fn install_many(&mut self, items: &[(ProfileKind, &str, &Compiled)]) -> Vec<Result<Installed, NodeError>> {
+        if items.len() < 2 {
+            return items.iter().map(|(k, n, c)| self.install(*k, n, c)).collect();
+        }
+        let texts: Vec<(String, String)> = items
+            .iter()
+            .map(|(_, name, c)| {
+                let cil = String::from_utf8_lossy(&c.bytes).into_owned();
+                (module_name(&cil).unwrap_or(name).to_owned(), cil)
+            })
+            .collect();
+        let batch: Vec<(&str, &str)> = texts.iter().map(|(m, c)| (m.as_str(), c.as_str())).collect();
+        if self.tool.install_many(&batch).is_err() {
+            return items.iter().map(|(k, n, c)| self.install(*k, n, c)).collect();
+        }
+        items
+            .iter()
+            .zip(&texts)
+            .map(|((_, name, c), (module, _))| {
+                let s = self.store.install(name, &c.bytes)?;
+                Ok(Installed {
+                    hash: s.hash,
+                    path: s.path,
+                    reference: Some(format!("{module}.process")),
+                    written: s.written,
+                    note: None,
+                    enforced: true,
+                })
+            })
+            .collect()
     }
 
     fn remove(&mut self, _kind: ProfileKind, name: &str) -> Result<(), NodeError> {
@@ -271,6 +316,7 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
             reference: module_name(&cil).map(|m| format!("{m}.process")),
             written: false,
             note: None,
+            enforced: true,
         })
     }
 

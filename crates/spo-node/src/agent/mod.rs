@@ -466,7 +466,7 @@ impl Agent {
                     entry.status.errors.extend(c.warnings.iter().map(|d| report(&pf.path, &pf.text, d)));
                     let hash = sha256_hex(&c.bytes);
                     if entry.installed.as_ref().map(|i| &i.hash) == Some(&hash) {
-                        set_phase(entry, Phase::Installed);
+                        set_phase(entry, installed_phase(entry));
                         // Versions left by an earlier run that stopped
                         // before pruning.
                         let mut keep = self.in_use.get(&key).map(|u| u.0.clone()).unwrap_or_default();
@@ -521,7 +521,7 @@ impl Agent {
                             self.shared.metrics.profile_op(key.0, "update");
                         }
                         entry.installed = Some(i);
-                        set_phase(entry, Phase::Installed);
+                        set_phase(entry, installed_phase(entry));
                     }
                     Err(e) => {
                         self.shared.metrics.profile_error(key.0, "cannot-install");
@@ -787,12 +787,21 @@ fn set_phase(entry: &mut Entry, phase: Phase) {
     }
 }
 
+/// `Installed`, or `Unsupported` when the kernel does not enforce what
+/// was installed.
+fn installed_phase(entry: &Entry) -> Phase {
+    match &entry.installed {
+        Some(i) if !i.enforced => Phase::Unsupported,
+        _ => Phase::Installed,
+    }
+}
+
 fn sync_installed(entry: &mut Entry) {
     entry.status.version = entry.installed.as_ref().map(|i| i.hash.clone());
     entry.status.path = entry.installed.as_ref().map(|i| i.path.clone());
     entry.status.localhost_profile = entry.installed.as_ref().and_then(|i| i.reference.clone());
     if let Some(note) = entry.installed.as_ref().and_then(|i| i.note.clone()) {
-        if entry.status.status == Phase::Installed {
+        if matches!(entry.status.status, Phase::Installed | Phase::Unsupported) {
             entry.status.message = Some(note);
         }
     }

@@ -14,7 +14,12 @@ use std::path::Path;
 
 use serde_json::{json, Map, Value};
 use spo_model::seccomp::{resolve, Action, Filter, SeccompSpec, Target};
-use spo_parse::seccomp::lower_document;
+use spo_parse::seccomp::lower_document_with;
+
+/// The agent judges profiles strictly, as admission does: a misspelt
+/// syscall name is an error that keeps the previous version in force,
+/// not a rule the runtime would silently skip.
+const STRICT: spo_model::seccomp::ValidateOptions = spo_model::seccomp::ValidateOptions { strict: true };
 use spo_parse::{Diagnostic, Span};
 
 use super::installer::{Catalog, Compiled, Installed, Installer, ManifestDoc, Rejected};
@@ -51,7 +56,7 @@ fn kernel_version() -> Option<spo_model::seccomp::KernelVersion> {
 
 /// Lower a seccomp document and merge its base profiles from `catalog`.
 pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, Rejected> {
-    let (lowered, diags) = lower_document(&doc.node);
+    let (lowered, diags) = lower_document_with(&doc.node, &STRICT);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Rejected::Invalid(diags));
     }
@@ -78,7 +83,7 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
         let Some(base_doc) = catalog.get(&(ProfileKind::SeccompProfile, base.clone())) else {
             return Err(Rejected::Waiting(format!("waiting for base profile `{base}`")));
         };
-        let (b, bdiags) = lower_document(&base_doc.node);
+        let (b, bdiags) = lower_document_with(&base_doc.node, &STRICT);
         let Some(b) = b.filter(|_| !bdiags.iter().any(Diagnostic::is_error)) else {
             return Err(Rejected::Waiting(format!("base profile `{base}` is invalid")));
         };
@@ -176,6 +181,7 @@ impl Installer for SeccompInstaller {
             reference: Some(format!("operator/{name}.json")),
             written: s.written,
             note: None,
+            enforced: true,
         })
     }
 
@@ -192,6 +198,7 @@ impl Installer for SeccompInstaller {
                     reference: Some(format!("operator/{name}.json")),
                     written: s.written,
                     note: None,
+                    enforced: true,
                 })
             })
             .collect()
@@ -213,6 +220,7 @@ impl Installer for SeccompInstaller {
             reference: Some(format!("operator/{name}.json")),
             written: false,
             note: None,
+            enforced: true,
         })
     }
 

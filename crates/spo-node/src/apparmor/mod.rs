@@ -2,11 +2,14 @@
 //!
 //! Where the kernel has AppArmor (`/sys/kernel/security/apparmor`
 //! exists), `apparmor_parser -r` replaces a profile in the kernel and `-R`
-//! removes it. Where it has not, a profile is still compiled in full
-//! against the feature set Debian ships (`-Q -K -M FEATURES -o /dev/null`),
-//! so errors surface on any machine, and the outcome says plainly that the
-//! kernel cannot load it. The installer is a trait so the agent can be
-//! driven without the tool; [`ApparmorParser`] is the real one.
+//! removes it; a load counts only once the kernel lists the profile in
+//! `/sys/kernel/security/apparmor/profiles` (the same file the kubelet
+//! reads before it admits a pod that asks for the profile). Where it has
+//! not, a profile is still compiled in full against the feature set Debian
+//! ships (`-Q -K -M FEATURES -o /dev/null`), so errors surface on any
+//! machine, and the outcome says plainly that the kernel cannot load it.
+//! The installer is a trait so the agent can be driven without the tool;
+//! [`ApparmorParser`] is the real one.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,8 +35,28 @@ pub enum Outcome {
     },
 }
 
+/// What the kernel holds of one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KernelState {
+    /// The kernel lists the profile.
+    Loaded,
+    /// The kernel has AppArmor but not this profile (unloaded by someone
+    /// else, or the node rebooted).
+    NotLoaded,
+    /// The kernel has no AppArmor.
+    NoAppArmor {
+        /// Why it cannot hold profiles.
+        reason: String,
+    },
+}
+
 /// Puts AppArmor profiles into the kernel and takes them out.
 pub trait AppArmorInstaller {
+    /// Whether the kernel holds profile `name` now. Tools that cannot look
+    /// say [`KernelState::Loaded`], trusting their own `install`.
+    fn kernel_state(&self, _name: &str) -> KernelState {
+        KernelState::Loaded
+    }
     /// Compile `text` (the profile named `name`) and load it, replacing
     /// any profile of the same name.
     fn install(&self, name: &str, text: &str) -> Result<Outcome, NodeError>;
@@ -73,9 +96,21 @@ impl ApparmorParser {
 
     fn no_kernel_reason(&self) -> String {
         format!(
-            "the kernel has no AppArmor ({} is absent): the profile was compiled but cannot be loaded",
+            "the kernel has no AppArmor ({} is absent): the profile compiled, but it cannot be loaded and is not enforced on this node",
             self.securityfs.display()
         )
+    }
+
+    /// The names the kernel lists in `SECURITYFS/profiles` (`NAME (MODE)`
+    /// per line).
+    pub fn loaded_profiles(&self) -> Result<Vec<String>, NodeError> {
+        let path = self.securityfs.join("profiles");
+        let text = std::fs::read_to_string(&path).map_err(|source| NodeError::Io { op: "read", path, source })?;
+        Ok(text
+            .lines()
+            .map(|l| l.rsplit_once(" (").map_or(l, |(name, _)| name).to_owned())
+            .filter(|n| !n.is_empty())
+            .collect())
     }
 
     /// Compile without loading: every error `apparmor_parser` finds, and no
@@ -131,6 +166,16 @@ fn write_temp(name: &str, text: &str) -> Result<(tempfile::TempDir, PathBuf), No
 }
 
 impl AppArmorInstaller for ApparmorParser {
+    fn kernel_state(&self, name: &str) -> KernelState {
+        if !self.kernel_has_apparmor() {
+            return KernelState::NoAppArmor { reason: self.no_kernel_reason() };
+        }
+        match self.loaded_profiles() {
+            Ok(names) if names.iter().any(|n| n == name) => KernelState::Loaded,
+            _ => KernelState::NotLoaded,
+        }
+    }
+
     fn install(&self, name: &str, text: &str) -> Result<Outcome, NodeError> {
         if !self.kernel_has_apparmor() {
             self.compile_only(name, text)?;
@@ -141,6 +186,19 @@ impl AppArmorInstaller for ApparmorParser {
         args.extend(self.include_args());
         args.push(file.into_os_string());
         self.run(&args, name)?;
+        // The parser's success is not the kernel's word: a policy whose
+        // top-level profile has another name loads that one instead.
+        if self.kernel_state(name) != KernelState::Loaded {
+            return Err(NodeError::ToolFailed {
+                tool: "apparmor_parser".into(),
+                subject: name.to_owned(),
+                status: Some(0),
+                output: format!(
+                    "apparmor_parser succeeded, but the kernel does not list profile `{name}` in {}",
+                    self.securityfs.join("profiles").display()
+                ),
+            });
+        }
         Ok(Outcome::Loaded)
     }
 
@@ -241,6 +299,24 @@ mod tests {
         let p = ApparmorParser { securityfs: "/nonexistent/apparmor".into(), ..ApparmorParser::default() };
         assert!(matches!(p.remove("x", GOOD), Ok(Outcome::NotLoaded { .. })));
         assert!(p.install("../etc/passwd", GOOD).is_err());
+    }
+
+    #[test]
+    fn the_kernels_profile_list_is_what_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ApparmorParser { securityfs: dir.path().to_owned(), ..ApparmorParser::default() };
+        std::fs::write(
+            dir.path().join("profiles"),
+            "web-aa (enforce)\nnginx//null-/bin/sh (complain)\nspo test (enforce)\n",
+        )
+        .unwrap();
+        assert_eq!(p.kernel_state("web-aa"), KernelState::Loaded);
+        assert_eq!(p.kernel_state("spo test"), KernelState::Loaded);
+        assert_eq!(p.kernel_state("web"), KernelState::NotLoaded);
+        let none = ApparmorParser { securityfs: dir.path().join("absent"), ..ApparmorParser::default() };
+        assert!(
+            matches!(none.kernel_state("web-aa"), KernelState::NoAppArmor { reason } if reason.contains("not enforced"))
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@
 pub mod bundle;
 pub mod cgroup;
 pub mod lineage;
+pub mod lsm;
 pub mod recordings;
 pub mod source;
 
@@ -237,7 +238,12 @@ pub fn record_time_ms(text: &str) -> Option<u64> {
     Some(s.parse::<u64>().ok()? * 1000 + ms.parse::<u64>().ok()?)
 }
 
-/// Turns SECCOMP records into events.
+/// The serial number of a record, `audit(SECONDS.MILLIS:SERIAL)`.
+pub fn record_serial(text: &str) -> Option<u64> {
+    text.strip_prefix("audit(")?.split_once(':')?.1.split_once(')')?.0.parse().ok()
+}
+
+/// Turns SECCOMP, AppArmor and SELinux records into events.
 #[derive(Debug)]
 pub struct Enricher {
     node: String,
@@ -263,26 +269,18 @@ impl Enricher {
         Enricher { node, attributor, metrics, ring, counters, log, cache: HashMap::new(), flushed: Instant::now() }
     }
 
-    /// Handle one record; returns the event for SECCOMP records.
+    /// Handle one record; returns the event for SECCOMP, AppArmor and
+    /// SELinux records.
     pub fn handle(&mut self, record_type: u16, text: &str) -> Option<AuditEvent> {
         self.counters.records.fetch_add(1, Ordering::Relaxed);
+        if lsm::is_lsm_record(record_type) {
+            return self.handle_lsm(text);
+        }
         if record_type != AUDIT_SECCOMP {
             return None;
         }
         let r = SeccompRecord::parse(text).ok()?;
-        let now = Instant::now();
-        if self.cache.len() > 4096 {
-            self.cache.retain(|_, (t, _)| now.duration_since(*t) < Duration::from_secs(1));
-        }
-        let fresh = self.cache.get(&r.pid).filter(|(t, _)| now.duration_since(*t) < Duration::from_secs(1));
-        let who = match fresh {
-            Some((_, a)) => a.clone(),
-            None => {
-                let a = self.attributor.attribute(r.pid);
-                self.cache.insert(r.pid, (now, a.clone()));
-                a
-            }
-        };
+        let who = self.who(r.pid);
         let event = AuditEvent {
             time_ms: record_time_ms(text).unwrap_or(0),
             serial: r.serial,
@@ -297,6 +295,50 @@ impl Enricher {
             container_id: who.container_id.clone(),
             pod: who.pod().cloned(),
             profile: who.profile.clone(),
+            lsm: None,
+        };
+        self.emit(&event);
+        Some(event)
+    }
+
+    /// The attribution of `pid`, cached for a second.
+    fn who(&mut self, pid: u32) -> Attribution {
+        let now = Instant::now();
+        if self.cache.len() > 4096 {
+            self.cache.retain(|_, (t, _)| now.duration_since(*t) < Duration::from_secs(1));
+        }
+        let fresh = self.cache.get(&pid).filter(|(t, _)| now.duration_since(*t) < Duration::from_secs(1));
+        match fresh {
+            Some((_, a)) => a.clone(),
+            None => {
+                let a = self.attributor.attribute(pid);
+                self.cache.insert(pid, (now, a.clone()));
+                a
+            }
+        }
+    }
+
+    /// An AppArmor or SELinux decision: the process as for seccomp, the
+    /// profile from the record (see [`lsm`]).
+    fn handle_lsm(&mut self, text: &str) -> Option<AuditEvent> {
+        let r = lsm::parse(text)?;
+        let who = self.who(r.pid);
+        let executable = fs::read_link(format!("/proc/{}/exe", r.pid)).ok().map(|p| p.display().to_string());
+        let event = AuditEvent {
+            time_ms: record_time_ms(text).unwrap_or(0),
+            serial: record_serial(text).unwrap_or(0),
+            node: self.node.clone(),
+            pid: r.pid,
+            comm: r.comm,
+            executable,
+            syscall: String::new(),
+            syscall_nr: 0,
+            arch: String::new(),
+            action: r.action,
+            container_id: who.container_id.clone(),
+            pod: who.pod().cloned(),
+            profile: r.profile.or(who.profile),
+            lsm: Some(r.access),
         };
         self.emit(&event);
         Some(event)
@@ -304,15 +346,17 @@ impl Enricher {
 
     fn emit(&mut self, event: &AuditEvent) {
         self.counters.events.fetch_add(1, Ordering::Relaxed);
-        let pod = event.pod.clone().unwrap_or_default();
-        self.metrics.seccomp_audit(AuditLabels {
-            node: event.node.clone(),
-            namespace: pod.namespace,
-            pod: pod.pod,
-            container: pod.container,
-            executable: event.executable.clone().unwrap_or_default(),
-            syscall: event.syscall.clone(),
-        });
+        if event.lsm.is_none() {
+            let pod = event.pod.clone().unwrap_or_default();
+            self.metrics.seccomp_audit(AuditLabels {
+                node: event.node.clone(),
+                namespace: pod.namespace,
+                pod: pod.pod,
+                container: pod.container,
+                executable: event.executable.clone().unwrap_or_default(),
+                syscall: event.syscall.clone(),
+            });
+        }
         if let Some(log) = &mut self.log {
             log.write(event);
             // A stream that never pauses must still reach the disk.

@@ -68,7 +68,8 @@ impl LogRecordings {
 
     /// Count `event` for its container.
     pub fn observe(&self, event: &AuditEvent) {
-        if self.pods.load(Ordering::Relaxed) == 0 {
+        // AppArmor and SELinux events name no syscall.
+        if self.pods.load(Ordering::Relaxed) == 0 || event.lsm.is_some() {
             return;
         }
         let Some(id) = &event.container_id else { return };
@@ -111,6 +112,7 @@ mod tests {
             container_id: container.map(str::to_owned),
             pod: None,
             profile: None,
+            lsm: None,
         }
     }
 

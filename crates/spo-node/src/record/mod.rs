@@ -12,8 +12,13 @@
 //! ([`session`]) is shared so they differ only in observation, and tests hold
 //! them to the same result. The workload always runs in a cgroup of its own
 //! ([`cgroup`]), which is how it is stopped, and how eBPF tells it apart.
+//!
+//! [`lsm`] records for AppArmor instead: BPF LSM programs on the hooks
+//! AppArmor mediates (files, exec, capabilities, sockets), on kernels that
+//! run them (the VM tier's; not this project's usual hosts).
 
 pub mod base;
+pub mod btf;
 pub mod cgroup;
 mod containers;
 mod ebpf;
@@ -24,6 +29,7 @@ mod set;
 
 pub use containers::{cgroup_id, cgroup_tree_ids, container_cgroup, ContainerRecorder};
 pub use ebpf::available as ebpf_available;
+pub use ebpf::{fentry, lsm};
 pub use logs::log_everything_program;
 pub use session::{record, Plan, RecorderKind, Recording};
 pub use set::{arch_of, SyscallSet, ALWAYS_ALLOWED};

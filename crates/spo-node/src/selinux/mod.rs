@@ -16,6 +16,11 @@ use crate::NodeError;
 pub trait SelinuxInstaller {
     /// Install (or replace) module `name` with `cil`.
     fn install(&self, name: &str, cil: &str) -> Result<(), NodeError>;
+    /// Install several modules in one transaction: all or none. The
+    /// default installs them one by one.
+    fn install_many(&self, modules: &[(&str, &str)]) -> Result<(), NodeError> {
+        modules.iter().try_for_each(|(name, cil)| self.install(name, cil))
+    }
     /// Remove module `name`.
     fn remove(&self, name: &str) -> Result<(), NodeError>;
 }
@@ -85,16 +90,31 @@ fn check_module_name(name: &str) -> Result<(), NodeError> {
 
 impl SelinuxInstaller for Semodule {
     fn install(&self, name: &str, cil: &str) -> Result<(), NodeError> {
-        check_module_name(name)?;
-        // semodule names the module after the file.
+        self.install_many(&[(name, cil)])
+    }
+
+    /// `semodule -i A.cil -i B.cil ...`: one transaction, one policy
+    /// rebuild and reload.
+    fn install_many(&self, modules: &[(&str, &str)]) -> Result<(), NodeError> {
+        for (name, _) in modules {
+            check_module_name(name)?;
+        }
+        // semodule names each module after its file.
         let dir = tempfile::tempdir().map_err(|source| NodeError::Io {
             op: "create a directory in",
             path: std::env::temp_dir(),
             source,
         })?;
-        let file = dir.path().join(format!("{name}.cil"));
-        std::fs::write(&file, cil).map_err(|source| NodeError::Io { op: "write", path: file.clone(), source })?;
-        self.run(&["-i".as_ref(), file.as_os_str()], name)
+        let mut args: Vec<std::ffi::OsString> = Vec::new();
+        for (name, cil) in modules {
+            let file = dir.path().join(format!("{name}.cil"));
+            std::fs::write(&file, cil).map_err(|source| NodeError::Io { op: "write", path: file.clone(), source })?;
+            args.push("-i".into());
+            args.push(file.into_os_string());
+        }
+        let subject: Vec<&str> = modules.iter().map(|(n, _)| *n).collect();
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        self.run(&args, &subject.join(", "))
     }
 
     fn remove(&self, name: &str) -> Result<(), NodeError> {

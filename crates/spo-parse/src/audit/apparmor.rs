@@ -34,6 +34,12 @@ pub struct Event {
     pub profile: String,
     /// What it asked for.
     pub access: Access,
+    /// The LSM hook (`operation=`: `open`, `capable`, `create`, `exec`).
+    pub operation: String,
+    /// The process, when the record names it.
+    pub pid: Option<u32>,
+    /// Its command name (`comm=`).
+    pub comm: Option<String>,
     /// Where the record is in the input.
     pub span: Span,
 }
@@ -70,7 +76,15 @@ pub fn parse(text: &str) -> (Vec<Event>, Vec<Diagnostic>) {
                 .map(|fam| Access::Socket(fam.to_owned(), get(&f, "sock_type").unwrap_or("").to_owned())),
         };
         match access {
-            Some(access) => out.push(Event { verdict, profile, access, span }),
+            Some(access) => out.push(Event {
+                verdict,
+                profile,
+                access,
+                operation: op.to_owned(),
+                pid: get(&f, "pid").and_then(|p| p.parse().ok()),
+                comm: get(&f, "comm").map(unhex),
+                span,
+            }),
             None => diags.push(
                 Diagnostic::warning(
                     span,
@@ -183,5 +197,9 @@ audit(1.1:11): apparmor="STATUS" operation="profile_load" profile="unconfined" n
         let net = a.network.unwrap();
         assert!(!net.allow_raw);
         assert_eq!(net.allowed_protocols, Some(Protocols { allow_tcp: true, allow_udp: true }));
+        // Who and which hook, for attribution.
+        let last = events.last().unwrap();
+        assert_eq!((last.pid, last.comm.as_deref(), last.operation.as_str()), (Some(2), Some("x"), "open"));
+        assert_eq!(events[5].operation, "capable");
     }
 }

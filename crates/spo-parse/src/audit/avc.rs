@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{fields, get, lines};
+use super::{fields, get, lines, unhex};
 use crate::{Diagnostic, Span};
 
 /// One AVC record.
@@ -19,6 +19,15 @@ pub struct Avc {
     pub target_type: String,
     /// Object class (`file`, `tcp_socket`).
     pub class: String,
+    /// The process, when the record names it.
+    pub pid: Option<u32>,
+    /// Its command name (`comm=`).
+    pub comm: Option<String>,
+    /// The object's name (`name=`, `path=`), when given.
+    pub name: Option<String>,
+    /// `permissive=1`: the access was allowed and only logged (permissive
+    /// mode or a permissive domain).
+    pub permissive: bool,
     /// Where the record is in the input.
     pub span: Span,
 }
@@ -53,6 +62,10 @@ pub fn parse(text: &str) -> (Vec<Avc>, Vec<Diagnostic>) {
                 source_type: s.to_owned(),
                 target_type: t.to_owned(),
                 class: c.to_owned(),
+                pid: get(&f, "pid").and_then(|p| p.parse().ok()),
+                comm: get(&f, "comm").map(unhex),
+                name: get(&f, "path").or_else(|| get(&f, "name")).map(unhex),
+                permissive: get(&f, "permissive") == Some("1"),
                 span,
             }),
             (p, s, t, c) => {
@@ -117,5 +130,10 @@ audit(1700000000.3:15): avc:  denied  { read } for pid=42 tclass=file
         assert_eq!(m["http_port_t"]["tcp_socket"], vec!["name_bind"]);
         assert_eq!(m["@self"]["process"], vec!["signal"]);
         assert_eq!(m.len(), 3, "granted records and other domains stay out: {m:?}");
+        // Who and what, for attribution.
+        assert_eq!((avcs[0].pid, avcs[0].comm.as_deref(), avcs[0].name.as_deref()), (Some(42), Some("cat"), Some("f")));
+        assert!(!avcs[0].permissive);
+        let (p, _) = parse("audit(1.0:1): avc:  denied  { read } for pid=7 comm=\"sh\" path=\"/etc/x\" scontext=a:b:c_t:s0 tcontext=a:b:d_t:s0 tclass=file permissive=1\n");
+        assert_eq!((p[0].name.as_deref(), p[0].permissive), (Some("/etc/x"), true));
     }
 }

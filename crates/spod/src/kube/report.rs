@@ -43,6 +43,9 @@ pub fn state_of(phase: Phase) -> ProfileState {
         Phase::Error => ProfileState::Error,
         Phase::Terminating => ProfileState::Terminating,
         Phase::Disabled => ProfileState::Disabled,
+        // SPO has no such state; the message says this node cannot
+        // enforce the profile, which for the cluster is a failure here.
+        Phase::Unsupported => ProfileState::Error,
     }
 }
 

@@ -54,6 +54,7 @@ const JA: u8 = 0x00;
 const JEQ: u8 = 0x10;
 const JGT: u8 = 0x20;
 const JNE: u8 = 0x50;
+const JSET: u8 = 0x40;
 const CALL: u8 = 0x80;
 const EXIT: u8 = 0x90;
 
@@ -129,6 +130,14 @@ pub fn jeq_imm(dst: Reg, imm: i32, off: i16) -> Insn {
 pub fn jne(dst: Reg, src: Reg, off: i16) -> Insn {
     insn(JMP | JNE | X, dst, src, off, 0)
 }
+/// `if dst != imm goto +off`.
+pub fn jne_imm(dst: Reg, imm: i32, off: i16) -> Insn {
+    insn(JMP | JNE | K, dst, 0, off, imm)
+}
+/// `if dst & imm goto +off`.
+pub fn jset_imm(dst: Reg, imm: i32, off: i16) -> Insn {
+    insn(JMP | JSET | K, dst, 0, off, imm)
+}
 /// `if dst > imm (unsigned) goto +off`.
 pub fn jgt_imm(dst: Reg, imm: i32, off: i16) -> Insn {
     insn(JMP | JGT | K, dst, 0, off, imm)
@@ -173,6 +182,8 @@ mod tests {
         assert_eq!(to_bytes(&[ldx(DW, 7, 6, 8)]), [0x79, 0x67, 8, 0, 0, 0, 0, 0]);
         assert_eq!(to_bytes(&[atomic_add64(0, 0, 1)]), [0xdb, 0x10, 0, 0, 0, 0, 0, 0]);
         assert_eq!(to_bytes(&[st_imm(W, R10, -4, 7)]), [0x62, 0x0a, 0xfc, 0xff, 7, 0, 0, 0]);
+        assert_eq!(to_bytes(&[jne_imm(2, 0, 3)]), [0x55, 0x02, 3, 0, 0, 0, 0, 0]);
+        assert_eq!(to_bytes(&[jset_imm(1, 2, 1)]), [0x45, 0x01, 1, 0, 2, 0, 0, 0]);
         let [a, b] = ld_imm64(1, PSEUDO_MAP_FD, 0x1_0000_0005);
         assert_eq!(to_bytes(&[a, b]), [0x18, 0x11, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
     }

@@ -25,7 +25,9 @@
 //! there is no clang build step and nothing to turn off.
 #![allow(unsafe_code)]
 
+pub mod fentry;
 pub(super) mod insn;
+pub mod lsm;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -63,7 +65,8 @@ const BPF_F_MMAPABLE: u32 = 1 << 10;
 const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
 pub(super) const HELPER_MAP_LOOKUP_ELEM: i32 = 1;
 const HELPER_GET_CURRENT_TASK: i32 = 35;
-pub(super) const HELPER_GET_CURRENT_CGROUP_ID: i32 = 80;
+/// `bpf_get_current_cgroup_id`.
+pub const HELPER_GET_CURRENT_CGROUP_ID: i32 = 80;
 const HELPER_PROBE_READ_KERNEL: i32 = 113;
 
 /// `union bpf_attr`, as bytes: every command's fields are at fixed offsets
