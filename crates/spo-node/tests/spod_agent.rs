@@ -437,3 +437,55 @@ fn selinux_updates_refusals_and_complain_mode_reach_the_tool() {
     let s = f.settle();
     assert!(s.profiles.is_empty(), "{s:#?}");
 }
+
+/// The cluster's policy (the daemon configuration): a kind switched off is
+/// `Disabled` with the setting named; a seccomp profile beyond
+/// `allowedSyscalls` is `Error`, located, and taken off the node; lifting
+/// the limit installs it again.
+#[test]
+fn the_daemon_configuration_decides_what_the_node_installs() {
+    use spo_model::seccomp::policy::SyscallLimit;
+    use spo_node::agent::policy::NodePolicy;
+    use spo_node::status::ProfileKind;
+
+    let mut f = fixture();
+    let allow = "  defaultAction: SCMP_ACT_ERRNO\n  syscalls:\n  - action: SCMP_ACT_ALLOW\n    names: [exit, exit_group, futex, nanosleep]\n";
+    f.write("a.yaml", &profile("allowed", "", allow));
+    let s = f.settle();
+    assert_eq!(find(&s, "allowed").status, Phase::Installed);
+    assert!(f.operator.join("allowed.json").is_file());
+
+    // SPO's testCaseAllowedSyscallsChange: the list drops nanosleep.
+    let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect();
+    let mut policy = NodePolicy {
+        syscall_limit: SyscallLimit {
+            allowed_syscalls: names(&["exit", "exit_group", "futex"]),
+            checked_actions: vec![],
+        },
+        ..NodePolicy::default()
+    };
+    f.agent.shared().set_policy(policy.clone());
+    let s = f.settle();
+    let p = find(&s, "allowed");
+    assert_eq!(p.status, Phase::Error, "{p:#?}");
+    assert!(p.errors[0].message.contains("`nanosleep` is not in the cluster's allowed syscalls"), "{p:#?}");
+    let loc = p.errors[0].location.as_ref().expect("located");
+    assert_eq!(loc.line, 9, "{p:#?}");
+    assert!(!f.operator.join("allowed.json").exists(), "a forbidden profile leaves the node");
+
+    // Lifted: installed again.
+    policy.syscall_limit.allowed_syscalls.push("nanosleep".into());
+    f.agent.shared().set_policy(policy.clone());
+    let s = f.settle();
+    assert_eq!(find(&s, "allowed").status, Phase::Installed);
+    assert!(f.operator.join("allowed.json").is_file());
+
+    // A kind switched off.
+    policy.off.insert(ProfileKind::SeccompProfile, "seccomp is off for this test".into());
+    f.agent.shared().set_policy(policy);
+    let s = f.settle();
+    let p = find(&s, "allowed");
+    assert_eq!(p.status, Phase::Disabled, "{p:#?}");
+    assert_eq!(p.message.as_deref(), Some("seccomp is off for this test: not installed"));
+    assert!(!f.operator.join("allowed.json").exists());
+}

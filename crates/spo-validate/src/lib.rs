@@ -14,6 +14,7 @@ pub mod apparmor;
 mod detect;
 mod error;
 pub mod render;
+pub mod schema;
 pub mod selinux;
 
 use std::path::{Path, PathBuf};
@@ -24,6 +25,7 @@ use spo_parse::document::{kind_of, parse_documents, DocKind};
 
 pub use detect::{detect, has_resource, FileKind};
 pub use error::ValidateError;
+pub use spo_model::seccomp::policy::SyscallLimit;
 pub use spo_parse::{Diagnostic, SourceMap};
 
 /// Diagnostics of one file, with the text they point into.
@@ -31,8 +33,18 @@ pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
 
 /// Resource kinds handled by the SELinux checks.
 const SELINUX_KINDS: &[&str] = &["SelinuxProfile", "RawSelinuxProfile"];
-/// Every resource kind validation reads.
-pub const KNOWN_KINDS: &[&str] = &["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile", "AppArmorProfile"];
+/// Every resource kind validation reads: the profiles, and SPO's other
+/// kinds (judged against their CRD schemas, [`schema`]).
+pub const KNOWN_KINDS: &[&str] = &[
+    "SeccompProfile",
+    "SelinuxProfile",
+    "RawSelinuxProfile",
+    "AppArmorProfile",
+    "ProfileBinding",
+    "ProfileRecording",
+    "SecurityProfileNodeStatus",
+    "SecurityProfilesOperatorDaemon",
+];
 
 /// What a validation checks against.
 #[derive(Debug, Clone)]
@@ -94,6 +106,18 @@ impl Validator {
     /// Check JSON/YAML documents (OCI seccomp profiles, custom resources),
     /// whatever `path` is called. The first group is always `path`'s.
     pub fn check_documents(&self, path: &Path, text: &str) -> Result<Vec<FileDiagnostics>, ValidateError> {
+        self.check_documents_limited(path, text, &SyscallLimit::default())
+    }
+
+    /// [`Validator::check_documents`], and every `SeccompProfile` must stay
+    /// within the cluster's `limit` (the daemon configuration's
+    /// `security.allowedSyscalls`), each crossing located.
+    pub fn check_documents_limited(
+        &self,
+        path: &Path,
+        text: &str,
+        limit: &SyscallLimit,
+    ) -> Result<Vec<FileDiagnostics>, ValidateError> {
         let (stray, blanked) = spo_parse::seccomp::stray_bytes(text).unzip();
         let (docs, mut diags) = parse_documents(blanked.as_deref().unwrap_or(text));
         diags.extend(stray);
@@ -106,10 +130,22 @@ impl Validator {
             match kind_of(doc) {
                 DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document_with(doc, &seccomp).1),
                 DocKind::Resource(k) if k == "SeccompProfile" => {
-                    diags.extend(spo_parse::seccomp::lower_document_with(doc, &seccomp).1)
+                    let (lowered, d) = spo_parse::seccomp::lower_document_with(doc, &seccomp);
+                    diags.extend(d);
+                    if let Some(l) = lowered {
+                        for p in limit.problems(&l.spec) {
+                            let mut d = Diagnostic::error(doc.span_of(&p.path), p.message);
+                            d.help = p.help;
+                            diags.push(d);
+                        }
+                    }
+                    diags.extend(oci_base(doc));
                 }
                 DocKind::Resource(k) if SELINUX_KINDS.contains(&k.as_str()) => selinux = true,
                 DocKind::Resource(k) if k == "AppArmorProfile" => apparmor = true,
+                DocKind::Resource(k) if schema::SCHEMA_KINDS.contains(&k.as_str()) => {
+                    diags.extend(schema::check(doc, &k))
+                }
                 DocKind::Resource(k) => {
                     let span = doc.get("kind").map_or(doc.span, |n| n.span);
                     let known = KNOWN_KINDS.iter().copied();
@@ -153,6 +189,20 @@ impl Validator {
     }
 }
 
+/// A warning for an `oci://` base profile: it lives in a registry, so its
+/// rules are neither checked here nor known to spod.
+fn oci_base(doc: &spo_parse::value::Node) -> Option<Diagnostic> {
+    let base = doc.get("spec")?.get("baseProfileName")?;
+    let name = base.as_str()?;
+    name.starts_with("oci://").then(|| {
+        Diagnostic::warning(base.span, format!("base profile `{name}` is an OCI artifact: its rules are not checked"))
+            .with_help(
+                "spod cannot pull profiles from a registry and reports the profile as Error; \
+                 copy the base into a SeccompProfile and name it here",
+            )
+    })
+}
+
 /// Check one file of any kind with `opts` (see [`Validator::check_file`]).
 pub fn check_file(path: &Path, text: &str, opts: &Options) -> Result<Vec<FileDiagnostics>, ValidateError> {
     Validator::new(opts).check_file(path, text)
@@ -187,6 +237,33 @@ mod tests {
         let out = render_human(&groups);
         assert!(out.contains("--> seccompprofile/prod/web:10:7"), "{out}");
         assert!(out.contains("did you mean `mkdir`?"), "{out}");
+    }
+
+    #[test]
+    fn the_cluster_syscall_limit_is_located() {
+        let ok = TYPO.replace("mkdirr", "mkdir");
+        let limit = SyscallLimit { allowed_syscalls: vec!["read".into()], checked_actions: vec![] };
+        let v = Validator::new(&Options::default());
+        let groups = v.check_documents_limited(Path::new("seccompprofile/web"), &ok, &limit).unwrap();
+        let out = render_human(&groups);
+        assert_eq!(counts(&groups).0, 1, "{out}");
+        assert!(out.contains("`mkdir` is not in the cluster's allowed syscalls"), "{out}");
+        assert!(out.contains("--> seccompprofile/web:10:7"), "{out}");
+        assert_eq!(counts(&v.check_documents(Path::new("w"), &ok).unwrap()).0, 0, "no limit, no error");
+    }
+
+    #[test]
+    fn oci_bases_are_warned_about() {
+        let text = TYPO
+            .replace("mkdirr", "mkdir")
+            .replace("  syscalls:", "  baseProfileName: oci://ghcr.io/x/y:1\n  syscalls:");
+        let groups = check_documents(Path::new("w.yaml"), &text, &Options::default()).unwrap();
+        assert_eq!(counts(&groups).0, 0, "{}", render_human(&groups));
+        assert!(render_human(&groups).contains("is an OCI artifact"), "{}", render_human(&groups));
+        let plain = TYPO.replace("mkdirr", "mkdir");
+        assert!(
+            !render_human(&check_documents(Path::new("w.yaml"), &plain, &Options::default()).unwrap()).contains("OCI")
+        );
     }
 
     #[test]

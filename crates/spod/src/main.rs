@@ -202,6 +202,9 @@ fn main() -> Result<()> {
             let sh = shared.clone();
             std::thread::Builder::new().name("spod-audit".into()).spawn(move || loop {
                 match src.next(Duration::from_millis(100)) {
+                    // The daemon configuration may switch the log enricher
+                    // off (Kubernetes mode): records are then read and dropped.
+                    Ok(Some(_)) if !sh.enrich_logs.load(std::sync::atomic::Ordering::Relaxed) => {}
                     Ok(Some((ty, text))) => {
                         if let Some(event) = enricher.handle(ty, &text) {
                             sh.log_recordings.observe(&event);
@@ -238,7 +241,12 @@ fn main() -> Result<()> {
 /// Watch the cluster's profiles; the agent starts once they are mirrored.
 #[cfg(feature = "kubernetes")]
 fn run_kubernetes(cfg: &AgentConfig, shared: Arc<Shared>, mut agent: Agent) -> Result<()> {
+    let namespace = std::env::var("SPO_NAMESPACE")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "security-profiles-operator".to_owned());
     let kcfg = spod::kube::KubeConfig {
+        namespace,
         node: cfg.node.clone(),
         mirror: cfg.manifests.clone(),
         kubelet_root: cfg.kubelet_root.clone(),

@@ -253,6 +253,18 @@ pub struct SecurityOptions {
     pub signature_verification: Option<SignatureVerification>,
 }
 
+impl SecurityOptions {
+    /// `allowedSyscalls` and `allowedSeccompActions` as the limit the
+    /// webhook and the node agents check profiles against (names that are
+    /// not actions are left out; the schema refuses them).
+    pub fn limit(&self) -> spo_model::seccomp::policy::SyscallLimit {
+        spo_model::seccomp::policy::SyscallLimit {
+            allowed_syscalls: self.allowed_syscalls.clone(),
+            checked_actions: self.allowed_seccomp_actions.iter().filter_map(|a| a.parse().ok()).collect(),
+        }
+    }
+}
+
 fn any() -> String {
     ".*".into()
 }

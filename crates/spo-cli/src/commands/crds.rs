@@ -4,20 +4,9 @@
 //! `spo-api` and a snapshot test keeps them current, so `spoc` embeds
 //! them rather than linking the Kubernetes client stack.
 
-/// The CRD files, in a stable order.
-const CRDS: &[(&str, &str)] = &[
-    ("seccompprofile.yaml", include_str!("../../../../deploy/crds/seccompprofile.yaml")),
-    ("selinuxprofile.yaml", include_str!("../../../../deploy/crds/selinuxprofile.yaml")),
-    ("rawselinuxprofile.yaml", include_str!("../../../../deploy/crds/rawselinuxprofile.yaml")),
-    ("apparmorprofile.yaml", include_str!("../../../../deploy/crds/apparmorprofile.yaml")),
-    ("profilebinding.yaml", include_str!("../../../../deploy/crds/profilebinding.yaml")),
-    ("profilerecording.yaml", include_str!("../../../../deploy/crds/profilerecording.yaml")),
-    ("securityprofilenodestatus.yaml", include_str!("../../../../deploy/crds/securityprofilenodestatus.yaml")),
-    (
-        "securityprofilesoperatordaemon.yaml",
-        include_str!("../../../../deploy/crds/securityprofilesoperatordaemon.yaml"),
-    ),
-];
+/// The CRD files, in a stable order (embedded by `spo-validate`, which
+/// judges SPO's configuration kinds against them).
+const CRDS: &[(&str, &str)] = spo_validate::schema::CRD_FILES;
 
 /// Every CRD as one multi-document YAML stream.
 pub fn all() -> String {

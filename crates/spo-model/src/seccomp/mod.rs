@@ -11,6 +11,7 @@
 mod merge;
 pub mod multiplex;
 mod names;
+pub mod policy;
 mod resolve;
 mod validate;
 

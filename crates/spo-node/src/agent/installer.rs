@@ -65,6 +65,10 @@ pub enum Rejected {
     Invalid(Vec<Diagnostic>),
     /// It is valid but waits for something (a base profile).
     Waiting(String),
+    /// The cluster's policy forbids it (the daemon configuration's
+    /// `allowedSyscalls`): unlike an invalid profile, no earlier version
+    /// stays in force either.
+    Forbidden(Vec<Diagnostic>),
 }
 
 /// Where an installed version is.

@@ -23,6 +23,7 @@ pub mod installer;
 pub mod lsm;
 pub mod manifests;
 mod memory;
+pub mod policy;
 pub mod seccomp;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -109,6 +110,16 @@ pub struct Shared {
     pub source: RwLock<(String, Option<String>)>,
     /// Containers recorded from the audit log.
     pub log_recordings: Arc<crate::enrich::recordings::LogRecordings>,
+    /// What the cluster lets this node install ([`policy`]).
+    pub policy: RwLock<policy::NodePolicy>,
+    /// Bumped at every change of `policy`.
+    pub policy_generation: std::sync::atomic::AtomicU64,
+    /// Whether audit records are attributed and logged (the daemon
+    /// configuration's `enricher.enableLogEnricher`; on when standalone).
+    pub enrich_logs: std::sync::atomic::AtomicBool,
+    /// Whether `recorder: Bpf` recordings run (the daemon configuration's
+    /// `enricher.enableBpfRecorder`; on when standalone).
+    pub bpf_recorder: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -122,6 +133,10 @@ impl Shared {
             attributor: Arc::new(Attributor::new(bundle_patterns)),
             source: RwLock::new(("none".into(), None)),
             log_recordings: Arc::default(),
+            policy: RwLock::default(),
+            policy_generation: Default::default(),
+            enrich_logs: std::sync::atomic::AtomicBool::new(true),
+            bpf_recorder: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -171,6 +186,8 @@ pub struct Agent {
     dir_unreadable: bool,
     last_verify: Option<Instant>,
     processes: Vec<crate::status::ProcessCheck>,
+    /// The policy generation last acted on.
+    policy_seen: u64,
 }
 
 impl std::fmt::Debug for Agent {
@@ -199,7 +216,9 @@ impl Agent {
             dir_unreadable: false,
             last_verify: None,
             processes: Vec::new(),
+            policy_seen: 0,
         };
+        let seccomp = seccomp.limited_by(a.shared.clone());
         a.add_installer(Box::new(seccomp));
         Ok(a)
     }
@@ -259,7 +278,9 @@ impl Agent {
         let retry = self.entries.values().any(|e| e.retry || e.status.status == Phase::Terminating);
         let became_ready = !self.ready && self.scanner.settled();
         let recovered = std::mem::take(&mut self.dir_unreadable);
-        if changes.is_empty() && !retry && !became_ready && !recovered {
+        let generation = self.shared.policy_generation.load(Ordering::Relaxed);
+        let policy_changed = std::mem::replace(&mut self.policy_seen, generation) != generation;
+        if changes.is_empty() && !retry && !became_ready && !recovered && !policy_changed {
             return false;
         }
         let mut changed_files: BTreeSet<PathBuf> = BTreeSet::new();
@@ -314,6 +335,7 @@ impl Agent {
     }
 
     fn reconcile(&mut self, changed_files: &BTreeSet<PathBuf>) {
+        let policy = self.shared.policy();
         let mut catalog: Catalog = BTreeMap::new();
         let mut texts: BTreeMap<Key, (PathBuf, usize)> = BTreeMap::new();
         let mut protected: BTreeMap<Key, Vec<ProblemReport>> = BTreeMap::new();
@@ -363,7 +385,7 @@ impl Agent {
         for key in &keys {
             let doc = catalog[key];
             let pf = &self.files[&texts[key].0];
-            let print = fingerprint(doc, &pf.text);
+            let print = fingerprint(doc, &pf.text, &policy);
             let has_base = doc.base.is_some();
             let stale = self.entries.get(key).is_none_or(|e| {
                 e.doc_key.as_deref() != Some(print.as_str())
@@ -371,7 +393,8 @@ impl Agent {
                     || e.retry
                     || (has_base && any_change)
             });
-            if let Some(ii) = self.installer_index(key.0).filter(|_| stale && !doc.disabled) {
+            let off = policy.off.contains_key(&key.0);
+            if let Some(ii) = self.installer_index(key.0).filter(|_| stale && !doc.disabled && !off) {
                 work.push((ii, key.clone()));
             }
             prints.insert(key.clone(), print);
@@ -434,7 +457,8 @@ impl Agent {
             };
             let inst = &mut self.installers[ii];
             let metrics = &self.shared.metrics;
-            if doc.disabled {
+            let off = policy.off.get(&key.0);
+            if doc.disabled || off.is_some() {
                 if entry.installed.is_some() {
                     match inst.remove(key.0, &key.1) {
                         Ok(()) => {
@@ -453,7 +477,10 @@ impl Agent {
                     let _ = inst.prune(key.0, &key.1, &keep);
                 }
                 set_phase(entry, Phase::Disabled);
-                entry.status.message = Some("disabled in the manifest: not installed".into());
+                entry.status.message = Some(match off {
+                    Some(why) => format!("{why}: not installed"),
+                    None => "disabled in the manifest: not installed".into(),
+                });
                 sync_installed(entry);
                 continue;
             }
@@ -496,6 +523,28 @@ impl Agent {
                     entry.retry = false;
                     entry.status.message = Some(why);
                     set_phase(entry, Phase::Pending);
+                }
+                Err(Rejected::Forbidden(diags)) => {
+                    metrics.profile_error(key.0, "forbidden-by-policy");
+                    entry.status.errors.extend(diags.iter().map(|d| report(&pf.path, &pf.text, d)));
+                    if entry.installed.is_some() {
+                        match inst.remove(key.0, &key.1) {
+                            Ok(()) => {
+                                entry.installed = None;
+                                metrics.profile_op(key.0, "delete");
+                            }
+                            Err(e) => {
+                                entry.retry = true;
+                                entry.status.errors.push(plain(&e));
+                            }
+                        }
+                    }
+                    entry.status.message = Some(
+                        "not allowed by the SecurityProfilesOperatorDaemon (spec.security.allowedSyscalls): \
+                         not installed"
+                            .into(),
+                    );
+                    set_phase(entry, Phase::Error);
                 }
             }
             sync_installed(entry);
@@ -831,6 +880,7 @@ fn plain(e: &NodeError) -> ProblemReport {
 /// parser may end a mapping's span before a trailing block scalar (a
 /// `policy: |` body), and an edit there must not go unnoticed. An edit to
 /// one document of a file recompiles its siblings too, which is cheap.
-fn fingerprint(doc: &ManifestDoc, text: &str) -> String {
-    sha256_hex(format!("{:?}|{:?}|{}|{}|{text}", doc.mode, doc.kind, doc.disabled, doc.node.span.start).as_bytes())
+fn fingerprint(doc: &ManifestDoc, text: &str, policy: &policy::NodePolicy) -> String {
+    let p = policy.digest(doc.kind);
+    sha256_hex(format!("{:?}|{:?}|{}|{}|{p}|{text}", doc.mode, doc.kind, doc.disabled, doc.node.span.start).as_bytes())
 }

@@ -35,13 +35,25 @@ pub const OPERATOR_DIR: &str = "seccomp/operator";
 pub struct SeccompInstaller {
     store: VersionedStore,
     target: Target,
+    /// Where the cluster's syscall limit is read (Kubernetes mode).
+    shared: Option<std::sync::Arc<super::Shared>>,
 }
 
 impl SeccompInstaller {
     /// An installer writing under `kubelet_root`.
     pub fn new(kubelet_root: &Path) -> Result<SeccompInstaller, NodeError> {
         let target = Target { kernel: kernel_version(), ..Target::default() };
-        Ok(SeccompInstaller { store: VersionedStore::open(kubelet_root.join(OPERATOR_DIR), "json")?, target })
+        Ok(SeccompInstaller {
+            store: VersionedStore::open(kubelet_root.join(OPERATOR_DIR), "json")?,
+            target,
+            shared: None,
+        })
+    }
+
+    /// Refuse profiles beyond the syscall limit of `shared`'s policy.
+    pub fn limited_by(mut self, shared: std::sync::Arc<super::Shared>) -> SeccompInstaller {
+        self.shared = Some(shared);
+        self
     }
 
     /// The store.
@@ -163,7 +175,27 @@ impl Installer for SeccompInstaller {
     }
 
     fn compile(&self, doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<Compiled, Rejected> {
-        let filter = filter_of(doc, catalog, &self.target)?;
+        let spec = spec_of(doc, catalog)?;
+        if let Some(shared) = &self.shared {
+            let problems = shared.policy().syscall_limit.problems(&spec);
+            if !problems.is_empty() {
+                return Err(Rejected::Forbidden(
+                    problems
+                        .into_iter()
+                        .map(|p| {
+                            let mut d = Diagnostic::error(doc.node.span_of(&p.path), p.message);
+                            d.help = p.help;
+                            d
+                        })
+                        .collect(),
+                ));
+            }
+        }
+        let filter = resolve(&spec, &self.target);
+        let filter = match doc.mode {
+            Mode::Enforce => filter,
+            Mode::Complain => filter.to_complain(),
+        };
         if filter.arches.iter().all(|a| !a.is_supported()) {
             return Err(Rejected::Invalid(vec![Diagnostic::error(
                 Span::new(doc.node.span.start, doc.node.span.start),

@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
             metrics: metrics.clone(),
             writes_after: Some(writes_after),
             kubelet_seccomp_dir: Some(format!("{}/seccomp", args.kubelet_root.trim_end_matches('/'))),
+            namespace: Some(namespace.clone()),
         },
     );
     let latency = Arc::new(spo_operator::webhook::Latency::default());

@@ -6,8 +6,9 @@
 //! - aggregates the per-node `SecurityProfileNodeStatus` objects the node
 //!   agents write into the profile's `status.status`, a `Ready` condition
 //!   carrying the nodes' error messages, and the reference pods write
-//!   (`status.localhostProfile`, pinned to the content-addressed version
-//!   when every node runs the same one; `status.usage` for SELinux);
+//!   (`status.localhostProfile`, `operator/NAME.json` as SPO publishes
+//!   it, and `status.pinnedProfile`, the content-addressed version every
+//!   node runs; `status.usage` for SELinux);
 //! - lists the pods using the profile in `status.activeWorkloads`;
 //! - holds deletion with the finalizer
 //!   `security-profiles-operator.x-k8s.io/in-use` while a pod uses the
@@ -16,12 +17,16 @@
 //!   (and then its node status) only when the status says `Terminating`
 //!   with no active workloads.
 //!
+//! Beside them, [`daemon`] keeps the daemon configuration `spod` (SPO's
+//! `SecurityProfilesOperatorDaemon`).
+//!
 //! The API server is the only state: caches of its objects feed pure
 //! functions ([`aggregate`], [`references`], [`status`]) and every write
 //! is idempotent, so the operator can be killed at any moment and a fresh
 //! one carries on where it stopped.
 
 pub mod aggregate;
+pub mod daemon;
 pub mod finalizer;
 pub mod kinds;
 pub mod metrics;

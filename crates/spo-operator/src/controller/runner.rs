@@ -46,6 +46,9 @@ pub struct ControllerOptions {
     pub writes_after: Option<signal::Receiver<bool>>,
     /// The kubelet's seccomp directory on the nodes, for `status.path`.
     pub kubelet_seccomp_dir: Option<String>,
+    /// The operator's namespace, where the daemon configuration lives;
+    /// `None` leaves the configuration alone.
+    pub namespace: Option<String>,
 }
 
 impl Default for ControllerOptions {
@@ -55,6 +58,7 @@ impl Default for ControllerOptions {
             metrics: Arc::default(),
             writes_after: None,
             kubelet_seccomp_dir: Some("/var/lib/kubelet/seccomp".into()),
+            namespace: None,
         }
     }
 }
@@ -175,6 +179,11 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         drive(profile_controller(&client, raw_w, raw_rx, ctx.clone(), config.clone())),
         drive(profile_controller(&client, apparmor_w, apparmor_rx, ctx.clone(), config)),
         super::recordings::run(client.clone()),
+        async {
+            if let Some(ns) = options.namespace.clone() {
+                super::daemon::run(client.clone(), ns).await
+            }
+        },
     );
     Ok(())
 }

@@ -34,7 +34,7 @@ use kube::Client;
 use super::mutate::ENABLE_BINDING_LABEL;
 use super::review::Endpoint;
 use crate::OperatorError;
-use spo_api::crds::GROUP;
+use spo_api::crds::{WebhookName, WebhookOption, GROUP};
 use spo_api::recording::ENABLE_RECORDING_LABEL;
 
 /// Name of the validating configuration.
@@ -82,6 +82,7 @@ fn client_config(target: &Target, endpoint: Endpoint, ca_pem: &str) -> WebhookCl
     }
 }
 
+/// A rule on namespaced resources (pods and their subresources).
 fn rule(groups: &[&str], resources: &[&str], operations: &[&str]) -> RuleWithOperations {
     RuleWithOperations {
         api_groups: Some(groups.iter().map(|s| (*s).to_owned()).collect()),
@@ -90,6 +91,34 @@ fn rule(groups: &[&str], resources: &[&str], operations: &[&str]) -> RuleWithOpe
         operations: Some(operations.iter().map(|s| (*s).to_owned()).collect()),
         scope: Some("Namespaced".to_owned()),
     }
+}
+
+/// A rule on spo-rs's own kinds, cluster-wide (profiles) and namespaced
+/// (bindings, recordings, the daemon configuration) alike, in every
+/// version the API serves.
+fn spo_rule(resources: &[&str], operations: &[&str]) -> RuleWithOperations {
+    RuleWithOperations {
+        api_versions: Some(vec!["*".to_owned()]),
+        scope: Some("*".to_owned()),
+        ..rule(&[GROUP], resources, operations)
+    }
+}
+
+/// SPO's `webhook.options[]` of the daemon configuration on one of our
+/// entries: its failure policy and selectors replace ours when given.
+fn with_options(mut hook: MutatingWebhook, option: Option<&WebhookOption>) -> MutatingWebhook {
+    if let Some(o) = option {
+        if let Some(p) = o.failure_policy {
+            hook.failure_policy = Some(format!("{p:?}"));
+        }
+        if let Some(s) = &o.namespace_selector {
+            hook.namespace_selector = Some(s.clone());
+        }
+        if let Some(s) = &o.object_selector {
+            hook.object_selector = Some(s.clone());
+        }
+    }
+    hook
 }
 
 /// A validating webhook entry with the settings every spo-rs entry shares:
@@ -134,8 +163,7 @@ pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> Va
         "profiles.spo.x-k8s.io",
         target,
         ca_pem,
-        rule(
-            &[GROUP],
+        spo_rule(
             &[
                 "seccompprofiles",
                 "selinuxprofiles",
@@ -143,6 +171,7 @@ pub fn validation(target: &Target, ca_pem: &str, operator_namespace: &str) -> Va
                 "apparmorprofiles",
                 "profilebindings",
                 "profilerecordings",
+                "securityprofilesoperatordaemons",
             ],
             &["CREATE", "UPDATE"],
         ),
@@ -191,12 +220,24 @@ fn mutating(
     }
 }
 
-/// The mutating configuration.
-pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
-    let pods = MutatingWebhook {
-        namespace_selector: namespaces_where(ENABLE_BINDING_LABEL, "Exists", None),
-        ..mutating("binding.spo.x-k8s.io", target, Endpoint::MutatePods, ca_pem, rule(&[""], &["pods"], &["CREATE"]))
-    };
+/// The mutating configuration, with the daemon configuration's
+/// `webhook.options` (SPO's `binding.spo.io` and `recording.spo.io`) on
+/// the binding and recording entries.
+pub fn binding(target: &Target, ca_pem: &str, options: &[WebhookOption]) -> MutatingWebhookConfiguration {
+    let option = |name: WebhookName| options.iter().find(|o| o.name == name);
+    let pods = with_options(
+        MutatingWebhook {
+            namespace_selector: namespaces_where(ENABLE_BINDING_LABEL, "Exists", None),
+            ..mutating(
+                "binding.spo.x-k8s.io",
+                target,
+                Endpoint::MutatePods,
+                ca_pem,
+                rule(&[""], &["pods"], &["CREATE"]),
+            )
+        },
+        option(WebhookName::Binding),
+    );
     let profiles = MutatingWebhook {
         failure_policy: Some("Ignore".to_owned()),
         ..mutating(
@@ -204,23 +245,22 @@ pub fn binding(target: &Target, ca_pem: &str) -> MutatingWebhookConfiguration {
             target,
             Endpoint::MutateProfiles,
             ca_pem,
-            rule(
-                &[GROUP],
-                &["seccompprofiles", "selinuxprofiles", "rawselinuxprofiles", "apparmorprofiles"],
-                &["CREATE"],
-            ),
+            spo_rule(&["seccompprofiles", "selinuxprofiles", "rawselinuxprofiles", "apparmorprofiles"], &["CREATE"]),
         )
     };
-    let recording = MutatingWebhook {
-        namespace_selector: namespaces_where(ENABLE_RECORDING_LABEL, "Exists", None),
-        ..mutating(
-            "recording.spo.x-k8s.io",
-            target,
-            Endpoint::MarkRecording,
-            ca_pem,
-            rule(&[""], &["pods"], &["CREATE"]),
-        )
-    };
+    let recording = with_options(
+        MutatingWebhook {
+            namespace_selector: namespaces_where(ENABLE_RECORDING_LABEL, "Exists", None),
+            ..mutating(
+                "recording.spo.x-k8s.io",
+                target,
+                Endpoint::MarkRecording,
+                ca_pem,
+                rule(&[""], &["pods"], &["CREATE"]),
+            )
+        },
+        option(WebhookName::Recording),
+    );
     MutatingWebhookConfiguration {
         metadata: managed_metadata(BINDING_CONFIG),
         webhooks: Some(vec![pods, profiles, recording]),
@@ -233,6 +273,7 @@ pub async fn apply(
     target: &Target,
     ca_pem: &str,
     operator_namespace: &str,
+    options: &[WebhookOption],
 ) -> Result<(), OperatorError> {
     let params = PatchParams::apply(MANAGER).force();
     let mut v = serde_json::to_value(validation(target, ca_pem, operator_namespace)).unwrap_or_default();
@@ -242,7 +283,7 @@ pub async fn apply(
         .patch(VALIDATION_CONFIG, &params, &Patch::Apply(&v))
         .await
         .map_err(|source| OperatorError::Kube { action: format!("applying {VALIDATION_CONFIG}"), source })?;
-    let mut m = serde_json::to_value(binding(target, ca_pem)).unwrap_or_default();
+    let mut m = serde_json::to_value(binding(target, ca_pem, options)).unwrap_or_default();
     m["apiVersion"] = "admissionregistration.k8s.io/v1".into();
     m["kind"] = "MutatingWebhookConfiguration".into();
     Api::<MutatingWebhookConfiguration>::all(client.clone())
@@ -266,12 +307,34 @@ mod tests {
         let sel = hooks[1].namespace_selector.as_ref().and_then(|s| s.match_expressions.as_ref()).expect("selector");
         assert_eq!(sel[0].values.as_deref(), Some(&["spo".to_owned()][..]));
         let target = Target::Service { namespace: "spo".into(), name: "spo-webhook".into(), port: 443 };
-        let m = binding(&target, "PEM");
+        let m = binding(&target, "PEM", &[]);
         let hook = &m.webhooks.expect("webhooks")[0];
         let svc = hook.client_config.service.as_ref().expect("service");
         assert_eq!(svc.path.as_deref(), Some("/mutate-pods"));
         assert_eq!(svc.port, Some(443));
         let expr = &hook.namespace_selector.as_ref().and_then(|s| s.match_expressions.clone()).expect("sel")[0];
         assert_eq!((expr.key.as_str(), expr.operator.as_str()), (ENABLE_BINDING_LABEL, "Exists"));
+    }
+
+    #[test]
+    fn spod_webhook_options_replace_policy_and_selectors() {
+        let target = Target::Url("https://x".into());
+        let option: WebhookOption = serde_json::from_value(serde_json::json!({
+            "name": "binding.spo.io", "failurePolicy": "Ignore",
+            "namespaceSelector": {"matchLabels": {"team": "a"}},
+            "objectSelector": {"matchLabels": {"bind": "yes"}},
+        }))
+        .expect("option");
+        let m = binding(&target, "PEM", &[option]);
+        let hooks = m.webhooks.expect("webhooks");
+        let b = hooks.iter().find(|h| h.name == "binding.spo.x-k8s.io").expect("binding entry");
+        assert_eq!(b.failure_policy.as_deref(), Some("Ignore"));
+        assert_eq!(b.namespace_selector.as_ref().and_then(|s| s.match_labels.clone()).expect("labels")["team"], "a");
+        assert!(b.object_selector.is_some());
+        let r = hooks.iter().find(|h| h.name == "recording.spo.x-k8s.io").expect("recording entry");
+        assert_eq!(r.failure_policy.as_deref(), Some("Fail"), "the other entry keeps its defaults");
+        let v = validation(&target, "PEM", "spo");
+        let rule = &v.webhooks.expect("webhooks")[0].rules.clone().expect("rules")[0];
+        assert_eq!(rule.scope.as_deref(), Some("*"), "cluster-wide profiles are validated too");
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod cache;
 pub mod config;
+pub mod convert;
 pub mod glob;
 pub mod latency;
 pub mod mutate;
@@ -121,8 +122,19 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     let listener =
         TcpListener::bind(opts.listen).await.map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
     let addr = listener.local_addr().map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
-    let mut server = tokio::spawn(server::serve(listener, cert.server_config()?, admission, opts.latency.clone()));
-    config::apply(&client, &target, &cert.ca_pem, &opts.namespace).await?;
+    let mut server =
+        tokio::spawn(server::serve(listener, cert.server_config()?, admission.clone(), opts.latency.clone()));
+    let options = admission.caches().daemon().webhook.options;
+    config::apply(&client, &target, &cert.ca_pem, &opts.namespace, &options).await?;
+    convert::point_crds_here(&client, &target, &cert.ca_pem).await?;
+    tokio::spawn(follow_daemon_options(
+        client.clone(),
+        admission.clone(),
+        target.clone(),
+        cert.ca_pem.clone(),
+        opts.namespace.clone(),
+        options,
+    ));
     match probe::until_reached(&client, &opts.namespace).await {
         probe::Reached::Yes { tries } => tracing::info!(tries, "the API server calls the webhooks"),
         probe::Reached::Unknown { reason } => {
@@ -140,6 +152,36 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     match (&mut server).await {
         Ok(()) => Err(OperatorError::WebhookStopped { reason: "the server loop ended".to_owned() }),
         Err(e) => Err(OperatorError::WebhookStopped { reason: e.to_string() }),
+    }
+}
+
+/// Apply the webhook configurations again whenever the daemon
+/// configuration's `webhook.options` change (SPO's `binding.spo.io` and
+/// `recording.spo.io` failure policies and selectors), within a second.
+async fn follow_daemon_options(
+    client: Client,
+    admission: Arc<Admission>,
+    target: Target,
+    ca_pem: String,
+    namespace: String,
+    mut applied: Vec<spo_api::crds::WebhookOption>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = admission.caches().daemon().webhook.options;
+        if now == applied {
+            continue;
+        }
+        match config::apply(&client, &target, &ca_pem, &namespace, &now).await {
+            Ok(()) => {
+                tracing::info!(options = now.len(), "webhook options of the daemon configuration applied");
+                applied = now;
+            }
+            Err(e) => {
+                tracing::warn!("applying the daemon configuration's webhook options: {}", crate::controller::chain(&e))
+            }
+        }
     }
 }
 

@@ -133,7 +133,11 @@ impl Admission {
         }
         match (endpoint, kind) {
             (Endpoint::Validate, k) if PROFILE_KINDS.contains(&k) => {
-                finish(response, validate::profile(&self.validator, k, &value))
+                let limit = self.caches.daemon().security.limit();
+                finish(response, validate::profile_within(&self.validator, k, &value, &limit))
+            }
+            (Endpoint::Validate, "SecurityProfilesOperatorDaemon") => {
+                finish(response, validate::daemon(&self.validator, &value))
             }
             (Endpoint::Validate, "ProfileBinding") => finish(response, validate::binding(&self.caches, &value)),
             (Endpoint::Validate, "Pod") => {

@@ -89,6 +89,12 @@ async fn handle(
             }
             Err(e) => reply(StatusCode::BAD_REQUEST, "text/plain", format!("cannot read the request body: {e}\n")),
         },
+        (&Method::POST, None) if path == spo_api::crds::legacy::CONVERT_PATH => {
+            match Limited::new(req.into_body(), MAX_BODY).collect().await {
+                Ok(body) => reply(StatusCode::OK, "application/json", super::convert::review(&body.to_bytes())),
+                Err(e) => reply(StatusCode::BAD_REQUEST, "text/plain", format!("cannot read the request body: {e}\n")),
+            }
+        }
         (&Method::GET, None) if path == "/healthz" => reply(StatusCode::OK, "text/plain", "ok\n"),
         _ => reply(StatusCode::NOT_FOUND, "text/plain", "not found\n"),
     })

@@ -19,10 +19,10 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{FIXTURES}/{name}")).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
-fn seccomp(ns: &str, name: &str, allowed: Option<&[&str]>, status: Option<ProfileStatus>) -> SeccompProfile {
+fn seccomp(name: &str, allowed: Option<&[&str]>, status: Option<ProfileStatus>) -> SeccompProfile {
     let mut p: SeccompProfile = serde_json::from_value(json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SeccompProfile",
-        "metadata": {"name": name, "namespace": ns},
+        "metadata": {"name": name},
         "spec": {"defaultAction": "SCMP_ACT_LOG"},
     }))
     .expect("profile");
@@ -112,9 +112,9 @@ fn invalid_profile_is_refused_with_the_located_message() {
     assert_eq!(r["allowed"], false);
     let msg = r["status"]["message"].as_str().expect("message");
     assert!(msg.contains("error: unknown syscall `mkdirr`"), "{msg}");
-    // The object rendered as YAML puts the name on line 14, column 11.
-    assert!(msg.contains(" --> seccompprofile/prod/web:14:11"), "{msg}");
-    assert!(msg.contains("14 |         - mkdirr\n   |           ^^^^^^"), "{msg}");
+    // The object rendered as YAML puts the name on line 13, column 11.
+    assert!(msg.contains(" --> seccompprofile/web:13:11"), "{msg}");
+    assert!(msg.contains("13 |         - mkdirr\n   |           ^^^^^^"), "{msg}");
     assert!(msg.contains("= help: did you mean `mkdir`?"), "{msg}");
     // Server-set metadata is not shown to the user.
     assert!(!msg.contains("managedFields") && !msg.contains("uid"), "{msg}");
@@ -125,11 +125,12 @@ fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
     let mut world = World::new();
     let installed = ProfileStatus {
         status: Some(ProfileState::Installed),
-        localhost_profile: Some(format!("operator/web/nginx/{}.json", "a".repeat(64))),
+        localhost_profile: Some("operator/nginx.json".into()),
+        pinned_profile: Some(format!("operator/nginx/{}.json", "a".repeat(64))),
         ..ProfileStatus::default()
     };
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "nginx", None, Some(installed))));
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "fallback", None, None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("nginx", None, Some(installed))));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("fallback", None, None)));
     world.bind(
         "web",
         "nginx",
@@ -151,7 +152,7 @@ fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
     // Pinned, content-addressed reference of an Installed profile.
     assert_eq!(
         containers[0]["securityContext"]["seccompProfile"],
-        json!({"type": "Localhost", "localhostProfile": format!("operator/web/nginx/{}.json", "a".repeat(64))})
+        json!({"type": "Localhost", "localhostProfile": format!("operator/nginx/{}.json", "a".repeat(64))})
     );
     // The user's own choice stays.
     assert_eq!(containers[1]["securityContext"]["seccompProfile"], json!({"type": "RuntimeDefault"}));
@@ -161,7 +162,7 @@ fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
     // `*` sets the pod level, with the current file of a profile not yet Installed.
     assert_eq!(
         pod["spec"]["securityContext"]["seccompProfile"],
-        json!({"type": "Localhost", "localhostProfile": "operator/web/fallback.json"})
+        json!({"type": "Localhost", "localhostProfile": "operator/fallback.json"})
     );
     assert!(pod["spec"]["initContainers"][0].get("securityContext").is_none());
 }
@@ -169,7 +170,7 @@ fn binding_sets_pinned_container_profiles_and_keeps_explicit_ones() {
 #[test]
 fn selector_and_namespace_label_gate_bindings() {
     let mut world = World::new();
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "nginx", None, None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("nginx", None, None)));
     world.bind(
         "web",
         "b",
@@ -202,12 +203,11 @@ fn selinux_and_apparmor_bindings_set_their_fields() {
     let mut world = World::new();
     let mut se: SelinuxProfile = serde_json::from_value(json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
-        "metadata": {"name": "web-se", "namespace": "web"}, "spec": {}}))
+        "metadata": {"name": "web-se"}, "spec": {}}))
     .expect("selinux");
     se.status = None;
     world.w.selinux.apply_watcher_event(&Event::Apply(se));
-    let mut aa = AppArmorProfile::new("web-aa", AppArmorProfileSpec::default());
-    aa.metadata.namespace = Some("web".into());
+    let aa = AppArmorProfile::new("web-aa", AppArmorProfileSpec::default());
     world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
     world.bind(
         "web",
@@ -224,7 +224,7 @@ fn selinux_and_apparmor_bindings_set_their_fields() {
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     let pod = patched(&request, &r);
-    assert_eq!(pod["spec"]["containers"][2]["securityContext"]["seLinuxOptions"]["type"], "web-se_web.process");
+    assert_eq!(pod["spec"]["containers"][2]["securityContext"]["seLinuxOptions"]["type"], "web-se.process");
     assert_eq!(pod["spec"]["containers"][2]["securityContext"]["runAsUser"], 1000);
     assert_eq!(
         pod["spec"]["initContainers"][0]["securityContext"]["appArmorProfile"],
@@ -245,27 +245,22 @@ fn binding_to_a_missing_or_forbidden_profile_refuses_the_pod() {
     let request = fixture("pod-web.json");
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], false);
-    assert_eq!(r["status"]["message"], "ProfileBinding web/ghost binds SeccompProfile web/nope, which does not exist");
+    assert_eq!(r["status"]["message"], "ProfileBinding web/ghost binds SeccompProfile nope, which does not exist");
     // The caches may be behind on a new profile: the server asks again.
     assert!(world.admission().review_once(Endpoint::MutatePods, &request).1, "a missing profile may be new");
 
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(
-        "infra",
-        "node-logs",
-        Some(&["infra", "monitoring"]),
-        None,
-    )));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("node-logs", Some(&["infra", "monitoring"]), None)));
     world.bind(
         "web",
         "ghost",
         json!({
-        "profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"}, "image": "*"}),
+        "profileRef": {"kind": "SeccompProfile", "name": "node-logs"}, "image": "*"}),
     );
     let r = response(&world.admission().review(Endpoint::MutatePods, &request));
     assert_eq!(r["allowed"], false);
     assert_eq!(
         r["status"]["message"],
-        "ProfileBinding web/ghost: SeccompProfile infra/node-logs may not be used in namespace web: \
+        "ProfileBinding web/ghost: SeccompProfile node-logs may not be used in namespace web: \
          its spec.allowedNamespaces allows only [infra, monitoring]"
     );
     assert!(!world.admission().review_once(Endpoint::MutatePods, &request).1, "a policy refusal is final");
@@ -279,15 +274,14 @@ fn direct_references_obey_allowed_namespaces() {
     let r = response(&world.admission().review(Endpoint::Validate, &request));
     assert_eq!(r["allowed"], true, "{r}");
 
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("node-logs", Some(&["infra"]), None)));
     let mut se: SelinuxProfile = serde_json::from_value(json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
-        "metadata": {"name": "logs", "namespace": "infra"}, "spec": {"allowedNamespaces": ["infra", "ops"]}}))
+        "metadata": {"name": "logs"}, "spec": {"allowedNamespaces": ["infra", "ops"]}}))
     .expect("selinux");
     se.status = None;
     world.w.selinux.apply_watcher_event(&Event::Apply(se));
-    let mut aa = AppArmorProfile::new("log-reader", AppArmorProfileSpec::default());
-    aa.metadata.namespace = Some("infra".into());
+    let aa = AppArmorProfile::new("log-reader", AppArmorProfileSpec::default());
     world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
     let r = response(&world.admission().review(Endpoint::Validate, &request));
     assert_eq!(r["allowed"], false);
@@ -295,37 +289,36 @@ fn direct_references_obey_allowed_namespaces() {
     assert_eq!(
         msg,
         "pod web/reader is refused by namespace policy:\n\
-         SeccompProfile infra/node-logs may not be used in namespace web: its spec.allowedNamespaces allows only [infra]\n\
-         SelinuxProfile infra/logs may not be used in namespace web: its spec.allowedNamespaces allows only [infra, ops]"
+         SeccompProfile node-logs may not be used in namespace web: its spec.allowedNamespaces allows only [infra]\n\
+         SelinuxProfile logs may not be used in namespace web: its spec.allowedNamespaces allows only [infra, ops]"
     );
 
     // Allowing the namespace lets the pod in; the AppArmor profile never restricted it.
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra", "web"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("node-logs", Some(&["infra", "web"]), None)));
     let mut se: SelinuxProfile = serde_json::from_value(json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
-        "metadata": {"name": "logs", "namespace": "infra"}, "spec": {}}))
+        "metadata": {"name": "logs"}, "spec": {}}))
     .expect("selinux");
     se.status = None;
     world.w.selinux.apply_watcher_event(&Event::Apply(se));
     let r = response(&world.admission().review(Endpoint::Validate, &request));
     assert_eq!(r["allowed"], true, "{r}");
 
-    // AppArmor names are node-global: a restriction on any profile of that name holds.
+    // The AppArmor annotation is a use too.
     let mut aa = AppArmorProfile::new("log-reader", AppArmorProfileSpec::default());
-    aa.metadata.namespace = Some("other".into());
     aa.spec.allowed_namespaces = Some(vec!["other".into()]);
     world.w.apparmor.apply_watcher_event(&Event::Apply(aa));
     let r = response(&world.admission().review(Endpoint::Validate, &request));
     assert_eq!(r["allowed"], false);
-    assert!(r["status"]["message"].as_str().unwrap_or_default().contains("AppArmorProfile other/log-reader"), "{r}");
+    assert!(r["status"]["message"].as_str().unwrap_or_default().contains("AppArmorProfile log-reader"), "{r}");
 }
 
 #[test]
 fn ephemeral_containers_are_judged_by_the_references_they_add() {
     let mut world = World::new();
     // The pod was admitted before `node-logs` was restricted to `infra`.
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "debug", Some(&["infra", "web"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("node-logs", Some(&["infra"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("debug", Some(&["infra", "web"]), None)));
     let created: Value = serde_json::from_slice(&fixture("pod-direct.json")).expect("fixture");
     let debug_with = |profile: &str| {
         let mut review = created.clone();
@@ -339,17 +332,17 @@ fn ephemeral_containers_are_judged_by_the_references_they_add() {
         serde_json::to_vec(&review).expect("json")
     };
     let a = world.admission();
-    let r = response(&a.review(Endpoint::Validate, &debug_with("operator/infra/debug.json")));
+    let r = response(&a.review(Endpoint::Validate, &debug_with("operator/debug.json")));
     assert_eq!(r["allowed"], true, "only the added reference is judged: {r}");
-    let r = response(&a.review(Endpoint::Validate, &debug_with("operator/infra/node-logs.json")));
+    let r = response(&a.review(Endpoint::Validate, &debug_with("operator/node-logs.json")));
     assert_eq!(r["allowed"], true, "a reference the pod had already is not judged again: {r}");
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "debug", Some(&["infra"]), None)));
-    let r = response(&world.admission().review(Endpoint::Validate, &debug_with("operator/infra/debug.json")));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("debug", Some(&["infra"]), None)));
+    let r = response(&world.admission().review(Endpoint::Validate, &debug_with("operator/debug.json")));
     assert_eq!(r["allowed"], false, "{r}");
     assert_eq!(
         r["status"]["message"],
         "the update of pod web/reader is refused by namespace policy:\n\
-         SeccompProfile infra/debug may not be used in namespace web: its spec.allowedNamespaces allows only [infra]"
+         SeccompProfile debug may not be used in namespace web: its spec.allowedNamespaces allows only [infra]"
     );
 }
 
@@ -363,7 +356,7 @@ fn raw_apparmor_policy_must_name_its_profile_like_the_object() {
             "resource": {"group": spo_api::crds::GROUP, "version": "v1", "resource": "apparmorprofiles"},
             "name": "web", "namespace": "web", "operation": "CREATE", "userInfo": {},
             "object": {"apiVersion": format!("{}/v1", spo_api::crds::GROUP), "kind": "AppArmorProfile",
-                       "metadata": {"name": "web", "namespace": "web"}, "spec": {"policy": policy}}}})
+                       "metadata": {"name": "web"}, "spec": {"policy": policy}}}})
         .to_string()
     };
     let a = world.admission();
@@ -382,7 +375,7 @@ fn raw_apparmor_policy_must_name_its_profile_like_the_object() {
 #[test]
 fn bindings_are_validated() {
     let mut world = World::new();
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("infra", "node-logs", Some(&["infra"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("node-logs", Some(&["infra"]), None)));
     let review = |spec: Value| {
         json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
             "uid": "u", "kind": {"group": spo_api::crds::GROUP, "version": "v1", "kind": "ProfileBinding"},
@@ -395,14 +388,14 @@ fn bindings_are_validated() {
     let a = world.admission();
     let ok = review(json!({"profileRef": {"kind": "SeccompProfile", "name": "later"}, "image": "*"}));
     assert_eq!(response(&a.review(Endpoint::Validate, ok.as_bytes()))["allowed"], true);
-    let bad = review(json!({"profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"},
+    let bad = review(json!({"profileRef": {"kind": "SeccompProfile", "name": "node-logs"},
         "image": "*", "podSelector": {"matchExpressions": [{"key": "a", "operator": "Exist"}]}}));
     let r = response(&a.review(Endpoint::Validate, bad.as_bytes()));
     assert_eq!(r["allowed"], false);
     let msg = r["status"]["message"].as_str().expect("message");
     assert!(msg.starts_with("ProfileBinding web/b is invalid:\n"), "{msg}");
     assert!(msg.contains("unknown operator `Exist` (did you mean `Exists`?)"), "{msg}");
-    assert!(msg.contains("SeccompProfile infra/node-logs may not be used in namespace web"), "{msg}");
+    assert!(msg.contains("SeccompProfile node-logs may not be used in namespace web"), "{msg}");
 }
 
 #[test]
@@ -433,7 +426,7 @@ fn shared_bindings_apply_everywhere_and_a_local_binding_wins() {
     let mut world = World::new();
     world.caches.shared_namespace = Some("security-profiles-operator".into());
     let shared = "security-profiles-operator";
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(shared, "web-server", None, None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web-server", None, None)));
     world.bind(
         shared,
         "nginx",
@@ -445,7 +438,7 @@ fn shared_bindings_apply_everywhere_and_a_local_binding_wins() {
         json!({"profileRef": {"kind": "SeccompProfile", "name": "web-server"}, "image": "registry.example/*"}),
     );
     // The namespace's own binding for the app image overrides the shared one.
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web", "own", None, None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("own", None, None)));
     world.bind(
         "web",
         "own",
@@ -458,16 +451,16 @@ fn shared_bindings_apply_everywhere_and_a_local_binding_wins() {
     let containers = &pod["spec"]["containers"];
     assert_eq!(
         containers[0]["securityContext"]["seccompProfile"],
-        json!({"type": "Localhost", "localhostProfile": "operator/security-profiles-operator/web-server.json"})
+        json!({"type": "Localhost", "localhostProfile": "operator/web-server.json"})
     );
     assert_eq!(
         containers[2]["securityContext"]["seccompProfile"],
-        json!({"type": "Localhost", "localhostProfile": "operator/web/own.json"})
+        json!({"type": "Localhost", "localhostProfile": "operator/own.json"})
     );
 
     // A shared profile restricted to other namespaces is refused here,
     // naming the shared binding.
-    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp(shared, "web-server", Some(&["prod"]), None)));
+    world.w.seccomp.apply_watcher_event(&Event::Apply(seccomp("web-server", Some(&["prod"]), None)));
     world.w.bindings.apply_watcher_event(&Event::Delete(binding(
         "web",
         "own",
@@ -507,7 +500,7 @@ fn recorded_pods_are_marked_with_the_recording_and_containers() {
     use spo_api::recording::{CONTAINERS_ANNOTATION, RECORDER_ANNOTATION, RECORDING_ANNOTATION};
     let mut world = World::new();
     for (name, containers) in [("b-second", json!([])), ("a-first", json!(["app"]))] {
-        let spec = json!({"kind": "SeccompProfile", "recorder": "bpf",
+        let spec = json!({"kind": "SeccompProfile", "recorder": "Bpf",
             "podSelector": {"matchLabels": {"app": "web"}}, "containers": containers});
         world.record("rec", name, spec);
     }
@@ -540,13 +533,13 @@ fn logs_recordings_give_the_containers_the_log_everything_profile() {
     world.record(
         "rec",
         "logged",
-        json!({"kind": "SeccompProfile", "recorder": "logs", "podSelector": {}, "containers": ["app"]}),
+        json!({"kind": "SeccompProfile", "recorder": "Logs", "podSelector": {}, "containers": ["app"]}),
     );
     let mut review: Value = serde_json::from_slice(&fixture("pod-web.json")).expect("fixture");
     review["request"]["namespace"] = json!("rec");
     review["request"]["object"]["spec"]["containers"] = json!([
         {"name": "app", "image": "busybox",
-         "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/rec/x.json"}}},
+         "securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/x.json"}}},
         {"name": "side", "image": "busybox"},
     ]);
     let body = serde_json::to_vec(&review).expect("json");

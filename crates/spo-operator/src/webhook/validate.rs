@@ -42,9 +42,13 @@ impl Verdict {
 /// Kinds checked with `spo_validate`.
 pub const PROFILE_KINDS: &[&str] = &["SeccompProfile", "SelinuxProfile", "RawSelinuxProfile", "AppArmorProfile"];
 
-/// The name a diagnostic is located in: `seccompprofile/NS/NAME`.
+/// The name a diagnostic is located in: `seccompprofile/NAME` for the
+/// cluster-wide kinds, `profilebinding/NS/NAME` for the others.
 pub fn origin(kind: &str, namespace: &str, name: &str) -> String {
-    format!("{}/{namespace}/{name}", kind.to_ascii_lowercase())
+    match namespace {
+        "" => format!("{}/{name}", kind.to_ascii_lowercase()),
+        ns => format!("{}/{ns}/{name}", kind.to_ascii_lowercase()),
+    }
 }
 
 /// The object as the YAML text a user would have written: status,
@@ -71,12 +75,23 @@ pub fn user_yaml(object: &Value) -> String {
 
 /// Check one profile object of `kind` (one of [`PROFILE_KINDS`]).
 pub fn profile(validator: &spo_validate::Validator, kind: &str, object: &Value) -> Verdict {
+    profile_within(validator, kind, object, &spo_validate::SyscallLimit::default())
+}
+
+/// [`profile`], and a `SeccompProfile` must stay within the cluster's
+/// syscall limit (the daemon configuration's `security.allowedSyscalls`).
+pub fn profile_within(
+    validator: &spo_validate::Validator,
+    kind: &str,
+    object: &Value,
+    limit: &spo_validate::SyscallLimit,
+) -> Verdict {
     let meta = object.get("metadata");
     let get = |k: &str| meta.and_then(|m| m.get(k)).and_then(Value::as_str).unwrap_or_default();
     let name = if get("name").is_empty() { format!("{}*", get("generateName")) } else { get("name").to_owned() };
     let origin = origin(kind, get("namespace"), &name);
     let text = user_yaml(object);
-    let groups = match validator.check_documents(Path::new(&origin), &text) {
+    let groups = match validator.check_documents_limited(Path::new(&origin), &text, limit) {
         Ok(g) => g,
         Err(e) => return Verdict::deny(format!("{origin} cannot be validated: {e}")),
     };
@@ -96,6 +111,12 @@ pub fn profile(validator: &spo_validate::Validator, kind: &str, object: &Value) 
         }
     }
     out
+}
+
+/// Check the daemon configuration as `spoc validate` does: its schema,
+/// its name (`spod`) and its syscall names.
+pub fn daemon(validator: &spo_validate::Validator, object: &Value) -> Verdict {
+    profile(validator, "SecurityProfilesOperatorDaemon", object)
 }
 
 /// Check a binding: its selector must be one the API server would accept
@@ -158,7 +179,11 @@ fn judged(kind: &str, object: &Value, problems: &[String]) -> Verdict {
         return Verdict::allow();
     }
     let get = |k: &str| object.pointer(&format!("/metadata/{k}")).and_then(Value::as_str).unwrap_or_default();
-    Verdict::deny(format!("{kind} {}/{} is invalid:\n{}", get("namespace"), get("name"), problems.join("\n")))
+    let who = match get("namespace") {
+        "" => get("name").to_owned(),
+        ns => format!("{ns}/{}", get("name")),
+    };
+    Verdict::deny(format!("{kind} {who} is invalid:\n{}", problems.join("\n")))
 }
 
 #[cfg(test)]
@@ -169,9 +194,9 @@ mod tests {
     fn recordings_must_be_recordable() {
         let rec = |spec: Value| json!({"metadata": {"name": "r", "namespace": "ns"}, "spec": spec});
         let ok =
-            rec(json!({"kind": "SeccompProfile", "recorder": "bpf", "podSelector": {"matchLabels": {"app": "x"}}}));
+            rec(json!({"kind": "SeccompProfile", "recorder": "Bpf", "podSelector": {"matchLabels": {"app": "x"}}}));
         assert_eq!(recording(&ok), Verdict::allow());
-        let bad = rec(json!({"kind": "SelinuxProfile", "recorder": "logs", "podSelector": {},
+        let bad = rec(json!({"kind": "SelinuxProfile", "recorder": "Logs", "podSelector": {},
                              "containers": ["Bad_Name"]}));
         let message = recording(&bad).denied.expect("refused");
         assert!(message.starts_with("ProfileRecording ns/r is invalid:\n"), "{message}");
@@ -184,7 +209,7 @@ mod tests {
         json!({
             "apiVersion": "security-profiles-operator.x-k8s.io/v1",
             "kind": "SeccompProfile",
-            "metadata": {"name": "web", "namespace": "prod", "uid": "x", "resourceVersion": "1",
+            "metadata": {"name": "web", "uid": "x", "resourceVersion": "1",
                          "managedFields": [{"manager": "kubectl"}]},
             "spec": spec,
         })
@@ -195,7 +220,7 @@ mod tests {
         let text = user_yaml(&seccomp(json!({"defaultAction": "SCMP_ACT_ALLOW"})));
         assert_eq!(
             text,
-            "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata:\n  name: web\n  namespace: prod\nspec:\n  defaultAction: SCMP_ACT_ALLOW\n"
+            "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SeccompProfile\nmetadata:\n  name: web\nspec:\n  defaultAction: SCMP_ACT_ALLOW\n"
         );
     }
 
@@ -206,9 +231,9 @@ mod tests {
             "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["exit", "exit_group", "mkdirr"]}]}));
         let verdict = profile(&v, "SeccompProfile", &obj);
         let msg = verdict.denied.expect("denied");
-        assert!(msg.starts_with("seccompprofile/prod/web is invalid (1 error(s), 0 warning(s))"), "{msg}");
+        assert!(msg.starts_with("seccompprofile/web is invalid (1 error(s), 0 warning(s))"), "{msg}");
         assert!(msg.contains("error: unknown syscall `mkdirr`"), "{msg}");
-        assert!(msg.contains(" --> seccompprofile/prod/web:"), "{msg}");
+        assert!(msg.contains(" --> seccompprofile/web:"), "{msg}");
         assert!(msg.contains("^^^^^^"), "{msg}");
         assert!(msg.contains("help: did you mean `mkdir`?"), "{msg}");
         assert!(!msg.contains('\u{1b}'), "no colour: {msg}");
@@ -221,7 +246,7 @@ mod tests {
             "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]}));
         let verdict = profile(&v, "SeccompProfile", &obj);
         assert_eq!(verdict.denied, None);
-        assert!(verdict.warnings.iter().any(|w| w.starts_with("seccompprofile/prod/web:") && w.contains("`exit`")));
+        assert!(verdict.warnings.iter().any(|w| w.starts_with("seccompprofile/web:") && w.contains("`exit`")));
         let ok = profile(&v, "SeccompProfile", &seccomp(json!({"defaultAction": "SCMP_ACT_ALLOW"})));
         assert_eq!(ok, Verdict::allow());
     }

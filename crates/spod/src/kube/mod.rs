@@ -24,6 +24,7 @@
 //! is deleted once it is off the node. Node statuses are owned by their
 //! profile, so the garbage collector removes any that spod misses.
 
+pub mod daemon;
 pub mod mirror;
 pub mod recording;
 pub mod report;
@@ -64,6 +65,8 @@ pub struct KubeConfig {
     pub kubelet_root: PathBuf,
     /// How often node statuses are brought up to date.
     pub report_interval: Duration,
+    /// The operator's namespace, where the daemon configuration is.
+    pub namespace: String,
 }
 
 impl KubeConfig {
@@ -123,7 +126,8 @@ pub fn run(cfg: KubeConfig, shared: Arc<Shared>, start_agent: Box<dyn FnOnce() +
         adopt_node_statuses(&client, &cfg.node, &mut state).await;
         let state = Arc::new(Mutex::new(state));
         recording::install_log_profile(&cfg.kubelet_root)?;
-        tokio::spawn(recording::run(client.clone(), cfg.node.clone(), shared.log_recordings.clone()));
+        tokio::spawn(daemon::follow(client.clone(), cfg.namespace.clone(), shared.clone()));
+        tokio::spawn(recording::run(client.clone(), cfg.node.clone(), shared.clone()));
         let reporter = tokio::spawn(report_loop(client.clone(), cfg.clone(), state.clone(), shared));
         let watching = watch_loop(client, state, start_agent);
         tokio::select! {

@@ -76,6 +76,8 @@ struct Recordings {
     node: String,
     recorder: Option<Result<ContainerRecorder, String>>,
     logs: Arc<LogRecordings>,
+    /// Which recorders the daemon configuration lets run.
+    shared: Arc<spo_node::agent::Shared>,
     /// `(namespace, pod)` -> what is recorded of it.
     pods: HashMap<(String, String), Marked>,
     /// `(namespace, recording)` -> this node's entries, all re-applied with
@@ -84,11 +86,13 @@ struct Recordings {
 }
 
 /// Watch this node's pods and record the marked ones, until the watch ends.
-pub async fn run(client: Client, node: String, logs: Arc<LogRecordings>) {
+pub async fn run(client: Client, node: String, shared: Arc<spo_node::agent::Shared>) {
+    let logs = shared.log_recordings.clone();
     let api: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut events = watcher::watcher(api, config).default_backoff().boxed();
-    let mut r = Recordings { client, node, recorder: None, logs, pods: HashMap::new(), results: HashMap::new() };
+    let mut r =
+        Recordings { client, node, recorder: None, logs, shared, pods: HashMap::new(), results: HashMap::new() };
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::Apply(pod) | Event::InitApply(pod)) => r.seen(&pod, false).await,
@@ -104,6 +108,10 @@ pub async fn run(client: Client, node: String, logs: Arc<LogRecordings>) {
 }
 
 impl Recordings {
+    fn bpf_on(&self) -> bool {
+        self.shared.bpf_recorder.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn seen(&mut self, pod: &Pod, deleted: bool) {
         let (Some(ns), Some(name)) = (pod.metadata.namespace.clone(), pod.metadata.name.clone()) else {
             return;
@@ -127,7 +135,7 @@ impl Recordings {
                 key.clone(),
                 Marked { recording: recording.clone(), recorder, containers, tracked: BTreeMap::new() },
             );
-            if recorder == Recorder::Bpf && self.recorder.is_none() {
+            if recorder == Recorder::Bpf && self.recorder.is_none() && self.bpf_on() {
                 let started = ContainerRecorder::start().map_err(|e| e.to_string());
                 match &started {
                     Ok(_) => eprintln!("spod: eBPF recorder attached for ProfileRecording {ns}/{recording}"),
@@ -190,7 +198,16 @@ impl Recordings {
             syscalls: Vec::new(),
             error: None,
         };
+        let off = match marked.recorder {
+            Recorder::Bpf => (!self.shared.bpf_recorder.load(std::sync::atomic::Ordering::Relaxed)).then_some(
+                "the BPF recorder is off in the SecurityProfilesOperatorDaemon (spec.enricher.enableBpfRecorder)",
+            ),
+            Recorder::Logs => (!self.shared.enrich_logs.load(std::sync::atomic::Ordering::Relaxed)).then_some(
+                "the log enricher is off in the SecurityProfilesOperatorDaemon (spec.enricher.enableLogEnricher)",
+            ),
+        };
         let recorded = match marked.recorder {
+            _ if off.is_some() => Err(off.unwrap_or_default().to_owned()),
             Recorder::Logs => match t.id.as_deref().and_then(|id| self.logs.take(id)) {
                 Some(set) if set.is_empty() => {
                     Err("no audit event was attributed to the container; is an audit source open (see spod's log)?"
