@@ -83,6 +83,16 @@ fn find_bin(var: &str, name: &str) -> Result<PathBuf, E2eError> {
     })
 }
 
+/// The daemon configuration the stack starts with.
+pub fn daemon_configuration() -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": format!("{}/v1", spo_api::crds::GROUP),
+        "kind": "SecurityProfilesOperatorDaemon",
+        "metadata": {"name": "spod", "namespace": NAMESPACE},
+        "spec": {"enricher": {"enableBpfRecorder": true, "enableLogEnricher": true}},
+    })
+}
+
 /// The repository's `deploy/` directory.
 pub fn deploy_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
@@ -102,14 +112,17 @@ impl Stack {
         }
         let mut crd_names = Vec::new();
         for crd in spo_api::all_crds() {
-            let value = serde_json::to_value(&crd).map_err(|e| E2eError::Manifest {
-                path: PathBuf::from("spo_api::all_crds"),
-                reason: e.to_string(),
-            })?;
+            let value = serde_json::to_value(&crd)
+                .map_err(|e| E2eError::Manifest { path: PathBuf::from("spo_api::all_crds"), reason: e.to_string() })?;
             manifests::apply(&client, &value).await?;
             crd_names.push(crd.metadata.name.unwrap_or_default());
         }
         manifests::wait_established(&client, &crd_names, Duration::from_secs(30)).await?;
+        // The daemon configuration: SPO's defaults but with the recorders
+        // and the log enricher on (as SPO's own e2e tests set them), so the
+        // recording and complain-mode tests have them. The operator would
+        // create it with every switch off.
+        manifests::apply(&client, &daemon_configuration()).await?;
         if !cluster.has_kubelet() {
             create_node(&client, NODE).await?;
         }

@@ -21,8 +21,8 @@ use k8s_openapi::api::core::v1::{Pod, ServiceAccount};
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::Client;
 use serde_json::{json, Value};
-use spo_e2e::{manifests, Binaries, Cluster};
 use spo_api::crds::{ProfileBinding, SeccompProfile, GROUP};
+use spo_e2e::{manifests, Binaries, Cluster};
 use spo_operator::webhook::{self, WebhookOptions};
 
 const TYPO: &str = "\
@@ -30,7 +30,6 @@ apiVersion: security-profiles-operator.x-k8s.io/v1
 kind: SeccompProfile
 metadata:
   name: typo
-  namespace: web
 spec:
   defaultAction: SCMP_ACT_ERRNO
   syscalls:
@@ -79,7 +78,7 @@ async fn scenario(cluster: &Cluster, kubectl: Option<PathBuf>) {
 }
 
 async fn invalid_profile_is_refused(client: &Client, kubectl: Option<&Path>, kubeconfig: &Path) {
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "web");
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let doc = &manifests::parse(TYPO).expect("yaml")[0];
     let err = sps
         .create(&PostParams::default(), &serde_json::from_value(doc.clone()).expect("profile"))
@@ -105,10 +104,10 @@ async fn invalid_profile_is_refused(client: &Client, kubectl: Option<&Path>, kub
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("kubectl apply of an invalid profile says:\n{stderr}");
     assert!(!out.status.success());
-    assert!(stderr.contains("denied the request: seccompprofile/web/typo is invalid (1 error(s)"), "{stderr}");
+    assert!(stderr.contains("denied the request: seccompprofile/typo is invalid (1 error(s)"), "{stderr}");
     assert!(stderr.contains("error: unknown syscall `mkdirr`"), "{stderr}");
-    // Line 15 of the object as stored (the API server adds `disabled: false`).
-    assert!(stderr.contains(" --> seccompprofile/web/typo:15:11"), "{stderr}");
+    // Line 15 of the object as stored (the API server adds `state: Enabled`).
+    assert!(stderr.contains(" --> seccompprofile/typo:15:11"), "{stderr}");
     assert!(stderr.contains("^^^^^^"), "{stderr}");
     assert!(stderr.contains("help: did you mean `mkdir`?"), "{stderr}");
 }
@@ -116,11 +115,12 @@ async fn invalid_profile_is_refused(client: &Client, kubectl: Option<&Path>, kub
 async fn bindings_and_namespace_policy(client: &Client) {
     // A profile only `infra` may use, one everybody may use (Installed,
     // with a pinned reference), and a binding of the latter to nginx.
-    create(client, "infra", seccomp("node-logs", Some(&["infra"]))).await;
-    create(client, "web", seccomp("nginx", None)).await;
-    let pinned = format!("operator/web/nginx/{}.json", "0".repeat(64));
-    let status = json!({"status": {"status": "Installed", "localhostProfile": pinned}});
-    Api::<SeccompProfile>::namespaced(client.clone(), "web")
+    create_cluster_wide(client, seccomp("node-logs", Some(&["infra"]))).await;
+    create_cluster_wide(client, seccomp("nginx", None)).await;
+    let pinned = format!("operator/nginx/{}.json", "0".repeat(64));
+    let status =
+        json!({"status": {"status": "Installed", "localhostProfile": "operator/nginx.json", "pinnedProfile": pinned}});
+    Api::<SeccompProfile>::all(client.clone())
         .patch_status("nginx", &PatchParams::default(), &Patch::Merge(&status))
         .await
         .expect("status");
@@ -172,7 +172,7 @@ async fn bindings_and_namespace_policy(client: &Client) {
 
     // Namespace policy on a direct reference, in a namespace without the
     // binding label: refused where not allowed, admitted where allowed.
-    let logs = Some("operator/infra/node-logs.json");
+    let logs = Some("operator/node-logs.json");
     let refused = plain
         .create(&PostParams::default(), &serde_json::from_value(pod("reader", &[], "busybox:1.36", logs)).expect("pod"))
         .await
@@ -180,7 +180,7 @@ async fn bindings_and_namespace_policy(client: &Client) {
     let msg = refused.to_string();
     assert!(
         msg.contains(
-            "SeccompProfile infra/node-logs may not be used in namespace other: \
+            "SeccompProfile node-logs may not be used in namespace other: \
              its spec.allowedNamespaces allows only [infra]"
         ),
         "{msg}"
@@ -194,8 +194,7 @@ async fn bindings_and_namespace_policy(client: &Client) {
     plain
         .create(
             &PostParams::default(),
-            &serde_json::from_value(pod("web-user", &[], "busybox:1.36", Some("operator/web/nginx.json")))
-                .expect("pod"),
+            &serde_json::from_value(pod("web-user", &[], "busybox:1.36", Some("operator/nginx.json"))).expect("pod"),
         )
         .await
         .expect("unrestricted profiles are usable everywhere");
@@ -208,42 +207,42 @@ async fn bindings_and_namespace_policy(client: &Client) {
         let plain = plain.clone();
         async move { plain.patch_ephemeral_containers("web-user", &PatchParams::default(), &Patch::Strategic(patch)).await }
     };
-    let err = debug_with("operator/infra/node-logs.json")
+    let err = debug_with("operator/node-logs.json")
         .await
         .expect_err("an ephemeral container outside allowedNamespaces is refused");
     assert!(
         err.to_string().contains(
             "the update of pod other/web-user is refused by namespace policy:\n\
-             SeccompProfile infra/node-logs may not be used in namespace other"
+             SeccompProfile node-logs may not be used in namespace other"
         ),
         "{err}"
     );
-    let p = debug_with("operator/web/nginx.json").await.expect("an ephemeral container with a usable profile is added");
+    let p = debug_with("operator/nginx.json").await.expect("an ephemeral container with a usable profile is added");
     assert_eq!(p.spec.and_then(|s| s.ephemeral_containers).map(|e| e.len()), Some(1));
 
     // Through a binding: binding the restricted profile from `web` is
     // refused at the binding already.
     let bind = json!({"apiVersion": format!("{GROUP}/v1"), "kind": "ProfileBinding",
         "metadata": {"name": "logs"},
-        "spec": {"profileRef": {"kind": "SeccompProfile", "name": "node-logs", "namespace": "infra"}, "image": "*"}});
+        "spec": {"profileRef": {"kind": "SeccompProfile", "name": "node-logs"}, "image": "*"}});
     let err = Api::<ProfileBinding>::namespaced(client.clone(), "web")
         .create(&PostParams::default(), &serde_json::from_value(bind).expect("binding"))
         .await
         .expect_err("binding a profile the namespace may not use");
-    assert!(err.to_string().contains("SeccompProfile infra/node-logs may not be used in namespace web"), "{err}");
+    assert!(err.to_string().contains("SeccompProfile node-logs may not be used in namespace web"), "{err}");
 
     // A binding made before the restriction refuses the pods it would bind.
-    create(client, "infra", seccomp("later", None)).await;
+    create_cluster_wide(client, seccomp("later", None)).await;
     create(
         client,
         "web",
         json!({"apiVersion": format!("{GROUP}/v1"), "kind": "ProfileBinding", "metadata": {"name": "later"},
-               "spec": {"profileRef": {"kind": "SeccompProfile", "name": "later", "namespace": "infra"},
+               "spec": {"profileRef": {"kind": "SeccompProfile", "name": "later"},
                         "image": "*/redis:*"}}),
     )
     .await;
     let restrict = json!({"spec": {"allowedNamespaces": ["infra"]}});
-    Api::<SeccompProfile>::namespaced(client.clone(), "infra")
+    Api::<SeccompProfile>::all(client.clone())
         .patch("later", &PatchParams::default(), &Patch::Merge(&restrict))
         .await
         .expect("restrict later");
@@ -257,12 +256,12 @@ async fn bindings_and_namespace_policy(client: &Client) {
             Err(e) => e.to_string(),
             Ok(_) => String::new(),
         };
-        if refused.contains("ProfileBinding web/later: SeccompProfile infra/later may not be used in namespace web") {
+        if refused.contains("ProfileBinding web/later: SeccompProfile later may not be used in namespace web") {
             break;
         }
         assert!(
             refused.is_empty()
-                || refused.contains("SeccompProfile infra/later may not be used in namespace web: its spec.allowedNamespaces allows only [infra]"),
+                || refused.contains("SeccompProfile later may not be used in namespace web: its spec.allowedNamespaces allows only [infra]"),
             "{refused}"
         );
         assert!(Instant::now() < deadline, "the restriction never reached the binding webhook: {refused}");
@@ -294,6 +293,10 @@ fn pod(name: &str, labels: &[(&str, &str)], image: &str, seccomp: Option<&str>) 
 fn container_seccomp(p: &Pod) -> Option<(String, Option<String>)> {
     let sc = p.spec.as_ref()?.containers.first()?.security_context.as_ref()?.seccomp_profile.as_ref()?;
     Some((sc.type_.clone(), sc.localhost_profile.clone()))
+}
+
+async fn create_cluster_wide(client: &Client, object: Value) {
+    manifests::apply(client, &object).await.unwrap_or_else(|e| panic!("{object}: {e}"));
 }
 
 async fn create(client: &Client, ns: &str, mut object: Value) {

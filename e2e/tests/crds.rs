@@ -1,7 +1,9 @@
 //! The CRDs in `deploy/crds/` on a real API server: every one is accepted
-//! and becomes Established, an object of every kind round-trips, the
-//! status subresource and the deprecated SPO version names work, and the
-//! schema rejects what it should.
+//! and becomes Established, an object of every kind round-trips (profiles
+//! and node statuses cluster-wide, as in SPO v1), the status subresource
+//! works, and the schema rejects what it should. SPO's older versions,
+//! which need the operator's conversion webhook, are tried in
+//! `tests/spo_v1.rs`.
 //!
 //! Needs the control plane binaries (see `docs/e2e.md`). Without them the
 //! test says SKIPPED and passes; `SPO_E2E=1` builds them first (slow the
@@ -18,15 +20,16 @@ use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
+use spo_api::crds::{
+    AppArmorMode, AppArmorProfile, AppArmorProfileSpec, ArchName, BoundKind, InheritKind, MergeStrategy, PolicyRef,
+    ProfileBinding, ProfileBindingSpec, ProfileRecording, ProfileRecordingSpec, ProfileRef, ProfileState,
+    ProfileStatus, RawSelinuxProfile, RawSelinuxProfileSpec, RecordedKind, Recorder, SeccompArg, SeccompProfile,
+    SeccompProfileSpec, SeccompSyscall, SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SelinuxMode,
+    SelinuxProfile, SelinuxProfileSpec, SpecState,
+};
 use spo_e2e::{manifests, Binaries, Cluster};
 use spo_model::seccomp::{ActionName, Operator};
 use spo_model::Arch;
-use spo_api::crds::{
-    AppArmorProfile, AppArmorProfileSpec, BoundKind, InheritKind, MergeStrategy, PolicyRef, ProfileBinding,
-    ProfileBindingSpec, ProfileRecording, ProfileRecordingSpec, ProfileRef, ProfileState, ProfileStatus,
-    RawSelinuxProfile, RawSelinuxProfileSpec, RecordedKind, Recorder, SeccompArg, SeccompProfile, SeccompProfileSpec,
-    SeccompSyscall, SecurityProfileNodeStatus, SecurityProfileNodeStatusSpec, SelinuxProfile, SelinuxProfileSpec,
-};
 
 const NS: &str = "spo-e2e";
 
@@ -80,7 +83,7 @@ async fn crds_and_objects(client: &kube::Client) {
     let sp_spec = SeccompProfileSpec {
         default_action: ActionName::Errno,
         default_errno_ret: Some(38),
-        architectures: vec![Arch::X86_64, Arch::Aarch64],
+        architectures: vec![ArchName::Arch(Arch::X86_64), ArchName::Native],
         flags: vec![],
         listener_path: None,
         listener_metadata: None,
@@ -91,24 +94,23 @@ async fn crds_and_objects(client: &kube::Client) {
             args: vec![SeccompArg { index: 0, value: 0xffff_ffff, value_two: 8, op: Operator::MaskedEqual }],
         }],
         base_profile_name: None,
-        disabled: false,
+        state: SpecState::Enabled,
         allowed_namespaces: Some(vec![NS.into(), "kube-system".into()]),
     };
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let created =
         sps.create(&PostParams::default(), &SeccompProfile::new("web", sp_spec.clone())).await.expect("create sp");
     assert!(created.metadata.uid.is_some());
     let got = sps.get("web").await.expect("get sp");
     assert_eq!(got.spec, sp_spec);
-    let status =
-        serde_json::json!({"status": {"status": "Installed", "localhostProfile": "operator/spo-e2e/web.json"}});
+    let status = serde_json::json!({"status": {"status": "Installed", "localhostProfile": "operator/web.json"}});
     sps.patch_status("web", &PatchParams::default(), &Patch::Merge(&status)).await.expect("status subresource");
     let got = sps.get("web").await.expect("get sp");
     assert_eq!(
         got.status,
         Some(ProfileStatus {
             status: Some(ProfileState::Installed),
-            localhost_profile: Some("operator/spo-e2e/web.json".into()),
+            localhost_profile: Some("operator/web.json".into()),
             ..ProfileStatus::default()
         })
     );
@@ -140,35 +142,44 @@ async fn crds_and_objects(client: &kube::Client) {
         inherit: vec![PolicyRef { kind: InheritKind::System, name: "container".into() }],
         allow: [("var_log_t".to_owned(), [("file".to_owned(), vec!["read".to_owned(), "open".to_owned()])].into())]
             .into(),
-        mode: None,
-        permissive: None,
-        disabled: false,
+        mode: SelinuxMode::Permissive,
+        state: SpecState::Disabled,
         allowed_namespaces: None,
     };
-    round_trip(&client, SelinuxProfile::new("logs", selinux)).await;
-    round_trip(
+    cluster_round_trip(&client, SelinuxProfile::new("logs", selinux)).await;
+    cluster_round_trip(
         &client,
         RawSelinuxProfile::new(
             "raw",
             RawSelinuxProfileSpec {
-                policy: "(block raw (blockinherit container))".into(),
-                disabled: false,
+                policy: Some("(block raw (blockinherit container))".into()),
+                state: SpecState::Enabled,
                 allowed_namespaces: None,
             },
         ),
     )
     .await;
-    round_trip(
+    cluster_round_trip(
         &client,
-        AppArmorProfile::new("aa", AppArmorProfileSpec { complain_mode: Some(true), ..Default::default() }),
+        AppArmorProfile::new("aa", AppArmorProfileSpec { mode: AppArmorMode::Complain, ..Default::default() }),
     )
     .await;
+    // SPO's defaults are the server's: an SelinuxProfile without inherit
+    // inherits the container template, modes default to enforcing.
+    let bare = serde_json::json!({
+        "apiVersion": format!("{}/v1", spo_api::crds::GROUP), "kind": "SelinuxProfile",
+        "metadata": {"name": "bare"}, "spec": {"allow": {"var_log_t": {"file": ["read"]}}},
+    });
+    manifests::apply(&client, &bare).await.expect("bare SelinuxProfile");
+    let got = Api::<SelinuxProfile>::all(client.clone()).get("bare").await.expect("bare read back");
+    assert_eq!(got.spec.inherit, spo_api::crds::selinux_default_inherit());
+    assert_eq!(got.spec.mode, SelinuxMode::Enforcing);
     round_trip(
         &client,
         ProfileBinding::new(
             "bind",
             ProfileBindingSpec {
-                profile_ref: ProfileRef { kind: BoundKind::SeccompProfile, name: "web".into(), namespace: None },
+                profile_ref: ProfileRef { kind: BoundKind::SeccompProfile, name: "web".into() },
                 image: "*/nginx:*".into(),
                 pod_selector: Some(LabelSelector {
                     match_labels: Some([("app".to_owned(), "web".to_owned())].into()),
@@ -193,7 +204,7 @@ async fn crds_and_objects(client: &kube::Client) {
         ),
     )
     .await;
-    round_trip(
+    cluster_round_trip(
         &client,
         SecurityProfileNodeStatus::new(
             "web-node1",
@@ -206,7 +217,7 @@ async fn crds_and_objects(client: &kube::Client) {
     )
     .await;
     // A node status always names the same profile on the same node (CEL).
-    let spns: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
+    let spns: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
     let moved = serde_json::json!({"spec": {"nodeName": "node2"}});
     match spns.patch("web-node1", &PatchParams::default(), &Patch::Merge(&moved)).await {
         Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("spec is immutable") => {}
@@ -221,22 +232,22 @@ async fn crds_and_objects(client: &kube::Client) {
         .expect("a node status's status is writable");
     assert_eq!(back.status.and_then(|s| s.message).as_deref(), Some("semodule: exit 1"));
 
-    // A manifest written for SPO (v1beta1, defaults left out) applies
-    // unchanged and reads back as v1 with the schema's defaults filled in.
-    let legacy = serde_json::json!({
-        "apiVersion": "security-profiles-operator.x-k8s.io/v1beta1",
+    // A profile written for SPO v1 with its defaults left out reads back
+    // with the schema's defaults filled in.
+    let spo = serde_json::json!({
+        "apiVersion": "security-profiles-operator.x-k8s.io/v1",
         "kind": "SeccompProfile",
-        "metadata": {"name": "legacy", "namespace": NS},
+        "metadata": {"name": "spo-shaped"},
         "spec": {"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"]}]},
     });
-    manifests::apply(&client, &legacy).await.expect("v1beta1 SeccompProfile");
-    let got = sps.get("legacy").await.expect("legacy read as v1");
+    manifests::apply(&client, &spo).await.expect("SPO-shaped SeccompProfile");
+    let got = sps.get("spo-shaped").await.expect("read back");
     assert_eq!(got.spec.default_action, ActionName::Log);
-    assert!(!got.spec.disabled);
+    assert_eq!(got.spec.state, SpecState::Enabled);
 
     // The schema rejects what the types cannot hold.
     let gvk = GroupVersionKind::gvk(spo_api::crds::GROUP, "v1", "SeccompProfile");
-    let raw: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ApiResource::from_gvk(&gvk));
+    let raw: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk(&gvk));
     for (name, spec) in [
         ("bad-action", serde_json::json!({"defaultAction": "SCMP_ACT_NOPE"})),
         (
@@ -245,6 +256,10 @@ async fn crds_and_objects(client: &kube::Client) {
             "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read"], "args": [{"index": 6, "op": "SCMP_CMP_EQ"}]}]}),
         ),
         ("bad-errno", serde_json::json!({"defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 70000})),
+        // SPO's CEL rules.
+        ("notify-default", serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"})),
+        ("bad-base", serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "baseProfileName": "Not_A_Name"})),
+        ("bad-state", serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "state": "Off"})),
         (
             "no-names",
             serde_json::json!({"defaultAction": "SCMP_ACT_LOG", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": []}]}),
@@ -270,6 +285,25 @@ async fn crds_and_objects(client: &kube::Client) {
             other => panic!("{name}: expected 422 Invalid, got {other:?}"),
         }
     }
+}
+
+async fn cluster_round_trip<K>(client: &kube::Client, obj: K)
+where
+    K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + HasSpec,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let name = obj.meta().name.clone().expect("name");
+    api.create(&PostParams::default(), &obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {} {name}: {e}", K::kind(&Default::default())));
+    let got = api.get(&name).await.expect("read back");
+    assert_eq!(got.spec_json(), obj.spec_json(), "{} {name}", K::kind(&Default::default()));
 }
 
 async fn round_trip<K>(client: &kube::Client, obj: K)
@@ -318,7 +352,7 @@ fn printer_columns(kubectl: &Path, kubeconfig: &Path) {
     let out = std::process::Command::new(kubectl)
         .arg("--kubeconfig")
         .arg(kubeconfig)
-        .args(["get", "sp", "web", "-n", NS, "-o", "wide"])
+        .args(["get", "sp", "web", "-o", "wide"])
         .output()
         .expect("kubectl runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -328,7 +362,7 @@ fn printer_columns(kubectl: &Path, kubeconfig: &Path) {
     assert_eq!(header, ["NAME", "STATUS", "AGE", "LOCALHOSTPROFILE"]);
     let row: Vec<&str> = lines.next().expect("row").split_whitespace().collect();
     assert_eq!(row[..2], ["web", "Installed"]);
-    assert_eq!(row[3], "operator/spo-e2e/web.json");
+    assert_eq!(row[3], "operator/web.json");
 }
 
 /// The namespace, RBAC, operator Deployment and spod DaemonSet manifests
@@ -394,6 +428,11 @@ async fn deployment_and_rbac(client: &kube::Client, controller_manager: bool) {
         ("spod", "patch", g, "profilerecordings", false),
         ("spo-operator", "list", "", "secrets", false),
         ("spo-operator", "delete", "", "pods", false),
+        ("spo-operator", "create", g, "securityprofilesoperatordaemons", true),
+        ("spo-operator", "patch", g, "securityprofilesoperatordaemons/status", true),
+        ("spo-operator", "delete", g, "securityprofilesoperatordaemons", false),
+        ("spod", "watch", g, "securityprofilesoperatordaemons", true),
+        ("spod", "patch", g, "securityprofilesoperatordaemons", false),
     ];
     for (sa, verb, group, resource, expected) in expectations {
         assert_eq!(can(sa, verb, group, resource).await, expected, "{sa} {verb} {resource}");

@@ -29,12 +29,12 @@ use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::ResourceExt;
 use serde_json::json;
-use spo_e2e::spo::{SpoBinaries, Stack};
-use spo_e2e::{manifests, Binaries, Cluster};
 use spo_api::crds::{
     node_status_name, AppArmorProfile, ProfileBinding, ProfileRecording, ProfileState, SeccompProfile,
     SecurityProfileNodeStatus, SelinuxProfile,
 };
+use spo_e2e::spo::{SpoBinaries, Stack};
+use spo_e2e::{manifests, Binaries, Cluster};
 
 const NS: &str = "life";
 const FINALIZER: &str = "security-profiles-operator.x-k8s.io/in-use";
@@ -77,14 +77,14 @@ fn status_and_release() {
 
 /// Node reports in, the profile's status out.
 async fn aggregation(client: &kube::Client, bins: &Binaries, kubeconfig: &Path) {
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     create_seccomp(client, "web").await;
     let sp = wait_for(&sps, "web", "finalizer and Pending", |p| {
         p.finalizers().iter().any(|f| f == FINALIZER) && state(p) == Some(ProfileState::Pending)
     })
     .await;
     let st = sp.status.expect("status");
-    assert_eq!(st.localhost_profile.as_deref(), Some("operator/life/web.json"));
+    assert_eq!(st.localhost_profile.as_deref(), Some("operator/web.json"));
     let ready = st.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready condition");
     assert_eq!((ready.status.as_str(), ready.message.as_str()), ("False", "waiting for 2 nodes"));
 
@@ -92,9 +92,9 @@ async fn aggregation(client: &kube::Client, bins: &Binaries, kubeconfig: &Path) 
     wait_for(&sps, "web", "Partial", |p| state(p) == Some(ProfileState::Partial)).await;
 
     report(client, "SeccompProfile", "web", "node-b", ProfileState::Installed, Some(D1), None).await;
-    let pinned = format!("operator/life/web/{D1}.json");
+    let pinned = format!("operator/web/{D1}.json");
     let sp = wait_for(&sps, "web", "Installed and pinned", |p| {
-        state(p) == Some(ProfileState::Installed) && reference(p).as_deref() == Some(pinned.as_str())
+        state(p) == Some(ProfileState::Installed) && pinned_of(p).as_deref() == Some(pinned.as_str())
     })
     .await;
     let ready = sp.status.expect("status").conditions.into_iter().find(|c| c.type_ == "Ready").expect("Ready");
@@ -106,12 +106,15 @@ async fn aggregation(client: &kube::Client, bins: &Binaries, kubeconfig: &Path) 
         let out = Command::new(bins.path("kubectl"))
             .arg("--kubeconfig")
             .arg(kubeconfig)
-            .args(["get", "seccompprofiles", "web", "-n", NS, "-o", "wide"])
+            .args(["get", "seccompprofiles", "web", "-o", "wide"])
             .output()
             .expect("kubectl runs");
         let text = String::from_utf8_lossy(&out.stdout);
         let row: Vec<&str> = text.lines().nth(1).unwrap_or_default().split_whitespace().collect();
-        assert!(row.len() >= 4 && row[..2] == ["web", "Installed"] && row[3] == pinned, "kubectl get: {text}");
+        assert!(
+            row.len() >= 4 && row[..2] == ["web", "Installed"] && row[3] == "operator/web.json",
+            "kubectl get: {text}"
+        );
     } else {
         spo_test_support::skip("kubectl column check: kubectl is not built");
     }
@@ -124,23 +127,25 @@ async fn aggregation(client: &kube::Client, bins: &Binaries, kubeconfig: &Path) 
 
     // The nodes run different versions: no pinning.
     report(client, "SeccompProfile", "web", "node-b", ProfileState::Installed, Some(D2), None).await;
-    wait_for(&sps, "web", "Installed, current file", |p| {
-        state(p) == Some(ProfileState::Installed) && reference(p).as_deref() == Some("operator/life/web.json")
+    wait_for(&sps, "web", "Installed, not pinned", |p| {
+        state(p) == Some(ProfileState::Installed)
+            && pinned_of(p).is_none()
+            && reference(p).as_deref() == Some("operator/web.json")
     })
     .await;
 
     // node-b leaves the cluster: only node-a counts (pinned again), and
     // node-b's report, which nobody will ever delete, is cleaned up.
     Api::<Node>::all(client.clone()).delete("node-b", &DeleteParams::default()).await.expect("delete node");
-    wait_for(&sps, "web", "pinned to node-a's digest", |p| reference(p).as_deref() == Some(pinned.as_str())).await;
-    let spns: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
+    wait_for(&sps, "web", "pinned to node-a's digest", |p| pinned_of(p).as_deref() == Some(pinned.as_str())).await;
+    let spns: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
     wait_gone(&spns, &node_status_name("SeccompProfile", "web", "node-b")).await;
     assert!(spns.get_opt(&node_status_name("SeccompProfile", "web", "node-a")).await.expect("get").is_some());
 }
 
 /// Every way a hold must end, and the hold itself.
 async fn release_paths(client: &kube::Client, op: &mut Operator) {
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
 
     // Unused, on no node: gone at once.
@@ -154,7 +159,7 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
     // Held by a pod, then by a node, then released.
     create_seccomp(client, "held").await;
     report(client, "SeccompProfile", "held", "node-a", ProfileState::Installed, Some(D1), None).await;
-    create_pod(client, "user", json!({"containers": [container("c", Some(seccomp("operator/life/held.json")))]})).await;
+    create_pod(client, "user", json!({"containers": [container("c", Some(seccomp("operator/held.json")))]})).await;
     wait_for(&sps, "held", "the pod listed", |p| workloads(p) == ["life/user"]).await;
     sps.delete("held", &DeleteParams::default()).await.expect("delete");
     wait_for(&sps, "held", "Terminating", |p| state(p) == Some(ProfileState::Terminating)).await;
@@ -169,7 +174,7 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(sps.get_opt("held").await.expect("get").is_some(), "released while a node still had it");
     // ... which an agent does once it sees Terminating with no workloads.
-    let spns: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
+    let spns: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
     let t = Instant::now();
     spns.delete(&node_status_name("SeccompProfile", "held", "node-a"), &DeleteParams::default()).await.expect("agent");
     wait_gone(&sps, "held").await;
@@ -180,7 +185,7 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
     create_pod(
         client,
         "job",
-        json!({"containers": [container("c", Some(seccomp(&format!("operator/life/batch/{D1}.json"))))]}),
+        json!({"containers": [container("c", Some(seccomp(&format!("operator/batch/{D1}.json"))))]}),
     )
     .await;
     wait_for(&sps, "batch", "the pod listed", |p| workloads(p) == ["life/job"]).await;
@@ -205,7 +210,7 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
     create_pod(
         client,
         "r",
-        json!({"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/life/restart.json"}},
+        json!({"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "operator/restart.json"}},
                "containers": [container("c", None)]}),
     )
     .await;
@@ -245,12 +250,12 @@ async fn release_paths(client: &kube::Client, op: &mut Operator) {
 /// exists, and nothing comes back once the recording is gone.
 async fn recorded_profiles(client: &kube::Client) {
     let recordings: Api<ProfileRecording> = Api::namespaced(client.clone(), NS);
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     manifests::apply(
         client,
         &json!({"apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "ProfileRecording",
                 "metadata": {"name": "rec", "namespace": NS},
-                "spec": {"kind": "SeccompProfile", "recorder": "bpf", "mergeStrategy": "containers",
+                "spec": {"kind": "SeccompProfile", "recorder": "Bpf", "mergeStrategy": "Containers",
                          "podSelector": {"matchLabels": {"app": "rec"}}}}),
     )
     .await
@@ -307,8 +312,8 @@ async fn recorded_profiles(client: &kube::Client) {
 
 /// SELinux types and AppArmor names count as uses too.
 async fn other_kinds(client: &kube::Client) {
-    let sel: Api<SelinuxProfile> = Api::namespaced(client.clone(), NS);
-    let aa: Api<AppArmorProfile> = Api::namespaced(client.clone(), NS);
+    let sel: Api<SelinuxProfile> = Api::all(client.clone());
+    let aa: Api<AppArmorProfile> = Api::all(client.clone());
     let post = |value: serde_json::Value| async move {
         manifests::apply(client, &value)
             .await
@@ -316,20 +321,20 @@ async fn other_kinds(client: &kube::Client) {
     };
     post(json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SelinuxProfile",
-        "metadata": {"name": "logs", "namespace": NS},
+        "metadata": {"name": "logs"},
         "spec": {"inherit": [{"kind": "System", "name": "container"}], "allow": {"var_log_t": {"file": ["read", "open"]}}},
     }))
     .await;
     post(json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "AppArmorProfile",
-        "metadata": {"name": "aa-web", "namespace": NS},
+        "metadata": {"name": "aa-web"},
         "spec": {"abstract": {"filesystem": {"readOnlyPaths": ["/etc/**"]}}},
     }))
     .await;
     create_pod(
         client,
         "sel-user",
-        json!({"containers": [container("c", Some(json!({"seLinuxOptions": {"type": "logs_life.process"}})))]}),
+        json!({"containers": [container("c", Some(json!({"seLinuxOptions": {"type": "logs.process"}})))]}),
     )
     .await;
     create_pod(
@@ -342,7 +347,7 @@ async fn other_kinds(client: &kube::Client) {
         p.status.as_ref().is_some_and(|s| s.active_workloads == ["life/sel-user"])
     })
     .await;
-    assert_eq!(p.status.and_then(|s| s.usage).as_deref(), Some("logs_life.process"));
+    assert_eq!(p.status.and_then(|s| s.usage).as_deref(), Some("logs.process"));
     let p = wait_for(&aa, "aa-web", "the pod listed", |p| {
         p.status.as_ref().is_some_and(|s| s.active_workloads == ["life/aa-user"])
     })
@@ -391,7 +396,7 @@ fn versioned_rollout() {
 async fn rollout(client: &kube::Client, stack: &Stack) {
     const RNS: &str = "rollout";
     namespace(client, RNS, true).await;
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), RNS);
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let post = |value: serde_json::Value| async move {
         manifests::apply(client, &value)
             .await
@@ -402,16 +407,16 @@ async fn rollout(client: &kube::Client, stack: &Stack) {
     for (name, extra) in [("app-v1", "getpid"), ("app-v2", "getppid")] {
         post(json!({
             "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SeccompProfile",
-            "metadata": {"name": name, "namespace": RNS},
+            "metadata": {"name": name},
             "spec": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read", "write", "exit_group", extra]}]},
         }))
         .await;
         let sp = wait_for(&sps, name, "Installed and pinned", |p| {
             state(p) == Some(ProfileState::Installed)
-                && reference(p).is_some_and(|r| r.ends_with(".json") && r.matches('/').count() == 3)
+                && pinned_of(p).is_some_and(|r| r.ends_with(".json") && r.matches('/').count() == 2)
         })
         .await;
-        pinned.push(reference(&sp).expect("pinned reference"));
+        pinned.push(pinned_of(&sp).expect("pinned reference"));
     }
     let (v1_ref, v2_ref) = (pinned[0].clone(), pinned[1].clone());
     assert_ne!(v1_ref, v2_ref);
@@ -716,7 +721,7 @@ async fn create_node(client: &kube::Client, name: &str) {
 async fn create_seccomp(client: &kube::Client, name: &str) {
     let sp = json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SeccompProfile",
-        "metadata": {"name": name, "namespace": NS},
+        "metadata": {"name": name},
         "spec": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": ["read", "write", "exit_group"]}]},
     });
     manifests::apply(client, &sp)
@@ -735,7 +740,7 @@ async fn report(
     message: Option<&str>,
 ) {
     let name = node_status_name(kind, profile, node);
-    let api: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
+    let api: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
     let mut status = json!({"status": state.as_str()});
     if let Some(d) = digest {
         status["contentDigest"] = json!(d);
@@ -745,7 +750,7 @@ async fn report(
     }
     let obj = json!({
         "apiVersion": "security-profiles-operator.x-k8s.io/v1", "kind": "SecurityProfileNodeStatus",
-        "metadata": {"name": name, "namespace": NS, "labels": {
+        "metadata": {"name": name, "labels": {
             "spo.x-k8s.io/profile-kind": kind, "spo.x-k8s.io/profile-name": profile, "spo.x-k8s.io/node": node}},
         "spec": {"nodeName": node, "profileKind": kind, "profileName": profile},
         "status": status,
@@ -797,6 +802,10 @@ fn state(p: &SeccompProfile) -> Option<ProfileState> {
 
 fn reference(p: &SeccompProfile) -> Option<String> {
     p.status.as_ref().and_then(|s| s.localhost_profile.clone())
+}
+
+fn pinned_of(p: &SeccompProfile) -> Option<String> {
+    p.status.as_ref().and_then(|s| s.pinned_profile.clone())
 }
 
 fn workloads(p: &SeccompProfile) -> Vec<String> {

@@ -31,8 +31,8 @@ use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams
 use kube::core::ApiResource;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use spo_e2e::{manifests, Binaries, Cluster};
 use spo_api::crds::{node_status_name, SeccompProfile, SecurityProfileNodeStatus, GROUP};
+use spo_e2e::{manifests, Binaries, Cluster};
 
 const NS: &str = "node-e2e";
 const NODE: &str = "e2e-node";
@@ -49,9 +49,7 @@ fn prerequisites(test: &str) -> Option<(Binaries, PathBuf)> {
             match exe.ancestors().skip(1).take(2).map(|d| d.join("spod")).find(|p| p.is_file()) {
                 Some(p) => p,
                 None => {
-                    spo_test_support::skip(format!(
-                        "{test} needs spod: `cargo build -p spod` or set SPOD_BIN"
-                    ));
+                    spo_test_support::skip(format!("{test} needs spod: `cargo build -p spod` or set SPOD_BIN"));
                     return None;
                 }
             }
@@ -120,6 +118,14 @@ async fn start_spod(cluster: &Cluster, client: &kube::Client, spod: &Path, dir: 
         names.push(crd.metadata.name.unwrap_or_default());
     }
     manifests::wait_established(client, &names, Duration::from_secs(30)).await.expect("CRDs established");
+    // No operator runs here: the daemon configuration is written by hand,
+    // with SELinux on (SPO's default is off).
+    let spod_config = json!({
+        "apiVersion": format!("{GROUP}/v1"), "kind": "SecurityProfilesOperatorDaemon",
+        "metadata": {"name": "spod", "namespace": "security-profiles-operator"},
+        "spec": {"selinux": {"enable": true}},
+    });
+    manifests::apply(client, &spod_config).await.expect("the daemon configuration applies");
 
     let sas: Api<ServiceAccount> = Api::namespaced(client.clone(), "security-profiles-operator");
     let request = k8s_openapi::api::authentication::v1::TokenRequest {
@@ -204,7 +210,7 @@ async fn namespace(client: &kube::Client, name: &str) {
 }
 
 fn profile(kind: &str, name: &str, metadata: Value, spec: Value) -> Value {
-    let mut meta = json!({"name": name, "namespace": NS});
+    let mut meta = json!({"name": name});
     if let (Some(m), Some(extra)) = (meta.as_object_mut(), metadata.as_object()) {
         m.extend(extra.clone());
     }
@@ -273,8 +279,8 @@ fn spod_installs_reports_and_removes_profiles() {
 
 async fn scenario(client: &kube::Client, running: Spod) {
     let spod = &running;
-    let statuses: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
-    let seccomp_dir = spod.kubelet_root.join("seccomp/operator").join(NS);
+    let statuses: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
+    let seccomp_dir = spod.kubelet_root.join("seccomp/operator");
     let allow = |names: &[&str]| json!({"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"action": "SCMP_ACT_ALLOW", "names": names}]});
 
     let web = manifests::apply(
@@ -293,7 +299,7 @@ async fn scenario(client: &kube::Client, running: Spod) {
     .await
     .expect("loud applies");
     let mut off_spec = allow(&["read"]);
-    off_spec["disabled"] = json!(true);
+    off_spec["state"] = json!("Disabled");
     manifests::apply(client, &profile("SeccompProfile", "off", json!({}), off_spec)).await.expect("off applies");
     let selinux = Path::new("/var/lib/selinux/default/active").exists()
         && Command::new("semodule").arg("--help").output().is_ok();
@@ -356,17 +362,16 @@ async fn scenario(client: &kube::Client, running: Spod) {
     assert!(!seccomp_dir.join("off.json").exists());
 
     if selinux {
-        // The block is NAME_NAMESPACE. Debian's policy has no `container`
+        // The block is NAME, as in SPO v1. Debian's policy has no `container`
         // template (container-selinux provides it), so semodule may refuse
         // it: then the node status says so, naming the module.
         let s = wait_status(&statuses, spod, "SelinuxProfile", "sel", "Installed or Error", |s| {
             matches!(state_of(s), Some("Installed" | "Error"))
         })
         .await;
-        let block = format!("sel_{NS}");
+        let block = "sel".to_owned();
         if state_of(s.as_ref()) == Some("Installed") {
-            let cil =
-                std::fs::read_to_string(spod.state.join("selinux/profiles").join(NS).join("sel.cil")).expect("sel.cil");
+            let cil = std::fs::read_to_string(spod.state.join("selinux/profiles").join("sel.cil")).expect("sel.cil");
             assert!(cil.starts_with(&format!("(block {block}")), "{cil}");
         } else {
             let message = s.and_then(|s| s.status).and_then(|s| s.message).unwrap_or_default();
@@ -377,9 +382,8 @@ async fn scenario(client: &kube::Client, running: Spod) {
         })
         .await;
         assert_eq!(state_of(s.as_ref()), Some("Installed"), "{s:#?}");
-        let cil =
-            std::fs::read_to_string(spod.state.join("selinux/profiles").join(NS).join("raw.cil")).expect("raw.cil");
-        assert!(cil.starts_with(&format!("(block raw_{NS}")), "{cil}");
+        let cil = std::fs::read_to_string(spod.state.join("selinux/profiles").join("raw.cil")).expect("raw.cil");
+        assert!(cil.starts_with("(block raw\n"), "{cil}");
     }
 
     // A restarted spod (killed, as a crash would) finds its statuses,
@@ -405,7 +409,7 @@ async fn scenario(client: &kube::Client, running: Spod) {
     // The agent's endpoints serve in Kubernetes mode too.
     let (code, body) = spod.get("/status");
     assert_eq!(code, 200);
-    assert!(body.contains(&format!("\"{NS}/web\"")), "{body}");
+    assert!(body.contains("\"web\""), "{body}");
     assert_eq!(spod.get("/healthz").0, 200);
     assert_eq!(spod.get("/readyz").0, 200);
     assert!(spod.get("/metrics").1.contains("seccomp"), "metrics");
@@ -428,8 +432,7 @@ async fn scenario(client: &kube::Client, running: Spod) {
     assert!(seccomp_dir.join(format!("web/{second}.json")).is_file(), "new version");
 
     // Delete while a workload uses it: Terminating, files stay.
-    let profiles: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), NS, &ApiResource::erase::<SeccompProfile>(&()));
+    let profiles: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<SeccompProfile>(&()));
     profiles
         .patch_status(
             "web",
@@ -466,12 +469,12 @@ async fn scenario(client: &kube::Client, running: Spod) {
             ("SelinuxProfile", "sel", ApiResource::erase::<spo_api::crds::SelinuxProfile>(&())),
             ("RawSelinuxProfile", "raw", ApiResource::erase::<spo_api::crds::RawSelinuxProfile>(&())),
         ] {
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NS, &ar);
+            let api: Api<DynamicObject> = Api::all_with(client.clone(), &ar);
             api.delete(name, &DeleteParams::default()).await.expect("delete");
             wait_status(&statuses, spod, kind, name, "deletion", |s| s.is_none()).await;
             // Without a finalizer the garbage collector may delete the node
             // status first; the module goes when semodule is done.
-            wait_gone(&spod.state.join("selinux/profiles").join(NS).join(format!("{name}.cil"))).await;
+            wait_gone(&spod.state.join("selinux/profiles").join(format!("{name}.cil"))).await;
         }
     }
     let left = statuses.list(&ListParams::default()).await.expect("list").items;
@@ -498,7 +501,7 @@ fn spod_thousand_profiles() {
         namespace(&client, NS).await;
         let rss_idle = spod.rss_kib();
         let cpu_idle = spod.cpu_seconds();
-        let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), NS);
+        let sps: Api<SeccompProfile> = Api::all(client.clone());
         let syscalls = ["read", "write", "openat", "close", "mmap", "brk", "futex", "getpid"];
         let start = Instant::now();
         stream::iter(0..N)
@@ -507,7 +510,7 @@ fn spod_thousand_profiles() {
                 async move {
                     let p: SeccompProfile = serde_json::from_value(json!({
                         "apiVersion": format!("{GROUP}/v1"), "kind": "SeccompProfile",
-                        "metadata": {"name": format!("p{i:04}"), "namespace": NS},
+                        "metadata": {"name": format!("p{i:04}")},
                         "spec": {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
                             {"action": "SCMP_ACT_ALLOW", "names": [syscalls[i % syscalls.len()]]},
                             {"action": "SCMP_ACT_ERRNO", "errnoRet": (i % 100) + 1, "names": ["mkdir"]},
@@ -521,7 +524,7 @@ fn spod_thousand_profiles() {
             .collect::<Vec<()>>()
             .await;
         let created = start.elapsed();
-        let statuses: Api<SecurityProfileNodeStatus> = Api::namespaced(client.clone(), NS);
+        let statuses: Api<SecurityProfileNodeStatus> = Api::all(client.clone());
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut rss_peak = 0;
         loop {

@@ -29,10 +29,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, PostParams};
 use serde_json::json;
+use spo_api::crds::{ProfileState, SeccompProfile};
 use spo_e2e::node::images::BUSYBOX;
 use spo_e2e::spo::{SpoBinaries, Stack};
 use spo_e2e::{manifests, Binaries, Cluster, Options};
-use spo_api::crds::{ProfileState, SeccompProfile};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -86,7 +86,7 @@ async fn enforced_and_held(client: &kube::Client, stack: &Stack) {
         r#"
 apiVersion: security-profiles-operator.x-k8s.io/v1
 kind: SeccompProfile
-metadata: {{name: no-mkdir, namespace: apps}}
+metadata: {{name: no-mkdir}}
 spec:
   defaultAction: SCMP_ACT_ALLOW
   syscalls:
@@ -106,14 +106,15 @@ spec:
     {
         manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
     }
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "apps");
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let reference = wait_for(WAIT, "no-mkdir Installed", || async {
         let p = sps.get("no-mkdir").await.ok()?;
         let s = p.status?;
-        (s.status == Some(ProfileState::Installed)).then_some(s.localhost_profile?)
+        (s.status == Some(ProfileState::Installed)).then_some(s.pinned_profile?)
     })
     .await;
-    assert!(reference.starts_with("operator/apps/no-mkdir"), "{reference}");
+    // Bindings pin pods to the version in force (spo-rs's pinnedProfile).
+    assert!(reference.starts_with("operator/no-mkdir/"), "{reference}");
     assert!(stack.kubelet_root().join("seccomp").join(&reference).is_file(), "{reference} is not on the node");
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "apps");
@@ -170,7 +171,7 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
     let image = "docker.io/library/nginx:1.27";
     spo_e2e::node::tag_image(cluster.dir(), BUSYBOX, image).expect("tag image");
     namespace(client, "web", "spo.x-k8s.io/enable-binding").await;
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), spo_e2e::spo::NAMESPACE);
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     wait_for(WAIT, "web-server Installed", || async {
         let p = sps.get("web-server").await.ok()?;
         (p.status?.status == Some(ProfileState::Installed)).then_some(())
@@ -185,7 +186,7 @@ async fn shared_web_server_profile(client: &kube::Client, cluster: &Cluster) {
     )
     .await;
     let given = first_container_seccomp(&created).unwrap_or_default();
-    assert!(given.starts_with("operator/security-profiles-operator/web-server"), "got {given:?}");
+    assert!(given.starts_with("operator/web-server"), "got {given:?}");
     let ip = wait_for(WAIT, "the web pod Running", || async {
         let s = pods.get("web").await.ok()?.status?;
         (s.phase.as_deref() == Some("Running")).then_some(s.pod_ip?)
@@ -214,7 +215,7 @@ async fn recorded_in_the_cluster(client: &kube::Client) {
     // What cannot be recorded in the cluster is refused at once, with why.
     let bad = manifests::parse(
         "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: ProfileRecording\n\
-         metadata: {name: bad, namespace: rec}\nspec: {kind: SelinuxProfile, recorder: bpf, podSelector: {}}\n",
+         metadata: {name: bad, namespace: rec}\nspec: {kind: SelinuxProfile, recorder: Logs, podSelector: {}}\n",
     )
     .expect("manifest");
     let refused = manifests::apply(client, &bad[0]).await.expect_err("an SELinux recording is refused");
@@ -228,8 +229,8 @@ kind: ProfileRecording
 metadata: {name: rec, namespace: rec}
 spec:
   kind: SeccompProfile
-  recorder: bpf
-  mergeStrategy: containers
+  recorder: Bpf
+  mergeStrategy: Containers
   podSelector: {matchLabels: {app: recorded}}
 "#,
     )
@@ -263,13 +264,15 @@ spec:
         assert_eq!(r.error, None, "{r:?}");
         assert_eq!((r.container.as_str(), r.recorder.as_str()), ("c", "bpf"));
     }
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "rec");
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let (profile, reference) = wait_for(WAIT, "the merged profile Installed", || async {
         let p = sps.get_opt("rec-c").await.ok()??;
         let s = p.status.clone()?;
         (s.status == Some(ProfileState::Installed)).then_some((p, s.localhost_profile?))
     })
     .await;
+    // What SPO publishes and a pod written for SPO names: operator/NAME.json.
+    assert_eq!(reference, "operator/rec-c.json");
     eprintln!(
         "FIGURE recording: merged profile of 2 replicas Installed {:.1} s after the pods were deleted",
         started.elapsed().as_secs_f64()
@@ -322,7 +325,7 @@ kind: ProfileRecording
 metadata: {name: logrec, namespace: rec}
 spec:
   kind: SeccompProfile
-  recorder: logs
+  recorder: Logs
   podSelector: {matchLabels: {app: logged}}
 "#,
     )

@@ -24,9 +24,9 @@ use std::time::{Duration, Instant};
 use futures::{stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{Api, ListParams, PostParams};
+use spo_api::crds::{ProfileBinding, ProfileBindingSpec, ProfileState, SeccompProfile, SeccompProfileSpec};
 use spo_e2e::spo::{SpoBinaries, Stack};
 use spo_e2e::{Binaries, Cluster};
-use spo_api::crds::{ProfileBinding, ProfileBindingSpec, ProfileState, SeccompProfile, SeccompProfileSpec};
 
 const N: usize = 1000;
 const CONCURRENCY: usize = 16;
@@ -59,7 +59,7 @@ async fn run(client: &kube::Client, stack: &Stack, cluster: &Cluster) {
         }
         Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &ns).await.expect("namespace");
     }
-    let sps: Api<SeccompProfile> = Api::namespaced(client.clone(), "bench");
+    let sps: Api<SeccompProfile> = Api::all(client.clone());
     let at_start = webhook_histogram(client).await;
     let bindings: Api<ProfileBinding> = Api::namespaced(client.clone(), "bench");
 

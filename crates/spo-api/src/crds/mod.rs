@@ -47,8 +47,8 @@ pub use recording::{
 };
 pub use seccomp::{ArchName, SeccompArg, SeccompProfile, SeccompProfileSpec, SeccompSyscall};
 pub use selinux::{
-    InheritKind, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec, SelinuxMode, SelinuxProfile, SelinuxProfileSpec,
-    SelinuxProfileStatus,
+    default_inherit as selinux_default_inherit, InheritKind, PolicyRef, RawSelinuxProfile, RawSelinuxProfileSpec,
+    SelinuxMode, SelinuxProfile, SelinuxProfileSpec, SelinuxProfileStatus,
 };
 pub use status::{ProfileState, ProfileStatus, SpecState};
 
