@@ -35,6 +35,7 @@ const SPEC_FIELDS: &[&str] = &[
     "listenerMetadata",
     "syscalls",
     "baseProfileName",
+    "state",
     "disabled",
     // Cluster policy of the custom resource (which namespaces may use the
     // profile), read by the operator's admission webhook, not the filter.
@@ -379,6 +380,16 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SpecRead> {
     }
     if let Some(n) = field(members, "disabled").filter(|n| !is_null(n)) {
         spec.disabled = lw.boolean(n, "disabled");
+        lw.diags.push(crate::value::lower::old_disabled(n));
+    }
+    if let Some(n) = field(members, "state").filter(|n| !is_null(n)) {
+        match crate::value::lower::spec_state(n) {
+            Ok(disabled) => spec.disabled = disabled.then_some(true),
+            Err(d) => {
+                lw.diags.push(d);
+                ok = false;
+            }
+        }
     }
     if let Some(n) = field(members, "syscalls") {
         for item in lw.array(n, "syscalls").unwrap_or(&[]) {

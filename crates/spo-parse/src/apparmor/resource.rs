@@ -164,8 +164,17 @@ fn lower_spec(lw: &mut Lowerer, node: &Node) -> Option<AppArmorSpec> {
                     None => None,
                 }
             }
-            "complainMode" => spec.complain_mode = lw.boolean(v, "spec.complainMode"),
-            "disabled" => spec.disabled = lw.boolean(v, "spec.disabled").unwrap_or(false),
+            "complainMode" => {
+                spec.complain_mode = lw.boolean(v, "spec.complainMode");
+                lw.diags.push(
+                    Diagnostic::warning(v.span, "`spec.complainMode` is the spelling of SPO's older versions")
+                        .with_help("SPO v1 writes `mode: Complain`; the cluster refuses `complainMode` in v1"),
+                );
+            }
+            "disabled" => {
+                spec.disabled = lw.boolean(v, "spec.disabled").unwrap_or(false);
+                lw.diags.push(crate::value::lower::old_disabled(v));
+            }
             "state" => {
                 if let Some(s) = lw.string(v, "spec.state") {
                     match s.as_str() {

@@ -105,7 +105,7 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
             let mut s = SelinuxProfileSpec::default();
             if let Some(spec) = spec {
                 for m in
-                    l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled", "allowedNamespaces"])
+                    l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled", "state", "allowedNamespaces"])
                 {
                     match m.key.as_str() {
                         "inherit" => match &m.value.kind {
@@ -132,7 +132,14 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
                             Kind::Bool(b) => s.permissive = Some(b),
                             _ => l.diags.push(Diagnostic::error(m.value.span, "spec.permissive must be true or false")),
                         },
-                        "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
+                        "disabled" => {
+                            s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true);
+                            l.diags.push(crate::value::lower::old_disabled(&m.value));
+                        }
+                        "state" => match crate::value::lower::spec_state(&m.value) {
+                            Ok(d) => s.disabled = d.then_some(true),
+                            Err(d) => l.diags.push(d),
+                        },
                         "allow" => {
                             for t in l.object(&m.value, "spec.allow", &[]) {
                                 let mut classes = BTreeMap::new();
@@ -163,10 +170,17 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
         "RawSelinuxProfile" => {
             let mut s = RawSelinuxProfileSpec::default();
             if let Some(spec) = spec {
-                for m in l.object(spec, "spec", &["policy", "disabled", "allowedNamespaces"]) {
+                for m in l.object(spec, "spec", &["policy", "disabled", "state", "allowedNamespaces"]) {
                     match m.key.as_str() {
                         "policy" => s.policy = l.string(&m.value, "spec.policy").unwrap_or_default(),
-                        "disabled" => s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true),
+                        "disabled" => {
+                            s.disabled = matches!(m.value.kind, Kind::Bool(true)).then_some(true);
+                            l.diags.push(crate::value::lower::old_disabled(&m.value));
+                        }
+                        "state" => match crate::value::lower::spec_state(&m.value) {
+                            Ok(d) => s.disabled = d.then_some(true),
+                            Err(d) => l.diags.push(d),
+                        },
                         _ => {}
                     }
                 }

@@ -192,3 +192,27 @@ pub fn problem_to_diagnostic(root: &Node, p: &Problem) -> Diagnostic {
     }
     d
 }
+
+/// SPO v1's `spec.state`: whether it says `Disabled` (`Enabled` is the
+/// default), or the located error for any other value.
+pub fn spec_state(node: &Node) -> Result<bool, Diagnostic> {
+    match node.as_str() {
+        Some("Enabled") => Ok(false),
+        Some("Disabled") => Ok(true),
+        Some(other) => {
+            let mut d = Diagnostic::error(node.span, format!("spec.state is `{other}`, not `Enabled` or `Disabled`"));
+            if let Some(s) = spo_model::suggest::did_you_mean(other, ["Enabled", "Disabled"].into_iter()) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            Err(d)
+        }
+        None => Err(Diagnostic::error(node.span, format!("spec.state must be a string, found {}", node.type_name()))),
+    }
+}
+
+/// The warning for the pre-v1 `spec.disabled: true|false`: SPO v1 (and the
+/// cluster's schema) has `spec.state` instead.
+pub fn old_disabled(node: &Node) -> Diagnostic {
+    Diagnostic::warning(node.span, "`spec.disabled` is the spelling of SPO's older versions")
+        .with_help("SPO v1 writes `state: Disabled` (or `state: Enabled`); the cluster refuses `disabled` in v1")
+}
