@@ -106,8 +106,9 @@ async fn invalid_profile_is_refused(client: &Client, kubectl: Option<&Path>, kub
     assert!(!out.status.success());
     assert!(stderr.contains("denied the request: seccompprofile/typo is invalid (1 error(s)"), "{stderr}");
     assert!(stderr.contains("error: unknown syscall `mkdirr`"), "{stderr}");
-    // Line 15 of the object as stored (the API server adds `state: Enabled`).
-    assert!(stderr.contains(" --> seccompprofile/typo:15:11"), "{stderr}");
+    // Line 14 of the object as stored (no namespace; the API server adds
+    // `state: Enabled`).
+    assert!(stderr.contains(" --> seccompprofile/typo:14:11"), "{stderr}");
     assert!(stderr.contains("^^^^^^"), "{stderr}");
     assert!(stderr.contains("help: did you mean `mkdir`?"), "{stderr}");
 }

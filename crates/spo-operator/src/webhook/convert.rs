@@ -54,9 +54,15 @@ pub async fn point_crds_here(client: &Client, target: &Target, ca_pem: &str) -> 
     // Base64, as the API server reads a caBundle.
     let ca = serde_json::to_value(k8s_openapi::ByteString(ca_pem.as_bytes().to_vec())).unwrap_or_default();
     let client_config = match target {
-        Target::Url(url) => json!({"url": format!("{}{CONVERT_PATH}", url.trim_end_matches('/')), "caBundle": ca}),
+        // A merge patch: the other way of naming the server is cleared.
+        Target::Url(url) => json!({
+            "url": format!("{}{CONVERT_PATH}", url.trim_end_matches('/')),
+            "service": null,
+            "caBundle": ca,
+        }),
         Target::Service { namespace, name, port } => json!({
             "service": {"namespace": namespace, "name": name, "path": CONVERT_PATH, "port": port},
+            "url": null,
             "caBundle": ca,
         }),
     };
