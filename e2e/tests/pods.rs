@@ -212,15 +212,23 @@ const RECORDED: &str = "mkdir /tmp/r; uname -a >/dev/null; /bin/busybox true; ec
 async fn recorded_in_the_cluster(client: &kube::Client) {
     use spo_api::crds::ProfileRecording;
     namespace(client, "rec", "spo.x-k8s.io/enable-recording").await;
-    // What cannot be recorded in the cluster is refused at once, with why.
-    let bad = manifests::parse(
+    // An SPO recording of a kind spo-rs does not record in the cluster is
+    // admitted (the manifest applies unchanged) and marks no pod; its
+    // refusal of what no recording can do (a malformed selector) stands.
+    let selinux = manifests::parse(
         "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: ProfileRecording\n\
-         metadata: {name: bad, namespace: rec}\nspec: {kind: SelinuxProfile, recorder: Logs, podSelector: {}}\n",
+         metadata: {name: selinux, namespace: rec}\nspec: {kind: SelinuxProfile, recorder: Logs, podSelector: {matchLabels: {app: recorded}}}\n",
     )
     .expect("manifest");
-    let refused = manifests::apply(client, &bad[0]).await.expect_err("an SELinux recording is refused");
+    manifests::apply(client, &selinux[0]).await.expect("an SPO SELinux recording applies");
+    let bad = manifests::parse(
+        "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: ProfileRecording\n\
+         metadata: {name: bad, namespace: rec}\nspec: {kind: SeccompProfile, recorder: Bpf, containers: [Bad_Name], podSelector: {}}\n",
+    )
+    .expect("manifest");
+    let refused = manifests::apply(client, &bad[0]).await.expect_err("a recording of an impossible container is refused");
     let message = spo_operator::controller::chain(&refused);
-    assert!(message.contains("spec.kind: SelinuxProfile cannot be recorded"), "{message}");
+    assert!(message.contains("spec.containers[0]"), "{message}");
     apply_yaml(
         client,
         r#"

@@ -6,7 +6,10 @@
 //! since a profile that works under the runtimes must load: a syscall name
 //! no architecture knows (the runtimes skip it), a rule with the default
 //! action (skipped too), and so a "contradiction" with such a rule. In
-//! strict mode ([`ValidateOptions::strict`]) the first two are errors.
+//! strict mode ([`ValidateOptions::strict`], what admission and the node
+//! agent use) an unknown syscall name is an error: it is a typo the
+//! runtime would silently drop. A rule with the default action stays a
+//! warning even then: it changes nothing, and SPO's own examples have one.
 
 use std::collections::HashMap;
 
@@ -32,8 +35,8 @@ pub fn validate(spec: &SeccompSpec, base: &FieldPath) -> Vec<Problem> {
 /// How strictly to judge a profile.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ValidateOptions {
-    /// Unknown syscall names and rules with the default action are errors
-    /// instead of warnings (runc and crun skip both).
+    /// Unknown syscall names are errors instead of warnings (runc and crun
+    /// skip them).
     pub strict: bool,
 }
 
@@ -197,7 +200,7 @@ fn check_rule(
         check_rule_action(spec, rule, path, out);
         if is_default(spec, rule) {
             out.push(
-                opts.severity()(
+                Problem::warning(
                     path.key("action"),
                     format!("the rule has the default action {}; runc and crun skip it", spec.default_action),
                 )
@@ -336,7 +339,7 @@ fn check_contradictions(
                     // A rule with the default action is skipped by the
                     // runtimes, so the other one decides: not an error.
                     let skipped = is_default(spec, rule) || is_default(spec, &spec.syscalls[fi]);
-                    let make = if skipped { opts.severity() } else { |p, m| Problem::error(p, m) };
+                    let make = if skipped { |p, m| Problem::warning(p, m) } else { |p, m| Problem::error(p, m) };
                     out.push(
                         make(
                             here,

@@ -527,6 +527,20 @@ impl Agent {
                 Err(Rejected::Forbidden(diags)) => {
                     metrics.profile_error(key.0, "forbidden-by-policy");
                     entry.status.errors.extend(diags.iter().map(|d| report(&pf.path, &pf.text, d)));
+                    let users = self.in_use.get(&key).map_or(0, |u| u.1);
+                    if users > 0 {
+                        // A container restarting reads the file again:
+                        // held, as SPO holds a profile in use, and judged
+                        // again at every tick until the last user is gone.
+                        entry.retry = true;
+                        entry.status.message = Some(format!(
+                            "not allowed by the SecurityProfilesOperatorDaemon (spec.security.allowedSyscalls): \
+                             kept while {users} process(es) use it, then removed"
+                        ));
+                        set_phase(entry, Phase::Error);
+                        sync_installed(entry);
+                        continue;
+                    }
                     if entry.installed.is_some() {
                         match inst.remove(key.0, &key.1) {
                             Ok(()) => {

@@ -52,6 +52,7 @@ pub fn mark(caches: &Caches, pod: &Value, namespace: &str) -> Marked {
         .recordings
         .state_filter(|r| r.metadata.namespace.as_deref() == Some(namespace) && r.metadata.deletion_timestamp.is_none())
         .into_iter()
+        .filter(|r| r.spec.kind == spo_api::crds::RecordedKind::SeccompProfile)
         .filter(|r| selector::matches(&r.spec.pod_selector, &labels))
         .collect();
     selecting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));

@@ -149,19 +149,24 @@ pub fn recording(object: &Value) -> Verdict {
         Err(refused) => return refused,
     };
     let mut problems = selector::problems(&spec.pod_selector);
-    if spec.kind != RecordedKind::SeccompProfile {
-        problems.push(format!(
-            "spec.kind: {:?} cannot be recorded in the cluster; record SeccompProfile, or turn audit logs into \
-             SELinux and AppArmor profiles with `spoc record --from-audit`",
+    // SPO accepts every kind; spo-rs records seccomp in the cluster. The
+    // others are admitted (an SPO manifest applies unchanged) with a
+    // warning saying how to record them instead.
+    let warning = (spec.kind != RecordedKind::SeccompProfile).then(|| {
+        format!(
+            "spec.kind: {:?} is not recorded in the cluster by spo-rs (pods are left unmarked); record \
+             SeccompProfile, or turn audit logs into SELinux and AppArmor profiles with `spoc record --from-audit`",
             spec.kind
-        ));
-    }
+        )
+    });
     for (i, c) in spec.containers.iter().enumerate() {
         if let Err(e) = spo_model::objname::check_object_name(c) {
             problems.push(format!("spec.containers[{i}]: {e}"));
         }
     }
-    judged("ProfileRecording", object, &problems)
+    let mut verdict = judged("ProfileRecording", object, &problems);
+    verdict.warnings.extend(warning);
+    verdict
 }
 
 /// The object's spec, or the refusal of an object without a readable one.
@@ -196,11 +201,15 @@ mod tests {
         let ok =
             rec(json!({"kind": "SeccompProfile", "recorder": "Bpf", "podSelector": {"matchLabels": {"app": "x"}}}));
         assert_eq!(recording(&ok), Verdict::allow());
+        let selinux = rec(json!({"kind": "SelinuxProfile", "recorder": "Logs", "podSelector": {}}));
+        let v = recording(&selinux);
+        assert_eq!(v.denied, None, "SPO's SELinux recordings are admitted");
+        assert!(v.warnings[0].contains("not recorded in the cluster"), "{v:?}");
         let bad = rec(json!({"kind": "SelinuxProfile", "recorder": "Logs", "podSelector": {},
                              "containers": ["Bad_Name"]}));
         let message = recording(&bad).denied.expect("refused");
         assert!(message.starts_with("ProfileRecording ns/r is invalid:\n"), "{message}");
-        for part in ["spec.kind: SelinuxProfile", "spec.containers[0]"] {
+        for part in ["spec.containers[0]"] {
             assert!(message.contains(part), "{part} missing from {message}");
         }
     }
