@@ -489,3 +489,45 @@ fn the_daemon_configuration_decides_what_the_node_installs() {
     assert_eq!(p.message.as_deref(), Some("seccomp is off for this test: not installed"));
     assert!(!f.operator.join("allowed.json").exists());
 }
+
+/// SPO's two `errorlogger` examples (a SelinuxProfile and a
+/// RawSelinuxProfile) would make one SELinux module: the raw one is
+/// refused, the structured one installs, and removing the structured one
+/// lets the raw one in.
+#[test]
+fn a_selinux_and_a_raw_selinux_profile_of_one_name_do_not_overwrite_each_other() {
+    use spo_node::agent::lsm::SelinuxProfiles;
+    use spo_node::selinux::SelinuxInstaller;
+
+    #[derive(Debug, Default)]
+    struct Modules(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+    impl SelinuxInstaller for Modules {
+        fn install(&self, name: &str, cil: &str) -> Result<(), spo_node::NodeError> {
+            self.0.lock().unwrap().push(format!("{name}: {}", cil.lines().nth(1).unwrap_or_default().trim()));
+            Ok(())
+        }
+        fn remove(&self, _name: &str) -> Result<(), spo_node::NodeError> {
+            Ok(())
+        }
+    }
+    let mut f = fixture();
+    let state = f.manifests.parent().unwrap().join("state");
+    let modules = Modules::default();
+    let seen = modules.0.clone();
+    f.agent.add_installer(Box::new(SelinuxProfiles::new(&state, modules).unwrap()));
+    let structured = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: SelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  allow:\n    var_log_t:\n      dir: [open, read]\n";
+    let raw = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: RawSelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  policy: |\n    (blockinherit container)\n    (allow process var_log_t (dir (open read)))\n";
+    f.write("s.yaml", structured);
+    f.write("r.yaml", raw);
+    let s = f.settle();
+    let kinds = |s: &NodeStatus| -> Vec<(String, Phase)> {
+        s.profiles.iter().map(|p| (p.kind.as_str().to_owned(), p.status)).collect()
+    };
+    let k = kinds(&s);
+    assert!(k.contains(&("SelinuxProfile".into(), Phase::Installed)), "{s:#?}");
+    assert!(k.contains(&("RawSelinuxProfile".into(), Phase::Error)), "{s:#?}");
+    assert_eq!(seen.lock().unwrap().len(), 1, "one module written: {:?}", seen.lock().unwrap());
+    fs::remove_file(f.manifests.join("s.yaml")).unwrap();
+    let s = f.settle();
+    assert!(kinds(&s).contains(&("RawSelinuxProfile".into(), Phase::Installed)), "{s:#?}");
+}

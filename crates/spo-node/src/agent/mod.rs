@@ -373,6 +373,16 @@ impl Agent {
         }
         self.file_errors = file_errors;
         let any_change = !changed_files.is_empty();
+        // A SelinuxProfile and a RawSelinuxProfile of one name make the
+        // same SELinux module (and type NAME.process): the raw one is
+        // refused rather than overwrite the other.
+        let collisions: BTreeSet<Key> = catalog
+            .keys()
+            .filter(|(k, n)| {
+                *k == ProfileKind::RawSelinuxProfile && catalog.contains_key(&(ProfileKind::SelinuxProfile, n.clone()))
+            })
+            .cloned()
+            .collect();
 
         // Installs and updates first, compiled one by one and written in
         // one batch per installer.
@@ -385,7 +395,10 @@ impl Agent {
         for key in &keys {
             let doc = catalog[key];
             let pf = &self.files[&texts[key].0];
-            let print = fingerprint(doc, &pf.text, &policy);
+            let mut print = fingerprint(doc, &pf.text, &policy);
+            if collisions.contains(key) {
+                print.push_str("|collides");
+            }
             let has_base = doc.base.is_some();
             let stale = self.entries.get(key).is_none_or(|e| {
                 e.doc_key.as_deref() != Some(print.as_str())
@@ -393,7 +406,7 @@ impl Agent {
                     || e.retry
                     || (has_base && any_change)
             });
-            let off = policy.off.contains_key(&key.0);
+            let off = policy.off.contains_key(&key.0) || collisions.contains(key);
             if let Some(ii) = self.installer_index(key.0).filter(|_| stale && !doc.disabled && !off) {
                 work.push((ii, key.clone()));
             }
@@ -481,6 +494,16 @@ impl Agent {
                     Some(why) => format!("{why}: not installed"),
                     None => "disabled in the manifest: not installed".into(),
                 });
+                sync_installed(entry);
+                continue;
+            }
+            if collisions.contains(&key) {
+                entry.status.message = Some(format!(
+                    "SelinuxProfile {} makes the same SELinux module and type ({}.process): not installed; \
+                     rename one of them",
+                    key.1, key.1
+                ));
+                set_phase(entry, Phase::Error);
                 sync_installed(entry);
                 continue;
             }
