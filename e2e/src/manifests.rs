@@ -66,6 +66,18 @@ fn to_json(y: Yaml) -> Result<Value, String> {
 
 /// Server-side apply one object of any kind.
 pub async fn apply(client: &kube::Client, object: &Value) -> Result<DynamicObject, E2eError> {
+    apply_with(client, object, PatchParams::apply(FIELD_MANAGER).force()).await
+}
+
+/// [`apply`] with strict field validation, as `kubectl apply
+/// --server-side --field-validation=Strict` does: an unknown or duplicate
+/// field is refused rather than dropped.
+pub async fn apply_strict(client: &kube::Client, object: &Value) -> Result<DynamicObject, E2eError> {
+    let params = PatchParams::apply(FIELD_MANAGER).force().validation(kube::api::ValidationDirective::Strict);
+    apply_with(client, object, params).await
+}
+
+async fn apply_with(client: &kube::Client, object: &Value, params: PatchParams) -> Result<DynamicObject, E2eError> {
     let obj: DynamicObject = serde_json::from_value(object.clone())
         .map_err(|e| E2eError::Manifest { path: PathBuf::from("<object>"), reason: e.to_string() })?;
     let types = obj.types.clone().ok_or_else(|| E2eError::Manifest {
@@ -90,7 +102,7 @@ pub async fn apply(client: &kube::Client, object: &Value) -> Result<DynamicObjec
         (kube::discovery::Scope::Namespaced, None) => Api::default_namespaced_with(client.clone(), &resource),
         (kube::discovery::Scope::Cluster, _) => Api::all_with(client.clone(), &resource),
     };
-    api.patch(&name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(object))
+    api.patch(&name, &params, &Patch::Apply(object))
         .await
         .map_err(|source| E2eError::Kube { context: ctx("applying"), source })
 }

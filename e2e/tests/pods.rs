@@ -226,7 +226,8 @@ async fn recorded_in_the_cluster(client: &kube::Client) {
          metadata: {name: bad, namespace: rec}\nspec: {kind: SeccompProfile, recorder: Bpf, containers: [Bad_Name], podSelector: {}}\n",
     )
     .expect("manifest");
-    let refused = manifests::apply(client, &bad[0]).await.expect_err("a recording of an impossible container is refused");
+    let refused =
+        manifests::apply(client, &bad[0]).await.expect_err("a recording of an impossible container is refused");
     let message = spo_operator::controller::chain(&refused);
     assert!(message.contains("spec.containers[0]"), "{message}");
     apply_yaml(

@@ -125,15 +125,21 @@ async fn reconcile(client: &Client, namespace: &str, d: &SecurityProfilesOperato
         return;
     }
     let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), namespace);
-    let applied = match daemonsets
-        .patch(DAEMONSET, &PatchParams::apply(DAEMONSET_MANAGER).force(), &Patch::Apply(&daemonset_patch(&d.spec)))
-        .await
-    {
-        Ok(_) => Ok("the spod DaemonSet follows its scheduling and resources".to_owned()),
-        // Node agents started some other way (the e2e harness, a
-        // standalone install): they read the configuration themselves.
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(format!("no DaemonSet {namespace}/{DAEMONSET} to update")),
-        Err(e) => Err(format!("cannot update the spod DaemonSet: {}", super::chain(&e))),
+    // Server-side apply would create a DaemonSet that is missing, from a
+    // partial document the API server then refuses; node agents started
+    // some other way (the e2e harness, a standalone install) read the
+    // configuration themselves, so a missing DaemonSet is left missing.
+    let applied = match daemonsets.get_opt(DAEMONSET).await {
+        Ok(None) => Ok(format!("no DaemonSet {namespace}/{DAEMONSET} to update")),
+        Ok(Some(_)) => match daemonsets
+            .patch(DAEMONSET, &PatchParams::apply(DAEMONSET_MANAGER).force(), &Patch::Apply(&daemonset_patch(&d.spec)))
+            .await
+        {
+            Ok(_) => Ok("the spod DaemonSet follows its scheduling and resources".to_owned()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(format!("no DaemonSet {namespace}/{DAEMONSET} to update")),
+            Err(e) => Err(format!("cannot update the spod DaemonSet: {}", super::chain(&e))),
+        },
+        Err(e) => Err(format!("cannot read the spod DaemonSet: {}", super::chain(&e))),
     };
     let ignored = not_acted_on(&d.spec);
     let (state, status, reason, mut message) = match applied {

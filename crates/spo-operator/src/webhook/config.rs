@@ -94,14 +94,12 @@ fn rule(groups: &[&str], resources: &[&str], operations: &[&str]) -> RuleWithOpe
 }
 
 /// A rule on spo-rs's own kinds, cluster-wide (profiles) and namespaced
-/// (bindings, recordings, the daemon configuration) alike, in every
-/// version the API serves.
+/// (bindings, recordings, the daemon configuration) alike. It names `v1`
+/// only: with `matchPolicy: Equivalent` the API server converts a request
+/// made in an older version (through `/convert`) before calling the
+/// webhook, so the webhooks only ever read `v1`.
 fn spo_rule(resources: &[&str], operations: &[&str]) -> RuleWithOperations {
-    RuleWithOperations {
-        api_versions: Some(vec!["*".to_owned()]),
-        scope: Some("*".to_owned()),
-        ..rule(&[GROUP], resources, operations)
-    }
+    RuleWithOperations { scope: Some("*".to_owned()), ..rule(&[GROUP], resources, operations) }
 }
 
 /// SPO's `webhook.options[]` of the daemon configuration on one of our

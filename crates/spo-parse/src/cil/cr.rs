@@ -104,9 +104,11 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
         "SelinuxProfile" => {
             let mut s = SelinuxProfileSpec::default();
             if let Some(spec) = spec {
-                for m in
-                    l.object(spec, "spec", &["inherit", "mode", "permissive", "allow", "disabled", "state", "allowedNamespaces"])
-                {
+                for m in l.object(
+                    spec,
+                    "spec",
+                    &["inherit", "mode", "permissive", "allow", "disabled", "state", "allowedNamespaces"],
+                ) {
                     match m.key.as_str() {
                         "inherit" => match &m.value.kind {
                             Kind::Array(items) => {
