@@ -14,10 +14,10 @@ use spo_model::seccomp::{
 };
 use spo_model::{Arch, FieldPath};
 
-use crate::document::{kind_of, parse_documents, DocKind};
+use crate::document::{kind_of, parse_documents_with, DocKind};
 use crate::value::lower::{problem_to_diagnostic, Lowerer};
 use crate::value::{Kind, Member, Node};
-use crate::{Diagnostic, ParseError};
+use crate::{Diagnostic, Limit, Limits, ParseError};
 
 const SPEC_FIELDS: &[&str] = &[
     "defaultAction",
@@ -100,9 +100,15 @@ impl SeccompFile {
     }
 }
 
-/// Read and check every seccomp profile in `text`.
+/// Read and check every seccomp profile in `text` within the default
+/// [`Limits`].
 pub fn parse_file(text: &str) -> SeccompFile {
-    let (docs, mut diagnostics) = parse_documents(text);
+    parse_file_with(text, &Limits::default())
+}
+
+/// Read and check every seccomp profile in `text` within `limits`.
+pub fn parse_file_with(text: &str, limits: &Limits) -> SeccompFile {
+    let (docs, mut diagnostics) = parse_documents_with(text, limits);
     let mut documents = Vec::new();
     if docs.is_empty() && diagnostics.is_empty() {
         diagnostics.push(
@@ -111,7 +117,7 @@ pub fn parse_file(text: &str) -> SeccompFile {
         );
     }
     for doc in docs {
-        let (parsed, diags) = lower_document(&doc);
+        let (parsed, diags) = lower_document_with(&doc, limits);
         diagnostics.extend(diags);
         documents.extend(parsed);
     }
@@ -139,7 +145,12 @@ pub fn parse_spec(text: &str) -> Result<SeccompDocument, ParseError> {
 
 /// Lower one document, whatever its format, and validate it.
 pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
-    let mut lw = Lowerer::new();
+    lower_document_with(doc, &Limits::default())
+}
+
+/// Lower one document within `limits`, whatever its format, and validate it.
+pub fn lower_document_with(doc: &Node, limits: &Limits) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
+    let mut lw = Lowerer::with_limits(limits);
     let read = match kind_of(doc) {
         DocKind::SeccompJson => match doc.get("linux").and_then(|l| l.get("seccomp")) {
             Some(seccomp) => lower_spec(&mut lw, seccomp, "linux.seccomp")
@@ -162,7 +173,7 @@ pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) 
         }
     };
     let Some((spec_read, format, metadata, base)) = read else { return (None, lw.diags) };
-    let shape_ok = lw.diags.iter().all(|d| !d.is_error());
+    let shape_ok = lw.diags.iter().all(|d| !d.is_error()) && !lw.truncated;
     let mut diags = lw.diags;
     for p in validate_partial(&spec_read.spec, &base, &spec_read.unread) {
         diags.push(problem_to_diagnostic(doc, &p));
@@ -331,7 +342,9 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SpecRead> {
         spec.disabled = lw.boolean(n, "disabled");
     }
     if let Some(n) = field(members, "syscalls") {
-        for item in lw.array(n, "syscalls").unwrap_or(&[]) {
+        let items = lw.array(n, "syscalls").unwrap_or(&[]);
+        let max = lw.limits.rules;
+        for item in lw.at_most(items, max, Limit::Rules, "entries in `syscalls`") {
             // Unreadable entries keep their place, so that field paths of
             // the entries after them stay right.
             let (rule, complete) =
@@ -360,7 +373,7 @@ fn lower_rule(lw: &mut Lowerer, node: &Node, actions: &[&str]) -> Option<(Syscal
     let mut rule = SyscallRule::new(&[], action.unwrap_or(ActionName::Allow));
     ok &= action.is_some();
     if let Some(n) = field(members, "names") {
-        rule.names = lw.strings(n, "names");
+        rule.names = lw.names(n, "names");
     }
     if let Some(n) = field(members, "name").filter(|n| !is_null(n)) {
         rule.name = lw.string(n, "name");

@@ -2,7 +2,7 @@
 //! with the field path it is about, so one run of `spoc validate` shows them
 //! all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::{ActionName, Operator, SeccompSpec, SyscallRule};
 use crate::problem::{FieldPath, Problem};
@@ -42,14 +42,16 @@ pub fn validate_partial(spec: &SeccompSpec, base: &FieldPath, unread: &Unread) -
         check_default(spec, base, &mut out);
     }
     check_arches(spec, base, &mut out);
-    let all_names = syscalls::all_names();
+    // A set, not the list: every rule asks, and a profile may have
+    // thousands of unread rules.
+    let unread_rules: HashSet<usize> = unread.rule_actions.iter().copied().collect();
     for (i, rule) in spec.syscalls.iter().enumerate() {
-        let known = !unread.rule_actions.contains(&i);
-        check_rule(spec, rule, &base.key("syscalls").index(i), all_names, known, &mut out);
+        let known = !unread_rules.contains(&i);
+        check_rule(spec, rule, &base.key("syscalls").index(i), known, &mut out);
     }
-    check_contradictions(spec, base, &unread.rule_actions, &mut out);
+    check_contradictions(spec, base, &unread_rules, &mut out);
     if !unread.default_action {
-        check_exit(spec, base, &unread.rule_actions, &mut out);
+        check_exit(spec, base, &unread_rules, &mut out);
     }
     out
 }
@@ -113,8 +115,9 @@ fn check_arches(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
         let path = base.key("architectures").index(i);
         if seen.contains(a) {
             out.push(Problem::warning(path.clone(), format!("{a} is listed twice")));
+        } else {
+            seen.push(*a);
         }
-        seen.push(*a);
         if !a.is_supported() {
             out.push(
                 Problem::warning(
@@ -131,7 +134,6 @@ fn check_rule(
     spec: &SeccompSpec,
     rule: &SyscallRule,
     path: &FieldPath,
-    all: &[&'static str],
     action_known: bool,
     out: &mut Vec<Problem>,
 ) {
@@ -146,7 +148,7 @@ fn check_rule(
     for (npath, name) in names.chain(rule.name.iter().map(|n| (path.key("name"), n))) {
         if !syscalls::is_known_anywhere(name) {
             let mut p = Problem::error(npath, format!("unknown syscall `{name}`"));
-            if let Some(s) = did_you_mean(name, all.iter().copied()) {
+            if let Some(s) = crate::suggest::syscall(name) {
                 p = p.with_help(format!("did you mean `{s}`?"));
             } else {
                 p = p.with_help("syscall names are lowercase, as in `man 2 syscalls`");
@@ -247,7 +249,7 @@ fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, o
 
 /// Two rules for the same syscall under the same conditions but with
 /// different actions: which one wins is an accident of the compiler.
-fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
+fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &HashSet<usize>, out: &mut Vec<Problem>) {
     // (syscall, conditions) -> (rule index, name index, action, errno) of its first rule
     type Seen = (usize, usize, ActionName, Option<u32>);
     let mut first: HashMap<(String, String), Seen> = HashMap::new();
@@ -283,7 +285,7 @@ fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], 
     }
 }
 
-fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
+fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &HashSet<usize>, out: &mut Vec<Problem>) {
     let permits = |a: ActionName| matches!(a, ActionName::Allow | ActionName::Log);
     for (i, rule) in spec.syscalls.iter().enumerate().filter(|(i, _)| !unread.contains(i)) {
         for (j, name) in rule.all_names().enumerate() {
