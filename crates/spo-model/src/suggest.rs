@@ -30,9 +30,6 @@
 //! log(c·l)), linear in n and independent of the number of candidates,
 //! where scanning every candidate for every word cost O(n · c · l²).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 /// The largest number of edits a suggestion may be away from `word`.
 fn allowance(word: &str) -> usize {
     match word.chars().count() {
@@ -110,11 +107,8 @@ where
     let max = allowance(word);
     let mut best: Option<(usize, &'a str)> = None;
     let mut exact_case: Option<&'a str> = None;
-    let suffixes: Vec<String> = word
-        .match_indices('_')
-        .map(|(i, _)| word[i + 1..].to_ascii_lowercase())
-        .filter(|s| s.len() >= 3)
-        .collect();
+    let suffixes: Vec<String> =
+        word.match_indices('_').map(|(i, _)| word[i + 1..].to_ascii_lowercase()).filter(|s| s.len() >= 3).collect();
     // The longest suffix that is a candidate, with its length.
     let mut by_suffix: Option<(usize, &'a str)> = None;
     for cand in candidates {
@@ -145,40 +139,65 @@ pub struct Index {
     names: Vec<String>,
     /// Lowercased candidates, sorted, with their position in `names`.
     exact: Vec<(String, u32)>,
-    /// (hash of a deletion variant, candidate), sorted.
+    /// (hash of a deletion variant, candidate), sorted by bucket.
     deletions: Vec<(u64, u32)>,
+    /// Where the hashes of each top-[`BUCKET_BITS`] prefix start in
+    /// `deletions` (one more entry than buckets): a lookup scans one
+    /// bucket, not a binary search over all.
+    buckets: Vec<u32>,
 }
 
-fn hash_chars(s: &[char]) -> u64 {
-    let mut h = DefaultHasher::new();
-    s.hash(&mut h);
-    h.finish()
+/// Bits of a hash that choose its bucket.
+const BUCKET_BITS: u32 = 16;
+
+/// Base of the polynomial hash of a string of characters: `H(t) = Σ
+/// t[k]·B^(len-1-k)` (wrapping). A deletion's hash follows from prefix
+/// and suffix hashes in constant time, so a word's O(l²) deletions cost
+/// O(l²), not O(l³). Strings that collide only cost one more comparison.
+const B: u64 = 0x9E37_79B9_7F4A_7C15 | 1;
+
+fn bucket(h: u64) -> usize {
+    // Spread the bits before choosing the bucket.
+    (h.wrapping_mul(0xD6E8_FEB8_6659_FD93) >> (64 - BUCKET_BITS)) as usize
 }
 
-/// Every string `s` becomes with at most `max` characters deleted (with
-/// repeats), each passed to `f`.
-fn deletions(s: &[char], max: usize, f: &mut impl FnMut(&[char])) {
-    f(s);
+/// The hash of every string `s` becomes with at most `max` characters
+/// deleted (with repeats), each passed to `f`.
+fn deletions(s: &[char], max: usize, f: &mut impl FnMut(u64)) {
+    let n = s.len();
+    let v = |k: usize| u64::from(s[k]) + 1;
+    // pow[k] = B^k; pre[i] = H(s[..i]); suf[i] = sum over k >= i of
+    // s[k]·B^(n-1-k).
+    let mut pow = vec![1u64; n + 1];
+    for k in 1..=n {
+        pow[k] = pow[k - 1].wrapping_mul(B);
+    }
+    let mut pre = vec![0u64; n + 1];
+    for k in 0..n {
+        pre[k + 1] = pre[k].wrapping_mul(B).wrapping_add(v(k));
+    }
+    let mut suf = vec![0u64; n + 2];
+    for k in (0..n).rev() {
+        suf[k] = suf[k + 1].wrapping_add(v(k).wrapping_mul(pow[n - 1 - k]));
+    }
+    f(pre[n]);
     if max == 0 {
         return;
     }
-    let mut buf = Vec::with_capacity(s.len());
-    for i in 0..s.len() {
-        buf.clear();
-        buf.extend_from_slice(&s[..i]);
-        buf.extend_from_slice(&s[i + 1..]);
-        if max == 1 {
-            f(&buf);
-        } else {
-            // Deleting j >= i from the shortened string covers every pair
-            // once.
-            f(&buf);
-            let mut two = Vec::with_capacity(buf.len());
-            for j in i..buf.len() {
-                two.clear();
-                two.extend_from_slice(&buf[..j]);
-                two.extend_from_slice(&buf[j + 1..]);
-                f(&two);
+    for i in 0..n {
+        // Without s[i]: the prefix moves up past the n-1-i characters
+        // after it, the suffix keeps its powers.
+        f(pre[i].wrapping_mul(pow[n - 1 - i]).wrapping_add(suf[i + 1]));
+        if max > 1 {
+            for j in i + 1..n {
+                // Without s[i] and s[j]: prefix s[..i], middle s[i+1..j],
+                // suffix s[j+1..].
+                let mid = pre[j].wrapping_sub(pre[i + 1].wrapping_mul(pow[j - i - 1]));
+                let h = pre[i]
+                    .wrapping_mul(pow[n - 2 - i])
+                    .wrapping_add(mid.wrapping_mul(pow[n - 1 - j]))
+                    .wrapping_add(suf[j + 1]);
+                f(h);
             }
         }
     }
@@ -198,12 +217,19 @@ impl Index {
         for (i, n) in names.iter().enumerate() {
             let id = i as u32;
             exact.push((n.to_ascii_lowercase(), id));
-            deletions(&lower_chars(n), MAX_ALLOWANCE, &mut |d| dels.push((hash_chars(d), id)));
+            deletions(&lower_chars(n), MAX_ALLOWANCE, &mut |h| dels.push((h, id)));
         }
         exact.sort_unstable();
-        dels.sort_unstable();
+        dels.sort_unstable_by_key(|&(h, id)| (bucket(h), h, id));
         dels.dedup();
-        Index { names, exact, deletions: dels }
+        let mut buckets = vec![0u32; (1 << BUCKET_BITS) + 1];
+        for (h, _) in &dels {
+            buckets[bucket(*h) + 1] += 1;
+        }
+        for i in 1..buckets.len() {
+            buckets[i] += buckets[i - 1];
+        }
+        Index { names, exact, deletions: dels, buckets }
     }
 
     /// How many candidates the index holds.
@@ -238,10 +264,10 @@ impl Index {
         }
         let w = lower_chars(word);
         let mut found: Vec<u32> = Vec::new();
-        deletions(&w, max, &mut |d| {
-            let h = hash_chars(d);
-            let at = self.deletions.partition_point(|(x, _)| *x < h);
-            found.extend(self.deletions[at..].iter().take_while(|(x, _)| *x == h).map(|(_, id)| *id));
+        deletions(&w, max, &mut |h| {
+            let b = bucket(h);
+            let (from, to) = (self.buckets[b] as usize, self.buckets[b + 1] as usize);
+            found.extend(self.deletions[from..to].iter().filter(|(x, _)| *x == h).map(|(_, id)| *id));
         });
         found.sort_unstable();
         found.dedup();
@@ -286,6 +312,34 @@ mod tests {
         let b = did_you_mean("mkdirx", ["mkdira", "mkdirb"]);
         assert_eq!(a, b);
         assert_eq!(a, Some("mkdira"));
+    }
+
+    /// A deletion's hash, computed from prefix and suffix hashes, is the
+    /// hash of the string with those characters deleted.
+    #[test]
+    fn deletion_hashes_are_hashes_of_the_deleted_strings() {
+        let hash = |t: &[char]| {
+            let mut h = Vec::new();
+            super::deletions(t, 0, &mut |x| h.push(x));
+            h[0]
+        };
+        let s = lower_chars("mkdirat");
+        let mut got = Vec::new();
+        super::deletions(&s, 2, &mut |x| got.push(x));
+        let mut want = vec![hash(&s)];
+        for i in 0..s.len() {
+            let mut one = s.clone();
+            one.remove(i);
+            want.push(hash(&one));
+            for j in i + 1..s.len() {
+                let mut two = s.clone();
+                two.remove(j);
+                two.remove(i);
+                want.push(hash(&two));
+            }
+        }
+        assert_eq!(got, want);
+        assert_ne!(hash(&lower_chars("ab")), hash(&lower_chars("ba")));
     }
 
     #[test]

@@ -104,8 +104,13 @@ fn open(path: &Path, no_symlinks: bool) -> Result<File, ParseError> {
     use rustix::fs::{Mode, OFlags, ResolveFlags, CWD};
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let fd = if no_symlinks {
-        match rustix::fs::openat2(CWD, path, flags, Mode::empty(), ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS)
-        {
+        match rustix::fs::openat2(
+            CWD,
+            path,
+            flags,
+            Mode::empty(),
+            ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
             Err(rustix::io::Errno::NOSYS) => rustix::fs::open(path, flags | OFlags::NOFOLLOW, Mode::empty()),
             r => r,
         }
@@ -194,7 +199,10 @@ mod tests {
         std::fs::write(root.join("..data/p.yaml"), "kind: SeccompProfile\n").unwrap();
         // A ConfigMap's links stay inside: followed.
         symlink("..data/p.yaml", root.join("p.yaml")).unwrap();
-        assert_eq!(read_text_within(&root, &root.join("p.yaml"), &Limits::default()).unwrap(), "kind: SeccompProfile\n");
+        assert_eq!(
+            read_text_within(&root, &root.join("p.yaml"), &Limits::default()).unwrap(),
+            "kind: SeccompProfile\n"
+        );
         symlink(outside.join("secret"), root.join("s.yaml")).unwrap();
         symlink("../outside/secret", root.join("r.yaml")).unwrap();
         for name in ["s.yaml", "r.yaml", "../outside/secret"] {

@@ -39,8 +39,9 @@ pub struct Limits {
 }
 
 /// The deepest nesting [`Limits::set`] accepts: every parser and pass was
-/// checked at this depth on a 2 MiB thread stack (spod's threads and the
-/// webhook's workers have that much).
+/// checked at this depth on an 8 MiB stack (a main thread's), and at the
+/// default depth on a 2 MiB one (spod's threads, the webhook's workers),
+/// in an unoptimised build (`tests/hostile_input.rs`).
 pub const DEPTH_CEILING: usize = 1024;
 
 impl Default for Limits {

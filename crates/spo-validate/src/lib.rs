@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use spo_parse::cil::Base;
-use spo_parse::document::{kind_of, parse_documents, DocKind};
+use spo_parse::document::{kind_of, parse_documents_with, DocKind};
 
 pub use detect::{detect, has_resource, FileKind};
 pub use error::ValidateError;
-pub use spo_parse::{Diagnostic, SourceMap};
+pub use spo_parse::{Diagnostic, Limits, SourceMap};
 
 /// Diagnostics of one file, with the text they point into.
 pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
@@ -43,6 +43,13 @@ pub struct Options {
     /// Where AppArmor `#include <...>` files are found (default
     /// `/etc/apparmor.d`).
     pub include: Vec<PathBuf>,
+    /// Further directories AppArmor `#include "..."` may read from (none
+    /// by default; `spoc` adds the current directory, where such names are
+    /// resolved).
+    pub quoted_include: Vec<PathBuf>,
+    /// What the input may cost: the same limits for `spoc`, `spod` and
+    /// the admission webhook.
+    pub limits: Limits,
 }
 
 /// A validator that loads its CIL base once, when a profile first needs
@@ -65,7 +72,7 @@ impl Validator {
         if let Some(b) = self.base.get() {
             return Ok(b);
         }
-        let loaded = selinux::load_base(&self.opts.cil_base)?;
+        let loaded = selinux::load_base_limited(&self.opts.cil_base, &self.opts.limits)?;
         Ok(self.base.get_or_init(|| loaded))
     }
 
@@ -75,24 +82,25 @@ impl Validator {
         let own = |d: Vec<Diagnostic>| vec![(path.to_path_buf(), text.to_owned(), d)];
         Ok(match detect(path, text) {
             FileKind::Documents => self.check_documents(path, text)?,
-            FileKind::Cil => own(selinux::validate_with(path, text, self.base()?)),
-            FileKind::AppArmor => apparmor::validate(path, text, &self.opts.include),
+            FileKind::Cil => own(selinux::validate_limited(path, text, self.base()?, &self.opts.limits)),
+            FileKind::AppArmor => apparmor::validate_opts(path, text, &self.opts),
         })
     }
 
     /// Check JSON/YAML documents (OCI seccomp profiles, custom resources),
     /// whatever `path` is called. The first group is always `path`'s.
     pub fn check_documents(&self, path: &Path, text: &str) -> Result<Vec<FileDiagnostics>, ValidateError> {
-        let (docs, mut diags) = parse_documents(text);
+        let limits = &self.opts.limits;
+        let (docs, mut diags) = parse_documents_with(text, limits);
         // Everything found so far is a syntax error; the other kinds'
         // readers would only repeat it.
         let syntax_ok = diags.iter().all(|d| !d.is_error());
         let (mut selinux, mut apparmor) = (false, false);
         for doc in &docs {
             match kind_of(doc) {
-                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document(doc).1),
+                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document_with(doc, limits).1),
                 DocKind::Resource(k) if k == "SeccompProfile" => {
-                    diags.extend(spo_parse::seccomp::lower_document(doc).1)
+                    diags.extend(spo_parse::seccomp::lower_document_with(doc, limits).1)
                 }
                 DocKind::Resource(k) if SELINUX_KINDS.contains(&k.as_str()) => selinux = true,
                 DocKind::Resource(k) if k == "AppArmorProfile" => apparmor = true,
@@ -116,11 +124,11 @@ impl Validator {
             }
         }
         if selinux && syntax_ok {
-            diags.extend(selinux::validate_with(path, text, self.base()?));
+            diags.extend(selinux::validate_limited(path, text, self.base()?, limits));
         }
         let mut others = Vec::new();
         if apparmor && syntax_ok {
-            for (p, t, d) in apparmor::validate(path, text, &self.opts.include) {
+            for (p, t, d) in apparmor::validate_opts(path, text, &self.opts) {
                 if p == path {
                     diags.extend(d);
                 } else {

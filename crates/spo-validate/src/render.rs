@@ -118,7 +118,9 @@ pub fn human(path: &Path, text: &str, diags: &[Diagnostic], color: bool) -> Stri
             if start < bytes.start + CUT.len() {
                 start = bytes.start;
             }
-            let mut end = (first + MAX_WINDOW / 2).min(bytes.end);
+            // The culprit (up to a line's worth of it) and a little after.
+            let culprit_end = clamp(text, anns[0].1).end.min(first + MAX_WINDOW / 2);
+            let mut end = (culprit_end + CONTEXT).min(bytes.end);
             while !text.is_char_boundary(end) {
                 end += 1;
             }
@@ -252,5 +254,45 @@ mod tests {
         assert_eq!(v["column"], 1);
         assert_eq!(v["severity"], "warning");
         assert_eq!(v["file"], "f");
+    }
+
+    /// A minified file: every diagnostic is on its one line. Each shows a
+    /// cut of it around the culprit, with the right column; before, each
+    /// showed the whole line, so the output (and the time) grew with the
+    /// square of the file.
+    #[test]
+    fn long_lines_are_cut_around_the_culprit() {
+        let items: Vec<String> = (0..5_000).map(|i| format!("\"n{i}\"")).collect();
+        let text = format!("{{\"names\": [{}]}}", items.join(","));
+        let diags: Vec<Diagnostic> = (0..5_000)
+            .map(|i| {
+                let at = text.find(&format!("\"n{i}\"")).unwrap();
+                Diagnostic::error(Span::new(at, at + format!("\"n{i}\"").len()), format!("bad n{i}"))
+            })
+            .collect();
+        let out = human(Path::new("min.json"), &text, &diags, false);
+        assert!(out.len() < 5_000 * 400, "{} bytes for 5000 diagnostics", out.len());
+        let at = text.find("\"n4321\"").unwrap();
+        let one = out.split("\n\n").find(|b| b.contains("error: bad n4321\n")).unwrap();
+        assert!(one.contains(&format!(" --> min.json:1:{}\n", at + 1)), "{one}");
+        // The caret is under the culprit in the cut line.
+        let lines: Vec<&str> = one.lines().collect();
+        let src = lines.iter().position(|l| l.starts_with("1 | ")).unwrap();
+        let col = lines[src].find("\"n4321\"").unwrap();
+        assert_eq!(lines[src + 1].find('^'), Some(col), "{one}");
+        assert!(lines[src].contains("..."), "{one}");
+    }
+
+    /// A label far from the culprit gets a snippet of its own, not every
+    /// line between the two.
+    #[test]
+    fn far_labels_get_their_own_snippet() {
+        let text: String = (0..1000).map(|i| format!("k{i}: 1\n")).collect::<String>() + "k0: 2\n";
+        let dup = text.rfind("k0").unwrap();
+        let d = Diagnostic::error(Span::new(dup, dup + 2), "duplicate key `k0`")
+            .with_secondary(Span::new(0, 2), "first defined here");
+        let out = human(Path::new("d.yaml"), &text, &[d], false);
+        assert!(out.lines().count() < 20, "{out}");
+        assert!(out.contains("1001 | k0: 2") && out.contains("first defined here"), "{out}");
     }
 }

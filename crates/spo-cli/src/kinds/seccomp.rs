@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use spo_model::seccomp::{resolve, Filter, KernelVersion, Target, DOCKER_DEFAULT_CAPS};
 use spo_model::Arch;
-use spo_parse::seccomp::{parse_file, SeccompDocument, SeccompFile};
+use spo_parse::seccomp::{parse_file_with, SeccompDocument, SeccompFile};
 
 /// Options that choose what a Docker-style profile is evaluated against.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -75,7 +75,7 @@ impl TargetArgs {
 
 /// Read `path` and return its parsed content and text.
 pub fn read(path: &Path) -> Result<(String, SeccompFile)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = parse_file(&text);
+    let text = crate::input::read(path)?;
+    let file = parse_file_with(&text, &crate::input::limits());
     Ok((text, file))
 }

@@ -130,13 +130,7 @@ fn check_arches(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
     }
 }
 
-fn check_rule(
-    spec: &SeccompSpec,
-    rule: &SyscallRule,
-    path: &FieldPath,
-    action_known: bool,
-    out: &mut Vec<Problem>,
-) {
+fn check_rule(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, action_known: bool, out: &mut Vec<Problem>) {
     if rule.names.is_empty() && rule.name.is_none() {
         out.push(
             Problem::error(path.clone(), "rule names no syscall")

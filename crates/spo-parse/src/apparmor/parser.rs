@@ -45,7 +45,6 @@ pub fn parse_with(src: &str, limits: &crate::Limits) -> Parsed {
     Parsed { file, diagnostics: p.diags, var_refs: p.refs }
 }
 
-
 struct Parser<'a> {
     src: &'a str,
     pos: usize,

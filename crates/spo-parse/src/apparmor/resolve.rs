@@ -23,7 +23,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spo_model::suggest::did_you_mean;
+use spo_model::suggest::{did_you_mean, Index};
 
 use super::ast::{Include, IncludeStyle, Item, Word};
 use super::parser::{parse_with, Parsed};
@@ -45,7 +45,11 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { include_dirs: vec![PathBuf::from("/etc/apparmor.d")], local_dirs: Vec::new(), limits: Limits::default() }
+        Options {
+            include_dirs: vec![PathBuf::from("/etc/apparmor.d")],
+            local_dirs: Vec::new(),
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -122,6 +126,11 @@ impl Validator {
     /// A validator searching `opts.include_dirs`.
     pub fn new(opts: Options) -> Self {
         Validator { opts, cache: HashMap::new() }
+    }
+
+    /// The limits files are read within.
+    pub fn limits(&self) -> Limits {
+        self.opts.limits
     }
 
     /// Validate `text`, the content of `path`.
@@ -332,7 +341,10 @@ impl Walk<'_> {
                         inc.target.span,
                         format!("`{}` leads outside the include directories; not read", inc.target.text),
                     )
-                    .with_help(format!("includes are read only from {}; add a directory with `-I DIR`", dirs.join(", "))),
+                    .with_help(format!(
+                        "includes are read only from {}; add a directory with `-I DIR`",
+                        dirs.join(", ")
+                    )),
                 );
                 return;
             }
@@ -360,7 +372,11 @@ impl Walk<'_> {
                 self.files[file].diags.push(
                     Diagnostic::error(
                         inc.target.span,
-                        format!("includes nested more than {} deep; `{}` is not read", limits.include_depth, shown.display()),
+                        format!(
+                            "includes nested more than {} deep; `{}` is not read",
+                            limits.include_depth,
+                            shown.display()
+                        ),
                     )
                     .with_help("raise the limit with --limit include-depth=N"),
                 );
@@ -370,7 +386,11 @@ impl Walk<'_> {
                 self.files[file].diags.push(
                     Diagnostic::error(
                         inc.target.span,
-                        format!("more than {} included files; `{}` and the rest are not read", limits.includes, shown.display()),
+                        format!(
+                            "more than {} included files; `{}` and the rest are not read",
+                            limits.includes,
+                            shown.display()
+                        ),
                     )
                     .with_help("raise the limit with --limit includes=N"),
                 );
@@ -451,13 +471,17 @@ impl Walk<'_> {
         let defined: HashSet<&str> =
             self.defs.keys().map(String::as_str).chain(BUILTIN_VARIABLES.iter().copied()).collect();
         let mut new = Vec::new();
+        // Built at the first undefined variable: a file may define and
+        // misuse thousands.
+        let mut index: Option<Index> = None;
         for (i, f) in self.files.iter().enumerate() {
             for (name, span) in &f.loaded.parsed.var_refs {
                 if defined.contains(name.as_str()) {
                     continue;
                 }
                 let mut d = Diagnostic::error(*span, format!("variable `@{{{name}}}` is used but never defined"));
-                d = match did_you_mean(name, defined.iter().copied()) {
+                let index = index.get_or_insert_with(|| Index::new(defined.iter().copied()));
+                d = match index.suggest(name) {
                     Some(s) => d.with_help(format!("did you mean `@{{{s}}}`?")),
                     None => d.with_help(format!("define it before the first profile with `@{{{name}}}=VALUE`, or include the tunables file that does (often `include <tunables/global>`)")),
                 };

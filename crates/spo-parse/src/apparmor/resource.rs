@@ -14,7 +14,7 @@ use spo_model::apparmor::{
 
 use super::ast::{File, Item};
 use super::resolve::{FileReport, Validator};
-use crate::document::{kind_of, parse_documents, DocKind};
+use crate::document::{kind_of, DocKind};
 use crate::seccomp::lower_meta;
 use crate::value::lower::{problem_to_diagnostic, Lowerer};
 use crate::value::{Member, Node};
@@ -51,7 +51,7 @@ pub fn validate_resource(
     text: &str,
     validator: &mut Validator,
 ) -> (Vec<ResourceDocument>, Vec<FileReport>) {
-    let (docs, mut diags) = parse_documents(text);
+    let (docs, mut diags) = crate::document::parse_documents_with(text, &validator.limits());
     let mut out = Vec::new();
     let mut others: Vec<FileReport> = Vec::new();
     if docs.is_empty() && diags.iter().all(|d| !d.is_error()) {

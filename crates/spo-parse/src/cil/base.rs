@@ -103,12 +103,16 @@ impl Base {
         v
     }
 
-    /// The closest declared name of table `ns`, for "did you mean".
+    /// The closest declared name of table `ns`, for "did you mean"
+    /// (scanning the names; for many misses, index them with
+    /// [`Base::suggestions`]).
     pub fn suggest(&self, ns: super::Ns, name: &str) -> Option<&str> {
-        spo_model::suggest::did_you_mean(
-            name,
-            self.symbols.names(ns).filter(|c| c.len() + 3 >= name.len() && name.len() + 3 >= c.len()),
-        )
+        spo_model::suggest::did_you_mean(name, self.symbols.names(ns))
+    }
+
+    /// An index of the names of table `ns`, for many suggestions.
+    pub fn suggestions(&self, ns: super::Ns) -> spo_model::suggest::Index {
+        spo_model::suggest::Index::new(self.symbols.names(ns))
     }
 
     /// The declared names.

@@ -11,7 +11,7 @@ use spo_model::selinux::{
 };
 use spo_model::{FieldPath, Problem};
 
-use super::{parse, raw, Base, Ns};
+use super::{raw, Base, Ns};
 use crate::value::{Kind, Node};
 use crate::{Diagnostic, Span};
 
@@ -274,11 +274,13 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
             );
         }
     }
+    // Indexed at the first miss: many unknown names cost one index each.
+    let (mut types, mut class_names) = (None, None);
     for (ty, classes) in &p.spec.allow {
         let tp = spec.key("allow").key(ty);
         if ty != SELF_KEY && spo_model::selinux::is_cil_name(ty) && !base.has(Ns::Type, ty) {
             let mut d = Diagnostic::error(root.span_of(&tp.clone().at_key()), format!("type `{ty}` is not declared"));
-            if let Some(s) = base.suggest(Ns::Type, ty) {
+            if let Some(s) = types.get_or_insert_with(|| base.suggestions(Ns::Type)).suggest(ty) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
             out.push(d);
@@ -288,7 +290,7 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
             if !base.has(Ns::Class, class) {
                 let mut d =
                     Diagnostic::error(root.span_of(&cp.clone().at_key()), format!("class `{class}` is not declared"));
-                if let Some(s) = base.suggest(Ns::Class, class) {
+                if let Some(s) = class_names.get_or_insert_with(|| base.suggestions(Ns::Class)).suggest(class) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 out.push(d);
@@ -316,7 +318,17 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
 /// validation, names against `base`, and for raw profiles the CIL itself
 /// (wrapped in its block, as it will be installed) with spans in `text`.
 pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Manifest>, Vec<Diagnostic>) {
-    let (docs, mut diags) = crate::value::parse_yaml(text);
+    validate_manifests_with(text, base, deny, &crate::Limits::default())
+}
+
+/// [`validate_manifests`] within `limits`.
+pub fn validate_manifests_with(
+    text: &str,
+    base: &Base,
+    deny: &DenyLists,
+    limits: &crate::Limits,
+) -> (Vec<Manifest>, Vec<Diagnostic>) {
+    let (docs, mut diags) = crate::value::parse_yaml_with(text, limits);
     let mut manifests = Vec::new();
     for doc in &docs {
         let Some(m) = lower(doc, &mut diags) else {
@@ -337,7 +349,7 @@ pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Man
                 if let Some(node) = doc.get("spec").and_then(|s| s.get("policy")) {
                     let policy = &r.spec.policy;
                     let map = ScalarMap::new(text, node.span, policy);
-                    for d in check_raw_policy(&r.block_name(), policy, base) {
+                    for d in raw_policy_problems(&r.block_name(), policy, base, limits) {
                         diags.push(map.relocate(policy, d));
                     }
                 }
@@ -352,7 +364,11 @@ pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Man
 /// Every problem of a raw profile's CIL, with spans in `policy`: syntax,
 /// escape rules, and names checked as if placed in block `block` on `base`.
 pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnostic> {
-    let (ast, mut diags) = parse(policy);
+    raw_policy_problems(block, policy, base, &crate::Limits::default())
+}
+
+fn raw_policy_problems(block: &str, policy: &str, base: &Base, limits: &crate::Limits) -> Vec<Diagnostic> {
+    let (ast, mut diags) = super::parse_with(policy, limits);
     if diags.iter().any(Diagnostic::is_error) {
         return diags;
     }
@@ -361,7 +377,7 @@ pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnosti
     // spans are shifted back into the policy.
     let prefix = format!("(block {block}\n");
     let wrapped = format!("{prefix}{policy}\n)");
-    let (wast, _) = parse(&wrapped);
+    let (wast, _) = super::parse_with(&wrapped, limits);
     for mut d in super::check(&wast, base) {
         d.span = Span::new(d.span.start.saturating_sub(prefix.len()), d.span.end.saturating_sub(prefix.len()));
         for l in &mut d.labels {

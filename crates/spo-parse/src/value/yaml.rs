@@ -130,8 +130,14 @@ impl Builder<'_> {
         if self.stack.len() >= self.limits.depth {
             let limit = self.limits.depth;
             self.stop(
-                Diagnostic::error(Span::new(at, next_char_end(self.text, at)), format!("nesting deeper than {limit} levels"))
-                    .with_help(format!("no profile nests this deep; if yours must, raise the limit with --limit depth=N (at most {})", crate::limits::DEPTH_CEILING)),
+                Diagnostic::error(
+                    Span::new(at, next_char_end(self.text, at)),
+                    format!("nesting deeper than {limit} levels"),
+                )
+                .with_help(format!(
+                    "no profile nests this deep; if yours must, raise the limit with --limit depth=N (at most {})",
+                    crate::limits::DEPTH_CEILING
+                )),
             );
             return;
         }
@@ -236,10 +242,8 @@ impl Builder<'_> {
                 self.push(node);
             }
             Event::SequenceStart(anchor, _) => self.open(Frame::Seq { start: at, anchor, items: Vec::new() }, at),
-            Event::MappingStart(anchor, _) => self.open(
-                Frame::Map { start: at, anchor, members: Vec::new(), keys: KeyIndex::default(), key: None },
-                at,
-            ),
+            Event::MappingStart(anchor, _) => self
+                .open(Frame::Map { start: at, anchor, members: Vec::new(), keys: KeyIndex::default(), key: None }, at),
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(frame) = self.stack.pop() else { return };
                 let (start, anchor, kind) = match frame {
