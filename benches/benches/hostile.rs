@@ -60,11 +60,14 @@ fn median_of(v: &Validator, text: &str) -> Duration {
     runs[1]
 }
 
+/// A case: its name, how to make an input of a size, a small and a large size.
+type Case = (&'static str, fn(usize) -> String, usize, usize);
+
 fn bench(c: &mut Criterion) {
     // Limits raised past the largest case, so every name is checked.
     let limits = Limits { names: 1_000_000, rules: 1_000_000, ..Limits::default() };
     let v = Validator::new(&Options { limits, ..Options::default() });
-    let cases: [(&str, fn(usize) -> String, usize, usize); 3] = [
+    let cases: [Case; 3] = [
         ("unknown syscall names", names, 1_000, 100_000),
         ("rules with an unknown action", bad_actions, 100, 10_000),
         ("duplicate keys", duplicate_keys, 1_000, 100_000),

@@ -287,6 +287,38 @@ impl Index {
     }
 }
 
+/// Suggestions from a set of candidates that pays for an [`Index`] only
+/// when asked often: the first [`Lazy::SCANNED`] words are answered by a
+/// scan (a file with one typo should not index a policy's thousands of
+/// types), later ones through an index built then. Either way n words
+/// cost O(n) for a given set.
+#[derive(Debug, Clone, Default)]
+pub struct Lazy<'a> {
+    names: Vec<&'a str>,
+    asked: usize,
+    index: Option<Index>,
+}
+
+impl<'a> Lazy<'a> {
+    /// Words answered by scanning before the index is built.
+    pub const SCANNED: usize = 16;
+
+    /// Suggestions among `names`.
+    pub fn new(names: impl IntoIterator<Item = &'a str>) -> Lazy<'a> {
+        Lazy { names: names.into_iter().collect(), asked: 0, index: None }
+    }
+
+    /// The candidate closest to `word`, by the rule of the module doc.
+    pub fn suggest(&mut self, word: &str) -> Option<&str> {
+        self.asked += 1;
+        if self.asked <= Self::SCANNED {
+            return did_you_mean(word, self.names.iter().copied());
+        }
+        let names = &self.names;
+        self.index.get_or_insert_with(|| Index::new(names.iter().copied())).suggest(word)
+    }
+}
+
 /// The syscall name (of any architecture) closest to `word`, through an
 /// index built on first use.
 pub fn syscall(word: &str) -> Option<&'static str> {

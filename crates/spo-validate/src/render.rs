@@ -37,6 +37,9 @@ struct Window {
     last: usize,
 }
 
+/// An annotation of a snippet: its level, where, its label.
+type Annotation<'a> = (Level, Span, &'a str);
+
 /// Labels this close to the culprit share its snippet; farther ones get
 /// their own, so no snippet holds more than the lines it points at.
 const NEAR: usize = 3;
@@ -84,7 +87,7 @@ pub fn human(path: &Path, text: &str, diags: &[Diagnostic], color: bool) -> Stri
         let main_label = d.label.as_deref().unwrap_or("");
         // Group the culprit and its labels into windows of nearby lines;
         // the culprit's window comes first.
-        let mut windows: Vec<(Window, Vec<(Level, Span, &str)>)> =
+        let mut windows: Vec<(Window, Vec<Annotation<'_>>)> =
             vec![(Window::of(&map, text, d.span), vec![(Level::Error, d.span, main_label)])];
         for l in &d.labels {
             let w = Window::of(&map, text, l.span);

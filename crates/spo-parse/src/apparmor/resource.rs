@@ -306,6 +306,9 @@ struct OffsetMap {
     /// (offset of a policy line, offset of the same line in the file).
     lines: Vec<(usize, usize)>,
     fallback: usize,
+    /// The file's length: nothing maps past it (a policy's last line
+    /// ends in a newline the file may lack; found by the fuzzer).
+    file_len: usize,
 }
 
 impl OffsetMap {
@@ -328,20 +331,21 @@ impl OffsetMap {
             }
             pos += line.len();
         }
-        OffsetMap { lines, fallback: node.span.start }
+        OffsetMap { lines, fallback: node.span.start.min(file.len()), file_len: file.len() }
     }
 
     fn offset(&self, at: usize) -> usize {
         let i = self.lines.partition_point(|(p, _)| *p <= at);
         match i.checked_sub(1).map(|i| self.lines[i]) {
-            Some((p, f)) => f + (at - p),
+            Some((p, f)) => (f + (at - p)).min(self.file_len),
             None => self.fallback,
         }
     }
 
     fn span(&self, s: Span) -> Span {
         let start = self.offset(s.start);
-        Span::new(start, start + (s.end - s.start))
+        let end = if self.lines.is_empty() { start } else { self.offset(s.end) };
+        Span::new(start, end.max(start))
     }
 
     fn move_diagnostic(&self, mut d: Diagnostic) -> Diagnostic {

@@ -110,9 +110,10 @@ impl Base {
         spo_model::suggest::did_you_mean(name, self.symbols.names(ns))
     }
 
-    /// An index of the names of table `ns`, for many suggestions.
-    pub fn suggestions(&self, ns: super::Ns) -> spo_model::suggest::Index {
-        spo_model::suggest::Index::new(self.symbols.names(ns))
+    /// Suggestions among the names of table `ns`, for many words
+    /// (indexed once they are many).
+    pub fn suggestions(&self, ns: super::Ns) -> spo_model::suggest::Lazy<'_> {
+        spo_model::suggest::Lazy::new(self.symbols.names(ns))
     }
 
     /// The declared names.

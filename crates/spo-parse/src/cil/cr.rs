@@ -184,6 +184,8 @@ pub struct ScalarMap {
     line_starts: Vec<usize>,
     /// Fallback when the value could not be matched line by line.
     fallback: usize,
+    /// The text's length: no offset maps past it.
+    text_len: usize,
 }
 
 impl ScalarMap {
@@ -192,7 +194,7 @@ impl ScalarMap {
     /// other styles map every offset to the scalar itself.
     pub fn new(text: &str, span: Span, value: &str) -> Self {
         let fallback = span.start;
-        let mut m = ScalarMap { line_starts: Vec::new(), fallback };
+        let mut m = ScalarMap { line_starts: Vec::new(), fallback, text_len: text.len() };
         let start = span.start.min(text.len());
         let after = &text[start..];
         let mut pos = if after.starts_with(['|', '>']) {
@@ -238,18 +240,23 @@ impl ScalarMap {
         let before = &value[..off.min(value.len())];
         let line = before.bytes().filter(|&b| b == b'\n').count();
         let col = off - before.rfind('\n').map_or(0, |n| n + 1);
-        self.line_starts.get(line).map_or(self.fallback, |s| s + col)
+        self.line_starts.get(line).map_or(self.fallback, |s| s + col).min(self.text_len)
     }
 
     /// Move a diagnostic (spans in the value) into the YAML text.
+    ///
+    /// Both ends are mapped: a span over several lines of the value covers
+    /// their indentation too in the text (adding its length to the start
+    /// ran past the end of the file, found by the fuzzer).
     pub fn relocate(&self, value: &str, mut d: Diagnostic) -> Diagnostic {
-        let len = d.span.end - d.span.start;
-        let start = self.map(value, d.span.start);
-        d.span = Span::new(start, start + len);
+        let span = |s: Span| {
+            let start = self.map(value, s.start);
+            let end = if self.line_starts.is_empty() { start } else { self.map(value, s.end) };
+            Span::new(start, end.max(start))
+        };
+        d.span = span(d.span);
         for l in &mut d.labels {
-            let len = l.span.end - l.span.start;
-            let s = self.map(value, l.span.start);
-            l.span = Span::new(s, s + len);
+            l.span = span(l.span);
         }
         d
     }
@@ -378,10 +385,16 @@ fn raw_policy_problems(block: &str, policy: &str, base: &Base, limits: &crate::L
     let prefix = format!("(block {block}\n");
     let wrapped = format!("{prefix}{policy}\n)");
     let (wast, _) = super::parse_with(&wrapped, limits);
+    // Shifted back into the policy, and kept inside it: a statement left
+    // open runs into the wrapper's closing `)` (found by the fuzzer).
+    let back = |s: Span| {
+        let (a, b) = (s.start.saturating_sub(prefix.len()), s.end.saturating_sub(prefix.len()));
+        Span::new(a.min(policy.len()), b.min(policy.len()))
+    };
     for mut d in super::check(&wast, base) {
-        d.span = Span::new(d.span.start.saturating_sub(prefix.len()), d.span.end.saturating_sub(prefix.len()));
+        d.span = back(d.span);
         for l in &mut d.labels {
-            l.span = Span::new(l.span.start.saturating_sub(prefix.len()), l.span.end.saturating_sub(prefix.len()));
+            l.span = back(l.span);
         }
         diags.push(d);
     }

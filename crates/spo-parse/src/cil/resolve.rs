@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use spo_model::suggest::{did_you_mean, Index};
+use spo_model::suggest::{did_you_mean, Lazy};
 
 use super::names::{hash_name, NameMap, NameSet};
 
@@ -43,10 +43,11 @@ struct Ctx<'s> {
     /// permissions all resolved: a policy repeats a few hundred of them
     /// tens of thousands of times (`(dir (getattr open search))`).
     good_lists: NameSet<String>,
-    /// Suggestion indexes of the file's and the base's names, per table,
-    /// built at the first miss in that table: a file with many unknown
-    /// names costs one index, not a scan of every name per miss.
-    suggestions: Vec<(Ns, Index)>,
+    /// Suggestions among the file's and the base's names, per table, made
+    /// at the first miss in that table and indexed once misses are many:
+    /// a file with many unknown names costs one index, not a scan of every
+    /// name per miss.
+    suggestions: Vec<(Ns, Lazy<'s>)>,
 }
 
 /// Check every name `ast` uses against its own declarations (`file`) and
@@ -110,8 +111,8 @@ impl<'s> Ctx<'s> {
             let at = match self.suggestions.iter().position(|(n, _)| *n == ns) {
                 Some(at) => at,
                 None => {
-                    let index = Index::new(self.file.names(ns).chain(self.base.names(ns)));
-                    self.suggestions.push((ns, index));
+                    let (file, base) = (self.file, self.base);
+                    self.suggestions.push((ns, Lazy::new(file.names(ns).chain(base.names(ns)))));
                     self.suggestions.len() - 1
                 }
             };

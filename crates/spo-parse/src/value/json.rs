@@ -193,11 +193,13 @@ impl Parser<'_> {
                         Some(b't') => out.push('\t'),
                         Some(b'u') => out.push(self.unicode_escape()?),
                         _ => {
-                            return Err(Diagnostic::error(
-                                Span::new(self.pos - 2, self.pos.min(self.s.len())),
-                                "invalid escape in string",
-                            )
-                            .with_help("valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"))
+                            // The escaped character may be several bytes.
+                            let mut end = self.pos.min(self.s.len());
+                            while !self.text.is_char_boundary(end) {
+                                end += 1;
+                            }
+                            return Err(Diagnostic::error(Span::new(self.pos - 2, end), "invalid escape in string")
+                                .with_help("valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"));
                         }
                     }
                 }
@@ -224,7 +226,12 @@ impl Parser<'_> {
                 Ok(v)
             }
             None => {
-                Err(Diagnostic::error(Span::new(self.pos - 2, (self.pos + 4).min(self.s.len())), "invalid \\u escape")
+                // Up to four bytes, ending on a character boundary.
+                let mut end = (self.pos + 4).min(self.s.len());
+                while !self.text.is_char_boundary(end) {
+                    end += 1;
+                }
+                Err(Diagnostic::error(Span::new(self.pos - 2, end), "invalid \\u escape")
                     .with_help("write four hexadecimal digits, such as \\u00e9"))
             }
         }

@@ -144,7 +144,18 @@ impl Builder<'_> {
         self.stack.push(frame);
     }
 
+    /// Where a scalar starting at `start` ends: estimated from its value,
+    /// so kept inside the text and on a character boundary (the fuzzer
+    /// found one ending inside a character).
     fn scalar_end(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
+        let mut end = self.scalar_end_estimate(start, value, style).min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        end
+    }
+
+    fn scalar_end_estimate(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
         let line_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
         match style {
             TScalarStyle::Plain => (start + value.len()).min(line_end),
