@@ -121,6 +121,7 @@ pub fn parse_file_with(text: &str, limits: &Limits) -> SeccompFile {
         diagnostics.extend(diags);
         documents.extend(parsed);
     }
+    crate::snap_to_text(text, &mut diagnostics);
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     SeccompFile { documents, diagnostics }
 }

@@ -67,3 +67,21 @@ fn a_policy_diagnostic_at_its_end_stays_inside_the_file() {
     let (_, reports) = spo_parse::apparmor::resource::validate_resource(std::path::Path::new("p.yaml"), &text, &mut v);
     assert_inside(&text, &reports[0].diagnostics);
 }
+
+#[test]
+fn a_unicode_escape_takes_hexadecimal_digits_only() {
+    // `from_str_radix` took the sign: `\u+066` was read as U+0066.
+    let (node, d) = parse_json("\"\\u+0666\"");
+    assert!(node.is_none());
+    assert_eq!(d[0].message, "invalid \\u escape");
+}
+
+#[test]
+fn a_document_starting_with_a_long_character_is_located_on_it() {
+    // "Not a profile" pointed at the document's first byte, inside a
+    // character of several.
+    let text = fixture("document-first-char.yaml");
+    assert_inside(&text, &spo_parse::seccomp::parse_file(&text).diagnostics);
+    let text = "é: 1\n";
+    assert_inside(text, &spo_parse::seccomp::parse_file(text).diagnostics);
+}

@@ -139,6 +139,7 @@ impl Validator {
         if docs.is_empty() && diags.is_empty() {
             diags.push(Diagnostic::error(spo_parse::Span::point(0), "the file holds no profile"));
         }
+        spo_parse::snap_to_text(text, &mut diags);
         diags.sort_by_key(|d| d.span.start);
         diags.dedup();
         let mut groups = vec![(path.to_path_buf(), text.to_owned(), diags)];

@@ -93,6 +93,7 @@ pub fn validate_resource(
             out.push(ResourceDocument { profile, root: doc.clone() });
         }
     }
+    crate::snap_to_text(text, &mut diags);
     diags.sort_by_key(|d| d.span.start);
     let mut reports = vec![FileReport { path: path.to_owned(), text: text.to_owned(), diagnostics: diags }];
     reports.extend(others);

@@ -364,6 +364,7 @@ pub fn validate_manifests_with(
         }
         manifests.push(m);
     }
+    crate::snap_to_text(text, &mut diags);
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     (manifests, diags)
 }

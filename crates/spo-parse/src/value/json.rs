@@ -219,7 +219,13 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> PResult<u32> {
-        let h = self.text.get(self.pos..self.pos + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
+        // Four hexadecimal digits exactly (`from_str_radix` alone would take
+        // a sign: `\u+066` was accepted, found by the fuzzer).
+        let h = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok());
         match h {
             Some(v) => {
                 self.pos += 4;
