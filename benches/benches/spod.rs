@@ -226,7 +226,7 @@ fn bench_enricher(records: usize, rate: u64) {
             Ok(None) if first.is_some() => break,
             _ => {}
         }
-        if child_done.is_none() && seen % 4096 == 0 {
+        if child_done.is_none() && seen.is_multiple_of(4096) {
             let mut st = 0;
             // SAFETY: polling our own child without blocking.
             if unsafe { libc::waitpid(pid, &mut st, libc::WNOHANG) } == pid {

@@ -2,6 +2,7 @@
 //! in `commands/<verb>.rs` and the logic in the library crates.
 
 mod commands;
+mod input;
 mod kinds;
 mod render;
 
@@ -15,6 +16,9 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Change a limit on input, NAME=VALUE (repeatable; see --help for the limits).
+    #[arg(long = "limit", value_name = "NAME=VALUE", global = true, long_help = input::limits_help())]
+    limit: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +49,13 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match spo_parse::Limits::default().with_settings(&cli.limit) {
+        Ok(limits) => input::set_limits(limits),
+        Err(e) => {
+            eprintln!("error: --limit: {e}");
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Validate(a) => commands::validate::main(&a),
         Command::Compile(a) => commands::compile::main(&a),

@@ -11,6 +11,7 @@
 //! few of: x86 socket and IPC calls through their multiplexers, with and
 //! without conditions of their own, and `MASKED_EQ` with zero, partial and
 //! high-word-only masks next to unconditional rules of the same syscall.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -41,6 +41,31 @@ impl From<Range<usize>> for Span {
     }
 }
 
+/// Keep every span of `diags` inside `text` and on character boundaries
+/// (start moved back, end forward). Readers point at "the first character"
+/// of a value as one byte, which may sit inside a longer character (found
+/// by the fuzzer); every entry point that holds the text calls this before
+/// returning.
+pub fn snap_to_text(text: &str, diags: &mut [Diagnostic]) {
+    let snap = |s: Span| {
+        let mut a = s.start.min(text.len());
+        while !text.is_char_boundary(a) {
+            a -= 1;
+        }
+        let mut b = s.end.clamp(a, text.len());
+        while !text.is_char_boundary(b) {
+            b += 1;
+        }
+        Span::new(a, b)
+    };
+    for d in diags {
+        d.span = snap(d.span);
+        for l in &mut d.labels {
+            l.span = snap(l.span);
+        }
+    }
+}
+
 /// A secondary location with a short label ("first defined here").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {

@@ -1,8 +1,8 @@
 //! Which kind of document a file holds: JSON or YAML, one document or
 //! several, and which profile kind each document is.
 
-use crate::value::{parse_json, parse_yaml, Node};
-use crate::Diagnostic;
+use crate::value::{parse_json_with, parse_yaml_with, Node};
+use crate::{Diagnostic, Limits};
 
 /// The surface syntax of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,15 +23,20 @@ pub fn detect_syntax(text: &str) -> Syntax {
     }
 }
 
-/// Parse every document in `text`.
+/// Parse every document in `text` within the default [`Limits`].
 pub fn parse_documents(text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
+    parse_documents_with(text, &Limits::default())
+}
+
+/// Parse every document in `text` within `limits`.
+pub fn parse_documents_with(text: &str, limits: &Limits) -> (Vec<Node>, Vec<Diagnostic>) {
     match detect_syntax(text) {
         Syntax::Json => {
-            let (node, diags) = parse_json(text);
+            let (node, diags) = parse_json_with(text, limits);
             (node.into_iter().collect(), diags)
         }
         Syntax::Yaml => {
-            let (docs, diags) = parse_yaml(text);
+            let (docs, diags) = parse_yaml_with(text, limits);
             // An empty YAML document (a trailing `---`) carries nothing.
             (docs.into_iter().filter(|d| !matches!(d.kind, crate::value::Kind::Null)).collect(), diags)
         }

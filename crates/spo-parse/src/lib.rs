@@ -12,10 +12,13 @@ pub mod cil;
 mod diagnostic;
 pub mod document;
 mod error;
+pub mod files;
+pub mod limits;
 pub mod seccomp;
 mod source;
 pub mod value;
 
-pub use diagnostic::{Diagnostic, Label, Severity, Span};
+pub use diagnostic::{snap_to_text, Diagnostic, Label, Severity, Span};
 pub use error::ParseError;
+pub use limits::{Limit, Limits};
 pub use source::SourceMap;

@@ -19,10 +19,10 @@ use spo_model::seccomp::{
 };
 use spo_model::{Arch, FieldPath};
 
-use crate::document::{kind_of, parse_documents, DocKind};
+use crate::document::{kind_of, parse_documents_with, DocKind};
 use crate::value::lower::{problem_to_diagnostic, Lowerer};
 use crate::value::{Kind, Member, Node};
-use crate::{Diagnostic, ParseError};
+use crate::{Diagnostic, Limit, Limits, ParseError};
 
 const SPEC_FIELDS: &[&str] = &[
     "defaultAction",
@@ -106,9 +106,10 @@ impl SeccompFile {
     }
 }
 
-/// Read and check every seccomp profile in `text`.
+/// Read and check every seccomp profile in `text` within the default
+/// [`Limits`].
 pub fn parse_file(text: &str) -> SeccompFile {
-    parse_file_with(text, &ValidateOptions::default())
+    parse_file_with(text, &ValidateOptions::default(), &Limits::default())
 }
 
 /// The bytes before the `{` of a JSON object that something put in front
@@ -137,13 +138,13 @@ pub fn stray_bytes(text: &str) -> Option<(Diagnostic, String)> {
     Some((d, format!("{}{}", " ".repeat(end), &text[end..])))
 }
 
-/// [`parse_file`] with validation options (strict mode).
-pub fn parse_file_with(text: &str, opts: &ValidateOptions) -> SeccompFile {
+/// [`parse_file`] with validation options (strict mode), within `limits`.
+pub fn parse_file_with(text: &str, opts: &ValidateOptions, limits: &Limits) -> SeccompFile {
     // A stray byte before the JSON is reported as such, and the rest read
     // as if it were blank.
     let (stray, blanked) = stray_bytes(text).unzip();
     let text = blanked.as_deref().unwrap_or(text);
-    let (docs, mut diagnostics) = parse_documents(text);
+    let (docs, mut diagnostics) = parse_documents_with(text, limits);
     diagnostics.extend(stray);
     let mut documents = Vec::new();
     if docs.is_empty() && diagnostics.is_empty() {
@@ -153,10 +154,11 @@ pub fn parse_file_with(text: &str, opts: &ValidateOptions) -> SeccompFile {
         );
     }
     for doc in docs {
-        let (parsed, diags) = lower_document_with(&doc, opts);
+        let (parsed, diags) = lower_document_with(&doc, opts, limits);
         diagnostics.extend(diags);
         documents.extend(parsed);
     }
+    crate::snap_to_text(text, &mut diagnostics);
     diagnostics.sort_by_key(|d| (d.span.start, d.span.end));
     SeccompFile { documents, diagnostics }
 }
@@ -181,12 +183,16 @@ pub fn parse_spec(text: &str) -> Result<SeccompDocument, ParseError> {
 
 /// Lower one document, whatever its format, and validate it.
 pub fn lower_document(doc: &Node) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
-    lower_document_with(doc, &ValidateOptions::default())
+    lower_document_with(doc, &ValidateOptions::default(), &Limits::default())
 }
 
-/// [`lower_document`] with validation options.
-pub fn lower_document_with(doc: &Node, opts: &ValidateOptions) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
-    let mut lw = Lowerer::new();
+/// [`lower_document`] with validation options, within `limits`.
+pub fn lower_document_with(
+    doc: &Node,
+    opts: &ValidateOptions,
+    limits: &Limits,
+) -> (Option<SeccompDocument>, Vec<Diagnostic>) {
+    let mut lw = Lowerer::with_limits(limits);
     let read = match kind_of(doc) {
         DocKind::SeccompJson => match doc.get("linux").and_then(|l| l.get("seccomp")) {
             Some(seccomp) => lower_spec(&mut lw, seccomp, "linux.seccomp")
@@ -209,7 +215,7 @@ pub fn lower_document_with(doc: &Node, opts: &ValidateOptions) -> (Option<Seccom
         }
     };
     let Some((spec_read, format, metadata, base)) = read else { return (None, lw.diags) };
-    let shape_ok = lw.diags.iter().all(|d| !d.is_error());
+    let shape_ok = lw.diags.iter().all(|d| !d.is_error()) && !lw.truncated;
     let mut diags = lw.diags;
     for p in validate_with(&spec_read.spec, &base, &spec_read.unread, opts) {
         diags.push(problem_to_diagnostic(doc, &p));
@@ -386,13 +392,15 @@ fn lower_spec(lw: &mut Lowerer, node: &Node, what: &str) -> Option<SpecRead> {
         match crate::value::lower::spec_state(n) {
             Ok(disabled) => spec.disabled = disabled.then_some(true),
             Err(d) => {
-                lw.diags.push(d);
+                lw.diags.push(*d);
                 ok = false;
             }
         }
     }
     if let Some(n) = field(members, "syscalls") {
-        for item in lw.array(n, "syscalls").unwrap_or(&[]) {
+        let items = lw.array(n, "syscalls").unwrap_or(&[]);
+        let max = lw.limits.rules;
+        for item in lw.at_most(items, max, Limit::Rules, "entries in `syscalls`") {
             // Unreadable entries keep their place, so that field paths of
             // the entries after them stay right.
             let (rule, complete) =
@@ -421,7 +429,7 @@ fn lower_rule(lw: &mut Lowerer, node: &Node, actions: &[&str]) -> Option<(Syscal
     let mut rule = SyscallRule::new(&[], action.unwrap_or(ActionName::Allow));
     ok &= action.is_some();
     if let Some(n) = field(members, "names") {
-        rule.names = lw.strings(n, "names");
+        rule.names = lw.names(n, "names");
     }
     if let Some(n) = field(members, "name").filter(|n| !is_null(n)) {
         // Moby and containers-common write `"name": ""` beside `names`.
@@ -561,7 +569,7 @@ mod tests {
         assert!(!m.iter().any(|(_, x)| x.contains("mips3l64n32") || x.contains("`send`")), "{m:#?}");
         // Strict mode: the unknown name is an error; the default-action rule
         // changes nothing and stays a warning (SPO's own examples have one).
-        let strict = parse_file_with(text, &ValidateOptions { strict: true });
+        let strict = parse_file_with(text, &ValidateOptions { strict: true }, &Limits::default());
         let errors: Vec<_> = strict.diagnostics.iter().filter(|d| d.is_error()).collect();
         assert_eq!(errors.len(), 1, "{:#?}", strict.diagnostics);
         assert!(errors[0].message.contains("procexit"), "{errors:#?}");

@@ -80,7 +80,7 @@ fn repository_fixtures_validate() {
     let mut files = Vec::new();
     files_under(&dir, &mut files);
     assert!(!files.is_empty(), "no fixtures under {}", dir.display());
-    let opts = Options { include_dirs: vec![dir.join("include")] };
+    let opts = Options { include_dirs: vec![dir.join("include")], ..Options::default() };
     let files: Vec<PathBuf> = files.into_iter().filter(|f| !f.starts_with(dir.join("include"))).collect();
     let (_, failures) = check_all(&files, opts);
     assert!(failures.is_empty(), "errors:\n{failures}");

@@ -53,7 +53,7 @@ fn invalid_fixtures_match_their_stderr() {
         .collect();
     inputs.sort();
     assert!(inputs.len() >= 8, "fixtures missing under {}", dir.display());
-    let mut v = Validator::new(Options { include_dirs: vec![dir.join("include")] });
+    let mut v = Validator::new(Options { include_dirs: vec![dir.join("include")], ..Options::default() });
     let mut golden = spo_test_support::Golden::new();
     for input in inputs {
         let text = std::fs::read_to_string(&input).expect("read");

@@ -288,7 +288,7 @@ fn verdicts_match_apparmor_parser() {
     let seed = std::env::var("SPO_APPARMOR_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(SEED);
     let (stride, n_mutations) = if full { (1, 600) } else { (4, 60) };
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut v = Validator::new(Options { include_dirs: vec![PathBuf::from(INCLUDE)] });
+    let mut v = Validator::new(Options { include_dirs: vec![PathBuf::from(INCLUDE)], ..Options::default() });
     let (mut total, mut agree, mut line_total, mut line_agree) = (0, 0, 0, 0);
     let mut report = String::new();
     let mut check = |name: &str, path: &Path, text: &str, defect: Option<usize>, v: &mut Validator| {
@@ -361,7 +361,7 @@ fn shared_renders_match_apparmor_parser() {
         }
     }
     files.sort();
-    let mut v = Validator::new(Options { include_dirs: vec![PathBuf::from(INCLUDE)] });
+    let mut v = Validator::new(Options { include_dirs: vec![PathBuf::from(INCLUDE)], ..Options::default() });
     let mut bad = Vec::new();
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");

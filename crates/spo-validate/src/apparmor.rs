@@ -16,8 +16,14 @@ pub fn options(includes: &[PathBuf]) -> Options {
     if includes.is_empty() {
         Options::default()
     } else {
-        Options { include_dirs: includes.to_vec() }
+        Options { include_dirs: includes.to_vec(), ..Options::default() }
     }
+}
+
+/// Parser options for a validation with `opts`: its include directories,
+/// the directories quoted includes may also read, its limits.
+pub fn options_of(opts: &crate::Options) -> Options {
+    Options { local_dirs: opts.quoted_include.clone(), limits: opts.limits, ..options(&opts.include) }
 }
 
 /// The parser's reports as (path, text, diagnostics) groups.
@@ -29,7 +35,12 @@ pub fn to_reports(reports: Vec<FileReport>) -> Reports {
 /// in `includes`, default `/etc/apparmor.d`) or of an `AppArmorProfile`
 /// manifest, grouped by file; the first group is `path`'s.
 pub fn validate(path: &Path, text: &str, includes: &[PathBuf]) -> Reports {
-    let mut v = Validator::new(options(includes));
+    validate_opts(path, text, &crate::Options { include: includes.to_vec(), ..crate::Options::default() })
+}
+
+/// [`validate`] with every option of a validation (includes, limits).
+pub fn validate_opts(path: &Path, text: &str, opts: &crate::Options) -> Reports {
+    let mut v = Validator::new(options_of(opts));
     if looks_like_resource(text) {
         return to_reports(validate_resource(path, text, &mut v).1);
     }

@@ -15,15 +15,10 @@ pub enum ValidateError {
         #[source]
         source: std::io::Error,
     },
-    /// A file given as a CIL base cannot be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file given as a CIL base cannot be read, or is refused (too
+    /// large, not a regular file, outside its directory).
+    #[error(transparent)]
+    Input(spo_parse::ParseError),
     /// A CIL base file does not parse, so nothing can be checked against it.
     #[error("base file {}:{line}:{column}: {message}", path.display())]
     BadBase {

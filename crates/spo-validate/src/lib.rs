@@ -21,12 +21,12 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use spo_parse::cil::Base;
-use spo_parse::document::{kind_of, parse_documents, DocKind};
+use spo_parse::document::{kind_of, parse_documents_with, DocKind};
 
 pub use detect::{detect, has_resource, FileKind};
 pub use error::ValidateError;
 pub use spo_model::seccomp::policy::SyscallLimit;
-pub use spo_parse::{Diagnostic, SourceMap};
+pub use spo_parse::{Diagnostic, Limits, SourceMap};
 
 /// Diagnostics of one file, with the text they point into.
 pub type FileDiagnostics = (PathBuf, String, Vec<Diagnostic>);
@@ -60,11 +60,24 @@ pub struct Options {
     /// the admission webhook refuses a typo a runtime would silently
     /// drop; `spoc validate` follows the runtimes unless `--strict`.
     pub strict: bool,
+    /// Further directories AppArmor `#include "..."` may read from (none
+    /// by default; `spoc` adds the current directory, where such names are
+    /// resolved).
+    pub quoted_include: Vec<PathBuf>,
+    /// What the input may cost: the same limits for `spoc`, `spod` and
+    /// the admission webhook.
+    pub limits: Limits,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { cil_base: Vec::new(), include: Vec::new(), strict: true }
+        Options {
+            cil_base: Vec::new(),
+            include: Vec::new(),
+            strict: true,
+            quoted_include: Vec::new(),
+            limits: Limits::default(),
+        }
     }
 }
 
@@ -88,7 +101,7 @@ impl Validator {
         if let Some(b) = self.base.get() {
             return Ok(b);
         }
-        let loaded = selinux::load_base(&self.opts.cil_base)?;
+        let loaded = selinux::load_base_limited(&self.opts.cil_base, &self.opts.limits)?;
         Ok(self.base.get_or_init(|| loaded))
     }
 
@@ -98,8 +111,8 @@ impl Validator {
         let own = |d: Vec<Diagnostic>| vec![(path.to_path_buf(), text.to_owned(), d)];
         Ok(match detect(path, text) {
             FileKind::Documents => self.check_documents(path, text)?,
-            FileKind::Cil => own(selinux::validate_with(path, text, self.base()?)),
-            FileKind::AppArmor => apparmor::validate(path, text, &self.opts.include),
+            FileKind::Cil => own(selinux::validate_limited(path, text, self.base()?, &self.opts.limits)),
+            FileKind::AppArmor => apparmor::validate_opts(path, text, &self.opts),
         })
     }
 
@@ -118,8 +131,9 @@ impl Validator {
         text: &str,
         limit: &SyscallLimit,
     ) -> Result<Vec<FileDiagnostics>, ValidateError> {
+        let limits = &self.opts.limits;
         let (stray, blanked) = spo_parse::seccomp::stray_bytes(text).unzip();
-        let (docs, mut diags) = parse_documents(blanked.as_deref().unwrap_or(text));
+        let (docs, mut diags) = parse_documents_with(blanked.as_deref().unwrap_or(text), limits);
         diags.extend(stray);
         let seccomp = spo_model::seccomp::ValidateOptions { strict: self.opts.strict };
         // Everything found so far is a syntax error; the other kinds'
@@ -128,9 +142,9 @@ impl Validator {
         let (mut selinux, mut apparmor) = (false, false);
         for doc in &docs {
             match kind_of(doc) {
-                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document_with(doc, &seccomp).1),
+                DocKind::SeccompJson => diags.extend(spo_parse::seccomp::lower_document_with(doc, &seccomp, limits).1),
                 DocKind::Resource(k) if k == "SeccompProfile" => {
-                    let (lowered, d) = spo_parse::seccomp::lower_document_with(doc, &seccomp);
+                    let (lowered, d) = spo_parse::seccomp::lower_document_with(doc, &seccomp, limits);
                     diags.extend(d);
                     if let Some(l) = lowered {
                         for p in limit.problems(&l.spec) {
@@ -166,11 +180,11 @@ impl Validator {
             }
         }
         if selinux && syntax_ok {
-            diags.extend(selinux::validate_with(path, text, self.base()?));
+            diags.extend(selinux::validate_limited(path, text, self.base()?, limits));
         }
         let mut others = Vec::new();
         if apparmor && syntax_ok {
-            for (p, t, d) in apparmor::validate(path, text, &self.opts.include) {
+            for (p, t, d) in apparmor::validate_opts(path, text, &self.opts) {
                 if p == path {
                     diags.extend(d);
                 } else {
@@ -181,6 +195,7 @@ impl Validator {
         if docs.is_empty() && diags.is_empty() {
             diags.push(Diagnostic::error(spo_parse::Span::point(0), "the file holds no profile"));
         }
+        spo_parse::snap_to_text(text, &mut diags);
         diags.sort_by_key(|d| d.span.start);
         diags.dedup();
         let mut groups = vec![(path.to_path_buf(), text.to_owned(), diags)];

@@ -29,39 +29,161 @@ fn clamp(text: &str, span: Span) -> std::ops::Range<usize> {
     start..end
 }
 
+/// The lines a span is on, widened to cover `other` when the two are at
+/// most [`NEAR`] lines apart.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    first: usize,
+    last: usize,
+}
+
+/// An annotation of a snippet: its level, where, its label.
+type Annotation<'a> = (Level, Span, &'a str);
+
+/// Labels this close to the culprit share its snippet; farther ones get
+/// their own, so no snippet holds more than the lines it points at.
+const NEAR: usize = 3;
+
+impl Window {
+    fn of(map: &SourceMap<'_>, text: &str, span: Span) -> Window {
+        let r = clamp(text, span);
+        let first = map.line_col(r.start).0;
+        let last = map.line_col(r.end).0.max(first);
+        Window { first, last }
+    }
+
+    fn near(self, other: Window) -> bool {
+        other.first <= self.last + NEAR && self.first <= other.last + NEAR
+    }
+
+    fn join(self, other: Window) -> Window {
+        Window { first: self.first.min(other.first), last: self.last.max(other.last) }
+    }
+
+    /// The byte range of the window's lines in `text`.
+    fn bytes(self, map: &SourceMap<'_>, text: &str) -> std::ops::Range<usize> {
+        let start = map.line_start(self.first).unwrap_or(text.len());
+        let end = map.line_start(self.last + 1).map_or(text.len(), |e| e.saturating_sub(1)).max(start);
+        start..end
+    }
+}
+
 /// Render diagnostics for `path` (whose content is `text`) rustc-style.
+///
+/// Each snippet holds only the lines its annotations are on (and the few
+/// between them), never the whole file: the cost is linear in the
+/// diagnostics and the lines they show, so a file with 100,000 problems
+/// renders in time proportional to its size, not to its size squared.
 pub fn human(path: &Path, text: &str, diags: &[Diagnostic], color: bool) -> String {
     let origin = path.display().to_string();
     // Tabs would be widened on display but not under the caret; one space
     // per tab keeps byte offsets and columns unchanged.
     let display = text.replace('\t', " ");
     let text = display.as_str();
+    let map = SourceMap::new(text);
     let renderer = if color { Renderer::styled() } else { Renderer::plain() };
     let mut out = String::new();
     for d in diags {
         let main_label = d.label.as_deref().unwrap_or("");
-        let mut snippet = Snippet::source(text)
-            .line_start(1)
-            .origin(&origin)
-            .fold(true)
-            // annotate-snippets 0.11 underlines warnings with `-`; the
-            // culprit always gets a caret, whatever the severity.
-            .annotation(Level::Error.span(clamp(text, d.span)).label(main_label));
+        // Group the culprit and its labels into windows of nearby lines;
+        // the culprit's window comes first.
+        let mut windows: Vec<(Window, Vec<Annotation<'_>>)> =
+            vec![(Window::of(&map, text, d.span), vec![(Level::Error, d.span, main_label)])];
         for l in &d.labels {
-            snippet = snippet.annotation(Level::Info.span(clamp(text, l.span)).label(&l.message));
+            let w = Window::of(&map, text, l.span);
+            match windows.iter_mut().find(|(have, _)| have.near(w)) {
+                Some((have, anns)) => {
+                    *have = have.join(w);
+                    anns.push((Level::Info, l.span, &l.message));
+                }
+                None => windows.push((w, vec![(Level::Info, l.span, &l.message)])),
+            }
         }
-        let mut msg = level(d.severity).title(&d.message).snippet(snippet);
+        let mut msg = level(d.severity).title(&d.message);
+        // Windows too long to show whole (a minified file on one line, a
+        // span over a whole document) are cut around their annotations;
+        // the cut text is owned, and the location line is written here,
+        // since the renderer would count columns from the cut.
+        let mut cut_header = None;
+        // (cut text, first byte shown, end, bytes of the cut mark before it)
+        let mut owned: Vec<(String, usize, usize, usize)> = Vec::new();
+        for (i, (w, anns)) in windows.iter().enumerate() {
+            let bytes = w.bytes(&map, text);
+            if bytes.len() <= MAX_WINDOW {
+                owned.push((String::new(), bytes.start, bytes.end, 0));
+                continue;
+            }
+            let first = clamp(text, anns[0].1).start;
+            let mut start = first.saturating_sub(CONTEXT).max(bytes.start);
+            while !text.is_char_boundary(start) {
+                start -= 1;
+            }
+            if start < bytes.start + CUT.len() {
+                start = bytes.start;
+            }
+            // The culprit (up to a line's worth of it) and a little after.
+            let culprit_end = clamp(text, anns[0].1).end.min(first + MAX_WINDOW / 2);
+            let mut end = (culprit_end + CONTEXT).min(bytes.end);
+            while !text.is_char_boundary(end) {
+                end += 1;
+            }
+            // Start at a line start, or mark the cut.
+            let prefix = if start == map.line_start(map.line_col(start).0).unwrap_or(start) { "" } else { CUT };
+            let suffix = if end == bytes.end { "" } else { CUT };
+            if i == 0 {
+                cut_header = Some(map.line_col(first));
+            }
+            owned.push((format!("{prefix}{}{suffix}", &text[start..end]), start, end, prefix.len()));
+        }
+        let mut max_line = 0;
+        for ((w, anns), (cut, start, end, mark)) in windows.iter().zip(&owned) {
+            let is_cut = !cut.is_empty();
+            let (source, first_line) =
+                if is_cut { (cut.as_str(), map.line_col(*start).0) } else { (&text[*start..*end], w.first) };
+            max_line = max_line.max(first_line + source.matches('\n').count());
+            let mut snippet = Snippet::source(source).line_start(first_line).fold(true);
+            if cut_header.is_none() {
+                snippet = snippet.origin(&origin);
+            }
+            for (lvl, span, label) in anns {
+                let r = clamp(text, *span);
+                let (a, b) = (r.start.clamp(*start, *end), r.end.clamp(*start, *end));
+                // Offsets into the source shown, after the cut mark.
+                let (a, b) = (a - start + mark, b - start + mark);
+                // annotate-snippets 0.11 underlines warnings with `-`; the
+                // culprit always gets a caret, whatever the severity.
+                snippet = snippet.annotation(lvl.span(a..b).label(label));
+            }
+            msg = msg.snippet(snippet);
+        }
         if let Some(h) = &d.help {
             msg = msg.footer(Level::Help.title(h));
         }
         for n in &d.notes {
             msg = msg.footer(Level::Note.title(n));
         }
-        out.push_str(&renderer.render(msg).to_string());
+        let rendered = renderer.render(msg).to_string();
+        match cut_header {
+            None => out.push_str(&rendered),
+            Some((line, col)) => {
+                // The location line the renderer writes when it has the
+                // whole line: after the title, indented by the gutter.
+                let (title, rest) = rendered.split_once('\n').unwrap_or((&rendered, ""));
+                let gutter = " ".repeat(max_line.max(1).to_string().len());
+                out.push_str(&format!("{title}\n{gutter}--> {origin}:{line}:{col}\n{rest}"));
+            }
+        }
         out.push_str("\n\n");
     }
     out
 }
+
+/// Longest window shown whole, in bytes.
+const MAX_WINDOW: usize = 2048;
+/// Bytes shown before the culprit in a cut window.
+const CONTEXT: usize = 60;
+/// Marks where a cut window was cut.
+const CUT: &str = "...";
 
 /// A diagnostic as a JSON object.
 #[derive(Debug, Serialize)]
@@ -135,5 +257,45 @@ mod tests {
         assert_eq!(v["column"], 1);
         assert_eq!(v["severity"], "warning");
         assert_eq!(v["file"], "f");
+    }
+
+    /// A minified file: every diagnostic is on its one line. Each shows a
+    /// cut of it around the culprit, with the right column; before, each
+    /// showed the whole line, so the output (and the time) grew with the
+    /// square of the file.
+    #[test]
+    fn long_lines_are_cut_around_the_culprit() {
+        let items: Vec<String> = (0..5_000).map(|i| format!("\"n{i}\"")).collect();
+        let text = format!("{{\"names\": [{}]}}", items.join(","));
+        let diags: Vec<Diagnostic> = (0..5_000)
+            .map(|i| {
+                let at = text.find(&format!("\"n{i}\"")).unwrap();
+                Diagnostic::error(Span::new(at, at + format!("\"n{i}\"").len()), format!("bad n{i}"))
+            })
+            .collect();
+        let out = human(Path::new("min.json"), &text, &diags, false);
+        assert!(out.len() < 5_000 * 400, "{} bytes for 5000 diagnostics", out.len());
+        let at = text.find("\"n4321\"").unwrap();
+        let one = out.split("\n\n").find(|b| b.contains("error: bad n4321\n")).unwrap();
+        assert!(one.contains(&format!(" --> min.json:1:{}\n", at + 1)), "{one}");
+        // The caret is under the culprit in the cut line.
+        let lines: Vec<&str> = one.lines().collect();
+        let src = lines.iter().position(|l| l.starts_with("1 | ")).unwrap();
+        let col = lines[src].find("\"n4321\"").unwrap();
+        assert_eq!(lines[src + 1].find('^'), Some(col), "{one}");
+        assert!(lines[src].contains("..."), "{one}");
+    }
+
+    /// A label far from the culprit gets a snippet of its own, not every
+    /// line between the two.
+    #[test]
+    fn far_labels_get_their_own_snippet() {
+        let text: String = (0..1000).map(|i| format!("k{i}: 1\n")).collect::<String>() + "k0: 2\n";
+        let dup = text.rfind("k0").unwrap();
+        let d = Diagnostic::error(Span::new(dup, dup + 2), "duplicate key `k0`")
+            .with_secondary(Span::new(0, 2), "first defined here");
+        let out = human(Path::new("d.yaml"), &text, &[d], false);
+        assert!(out.lines().count() < 20, "{out}");
+        assert!(out.contains("1001 | k0: 2") && out.contains("first defined here"), "{out}");
     }
 }

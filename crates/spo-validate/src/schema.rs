@@ -336,9 +336,7 @@ fn selector(sel: &Node, out: &mut Vec<Diagnostic>) {
             ("In" | "NotIn" | "Exists" | "DoesNotExist", _) => {}
             (other, _) => {
                 let mut d = Diagnostic::error(span, format!("unknown selector operator `{other}`"));
-                if let Some(s) =
-                    spo_model::suggest::did_you_mean(other, ["In", "NotIn", "Exists", "DoesNotExist"].into_iter())
-                {
+                if let Some(s) = spo_model::suggest::did_you_mean(other, ["In", "NotIn", "Exists", "DoesNotExist"]) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 out.push(d);

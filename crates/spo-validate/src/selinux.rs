@@ -5,9 +5,10 @@
 use std::path::{Path, PathBuf};
 
 use spo_model::selinux::DenyLists;
-use spo_parse::cil::cr::validate_manifests;
+use spo_parse::cil::cr::validate_manifests_with;
 use spo_parse::cil::{self, Base};
-use spo_parse::{Diagnostic, SourceMap};
+use spo_parse::files::{read_text, resolve_within};
+use spo_parse::{Diagnostic, Limits, SourceMap};
 
 use crate::ValidateError;
 
@@ -19,6 +20,13 @@ pub fn is_cil(path: &Path, text: &str) -> bool {
 /// The base to check against: the shipped default, or the CIL files (or
 /// directories of them) in `bases`.
 pub fn load_base(bases: &[PathBuf]) -> Result<Base, ValidateError> {
+    load_base_limited(bases, &Limits::default())
+}
+
+/// [`load_base`] within `limits`. A directory's files are read only if
+/// they lie in it (a symlink leading out is refused), and only regular
+/// files are read.
+pub fn load_base_limited(bases: &[PathBuf], limits: &Limits) -> Result<Base, ValidateError> {
     if bases.is_empty() {
         return Ok(Base::default_container_base());
     }
@@ -30,14 +38,15 @@ pub fn load_base(bases: &[PathBuf]) -> Result<Base, ValidateError> {
                 .flatten()
                 .map(|e| e.path())
                 .filter(|f| f.extension().is_some_and(|e| e == "cil"))
-                .collect();
+                .map(|f| resolve_within(p, &f).map_err(ValidateError::Input))
+                .collect::<Result<_, _>>()?;
             v.sort();
             v
         } else {
             vec![p.clone()]
         };
         for f in files {
-            let text = std::fs::read_to_string(&f).map_err(|source| ValidateError::Read { path: f.clone(), source })?;
+            let text = read_text(&f, limits).map_err(ValidateError::Input)?;
             let errs = base.add_cil(&text);
             if let Some(e) = errs.first() {
                 let (line, column) = SourceMap::new(&text).line_col(e.span.start);
@@ -51,10 +60,15 @@ pub fn load_base(bases: &[PathBuf]) -> Result<Base, ValidateError> {
 /// Every diagnostic of a `.cil` file or a SelinuxProfile/RawSelinuxProfile
 /// manifest, checked against `base`.
 pub fn validate_with(path: &Path, text: &str, base: &Base) -> Vec<Diagnostic> {
+    validate_limited(path, text, base, &Limits::default())
+}
+
+/// [`validate_with`] within `limits`.
+pub fn validate_limited(path: &Path, text: &str, base: &Base, limits: &Limits) -> Vec<Diagnostic> {
     if is_cil(path, text) {
-        return cil::validate(text, base);
+        return cil::validate_with(text, base, limits);
     }
-    validate_manifests(text, base, &DenyLists::default()).1
+    validate_manifests_with(text, base, &DenyLists::default(), limits).1
 }
 
 /// [`validate_with`] against the default base or `bases`.

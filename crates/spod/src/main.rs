@@ -103,6 +103,18 @@ struct Args {
     /// profile is in Error).
     #[arg(long)]
     once: bool,
+    /// Change a limit on manifests, NAME=VALUE (repeatable; see --help).
+    #[arg(long = "limit", value_name = "NAME=VALUE", long_help = limits_help())]
+    limit: Vec<String>,
+}
+
+fn limits_help() -> String {
+    format!(
+        "Change a limit on what a manifest may hold, as NAME=VALUE (repeatable); the same limits `spoc` and the \
+         admission webhook apply. A manifest past a limit is refused, and the profiles it defined keep their \
+         installed versions. Limits and defaults:\n{}",
+        spo_parse::Limits::describe()
+    )
 }
 
 fn open_source(args: &Args) -> std::result::Result<Box<dyn RecordSource>, String> {
@@ -129,6 +141,8 @@ fn main() -> Result<()> {
         None => args.state.join("mirror"),
     };
     let mut cfg = AgentConfig::new(manifests, args.kubelet_root.clone(), args.state.clone());
+    cfg.limits =
+        spo_parse::Limits::default().with_settings(&args.limit).map_err(|e| anyhow::anyhow!("--limit: {e}"))?;
     if let Some(n) = args.node.clone().or_else(|| std::env::var("NODE_NAME").ok().filter(|n| !n.is_empty())) {
         cfg.node = n;
     }

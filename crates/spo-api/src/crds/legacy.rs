@@ -44,7 +44,9 @@ pub(crate) fn with_legacy_version(mut crd: CustomResourceDefinition, legacy: &st
     if let Some(schema) = old.schema.as_mut().and_then(|s| s.open_api_v3_schema.take()) {
         let mut v = serde_json::to_value(schema).unwrap_or(Value::Null);
         legacy_schema(&kind, &mut v);
-        old.schema.as_mut().map(|s| s.open_api_v3_schema = serde_json::from_value(v).ok());
+        if let Some(s) = old.schema.as_mut() {
+            s.open_api_v3_schema = serde_json::from_value(v).ok();
+        }
     }
     crd.spec.versions.push(old);
     crd.spec.conversion = Some(CustomResourceConversion {

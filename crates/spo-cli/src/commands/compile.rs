@@ -59,7 +59,7 @@ pub fn main(args: &Args) -> Result<u8> {
 }
 
 fn compile_cil(args: &Args) -> Result<Option<Vec<u8>>> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = crate::input::read(&args.file)?;
     match crate::kinds::selinux::compile_cil(&args.file, &text)? {
         Ok(cil) => Ok(Some(cil.into_bytes())),
         Err(diags) => {
@@ -71,7 +71,7 @@ fn compile_cil(args: &Args) -> Result<Option<Vec<u8>>> {
 }
 
 fn compile_apparmor(args: &Args) -> Result<Option<Vec<u8>>> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = crate::input::read(&args.file)?;
     match crate::kinds::apparmor::compile(&args.file, &text, args.complain)? {
         Ok(profile) => Ok(Some(profile.into_bytes())),
         Err(groups) => {

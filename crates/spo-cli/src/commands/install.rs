@@ -40,7 +40,7 @@ fn is_apparmor(path: &std::path::Path, text: &str) -> bool {
 
 /// Run `spoc install`.
 pub fn main(args: &Args) -> Result<u8> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let text = crate::input::read(&args.file)?;
     if is_apparmor(&args.file, &text) {
         return match kinds::apparmor::install(&args.file, &text, args.complain, &args.include)? {
             Ok(what) => {

@@ -41,7 +41,7 @@ pub fn read_all(paths: &[PathBuf]) -> Result<Vec<SeccompSpec>> {
     paths
         .iter()
         .map(|p| {
-            let text = std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let text = crate::input::read(p)?;
             read_one(&p.display().to_string(), &text)
         })
         .collect()

@@ -166,7 +166,7 @@ pub fn main(args: &Args) -> Result<u8> {
 /// `--from-audit`: SELinux or AppArmor denials to a profile, like
 /// audit2allow.
 fn from_audit(args: &Args, path: &Path) -> Result<u8> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = crate::input::read(path)?;
     let name = args.name.clone().unwrap_or_else(|| name_from(&args.output));
     spo_model::objname::check_object_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let domain = args.domain.as_deref();
@@ -230,7 +230,7 @@ fn base_spec(base: &str) -> Result<Option<SeccompSpec>> {
         "runc" => ("the runc base list".to_owned(), BASE_RUNC.to_owned()),
         "crun" => ("the crun base list".to_owned(), BASE_CRUN.to_owned()),
         path => {
-            let t = std::fs::read_to_string(path).with_context(|| format!("--base: cannot read {path}"))?;
+            let t = crate::input::read(std::path::Path::new(path)).context("--base")?;
             (path.to_owned(), t)
         }
     };

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 use crate::render::{render, OutputFormat};
 
@@ -36,12 +36,11 @@ pub struct Args {
 pub fn main(args: &Args) -> Result<u8> {
     let color = super::color();
     let mut failed = 0usize;
-    let opts =
-        spo_validate::Options { cil_base: args.cil_base.clone(), include: args.include.clone(), strict: args.strict };
+    let opts = crate::input::validate_options(&args.include, &args.cil_base, args.strict);
     // The checks live in `spo_validate`, shared with the admission webhook.
     let validator = spo_validate::Validator::new(&opts);
     for path in &args.files {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = crate::input::read(path)?;
         let groups = validator.check_file(path, &text)?;
         let (mut errors, mut warnings) = (0, 0);
         for (p, t, diags) in &groups {

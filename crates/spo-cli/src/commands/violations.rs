@@ -100,7 +100,7 @@ pub fn summarise(events: &[AuditEvent], profile: Option<&str>, since_ms: u64) ->
 
 fn events(args: &Args) -> Result<Vec<AuditEvent>> {
     if let Some(log) = &args.log {
-        let text = std::fs::read_to_string(log).with_context(|| format!("cannot read {}", log.display()))?;
+        let text = crate::input::read(log)?;
         // A line cut short by a crash is skipped, not fatal.
         return Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect());
     }

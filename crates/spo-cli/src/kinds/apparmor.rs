@@ -10,7 +10,7 @@ use spo_node::apparmor::{AppArmorInstaller, ApparmorParser, Outcome};
 use spo_parse::apparmor::resource::{looks_like_resource, profile_headers, validate_resource};
 use spo_parse::apparmor::{parse, Validator};
 use spo_parse::{Diagnostic, Span};
-pub use spo_validate::apparmor::{options, to_reports, Reports};
+pub use spo_validate::apparmor::{options_of, to_reports, Reports};
 
 fn has_errors(reports: &Reports) -> bool {
     reports.iter().any(|(_, _, d)| d.iter().any(Diagnostic::is_error))
@@ -29,7 +29,7 @@ fn compile_with(
     complain: bool,
     includes: &[PathBuf],
 ) -> anyhow::Result<Result<String, Reports>> {
-    let mut v = Validator::new(options(includes));
+    let mut v = Validator::new(options_of(&crate::input::validate_options(includes, &[], false)));
     if !looks_like_resource(text) {
         let reports = to_reports(v.validate(path, text));
         if has_errors(&reports) {

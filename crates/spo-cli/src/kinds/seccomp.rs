@@ -97,7 +97,7 @@ impl TargetArgs {
 /// Read `path` and return its parsed content and text (`strict`: see
 /// [`TargetArgs::strict`]).
 pub fn read(path: &Path, strict: bool) -> Result<(String, SeccompFile)> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let file = parse_file_with(&text, &ValidateOptions { strict });
+    let text = crate::input::read(path)?;
+    let file = parse_file_with(&text, &ValidateOptions { strict }, &crate::input::limits());
     Ok((text, file))
 }

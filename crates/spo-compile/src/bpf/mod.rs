@@ -138,7 +138,7 @@ pub fn to_bytes(prog: &[Insn]) -> Vec<u8> {
 
 /// Read `struct sock_filter[]` in native byte order.
 pub fn from_bytes(bytes: &[u8]) -> Result<Vec<Insn>, CompileError> {
-    if bytes.len() % INSN_SIZE != 0 {
+    if !bytes.len().is_multiple_of(INSN_SIZE) {
         return Err(CompileError::BadBpfLength { len: bytes.len() });
     }
     Ok(bytes

@@ -58,6 +58,9 @@ pub fn merge(specs: &[SeccompSpec]) -> Result<SeccompSpec, ModelError> {
     }
     let mut plain: BTreeMap<String, Action> = BTreeMap::new();
     let mut conditional: Vec<SyscallRule> = Vec::new();
+    // Duplicates found through their (derived, field by field) Debug form:
+    // a lookup per rule, where a scan of the rules kept cost n² for n.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for s in specs {
         out.native_architecture |= s.native_architecture;
         for a in &s.architectures {
@@ -83,7 +86,7 @@ pub fn merge(specs: &[SeccompSpec]) -> Result<SeccompSpec, ModelError> {
                     // `Action`'s order runs from most to least restrictive.
                     *e = (*e).max(action);
                 }
-            } else if !conditional.contains(rule) {
+            } else if seen.insert(format!("{rule:?}")) {
                 conditional.push(rule.clone());
             }
         }

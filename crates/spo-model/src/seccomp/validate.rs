@@ -11,7 +11,7 @@
 //! runtime would silently drop. A rule with the default action stays a
 //! warning even then: it changes nothing, and SPO's own examples have one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::multiplex::reachable;
 use super::{Action, ActionName, Operator, SeccompSpec, SyscallRule};
@@ -75,14 +75,16 @@ pub fn validate_with(spec: &SeccompSpec, base: &FieldPath, unread: &Unread, opts
         check_default(spec, base, &mut out);
     }
     check_arches(spec, base, &mut out);
-    let all_names = syscalls::all_names();
+    // A set, not the list: every rule asks, and a profile may have
+    // thousands of unread rules.
+    let unread_rules: HashSet<usize> = unread.rule_actions.iter().copied().collect();
     for (i, rule) in spec.syscalls.iter().enumerate() {
-        let known = !unread.rule_actions.contains(&i);
-        check_rule(spec, rule, &base.key("syscalls").index(i), all_names, known, opts, &mut out);
+        let known = !unread_rules.contains(&i);
+        check_rule(spec, rule, &base.key("syscalls").index(i), known, opts, &mut out);
     }
-    check_contradictions(spec, base, &unread.rule_actions, opts, &mut out);
+    check_contradictions(spec, base, &unread_rules, &mut out);
     if !unread.default_action {
-        check_exit(spec, base, &unread.rule_actions, &mut out);
+        check_exit(spec, base, &unread_rules, &mut out);
     }
     out
 }
@@ -146,8 +148,9 @@ fn check_arches(spec: &SeccompSpec, base: &FieldPath, out: &mut Vec<Problem>) {
         let path = base.key("architectures").index(i);
         if seen.contains(a) {
             out.push(Problem::warning(path.clone(), format!("{a} is listed twice")));
+        } else {
+            seen.push(*a);
         }
-        seen.push(*a);
         if !a.is_supported() {
             out.push(
                 Problem::warning(
@@ -164,7 +167,6 @@ fn check_rule(
     spec: &SeccompSpec,
     rule: &SyscallRule,
     path: &FieldPath,
-    all: &[&'static str],
     action_known: bool,
     opts: &ValidateOptions,
     out: &mut Vec<Problem>,
@@ -182,7 +184,7 @@ fn check_rule(
     for (npath, name) in names.chain(single) {
         if !syscalls::is_known_anywhere(name) {
             let mut p = opts.severity()(npath, format!("unknown syscall `{name}`; runc and crun skip it"));
-            if let Some(s) = did_you_mean(name, all.iter().copied()) {
+            if let Some(s) = crate::suggest::syscall(name) {
                 p = p.with_help(format!("did you mean `{s}`?"));
             } else {
                 p = p.with_help("syscall names are lowercase, as in `man 2 syscalls`");
@@ -312,13 +314,7 @@ fn check_rule_action(spec: &SeccompSpec, rule: &SyscallRule, path: &FieldPath, o
 
 /// Two rules for the same syscall under the same conditions but with
 /// different actions: which one wins is an accident of the compiler.
-fn check_contradictions(
-    spec: &SeccompSpec,
-    base: &FieldPath,
-    unread: &[usize],
-    opts: &ValidateOptions,
-    out: &mut Vec<Problem>,
-) {
+fn check_contradictions(spec: &SeccompSpec, base: &FieldPath, unread: &HashSet<usize>, out: &mut Vec<Problem>) {
     // (syscall, conditions) -> (rule index, name index, action, errno) of its first rule
     type Seen = (usize, usize, ActionName, Option<u32>);
     let mut first: HashMap<(String, String), Seen> = HashMap::new();
@@ -358,7 +354,7 @@ fn check_contradictions(
     }
 }
 
-fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &[usize], out: &mut Vec<Problem>) {
+fn check_exit(spec: &SeccompSpec, base: &FieldPath, unread: &HashSet<usize>, out: &mut Vec<Problem>) {
     let permits = |a: ActionName| matches!(a, ActionName::Allow | ActionName::Log);
     for (i, rule) in spec.syscalls.iter().enumerate().filter(|(i, _)| !unread.contains(i)) {
         for (j, name) in rule.all_names().enumerate() {

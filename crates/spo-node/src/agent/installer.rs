@@ -35,6 +35,9 @@ pub struct ManifestDoc {
     /// The whole file's text (shared, not copied), so text nested in a
     /// field (a raw policy) can be located line by line.
     pub source: std::sync::Arc<str>,
+    /// The limits its file was read within; compiling it later (rules,
+    /// names) stays within them.
+    pub limits: spo_parse::Limits,
 }
 
 impl ManifestDoc {

@@ -12,6 +12,15 @@
 //! older than one scan interval: a half-written file (an editor writing in
 //! place) is not reported as an error, and a burst of edits converges to
 //! the last one.
+//!
+//! spod runs as root and publishes what it reads (status over HTTP and
+//! into the cluster), so an entry is read only when it is a regular file
+//! inside the manifests directory once its symlinks are resolved (the
+//! `..data` links of a mounted ConfigMap stay inside; a link to
+//! `/etc/shadow` does not), and no larger than [`Limits::file_size`]
+//! (`spo_parse::files::read_text_within`). Any other entry is reported as
+//! a problem of that file, with none of its content, and the versions in
+//! force stay.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -21,9 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use spo_model::objname::check_object_name;
-use spo_parse::document::{kind_of, parse_documents, DocKind};
+use spo_parse::document::{kind_of, parse_documents_with, DocKind};
+use spo_parse::files::{read_text_within, resolve_within};
 use spo_parse::value::{Kind, Node};
-use spo_parse::{Diagnostic, SourceMap};
+use spo_parse::{Diagnostic, Limits, SourceMap};
 
 use super::installer::ManifestDoc;
 use crate::status::{Location, Mode, ProblemReport, ProfileKind};
@@ -61,6 +71,8 @@ pub struct ParsedFile {
     /// Its text, for locating later diagnostics (shared with its
     /// documents' [`ManifestDoc::source`]).
     pub text: Arc<str>,
+    /// The limits it was read within, so a reparse reads it alike.
+    pub limits: Limits,
 }
 
 impl ParsedFile {
@@ -76,7 +88,19 @@ impl ParsedFile {
 
     /// The documents with their trees, parsed again from the kept text.
     pub fn reparse(&self) -> Vec<ManifestDoc> {
-        parse_file(&self.path, self.text.clone()).docs
+        parse_file_limited(&self.path, self.text.clone(), &self.limits).docs
+    }
+
+    /// A file that was not read (outside the directory, not a regular
+    /// file, too large): no documents, and why, with none of its content.
+    pub fn refused(path: &Path, why: String, limits: &Limits) -> ParsedFile {
+        ParsedFile {
+            path: path.to_owned(),
+            docs: Vec::new(),
+            problems: vec![ProblemReport { location: None, message: why, help: None }],
+            text: Arc::from(""),
+            limits: *limits,
+        }
     }
 }
 
@@ -105,12 +129,19 @@ pub struct Scanner {
     interval: Duration,
     files: BTreeMap<PathBuf, Tracked>,
     immediate: bool,
+    limits: Limits,
 }
 
 impl Scanner {
     /// A scanner of `dir`, called every `interval`.
     pub fn new(dir: impl Into<PathBuf>, interval: Duration) -> Scanner {
-        Scanner { dir: dir.into(), interval, files: BTreeMap::new(), immediate: false }
+        Scanner { dir: dir.into(), interval, files: BTreeMap::new(), immediate: false, limits: Limits::default() }
+    }
+
+    /// Read manifests within `limits`.
+    pub fn limits(mut self, limits: Limits) -> Scanner {
+        self.limits = limits;
+        self
     }
 
     /// Read every changed file at once instead of waiting for it to settle:
@@ -135,7 +166,7 @@ impl Scanner {
             return Changes { unreadable: Some(e.to_string()), ..Changes::default() };
         }
         let mut found = BTreeMap::new();
-        collect(&self.dir, 0, &mut found);
+        collect(&self.dir, &self.dir, 0, &mut found);
         let mut changes = Changes::default();
         let gone: Vec<PathBuf> = self.files.keys().filter(|p| !found.contains_key(*p)).cloned().collect();
         for p in gone {
@@ -155,12 +186,19 @@ impl Scanner {
             if !(stable || old || self.immediate) {
                 continue;
             }
-            let Ok(text) = fs::read_to_string(&path) else {
-                continue;
+            let parsed = match read_text_within(&self.dir, &path, &self.limits) {
+                Ok(text) => {
+                    let mut parsed = parse_file_limited(&path, text, &self.limits);
+                    parsed.strip();
+                    parsed
+                }
+                // Gone between the scan and the read: the next scan says so.
+                Err(spo_parse::ParseError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                    continue
+                }
+                Err(e) => ParsedFile::refused(&path, e.to_string(), &self.limits),
             };
             t.parsed = Some(sig);
-            let mut parsed = parse_file(&path, text);
-            parsed.strip();
             changes.changed.push(parsed);
         }
         changes
@@ -177,8 +215,11 @@ fn is_manifest(name: &str) -> bool {
 }
 
 /// Manifest files under `dir` (one level of subdirectories, hidden entries
-/// skipped, symlinks followed).
-fn collect(dir: &Path, depth: usize, out: &mut BTreeMap<PathBuf, Signature>) {
+/// skipped, symlinks followed while they stay inside `root`). An entry
+/// named like a manifest that is not a regular file inside `root` is
+/// listed too (with its own signature), so reading it reports why it is
+/// refused.
+fn collect(root: &Path, dir: &Path, depth: usize, out: &mut BTreeMap<PathBuf, Signature>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -186,14 +227,26 @@ fn collect(dir: &Path, depth: usize, out: &mut BTreeMap<PathBuf, Signature>) {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let path = e.path();
-        let Ok(md) = fs::metadata(&path) else {
+        let Ok(link) = fs::symlink_metadata(&path) else {
             continue;
+        };
+        // Follow a symlink only to where it stays inside the directory.
+        let md = if link.file_type().is_symlink() {
+            match resolve_within(root, &path).and_then(|r| {
+                fs::metadata(r)
+                    .map_err(|_| spo_parse::ParseError::Outside { path: path.clone(), root: root.to_owned() })
+            }) {
+                Ok(md) => md,
+                Err(_) => link,
+            }
+        } else {
+            link
         };
         if md.is_dir() {
             if depth == 0 && !name.starts_with('.') {
-                collect(&path, depth + 1, out);
+                collect(root, &path, depth + 1, out);
             }
-        } else if md.is_file() && is_manifest(name) {
+        } else if is_manifest(name) {
             let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
             out.insert(
                 path,
@@ -222,8 +275,13 @@ pub fn report(file: &Path, text: &str, d: &Diagnostic) -> ProblemReport {
 /// `metadata.name` (profiles are cluster-wide, as in SPO v1; a
 /// `metadata.namespace` changes nothing).
 pub fn parse_file(path: &Path, text: impl Into<Arc<str>>) -> ParsedFile {
+    parse_file_limited(path, text, &Limits::default())
+}
+
+/// [`parse_file`] within `limits`.
+pub fn parse_file_limited(path: &Path, text: impl Into<Arc<str>>, limits: &Limits) -> ParsedFile {
     let text: Arc<str> = text.into();
-    let (nodes, diags) = parse_documents(&text);
+    let (nodes, diags) = parse_documents_with(&text, limits);
     let mut problems: Vec<ProblemReport> =
         diags.iter().filter(|d| d.is_error()).map(|d| report(path, &text, d)).collect();
     let mut docs = Vec::new();
@@ -296,10 +354,20 @@ pub fn parse_file(path: &Path, text: impl Into<Arc<str>>) -> ParsedFile {
                 None => Mode::Enforce,
             };
             let base = spec.get("baseProfileName").and_then(Node::as_str).map(str::to_owned);
-            docs.push(ManifestDoc { kind, name, location, node, disabled, mode, base, source: text.clone() });
+            docs.push(ManifestDoc {
+                kind,
+                name,
+                location,
+                node,
+                disabled,
+                mode,
+                base,
+                source: text.clone(),
+                limits: *limits,
+            });
         }
     }
-    ParsedFile { path: path.to_owned(), docs, problems, text }
+    ParsedFile { path: path.to_owned(), docs, problems, text, limits: *limits }
 }
 
 #[cfg(test)]
@@ -347,5 +415,50 @@ mod tests {
         assert_eq!(c.changed[0].docs[1].name, "c");
         fs::remove_file(d.path().join("a.yaml")).unwrap();
         assert_eq!(s.scan().removed.len(), 1);
+    }
+
+    /// The manifests directory holds links: a ConfigMap's (inside, read),
+    /// one to a secret file elsewhere, one to `/dev/zero`, a FIFO, and a
+    /// file over the size limit. Only the first is read; each of the others
+    /// is a problem of its file that quotes none of the secret, and no scan
+    /// blocks or runs out of memory.
+    #[test]
+    fn only_regular_files_inside_the_directory_are_read() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let (dir, outside) = (d.path().join("manifests"), d.path().join("etc"));
+        fs::create_dir_all(dir.join("..2026_01_01/")).unwrap();
+        fs::create_dir(&outside).unwrap();
+        fs::write(dir.join("..2026_01_01/a.yaml"), TWO).unwrap();
+        symlink("..2026_01_01", dir.join("..data")).unwrap();
+        symlink("..data/a.yaml", dir.join("a.yaml")).unwrap();
+        let secret = "kind: root:$y$j9T$TOP-SECRET:19000:0:99999:7:::\n";
+        fs::write(outside.join("shadow"), secret).unwrap();
+        symlink(outside.join("shadow"), dir.join("shadow.yaml")).unwrap();
+        symlink("../etc/shadow", dir.join("relative.yaml")).unwrap();
+        symlink("/dev/zero", dir.join("zero.json")).unwrap();
+        assert!(std::process::Command::new("mkfifo").arg(dir.join("fifo.yaml")).status().unwrap().success());
+        fs::write(dir.join("big.yaml"), format!("{TWO}# {}\n", "x".repeat(4096))).unwrap();
+        let limits = Limits { file_size: 4096, ..Limits::default() };
+        let mut s = Scanner::new(&dir, Duration::from_millis(0)).limits(limits).immediate(true);
+        let c = s.scan();
+        let by_name = |n: &str| c.changed.iter().find(|f| f.path.file_name().is_some_and(|x| x == n));
+        let good = by_name("a.yaml").expect("the ConfigMap link is read");
+        assert_eq!(good.docs.len(), 2, "{:?}", good.problems);
+        for (name, why) in [
+            ("shadow.yaml", "leads outside"),
+            ("relative.yaml", "leads outside"),
+            ("zero.json", "leads outside"),
+            ("fifo.yaml", "is a FIFO, not a regular file"),
+            ("big.yaml", "more than the limit of 4096"),
+        ] {
+            let f = by_name(name).unwrap_or_else(|| panic!("{name} is reported"));
+            assert!(f.docs.is_empty(), "{name}");
+            assert_eq!(f.problems.len(), 1, "{name}: {:?}", f.problems);
+            assert!(f.problems[0].message.contains(why), "{name}: {}", f.problems[0].message);
+            assert!(!format!("{f:?}").contains("TOP-SECRET"), "{name} leaked: {f:?}");
+        }
+        assert_eq!(c.changed.len(), 6);
+        assert!(s.scan().is_empty(), "a refused file is reported once, not on every scan");
     }
 }

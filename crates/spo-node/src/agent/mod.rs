@@ -67,6 +67,9 @@ pub struct AgentConfig {
     /// version (`operator/NAME/SHA256.json`) and a container restarting
     /// on this node needs its file even while no process of it runs.
     pub keep_versions: bool,
+    /// What a manifest may cost (size, nesting, rules...): the limits
+    /// `spoc` and the admission webhook apply too.
+    pub limits: spo_parse::Limits,
 }
 
 impl AgentConfig {
@@ -82,6 +85,7 @@ impl AgentConfig {
             proc_root: PathBuf::from("/proc"),
             atomic_writer: false,
             keep_versions: false,
+            limits: spo_parse::Limits::default(),
         }
     }
 }
@@ -202,7 +206,7 @@ impl Agent {
         let seccomp = seccomp::SeccompInstaller::new(&cfg.kubelet_root)?;
         crate::store::atomic::ensure_dir(&cfg.state)?;
         let mut a = Agent {
-            scanner: Scanner::new(&cfg.manifests, cfg.interval).immediate(cfg.atomic_writer),
+            scanner: Scanner::new(&cfg.manifests, cfg.interval).immediate(cfg.atomic_writer).limits(cfg.limits),
             cfg,
             files: BTreeMap::new(),
             last_names: BTreeMap::new(),

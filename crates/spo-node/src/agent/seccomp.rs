@@ -68,7 +68,7 @@ fn kernel_version() -> Option<spo_model::seccomp::KernelVersion> {
 
 /// Lower a seccomp document and merge its base profiles from `catalog`.
 pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, Rejected> {
-    let (lowered, diags) = lower_document_with(&doc.node, &STRICT);
+    let (lowered, diags) = lower_document_with(&doc.node, &STRICT, &doc.limits);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Rejected::Invalid(diags));
     }
@@ -95,7 +95,7 @@ pub fn spec_of(doc: &ManifestDoc, catalog: &Catalog<'_>) -> Result<SeccompSpec, 
         let Some(base_doc) = catalog.get(&(ProfileKind::SeccompProfile, base.clone())) else {
             return Err(Rejected::Waiting(format!("waiting for base profile `{base}`")));
         };
-        let (b, bdiags) = lower_document_with(&base_doc.node, &STRICT);
+        let (b, bdiags) = lower_document_with(&base_doc.node, &STRICT, &doc.limits);
         let Some(b) = b.filter(|_| !bdiags.iter().any(Diagnostic::is_error)) else {
             return Err(Rejected::Waiting(format!("base profile `{base}` is invalid")));
         };

@@ -235,7 +235,9 @@ pub struct StreamCounters {
 pub fn record_time_ms(text: &str) -> Option<u64> {
     let stamp = text.strip_prefix("audit(")?.split_once(':')?.0;
     let (s, ms) = stamp.split_once('.')?;
-    Some(s.parse::<u64>().ok()? * 1000 + ms.parse::<u64>().ok()?)
+    // Checked: a record's digits are outside input (overflow found by the
+    // `audit_records` fuzz target).
+    s.parse::<u64>().ok()?.checked_mul(1000)?.checked_add(ms.parse::<u64>().ok()?)
 }
 
 /// The serial number of a record, `audit(SECONDS.MILLIS:SERIAL)`.
@@ -420,6 +422,14 @@ impl EventLog {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn record_times_too_large_for_milliseconds_are_none() {
+        // Found by the `audit_records` fuzz target: multiplied with overflow.
+        assert_eq!(record_time_ms("audit(00000000000000010326184333635631330.2:5): x=y"), None);
+        assert_eq!(record_time_ms("audit(18446744073709551.615:5): x=y"), Some(u64::MAX));
+        assert_eq!(record_time_ms("audit(1764255600.123:42): pid=7"), Some(1_764_255_600_123));
+    }
+
     use super::*;
 
     #[test]

@@ -15,5 +15,5 @@ mod resolve;
 pub mod resource;
 mod rules;
 
-pub use parser::{parse, Parsed};
+pub use parser::{parse, parse_with, Parsed};
 pub use resolve::{validate, FileReport, Options, Validator};

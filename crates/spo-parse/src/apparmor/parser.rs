@@ -23,7 +23,14 @@ pub struct Parsed {
 
 /// Parse one file of the profile language.
 pub fn parse(src: &str) -> Parsed {
-    let mut p = Parser { src, pos: 0, peeked: None, diags: Vec::new(), refs: Vec::new(), depth: 0 };
+    parse_with(src, &crate::Limits::default())
+}
+
+/// [`parse`] with blocks nested deeper than [`Limits::depth`](crate::Limits::depth)
+/// reported at the `{` past the limit (the parser recurses per block).
+pub fn parse_with(src: &str, limits: &crate::Limits) -> Parsed {
+    let mut p =
+        Parser { src, pos: 0, peeked: None, diags: Vec::new(), refs: Vec::new(), depth: 0, max_depth: limits.depth };
     let items = p.items(false);
     let t = p.peek();
     if t.tok == Tok::Close {
@@ -38,10 +45,6 @@ pub fn parse(src: &str) -> Parsed {
     Parsed { file, diagnostics: p.diags, var_refs: p.refs }
 }
 
-/// Deepest nesting of blocks before the parser gives up (keeps stack use
-/// bounded on hostile input).
-const MAX_DEPTH: usize = 64;
-
 struct Parser<'a> {
     src: &'a str,
     pos: usize,
@@ -50,6 +53,7 @@ struct Parser<'a> {
     diags: Vec<Diagnostic>,
     refs: Vec<(String, Span)>,
     depth: usize,
+    max_depth: usize,
 }
 
 impl Parser<'_> {
@@ -149,8 +153,13 @@ impl Parser<'_> {
     /// the top level holds preamble statements).
     fn block_in(&mut self, open: Span, in_profile: bool) -> (Vec<Item>, Span) {
         self.bump();
-        if self.depth >= MAX_DEPTH {
-            self.error(Diagnostic::error(open, "blocks nested too deeply"));
+        if self.depth >= self.max_depth {
+            self.error(Diagnostic::error(open, format!("nesting deeper than {} levels", self.max_depth)).with_help(
+                format!(
+                    "no profile nests this deep; if yours must, raise the limit with --limit depth=N (at most {})",
+                    crate::limits::DEPTH_CEILING
+                ),
+            ));
             while !matches!(self.peek().tok, Tok::Eof) {
                 self.bump();
             }
@@ -555,7 +564,7 @@ impl Parser<'_> {
                     .with_secondary(t.span, "unexpected here")
                     .with_help("a profile header is `profile NAME [ATTACHMENT] [flags=(...)] {`"),
             );
-            if !nl || self.depth >= MAX_DEPTH {
+            if !nl || self.depth >= self.max_depth {
                 self.recover();
                 return None;
             }

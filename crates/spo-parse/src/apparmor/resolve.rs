@@ -10,28 +10,58 @@
 //! Variables are global: every top-level `@{VAR}=` of every file reached
 //! defines it, in include order, and every use anywhere must name a
 //! defined variable.
-
+//!
+//! Only files inside the search paths are read: the include directories,
+//! and for quoted names also [`Options::local_dirs`]. A name that climbs
+//! out (`<../../etc/shadow>`), an absolute name elsewhere, or a symlink
+//! leading out is refused without reading it, so a profile (from the
+//! cluster, in the webhook) cannot make a diagnostic quote another file.
+//! Includes are bounded in number and depth ([`Limits::includes`],
+//! [`Limits::include_depth`]); a file that includes itself, directly or
+//! through others, is an error showing the chain.
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use spo_model::suggest::did_you_mean;
+use spo_model::suggest::{did_you_mean, Index};
 
 use super::ast::{Include, IncludeStyle, Item, Word};
-use super::parser::{parse, Parsed};
-use crate::{Diagnostic, SourceMap, Span};
+use super::parser::{parse_with, Parsed};
+use crate::files::{lexically_within, read_text_within, resolve_within};
+use crate::{Diagnostic, Limits, SourceMap, Span};
 
 /// Where includes are found.
 #[derive(Debug, Clone)]
 pub struct Options {
     /// Directories searched for `<...>` includes, in order (`-I`).
     pub include_dirs: Vec<PathBuf>,
+    /// Directories a quoted include (`"name"`, relative names against the
+    /// current directory) may also read from; none by default, so only the
+    /// include directories are read.
+    pub local_dirs: Vec<PathBuf>,
+    /// What the files may cost.
+    pub limits: Limits,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { include_dirs: vec![PathBuf::from("/etc/apparmor.d")] }
+        Options {
+            include_dirs: vec![PathBuf::from("/etc/apparmor.d")],
+            local_dirs: Vec::new(),
+            limits: Limits::default(),
+        }
     }
+}
+
+/// What an include names.
+enum Found {
+    /// Files: the name shown, the resolved path read, the search path it
+    /// lies in.
+    Files(Vec<(PathBuf, PathBuf, PathBuf)>),
+    /// Nothing of that name.
+    Missing,
+    /// Something outside the search paths, not read.
+    Outside,
 }
 
 /// The diagnostics of one file, with what is needed to render them.
@@ -73,6 +103,8 @@ struct FileState {
     diags: Vec<Diagnostic>,
     /// "included from ..." lines, innermost first.
     chain: Vec<String>,
+    /// The file that included this one.
+    parent: Option<usize>,
 }
 
 struct Def {
@@ -96,9 +128,14 @@ impl Validator {
         Validator { opts, cache: HashMap::new() }
     }
 
+    /// The limits files are read within.
+    pub fn limits(&self) -> Limits {
+        self.opts.limits
+    }
+
     /// Validate `text`, the content of `path`.
     pub fn validate(&mut self, path: &Path, text: &str) -> Vec<FileReport> {
-        let root = Arc::new(Loaded { text: text.to_owned(), parsed: parse(text) });
+        let root = Arc::new(Loaded { text: text.to_owned(), parsed: parse_with(text, &self.opts.limits) });
         let mut w =
             Walk { v: self, files: Vec::new(), index: HashMap::new(), defs: HashMap::new(), fragment_context: false };
         w.files.push(FileState {
@@ -106,8 +143,9 @@ impl Validator {
             loaded: root.clone(),
             diags: root.parsed.diagnostics.clone(),
             chain: Vec::new(),
+            parent: None,
         });
-        w.index.insert(path.to_owned(), 0);
+        w.index.insert(path.canonicalize().unwrap_or_else(|_| path.to_owned()), 0);
         let items = &root.parsed.file.items;
         let has_preamble = items.iter().any(|i| matches!(i, Item::Include(_) | Item::Variable(_)));
         let has_rules = items.iter().any(|i| matches!(i, Item::Rule(_) | Item::QualifiedBlock { .. }));
@@ -142,17 +180,17 @@ impl Validator {
         out
     }
 
-    fn load(&mut self, path: &Path) -> Option<Arc<Loaded>> {
+    /// `path` (resolved, inside `root`), read once per validator.
+    fn load(&mut self, root: &Path, path: &Path) -> Result<Arc<Loaded>, String> {
         if let Some(l) = self.cache.get(path) {
-            return l.clone();
+            return l.clone().ok_or_else(|| "it could not be read before".to_owned());
         }
-        let loaded = std::fs::read(path).ok().map(|bytes| {
-            let text = String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-            let parsed = parse(&text);
+        let loaded = read_text_within(root, path, &self.opts.limits).map(|text| {
+            let parsed = parse_with(&text, &self.opts.limits);
             Arc::new(Loaded { text, parsed })
         });
-        self.cache.insert(path.to_owned(), loaded.clone());
-        loaded
+        self.cache.insert(path.to_owned(), loaded.as_ref().ok().cloned());
+        loaded.map_err(|e| e.to_string())
     }
 }
 
@@ -161,7 +199,7 @@ impl Walk<'_> {
         for item in items {
             match item {
                 Item::Include(inc) => self.include(file, inc),
-                Item::Abi(inc) if self.find(inc).is_none() => self.missing(file, inc, "abi"),
+                Item::Abi(inc) if !matches!(self.find(inc), Found::Files(_)) => self.missing(file, inc, "abi"),
                 Item::Variable(def) if !in_profile => {
                     let exists = self.defs.get(&def.name).map(|d| (d.file, d.span));
                     match (def.append, exists) {
@@ -213,51 +251,159 @@ impl Walk<'_> {
         format!("{}:{line}:{col}", f.path.display())
     }
 
-    /// The files an include names, or `None` when it names nothing.
-    fn find(&self, inc: &Include) -> Option<Vec<PathBuf>> {
+    /// The directories `inc` may read from.
+    fn roots(&self, inc: &Include) -> Vec<PathBuf> {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let mut roots: Vec<PathBuf> = self.v.opts.include_dirs.iter().map(|d| cwd.join(d)).collect();
+        if inc.style == IncludeStyle::Quoted {
+            roots.extend(self.v.opts.local_dirs.iter().map(|d| cwd.join(d)));
+        }
+        roots
+    }
+
+    /// What an include names, each file with the search path it is in.
+    fn find(&self, inc: &Include) -> Found {
         let name = inc.target.text.as_str();
-        let candidates: Vec<PathBuf> = match inc.style {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let roots = self.roots(inc);
+        let dirs = &self.v.opts.include_dirs;
+        let candidates: Vec<(PathBuf, Vec<PathBuf>)> = match inc.style {
             IncludeStyle::Angle if !name.starts_with('/') => {
-                self.v.opts.include_dirs.iter().map(|d| d.join(name)).collect()
+                dirs.iter().zip(&roots).map(|(d, r)| (d.join(name), vec![r.clone()])).collect()
             }
-            _ => vec![PathBuf::from(name)],
+            _ => vec![(PathBuf::from(name), roots.clone())],
         };
-        for c in candidates {
-            if c.is_dir() {
-                let mut files: Vec<PathBuf> = std::fs::read_dir(&c)
+        let mut outside = false;
+        for (shown, allowed) in candidates {
+            let c = cwd.join(&shown);
+            // Refused by its name alone, before the file system is asked.
+            let Some(root) = allowed.iter().find(|r| lexically_within(r, &c)) else {
+                outside = true;
+                continue;
+            };
+            if !c.exists() {
+                continue;
+            }
+            let resolved = match resolve_within(root, &c) {
+                Ok(r) => r,
+                Err(_) => {
+                    outside = true;
+                    continue;
+                }
+            };
+            if resolved.is_dir() {
+                let mut files: Vec<(PathBuf, PathBuf, PathBuf)> = std::fs::read_dir(&resolved)
                     .map(|rd| {
                         rd.filter_map(Result::ok)
-                            .map(|e| e.path())
-                            .filter(|p| p.is_file() && !skipped_name(p))
+                            .map(|e| shown.join(e.file_name()))
+                            .filter(|p| !skipped_name(p))
+                            .filter_map(|p| resolve_within(root, &cwd.join(&p)).ok().map(|r| (p, r)))
+                            .filter(|(_, r)| r.is_file())
+                            .map(|(p, r)| (p, r, root.clone()))
                             .collect()
                     })
                     .unwrap_or_default();
                 files.sort();
-                return Some(files);
+                return Found::Files(files);
             }
-            if c.exists() {
-                return Some(vec![c]);
-            }
+            return Found::Files(vec![(shown, resolved, root.clone())]);
         }
-        None
+        if outside {
+            Found::Outside
+        } else {
+            Found::Missing
+        }
+    }
+
+    /// The chain of files from the root to `file`, outermost first.
+    fn ancestry(&self, file: usize) -> Vec<usize> {
+        let mut chain = vec![file];
+        while let Some(p) = self.files[*chain.last().unwrap_or(&0)].parent {
+            chain.push(p);
+        }
+        chain.reverse();
+        chain
     }
 
     fn include(&mut self, file: usize, inc: &Include) {
-        let Some(paths) = self.find(inc) else {
-            if !inc.if_exists {
-                self.missing(file, inc, "include");
+        let paths = match self.find(inc) {
+            Found::Files(paths) => paths,
+            Found::Missing => {
+                if !inc.if_exists {
+                    self.missing(file, inc, "include");
+                }
+                return;
             }
-            return;
+            Found::Outside => {
+                let dirs: Vec<String> = self.roots(inc).iter().map(|d| d.display().to_string()).collect();
+                self.files[file].diags.push(
+                    Diagnostic::error(
+                        inc.target.span,
+                        format!("`{}` leads outside the include directories; not read", inc.target.text),
+                    )
+                    .with_help(format!(
+                        "includes are read only from {}; add a directory with `-I DIR`",
+                        dirs.join(", ")
+                    )),
+                );
+                return;
+            }
         };
-        for p in paths {
+        let limits = self.v.opts.limits;
+        // The context of a fragment is not included by the fragment: it
+        // starts its own chain.
+        let context = self.fragment_context && file == 0;
+        for (shown, p, root) in paths {
+            let ancestry = if context { Vec::new() } else { self.ancestry(file) };
+            if let Some(at) = ancestry.iter().position(|&a| self.index.get(&p) == Some(&a)) {
+                let mut names: Vec<String> =
+                    ancestry[at..].iter().map(|&a| self.files[a].path.display().to_string()).collect();
+                names.push(shown.display().to_string());
+                self.files[file].diags.push(
+                    Diagnostic::error(inc.target.span, format!("include cycle: {}", names.join(" -> ")))
+                        .with_help("remove the include that leads back to a file including it"),
+                );
+                continue;
+            }
             if self.index.contains_key(&p) {
                 continue;
             }
-            let Some(loaded) = self.v.load(&p) else {
-                self.files[file]
-                    .diags
-                    .push(Diagnostic::error(inc.target.span, format!("cannot read `{}`", p.display())));
-                continue;
+            if ancestry.len() > limits.include_depth {
+                self.files[file].diags.push(
+                    Diagnostic::error(
+                        inc.target.span,
+                        format!(
+                            "includes nested more than {} deep; `{}` is not read",
+                            limits.include_depth,
+                            shown.display()
+                        ),
+                    )
+                    .with_help("raise the limit with --limit include-depth=N"),
+                );
+                return;
+            }
+            if self.files.len() > limits.includes {
+                self.files[file].diags.push(
+                    Diagnostic::error(
+                        inc.target.span,
+                        format!(
+                            "more than {} included files; `{}` and the rest are not read",
+                            limits.includes,
+                            shown.display()
+                        ),
+                    )
+                    .with_help("raise the limit with --limit includes=N"),
+                );
+                return;
+            }
+            let loaded = match self.v.load(&root, &p) {
+                Ok(l) => l,
+                Err(why) => {
+                    self.files[file]
+                        .diags
+                        .push(Diagnostic::error(inc.target.span, format!("cannot read `{}`: {why}", shown.display())));
+                    continue;
+                }
             };
             let mut chain = if self.fragment_context {
                 vec!["included as the context of a fragment".to_owned()]
@@ -267,10 +413,11 @@ impl Walk<'_> {
             chain.extend(self.files[file].chain.iter().cloned());
             let idx = self.files.len();
             self.files.push(FileState {
-                path: p.clone(),
+                path: shown,
                 loaded: loaded.clone(),
                 diags: loaded.parsed.diagnostics.clone(),
                 chain,
+                parent: (!context).then_some(file),
             });
             self.index.insert(p, idx);
             self.items(idx, &loaded.parsed.file.items, false);
@@ -302,12 +449,16 @@ impl Walk<'_> {
         let name = Path::new(&inc.target.text);
         let base = name.file_name()?.to_str()?;
         let parent = name.parent().unwrap_or(Path::new(""));
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let roots = self.roots(inc);
         let dirs: Vec<PathBuf> = match inc.style {
-            IncludeStyle::Angle => self.v.opts.include_dirs.iter().map(|d| d.join(parent)).collect(),
-            IncludeStyle::Quoted => vec![parent.to_owned()],
+            IncludeStyle::Angle => roots.iter().map(|d| d.join(parent)).collect(),
+            IncludeStyle::Quoted => vec![cwd.join(parent)],
         };
         let mut names = Vec::new();
-        for d in dirs {
+        // Only directories inside the search paths are listed: a name
+        // suggested from elsewhere would tell what is there.
+        for d in dirs.into_iter().filter(|d| roots.iter().any(|r| lexically_within(r, d))) {
             if let Ok(rd) = std::fs::read_dir(d) {
                 names.extend(rd.filter_map(Result::ok).filter_map(|e| e.file_name().into_string().ok()));
             }
@@ -320,13 +471,17 @@ impl Walk<'_> {
         let defined: HashSet<&str> =
             self.defs.keys().map(String::as_str).chain(BUILTIN_VARIABLES.iter().copied()).collect();
         let mut new = Vec::new();
+        // Built at the first undefined variable: a file may define and
+        // misuse thousands.
+        let mut index: Option<Index> = None;
         for (i, f) in self.files.iter().enumerate() {
             for (name, span) in &f.loaded.parsed.var_refs {
                 if defined.contains(name.as_str()) {
                     continue;
                 }
                 let mut d = Diagnostic::error(*span, format!("variable `@{{{name}}}` is used but never defined"));
-                d = match did_you_mean(name, defined.iter().copied()) {
+                let index = index.get_or_insert_with(|| Index::new(defined.iter().copied()));
+                d = match index.suggest(name) {
                     Some(s) => d.with_help(format!("did you mean `@{{{s}}}`?")),
                     None => d.with_help(format!("define it before the first profile with `@{{{name}}}=VALUE`, or include the tunables file that does (often `include <tunables/global>`)")),
                 };

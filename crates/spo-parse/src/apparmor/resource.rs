@@ -14,7 +14,7 @@ use spo_model::apparmor::{
 
 use super::ast::{File, Item};
 use super::resolve::{FileReport, Validator};
-use crate::document::{kind_of, parse_documents, DocKind};
+use crate::document::{kind_of, DocKind};
 use crate::seccomp::lower_meta;
 use crate::value::lower::{problem_to_diagnostic, Lowerer};
 use crate::value::{Member, Node};
@@ -51,7 +51,7 @@ pub fn validate_resource(
     text: &str,
     validator: &mut Validator,
 ) -> (Vec<ResourceDocument>, Vec<FileReport>) {
-    let (docs, mut diags) = parse_documents(text);
+    let (docs, mut diags) = crate::document::parse_documents_with(text, &validator.limits());
     let mut out = Vec::new();
     let mut others: Vec<FileReport> = Vec::new();
     if docs.is_empty() && diags.iter().all(|d| !d.is_error()) {
@@ -93,6 +93,7 @@ pub fn validate_resource(
             out.push(ResourceDocument { profile, root: doc.clone() });
         }
     }
+    crate::snap_to_text(text, &mut diags);
     diags.sort_by_key(|d| d.span.start);
     let mut reports = vec![FileReport { path: path.to_owned(), text: text.to_owned(), diagnostics: diags }];
     reports.extend(others);
@@ -320,6 +321,9 @@ struct OffsetMap {
     /// (offset of a policy line, offset of the same line in the file).
     lines: Vec<(usize, usize)>,
     fallback: usize,
+    /// The file's length: nothing maps past it (a policy's last line
+    /// ends in a newline the file may lack; found by the fuzzer).
+    file_len: usize,
 }
 
 impl OffsetMap {
@@ -342,20 +346,21 @@ impl OffsetMap {
             }
             pos += line.len();
         }
-        OffsetMap { lines, fallback: node.span.start }
+        OffsetMap { lines, fallback: node.span.start.min(file.len()), file_len: file.len() }
     }
 
     fn offset(&self, at: usize) -> usize {
         let i = self.lines.partition_point(|(p, _)| *p <= at);
         match i.checked_sub(1).map(|i| self.lines[i]) {
-            Some((p, f)) => f + (at - p),
+            Some((p, f)) => (f + (at - p)).min(self.file_len),
             None => self.fallback,
         }
     }
 
     fn span(&self, s: Span) -> Span {
         let start = self.offset(s.start);
-        Span::new(start, start + (s.end - s.start))
+        let end = if self.lines.is_empty() { start } else { self.offset(s.end) };
+        Span::new(start, end.max(start))
     }
 
     fn move_diagnostic(&self, mut d: Diagnostic) -> Diagnostic {

@@ -100,7 +100,9 @@ pub fn get<'a>(fields: &[(&str, &'a str, Span)], key: &str) -> Option<&'a str> {
 /// Decode a value the kernel hex-encodes when it holds special characters
 /// (an even number of upper-case hex digits, not quoted in the record).
 pub fn unhex(v: &str) -> String {
-    let hex = !v.is_empty() && v.len() % 2 == 0 && v.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
+    let hex = !v.is_empty()
+        && v.len().is_multiple_of(2)
+        && v.bytes().all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c));
     if !hex {
         return v.to_owned();
     }

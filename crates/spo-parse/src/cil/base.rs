@@ -103,12 +103,17 @@ impl Base {
         v
     }
 
-    /// The closest declared name of table `ns`, for "did you mean".
+    /// The closest declared name of table `ns`, for "did you mean"
+    /// (scanning the names; for many misses, index them with
+    /// [`Base::suggestions`]).
     pub fn suggest(&self, ns: super::Ns, name: &str) -> Option<&str> {
-        spo_model::suggest::did_you_mean(
-            name,
-            self.symbols.names(ns).filter(|c| c.len() + 3 >= name.len() && name.len() + 3 >= c.len()),
-        )
+        spo_model::suggest::did_you_mean(name, self.symbols.names(ns))
+    }
+
+    /// Suggestions among the names of table `ns`, for many words
+    /// (indexed once they are many).
+    pub fn suggestions(&self, ns: super::Ns) -> spo_model::suggest::Lazy<'_> {
+        spo_model::suggest::Lazy::new(self.symbols.names(ns))
     }
 
     /// The declared names.

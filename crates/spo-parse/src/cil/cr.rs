@@ -11,7 +11,7 @@ use spo_model::selinux::{
 };
 use spo_model::{FieldPath, Problem};
 
-use super::{parse, raw, Base, Ns};
+use super::{raw, Base, Ns};
 use crate::value::{Kind, Node};
 use crate::{Diagnostic, Span};
 
@@ -140,7 +140,7 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
                         }
                         "state" => match crate::value::lower::spec_state(&m.value) {
                             Ok(d) => s.disabled = d.then_some(true),
-                            Err(d) => l.diags.push(d),
+                            Err(d) => l.diags.push(*d),
                         },
                         "allow" => {
                             for t in l.object(&m.value, "spec.allow", &[]) {
@@ -181,7 +181,7 @@ pub fn lower(doc: &Node, diags: &mut Vec<Diagnostic>) -> Option<Manifest> {
                         }
                         "state" => match crate::value::lower::spec_state(&m.value) {
                             Ok(d) => s.disabled = d.then_some(true),
-                            Err(d) => l.diags.push(d),
+                            Err(d) => l.diags.push(*d),
                         },
                         _ => {}
                     }
@@ -200,6 +200,8 @@ pub struct ScalarMap {
     line_starts: Vec<usize>,
     /// Fallback when the value could not be matched line by line.
     fallback: usize,
+    /// The text's length: no offset maps past it.
+    text_len: usize,
 }
 
 impl ScalarMap {
@@ -208,7 +210,7 @@ impl ScalarMap {
     /// other styles map every offset to the scalar itself.
     pub fn new(text: &str, span: Span, value: &str) -> Self {
         let fallback = span.start;
-        let mut m = ScalarMap { line_starts: Vec::new(), fallback };
+        let mut m = ScalarMap { line_starts: Vec::new(), fallback, text_len: text.len() };
         let start = span.start.min(text.len());
         let after = &text[start..];
         let mut pos = if after.starts_with(['|', '>']) {
@@ -254,18 +256,23 @@ impl ScalarMap {
         let before = &value[..off.min(value.len())];
         let line = before.bytes().filter(|&b| b == b'\n').count();
         let col = off - before.rfind('\n').map_or(0, |n| n + 1);
-        self.line_starts.get(line).map_or(self.fallback, |s| s + col)
+        self.line_starts.get(line).map_or(self.fallback, |s| s + col).min(self.text_len)
     }
 
     /// Move a diagnostic (spans in the value) into the YAML text.
+    ///
+    /// Both ends are mapped: a span over several lines of the value covers
+    /// their indentation too in the text (adding its length to the start
+    /// ran past the end of the file, found by the fuzzer).
     pub fn relocate(&self, value: &str, mut d: Diagnostic) -> Diagnostic {
-        let len = d.span.end - d.span.start;
-        let start = self.map(value, d.span.start);
-        d.span = Span::new(start, start + len);
+        let span = |s: Span| {
+            let start = self.map(value, s.start);
+            let end = if self.line_starts.is_empty() { start } else { self.map(value, s.end) };
+            Span::new(start, end.max(start))
+        };
+        d.span = span(d.span);
         for l in &mut d.labels {
-            let len = l.span.end - l.span.start;
-            let s = self.map(value, l.span.start);
-            l.span = Span::new(s, s + len);
+            l.span = span(l.span);
         }
         d
     }
@@ -290,11 +297,13 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
             );
         }
     }
+    // Indexed at the first miss: many unknown names cost one index each.
+    let (mut types, mut class_names) = (None, None);
     for (ty, classes) in &p.spec.allow {
         let tp = spec.key("allow").key(ty);
         if ty != SELF_KEY && spo_model::selinux::is_cil_name(ty) && !base.has(Ns::Type, ty) {
             let mut d = Diagnostic::error(root.span_of(&tp.clone().at_key()), format!("type `{ty}` is not declared"));
-            if let Some(s) = base.suggest(Ns::Type, ty) {
+            if let Some(s) = types.get_or_insert_with(|| base.suggestions(Ns::Type)).suggest(ty) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
             out.push(d);
@@ -304,7 +313,7 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
             if !base.has(Ns::Class, class) {
                 let mut d =
                     Diagnostic::error(root.span_of(&cp.clone().at_key()), format!("class `{class}` is not declared"));
-                if let Some(s) = base.suggest(Ns::Class, class) {
+                if let Some(s) = class_names.get_or_insert_with(|| base.suggestions(Ns::Class)).suggest(class) {
                     d = d.with_help(format!("did you mean `{s}`?"));
                 }
                 out.push(d);
@@ -332,7 +341,17 @@ pub fn check_profile_names(root: &Node, p: &SelinuxProfile, base: &Base) -> Vec<
 /// validation, names against `base`, and for raw profiles the CIL itself
 /// (wrapped in its block, as it will be installed) with spans in `text`.
 pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Manifest>, Vec<Diagnostic>) {
-    let (docs, mut diags) = crate::value::parse_yaml(text);
+    validate_manifests_with(text, base, deny, &crate::Limits::default())
+}
+
+/// [`validate_manifests`] within `limits`.
+pub fn validate_manifests_with(
+    text: &str,
+    base: &Base,
+    deny: &DenyLists,
+    limits: &crate::Limits,
+) -> (Vec<Manifest>, Vec<Diagnostic>) {
+    let (docs, mut diags) = crate::value::parse_yaml_with(text, limits);
     let mut manifests = Vec::new();
     for doc in &docs {
         let Some(m) = lower(doc, &mut diags) else {
@@ -353,7 +372,7 @@ pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Man
                 if let Some(node) = doc.get("spec").and_then(|s| s.get("policy")) {
                     let policy = &r.spec.policy;
                     let map = ScalarMap::new(text, node.span, policy);
-                    for d in check_raw_policy(&r.block_name(), policy, base) {
+                    for d in raw_policy_problems(&r.block_name(), policy, base, limits) {
                         diags.push(map.relocate(policy, d));
                     }
                 }
@@ -361,6 +380,7 @@ pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Man
         }
         manifests.push(m);
     }
+    crate::snap_to_text(text, &mut diags);
     diags.sort_by_key(|d| (d.span.start, d.span.end));
     (manifests, diags)
 }
@@ -368,7 +388,11 @@ pub fn validate_manifests(text: &str, base: &Base, deny: &DenyLists) -> (Vec<Man
 /// Every problem of a raw profile's CIL, with spans in `policy`: syntax,
 /// escape rules, and names checked as if placed in block `block` on `base`.
 pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnostic> {
-    let (ast, mut diags) = parse(policy);
+    raw_policy_problems(block, policy, base, &crate::Limits::default())
+}
+
+fn raw_policy_problems(block: &str, policy: &str, base: &Base, limits: &crate::Limits) -> Vec<Diagnostic> {
+    let (ast, mut diags) = super::parse_with(policy, limits);
     if diags.iter().any(Diagnostic::is_error) {
         return diags;
     }
@@ -377,11 +401,17 @@ pub fn check_raw_policy(block: &str, policy: &str, base: &Base) -> Vec<Diagnosti
     // spans are shifted back into the policy.
     let prefix = format!("(block {block}\n");
     let wrapped = format!("{prefix}{policy}\n)");
-    let (wast, _) = parse(&wrapped);
+    let (wast, _) = super::parse_with(&wrapped, limits);
+    // Shifted back into the policy, and kept inside it: a statement left
+    // open runs into the wrapper's closing `)` (found by the fuzzer).
+    let back = |s: Span| {
+        let (a, b) = (s.start.saturating_sub(prefix.len()), s.end.saturating_sub(prefix.len()));
+        Span::new(a.min(policy.len()), b.min(policy.len()))
+    };
     for mut d in super::check(&wast, base) {
-        d.span = Span::new(d.span.start.saturating_sub(prefix.len()), d.span.end.saturating_sub(prefix.len()));
+        d.span = back(d.span);
         for l in &mut d.labels {
-            l.span = Span::new(l.span.start.saturating_sub(prefix.len()), l.span.end.saturating_sub(prefix.len()));
+            l.span = back(l.span);
         }
         diags.push(d);
     }

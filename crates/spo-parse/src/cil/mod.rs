@@ -28,11 +28,17 @@ pub use shape::valid_decl_name;
 pub use symbols::Symbols;
 pub use syntax::{is_symbol_byte, Ast, Children, Expr, Kind, NodeId};
 
-use crate::Diagnostic;
+use crate::{Diagnostic, Limits};
 
 /// Parse CIL text: the tree, and every syntax and statement-shape error.
 pub fn parse(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
-    let (mut ast, mut diags) = syntax::parse_tree(text);
+    parse_with(text, &Limits::default())
+}
+
+/// [`parse`] within `limits` (nesting deeper than [`Limits::depth`] is an
+/// error at the first `(` past it).
+pub fn parse_with<'t>(text: &'t str, limits: &Limits) -> (Ast<'t>, Vec<Diagnostic>) {
+    let (mut ast, mut diags) = syntax::parse_tree_with(text, limits);
     let (shapes, declaring) = shape::check_shapes(&ast);
     diags.extend(shapes);
     ast.set_declaring(declaring);
@@ -67,9 +73,15 @@ fn check_impl(ast: &Ast<'_>, base: &Base, clashes: bool) -> Vec<Diagnostic> {
 
 /// Parse and check in one call: every diagnostic, sorted by position.
 pub fn validate(text: &str, base: &Base) -> Vec<Diagnostic> {
-    let (ast, mut diags) = parse(text);
-    // Name errors in a file whose brackets do not balance are mostly noise.
-    if !diags.iter().any(|d| d.message.starts_with("unclosed")) {
+    validate_with(text, base, &Limits::default())
+}
+
+/// [`validate`] within `limits`.
+pub fn validate_with(text: &str, base: &Base, limits: &Limits) -> Vec<Diagnostic> {
+    let (ast, mut diags) = parse_with(text, limits);
+    // Name errors in a file whose brackets do not balance (or nest past
+    // the limit) are mostly noise.
+    if !diags.iter().any(|d| d.message.starts_with("unclosed") || d.message.starts_with("nesting deeper")) {
         diags.extend(check(&ast, base));
     }
     diags.sort_by_key(|d| (d.span.start, d.span.end));

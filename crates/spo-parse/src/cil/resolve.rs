@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use spo_model::suggest::did_you_mean;
+use spo_model::suggest::{did_you_mean, Lazy};
 
 use super::names::{hash_name, NameMap, NameSet};
 
@@ -43,6 +43,11 @@ struct Ctx<'s> {
     /// permissions all resolved: a policy repeats a few hundred of them
     /// tens of thousands of times (`(dir (getattr open search))`).
     good_lists: NameSet<String>,
+    /// Suggestions among the file's and the base's names, per table, made
+    /// at the first miss in that table and indexed once misses are many:
+    /// a file with many unknown names costs one index, not a scan of every
+    /// name per miss.
+    suggestions: Vec<(Ns, Lazy<'s>)>,
 }
 
 /// Check every name `ast` uses against its own declarations (`file`) and
@@ -60,6 +65,7 @@ pub fn resolve(ast: &Ast<'_>, file: &Symbols, base: &Symbols) -> Vec<Diagnostic>
         top_class: NameMap::default(),
         perm_buf: Vec::new(),
         good_lists: NameSet::default(),
+        suggestions: Vec::new(),
     };
     for e in ast.roots() {
         cx.stmt(e, 0);
@@ -97,13 +103,20 @@ impl<'s> Ctx<'s> {
             return;
         }
         let last = name.rsplit('.').next().unwrap_or(name);
-        let cands = self.file.names(ns).chain(self.base.names(ns));
-        // Suggestions scan every name; inside optionals (warnings, often
-        // thousands in a real store) they are left out.
+        // Inside optionals (warnings, often thousands in a real store)
+        // suggestions are left out.
         let suggestion = if self.optional.is_some() {
             None
         } else {
-            did_you_mean(last, cands.filter(|c| c.len() + 3 >= last.len() && last.len() + 3 >= c.len()))
+            let at = match self.suggestions.iter().position(|(n, _)| *n == ns) {
+                Some(at) => at,
+                None => {
+                    let (file, base) = (self.file, self.base);
+                    self.suggestions.push((ns, Lazy::new(file.names(ns).chain(base.names(ns)))));
+                    self.suggestions.len() - 1
+                }
+            };
+            self.suggestions[at].1.suggest(last).map(str::to_owned)
         };
         if let Some(s) = suggestion {
             d = d.with_help(format!("did you mean `{s}`?"));

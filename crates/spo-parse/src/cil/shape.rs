@@ -11,7 +11,10 @@ use super::syntax::{Ast, Children, Expr, Kind, NodeId};
 use crate::{Diagnostic, Span};
 
 /// Deepest nesting of statements the checker follows.
-pub const MAX_DEPTH: usize = 256;
+/// [`Limits::depth`](crate::Limits::depth) is checked when the tree is
+/// read; this guard keeps the recursive passes within the stack whatever
+/// the limit.
+pub const MAX_DEPTH: usize = crate::limits::DEPTH_CEILING;
 
 /// Check every statement of `ast`. Also returns the statements that
 /// declare names or hold statements that may, in file order, for collecting

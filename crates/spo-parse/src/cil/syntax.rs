@@ -351,8 +351,17 @@ struct Open {
 
 /// Parse CIL text into a tree. Never fails: returns the tree built so far
 /// and every syntax error.
+#[cfg(test)]
 pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
+    parse_tree_with(text, &crate::Limits::default())
+}
+
+/// [`parse_tree`], with nesting deeper than [`Limits::depth`](crate::Limits::depth)
+/// reported at the first `(` past it (the tree is flat, so reading it on
+/// costs no stack; the checks that recurse stop at the limit).
+pub fn parse_tree_with<'t>(text: &'t str, limits: &crate::Limits) -> (Ast<'t>, Vec<Diagnostic>) {
     let bytes = text.as_bytes();
+    let mut too_deep = false;
     let mut nodes: Vec<Node> = Vec::with_capacity(text.len() / 4);
     let mut diags = Vec::new();
     let mut stack: Vec<Open> = Vec::new();
@@ -392,6 +401,16 @@ pub fn parse_tree(text: &str) -> (Ast<'_>, Vec<Diagnostic>) {
                     if let Some(o) = stack.iter().find(|o| o.line_col.is_some_and(|(ol, oc)| ol < l && oc >= c)) {
                         suspect = Some(o.start);
                     }
+                }
+                if stack.len() >= limits.depth && !too_deep {
+                    too_deep = true;
+                    diags.push(
+                        Diagnostic::error(Span::new(pos, pos + 1), format!("nesting deeper than {} levels", limits.depth))
+                            .with_help(format!(
+                                "no policy nests this deep; if yours must, raise the limit with --limit depth=N (at most {})",
+                                crate::limits::DEPTH_CEILING
+                            )),
+                    );
                 }
                 stack.push(Open { node: nodes.len(), start: pos, line_col });
                 push(&mut nodes, LIST, pos, pos + 1);

@@ -2,17 +2,24 @@
 //! duplicate object keys. Syntax errors stop the parse (JSON has no
 //! reliable resynchronisation point); duplicate keys are reported and
 //! parsing goes on.
+//!
+//! The parser recurses once per nesting level, so nesting deeper than
+//! [`Limits::depth`] is an error at the bracket that crosses it; duplicate
+//! keys are found through an index ([`super::keys`]), linear in the keys.
 
+use super::keys::KeyIndex;
 use super::{Kind, Member, Node};
-use crate::{Diagnostic, Span};
+use crate::{Diagnostic, Limits, Span};
 
-/// Deepest nesting accepted, so hostile input cannot exhaust the stack.
-const MAX_DEPTH: usize = 128;
+/// Parse `text` as one JSON document within the default [`Limits`].
+pub fn parse_json(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
+    parse_json_with(text, &Limits::default())
+}
 
 /// Parse `text` as one JSON document. Returns the tree (if the syntax is
 /// valid) and every diagnostic.
-pub fn parse_json(text: &str) -> (Option<Node>, Vec<Diagnostic>) {
-    let mut p = Parser { s: text.as_bytes(), text, pos: 0, diags: Vec::new() };
+pub fn parse_json_with(text: &str, limits: &Limits) -> (Option<Node>, Vec<Diagnostic>) {
+    let mut p = Parser { s: text.as_bytes(), text, pos: 0, diags: Vec::new(), max_depth: limits.depth };
     let result = p.document();
     match result {
         Ok(node) => (Some(node), p.diags),
@@ -28,6 +35,7 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     diags: Vec<Diagnostic>,
+    max_depth: usize,
 }
 
 type PResult<T> = Result<T, Diagnostic>;
@@ -73,8 +81,14 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> PResult<Node> {
-        if depth > MAX_DEPTH {
-            return Err(Diagnostic::error(self.char_span(), format!("nesting deeper than {MAX_DEPTH} levels")));
+        if depth >= self.max_depth && matches!(self.s.get(self.pos), Some(b'{' | b'[')) {
+            let limit = self.max_depth;
+            return Err(Diagnostic::error(self.char_span(), format!("nesting deeper than {limit} levels")).with_help(
+                format!(
+                    "no profile nests this deep; if yours must, raise the limit with --limit depth=N (at most {})",
+                    crate::limits::DEPTH_CEILING
+                ),
+            ));
         }
         let start = self.pos;
         match self.s.get(self.pos) {
@@ -179,11 +193,13 @@ impl Parser<'_> {
                         Some(b't') => out.push('\t'),
                         Some(b'u') => out.push(self.unicode_escape()?),
                         _ => {
-                            return Err(Diagnostic::error(
-                                Span::new(self.pos - 2, self.pos.min(self.s.len())),
-                                "invalid escape in string",
-                            )
-                            .with_help("valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"))
+                            // The escaped character may be several bytes.
+                            let mut end = self.pos.min(self.s.len());
+                            while !self.text.is_char_boundary(end) {
+                                end += 1;
+                            }
+                            return Err(Diagnostic::error(Span::new(self.pos - 2, end), "invalid escape in string")
+                                .with_help("valid escapes are \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX"));
                         }
                     }
                 }
@@ -203,14 +219,25 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> PResult<u32> {
-        let h = self.text.get(self.pos..self.pos + 4).and_then(|h| u32::from_str_radix(h, 16).ok());
+        // Four hexadecimal digits exactly (`from_str_radix` alone would take
+        // a sign: `\u+066` was accepted, found by the fuzzer).
+        let h = self
+            .text
+            .get(self.pos..self.pos + 4)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|h| u32::from_str_radix(h, 16).ok());
         match h {
             Some(v) => {
                 self.pos += 4;
                 Ok(v)
             }
             None => {
-                Err(Diagnostic::error(Span::new(self.pos - 2, (self.pos + 4).min(self.s.len())), "invalid \\u escape")
+                // Up to four bytes, ending on a character boundary.
+                let mut end = (self.pos + 4).min(self.s.len());
+                while !self.text.is_char_boundary(end) {
+                    end += 1;
+                }
+                Err(Diagnostic::error(Span::new(self.pos - 2, end), "invalid \\u escape")
                     .with_help("write four hexadecimal digits, such as \\u00e9"))
             }
         }
@@ -265,6 +292,7 @@ impl Parser<'_> {
         let start = self.pos;
         self.pos += 1;
         let mut members: Vec<Member> = Vec::new();
+        let mut keys = KeyIndex::default();
         self.ws();
         if self.s.get(self.pos) == Some(&b'}') {
             self.pos += 1;
@@ -295,10 +323,10 @@ impl Parser<'_> {
             self.pos += 1;
             self.ws();
             let value = self.value(depth + 1)?;
-            if let Some(prev) = members.iter().find(|m| m.key == key) {
+            if let Some(prev) = keys.insert(&members, &key) {
                 self.diags.push(
                     Diagnostic::error(key_span, format!("duplicate key `{key}`"))
-                        .with_secondary(prev.key_span, "first defined here")
+                        .with_secondary(members[prev].key_span, "first defined here")
                         .with_help("JSON readers disagree on which value wins; keep one"),
                 );
             }

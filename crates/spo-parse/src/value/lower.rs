@@ -11,19 +11,55 @@ use spo_model::suggest::did_you_mean;
 use spo_model::{Problem, Severity};
 
 use super::{Kind, Member, Node};
-use crate::{Diagnostic, Span};
+use crate::{Diagnostic, Limit, Limits, Span};
 
 /// Collects diagnostics while reading a tree.
 #[derive(Debug, Default)]
 pub struct Lowerer {
     /// Everything found so far.
     pub diags: Vec<Diagnostic>,
+    /// What the tree may hold.
+    pub limits: Limits,
+    /// Syscall names read so far, against [`Limits::names`].
+    names: usize,
+    /// Whether a list was cut short at a limit (what was read is then not
+    /// the whole input, and must not be applied).
+    pub truncated: bool,
 }
 
 impl Lowerer {
-    /// A new, empty collector.
+    /// A new, empty collector with the default [`Limits`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A new, empty collector reading within `limits`.
+    pub fn with_limits(limits: &Limits) -> Self {
+        Lowerer { limits: *limits, ..Self::default() }
+    }
+
+    /// The first `max` of `items`, with an error at the first one past it.
+    pub fn at_most<'n>(&mut self, items: &'n [Node], max: usize, limit: Limit, what: &str) -> &'n [Node] {
+        if items.len() <= max {
+            return items;
+        }
+        self.truncated = true;
+        self.error(
+            items[max].span,
+            format!("more than {max} {what}; the rest is not read"),
+            Some(format!("split the profile, or raise the limit with --limit {limit}=N")),
+        );
+        &items[..max]
+    }
+
+    /// A list of syscall names, counted against [`Limits::names`] over the
+    /// whole profile.
+    pub fn names(&mut self, node: &Node, what: &str) -> Vec<String> {
+        let Some(items) = self.array(node, what) else { return Vec::new() };
+        let left = self.limits.names.saturating_sub(self.names);
+        let items = self.at_most(items, left, Limit::Names, "syscall names in the profile");
+        self.names += items.len();
+        items.iter().filter_map(|n| self.string(n, what)).collect()
     }
 
     /// Record an error at `span`.
@@ -42,6 +78,8 @@ impl Lowerer {
     pub fn object<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Option<&'n [Member]> {
         match &node.kind {
             Kind::Object(members) => {
+                // Known field lists are short: a scan per member is linear
+                // in the members.
                 if !known.is_empty() {
                     for m in members {
                         if !known.contains(&m.key.as_str()) {
@@ -195,18 +233,21 @@ pub fn problem_to_diagnostic(root: &Node, p: &Problem) -> Diagnostic {
 
 /// SPO v1's `spec.state`: whether it says `Disabled` (`Enabled` is the
 /// default), or the located error for any other value.
-pub fn spec_state(node: &Node) -> Result<bool, Diagnostic> {
+pub fn spec_state(node: &Node) -> Result<bool, Box<Diagnostic>> {
     match node.as_str() {
         Some("Enabled") => Ok(false),
         Some("Disabled") => Ok(true),
         Some(other) => {
             let mut d = Diagnostic::error(node.span, format!("spec.state is `{other}`, not `Enabled` or `Disabled`"));
-            if let Some(s) = spo_model::suggest::did_you_mean(other, ["Enabled", "Disabled"].into_iter()) {
+            if let Some(s) = spo_model::suggest::did_you_mean(other, ["Enabled", "Disabled"]) {
                 d = d.with_help(format!("did you mean `{s}`?"));
             }
-            Err(d)
+            Err(Box::new(d))
         }
-        None => Err(Diagnostic::error(node.span, format!("spec.state must be a string, found {}", node.type_name()))),
+        None => Err(Box::new(Diagnostic::error(
+            node.span,
+            format!("spec.state must be a string, found {}", node.type_name()),
+        ))),
     }
 }
 

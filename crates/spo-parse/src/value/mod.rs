@@ -8,13 +8,14 @@
 //! event stream, which carries positions.
 
 mod json;
+mod keys;
 pub mod lower;
 mod yaml;
 
 use spo_model::{FieldPath, PathSegment};
 
-pub use json::parse_json;
-pub use yaml::parse_yaml;
+pub use json::{parse_json, parse_json_with};
+pub use yaml::{parse_yaml, parse_yaml_with};
 
 use crate::Span;
 

@@ -1,39 +1,63 @@
 //! YAML to the spanned tree, through yaml-rust2's event stream (whose
 //! markers count characters; they are mapped back to byte offsets here).
+//!
+//! The events are pulled one at a time rather than pushed by
+//! `Parser::load`, which recurses once per nesting level: a file of
+//! 100,000 nested `- ` would exhaust the stack there. Here the open
+//! collections are a `Vec`, nesting past [`Limits::depth`] is an error at
+//! the place it is exceeded, and reading stops.
+//!
+//! Aliases (`*name`) copy what their anchor holds; the values they add are
+//! counted against [`Limits::alias_values`], so a "billion laughs" file
+//! (nine aliases of nine aliases of ...) is refused at the alias that
+//! crosses the limit, after at most that many values were built.
 
 use std::collections::HashMap;
 
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use super::keys::KeyIndex;
 use super::{Kind, Member, Node};
-use crate::{Diagnostic, Span};
+use crate::{Diagnostic, Limits, Span};
 
-/// Most nodes one file may expand to (aliases can multiply them).
-const MAX_NODES: usize = 1_000_000;
+/// Parse every document of a YAML stream (`---`-separated) within the
+/// default [`Limits`].
+pub fn parse_yaml(text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
+    parse_yaml_with(text, &Limits::default())
+}
 
 /// Parse every document of a YAML stream (`---`-separated). Returns the
-/// documents read before any syntax error, and the diagnostics.
-pub fn parse_yaml(text: &str) -> (Vec<Node>, Vec<Diagnostic>) {
+/// documents read before any syntax error or exceeded limit, and the
+/// diagnostics.
+pub fn parse_yaml_with(text: &str, limits: &Limits) -> (Vec<Node>, Vec<Diagnostic>) {
     let offsets = CharOffsets::new(text);
     let mut b = Builder {
         text,
         offsets: &offsets,
+        limits,
         stack: Vec::new(),
         docs: Vec::new(),
         anchors: HashMap::new(),
         diags: Vec::new(),
-        nodes: 0,
-        overflowed: false,
+        alias_values: 0,
+        stopped: false,
     };
     let mut parser = Parser::new_from_str(text);
-    if let Err(e) = parser.load(&mut b, true) {
-        let at = offsets.byte(e.marker().index());
-        let msg = e.info().to_owned();
-        b.diags.push(
-            Diagnostic::error(Span::new(at, next_char_end(text, at)), format!("YAML syntax error: {msg}"))
-                .with_help(yaml_help(&msg)),
-        );
+    while !b.stopped {
+        match parser.next_token() {
+            Ok((Event::StreamEnd, _)) => break,
+            Ok((ev, mark)) => b.on_event(ev, mark),
+            Err(e) => {
+                let at = offsets.byte(e.marker().index());
+                let msg = e.info().to_owned();
+                b.diags.push(
+                    Diagnostic::error(Span::new(at, next_char_end(text, at)), format!("YAML syntax error: {msg}"))
+                        .with_help(yaml_help(&msg)),
+                );
+                break;
+            }
+        }
     }
     (b.docs, b.diags)
 }
@@ -77,35 +101,61 @@ impl CharOffsets {
 
 enum Frame {
     Seq { start: usize, anchor: usize, items: Vec<Node> },
-    Map { start: usize, anchor: usize, members: Vec<Member>, key: Option<(String, Span)> },
+    Map { start: usize, anchor: usize, members: Vec<Member>, keys: KeyIndex, key: Option<(String, Span)> },
 }
 
 struct Builder<'a> {
     text: &'a str,
     offsets: &'a CharOffsets,
+    limits: &'a Limits,
     stack: Vec<Frame>,
     docs: Vec<Node>,
-    anchors: HashMap<usize, Node>,
+    /// Anchored values of the current document, with how many values
+    /// each holds.
+    anchors: HashMap<usize, (Node, usize)>,
     diags: Vec<Diagnostic>,
-    nodes: usize,
-    overflowed: bool,
+    /// Values added by aliases so far.
+    alias_values: usize,
+    /// A limit was exceeded: nothing more is read.
+    stopped: bool,
 }
 
 impl Builder<'_> {
-    /// Count `n` more nodes; past the limit, report once and stop building.
-    fn account(&mut self, n: usize, span: Span) -> bool {
-        self.nodes = self.nodes.saturating_add(n);
-        if self.nodes > MAX_NODES && !self.overflowed {
-            self.overflowed = true;
-            self.diags.push(
-                Diagnostic::error(span, format!("the document expands to more than {MAX_NODES} values"))
-                    .with_help("aliases (`*name`) multiply what they refer to; use fewer of them"),
-            );
-        }
-        !self.overflowed
+    fn stop(&mut self, d: Diagnostic) {
+        self.diags.push(d);
+        self.stopped = true;
     }
 
+    fn open(&mut self, frame: Frame, at: usize) {
+        if self.stack.len() >= self.limits.depth {
+            let limit = self.limits.depth;
+            self.stop(
+                Diagnostic::error(
+                    Span::new(at, next_char_end(self.text, at)),
+                    format!("nesting deeper than {limit} levels"),
+                )
+                .with_help(format!(
+                    "no profile nests this deep; if yours must, raise the limit with --limit depth=N (at most {})",
+                    crate::limits::DEPTH_CEILING
+                )),
+            );
+            return;
+        }
+        self.stack.push(frame);
+    }
+
+    /// Where a scalar starting at `start` ends: estimated from its value,
+    /// so kept inside the text and on a character boundary (the fuzzer
+    /// found one ending inside a character).
     fn scalar_end(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
+        let mut end = self.scalar_end_estimate(start, value, style).min(self.text.len());
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        end
+    }
+
+    fn scalar_end_estimate(&self, start: usize, value: &str, style: TScalarStyle) -> usize {
         let line_end = self.text[start..].find('\n').map_or(self.text.len(), |n| start + n);
         match style {
             TScalarStyle::Plain => (start + value.len()).min(line_end),
@@ -130,13 +180,10 @@ impl Builder<'_> {
     }
 
     fn push(&mut self, node: Node) {
-        if !self.account(1, node.span) {
-            return;
-        }
         match self.stack.last_mut() {
             None => self.docs.push(node),
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { members, key, .. }) => match key.take() {
+            Some(Frame::Map { members, keys, key, .. }) => match key.take() {
                 None => {
                     let k = match &node.kind {
                         Kind::String(s) | Kind::Number(s) => s.clone(),
@@ -153,10 +200,10 @@ impl Builder<'_> {
                     *key = Some((k, node.span));
                 }
                 Some((k, key_span)) => {
-                    if let Some(prev) = members.iter().find(|m| m.key == k) {
+                    if let Some(prev) = keys.insert(members, &k) {
                         self.diags.push(
                             Diagnostic::error(key_span, format!("duplicate key `{k}`"))
-                                .with_secondary(prev.key_span, "first defined here")
+                                .with_secondary(members[prev].key_span, "first defined here")
                                 .with_help("keep one of the two"),
                         );
                     }
@@ -168,7 +215,7 @@ impl Builder<'_> {
 
     fn remember(&mut self, anchor: usize, node: &Node) {
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), count(&node.kind)));
         }
     }
 }
@@ -194,7 +241,7 @@ fn looks_numeric(v: &str) -> bool {
     !body.is_empty() && body.starts_with(|c: char| c.is_ascii_digit() || c == '.') && body.parse::<f64>().is_ok()
 }
 
-impl MarkedEventReceiver for Builder<'_> {
+impl Builder<'_> {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let at = self.offsets.byte(mark.index());
         match ev {
@@ -205,10 +252,9 @@ impl MarkedEventReceiver for Builder<'_> {
                 self.remember(anchor, &node);
                 self.push(node);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq { start: at, anchor, items: Vec::new() }),
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map { start: at, anchor, members: Vec::new(), key: None })
-            }
+            Event::SequenceStart(anchor, _) => self.open(Frame::Seq { start: at, anchor, items: Vec::new() }, at),
+            Event::MappingStart(anchor, _) => self
+                .open(Frame::Map { start: at, anchor, members: Vec::new(), keys: KeyIndex::default(), key: None }, at),
             Event::SequenceEnd | Event::MappingEnd => {
                 let Some(frame) = self.stack.pop() else { return };
                 let (start, anchor, kind) = match frame {
@@ -224,12 +270,19 @@ impl MarkedEventReceiver for Builder<'_> {
                 self.push(node);
             }
             Event::Alias(id) => {
-                let size = self.anchors.get(&id).map_or(0, |n| count(&n.kind));
-                if !self.account(size, Span::new(at, at + 1)) {
+                let span = Span::new(at, next_char_end(self.text, at));
+                let size = self.anchors.get(&id).map_or(0, |(_, n)| n + 1);
+                self.alias_values = self.alias_values.saturating_add(size);
+                if self.alias_values > self.limits.alias_values {
+                    let limit = self.limits.alias_values;
+                    self.stop(
+                        Diagnostic::error(span, format!("aliases expand this file by more than {limit} values"))
+                            .with_help("each `*alias` copies what its anchor holds, and aliases of aliases multiply; write the values out, or raise the limit with --limit alias-values=N"),
+                    );
                     return;
                 }
                 let node = match self.anchors.get(&id) {
-                    Some(n) => Node { span: Span::new(at, at + 1), kind: n.kind.clone() },
+                    Some((n, _)) => Node { span, kind: n.kind.clone() },
                     None => {
                         self.diags.push(Diagnostic::error(Span::point(at), "alias to an unknown anchor"));
                         Node { span: Span::point(at), kind: Kind::Null }
@@ -237,7 +290,9 @@ impl MarkedEventReceiver for Builder<'_> {
                 };
                 self.push(node);
             }
-            Event::DocumentEnd | Event::DocumentStart | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            // Anchors belong to their document.
+            Event::DocumentStart => self.anchors.clear(),
+            Event::DocumentEnd | Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
         }
     }
 }

@@ -346,7 +346,7 @@ mod tests {
     fn agent(name: &str, phase: Phase, version: Option<&str>) -> ProfileStatus {
         ProfileStatus {
             kind: ProfileKind::SeccompProfile,
-            name: format!("ns/{name}"),
+            name: name.to_owned(),
             status: phase,
             mode: Mode::Enforce,
             source: None,
