@@ -59,7 +59,16 @@ else
   echo "SKIPPED: no Go toolchain to build the Kubernetes binaries; the e2e tests will skip"
 fi
 
+step "binaries the e2e and VM tests run"
+# Built before the tests, since a test of one package does not rebuild
+# another package's binary: a stale spod would be tested otherwise.
+run binaries cargo build --quiet -p spod -p spo-cli -p spo-operator --bins
+
 step "tests"
+# The VM tier (SELinux and AppArmor enforcement under a Debian kernel in
+# qemu, docs/vm.md) takes about two minutes, so it runs by default;
+# SPO_VM=0 leaves it out (its tests then say SKIPPED).
+export SPO_VM=${SPO_VM:-1}
 # Output is not captured, so every "SKIPPED: ..." line is printed where it
 # happens. --no-fail-fast: one failing test binary does not hide the others'.
 run tests cargo test --workspace --no-fail-fast -- --nocapture

@@ -5,7 +5,7 @@
 # SPO_VM=1. Extra arguments go to the test harness (a test name filter).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build -p spo-node --bin spod -p spo-cli --bin spoc
+cargo build -p spod --bin spod -p spo-cli --bin spoc
 start=$(date +%s)
 SPO_VM=1 cargo test -p spo-vm -- --nocapture "$@"
 echo "vm tier: $(( $(date +%s) - start )) s"
