@@ -33,7 +33,8 @@ fn errors_only(diags: Vec<Diagnostic>) -> Option<Vec<Diagnostic>> {
 }
 
 /// The AppArmor profile name of an agent name: AppArmor names are global
-/// on a node, so a namespaced `NAMESPACE/NAME` loads as `NAME`.
+/// on a node; a name with a `/` (none reaches here from a cluster, whose
+/// profiles are cluster-wide) loads under its last part.
 fn profile_name(name: &str) -> &str {
     name.rsplit_once('/').map_or(name, |(_, n)| n)
 }
