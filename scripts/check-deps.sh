@@ -59,7 +59,7 @@ if [ -z "$msrv" ]; then
   status=1
 elif rustup toolchain install "$msrv" --profile minimal >/dev/null 2>&1; then
   # Every crate must say `rust-version.workspace = true`: one MSRV.
-  own=$(grep -l '^rust-version = ' crates/*/Cargo.toml e2e/Cargo.toml benches/Cargo.toml 2>/dev/null || true)
+  own=$(grep -l '^rust-version = ' crates/*/Cargo.toml e2e/Cargo.toml benches/Cargo.toml vm/Cargo.toml 2>/dev/null || true)
   if [ -n "$own" ]; then
     echo "check-deps: these crates set their own rust-version instead of the workspace's: $own" >&2
     status=1

@@ -20,7 +20,7 @@
 //! node is running ([`OWNER`] records which one is). A second cluster
 //! waits for it ([`OWNER_WAIT`]), then runs without a node.
 //!
-//! Stopping ([`stop`]) kills the pods' processes through their cgroups
+//! Stopping kills the pods' processes through their cgroups
 //! before containerd goes, then its shims, then unmounts what containerd
 //! and the kubelet mounted under the cluster directory.
 //!

@@ -4,7 +4,7 @@
 /// column numbers (columns count characters, not bytes).
 ///
 /// A lookup costs O(log lines) and, for text that is not ASCII, a count
-/// of at most [`BLOCK`] bytes: characters are counted once, per block, when
+/// of at most `BLOCK` bytes: characters are counted once, per block, when
 /// the map is made. A file on one long line (minified JSON) with a
 /// diagnostic per value thus costs linear time, not quadratic.
 #[derive(Debug, Clone)]

@@ -58,7 +58,7 @@ pub const GROUP: &str = "security-profiles-operator.x-k8s.io";
 /// The version every CRD stores.
 pub const VERSION: &str = "v1";
 
-/// Every CRD, in a stable order: SPO v1's shape (see [`shape`]), `v1`
+/// Every CRD, in a stable order: SPO v1's shape (CEL rules, printer columns), `v1`
 /// stored, and SPO's older version of each profile kind served through the
 /// operator's conversion webhook ([`legacy`]).
 pub fn all_crds() -> Vec<CustomResourceDefinition> {

@@ -57,7 +57,7 @@ impl LogRecordings {
     }
 
     /// Claim container `id`: its events, those of the last
-    /// [`UNCLAIMED`] included, are kept until [`LogRecordings::take`].
+    /// `UNCLAIMED` included, are kept until `LogRecordings::take`.
     pub fn watch(&self, id: &str) {
         if let Ok(mut g) = self.containers.lock() {
             g.entry(id.to_owned())

@@ -43,7 +43,7 @@ pub trait RecordSource: Send {
 /// queue is full the reader waits, the socket buffer fills, and the kernel's
 /// drops show up as overruns in [`RecordSource::lost`].
 ///
-/// The queue is an unbounded channel held to [`QUEUE`] entries by a
+/// The queue is an unbounded channel held to `QUEUE` entries by a
 /// counter, not a preallocated bounded one: memory follows the backlog
 /// (an idle node keeps none), where a bounded channel of that size would
 /// cost about 24 MB from the start.

@@ -335,7 +335,7 @@ pub fn cgroup_id(path: &Path) -> io::Result<u64> {
 }
 
 /// The ids of the cgroup at `path` and of every cgroup below it (at most
-/// [`MAX_DEPTH`] levels).
+/// `MAX_DEPTH` levels).
 pub fn cgroup_tree_ids(path: &Path) -> io::Result<Vec<u64>> {
     let mut ids = vec![cgroup_id(path)?];
     walk(path, MAX_DEPTH, |dir, _| {

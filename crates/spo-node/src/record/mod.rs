@@ -9,7 +9,7 @@
 //!
 //! Three recorders observe the same thing by different means, so a host
 //! can use what it allows (see [`RecorderKind`]); the session logic
-//! ([`session`]) is shared so they differ only in observation, and tests hold
+//! (`session`) is shared so they differ only in observation, and tests hold
 //! them to the same result. The workload always runs in a cgroup of its own
 //! ([`cgroup`]), which is how it is stopped, and how eBPF tells it apart.
 //!

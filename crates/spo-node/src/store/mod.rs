@@ -196,9 +196,9 @@ impl VersionedStore {
     }
 
     /// Names with a current file or a version directory in the store. A
-    /// directory holding profiles rather than versions is a namespace (see
-    /// [`crate::agent::manifests::parse_file_namespaced`]): its profiles are
-    /// named `NAMESPACE/NAME`.
+    /// directory holding profiles rather than versions is a namespace of
+    /// spo-rs's earlier namespaced layout: its profiles are named
+    /// `NAMESPACE/NAME`, so the agent finds them unknown and removes them.
     pub fn names(&self) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
         self.collect_names(&self.dir, "", &mut out);

@@ -1,8 +1,8 @@
 //! The shapes of CIL statements: for every keyword of the CIL reference
 //! guide, which arguments it takes and what each one names.
 //!
-//! One table drives both the arity/kind checks ([`super::shape`]) and name
-//! resolution ([`super::resolve`]), so a statement the checker understands
+//! One table drives both the arity/kind checks (`super::shape`) and name
+//! resolution (`super::resolve`), so a statement the checker understands
 //! is checked in full and the two can never disagree about an argument.
 
 /// A CIL symbol table: names in different tables never clash.
