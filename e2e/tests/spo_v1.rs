@@ -254,15 +254,32 @@ async fn older_versions(client: &kube::Client) {
 
 /// The daemon configuration switches SELinux on: the SELinux profiles are
 /// judged again (installed into the node's policy store, or refused by
-/// semodule with its reason); a profile disabled in its own spec stays so.
+/// semodule with its reason), a system template the configuration does not
+/// allow is refused until it does; a profile disabled in its own spec
+/// stays so.
 async fn selinux_switched_on(client: &kube::Client, stack: &Stack) {
     let spod: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
         NAMESPACE,
         &ApiResource::from_gvk(&GroupVersionKind::gvk(GROUP, "v1", "SecurityProfilesOperatorDaemon")),
     );
-    let on = json!({"spec": {"selinux": {"enable": true, "options": {"allowedSystemProfiles": ["container", "net_container"]}}}});
+    // SPO's default allows inheriting `container` alone.
+    let on = json!({"spec": {"selinux": {"enable": true}}});
     spod.patch("spod", &PatchParams::default(), &Patch::Merge(&on)).await.expect("SELinux on");
+    let (_, message) =
+        node_state(client, stack, "SelinuxProfile", "net-container-policy", "Error", |s, _| s == "Error").await;
+    assert!(message.contains("net_container") && message.contains("allowedSystemProfiles"), "{message}");
+    // SPO's e2e setup allows `net_container` too.
+    let on = json!({"spec": {"selinux": {"options": {"allowedSystemProfiles": ["container", "net_container"]}}}});
+    spod.patch("spod", &PatchParams::default(), &Patch::Merge(&on)).await.expect("net_container allowed");
+    let (state, message) =
+        node_state(client, stack, "SelinuxProfile", "net-container-policy", "judged again", |s, m| {
+            s == "Installed" || (s == "Error" && !m.contains("allowedSystemProfiles"))
+        })
+        .await;
+    if state == "Error" {
+        assert!(message.contains("semodule"), "net-container-policy: {message}");
+    }
     for name in ["errorlogger", "errorlogger-incomplete-enforcing", "errorlogger-incomplete-permissive"] {
         let (state, message) =
             node_state(client, stack, "SelinuxProfile", name, "judged", |s, _| s == "Installed" || s == "Error").await;

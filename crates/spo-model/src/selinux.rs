@@ -113,7 +113,9 @@ pub struct RawSelinuxProfileSpec {
 }
 
 /// Types, classes and permissions no profile may be granted (SPO's
-/// defaults; the node configuration may replace them).
+/// defaults; the cluster's daemon configuration relaxes or extends them
+/// with [`DenyLists::adjusted`]), and which system templates a profile may
+/// inherit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DenyLists {
@@ -123,6 +125,54 @@ pub struct DenyLists {
     pub classes: Vec<String>,
     /// Permissions.
     pub permissions: Vec<String>,
+    /// The system templates a profile may inherit; `None`: every template
+    /// spo-rs ships (a laptop, a standalone node). A cluster's daemon
+    /// configuration lists them (SPO's `allowedSystemProfiles`, default
+    /// `container` alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_system: Option<Vec<String>>,
+}
+
+/// What the cluster changes in [`DenyLists`]: SPO's
+/// `spec.selinux.options` of the daemon configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DenyListChanges<'a> {
+    /// Removed from the denied types (`allowedTypes`).
+    pub allowed_types: &'a [String],
+    /// Removed from the denied classes (`allowedClasses`).
+    pub allowed_classes: &'a [String],
+    /// Removed from the denied permissions (`allowedPermissions`).
+    pub allowed_permissions: &'a [String],
+    /// Added to the denied types (`deniedTypes`).
+    pub denied_types: &'a [String],
+    /// Added to the denied classes (`deniedClasses`).
+    pub denied_classes: &'a [String],
+    /// Added to the denied permissions (`deniedPermissions`).
+    pub denied_permissions: &'a [String],
+    /// The system templates that may be inherited (`allowedSystemProfiles`).
+    pub allowed_system: &'a [String],
+}
+
+impl DenyLists {
+    /// These lists with `c` applied: what `c` allows leaves a list, what it
+    /// denies joins it (a name both allowed and denied stays denied).
+    pub fn adjusted(&self, c: &DenyListChanges<'_>) -> DenyLists {
+        fn list(base: &[String], allowed: &[String], denied: &[String]) -> Vec<String> {
+            let mut out: Vec<String> = base.iter().filter(|x| !allowed.contains(x)).cloned().collect();
+            for d in denied {
+                if !out.contains(d) {
+                    out.push(d.clone());
+                }
+            }
+            out
+        }
+        DenyLists {
+            types: list(&self.types, c.allowed_types, c.denied_types),
+            classes: list(&self.classes, c.allowed_classes, c.denied_classes),
+            permissions: list(&self.permissions, c.allowed_permissions, c.denied_permissions),
+            allowed_system: Some(c.allowed_system.to_vec()),
+        }
+    }
 }
 
 impl Default for DenyLists {
@@ -141,6 +191,7 @@ impl Default for DenyLists {
                 "setenforce",
                 "setsecparam",
             ]),
+            allowed_system: None,
         }
     }
 }
@@ -249,6 +300,19 @@ impl SelinuxProfile {
                             None => pr.with_help(format!("system templates: {}", SYSTEM_TEMPLATES.join(", "))),
                         };
                         out.push(pr);
+                    } else if let Some(allowed) = deny.allowed_system.as_ref().filter(|a| !a.contains(&r.name)) {
+                        let listed = if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") };
+                        out.push(
+                            Problem::error(
+                                p.key("name"),
+                                format!(
+                                    "the cluster does not allow inheriting the system profile `{}` \
+                                     (SecurityProfilesOperatorDaemon spec.selinux.options.allowedSystemProfiles)",
+                                    r.name
+                                ),
+                            )
+                            .with_help(format!("allowed: {listed}; an administrator can add it to the list")),
+                        );
                     }
                 }
                 "SelinuxProfile" => {
@@ -355,6 +419,40 @@ mod tests {
         assert!(paths.contains(&"spec.allow.shadow_t".to_string()), "{paths:?}");
         assert!(paths.contains(&"spec.allow.@self.tcp_socket[1]".to_string()), "{paths:?}");
         assert_eq!(p.block_name(), "web");
+    }
+
+    #[test]
+    fn the_cluster_decides_what_may_be_inherited_and_granted() {
+        let mut p = profile("web");
+        p.spec.inherit = vec![
+            PolicyRef { kind: "System".into(), name: "container".into() },
+            PolicyRef { kind: "System".into(), name: "net_container".into() },
+        ];
+        p.spec.allow.insert("shadow_t".into(), BTreeMap::from([("file".into(), vec!["read".into()])]));
+        p.spec.allow.insert("var_log_t".into(), BTreeMap::from([("file".into(), vec!["ioctl".into()])]));
+        let errors = |d: &DenyLists| -> Vec<String> {
+            p.validate(d).iter().filter(|p| p.severity == crate::Severity::Error).map(|p| p.path.to_string()).collect()
+        };
+        // Standalone: every shipped template, SPO's deny lists.
+        assert_eq!(errors(&DenyLists::default()), ["spec.allow.shadow_t"]);
+        // SPO's cluster default: `container` alone.
+        let strings = |xs: &[&str]| xs.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let container = strings(&["container"]);
+        let cluster =
+            DenyLists::default().adjusted(&DenyListChanges { allowed_system: &container, ..Default::default() });
+        assert_eq!(errors(&cluster), ["spec.inherit[1].name", "spec.allow.shadow_t"]);
+        let msg = p.validate(&cluster).into_iter().find(|p| p.path.to_string() == "spec.inherit[1].name").unwrap();
+        assert!(msg.help.as_deref().unwrap().contains("allowed: container"), "{msg:?}");
+        // Relaxed and extended.
+        let (both, shadow, ioctl) =
+            (strings(&["container", "net_container"]), strings(&["shadow_t"]), strings(&["ioctl"]));
+        let changed = DenyLists::default().adjusted(&DenyListChanges {
+            allowed_system: &both,
+            allowed_types: &shadow,
+            denied_permissions: &ioctl,
+            ..Default::default()
+        });
+        assert_eq!(errors(&changed), ["spec.allow.var_log_t.file[0]"]);
     }
 
     #[test]

@@ -359,31 +359,32 @@ impl SelinuxOptions {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SelinuxPolicyOptions {
-    /// Object classes a profile may name; any when empty.
+    /// Object classes removed from the built-in deny list (relaxes it for
+    /// every SelinuxProfile).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^[-a-zA-Z0-9._]+$")))]
     pub allowed_classes: Vec<String>,
-    /// Permissions a profile may name; any when empty.
+    /// Permissions removed from the built-in deny list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^[-a-zA-Z0-9._]+$")))]
     pub allowed_permissions: Vec<String>,
-    /// System templates a profile may inherit.
+    /// The system templates a SelinuxProfile may inherit.
     #[serde(default = "container_only")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^[-a-zA-Z0-9._]+$")))]
     pub allowed_system_profiles: Vec<String>,
-    /// Types a profile may allow access to; any when empty.
+    /// Types removed from the built-in deny list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^([-a-zA-Z0-9._]+|@self)$")))]
     pub allowed_types: Vec<String>,
-    /// Object classes a profile may not name.
+    /// Object classes added to the deny list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^[-a-zA-Z0-9._]+$")))]
     pub denied_classes: Vec<String>,
-    /// Permissions a profile may not name.
+    /// Permissions added to the deny list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^[-a-zA-Z0-9._]+$")))]
     pub denied_permissions: Vec<String>,
-    /// Types a profile may not allow access to.
+    /// Types added to the deny list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "set"), inner(pattern(r"^([-a-zA-Z0-9._]+|@self)$")))]
     pub denied_types: Vec<String>,

@@ -125,4 +125,9 @@ pub trait Installer: Send + Sync {
 
     /// Every name this installer has something installed for.
     fn installed_names(&self, kind: ProfileKind) -> BTreeSet<String>;
+
+    /// Judge profiles by the policy in `shared` (the cluster's limits);
+    /// called when the installer is added to an agent. Installers that
+    /// the policy does not concern ignore it.
+    fn follow_policy(&mut self, _shared: std::sync::Arc<super::Shared>) {}
 }

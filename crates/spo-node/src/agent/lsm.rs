@@ -174,12 +174,15 @@ impl<T: AppArmorInstaller + Send + Sync> Installer for AppArmorProfiles<T> {
 pub struct SelinuxProfiles<T> {
     store: VersionedStore,
     tool: T,
+    /// The cluster's deny lists and inheritable templates, when an agent
+    /// follows a policy.
+    shared: Option<std::sync::Arc<super::Shared>>,
 }
 
 impl<T: SelinuxInstaller> SelinuxProfiles<T> {
     /// Record installed modules under `state/selinux/profiles`.
     pub fn new(state: &Path, tool: T) -> Result<Self, NodeError> {
-        Ok(SelinuxProfiles { store: VersionedStore::open(state.join("selinux/profiles"), "cil")?, tool })
+        Ok(SelinuxProfiles { store: VersionedStore::open(state.join("selinux/profiles"), "cil")?, tool, shared: None })
     }
 }
 
@@ -231,8 +234,19 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
         }
         let mut cil = match manifest {
             Some(Manifest::Profile(p)) => {
-                spo_compile::cil::selinux_profile_to_cil(&p, &spo_model::selinux::DenyLists::default())
-                    .map_err(|e| invalid(doc, e.to_string()))?
+                let deny = self.shared.as_ref().map(|s| s.policy().selinux).unwrap_or_default();
+                // Each problem located in the manifest, as `spoc validate`
+                // locates it.
+                let errors: Vec<Diagnostic> = p
+                    .validate(&deny)
+                    .iter()
+                    .filter(|p| p.severity == spo_model::Severity::Error)
+                    .map(|p| spo_parse::value::lower::problem_to_diagnostic(&doc.node, p))
+                    .collect();
+                if !errors.is_empty() {
+                    return Err(Rejected::Invalid(errors));
+                }
+                spo_compile::cil::selinux_profile_to_cil(&p, &deny).map_err(|e| invalid(doc, e.to_string()))?
             }
             Some(Manifest::Raw(r)) => spo_compile::cil::wrap_raw(&r).cil,
             None => return Err(invalid(doc, "not a SELinux profile".into())),
@@ -323,6 +337,10 @@ impl<T: SelinuxInstaller + Send + Sync> Installer for SelinuxProfiles<T> {
 
     fn installed_names(&self, _kind: ProfileKind) -> BTreeSet<String> {
         self.store.names()
+    }
+
+    fn follow_policy(&mut self, shared: std::sync::Arc<super::Shared>) {
+        self.shared = Some(shared);
     }
 }
 

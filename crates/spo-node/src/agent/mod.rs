@@ -222,13 +222,13 @@ impl Agent {
             processes: Vec::new(),
             policy_seen: 0,
         };
-        let seccomp = seccomp.limited_by(a.shared.clone());
         a.add_installer(Box::new(seccomp));
         Ok(a)
     }
 
     /// Add an installer; it takes over its kinds from any earlier one.
-    pub fn add_installer(&mut self, installer: Box<dyn Installer>) {
+    pub fn add_installer(&mut self, mut installer: Box<dyn Installer>) {
+        installer.follow_policy(self.shared.clone());
         let kinds = installer.kinds().to_vec();
         self.installers.retain(|i| !i.kinds().iter().any(|k| kinds.contains(k)));
         self.installers.push(installer);

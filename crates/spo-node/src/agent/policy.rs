@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use spo_model::seccomp::policy::SyscallLimit;
+use spo_model::selinux::DenyLists;
 
 use super::Shared;
 use crate::status::ProfileKind;
@@ -26,14 +27,19 @@ pub struct NodePolicy {
     pub off: BTreeMap<ProfileKind, String>,
     /// The syscalls a seccomp profile may let through.
     pub syscall_limit: SyscallLimit,
+    /// What a `SelinuxProfile` may be granted and inherit.
+    pub selinux: DenyLists,
 }
 
 impl NodePolicy {
     /// A digest of what decides the fate of profiles of `kind`, so a
     /// change of policy makes exactly those profiles stale.
     pub fn digest(&self, kind: ProfileKind) -> String {
-        let limit =
-            if kind == ProfileKind::SeccompProfile { format!("{:?}", self.syscall_limit) } else { String::new() };
+        let limit = match kind {
+            ProfileKind::SeccompProfile => format!("{:?}", self.syscall_limit),
+            ProfileKind::SelinuxProfile => format!("{:?}", self.selinux),
+            _ => String::new(),
+        };
         format!("{:?}|{limit}", self.off.get(&kind))
     }
 }

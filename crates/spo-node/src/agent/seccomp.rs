@@ -50,12 +50,6 @@ impl SeccompInstaller {
         })
     }
 
-    /// Refuse profiles beyond the syscall limit of `shared`'s policy.
-    pub fn limited_by(mut self, shared: std::sync::Arc<super::Shared>) -> SeccompInstaller {
-        self.shared = Some(shared);
-        self
-    }
-
     /// The store.
     pub fn store(&self) -> &VersionedStore {
         &self.store
@@ -258,6 +252,11 @@ impl Installer for SeccompInstaller {
 
     fn installed_names(&self, _kind: ProfileKind) -> BTreeSet<String> {
         self.store.names()
+    }
+
+    /// Profiles beyond the syscall limit of `shared`'s policy are refused.
+    fn follow_policy(&mut self, shared: std::sync::Arc<super::Shared>) {
+        self.shared = Some(shared);
     }
 }
 

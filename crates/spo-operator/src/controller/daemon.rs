@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 use tracing::{info, warn};
 
 use super::status::FIELD_MANAGER;
-use spo_api::crds::{SecurityProfilesOperatorDaemon, SpodSpec, SpodState, GROUP, SPOD_NAME, VERSION};
+use spo_api::crds::{
+    LogEnricherSource, SecurityProfilesOperatorDaemon, SpodSpec, SpodState, GROUP, SPOD_NAME, VERSION,
+};
 
 /// Name of the node agents' DaemonSet in the operator's namespace.
 pub const DAEMONSET: &str = "spod";
@@ -50,6 +52,29 @@ pub fn not_acted_on(spec: &SpodSpec) -> Vec<&'static str> {
     }
     if spec.verbosity.is_some_and(|v| v > 0) {
         out.push("verbosity (set RUST_LOG on the operator)");
+    }
+    let e = &spec.enricher;
+    if e.log_enricher_source == LogEnricherSource::Bpf {
+        out.push("enricher.logEnricherSource Bpf (spo-rs reads the audit socket, else auditd's log, else /dev/kmsg)");
+    }
+    if e.log_enricher_filters.is_some() {
+        out.push("enricher.logEnricherFilters (spo-rs keeps every record of a known container)");
+    }
+    if spec.enable_insecure_metrics_access {
+        out.push("enableInsecureMetricsAccess (spod serves plain HTTP on its listen address in any case)");
+    }
+    if spec.selinux.type_tag != "spc_t" {
+        out.push("selinux.typeTag (the spod DaemonSet's own SELinux type is set in deploy/spod.yaml)");
+    }
+    if spec.selinux.custom_templates_config_map.is_some() {
+        out.push("selinux.customTemplatesConfigMap (spo-rs compiles against its shipped templates)");
+    }
+    if !spec.webhook.tolerations.is_empty() {
+        out.push("webhook.tolerations (the webhook runs in the operator's Deployment)");
+    }
+    let s = &spec.security;
+    if s.allowed_identity_regexp != ".*" || s.allowed_oidc_issuer_regexp != ".*" {
+        out.push("security.allowedIdentityRegexp, allowedOidcIssuerRegexp (spo-rs pulls no oci:// profiles)");
     }
     out
 }

@@ -18,13 +18,24 @@ use ::kube::runtime::WatchStreamExt;
 use ::kube::Client;
 use futures::StreamExt;
 use spo_api::crds::{SecurityProfilesOperatorDaemon, SpodSpec, SPOD_NAME};
+use spo_model::selinux::{DenyListChanges, DenyLists};
 use spo_node::agent::policy::NodePolicy;
 use spo_node::agent::Shared;
 use spo_node::status::ProfileKind;
 
 /// What `spec` lets this node do.
 pub fn policy_of(spec: &SpodSpec) -> NodePolicy {
-    let mut p = NodePolicy { syscall_limit: spec.security.limit(), ..NodePolicy::default() };
+    let o = &spec.selinux.options;
+    let selinux = DenyLists::default().adjusted(&DenyListChanges {
+        allowed_types: &o.allowed_types,
+        allowed_classes: &o.allowed_classes,
+        allowed_permissions: &o.allowed_permissions,
+        denied_types: &o.denied_types,
+        denied_classes: &o.denied_classes,
+        denied_permissions: &o.denied_permissions,
+        allowed_system: &o.allowed_system_profiles,
+    });
+    let mut p = NodePolicy { syscall_limit: spec.security.limit(), selinux, ..NodePolicy::default() };
     if !spec.enable_app_armor {
         p.off.insert(
             ProfileKind::AppArmorProfile,
@@ -103,5 +114,22 @@ mod tests {
         apply(&shared, &spec);
         assert!(!shared.enrich_logs.load(Ordering::Relaxed));
         assert_eq!(shared.policy(), p);
+    }
+
+    #[test]
+    fn selinux_options_adjust_the_deny_lists_and_templates() {
+        let default = policy_of(&SpodSpec::default()).selinux;
+        assert_eq!(default.allowed_system.as_deref(), Some(&["container".to_owned()][..]), "SPO's default");
+        assert!(default.types.iter().any(|t| t == "shadow_t"));
+        let spec: SpodSpec = serde_json::from_value(serde_json::json!({"selinux": {"options": {
+            "allowedSystemProfiles": ["container", "net_container"],
+            "allowedTypes": ["shadow_t"],
+            "deniedPermissions": ["ioctl"],
+        }}}))
+        .unwrap();
+        let p = policy_of(&spec).selinux;
+        assert_eq!(p.allowed_system.as_deref().map(<[String]>::len), Some(2));
+        assert!(!p.types.iter().any(|t| t == "shadow_t"));
+        assert!(p.permissions.iter().any(|t| t == "ioctl"));
     }
 }
