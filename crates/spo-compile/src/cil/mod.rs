@@ -1,10 +1,10 @@
 //! SelinuxProfile and RawSelinuxProfile to the CIL module installed on a
 //! node.
 //!
-//! The output matches what SPO generates: one block named after the profile
-//! (`NAME_NAMESPACE`) that inherits the container templates and holds one
-//! allow rule per target type and class, so existing pods keep their
-//! `NAME_NAMESPACE.process` label. Unlike SPO, the output is sorted (SPO
+//! The output matches what SPO v1 generates: one block named after the
+//! (cluster-wide) profile, `NAME`, that inherits the container templates
+//! and holds one allow rule per target type and class, so existing pods
+//! keep their `NAME.process` label. Unlike SPO, the output is sorted (SPO
 //! iterates Go maps), the profile is validated before any text is produced,
 //! and a raw profile's CIL is placed with a known line offset so errors from
 //! `semodule` can be mapped back to the user's file.
