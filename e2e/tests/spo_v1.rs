@@ -428,9 +428,51 @@ async fn allowed_syscalls(client: &kube::Client, stack: &Stack) {
     }
 }
 
-/// SPO's daemon configuration example applies and is reported Running.
+/// SPO's daemon configuration example applies and is reported Running,
+/// and the `spod` DaemonSet follows it (one that schedules nowhere: the
+/// test's spod runs outside the cluster).
 async fn daemon_configuration_example(client: &kube::Client) {
+    let daemonsets: Api<k8s_openapi::api::apps::v1::DaemonSet> = Api::namespaced(client.clone(), NAMESPACE);
+    let ds: k8s_openapi::api::apps::v1::DaemonSet = serde_json::from_value(json!({
+        "metadata": {"name": "spod"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "spod"}},
+            "template": {
+                "metadata": {"labels": {"app": "spod"}},
+                "spec": {
+                    "nodeSelector": {"spo-e2e/nowhere": "true"},
+                    "containers": [{"name": "spod", "image": "localhost/spo-e2e/none:1"}],
+                },
+            },
+        },
+    }))
+    .unwrap();
+    daemonsets.create(&PostParams::default(), &ds).await.expect("a spod DaemonSet");
     apply(client, &docs("examples/config.yaml")[0]).await.expect("config.yaml");
+    wait_running(client).await;
+    let spod: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        NAMESPACE,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(GROUP, "v1", "SecurityProfilesOperatorDaemon")),
+    );
+    let change = json!({"spec": {
+        "daemonResourceRequirements": {"requests": {"memory": "64Mi"}},
+        "daemonUpdateStrategy": {"maxUnavailable": "25%"},
+        "selinux": {"typeTag": "spo_daemon_t"},
+    }});
+    spod.patch("spod", &PatchParams::default(), &Patch::Merge(&change)).await.expect("resources");
+    wait_running(client).await;
+    let ds = serde_json::to_value(daemonsets.get("spod").await.unwrap()).unwrap();
+    let pod = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod["priorityClassName"], "system-node-critical", "SPO's default scheduling: {pod}");
+    assert_eq!(pod["containers"][0]["resources"]["requests"]["memory"], "64Mi", "{pod}");
+    assert_eq!(pod["containers"][0]["securityContext"]["seLinuxOptions"]["type"], "spo_daemon_t", "{pod}");
+    assert_eq!(ds["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"], "25%", "{}", ds["spec"]);
+    assert_eq!(pod["containers"][0]["image"], "localhost/spo-e2e/none:1", "the rest is the DaemonSet's own");
+}
+
+/// Wait until the daemon configuration is Running at its generation.
+async fn wait_running(client: &kube::Client) {
     let spod: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
         NAMESPACE,

@@ -14,6 +14,8 @@ use clap::Parser;
 use spo_operator::controller::{self, ControllerOptions, Metrics};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// The operator's command line.
 #[derive(Debug, Parser)]
@@ -46,9 +48,22 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    // RUST_LOG, when set, decides; else the daemon configuration's
+    // verbosity does (0: info, 1 and more: debug).
+    let from_env = tracing_subscriber::EnvFilter::try_from_default_env().ok();
+    let fixed = from_env.is_some();
+    let (filter, level) =
+        tracing_subscriber::reload::Layer::new(from_env.unwrap_or_else(|| tracing_subscriber::EnvFilter::new("info")));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .init();
+    let on_verbosity = (!fixed).then(|| {
+        spo_operator::controller::daemon::VerbositySink(std::sync::Arc::new(move |v: i32| {
+            let wanted = if v > 0 { "debug" } else { "info" };
+            let _ = level.modify(|f| *f = tracing_subscriber::EnvFilter::new(wanted));
+        }))
+    });
 
     let namespace = args
         .namespace
@@ -69,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
             writes_after: Some(writes_after),
             kubelet_seccomp_dir: Some(format!("{}/seccomp", args.kubelet_root.trim_end_matches('/'))),
             namespace: Some(namespace.clone()),
+            on_verbosity,
         },
     );
     let latency = Arc::new(spo_operator::webhook::Latency::default());

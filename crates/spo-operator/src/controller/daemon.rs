@@ -50,9 +50,6 @@ pub fn not_acted_on(spec: &SpodSpec) -> Vec<&'static str> {
     if spec.webhook.static_config {
         out.push("webhook.staticConfig (spo-rs makes its own CA and must manage its webhook configurations)");
     }
-    if spec.verbosity.is_some_and(|v| v > 0) {
-        out.push("verbosity (set RUST_LOG on the operator)");
-    }
     let e = &spec.enricher;
     if e.log_enricher_source == LogEnricherSource::Bpf {
         out.push("enricher.logEnricherSource Bpf (spo-rs reads the audit socket, else auditd's log, else /dev/kmsg)");
@@ -62,9 +59,6 @@ pub fn not_acted_on(spec: &SpodSpec) -> Vec<&'static str> {
     }
     if spec.enable_insecure_metrics_access {
         out.push("enableInsecureMetricsAccess (spod serves plain HTTP on its listen address in any case)");
-    }
-    if spec.selinux.type_tag != "spc_t" {
-        out.push("selinux.typeTag (the spod DaemonSet's own SELinux type is set in deploy/spod.yaml)");
     }
     if spec.selinux.custom_templates_config_map.is_some() {
         out.push("selinux.customTemplatesConfigMap (spo-rs compiles against its shipped templates)");
@@ -91,6 +85,11 @@ pub fn daemonset_patch(spec: &SpodSpec) -> Value {
         pod["affinity"] = json!(a);
     }
     let mut container = json!({"name": "spod"});
+    // SPO: the daemon runs with the type tag, except while AppArmor is on
+    // (the pod keeps its default SELinux types then).
+    if !spec.enable_app_armor {
+        container["securityContext"] = json!({"seLinuxOptions": {"type": spec.selinux.type_tag}});
+    }
     if let Some(r) = &spec.daemon_resource_requirements {
         container["resources"] = json!(r);
     }
@@ -110,9 +109,20 @@ pub fn daemonset_patch(spec: &SpodSpec) -> Value {
     body
 }
 
+/// Where the daemon configuration's `verbosity` goes: SPO's 0 (the
+/// default) is informational logging, 1 and more add debug messages.
+#[derive(Clone)]
+pub struct VerbositySink(pub std::sync::Arc<dyn Fn(i32) + Send + Sync>);
+
+impl std::fmt::Debug for VerbositySink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("VerbositySink")
+    }
+}
+
 /// Keep `spod` in `namespace` existing, applied and reported, until the
 /// watch ends.
-pub async fn run(client: Client, namespace: String) {
+pub async fn run(client: Client, namespace: String, on_verbosity: Option<VerbositySink>) {
     let api: Api<SecurityProfilesOperatorDaemon> = Api::namespaced(client.clone(), &namespace);
     let config = watcher::Config::default().fields(&format!("metadata.name={SPOD_NAME}"));
     let mut events = watcher::watcher(api.clone(), config).default_backoff().boxed();
@@ -122,6 +132,9 @@ pub async fn run(client: Client, namespace: String) {
             Ok(Event::Init) => seen = false,
             Ok(Event::InitApply(d) | Event::Apply(d)) => {
                 seen = true;
+                if let Some(sink) = &on_verbosity {
+                    sink.0(d.spec.verbosity.unwrap_or(0));
+                }
                 reconcile(&client, &namespace, &d).await;
             }
             Ok(Event::InitDone) if !seen => create_default(&api, &namespace).await,
@@ -217,13 +230,26 @@ mod tests {
         let default = daemonset_patch(&SpodSpec::default());
         assert_eq!(default["spec"]["template"]["spec"]["priorityClassName"], "system-node-critical");
         assert!(default["spec"].get("updateStrategy").is_none());
+        // SPO's type tag, except while AppArmor is on.
+        let container = |p: &Value| p["spec"]["template"]["spec"]["containers"][0].clone();
+        assert_eq!(container(&default)["securityContext"]["seLinuxOptions"]["type"], "spc_t");
+        let apparmor: SpodSpec = serde_json::from_value(json!({"enableAppArmor": true})).expect("spec");
+        assert!(container(&daemonset_patch(&apparmor)).get("securityContext").is_none());
     }
 
     #[test]
     fn fields_not_acted_on_are_named() {
         assert!(not_acted_on(&SpodSpec::default()).is_empty());
-        let spec: SpodSpec = serde_json::from_value(json!({"enableProfiling": true, "verbosity": 2})).expect("spec");
+        let spec: SpodSpec = serde_json::from_value(json!({
+            "enableProfiling": true,
+            "verbosity": 2,
+            "selinux": {"typeTag": "container_t", "customTemplatesConfigMap": "mine"},
+            "enricher": {"logEnricherSource": "Bpf"},
+        }))
+        .expect("spec");
         let named = not_acted_on(&spec);
-        assert_eq!(named.len(), 2, "{named:?}");
+        // verbosity and typeTag are acted on; the other three are not.
+        assert_eq!(named.len(), 3, "{named:?}");
+        assert!(named.iter().any(|n| n.starts_with("selinux.customTemplatesConfigMap")), "{named:?}");
     }
 }

@@ -49,6 +49,9 @@ pub struct ControllerOptions {
     /// The operator's namespace, where the daemon configuration lives;
     /// `None` leaves the configuration alone.
     pub namespace: Option<String>,
+    /// Told the daemon configuration's `verbosity` whenever it changes
+    /// (the binary sets its log level with it).
+    pub on_verbosity: Option<super::daemon::VerbositySink>,
 }
 
 impl Default for ControllerOptions {
@@ -59,6 +62,7 @@ impl Default for ControllerOptions {
             writes_after: None,
             kubelet_seccomp_dir: Some("/var/lib/kubelet/seccomp".into()),
             namespace: None,
+            on_verbosity: None,
         }
     }
 }
@@ -181,7 +185,7 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         super::recordings::run(client.clone()),
         async {
             if let Some(ns) = options.namespace.clone() {
-                super::daemon::run(client.clone(), ns).await
+                super::daemon::run(client.clone(), ns, options.on_verbosity.clone()).await
             }
         },
     );
