@@ -27,6 +27,30 @@ pub enum OperatorError {
         #[source]
         source: rcgen::Error,
     },
+    /// A certificate, key or CA bundle read from somewhere is unusable.
+    #[error("{whence}: {reason}")]
+    BadCertificate {
+        /// Where it was read (`Secret security-profiles-operator/spo-webhook-cert`).
+        whence: String,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// The Secret that holds the webhook's certificate cannot be used.
+    #[error("Secret {namespace}/{name}: {reason}")]
+    CertSecret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// Why, and the fix.
+        reason: String,
+    },
+    /// Leader election cannot run with these settings, or failed.
+    #[error("leader election: {reason}")]
+    Leader {
+        /// Why.
+        reason: String,
+    },
     /// The webhook's TLS configuration was refused.
     #[error("webhook TLS configuration: {reason}")]
     Tls {

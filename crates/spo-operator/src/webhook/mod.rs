@@ -10,9 +10,14 @@
 //!
 //! Requests are answered from in-memory caches kept by watches ([`cache`]),
 //! never by calling the API server. At start, [`run`] fills the caches,
-//! makes a CA and a serving certificate ([`tls`]), listens, and only then
-//! applies the webhook configurations with that CA ([`config`]), so the
-//! API server never calls a webhook that is not serving.
+//! loads the serving certificate (from the Secret the replicas share,
+//! [`secret`], issuing it if it is empty; or made in memory, [`tls`]),
+//! listens, and only then, on the leader, applies the webhook
+//! configurations with the Secret's CA bundle ([`config`]), so the API
+//! server never calls a webhook that is not serving. Every replica serves;
+//! the leader alone writes the configurations and rotates the certificate
+//! ([`rotation`]), and every replica serves a rotated certificate from
+//! its next handshake.
 
 pub mod cache;
 pub mod config;
@@ -24,6 +29,8 @@ pub mod policy;
 pub mod probe;
 pub mod record;
 pub mod review;
+pub mod rotation;
+pub mod secret;
 pub mod selector;
 mod server;
 pub mod tls;
@@ -34,10 +41,15 @@ mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::Api;
 use kube::Client;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
 
 pub use cache::Caches;
 pub use config::{Target, BINDING_CONFIG, VALIDATION_CONFIG};
@@ -45,6 +57,23 @@ pub use latency::Latency;
 pub use review::{Admission, Endpoint};
 
 use crate::OperatorError;
+use secret::{SecretRef, Stored};
+
+/// Where the serving certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertSource {
+    /// Issued in memory at start, for this process alone (a single
+    /// replica run as a library, tests): nothing to share, valid a year.
+    Ephemeral,
+    /// The Secret the replicas share ([`secret`]), rotated by the leader
+    /// with `policy` unless someone else provides it.
+    Secret {
+        /// The Secret.
+        secret: SecretRef,
+        /// Validity and rotation of what the operator issues.
+        policy: rotation::Policy,
+    },
+}
 
 /// How the webhook server is run.
 #[derive(Debug)]
@@ -64,15 +93,23 @@ pub struct WebhookOptions {
     pub service_name: String,
     /// The service's port.
     pub service_port: i32,
+    /// The serving certificate's source.
+    pub certs: CertSource,
+    /// Turns `true` when this replica leads: only then are the
+    /// configurations applied and the certificate rotated. `None`: this
+    /// process is the only one and leads from the start.
+    pub leader: Option<watch::Receiver<bool>>,
     /// Told the bound address once the server is serving, the
-    /// configurations are applied and the API server calls them.
+    /// configurations are applied and the API server calls them (on the
+    /// leader).
     pub ready: Option<oneshot::Sender<SocketAddr>>,
     /// Where request durations are counted.
     pub latency: Arc<Latency>,
 }
 
 impl WebhookOptions {
-    /// Options for the `spo-webhook` service on port 443 in `namespace`.
+    /// Options for the `spo-webhook` service on port 443 in `namespace`,
+    /// with an in-memory certificate, leading from the start.
     pub fn new(listen: SocketAddr, namespace: impl Into<String>) -> WebhookOptions {
         WebhookOptions {
             listen,
@@ -80,8 +117,24 @@ impl WebhookOptions {
             namespace: namespace.into(),
             service_name: "spo-webhook".to_owned(),
             service_port: 443,
+            certs: CertSource::Ephemeral,
+            leader: None,
             ready: None,
             latency: Arc::default(),
+        }
+    }
+}
+
+/// Validity of an in-memory certificate.
+const EPHEMERAL_VALIDITY: Duration = Duration::from_secs(365 * 86_400);
+
+/// Tasks aborted when dropped: what only the leader runs stops with it.
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
         }
     }
 }
@@ -97,10 +150,12 @@ fn url_host(url: &str) -> Result<String, OperatorError> {
     Ok(host.trim_start_matches('[').trim_end_matches(']').to_owned())
 }
 
-/// Run the webhook server until it fails: fill the caches, make the
-/// certificates, serve, apply the configurations, wait until the API
+/// Run the webhook server until it fails: fill the caches, load the
+/// certificate, serve (logging `admission webhook serving`), and once
+/// this replica leads apply the configurations, wait until the API
 /// server calls them ([`probe`]), then report readiness (a log line
-/// containing `webhook ready`, and `opts.ready`).
+/// containing `webhook ready`, and `opts.ready`) and keep the
+/// configurations and the certificate up to date.
 pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorError> {
     let mut names = tls::service_names(&opts.service_name, &opts.namespace);
     let target = match &opts.url {
@@ -118,23 +173,52 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     caches.shared_namespace = Some(opts.namespace.clone());
     let admission = Arc::new(Admission::new(caches));
     admission.warm_up();
-    let cert = tls::generate(&names)?;
+
+    let certs = certificates(&client, &opts.certs, &names).await?;
+    let resolver = tls::Resolver::new(certs.borrow().serving.key.clone());
+    tokio::spawn(reload(certs.clone(), resolver.clone()));
     let listener =
         TcpListener::bind(opts.listen).await.map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
     let addr = listener.local_addr().map_err(|source| OperatorError::Listen { addr: opts.listen, source })?;
     let mut server =
-        tokio::spawn(server::serve(listener, cert.server_config()?, admission.clone(), opts.latency.clone()));
+        tokio::spawn(server::serve(listener, tls::server_config(resolver)?, admission.clone(), opts.latency.clone()));
+    tracing::info!(%addr, not_after = %certs.borrow().serving.not_after, "admission webhook serving");
+
+    if let Some(mut leader) = opts.leader.clone() {
+        tokio::select! {
+            r = leader.wait_for(|l| *l) => if r.is_err() {
+                return Err(OperatorError::WebhookStopped { reason: "leader election ended".to_owned() });
+            },
+            r = &mut server => return Err(stopped(r)),
+        }
+    }
+
     let options = admission.caches().daemon().webhook.options;
-    config::apply(&client, &target, &cert.ca_pem, &opts.namespace, &options).await?;
-    convert::point_crds_here(&client, &target, &cert.ca_pem).await?;
-    tokio::spawn(follow_daemon_options(
+    let ca = certs.borrow().ca_bundle.clone();
+    apply_all(&client, &target, &ca, &opts.namespace, &options).await?;
+    let (published_tx, published) = watch::channel(ca.clone());
+    let mut leading = vec![tokio::spawn(follow_configuration(
         client.clone(),
         admission.clone(),
         target.clone(),
-        cert.ca_pem.clone(),
         opts.namespace.clone(),
-        options,
-    ));
+        certs.clone(),
+        published_tx,
+        (options, ca),
+    ))];
+    if let CertSource::Secret { secret, policy } = &opts.certs {
+        if !secret.provided {
+            let api: Api<Secret> = Api::namespaced(client.clone(), &secret.namespace);
+            let rotate = rotation::run(api, secret.clone(), names.clone(), *policy, certs.clone(), published);
+            leading.push(tokio::spawn(async move {
+                if let Err(e) = rotate.await {
+                    tracing::error!("webhook certificate rotation stopped: {}", crate::controller::chain(&e));
+                }
+            }));
+        }
+    }
+    let _leading = Tasks(leading);
+
     match probe::until_reached(&client, &opts.namespace).await {
         probe::Reached::Yes { tries } => tracing::info!(tries, "the API server calls the webhooks"),
         probe::Reached::Unknown { reason } => {
@@ -149,38 +233,105 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     if let Some(tx) = opts.ready {
         let _ = tx.send(addr);
     }
-    match (&mut server).await {
-        Ok(()) => Err(OperatorError::WebhookStopped { reason: "the server loop ended".to_owned() }),
-        Err(e) => Err(OperatorError::WebhookStopped { reason: e.to_string() }),
+    Err(stopped((&mut server).await))
+}
+
+fn stopped(r: Result<(), tokio::task::JoinError>) -> OperatorError {
+    match r {
+        Ok(()) => OperatorError::WebhookStopped { reason: "the server loop ended".to_owned() },
+        Err(e) => OperatorError::WebhookStopped { reason: e.to_string() },
     }
 }
 
-/// Apply the webhook configurations again whenever the daemon
-/// configuration's `webhook.options` change (SPO's `binding.spo.io` and
-/// `recording.spo.io` failure policies and selectors), within a second.
-async fn follow_daemon_options(
+/// The certificate to serve, and its later versions.
+async fn certificates(
+    client: &Client,
+    source: &CertSource,
+    names: &[String],
+) -> Result<watch::Receiver<Arc<Stored>>, OperatorError> {
+    match source {
+        CertSource::Ephemeral => {
+            let issued = tls::issue(names, EPHEMERAL_VALIDITY, Timestamp::now())?;
+            // No later versions: the sender goes at once.
+            Ok(watch::channel(Arc::new(Stored::ephemeral(&issued)?)).1)
+        }
+        CertSource::Secret { secret, policy } => {
+            policy.check()?;
+            let api: Api<Secret> = Api::namespaced(client.clone(), &secret.namespace);
+            let stored = secret::load(&api, secret, names, policy.validity).await?;
+            tracing::info!(
+                secret = %format!("{}/{}", secret.namespace, secret.name),
+                provided = secret.provided,
+                not_after = %stored.serving.not_after,
+                "webhook certificate loaded"
+            );
+            let (tx, rx) = watch::channel(Arc::new(stored));
+            tokio::spawn(secret::follow(api, secret.clone(), tx));
+            Ok(rx)
+        }
+    }
+}
+
+/// Serve every new certificate from the next handshake on.
+async fn reload(mut certs: watch::Receiver<Arc<Stored>>, resolver: Arc<tls::Resolver>) {
+    while certs.changed().await.is_ok() {
+        let stored = certs.borrow_and_update().clone();
+        if stored.serving.key.cert != resolver.current().cert {
+            resolver.set(stored.serving.key.clone());
+            tracing::info!(not_after = %stored.serving.not_after, "serving the new webhook certificate");
+        }
+    }
+}
+
+/// Point both webhook configurations and the CRDs' conversion at this
+/// server with `ca_pem`.
+async fn apply_all(
+    client: &Client,
+    target: &Target,
+    ca_pem: &str,
+    namespace: &str,
+    options: &[spo_api::crds::WebhookOption],
+) -> Result<(), OperatorError> {
+    config::apply(client, target, ca_pem, namespace, options).await?;
+    convert::point_crds_here(client, target, ca_pem).await
+}
+
+/// Apply the webhook configurations again, within a second, whenever the
+/// daemon configuration's `webhook.options` change (SPO's
+/// `binding.spo.io` and `recording.spo.io` failure policies and
+/// selectors) or the Secret's CA bundle does; `published` is told each
+/// bundle once the API server has it.
+async fn follow_configuration(
     client: Client,
     admission: Arc<Admission>,
     target: Target,
-    ca_pem: String,
     namespace: String,
-    mut applied: Vec<spo_api::crds::WebhookOption>,
+    certs: watch::Receiver<Arc<Stored>>,
+    published: watch::Sender<String>,
+    mut applied: (Vec<spo_api::crds::WebhookOption>, String),
 ) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let now = admission.caches().daemon().webhook.options;
+        let now = (admission.caches().daemon().webhook.options, certs.borrow().ca_bundle.clone());
         if now == applied {
             continue;
         }
-        match config::apply(&client, &target, &ca_pem, &namespace, &now).await {
+        match apply_all(&client, &target, &now.1, &namespace, &now.0).await {
             Ok(()) => {
-                tracing::info!(options = now.len(), "webhook options of the daemon configuration applied");
+                if now.0 != applied.0 {
+                    tracing::info!(options = now.0.len(), "webhook options of the daemon configuration applied");
+                }
+                if now.1 != applied.1 {
+                    tracing::info!(
+                        cas = now.1.matches("BEGIN CERTIFICATE").count(),
+                        "webhook CA bundle applied to the configurations and CRDs"
+                    );
+                }
+                published.send_replace(now.1.clone());
                 applied = now;
             }
-            Err(e) => {
-                tracing::warn!("applying the daemon configuration's webhook options: {}", crate::controller::chain(&e))
-            }
+            Err(e) => tracing::warn!("applying the webhook configurations: {}", crate::controller::chain(&e)),
         }
     }
 }
