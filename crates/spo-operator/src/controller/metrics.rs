@@ -21,6 +21,10 @@ pub struct Metrics {
     pub finalizers_removed: AtomicU64,
     /// Node statuses of vanished nodes deleted.
     pub orphans_deleted: AtomicU64,
+    /// Events published on profiles.
+    pub events: AtomicU64,
+    /// 1 while this replica holds the leader Lease (a gauge).
+    pub leader: AtomicU64,
 }
 
 impl Metrics {
@@ -43,9 +47,16 @@ impl Metrics {
                 "Node statuses of vanished nodes deleted.",
                 &self.orphans_deleted,
             ),
+            ("spo_operator_events_total", "Events published on profiles.", &self.events),
         ] {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", c.load(Ordering::Relaxed));
         }
+        let _ = writeln!(
+            out,
+            "# HELP spo_operator_leader 1 while this replica holds the leader Lease.\n\
+             # TYPE spo_operator_leader gauge\nspo_operator_leader {}",
+            self.leader.load(Ordering::Relaxed)
+        );
         out
     }
 }
@@ -64,5 +75,8 @@ mod tests {
         assert!(text.contains("\nspo_operator_reconciles_total 2\n"), "{text}");
         assert!(text.contains("\nspo_operator_finalizers_removed_total 1\n"), "{text}");
         assert!(text.contains("# TYPE spo_operator_status_writes_total counter\nspo_operator_status_writes_total 0\n"));
+        assert!(text.contains("# TYPE spo_operator_leader gauge\nspo_operator_leader 0\n"), "{text}");
+        m.leader.store(1, Ordering::Relaxed);
+        assert!(m.render().contains("\nspo_operator_leader 1\n"));
     }
 }

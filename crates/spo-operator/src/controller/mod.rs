@@ -17,6 +17,9 @@
 //!   (and then its node status) only when the status says `Terminating`
 //!   with no active workloads.
 //!
+//! A node's install error or refusal also becomes a Warning Event on the
+//! profile, with SPO's reasons ([`events`]).
+//!
 //! Beside them, [`daemon`] keeps the daemon configuration `spod` (SPO's
 //! `SecurityProfilesOperatorDaemon`).
 //!
@@ -27,6 +30,7 @@
 
 pub mod aggregate;
 pub mod daemon;
+pub mod events;
 pub mod finalizer;
 pub mod kinds;
 pub mod metrics;

@@ -21,6 +21,7 @@ use kube::{Client, ResourceExt};
 use tracing::{debug, info};
 
 use super::aggregate::{aggregate, NodeReport, ProfileFacts};
+use super::events::Events;
 use super::finalizer::{self, Outcome};
 use super::kinds::Profile;
 use super::metrics::Metrics;
@@ -60,6 +61,8 @@ pub struct Context {
     /// The kubelet's seccomp directory on the nodes, for SPO's
     /// `status.path` (`/var/lib/kubelet/seccomp`); not written when unknown.
     pub kubelet_seccomp_dir: Option<String>,
+    /// Events on profiles for the nodes' errors.
+    pub events: Events,
 }
 
 impl std::fmt::Debug for Context {
@@ -112,6 +115,7 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             None => NodeReport::missing(node),
         })
         .collect();
+    ctx.events.node_errors(&*obj, &reports);
     let facts = ProfileFacts { disabled: obj.disabled(), deleting, workloads: workloads.len() };
     let agg = aggregate(&reports, &facts);
     let refs = status::References {
@@ -156,6 +160,7 @@ pub async fn reconcile<K: Profile>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Act
             return Ok(action);
         }
         Metrics::inc(&ctx.metrics.finalizers_removed);
+        ctx.events.forget(K::KIND, &name);
         info!("released {}: no pod uses it and no node holds it", what());
         return Ok(Action::await_change());
     }

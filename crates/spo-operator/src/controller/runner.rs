@@ -25,6 +25,7 @@ use kube::{Client, ResourceExt};
 use tokio::sync::watch as signal;
 use tracing::{info, warn};
 
+use super::events::Events;
 use super::kinds::{Profile, ProfileKind};
 use super::metrics::Metrics;
 use super::pods::PodIndex;
@@ -52,6 +53,8 @@ pub struct ControllerOptions {
     /// Told the daemon configuration's `verbosity` whenever it changes
     /// (the binary sets its log level with it).
     pub on_verbosity: Option<super::daemon::VerbositySink>,
+    /// This replica's name in the Events it reports (its leader identity).
+    pub instance: Option<String>,
 }
 
 impl Default for ControllerOptions {
@@ -63,6 +66,7 @@ impl Default for ControllerOptions {
             kubelet_seccomp_dir: Some("/var/lib/kubelet/seccomp".into()),
             namespace: None,
             on_verbosity: None,
+            instance: None,
         }
     }
 }
@@ -168,6 +172,7 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         })?;
     }
 
+    let events = Events::new(client.clone(), options.instance.clone(), options.metrics.clone());
     let ctx = Arc::new(Context {
         client: client.clone(),
         pods,
@@ -175,6 +180,7 @@ pub async fn run(client: Client, options: ControllerOptions) -> Result<(), Opera
         nodes,
         metrics: options.metrics,
         kubelet_seccomp_dir: options.kubelet_seccomp_dir,
+        events,
     });
     let config = controller::Config::default().concurrency(options.concurrency);
     tokio::join!(
