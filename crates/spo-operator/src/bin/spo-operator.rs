@@ -2,16 +2,29 @@
 //! controllers (status, finalizer, active workloads) and the admission
 //! webhooks in one process, talking only to the API server.
 //!
+//! Several replicas may run: every one serves the webhooks, with the
+//! certificate of the Secret they share; the one holding the leader Lease
+//! runs the controllers, applies the webhook configurations and rotates
+//! the certificate. A replica that loses the Lease exits (status 1) and
+//! is restarted as a follower; at SIGTERM the leader gives the Lease up
+//! at once, and a replica behind the Service keeps answering admission
+//! for `--shutdown-delay` while the endpoints forget it.
+//!
 //! The kubeconfig comes from `KUBECONFIG` or, inside a pod, from the
 //! service account. Logs go to stderr (`RUST_LOG` filters them, default
 //! `info`).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 use spo_operator::controller::{self, ControllerOptions, Metrics};
+use spo_operator::leader::{self, LeaderOptions, Leadership};
+use spo_operator::webhook::rotation::Policy;
+use spo_operator::webhook::secret::{self, SecretRef};
+use spo_operator::webhook::CertSource;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{info, warn};
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -43,6 +56,39 @@ struct Args {
     /// `status.path` (`KUBELET_ROOT/seccomp/operator/NAME.json`).
     #[arg(long, default_value = "/var/lib/kubelet")]
     kubelet_root: String,
+    /// The Secret in the operator's namespace holding the webhook's
+    /// certificate (`tls.crt`, `tls.key`, `ca.crt`), shared by the
+    /// replicas.
+    #[arg(long, default_value = secret::DEFAULT_NAME)]
+    webhook_cert_secret: String,
+    /// The Secret is provided by someone else (cert-manager): read and
+    /// followed, never written or rotated here.
+    #[arg(long)]
+    webhook_cert_provided: bool,
+    /// Validity of the certificate (and CA) the operator issues.
+    #[arg(long, default_value = "90days", value_parser = humantime::parse_duration)]
+    webhook_cert_validity: Duration,
+    /// Rotate the issued certificate when less than this is left.
+    #[arg(long, default_value = "30days", value_parser = humantime::parse_duration)]
+    webhook_cert_renew_before: Duration,
+    /// Length of each of a rotation's two overlaps (old and new CA both
+    /// trusted: before the new certificate is served, and after).
+    #[arg(long, default_value = "1m", value_parser = humantime::parse_duration)]
+    webhook_cert_rotation_overlap: Duration,
+    /// This replica's name in the leader Lease (default: `POD_NAME`, else
+    /// `HOSTNAME_PID`).
+    #[arg(long)]
+    leader_election_id: Option<String>,
+    /// How long the Lease holds after its last renewal (whole seconds).
+    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
+    leader_election_lease_duration: Duration,
+    /// How long before expiry the leader renews (whole seconds).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    leader_election_renew_grace: Duration,
+    /// After SIGTERM, how long the webhooks keep answering (behind the
+    /// Service only: its endpoints take a moment to drop this replica).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    shutdown_delay: Duration,
 }
 
 #[tokio::main]
@@ -70,48 +116,102 @@ async fn main() -> anyhow::Result<()> {
         .clone()
         .or_else(|| std::env::var("SPO_NAMESPACE").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "security-profiles-operator".to_owned());
-    let client = kube::Client::try_default().await.context("connecting to the API server")?;
-    info!(namespace, "spo-operator starting");
+    let election = LeaderOptions {
+        duration: args.leader_election_lease_duration,
+        renew_grace: args.leader_election_renew_grace,
+        ..LeaderOptions::new(
+            namespace.clone(),
+            args.leader_election_id.clone().unwrap_or_else(leader::default_identity),
+        )
+    };
+    election.check()?;
+    let policy = Policy {
+        validity: args.webhook_cert_validity,
+        renew_before: args.webhook_cert_renew_before,
+        overlap: args.webhook_cert_rotation_overlap,
+    };
+    policy.check()?;
+    let config = kube::Config::infer().await.context("reading the kubeconfig")?;
+    let client = kube::Client::try_from(config.clone()).context("connecting to the API server")?;
+    let election_client = leader::client(&config, &election)?;
+    info!(namespace, identity = %election.identity, "spo-operator starting");
 
     let metrics = Arc::new(Metrics::default());
     // The controllers write only once the API server calls the webhooks.
     let (webhook_ready, writes_after) = tokio::sync::watch::channel(false);
-    let controllers = controller::run(
-        client.clone(),
-        ControllerOptions {
-            concurrency: args.concurrency,
-            metrics: metrics.clone(),
-            writes_after: Some(writes_after),
-            kubelet_seccomp_dir: Some(format!("{}/seccomp", args.kubelet_root.trim_end_matches('/'))),
-            namespace: Some(namespace.clone()),
-            on_verbosity,
-        },
-    );
+    let (leading, leader_rx) = tokio::sync::watch::channel(false);
     let latency = Arc::new(spo_operator::webhook::Latency::default());
     let webhook = webhook_adapter::run(
         client.clone(),
         webhook_adapter::Settings {
             listen: args.webhook_listen,
             url: args.webhook_url.clone(),
-            namespace,
+            namespace: namespace.clone(),
             latency: latency.clone(),
             ready: webhook_ready,
+            leader: leader_rx,
+            certs: CertSource::Secret {
+                secret: SecretRef {
+                    namespace: namespace.clone(),
+                    name: args.webhook_cert_secret.clone(),
+                    provided: args.webhook_cert_provided,
+                },
+                policy,
+            },
         },
     );
+    let held: Arc<OnceLock<Arc<Leadership>>> = Arc::default();
+    let lead = {
+        let (held, metrics) = (held.clone(), metrics.clone());
+        let options = ControllerOptions {
+            concurrency: args.concurrency,
+            metrics: metrics.clone(),
+            writes_after: Some(writes_after),
+            kubelet_seccomp_dir: Some(format!("{}/seccomp", args.kubelet_root.trim_end_matches('/'))),
+            namespace: Some(namespace.clone()),
+            on_verbosity,
+            instance: Some(election.identity.clone()),
+        };
+        async move {
+            let leadership = Arc::new(leader::acquire(election_client, &election).await?);
+            let _ = held.set(leadership.clone());
+            metrics.leader.store(1, std::sync::atomic::Ordering::Relaxed);
+            info!(identity = %leadership.identity(), "became the leader");
+            leading.send_replace(true);
+            tokio::select! {
+                r = controller::run(client, options) => {
+                    r.map_err(|e| anyhow::anyhow!(controller::chain(&e))).context("profile controllers stopped")
+                }
+                why = leadership.lost() => {
+                    anyhow::bail!("lost the leader Lease: {why}; exiting, to be restarted as a follower")
+                }
+            }
+        }
+    };
     let metrics_server = async {
         match args.metrics_listen {
             Some(addr) => serve_metrics(addr, metrics.clone(), latency.clone()).await,
             None => std::future::pending().await,
         }
     };
+    // Every branch but the signal is an error when it ends.
     tokio::select! {
-        r = controllers => r.map_err(|e| anyhow::anyhow!(controller::chain(&e))).context("profile controllers stopped")?,
+        r = lead => r?,
         r = webhook => r.context("webhook server stopped")?,
         r = metrics_server => r.context("metrics server stopped")?,
-        r = shutdown_signal() => {
-            r?;
-            info!("stopping");
-        }
+        r = shutdown_signal() => r?,
+    }
+    // The controllers have stopped with their future: the Lease can go.
+    info!("stopping");
+    if let Some(leadership) = held.get() {
+        leadership.release().await;
+    }
+    if args.webhook_url.is_none() && !args.shutdown_delay.is_zero() {
+        info!(
+            seconds = args.shutdown_delay.as_secs_f64(),
+            "answering admission while the Service forgets this replica"
+        );
+        tokio::time::sleep(args.shutdown_delay).await;
     }
     Ok(())
 }
@@ -123,10 +223,10 @@ mod webhook_adapter {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use spo_operator::webhook::{self, Latency, WebhookOptions};
+    use spo_operator::webhook::{self, CertSource, Latency, WebhookOptions};
 
     /// What the webhook server is given.
-    #[derive(Debug, Clone)]
+    #[derive(Debug)]
     pub struct Settings {
         pub listen: SocketAddr,
         pub url: Option<String>,
@@ -134,12 +234,17 @@ mod webhook_adapter {
         pub latency: Arc<Latency>,
         /// Set to `true` once the API server calls the webhooks.
         pub ready: tokio::sync::watch::Sender<bool>,
+        /// `true` once this replica leads.
+        pub leader: tokio::sync::watch::Receiver<bool>,
+        pub certs: CertSource,
     }
 
     pub async fn run(client: kube::Client, settings: Settings) -> anyhow::Result<()> {
         let mut opts = WebhookOptions::new(settings.listen, settings.namespace);
         opts.url = settings.url;
         opts.latency = settings.latency;
+        opts.certs = settings.certs;
+        opts.leader = Some(settings.leader);
         let (tx, rx) = tokio::sync::oneshot::channel();
         opts.ready = Some(tx);
         let ready = settings.ready;
