@@ -139,7 +139,15 @@ pub async fn install(cluster: &Cluster) -> Result<InCluster, E2eError> {
     let kubelet_root = dir.join("kubelet");
     let overlay = dir.join("install");
     std::fs::create_dir_all(&overlay).map_err(E2eError::io(&overlay))?;
-    let kustomization = overlay_kustomization(&deploy_dir(), &kubelet_root, &dir.join("spod-state"));
+    // Kustomize takes resources relative to the overlay only.
+    let deploy = deploy_dir().canonicalize().map_err(E2eError::io(&deploy_dir()))?;
+    let overlay_abs = overlay.canonicalize().map_err(E2eError::io(&overlay))?;
+    let mut relative = PathBuf::new();
+    for _ in overlay_abs.components().skip(1) {
+        relative.push("..");
+    }
+    relative.push(deploy.strip_prefix("/").unwrap_or(&deploy));
+    let kustomization = overlay_kustomization(&relative, &kubelet_root, &dir.join("spod-state"));
     let file = overlay.join("kustomization.yaml");
     std::fs::write(&file, kustomization).map_err(E2eError::io(&file))?;
     let installed = InCluster {

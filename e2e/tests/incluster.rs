@@ -5,9 +5,10 @@
 //! Then a SeccompProfile reaches `Installed` and an invalid one is refused
 //! with its located message.
 //!
-//! Ignored by default (it builds images and waits for pods); run it with
-//! `flock /run/spo-e2e-helpers.lock cargo test -p spo-e2e --test incluster -- --ignored`
-//! after `cargo build -p spod -p spo-operator --bins`.
+//! About 30 s (images 6 s, operator Ready 7 s and spod Ready 10 s after
+//! the apply); part of the test command. Alone:
+//! `cargo test -p spo-e2e --test incluster` after
+//! `cargo build -p spod -p spo-operator --bins`.
 
 use std::time::{Duration, Instant};
 
@@ -40,7 +41,6 @@ spec:
 ";
 
 #[test]
-#[ignore = "builds images and installs spo-rs as pods; see the module doc"]
 fn installed_from_the_kustomization_runs_as_pods() {
     let name = "installed_from_the_kustomization_runs_as_pods";
     let Some(bins) = Binaries::for_test(name) else {
