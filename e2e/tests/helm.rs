@@ -56,7 +56,7 @@ fn the_chart_renders_what_the_kustomization_installs_and_the_api_server_takes_it
     let rendered = run(&helm, &["template", "spo-rs", &chart, "--include-crds"]);
     let kustomized = run(&kubectl, &["kustomize", &chart.replace("/helm/spo-rs", "")]);
     assert_eq!(objects(&rendered), objects(&kustomized), "the chart and deploy/ install different objects");
-    assert!(!rendered.contains("ServiceMonitor"), "monitoring rendered without its CRDs");
+    assert!(!rendered.contains("kind: ServiceMonitor"), "monitoring rendered without its CRDs");
 
     let changed = run(
         &helm,
