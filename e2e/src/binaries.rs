@@ -20,16 +20,8 @@ pub const REQUIRED: [&str; 2] = ["etcd", "kube-apiserver"];
 /// the scheduler run pods for real (see [`crate::node`]); without them
 /// pods are stored but never run. kube-proxy makes Services reach pods
 /// (the in-cluster install, [`crate::incluster`]); Helm renders the chart.
-pub const NAMES: [&str; 8] = [
-    "etcd",
-    "kube-apiserver",
-    "kube-controller-manager",
-    "kubectl",
-    "kubelet",
-    "kube-scheduler",
-    "kube-proxy",
-    "helm",
-];
+pub const NAMES: [&str; 8] =
+    ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "kubelet", "kube-scheduler", "kube-proxy", "helm"];
 
 /// The Kubernetes version pinned in `e2e/k8s/go.mod` (`v1.37.2`).
 pub fn kubernetes_version() -> &'static str {

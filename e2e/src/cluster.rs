@@ -180,11 +180,8 @@ fn start(dir: &Path, bins: &Binaries, options: Options) -> Result<Cluster, E2eEr
     // a node nothing but this machine's processes calls it: loopback only,
     // and a loopback address cannot be a Service endpoint, so none is
     // published.
-    let (bind, advertise, reconciler) = if options.node {
-        ("0.0.0.0", node::BRIDGE_GATEWAY, "lease")
-    } else {
-        ("127.0.0.1", "127.0.0.1", "none")
-    };
+    let (bind, advertise, reconciler) =
+        if options.node { ("0.0.0.0", node::BRIDGE_GATEWAY, "lease") } else { ("127.0.0.1", "127.0.0.1", "none") };
     apiserver.args([
         format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
         format!("--bind-address={bind}"),

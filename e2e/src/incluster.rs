@@ -167,10 +167,14 @@ pub async fn install(cluster: &Cluster) -> Result<InCluster, E2eError> {
     let deadline = applied + READY_TIMEOUT;
     let (mut operator_ready, mut spod_ready, mut webhook_ready) = (None, None, None);
     while operator_ready.is_none() || spod_ready.is_none() || webhook_ready.is_none() {
-        if operator_ready.is_none() && deployments.get_opt(DEPLOYMENT).await.ok().flatten().is_some_and(|d| deployment_ready(&d)) {
+        if operator_ready.is_none()
+            && deployments.get_opt(DEPLOYMENT).await.ok().flatten().is_some_and(|d| deployment_ready(&d))
+        {
             operator_ready = Some(applied.elapsed());
         }
-        if spod_ready.is_none() && daemonsets.get_opt(DAEMONSET).await.ok().flatten().is_some_and(|d| daemonset_ready(&d)) {
+        if spod_ready.is_none()
+            && daemonsets.get_opt(DAEMONSET).await.ok().flatten().is_some_and(|d| daemonset_ready(&d))
+        {
             spod_ready = Some(applied.elapsed());
         }
         if webhook_ready.is_none() {
@@ -382,9 +386,10 @@ impl InCluster {
     /// Delete the pod holding [`LEADER_LEASE`] (no grace period, as a
     /// crash); its name.
     pub async fn delete_leader(&self) -> Result<String, E2eError> {
-        let leader = self.leader().await?.ok_or_else(|| E2eError::InCluster {
-            reason: format!("no pod holds the Lease {LEADER_LEASE}"),
-        })?;
+        let leader = self
+            .leader()
+            .await?
+            .ok_or_else(|| E2eError::InCluster { reason: format!("no pod holds the Lease {LEADER_LEASE}") })?;
         let api: Api<Pod> = Api::namespaced(self.client.clone(), NAMESPACE);
         api.delete(&leader, &DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() })
             .await
@@ -468,12 +473,9 @@ mod tests {
     #[test]
     fn the_overlay_names_every_path_it_moves() {
         let text = overlay_kustomization(Path::new("/src/deploy"), Path::new("/c/kubelet"), Path::new("/c/state"));
-        for want in [
-            "  - /src/deploy\n",
-            "value: /c/kubelet/seccomp",
-            "value: --kubelet-root=/c/kubelet",
-            "value: /c/state",
-        ] {
+        for want in
+            ["  - /src/deploy\n", "value: /c/kubelet/seccomp", "value: --kubelet-root=/c/kubelet", "value: /c/state"]
+        {
             assert!(text.contains(want), "{want:?} missing from\n{text}");
         }
         let docs = crate::manifests::parse(&text).expect("the overlay is YAML");

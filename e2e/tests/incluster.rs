@@ -68,12 +68,24 @@ fn installed_from_the_kustomization_runs_as_pods() {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let status = spo
-                .kubectl(&["-n", NAMESPACE, "get", "seccompprofile", "incluster-good", "-o", "jsonpath={.status.status}"])
+                .kubectl(&[
+                    "-n",
+                    NAMESPACE,
+                    "get",
+                    "seccompprofile",
+                    "incluster-good",
+                    "-o",
+                    "jsonpath={.status.status}",
+                ])
                 .unwrap_or_default();
             if status == "Installed" {
                 break;
             }
-            assert!(Instant::now() < deadline, "incluster-good is {status:?}, not Installed:\n{}", spo.describe_pods().await);
+            assert!(
+                Instant::now() < deadline,
+                "incluster-good is {status:?}, not Installed:\n{}",
+                spo.describe_pods().await
+            );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let file = dir.path().join("typo.yaml");

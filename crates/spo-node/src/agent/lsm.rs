@@ -383,7 +383,8 @@ mod tests {
 
     #[test]
     fn the_store_name_comes_from_the_selinux_config() {
-        let fedora = "# This file controls the state of SELinux\nSELINUX=enforcing\n#SELINUXTYPE=mls\nSELINUXTYPE=targeted\n";
+        let fedora =
+            "# This file controls the state of SELinux\nSELINUX=enforcing\n#SELINUXTYPE=mls\nSELINUXTYPE=targeted\n";
         assert_eq!(parse_selinux_type(fedora).as_deref(), Some("targeted"));
         assert_eq!(parse_selinux_type("SELINUXTYPE=\"default\"\n").as_deref(), Some("default"));
         assert_eq!(parse_selinux_type("SELINUX=disabled\nSELINUXTYPE=\n"), None);
