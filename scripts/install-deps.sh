@@ -15,6 +15,8 @@ PACKAGES=(
   # recording and node-agent tests: a real server and client, test programs,
   # container runtimes, a busybox rootfs, setpriv, and the e2e node's CNI plugins
   nginx-light curl gcc runc crun containerd busybox-static util-linux procps bzip2 containernetworking-plugins tar
+  # the e2e node's kube-proxy (iptables mode); the offline image build (dpkg-deb, apt-get download)
+  iptables dpkg apt
   # the e2e cluster harness: certificates
   openssl
   # the VM tier (docs/vm.md): a guest kernel with AppArmor, SELinux and the

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Kubernetes control plane used by the e2e tests from Go modules:
-# etcd, kube-apiserver, kube-controller-manager, kubectl, kubelet and
-# kube-scheduler, at the versions
-# pinned by go.mod beside this script. The binaries go to OUT (default: the
+# etcd, kube-apiserver, kube-controller-manager, kubectl, kubelet,
+# kube-scheduler and kube-proxy, at the versions
+# pinned by go.mod beside this script, and Helm (../helm/go.mod). The binaries go to OUT (default: the
 # per-user cache, keyed by Kubernetes version), never into the repository.
 #
 # The machine is small and shared, so every compile runs at the lowest
@@ -28,15 +28,15 @@ ldflags="$ldflags -X k8s.io/client-go/pkg/version.gitVersion=$version -X k8s.io/
 jobs="${SPO_E2E_BUILD_JOBS:-1}"
 
 build() {
-  local name="$1" pkg="$2"
+  local name="$1" pkg="$2" module="${3:-$here}" flags="${4:-$ldflags}"
   if [[ -x "$out/$name" ]]; then
     echo "build-k8s: $name already built in $out"
     return
   fi
   local start=$SECONDS
   echo "build-k8s: building $name ($pkg)"
-  (cd "$here" && nice -n 19 env GOMAXPROCS="$jobs" CGO_ENABLED=0 GOFLAGS=-mod=mod \
-    go build -p "$jobs" -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$pkg")
+  (cd "$module" && nice -n 19 env GOMAXPROCS="$jobs" CGO_ENABLED=0 GOFLAGS=-mod=mod \
+    go build -p "$jobs" -trimpath -ldflags "$flags" -o "$out/$name.tmp" "$pkg")
   mv "$out/$name.tmp" "$out/$name"
   echo "build-k8s: $name built in $((SECONDS - start)) s"
 }
@@ -47,4 +47,9 @@ build kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager
 build kubectl k8s.io/kubernetes/cmd/kubectl
 build kubelet k8s.io/kubernetes/cmd/kubelet
 build kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler
+build kube-proxy k8s.io/kubernetes/cmd/kube-proxy
+# Helm renders deploy/helm/ in the tests; its own module (../helm/go.mod)
+# keeps its dependencies out of this one.
+helm_version="$(awk '$1 == "helm.sh/helm/v4" { print $2; exit }' "$here/../helm/go.mod")"
+build helm helm.sh/helm/v4/cmd/helm "$here/../helm" "-s -w -X helm.sh/helm/v4/internal/version.version=$helm_version"
 echo "build-k8s: all binaries in $out"

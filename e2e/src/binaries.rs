@@ -18,9 +18,10 @@ pub const REQUIRED: [&str; 2] = ["etcd", "kube-apiserver"];
 
 /// Every binary the build script makes, in build order. The kubelet and
 /// the scheduler run pods for real (see [`crate::node`]); without them
-/// pods are stored but never run.
-pub const NAMES: [&str; 6] =
-    ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "kubelet", "kube-scheduler"];
+/// pods are stored but never run. kube-proxy makes Services reach pods
+/// (the in-cluster install, [`crate::incluster`]); Helm renders the chart.
+pub const NAMES: [&str; 8] =
+    ["etcd", "kube-apiserver", "kube-controller-manager", "kubectl", "kubelet", "kube-scheduler", "kube-proxy", "helm"];
 
 /// The Kubernetes version pinned in `e2e/k8s/go.mod` (`v1.37.2`).
 pub fn kubernetes_version() -> &'static str {

@@ -26,6 +26,9 @@ pub struct Pki {
     pub kubelet: (PathBuf, PathBuf),
     /// `system:kube-scheduler` client certificate and key.
     pub scheduler: (PathBuf, PathBuf),
+    /// `system:kube-proxy` client certificate and key (bound to the
+    /// built-in `system:node-proxier` role).
+    pub kube_proxy: (PathBuf, PathBuf),
     /// Service-account signing key (private) and its public half.
     pub service_account: (PathBuf, PathBuf),
 }
@@ -115,6 +118,7 @@ pub fn generate(dir: &Path) -> Result<Pki, E2eError> {
     let controller_manager = leaf("controller-manager", "/CN=system:kube-controller-manager", None)?;
     let kubelet = leaf("kubelet", &format!("/O=system:nodes/CN=system:node:{}", crate::node::NODE), None)?;
     let scheduler = leaf("scheduler", "/CN=system:kube-scheduler", None)?;
+    let kube_proxy = leaf("kube-proxy", "/CN=system:kube-proxy", None)?;
 
     let sa_key = p("sa.key");
     let sa_pub = p("sa.pub");
@@ -129,6 +133,7 @@ pub fn generate(dir: &Path) -> Result<Pki, E2eError> {
         controller_manager,
         kubelet,
         scheduler,
+        kube_proxy,
         service_account: (sa_key, sa_pub),
     })
 }

@@ -3,9 +3,10 @@
 //! with everything (certificates, data, logs, kubeconfig, pid file) under
 //! one directory.
 //!
-//! There is no kubelet: objects are stored, validated, defaulted and
-//! controlled (namespaces, service accounts, garbage collection), but no
-//! pod runs. That is what the operator's API-level tests need.
+//! Without [`Options::node`] there is no kubelet: objects are stored,
+//! validated, defaulted and controlled (namespaces, service accounts,
+//! garbage collection), but no pod runs. That is what the operator's
+//! API-level tests need.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -172,10 +173,20 @@ fn start(dir: &Path, bins: &Binaries, options: Options) -> Result<Cluster, E2eEr
 
     let (sa_key, sa_pub) = &pki.service_account;
     let mut apiserver = Command::new(bins.path("kube-apiserver"));
+    // With a node, pods reach the API server as in any cluster: through
+    // the `kubernetes` Service (10.0.0.1:443), whose endpoint is the pod
+    // bridge's gateway, a host address (kube-proxy forwards the Service;
+    // see `crate::incluster`). Hence every address is listened on. Without
+    // a node nothing but this machine's processes calls it: loopback only,
+    // and a loopback address cannot be a Service endpoint, so none is
+    // published.
+    let (bind, advertise, reconciler) =
+        if options.node { ("0.0.0.0", node::BRIDGE_GATEWAY, "lease") } else { ("127.0.0.1", "127.0.0.1", "none") };
     apiserver.args([
         format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
-        "--bind-address=127.0.0.1".to_owned(),
-        "--advertise-address=127.0.0.1".to_owned(),
+        format!("--bind-address={bind}"),
+        format!("--advertise-address={advertise}"),
+        format!("--endpoint-reconciler-type={reconciler}"),
         format!("--secure-port={api}"),
         format!("--cert-dir={}", d("apiserver")),
         format!("--tls-cert-file={}", f(&pki.apiserver.0)),
@@ -187,9 +198,6 @@ fn start(dir: &Path, bins: &Binaries, options: Options) -> Result<Cluster, E2eEr
         "--service-cluster-ip-range=10.0.0.0/24".to_owned(),
         "--authorization-mode=Node,RBAC".to_owned(),
         "--allow-privileged=true".to_owned(),
-        // A loopback address cannot be published as the endpoint of the
-        // `kubernetes` service; nothing in the tests needs it.
-        "--endpoint-reconciler-type=none".to_owned(),
         "--profiling=false".to_owned(),
         // Logs and exec reach the kubelet on the node's InternalIP, as
         // the administrator.
@@ -376,6 +384,7 @@ mod tests {
             controller_manager: ("/x/c.crt".into(), "/x/c.key".into()),
             kubelet: ("/x/k.crt".into(), "/x/k.key".into()),
             scheduler: ("/x/s.crt".into(), "/x/s.key".into()),
+            kube_proxy: ("/x/p.crt".into(), "/x/p.key".into()),
             service_account: ("/x/sa.key".into(), "/x/sa.pub".into()),
         };
         let path = dir.path().join("kubeconfig");

@@ -81,6 +81,12 @@ pub enum E2eError {
         /// What is wrong.
         reason: String,
     },
+    /// The in-cluster install cannot proceed.
+    #[error("cannot install spo-rs in the cluster: {reason}")]
+    InCluster {
+        /// What is missing or went wrong, and what to do.
+        reason: String,
+    },
     /// The Kubernetes client failed.
     #[error("kubernetes client: {context}")]
     Kube {

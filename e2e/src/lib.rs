@@ -7,7 +7,9 @@
 //! caches them outside the repository keyed by Kubernetes version, and runs
 //! them as plain processes on 127.0.0.1 with throwaway certificates
 //! ([`certs`], [`cluster`]). With `Options { node: true }` it also runs a
-//! real node ([`node`]: containerd, kubelet, scheduler) whose pods run.
+//! real node ([`node`]: containerd, kubelet, scheduler, kube-proxy) whose
+//! pods run, and spo-rs can be installed on it as users install it
+//! ([`incluster`]: the images, `kubectl apply -k deploy/`).
 //!
 //! The same code serves the tests in `e2e/tests/` and a person at a
 //! terminal (`spo-e2e up --dir DIR`, `spo-e2e down --dir DIR`).
@@ -16,6 +18,7 @@ pub mod binaries;
 pub mod certs;
 pub mod cluster;
 mod error;
+pub mod incluster;
 pub mod manifests;
 pub mod node;
 mod process;

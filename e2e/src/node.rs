@@ -10,7 +10,9 @@
 //!   sandbox image `localhost/spo-e2e/pause:1`) and imports them with `ctr`;
 //!   pods must use `imagePullPolicy: Never` or `IfNotPresent`.
 //! - network: a CNI bridge (`spoe2e0`, 10.88.77.0/24, Debian's
-//!   `containernetworking-plugins`), so the node is Ready and pods get an IP.
+//!   `containernetworking-plugins`), so the node is Ready and pods get an IP;
+//!   kube-proxy (iptables mode, when built and `iptables` is installed), so
+//!   Services reach their pods and pods reach the API server.
 //! - cgroups: this machine has cgroup v1 (with the v2 hierarchy mounted
 //!   beside it), so the kubelet runs with `failCgroupV1: false` and the
 //!   `cgroupfs` driver.
@@ -46,6 +48,13 @@ pub const OWNER: &str = "/run/spo-e2e-node.owner";
 
 /// How long a cluster waits for another cluster's node to go.
 pub const OWNER_WAIT: Duration = Duration::from_secs(300);
+
+/// The pod network (the CNI bridge `spoe2e0`).
+pub const POD_CIDR: &str = "10.88.77.0/24";
+
+/// The bridge's own address: the pods' gateway, and the address the API
+/// server publishes as the `kubernetes` Service's endpoint.
+pub const BRIDGE_GATEWAY: &str = "10.88.77.1";
 
 /// How long the node may take to become Ready.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(90);
@@ -172,7 +181,7 @@ state = "{state}"
             "plugins": [
                 {"type": "bridge", "bridge": "spoe2e0", "isGateway": true, "ipMasq": false,
                  "ipam": {"type": "host-local", "dataDir": cni.join("ipam"),
-                          "ranges": [[{"subnet": "10.88.77.0/24"}]], "routes": [{"dst": "0.0.0.0/0"}]}},
+                          "ranges": [[{"subnet": POD_CIDR, "gateway": BRIDGE_GATEWAY}]], "routes": [{"dst": "0.0.0.0/0"}]}},
                 {"type": "loopback"},
             ],
         })
@@ -251,9 +260,70 @@ state = "{state}"
     ]);
     process::spawn(dir, "kube-scheduler", cmd)?;
 
+    match proxy_unavailable(bins) {
+        None => start_proxy(dir, bins, pki, server)?,
+        Some(why) => eprintln!("spo-e2e: no kube-proxy (Services do not reach pods): {why}"),
+    }
+
     wait_until(&kubelet, &format!("node {NODE} Ready"), READY_TIMEOUT, ready)?;
     Ok(true)
 }
+
+/// Why the node runs no kube-proxy, if it does not.
+pub fn proxy_unavailable(bins: &Binaries) -> Option<String> {
+    if !bins.has("kube-proxy") {
+        return Some("kube-proxy is not built (run e2e/k8s/build.sh)".into());
+    }
+    for tool in ["iptables", "iptables-save", "iptables-restore"] {
+        if which(tool).is_none() {
+            return Some(format!("`{tool}` is missing (apt-get install -y iptables)"));
+        }
+    }
+    None
+}
+
+/// kube-proxy in iptables mode, as on any node: it programs the host's
+/// netfilter so a Service's ClusterIP reaches its endpoints, from pods
+/// (PREROUTING) and from host processes such as the API server calling a
+/// webhook Service (OUTPUT). Its rules are machine-wide like the bridge;
+/// [`after_stop`] removes them (`kube-proxy --cleanup`).
+fn start_proxy(dir: &Path, bins: &Binaries, pki: &Pki, server: &str) -> Result<(), E2eError> {
+    let [healthz, metrics] = free_ports()?;
+    let kc = dir.join("kube-proxy.kubeconfig");
+    write_kubeconfig(&kc, server, &pki.ca_crt, Credentials::Cert(&pki.kube_proxy))?;
+    let config = dir.join(PROXY_CONFIG);
+    write(
+        &config,
+        &serde_json::json!({
+            "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
+            "kind": "KubeProxyConfiguration",
+            "clientConnection": {"kubeconfig": kc},
+            "mode": "iptables",
+            "clusterCIDR": POD_CIDR,
+            "hostnameOverride": NODE,
+            "healthzBindAddress": format!("127.0.0.1:{healthz}"),
+            "metricsBindAddress": format!("127.0.0.1:{metrics}"),
+            // Leave the machine's conntrack table size alone.
+            "conntrack": {"maxPerCore": 0},
+            // Services appear within a second of their endpoints.
+            "iptables": {"minSyncPeriod": "0s", "syncPeriod": "30s"},
+            // NodePorts only on the bridge's own address, not on this
+            // machine's network interfaces (nothing here needs one).
+            "nodePortAddresses": [format!("{BRIDGE_GATEWAY}/32")],
+        })
+        .to_string(),
+    )?;
+    let mut cmd = Command::new(bins.path("kube-proxy"));
+    cmd.arg(format!("--config={}", config.display())).arg("--v=1");
+    let proxy = process::spawn(dir, "kube-proxy", cmd)?;
+    wait_until(&proxy, "kube-proxy /healthz", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", healthz)).is_ok()
+    })
+}
+
+/// kube-proxy's configuration in the cluster directory; its presence
+/// tells [`after_stop`] that rules are to be removed.
+const PROXY_CONFIG: &str = "kube-proxy.yaml";
 
 /// Give an imported image a second name (`ctr images tag`), e.g. to stand
 /// for an image of a registry this machine cannot reach.
@@ -307,6 +377,11 @@ pub(crate) fn after_stop(dir: &Path) {
         }
     }
     unmount_under(dir);
+    if dir.join(PROXY_CONFIG).is_file() {
+        if let Ok(bins) = Binaries::cached() {
+            let _ = Command::new(bins.path("kube-proxy")).arg("--cleanup").output();
+        }
+    }
     if std::fs::read_to_string(OWNER).is_ok_and(|o| Path::new(o.trim()) == dir) {
         let _ = std::fs::remove_file(OWNER);
     }

@@ -269,7 +269,7 @@ fn apparmor_and_selinux_profiles_go_through_their_installers() {
         spo_test_support::skip("SELinux part needs semodule and selinux-policy-default (apt-get install policycoreutils selinux-policy-default)");
         return;
     }
-    let root = spo_node::agent::lsm::offline_policy_root(&state).unwrap();
+    let root = spo_node::agent::lsm::offline_policy_root(&state, "default").unwrap();
     f.agent.add_installer(Box::new(SelinuxProfiles::new(&state, spo_node::selinux::Semodule::offline(&root)).unwrap()));
     let raw = "apiVersion: security-profiles-operator.x-k8s.io/v1\nkind: RawSelinuxProfile\nmetadata:\n  name: errorlogger\nspec:\n  policy: |\n    (type process)\n    (allow process var_log_t (dir (open read getattr search)))\n";
     f.write("se.yaml", raw);

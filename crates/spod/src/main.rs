@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
-use spo_node::agent::lsm::{offline_policy_root, AppArmorProfiles, SelinuxProfiles};
+use spo_node::agent::lsm::{offline_policy_root, store_name, AppArmorProfiles, SelinuxProfiles};
 use spo_node::agent::{Agent, AgentConfig, Shared};
 use spo_node::apparmor::ApparmorParser;
 use spo_node::enrich::bundle::DEFAULT_BUNDLE_PATTERNS;
@@ -99,6 +99,10 @@ struct Args {
     /// (seeded from the system's), the running system's store, or nowhere.
     #[arg(long, value_enum, default_value = "offline")]
     selinux_store: SelinuxStore,
+    /// The SELinux policy store's name (`semodule -s`; `/var/lib/selinux/NAME`);
+    /// default: `SELINUXTYPE=` of /etc/selinux/config, else `default`.
+    #[arg(long, value_name = "NAME")]
+    selinux_store_name: Option<String>,
     /// Scan and install once, print the status as JSON, and exit (1 if any
     /// profile is in Error).
     #[arg(long)]
@@ -164,9 +168,13 @@ fn main() -> Result<()> {
     agent.add_installer(Box::new(
         AppArmorProfiles::new(&args.state, ApparmorParser::default()).context("cannot set up AppArmor")?,
     ));
+    let store_name =
+        args.selinux_store_name.clone().unwrap_or_else(|| store_name(std::path::Path::new("/etc/selinux")));
     let semodule = match args.selinux_store {
-        SelinuxStore::Offline => offline_policy_root(&args.state).map(|root| Semodule::offline(&root)),
-        SelinuxStore::System => Ok(Semodule::system()),
+        SelinuxStore::Offline => {
+            offline_policy_root(&args.state, &store_name).map(|root| Semodule::offline(&root).with_store(&store_name))
+        }
+        SelinuxStore::System => Ok(Semodule::system().with_store(&store_name)),
         SelinuxStore::None => Err("disabled with --selinux-store none".to_owned()),
     };
     match semodule {

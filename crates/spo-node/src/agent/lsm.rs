@@ -187,32 +187,59 @@ impl<T: SelinuxInstaller> SelinuxProfiles<T> {
 }
 
 /// The policy root a standalone agent uses: `STATE/selinux/root`, seeded
-/// once from the system's store (`/var/lib/selinux/default`, from
-/// `selinux-policy-default`) when it has none. Returns why not when it
-/// cannot.
-pub fn offline_policy_root(state: &Path) -> Result<PathBuf, String> {
+/// once from the system's store `/var/lib/selinux/STORE` (Debian's
+/// `selinux-policy-default` is `default`, Fedora's and RHEL's `targeted`;
+/// see [`store_name`]) when it has none. Returns why not when it cannot.
+pub fn offline_policy_root(state: &Path, store: &str) -> Result<PathBuf, String> {
+    if !spo_model::selinux::is_cil_identifier(store) {
+        return Err(format!("`{store}` is not an SELinux store name (letters, digits, `_`, `-`)"));
+    }
     let root = state.join("selinux/root");
-    let store = root.join("var/lib/selinux/default");
-    if store.join("active").exists() {
+    if root.join("var/lib/selinux").join(store).join("active").exists() {
         return Ok(root);
     }
-    let system = Path::new("/var/lib/selinux/default");
+    let system = Path::new("/var/lib/selinux").join(store);
     if !system.join("active").exists() {
-        return Err("no SELinux policy store: install selinux-policy-default or seed STATE/selinux/root".into());
+        return Err(format!(
+            "no SELinux policy store {}: install the node's policy (Debian: selinux-policy-default), \
+             name another store with --selinux-store-name, or seed STATE/selinux/root",
+            system.display()
+        ));
     }
     std::fs::create_dir_all(root.join("var/lib/selinux")).map_err(|e| e.to_string())?;
     let ok = std::process::Command::new("cp")
         .arg("-a")
-        .arg(system)
+        .arg(&system)
         .arg(root.join("var/lib/selinux"))
         .status()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("running cp: {e}"))?
         .success();
     if ok {
         Ok(root)
     } else {
-        Err("copying the system policy store failed".into())
+        Err(format!("copying the policy store {} failed", system.display()))
     }
+}
+
+/// The SELinux policy store a node uses: `SELINUXTYPE=` in
+/// `ETC_SELINUX/config` (`/etc/selinux` on a node, mounted into spod's
+/// pod), else `default`, Debian's name when no configuration says.
+pub fn store_name(etc_selinux: &Path) -> String {
+    std::fs::read_to_string(etc_selinux.join("config"))
+        .ok()
+        .and_then(|text| parse_selinux_type(&text))
+        .unwrap_or_else(|| "default".to_owned())
+}
+
+/// `SELINUXTYPE=` of an SELinux `config` file (comments and blanks
+/// skipped, quotes removed), if it names a store.
+fn parse_selinux_type(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .find_map(|l| l.strip_prefix("SELINUXTYPE="))
+        .map(|v| v.trim().trim_matches('"').trim_matches('\'').to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The module name of a compiled CIL text: its block name.
@@ -352,5 +379,27 @@ mod tests {
     fn module_names_come_from_the_block() {
         assert_eq!(module_name("(block web_ns\n    (blockinherit container)\n)\n"), Some("web_ns"));
         assert_eq!(module_name("(type x)"), None);
+    }
+
+    #[test]
+    fn the_store_name_comes_from_the_selinux_config() {
+        let fedora =
+            "# This file controls the state of SELinux\nSELINUX=enforcing\n#SELINUXTYPE=mls\nSELINUXTYPE=targeted\n";
+        assert_eq!(parse_selinux_type(fedora).as_deref(), Some("targeted"));
+        assert_eq!(parse_selinux_type("SELINUXTYPE=\"default\"\n").as_deref(), Some("default"));
+        assert_eq!(parse_selinux_type("SELINUX=disabled\nSELINUXTYPE=\n"), None);
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(store_name(dir.path()), "default", "no config: Debian's name");
+        std::fs::write(dir.path().join("config"), fedora).expect("write");
+        assert_eq!(store_name(dir.path()), "targeted");
+    }
+
+    #[test]
+    fn a_missing_or_bad_store_is_named() {
+        let state = tempfile::tempdir().expect("tempdir");
+        let err = offline_policy_root(state.path(), "no_such_store").expect_err("missing store");
+        assert!(err.contains("/var/lib/selinux/no_such_store") && err.contains("--selinux-store-name"), "{err}");
+        let err = offline_policy_root(state.path(), "../etc").expect_err("not a name");
+        assert!(err.contains("not an SELinux store name"), "{err}");
     }
 }

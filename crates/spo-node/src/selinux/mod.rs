@@ -49,6 +49,12 @@ impl Semodule {
         Semodule { root: None, store: "default".into(), no_reload: false, program: "semodule".into() }
     }
 
+    /// The same installer on store `store` (`-s`) instead of `default`.
+    pub fn with_store(mut self, store: &str) -> Self {
+        store.clone_into(&mut self.store);
+        self
+    }
+
     fn run(&self, args: &[&std::ffi::OsStr], module: &str) -> Result<(), NodeError> {
         let mut cmd = Command::new(&self.program);
         if let Some(r) = &self.root {

@@ -7,9 +7,9 @@
 //! and `ca.crt` (the bundle published as `caBundle`).
 //!
 //! - **Issued by the operator** (the default): the first replica to start
-//!   fills it, by an update guarded by the resource version (or a create
-//!   when it does not exist, for a cluster set up without
-//!   `deploy/webhook.yaml`, which ships it empty): of replicas starting
+//!   creates it (`deploy/` does not ship it: applying the manifests again
+//!   would empty it), or fills it by an update guarded by the resource
+//!   version when it exists without a certificate: of replicas starting
 //!   together exactly one wins, the others read the winner's. The leader
 //!   rotates it before it expires ([`super::rotation`]), using the extra
 //!   keys `next.crt`/`next.key` and two annotations for the rotation's
@@ -122,7 +122,7 @@ fn time_annotation(secret: &Secret, key: &str) -> Option<Timestamp> {
 }
 
 /// Read the Secret: `Ok(None)` when it holds no certificate yet (the
-/// shipped empty Secret), an error naming the key when it holds a broken
+/// Secret made empty by hand), an error naming the key when it holds a broken
 /// one.
 pub fn parse(secret: &Secret, at: &SecretRef) -> Result<Option<Stored>, OperatorError> {
     let empty = BTreeMap::new();
@@ -261,8 +261,8 @@ pub async fn write(
         Ok(_) => Ok(Written::Yes),
         Err(kube::Error::Api(s)) if s.code == 409 => Ok(Written::Conflict),
         Err(kube::Error::Api(s)) if s.code == 403 => Err(at.error(format!(
-            "{} is forbidden ({}): apply deploy/webhook.yaml, which ships the Secret empty, and deploy/rbac.yaml, \
-             which lets the operator fill it",
+            "{} is forbidden ({}): apply deploy/webhook.yaml, whose Role lets the operator create and \
+             update it",
             if create { "creating it" } else { "updating it" },
             s.message
         ))),
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(stored.promoted_at, None);
 
         secret.data = None;
-        assert!(parse(&secret, &at()).expect("empty is fine").is_none(), "the shipped empty Secret");
+        assert!(parse(&secret, &at()).expect("empty is fine").is_none(), "a Secret without data");
     }
 
     #[test]
