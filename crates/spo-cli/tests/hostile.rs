@@ -85,3 +85,17 @@ fn an_apparmor_include_cannot_make_spoc_quote_another_file() {
     assert!(!err.contains("TOP-SECRET"), "{err}");
     assert_eq!(err.matches("leads outside the include directories; not read").count(), 2, "{err}");
 }
+
+#[test]
+fn a_caret_in_the_blanks_of_a_long_line_renders() {
+    // Found by the `documents` fuzz target: the renderer's margin
+    // arithmetic underflowed (a panic in debug builds, wrapped garbage in
+    // release) for this input.
+    let f =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/seeds/fixed-crashes/annotate-snippets-margin-overflow.yaml");
+    let (out, _) = spoc(&["validate", f]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("annotate-snippets-margin-overflow.yaml:"), "not located: {err}");
+}

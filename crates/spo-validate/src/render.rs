@@ -81,7 +81,11 @@ pub fn human(path: &Path, text: &str, diags: &[Diagnostic], color: bool) -> Stri
     let display = text.replace('\t', " ");
     let text = display.as_str();
     let map = SourceMap::new(text);
-    let renderer = if color { Renderer::styled() } else { Renderer::plain() };
+    // The windows below are already cut to at most MAX_WINDOW bytes a
+    // line, so the renderer's own trimming of long lines is never needed;
+    // it is also where annotate-snippets 0.11 subtracts past zero (a panic
+    // in debug builds) for a caret in the leading blanks of a long line.
+    let renderer = if color { Renderer::styled() } else { Renderer::plain() }.term_width(RENDER_WIDTH);
     let mut out = String::new();
     for d in diags {
         let main_label = d.label.as_deref().unwrap_or("");
@@ -180,6 +184,9 @@ pub fn human(path: &Path, text: &str, diags: &[Diagnostic], color: bool) -> Stri
 
 /// Longest window shown whole, in bytes.
 const MAX_WINDOW: usize = 2048;
+/// Wider than any line a window shows (a whole line of at most
+/// [`MAX_WINDOW`] bytes, or a cut one with its context and marks).
+const RENDER_WIDTH: usize = 4 * MAX_WINDOW;
 /// Bytes shown before the culprit in a cut window.
 const CONTEXT: usize = 60;
 /// Marks where a cut window was cut.
