@@ -194,7 +194,7 @@ pub async fn run(client: Client, opts: WebhookOptions) -> Result<(), OperatorErr
     }
 
     let options = admission.caches().daemon().webhook.options;
-    let ca = certs.borrow().ca_bundle.clone();
+    let ca = certs.borrow().contents.ca_bundle.clone();
     apply_all(&client, &target, &ca, &opts.namespace, &options).await?;
     let (published_tx, published) = watch::channel(ca.clone());
     let mut leading = vec![tokio::spawn(follow_configuration(
@@ -313,7 +313,7 @@ async fn follow_configuration(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let now = (admission.caches().daemon().webhook.options, certs.borrow().ca_bundle.clone());
+        let now = (admission.caches().daemon().webhook.options, certs.borrow().contents.ca_bundle.clone());
         if now == applied {
             continue;
         }

@@ -121,11 +121,11 @@ pub fn plan(stored: &Stored, names: &[String], policy: &Policy, now: Timestamp, 
             Some(Step::Wait(until(end, now).max(Duration::from_millis(200))))
         }
     };
-    if stored.promoted_at.is_some() {
-        return phase_over(stored.promoted_at).unwrap_or(Step::Retire);
+    if stored.contents.promoted_at.is_some() {
+        return phase_over(stored.contents.promoted_at).unwrap_or(Step::Retire);
     }
-    if stored.next.is_some() {
-        return phase_over(stored.staged_at).unwrap_or(Step::Promote);
+    if stored.contents.next.is_some() {
+        return phase_over(stored.contents.staged_at).unwrap_or(Step::Promote);
     }
     let missing = names.iter().any(|n| !stored.serving.names.contains(n));
     let due = minus(stored.serving.not_after, policy.renew_before);
@@ -161,19 +161,12 @@ pub fn next_contents(
     policy: &Policy,
     now: Timestamp,
 ) -> Result<Option<Contents>, OperatorError> {
-    let kept = Contents {
-        ca_bundle: stored.ca_bundle.clone(),
-        cert_pem: stored.cert_pem.clone(),
-        key_pem: stored.key_pem.clone(),
-        next: stored.next.clone(),
-        staged_at: stored.staged_at,
-        promoted_at: stored.promoted_at,
-    };
+    let kept = stored.contents.clone();
     Ok(match step {
         Step::Wait(_) => None,
         Step::Stage => {
             let issued = tls::issue(names, policy.validity, now)?;
-            let mut bundle = stored.ca_bundle.trim_end().to_owned();
+            let mut bundle = stored.contents.ca_bundle.trim_end().to_owned();
             bundle.push('\n');
             bundle.push_str(&issued.ca_pem);
             Some(Contents {
@@ -185,12 +178,12 @@ pub fn next_contents(
             })
         }
         Step::Promote => {
-            let Some((cert_pem, key_pem)) = stored.next.clone() else { return Ok(None) };
+            let Some((cert_pem, key_pem)) = stored.contents.next.clone() else { return Ok(None) };
             Some(Contents { cert_pem, key_pem, next: None, staged_at: None, promoted_at: Some(now), ..kept })
         }
         Step::Retire => {
             // The CA appended when staging signed what is served now.
-            let newest = blocks(&stored.ca_bundle).pop().unwrap_or_else(|| stored.ca_bundle.clone());
+            let newest = blocks(&stored.contents.ca_bundle).pop().unwrap_or_else(|| stored.contents.ca_bundle.clone());
             Some(Contents { ca_bundle: newest, promoted_at: None, ..kept })
         }
     })
@@ -210,7 +203,7 @@ pub async fn run(
 ) -> Result<(), OperatorError> {
     loop {
         let current = stored.borrow_and_update().clone();
-        let is_published = *published.borrow_and_update() == current.ca_bundle;
+        let is_published = *published.borrow_and_update() == current.contents.ca_bundle;
         let now = Timestamp::now();
         let step = plan(&current, &names, &policy, now, is_published);
         if let Step::Wait(d) = step {
@@ -289,8 +282,8 @@ mod tests {
 
         let t = at(7 * 3600);
         let staged = stored_from(&next_contents(Step::Stage, &first, &names(), &p, t).unwrap().unwrap());
-        assert_eq!(blocks(&staged.ca_bundle).len(), 2, "old and new CA trusted");
-        assert_eq!(staged.cert_pem, first.cert_pem, "the old certificate is still served");
+        assert_eq!(blocks(&staged.contents.ca_bundle).len(), 2, "old and new CA trusted");
+        assert_eq!(staged.contents.cert_pem, first.contents.cert_pem, "the old certificate is still served");
         // Not before the overlap, and not before the bundle is published.
         assert!(matches!(plan(&staged, &names(), &p, plus(t, Duration::from_secs(30)), true), Step::Wait(_)));
         assert!(matches!(plan(&staged, &names(), &p, plus(t, Duration::from_secs(61)), false), Step::Wait(_)));
@@ -298,15 +291,23 @@ mod tests {
         assert_eq!(plan(&staged, &names(), &p, t2, true), Step::Promote);
 
         let promoted = stored_from(&next_contents(Step::Promote, &staged, &names(), &p, t2).unwrap().unwrap());
-        assert_eq!(Some(promoted.cert_pem.clone()), staged.next.clone().map(|n| n.0), "the new one is served");
-        assert_eq!(promoted.ca_bundle, staged.ca_bundle, "both CAs still trusted");
-        assert!(promoted.next.is_none());
+        assert_eq!(
+            Some(promoted.contents.cert_pem.clone()),
+            staged.contents.next.clone().map(|n| n.0),
+            "the new one is served"
+        );
+        assert_eq!(promoted.contents.ca_bundle, staged.contents.ca_bundle, "both CAs still trusted");
+        assert!(promoted.contents.next.is_none());
         let t3 = plus(t2, Duration::from_secs(61));
         assert_eq!(plan(&promoted, &names(), &p, t3, true), Step::Retire);
 
         let retired = stored_from(&next_contents(Step::Retire, &promoted, &names(), &p, t3).unwrap().unwrap());
-        assert_eq!(blocks(&retired.ca_bundle), vec![blocks(&staged.ca_bundle)[1].clone()], "the new CA only");
-        assert!(retired.promoted_at.is_none() && retired.staged_at.is_none());
+        assert_eq!(
+            blocks(&retired.contents.ca_bundle),
+            vec![blocks(&staged.contents.ca_bundle)[1].clone()],
+            "the new CA only"
+        );
+        assert!(retired.contents.promoted_at.is_none() && retired.contents.staged_at.is_none());
         assert!(retired.serving.not_after > first.serving.not_after);
         assert_eq!(plan(&retired, &names(), &p, t3, true), Step::Wait(MAX_WAIT));
     }

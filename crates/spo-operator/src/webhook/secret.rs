@@ -80,20 +80,10 @@ impl SecretRef {
 pub struct Stored {
     /// The version read (guards the next write).
     pub resource_version: Option<String>,
-    /// `ca.crt`: what the API server is told to trust.
-    pub ca_bundle: String,
-    /// `tls.crt`, PEM.
-    pub cert_pem: String,
-    /// `tls.key`, PEM.
-    pub key_pem: String,
-    /// The served pair, parsed.
+    /// What it holds.
+    pub contents: Contents,
+    /// The served pair (`contents`' `tls.crt` and `tls.key`), parsed.
     pub serving: Serving,
-    /// `next.crt` and `next.key`, during a rotation.
-    pub next: Option<(String, String)>,
-    /// [`STAGED_AT`].
-    pub staged_at: Option<Timestamp>,
-    /// [`PROMOTED_AT`].
-    pub promoted_at: Option<Timestamp>,
 }
 
 impl Stored {
@@ -102,13 +92,8 @@ impl Stored {
     pub fn ephemeral(issued: &tls::Issued) -> Result<Stored, OperatorError> {
         Ok(Stored {
             resource_version: None,
-            ca_bundle: issued.ca_pem.clone(),
-            cert_pem: issued.cert_pem.clone(),
-            key_pem: issued.key_pem.clone(),
+            contents: Contents::first(issued),
             serving: tls::serving(&issued.cert_pem, &issued.key_pem, "the issued certificate")?,
-            next: None,
-            staged_at: None,
-            promoted_at: None,
         })
     }
 }
@@ -151,13 +136,15 @@ pub fn parse(secret: &Secret, at: &SecretRef) -> Result<Option<Stored>, Operator
     };
     Ok(Some(Stored {
         resource_version: secret.metadata.resource_version.clone(),
-        ca_bundle,
-        cert_pem,
-        key_pem,
+        contents: Contents {
+            ca_bundle,
+            cert_pem,
+            key_pem,
+            next,
+            staged_at: time_annotation(secret, STAGED_AT),
+            promoted_at: time_annotation(secret, PROMOTED_AT),
+        },
         serving,
-        next,
-        staged_at: time_annotation(secret, STAGED_AT),
-        promoted_at: time_annotation(secret, PROMOTED_AT),
     }))
 }
 
@@ -374,11 +361,11 @@ mod tests {
         let mut secret = contents.to_secret(&at(), Some("7".into()));
         assert_eq!(secret.type_.as_deref(), Some("kubernetes.io/tls"));
         let stored = parse(&secret, &at()).expect("valid").expect("not empty");
-        assert_eq!(stored.ca_bundle, issued.ca_pem);
+        assert_eq!(stored.contents.ca_bundle, issued.ca_pem);
         assert_eq!(stored.resource_version.as_deref(), Some("7"));
-        assert_eq!(stored.next, Some((next.cert_pem, next.key_pem)));
-        assert_eq!(stored.staged_at, Some(staged));
-        assert_eq!(stored.promoted_at, None);
+        assert_eq!(stored.contents.next, Some((next.cert_pem, next.key_pem)));
+        assert_eq!(stored.contents.staged_at, Some(staged));
+        assert_eq!(stored.contents.promoted_at, None);
 
         secret.data = None;
         assert!(parse(&secret, &at()).expect("empty is fine").is_none(), "a Secret without data");
