@@ -23,8 +23,10 @@ pub mod manifests;
 pub mod node;
 mod process;
 pub mod spo;
+pub mod wait;
 
 pub use binaries::Binaries;
 pub use cluster::{Cluster, Options};
 pub use error::E2eError;
 pub use process::usage;
+pub use wait::wait_for;

@@ -144,6 +144,30 @@ pub async fn wait_established(client: &kube::Client, names: &[String], timeout: 
     Ok(())
 }
 
+/// A one-container pod (container `c`) running `script` under
+/// `/bin/sh -c` from a local image (never pulled), stopped within a
+/// second: the pod every e2e test starts. `metadata` is the pod's (name,
+/// labels); `security_context` the container's, if any.
+pub fn script_pod(
+    metadata: Value,
+    image: &str,
+    script: &str,
+    security_context: Option<Value>,
+) -> k8s_openapi::api::core::v1::Pod {
+    let mut container = serde_json::json!({
+        "name": "c", "image": image, "imagePullPolicy": "Never",
+        "command": ["/bin/sh", "-c", script],
+    });
+    if let Some(sc) = security_context {
+        container["securityContext"] = sc;
+    }
+    let pod = serde_json::json!({
+        "metadata": metadata,
+        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
+    });
+    serde_json::from_value(pod).expect("a pod of known fields")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use spo_api::crds::{ProfileState, SeccompProfile};
 use spo_e2e::cluster::Options;
 use spo_e2e::node::images::BUSYBOX;
 use spo_e2e::spo::NAMESPACE;
-use spo_e2e::{incluster, manifests, Binaries, Cluster};
+use spo_e2e::{incluster, manifests, wait_for, Binaries, Cluster};
 
 /// How long a profile may take to reach a state, a pod to run.
 const WAIT: Duration = Duration::from_secs(90);
@@ -98,25 +99,10 @@ fn installed_from_the_kustomization_runs_as_pods() {
         spo.kubectl(&["apply", "-f", &file.display().to_string()]).expect("a valid profile is admitted");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let status = spo
-                .kubectl(&[
-                    "-n",
-                    NAMESPACE,
-                    "get",
-                    "seccompprofile",
-                    "incluster-good",
-                    "-o",
-                    "jsonpath={.status.status}",
-                ])
-                .unwrap_or_default();
-            if status == "Installed" {
+            if is_installed(&spo, "incluster-good").await {
                 break;
             }
-            assert!(
-                Instant::now() < deadline,
-                "incluster-good is {status:?}, not Installed:\n{}",
-                spo.describe_pods().await
-            );
+            assert!(Instant::now() < deadline, "incluster-good is not Installed:\n{}", spo.describe_pods().await);
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         let file = dir.path().join("typo.yaml");
@@ -132,37 +118,11 @@ fn installed_from_the_kustomization_runs_as_pods() {
     eprintln!("incluster: test took {:?}", started.elapsed());
 }
 
-/// Wait until `f` gives a value, or fail naming `what`.
-async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// `status.status` of a SeccompProfile, empty when it has none.
-fn profile_state(spo: &incluster::InCluster, name: &str) -> String {
-    spo.kubectl(&["get", "seccompprofile", name, "-o", "jsonpath={.status.status}"]).unwrap_or_default()
-}
-
-/// A one-container busybox pod running `script`.
-fn busybox_pod(name: &str, script: &str) -> Pod {
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
-            "name": "c", "image": BUSYBOX, "imagePullPolicy": "Never",
-            "command": ["/bin/sh", "-c", script],
-        }]},
-    }))
-    .expect("pod")
+/// Whether the SeccompProfile `name` is `Installed` (on every node).
+async fn is_installed(spo: &incluster::InCluster, name: &str) -> bool {
+    let api: Api<SeccompProfile> = Api::all(spo.client().clone());
+    api.get_opt(name).await.ok().flatten().and_then(|p| p.status).and_then(|s| s.status)
+        == Some(ProfileState::Installed)
 }
 
 /// A ProfileBinding by image gives a pod the profile the in-cluster
@@ -177,11 +137,16 @@ async fn bound_pod_is_confined(spo: &incluster::InCluster) {
         manifests::apply(client, &doc).await.unwrap_or_else(|e| panic!("apply: {e}"));
     }
     wait_for(WAIT, "incluster-no-mkdir Installed", || async {
-        (profile_state(spo, "incluster-no-mkdir") == "Installed").then_some(())
+        is_installed(spo, "incluster-no-mkdir").await.then_some(())
     })
     .await;
     let pods: Api<Pod> = Api::namespaced(client.clone(), "incluster-apps");
-    let pod = busybox_pod("maker", "mkdir /tmp/x && echo made || echo refused; exec sleep 3600");
+    let pod = manifests::script_pod(
+        json!({"name": "maker"}),
+        BUSYBOX,
+        "mkdir /tmp/x && echo made || echo refused; exec sleep 3600",
+        None,
+    );
     // Each replica's webhook learns of the binding from its own watch:
     // dry-run creates until the replica answering has it, then the pod.
     let seccomp = |p: &Pod| {
@@ -252,7 +217,7 @@ async fn failover(spo: &incluster::InCluster, dir: &std::path::Path) {
         spo.kubectl(&["apply", "-f", &file.display().to_string()]).expect("a profile is admitted after the failover");
         for name in ["incluster-good", "incluster-no-mkdir", name.as_str()] {
             wait_for(WAIT, &format!("{name} Installed after the {kill:?} failover"), || async {
-                (profile_state(spo, name) == "Installed").then_some(())
+                is_installed(spo, name).await.then_some(())
             })
             .await;
         }
@@ -272,7 +237,7 @@ async fn one_failover(spo: &incluster::InCluster, kill: Kill) {
     let creates = tokio::spawn(incluster::admission_loop(
         spo.client().clone(),
         "incluster-apps",
-        busybox_pod("probe", "true"),
+        manifests::script_pod(json!({"name": "probe"}), BUSYBOX, "true", None),
         LEASE_DURATION * 2 + Duration::from_secs(5),
     ));
     tokio::time::sleep(Duration::from_secs(3)).await;

@@ -32,7 +32,7 @@ use serde_json::json;
 use spo_api::crds::{ProfileState, SeccompProfile};
 use spo_e2e::node::images::BUSYBOX;
 use spo_e2e::spo::{SpoBinaries, Stack};
-use spo_e2e::{manifests, Binaries, Cluster, Options};
+use spo_e2e::{manifests, wait_for, Binaries, Cluster, Options};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -398,18 +398,7 @@ async fn create_pod_with(
     security_context: Option<serde_json::Value>,
 ) -> Pod {
     let name = metadata["name"].as_str().unwrap_or_default().to_owned();
-    let mut container = json!({
-        "name": "c", "image": image, "imagePullPolicy": "Never",
-        "command": ["/bin/sh", "-c", script],
-    });
-    if let Some(sc) = security_context {
-        container["securityContext"] = sc;
-    }
-    let pod: Pod = serde_json::from_value(json!({
-        "metadata": metadata,
-        "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
-    }))
-    .expect("pod");
+    let pod = manifests::script_pod(metadata, image, script, security_context);
     pods.create(&PostParams::default(), &pod).await.unwrap_or_else(|e| panic!("create pod {name}: {e}"))
 }
 
@@ -431,19 +420,4 @@ fn container_seccomp(needle: &str) -> Option<String> {
         }
     }
     None
-}
-
-async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
