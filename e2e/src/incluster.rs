@@ -253,8 +253,11 @@ pub fn kubelet_root_patches(root: &Path) -> String {
         value: --kubelet-root={root}
   - target: {{kind: Deployment, name: spo-operator}}
     patch: |-
-      - op: add
-        path: /spec/template/spec/containers/0/args/-
+      - op: test
+        path: /spec/template/spec/containers/0/args/2
+        value: --kubelet-root=/var/lib/kubelet
+      - op: replace
+        path: /spec/template/spec/containers/0/args/2
         value: --kubelet-root={root}
 "#
     )

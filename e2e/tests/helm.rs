@@ -3,7 +3,9 @@
 //! values, and the output applied to a real API server with
 //! `kubectl apply --dry-run=server` (schema, defaulting and admission of
 //! every object; the namespace is created first, dry runs cannot create
-//! it). The rendered objects are the kustomization's, by kind and name.
+//! it). With default values the chart renders exactly the kustomization's
+//! objects, field for field, so its templates cannot drift from
+//! `deploy/`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,16 +22,16 @@ fn run(program: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `kind/name` of every object of a multi-document YAML stream.
-fn objects(text: &str) -> Vec<String> {
-    let mut names: Vec<String> = spo_e2e::manifests::parse(text)
+/// Every object of a multi-document YAML stream, by `kind/name`.
+fn objects(text: &str) -> std::collections::BTreeMap<String, serde_json::Value> {
+    spo_e2e::manifests::parse(text)
         .expect("rendered YAML")
-        .iter()
+        .into_iter()
         .filter(|d| !d.is_null())
-        .map(|d| format!("{}/{}", d["kind"].as_str().unwrap_or("?"), d["metadata"]["name"].as_str().unwrap_or("?")))
-        .collect();
-    names.sort();
-    names
+        .map(|d| {
+            (format!("{}/{}", d["kind"].as_str().unwrap_or("?"), d["metadata"]["name"].as_str().unwrap_or("?")), d)
+        })
+        .collect()
 }
 
 #[test]
@@ -49,7 +51,19 @@ fn the_chart_renders_what_the_kustomization_installs_and_the_api_server_takes_it
     let chart = chart().display().to_string();
     let rendered = run(&helm, &["template", "spo-rs", &chart, "--include-crds"]);
     let kustomized = run(&kubectl, &["kustomize", &chart.replace("/helm/spo-rs", "")]);
-    assert_eq!(objects(&rendered), objects(&kustomized), "the chart and deploy/ install different objects");
+    let (rendered_objects, kustomized_objects) = (objects(&rendered), objects(&kustomized));
+    assert_eq!(
+        rendered_objects.keys().collect::<Vec<_>>(),
+        kustomized_objects.keys().collect::<Vec<_>>(),
+        "the chart and deploy/ install different objects"
+    );
+    for (name, object) in &rendered_objects {
+        assert_eq!(
+            Some(object),
+            kustomized_objects.get(name),
+            "{name}: the chart's default rendering differs from deploy/'s (a template not following deploy/)"
+        );
+    }
     assert!(!rendered.contains("kind: ServiceMonitor"), "monitoring rendered without its CRDs");
 
     let changed = run(
