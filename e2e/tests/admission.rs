@@ -139,16 +139,13 @@ async fn bindings_and_namespace_policy(client: &Client) {
     // dry runs go through admission without storing anything.
     let front = pod("front", &[("app", "front")], "docker.io/library/nginx:1.27", None);
     let pods: Api<Pod> = Api::namespaced(client.clone(), "web");
-    let dry = PostParams { dry_run: true, ..PostParams::default() };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let p = pods.create(&dry, &serde_json::from_value(front.clone()).expect("pod")).await.expect("dry run");
-        if container_seccomp(&p).is_some() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the binding never applied: {p:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    spo_e2e::wait::binding_in_force(
+        &pods,
+        &serde_json::from_value(front.clone()).expect("pod"),
+        &pinned,
+        Duration::from_secs(20),
+    )
+    .await;
     let stored = pods.create(&PostParams::default(), &serde_json::from_value(front).expect("pod")).await.expect("pod");
     assert_eq!(container_seccomp(&stored), Some(("Localhost".to_owned(), Some(pinned.clone()))));
 
@@ -248,6 +245,7 @@ async fn bindings_and_namespace_policy(client: &Client) {
         .await
         .expect("restrict later");
     let redis = pod("cache", &[], "docker.io/library/redis:7", None);
+    let dry = PostParams { dry_run: true, ..PostParams::default() };
     let deadline = Instant::now() + Duration::from_secs(20);
     // While the restriction reaches the caches, the validating webhook may
     // be first to see it (the pod refused as stored, a moment after the

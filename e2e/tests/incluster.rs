@@ -147,25 +147,9 @@ async fn bound_pod_is_confined(spo: &incluster::InCluster) {
         "mkdir /tmp/x && echo made || echo refused; exec sleep 3600",
         None,
     );
-    // Each replica's webhook learns of the binding from its own watch:
-    // dry-run creates until the replica answering has it, then the pod.
-    let seccomp = |p: &Pod| {
-        p.spec
-            .as_ref()
-            .and_then(|s| s.containers[0].security_context.as_ref())
-            .and_then(|c| c.seccomp_profile.as_ref().and_then(|p| p.localhost_profile.clone()))
-    };
-    let dry = PostParams { dry_run: true, ..PostParams::default() };
-    let _ = wait_for(WAIT, "the binding reaching both webhook replicas", || async {
-        let mut set = 0;
-        for _ in 0..6 {
-            set += usize::from(pods.create(&dry, &pod).await.ok().and_then(|p| seccomp(&p)).is_some());
-        }
-        (set == 6).then_some(())
-    })
-    .await;
+    spo_e2e::wait::binding_in_force(&pods, &pod, "operator/incluster-no-mkdir/", WAIT).await;
     let created = pods.create(&PostParams::default(), &pod).await.unwrap_or_else(|e| panic!("create pod: {e}"));
-    let profile = seccomp(&created);
+    let profile = spo_e2e::wait::localhost_profile(&created);
     assert!(
         profile.as_deref().is_some_and(|p| p.starts_with("operator/incluster-no-mkdir")),
         "the binding did not set the profile: {profile:?}"

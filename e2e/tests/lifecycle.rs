@@ -432,6 +432,11 @@ async fn rollout(client: &kube::Client, stack: &Stack) {
     }
     let bindings: Api<ProfileBinding> = Api::namespaced(client.clone(), RNS);
     assert_eq!(bindings.list(&ListParams::default()).await.expect("bindings").items.len(), 2);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), RNS);
+    for (image, reference) in [("registry.example/app:v1", &v1_ref), ("registry.example/app:v2", &v2_ref)] {
+        let probe = manifests::script_pod(json!({"name": "probe"}), image, "true", None);
+        spo_e2e::wait::binding_in_force(&pods, &probe, reference, WAIT).await;
+    }
 
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), RNS);
     let deployment = |image: &str| {
@@ -452,7 +457,7 @@ async fn rollout(client: &kube::Client, stack: &Stack) {
         .expect("deployment v1");
     let v1_pods = wait_pods(client, RNS, "registry.example/app:v1", 2).await;
     for p in &v1_pods {
-        assert_eq!(container_seccomp(p).as_deref(), Some(v1_ref.as_str()), "v1 pod {}", p.name_any());
+        assert_eq!(spo_e2e::wait::localhost_profile(p).as_deref(), Some(v1_ref.as_str()), "v1 pod {}", p.name_any());
     }
 
     // Roll out v2: the new ReplicaSet's pods get v2's pinned profile; no
@@ -463,11 +468,11 @@ async fn rollout(client: &kube::Client, stack: &Stack) {
         .expect("deployment v2");
     let v2_pods = wait_pods(client, RNS, "registry.example/app:v2", 2).await;
     for p in &v2_pods {
-        assert_eq!(container_seccomp(p).as_deref(), Some(v2_ref.as_str()), "v2 pod {}", p.name_any());
+        assert_eq!(spo_e2e::wait::localhost_profile(p).as_deref(), Some(v2_ref.as_str()), "v2 pod {}", p.name_any());
     }
     let still_v1 = wait_pods(client, RNS, "registry.example/app:v1", 2).await;
     for p in &still_v1 {
-        assert_eq!(container_seccomp(p).as_deref(), Some(v1_ref.as_str()), "old pod {}", p.name_any());
+        assert_eq!(spo_e2e::wait::localhost_profile(p).as_deref(), Some(v1_ref.as_str()), "old pod {}", p.name_any());
     }
     let rss: Api<ReplicaSet> = Api::namespaced(client.clone(), RNS);
     assert_eq!(rss.list(&ListParams::default().labels("app=app")).await.expect("rs").items.len(), 2);
@@ -524,7 +529,12 @@ async fn rollout(client: &kube::Client, stack: &Stack) {
             .collect();
         if fresh.len() >= 2 {
             for p in &fresh {
-                assert_eq!(container_seccomp(p).as_deref(), Some(v1_ref.as_str()), "pod {} after undo", p.name_any());
+                assert_eq!(
+                    spo_e2e::wait::localhost_profile(p).as_deref(),
+                    Some(v1_ref.as_str()),
+                    "pod {} after undo",
+                    p.name_any()
+                );
             }
             break;
         }
@@ -848,16 +858,6 @@ async fn list_pods(client: &kube::Client, ns: &str) -> Vec<Pod> {
 
 fn image(p: &Pod) -> Option<String> {
     p.spec.as_ref()?.containers.first()?.image.clone()
-}
-
-fn container_seccomp(p: &Pod) -> Option<String> {
-    let spec = p.spec.as_ref()?;
-    let c = spec.containers.first()?;
-    c.security_context
-        .as_ref()
-        .and_then(|sc| sc.seccomp_profile.as_ref())
-        .or(spec.security_context.as_ref().and_then(|sc| sc.seccomp_profile.as_ref()))
-        .and_then(|p| p.localhost_profile.clone())
 }
 
 /// Wait until `n` pods run `image`; returns them.

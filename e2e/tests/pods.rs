@@ -118,6 +118,8 @@ spec:
     assert!(stack.kubelet_root().join("seccomp").join(&reference).is_file(), "{reference} is not on the node");
 
     let pods: Api<Pod> = Api::namespaced(client.clone(), "apps");
+    let probe = manifests::script_pod(json!({"name": "maker"}), BUSYBOX, "true", None);
+    spo_e2e::wait::binding_in_force(&pods, &probe, &reference, WAIT).await;
     let created =
         create_pod(&pods, "maker", BUSYBOX, "mkdir /tmp/x && echo made || echo refused; exec sleep 3600").await;
     assert_eq!(first_container_seccomp(&created).as_deref(), Some(reference.as_str()), "the binding did not set it");
