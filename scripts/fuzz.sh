@@ -30,9 +30,10 @@ export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 bins=()
 for t in "${targets[@]}"; do bins+=(--bin "$t"); done
 echo "== fuzz: building ${#targets[@]} targets (the first build takes several minutes)"
-# Not --locked: fuzz/ is its own workspace, so its lock file follows the
-# main workspace's dependency changes here (pins kept, entries added or
-# dropped) rather than failing on them.
+# fuzz/ is a workspace of its own: its lock starts from the main one, so
+# the targets run the libraries against the versions the tests use; not
+# --locked, so cargo drops and adds the entries the two differ in.
+python3 fuzz/sync-lock.py
 (cd fuzz && cargo build --release --target "$host" "${bins[@]}")
 
 # Seeds: the fixtures each target's input looks like.
@@ -52,9 +53,10 @@ total=0
 for t in "${targets[@]}"; do
   corpus=fuzz/corpus/$t
   case $t in
-    json_value) seed "$corpus" '*/fixtures/*.json' ;;
-    yaml_value) seed "$corpus" '*/fixtures/*.yaml' '*/fixtures/*.yml' ;;
-    documents_validate | seccomp_compile) seed "$corpus" '*/fixtures/*.json' '*/fixtures/*.yaml' ;;
+    json_value) seed "$corpus" '*/fixtures/*.json' '*/fixed-crashes/*.json' ;;
+    yaml_value) seed "$corpus" '*/fixtures/*.yaml' '*/fixtures/*.yml' '*/fixed-crashes/*.yaml' ;;
+    documents_validate | seccomp_compile)
+      seed "$corpus" '*/fixtures/*.json' '*/fixtures/*.yaml' '*/fixed-crashes/*.json' '*/fixed-crashes/*.yaml' ;;
     cil_parse) seed "$corpus" '*/fixtures/*.cil' ;;
     apparmor_parse) seed "$corpus" '*/fixtures/apparmor/*' ;;
     audit_records) seed "$corpus" '*/fixtures/*.log' '*/fixtures/*audit*' '*/seeds/audit_records/*' ;;
@@ -71,7 +73,9 @@ for t in "${targets[@]}"; do
   total=$((total + ${execs:-0}))
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
     status=1
-    grep -E 'ERROR|panicked|SUMMARY|Test unit written' "$log" | head -20 || true
+    # The panic's message (the line after `panicked at`) and the input as
+    # Base64, so a crash found on a CI machine can be replayed here.
+    grep -A2 -E 'ERROR|panicked|SUMMARY|Test unit written|^Base64:' "$log" | grep -v '^--$' | head -30 || true
   fi
   rm -f "$log"
 done

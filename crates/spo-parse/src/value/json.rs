@@ -243,16 +243,34 @@ impl Parser<'_> {
         }
     }
 
+    /// A `\uXXXX` escape, `\u` already read. A character beyond U+FFFF is
+    /// a surrogate pair; half a pair is an error, as in serde_json (Go's
+    /// reader would put U+FFFD in its place, a silent change of the name).
     fn unicode_escape(&mut self) -> PResult<char> {
+        let esc = self.pos - 2;
         let hi = self.hex4()?;
-        let code = if (0xD800..0xDC00).contains(&hi) && self.s[self.pos..].starts_with(b"\\u") {
-            self.pos += 2;
-            let lo = self.hex4()?;
-            0x10000 + ((hi - 0xD800) << 10) + (lo.wrapping_sub(0xDC00) & 0x3ff)
-        } else {
-            hi
+        let lone = |what: &str| {
+            Diagnostic::error(Span::new(esc, esc + 6), format!("{what} in a \\u escape")).with_help(
+                "a character beyond U+FFFF is a pair of escapes, high then low, such as \\uD83D\\uDE00; \
+                 or write the character itself",
+            )
         };
-        Ok(char::from_u32(code).unwrap_or('\u{fffd}'))
+        match hi {
+            0xDC00..=0xDFFF => Err(lone("lone low surrogate")),
+            0xD800..=0xDBFF => {
+                if !self.s[self.pos..].starts_with(b"\\u") {
+                    return Err(lone("high surrogate without its low half"));
+                }
+                self.pos += 2;
+                let lo = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&lo) {
+                    return Err(lone("high surrogate without its low half"));
+                }
+                let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                Ok(char::from_u32(code).unwrap_or('\u{fffd}'))
+            }
+            _ => Ok(char::from_u32(hi).unwrap_or('\u{fffd}')),
+        }
     }
 
     fn array(&mut self, depth: usize) -> PResult<Node> {
@@ -380,6 +398,29 @@ mod tests {
             assert!(n.is_none(), "{text}");
             assert!(d[0].message.contains(msg), "{text}: {:?}", d[0]);
             assert_eq!(d[0].span.start, at, "{text}");
+        }
+    }
+
+    #[test]
+    fn surrogates_come_in_pairs() {
+        let (n, d) = parse_json(r#""\ud83d\ude00""#);
+        assert!(d.is_empty(), "{d:?}");
+        assert_eq!(n.unwrap().kind, Kind::String("\u{1f600}".into()));
+        // Half a pair was read as U+FFFD, and a high half followed by
+        // another escape swallowed it into a wrong character: `\ud800\u0041`
+        // became U+10041 instead of an error.
+        for (text, msg) in [
+            (r#"["\ud800"]"#, "high surrogate without its low half"),
+            (r#"["\ud800x"]"#, "high surrogate without its low half"),
+            (r#"["\ud800\u0041"]"#, "high surrogate without its low half"),
+            (r#"["\ud800\ud800"]"#, "high surrogate without its low half"),
+            (r#"["\ud800\n"]"#, "high surrogate without its low half"),
+            (r#"["\udc00"]"#, "lone low surrogate"),
+        ] {
+            let (n, d) = parse_json(text);
+            assert!(n.is_none(), "{text}");
+            assert!(d[0].message.contains(msg), "{text}: {:?}", d[0]);
+            assert_eq!(d[0].span, Span::new(2, 8), "{text}");
         }
     }
 
