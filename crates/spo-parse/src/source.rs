@@ -34,6 +34,9 @@ impl<'a> SourceMap<'a> {
                 chars_before_block.push(n);
                 n += block.iter().filter(|b| is_char_start(**b)).count();
             }
+            // The end of a text whose length is a multiple of BLOCK starts
+            // a block of its own.
+            chars_before_block.push(n);
         }
         SourceMap { text, line_starts, chars_before_block }
     }
@@ -45,7 +48,7 @@ impl<'a> SourceMap<'a> {
         }
         let block = offset / BLOCK;
         let from = block * BLOCK;
-        self.chars_before_block.get(block).copied().unwrap_or(0)
+        self.chars_before_block[block]
             + self.text.as_bytes()[from..offset].iter().filter(|b| is_char_start(**b)).count()
     }
 
@@ -95,5 +98,19 @@ mod tests {
         assert_eq!(m.line_col(text.find('\n').unwrap()), (1, 101));
         // Inside a character: counted as the character it is in.
         assert_eq!(m.line_col(3), (1, 3));
+    }
+
+    #[test]
+    fn the_end_of_a_text_that_fills_its_last_block() {
+        // 64 two-byte characters: 128 bytes, two whole blocks. The end of
+        // the text counted no characters before it, and the column
+        // subtracted past zero (found by the documents_validate fuzzer: an
+        // error at the end of a 512-byte file).
+        for text in ["é".repeat(64), format!("{}\n{}x", "é".repeat(31), "ü".repeat(32))] {
+            assert_eq!(text.len() % 64, 0);
+            let m = SourceMap::new(&text);
+            let last = text.rsplit('\n').next().unwrap().chars().count();
+            assert_eq!(m.line_col(text.len()), (text.lines().count(), last + 1), "{text}");
+        }
     }
 }
