@@ -19,6 +19,8 @@ PACKAGES=(
   iptables dpkg apt
   # the e2e cluster harness: certificates
   openssl
+  # the syscall table check and the fuzz lock sync (tomllib: Python 3.11, Debian 12)
+  python3
   # the VM tier (docs/vm.md): a guest kernel with AppArmor, SELinux and the
   # BPF LSM is fetched with apt-get download; qemu runs it
   qemu-system-x86

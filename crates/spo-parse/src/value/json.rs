@@ -255,8 +255,8 @@ impl Parser<'_> {
                  or write the character itself",
             )
         };
-        match hi {
-            0xDC00..=0xDFFF => Err(lone("lone low surrogate")),
+        let code = match hi {
+            0xDC00..=0xDFFF => return Err(lone("lone low surrogate")),
             0xD800..=0xDBFF => {
                 if !self.s[self.pos..].starts_with(b"\\u") {
                     return Err(lone("high surrogate without its low half"));
@@ -266,11 +266,12 @@ impl Parser<'_> {
                 if !(0xDC00..=0xDFFF).contains(&lo) {
                     return Err(lone("high surrogate without its low half"));
                 }
-                let code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                Ok(char::from_u32(code).unwrap_or('\u{fffd}'))
+                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
             }
-            _ => Ok(char::from_u32(hi).unwrap_or('\u{fffd}')),
-        }
+            _ => hi,
+        };
+        // Every code left is a character: the surrogates were refused.
+        Ok(char::from_u32(code).unwrap_or('\u{fffd}'))
     }
 
     fn array(&mut self, depth: usize) -> PResult<Node> {
